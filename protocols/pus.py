@@ -1,0 +1,126 @@
+"""ECSS PUS-C (ECSS-E-ST-70-41C) secondary headers for telemetry and telecommand packets.
+
+Every paleblue telemetry packet carries the PUS-C TM secondary header, so that
+PUS-aware tools (tmtccmd, spacepackets, Yamcs) decode it as they are::
+
+    octet 0     PUS version number (4 bits, = 2) | spacecraft time reference status (4 bits)
+    octet 1     service type
+    octet 2     message subtype
+    octets 3-4  message type counter (per service and subtype... paleblue counts per APID)
+    octets 5-6  destination ID
+    octets 7-13 time: CUC with explicit P-field 0x1E (see :mod:`protocols.time_code`)
+
+Telecommands carry the PUS-C TC secondary header::
+
+    octet 0     PUS version number (4 bits, = 2) | acknowledgement flags (4 bits)
+    octet 1     service type
+    octet 2     message subtype
+    octets 3-4  source ID
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from construct import BitsInteger, BitStruct, Bytes, Int8ub, Int16ub, Struct
+
+from protocols.errors import DecodeError
+from protocols.time_code import CUC_LENGTH_4_2, CUC_PFIELD_4_2, CucTime
+
+LAYER_TM = "pus-tm"
+LAYER_TC = "pus-tc"
+
+PUS_VERSION_C = 2
+
+TM_SECONDARY_HEADER = Struct(
+    "flags" / BitStruct("pus_version" / BitsInteger(4), "time_reference_status" / BitsInteger(4)),
+    "service" / Int8ub,
+    "subtype" / Int8ub,
+    "message_counter" / Int16ub,
+    "destination_id" / Int16ub,
+    "time" / Bytes(CUC_LENGTH_4_2),
+)
+TM_SECONDARY_HEADER_LENGTH = 7 + CUC_LENGTH_4_2
+
+TC_SECONDARY_HEADER = Struct(
+    "flags" / BitStruct("pus_version" / BitsInteger(4), "ack_flags" / BitsInteger(4)),
+    "service" / Int8ub,
+    "subtype" / Int8ub,
+    "source_id" / Int16ub,
+)
+TC_SECONDARY_HEADER_LENGTH = 5
+
+
+@dataclass(frozen=True, slots=True)
+class TmSecondaryHeader:
+    service: int
+    subtype: int
+    time: CucTime
+    message_counter: int = 0
+    destination_id: int = 0
+    time_reference_status: int = 0
+
+    def pack(self) -> bytes:
+        return TM_SECONDARY_HEADER.build(
+            {
+                "flags": {"pus_version": PUS_VERSION_C, "time_reference_status": self.time_reference_status},
+                "service": self.service,
+                "subtype": self.subtype,
+                "message_counter": self.message_counter,
+                "destination_id": self.destination_id,
+                "time": self.time.pack(with_pfield=True),
+            }
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes | memoryview, offset: int = 0) -> TmSecondaryHeader:
+        """Decode at ``offset`` (the start of the packet data field)."""
+        if len(data) - offset < TM_SECONDARY_HEADER_LENGTH:
+            raise DecodeError(LAYER_TM, offset, f"need {TM_SECONDARY_HEADER_LENGTH} octets of secondary header")
+        b = data
+        version = b[offset] >> 4
+        if version != PUS_VERSION_C:
+            raise DecodeError(LAYER_TM, offset, f"PUS version {version} is not 2 (PUS-C)")
+        if b[offset + 7] != CUC_PFIELD_4_2:
+            raise DecodeError(LAYER_TM, offset + 7, f"time P-field 0x{b[offset + 7]:02X} is not 0x1E")
+        time, _ = CucTime.unpack(b, offset + 7)
+        return cls(
+            service=b[offset + 1],
+            subtype=b[offset + 2],
+            time=time,
+            message_counter=int.from_bytes(b[offset + 3 : offset + 5], "big"),
+            destination_id=int.from_bytes(b[offset + 5 : offset + 7], "big"),
+            time_reference_status=b[offset] & 0x0F,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TcSecondaryHeader:
+    service: int
+    subtype: int
+    source_id: int = 0
+    ack_flags: int = 0b1001  # acceptance and completion reports requested
+
+    def pack(self) -> bytes:
+        return TC_SECONDARY_HEADER.build(
+            {
+                "flags": {"pus_version": PUS_VERSION_C, "ack_flags": self.ack_flags},
+                "service": self.service,
+                "subtype": self.subtype,
+                "source_id": self.source_id,
+            }
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes | memoryview, offset: int = 0) -> TcSecondaryHeader:
+        if len(data) - offset < TC_SECONDARY_HEADER_LENGTH:
+            raise DecodeError(LAYER_TC, offset, f"need {TC_SECONDARY_HEADER_LENGTH} octets of secondary header")
+        version = data[offset] >> 4
+        if version != PUS_VERSION_C:
+            raise DecodeError(LAYER_TC, offset, f"PUS version {version} is not 2 (PUS-C)")
+        return cls(
+            service=data[offset + 1],
+            subtype=data[offset + 2],
+            source_id=int.from_bytes(data[offset + 3 : offset + 5], "big"),
+            ack_flags=data[offset] & 0x0F,
+        )
