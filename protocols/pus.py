@@ -76,7 +76,9 @@ class TmSecondaryHeader:
     def unpack(cls, data: bytes | memoryview, offset: int = 0) -> TmSecondaryHeader:
         """Decode at ``offset`` (the start of the packet data field)."""
         if len(data) - offset < TM_SECONDARY_HEADER_LENGTH:
-            raise DecodeError(LAYER_TM, offset, f"need {TM_SECONDARY_HEADER_LENGTH} octets of secondary header")
+            raise DecodeError(
+                LAYER_TM, offset, f"need {TM_SECONDARY_HEADER_LENGTH} octets of secondary header"
+            )
         b = data
         version = b[offset] >> 4
         if version != PUS_VERSION_C:
@@ -114,7 +116,9 @@ class TcSecondaryHeader:
     @classmethod
     def unpack(cls, data: bytes | memoryview, offset: int = 0) -> TcSecondaryHeader:
         if len(data) - offset < TC_SECONDARY_HEADER_LENGTH:
-            raise DecodeError(LAYER_TC, offset, f"need {TC_SECONDARY_HEADER_LENGTH} octets of secondary header")
+            raise DecodeError(
+                LAYER_TC, offset, f"need {TC_SECONDARY_HEADER_LENGTH} octets of secondary header"
+            )
         version = data[offset] >> 4
         if version != PUS_VERSION_C:
             raise DecodeError(LAYER_TC, offset, f"PUS version {version} is not 2 (PUS-C)")

@@ -243,8 +243,10 @@ class PacketStreamDecoder:
         while len(buf) - pos >= PRIMARY_HEADER_LENGTH:
             h = unpack_header_fast(buf, pos)
             if not self._accept(h):
-                self._mark_skip(self._buffer_offset + pos, f"implausible header (version {h.version}, "
-                                f"APID 0x{h.apid:03X})")
+                self._mark_skip(
+                    self._buffer_offset + pos,
+                    f"implausible header (version {h.version}, APID 0x{h.apid:03X})",
+                )
                 pos += 1
                 continue
             if len(buf) - pos < h.packet_length:
