@@ -6,9 +6,12 @@ PUS-aware tools (tmtccmd, spacepackets, Yamcs) decode it as they are::
     octet 0     PUS version number (4 bits, = 2) | spacecraft time reference status (4 bits)
     octet 1     service type
     octet 2     message subtype
-    octets 3-4  message type counter (per service and subtype... paleblue counts per APID)
+    octets 3-4  message type counter (paleblue counts per APID)
     octets 5-6  destination ID
     octets 7-13 time: CUC with explicit P-field 0x1E (see :mod:`protocols.time_code`)
+
+and ends with a 2-octet packet error control (CRC-16/CCITT-FALSE over the whole
+packet), as spacepackets' ``PusTm.unpack`` expects by default.
 
 Telecommands carry the PUS-C TC secondary header::
 
@@ -20,11 +23,19 @@ Telecommands carry the PUS-C TC secondary header::
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 
 from construct import BitsInteger, BitStruct, Bytes, Int8ub, Int16ub, Struct
 
 from protocols.errors import DecodeError
+from protocols.space_packet import (
+    PRIMARY_HEADER_LENGTH,
+    PacketType,
+    PrimaryHeader,
+    SequenceFlags,
+    SpacePacket,
+)
 from protocols.time_code import CUC_LENGTH_4_2, CUC_PFIELD_4_2, CucTime
 
 LAYER_TM = "pus-tm"
@@ -128,3 +139,53 @@ class TcSecondaryHeader:
             source_id=int.from_bytes(data[offset + 3 : offset + 5], "big"),
             ack_flags=data[offset] & 0x0F,
         )
+
+
+PEC_LENGTH = 2
+
+
+def packet_error_control(data: bytes | memoryview) -> int:
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF), the PUS packet error control."""
+    return binascii.crc_hqx(data, 0xFFFF)
+
+
+def pack_tm_packet(
+    apid: int,
+    sequence_count: int,
+    header: TmSecondaryHeader,
+    payload: bytes,
+    sequence_flags: int = SequenceFlags.UNSEGMENTED,
+) -> bytes:
+    """A whole PUS-C telemetry packet: primary header, secondary header, payload, PEC."""
+    body = header.pack() + payload
+    primary = PrimaryHeader(
+        apid=apid,
+        sequence_count=sequence_count,
+        data_length=len(body) + PEC_LENGTH - 1,
+        packet_type=PacketType.TELEMETRY,
+        secondary_header_flag=True,
+        sequence_flags=sequence_flags,
+    ).pack()
+    without_pec = primary + body
+    return without_pec + packet_error_control(without_pec).to_bytes(2, "big")
+
+
+def unpack_tm_packet(packet: SpacePacket) -> tuple[TmSecondaryHeader, bytes]:
+    """Check the PEC of a PUS-C TM packet and split it into secondary header and payload.
+
+    Offsets in errors count from the start of the packet (primary header included).
+    """
+    data = packet.data
+    if not packet.secondary_header_flag:
+        raise DecodeError(LAYER_TM, 0, "secondary header flag is not set")
+    if len(data) < TM_SECONDARY_HEADER_LENGTH + PEC_LENGTH:
+        raise DecodeError(LAYER_TM, PRIMARY_HEADER_LENGTH, "data field too short for a PUS-C TM packet")
+    whole = packet.header().pack() + data
+    expected = packet_error_control(whole[:-PEC_LENGTH])
+    received = int.from_bytes(whole[-PEC_LENGTH:], "big")
+    if expected != received:
+        raise DecodeError(
+            LAYER_TM, len(whole) - PEC_LENGTH, f"PEC 0x{received:04X} != computed 0x{expected:04X}"
+        )
+    header = TmSecondaryHeader.unpack(data, 0)
+    return header, data[TM_SECONDARY_HEADER_LENGTH:-PEC_LENGTH]

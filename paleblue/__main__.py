@@ -1,0 +1,3 @@
+from paleblue.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,283 @@
+"""The ``paleblue`` command line: one entry point, a sub-command per job.
+
+Heavy modules are imported inside each command so that ``paleblue ground``
+never loads the renderer and ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from paleblue import __version__
+
+DEFAULT_DOWNLINK = "tcp://127.0.0.1:5550"
+DEFAULT_UPLINK = "tcp://127.0.0.1:5551"
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _setup_logging(name: str, verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format=f"%(asctime)s {name}: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def _load_scenario(name: str):
+    from emulator.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(name)
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+
+
+# -- commands -------------------------------------------------------------------------------------
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from emulator.scenario import list_scenarios
+
+    rows = [
+        (s.name, s.epoch_utc.date().isoformat(), s.spacecraft, s.camera_name, f"{s.range_km:,.0f} km")
+        for s in list_scenarios()
+    ]
+    header = ("name", "date", "spacecraft", "camera", "range to Earth")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from emulator.render import render_scenario
+    from emulator.scenario import list_scenarios
+    from protocols.image_products import write_image_products
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.all:
+        scenarios = list_scenarios()
+    elif args.scenario:
+        scenarios = [_load_scenario(args.scenario)]
+    else:
+        raise CliError("render: name a SCENARIO or give --all")
+    rendered = []
+    for scenario in scenarios:
+        frame = render_scenario(scenario, seed=args.seed)
+        files = write_image_products(
+            frame.pixels, frame.bit_depth, _json_ready(frame.truth), out, scenario.name
+        )
+        rendered.append((scenario.name, frame))
+        print(f"{scenario.name}: " + ", ".join(str(p) for p in files.values()))
+    if args.all:
+        from emulator.contact_sheet import write_contact_sheet
+
+        sheet = write_contact_sheet(rendered, out / "contact-sheet.png")
+        print(f"contact sheet: {sheet}")
+    return 0
+
+
+def _json_ready(value: object) -> object:
+    from emulator.probe import json_ready
+
+    return json_ready(value)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from emulator.probe import Probe, ProbeOptions
+
+    _setup_logging("probe", args.verbose)
+    scenario = _load_scenario(args.scenario)
+    stop = _stop_on_signals()
+    options = ProbeOptions(
+        downlink=args.downlink, seed=args.seed, exit_after_downlink=args.exit_after_downlink
+    )
+    return Probe(scenario, options).run(stop)
+
+
+def cmd_ground(args: argparse.Namespace) -> int:
+    from groundstation.receiver import run_ground_station
+
+    _setup_logging("ground", args.verbose)
+    stop = _stop_on_signals()
+    summary = run_ground_station(
+        args.downlink, Path(args.output), stop, expect_images=args.expect_images, timeout_s=args.timeout
+    )
+    print(json.dumps({k: summary[k] for k in ("transport", "packets_by_apid", "faults")}, indent=2))
+    if args.expect_images is not None and len(summary["images"]) < args.expect_images:
+        return 1
+    return 0
+
+
+def _free_tcp_endpoint() -> str:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def _stop_process(process: subprocess.Popen, name: str, grace_s: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        print(f"run: {name} did not stop in {grace_s:.0f} s; killing it", file=sys.stderr)
+        process.kill()
+        process.wait()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    scenario = _load_scenario(args.scenario)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    downlink = args.downlink or _free_tcp_endpoint()
+    python = [sys.executable, "-m", "paleblue"]
+    seed = [] if args.seed is None else ["--seed", str(args.seed)]
+    ground_cmd = [
+        *python,
+        "ground",
+        "--downlink",
+        downlink,
+        "-o",
+        str(out),
+        "--expect-images",
+        str(scenario.image_count),
+        "--timeout",
+        str(args.timeout),
+    ]
+    probe_cmd = [*python, "probe", args.scenario, "--downlink", downlink, *seed]
+    print(f"run: {scenario.name}: probe and ground station on {downlink}", file=sys.stderr)
+    started = time.monotonic()
+    ground = subprocess.Popen(ground_cmd, stdout=subprocess.PIPE, text=True)
+    probe = subprocess.Popen(probe_cmd)
+    try:
+        ground.wait(args.timeout + 30)
+    except subprocess.TimeoutExpired:
+        print("run: ground station did not finish; stopping it", file=sys.stderr)
+        _stop_process(ground, "ground station")
+    except KeyboardInterrupt:
+        _stop_process(ground, "ground station")
+    finally:
+        _stop_process(probe, "probe")
+        _stop_process(ground, "ground station")
+    summary_path = out / "summary.json"
+    if not summary_path.exists():
+        raise CliError(f"run: the ground station wrote no summary in {out}")
+    summary = json.loads(summary_path.read_text())
+    images = summary["images"]
+    print(f"run: finished in {time.monotonic() - started:.1f} s; products in {out.resolve()}")
+    for p in images:
+        state = (
+            "complete, CRC ok" if p["crc_ok"] else ("complete, CRC FAILED" if p["complete"] else "INCOMPLETE")
+        )
+        print(
+            f"  image {p['image_id']}: {p['width']}x{p['height']} {p['bit_depth']}-bit, {state}, "
+            f"sha256 {p['sha256'][:16]}…  {p['files'].get('png')}"
+        )
+    print(f"  report: {out / 'report.md'}   summary: {summary_path}")
+    print(f"  transport: {summary['transport']}   faults: {summary['faults'] or 'none'}")
+    ok = len(images) >= scenario.image_count and all(p["crc_ok"] for p in images)
+    return 0 if ok and ground.returncode == 0 else 1
+
+
+# -- parser ---------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paleblue",
+        description="A deep-space probe photographs the Earth and Moon; a ground station receives them.",
+    )
+    parser.add_argument("--version", action="version", version=f"paleblue {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("scenarios", help="list the seed scenarios")
+    p.set_defaults(func=cmd_scenarios)
+
+    p = sub.add_parser("render", help="render a scenario's frame without any link")
+    p.add_argument("scenario", nargs="?", metavar="SCENARIO", help="seed name or path to a scenario file")
+    p.add_argument("--all", action="store_true", help="render every seed and write a contact sheet")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--seed", type=int, default=None, help="noise seed (default: the scenario's)")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("probe", help="run the probe: render and downlink a scenario's images")
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to bind")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--exit-after-downlink", action="store_true", help="exit once every image is sent")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("ground", help="run the ground station: receive, decode, reassemble, write products")
+    p.add_argument(
+        "--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to connect"
+    )
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument(
+        "--expect-images",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="exit after N images (default: run until stopped)",
+    )
+    p.add_argument(
+        "--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds"
+    )
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_ground)
+
+    p = sub.add_parser("run", help="run probe and ground station side by side as two processes")
+    p.add_argument("scenario", nargs="?", default="tianwen1-2020-07-27", metavar="SCENARIO")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--downlink", default=None, metavar="ENDPOINT", help="default: a free port on 127.0.0.1")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"paleblue: {exc}", file=sys.stderr)
+        return 2

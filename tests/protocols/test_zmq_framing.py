@@ -1,0 +1,37 @@
+"""The ZeroMQ envelope and transport-loss counting."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from protocols.errors import DecodeError
+from protocols.zmq_framing import ENVELOPE, Envelope, Layer, MessageGapCounter
+
+
+@given(st.sampled_from(list(Layer)), st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1))
+def test_envelope_round_trip_matches_declaration(layer: Layer, session: int, sequence: int) -> None:
+    envelope = Envelope(layer, session, sequence)
+    raw = envelope.pack()
+    assert Envelope.unpack(raw) == envelope
+    parsed = ENVELOPE.parse(raw)
+    assert (parsed.layer, parsed.session, parsed.sequence) == (layer, session, sequence)
+
+
+@given(st.binary(max_size=20))
+def test_envelope_garbage_raises_only_decode_error(raw: bytes) -> None:
+    try:
+        Envelope.unpack(raw)
+    except DecodeError as exc:
+        assert exc.layer == "zmq-envelope"
+
+
+def test_gap_counter_counts_lost_messages_and_new_sessions() -> None:
+    counter = MessageGapCounter()
+    for seq in [0, 1, 2, 5, 6]:
+        counter.observe(Envelope(Layer.PACKETS, 1, seq))
+    assert counter.lost == 2
+    counter.observe(Envelope(Layer.PACKETS, 2, 0))  # a restarted probe is not a loss
+    assert counter.lost == 2 and counter.sessions == 2
+    counter.observe(Envelope(Layer.PACKETS, 3, 4))  # joined a session late: 4 missed
+    assert counter.lost == 6
