@@ -1,0 +1,368 @@
+"""PUS-C packets and the services paleblue's platform speaks (ECSS-E-ST-70-41C).
+
+Packet shape. Every TM packet here is a space packet whose data field holds the
+PUS-C TM secondary header (:class:`protocols.pus.TmSecondaryHeader`), the
+application data, and a two-octet packet error control (PEC); every TC packet
+holds the TC secondary header, the application data and the PEC. The PEC is
+CRC-16/CCITT-FALSE (:mod:`protocols.crc`) over the whole packet before it, the
+same checksum spacepackets' ``PusTc``/``PusTm`` append (a test proves it).
+
+Services and application data (all big-endian)::
+
+    1,1 / 1,7   acceptance / completion success   request id (4 octets)
+    1,2 / 1,8   acceptance / completion failure   request id, failure code (16 bits)
+    3,25        housekeeping report               structure id (16 bits), parameters (mission database)
+    5,1..5,4    event report, by severity         event id (16 bits), parameters (mission database)
+    8,1         perform function (TC)             function id (16 bits), arguments (mission database)
+    9,128       time-correlation request (TC)     ground TAI seconds (float64)
+    9,129       time-correlation report           ground TAI echoed (float64), on-board receive
+                                                  and send times (CUC, P-field 0x1E, 7 octets each)
+    17,1 / 17,2 are-you-alive request / report    (empty)
+
+The request id is the TC's packet id and sequence control: its first four
+octets (version, type, secondary header flag, APID, sequence flags, count).
+9,128/9,129 are paleblue's design in the mission-specific subtype range
+(>= 128), so that nobody mistakes them for PUS-C's 9,2 CUC time report: the
+report carries both on-board instants so the ground can compute the clock
+offset and the one-way light time, NTP-style.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from construct import BitsInteger, BitStruct, Bytes, Flag, Float64b, Int16ub, Struct
+
+from protocols.crc import crc16
+from protocols.errors import DecodeError
+from protocols.pus import (
+    TC_SECONDARY_HEADER_LENGTH,
+    TM_SECONDARY_HEADER_LENGTH,
+    TcSecondaryHeader,
+    TmSecondaryHeader,
+)
+from protocols.space_packet import PRIMARY_HEADER_LENGTH, PacketType, SpacePacket
+from protocols.time_code import CUC_LENGTH_4_2, CucTime
+
+LAYER = "pus-service"
+LAYER_PEC = "pus-pec"
+PEC_LENGTH = 2
+TM_OVERHEAD = PRIMARY_HEADER_LENGTH + TM_SECONDARY_HEADER_LENGTH + PEC_LENGTH
+TC_OVERHEAD = PRIMARY_HEADER_LENGTH + TC_SECONDARY_HEADER_LENGTH + PEC_LENGTH
+
+
+class Service(IntEnum):
+    VERIFICATION = 1
+    HOUSEKEEPING = 3
+    EVENT = 5
+    FUNCTION = 8
+    TIME = 9
+    TEST = 17
+
+
+class Subtype(IntEnum):
+    ACCEPTANCE_SUCCESS = 1
+    ACCEPTANCE_FAILURE = 2
+    COMPLETION_SUCCESS = 7
+    COMPLETION_FAILURE = 8
+    HK_REPORT = 25
+    HK_MODIFY_INTERVAL = 31
+    PERFORM_FUNCTION = 1
+    TIME_CORRELATION_REQUEST = 128
+    TIME_CORRELATION_REPORT = 129
+    PING = 1
+    PONG = 2
+
+
+EVENT_SUBTYPES = (1, 2, 3, 4)  # informative, low, medium, high severity
+ACK_ACCEPTANCE = 0b1000
+ACK_COMPLETION = 0b0001
+
+
+class FailureCode(IntEnum):
+    """Failure codes carried by 1,2 and 1,8 (paleblue's enumeration)."""
+
+    UNKNOWN_COMMAND = 1
+    BAD_ARGUMENT = 2
+    WRONG_MODE = 3
+    BAD_PEC = 4
+    MALFORMED = 5
+    EXECUTION_FAILED = 6
+
+
+REQUEST_ID = BitStruct(
+    "version" / BitsInteger(3),
+    "packet_type" / BitsInteger(1),
+    "secondary_header_flag" / Flag,
+    "apid" / BitsInteger(11),
+    "sequence_flags" / BitsInteger(2),
+    "sequence_count" / BitsInteger(14),
+)
+REQUEST_ID_LENGTH = 4
+VERIFICATION_SUCCESS = Struct("request_id" / REQUEST_ID)
+VERIFICATION_FAILURE = Struct("request_id" / REQUEST_ID, "failure_code" / Int16ub)
+HK_REPORT_HEADER = Struct("structure_id" / Int16ub)
+EVENT_REPORT_HEADER = Struct("event_id" / Int16ub)
+FUNCTION_HEADER = Struct("function_id" / Int16ub)
+TIME_CORRELATION_REQUEST = Struct("ground_tai" / Float64b)
+TIME_CORRELATION_REPORT = Struct(
+    "ground_tai" / Float64b, "onboard_receive" / Bytes(CUC_LENGTH_4_2), "onboard_send" / Bytes(CUC_LENGTH_4_2)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestId:
+    """Which telecommand a verification report is about."""
+
+    apid: int
+    sequence_count: int
+    packet_type: int = PacketType.TELECOMMAND
+    secondary_header_flag: bool = True
+    sequence_flags: int = 0b11
+    version: int = 0
+
+    def pack(self) -> bytes:
+        return REQUEST_ID.build(
+            {
+                "version": self.version,
+                "packet_type": self.packet_type,
+                "secondary_header_flag": self.secondary_header_flag,
+                "apid": self.apid,
+                "sequence_flags": self.sequence_flags,
+                "sequence_count": self.sequence_count,
+            }
+        )
+
+    @property
+    def value(self) -> int:
+        return int.from_bytes(self.pack(), "big")
+
+    @classmethod
+    def unpack(cls, data: bytes | memoryview, offset: int = 0) -> RequestId:
+        if len(data) - offset < REQUEST_ID_LENGTH:
+            raise DecodeError(LAYER, offset, "request id needs 4 octets")
+        p = REQUEST_ID.parse(bytes(data[offset : offset + REQUEST_ID_LENGTH]))
+        return cls(
+            p.apid, p.sequence_count, p.packet_type, p.secondary_header_flag, p.sequence_flags, p.version
+        )
+
+
+def request_id_of(packet: bytes | memoryview) -> RequestId | None:
+    """The request id of a telecommand however broken the rest is (None below four octets)."""
+    if len(packet) < REQUEST_ID_LENGTH:
+        return None
+    return RequestId.unpack(packet)
+
+
+# --------------------------------------------------------------------------- packets
+
+
+@dataclass(frozen=True, slots=True)
+class TmPacket:
+    apid: int
+    sequence_count: int
+    header: TmSecondaryHeader
+    app_data: bytes
+
+    @property
+    def service(self) -> int:
+        return self.header.service
+
+    @property
+    def subtype(self) -> int:
+        return self.header.subtype
+
+    @property
+    def time(self) -> float:
+        return self.header.time.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class TcPacket:
+    apid: int
+    sequence_count: int
+    header: TcSecondaryHeader
+    app_data: bytes
+
+    @property
+    def service(self) -> int:
+        return self.header.service
+
+    @property
+    def subtype(self) -> int:
+        return self.header.subtype
+
+    @property
+    def request_id(self) -> RequestId:
+        return RequestId(self.apid, self.sequence_count)
+
+
+def _with_pec(apid: int, sequence_count: int, packet_type: int, body: bytes) -> bytes:
+    packed = SpacePacket(apid, sequence_count, body + b"\0\0", packet_type=packet_type).pack()
+    return packed[:-PEC_LENGTH] + crc16(packed[:-PEC_LENGTH]).to_bytes(2, "big")
+
+
+def pack_tm(
+    apid: int,
+    sequence_count: int,
+    service: int,
+    subtype: int,
+    time: CucTime | float,
+    app_data: bytes = b"",
+    message_counter: int = 0,
+    destination_id: int = 0,
+) -> bytes:
+    """A whole PUS-C TM packet, PEC included."""
+    cuc = time if isinstance(time, CucTime) else CucTime.from_seconds(time)
+    header = TmSecondaryHeader(service, subtype, cuc, message_counter & 0xFFFF, destination_id)
+    return _with_pec(apid, sequence_count, PacketType.TELEMETRY, header.pack() + app_data)
+
+
+def pack_tc(
+    apid: int,
+    sequence_count: int,
+    service: int,
+    subtype: int,
+    app_data: bytes = b"",
+    source_id: int = 0,
+    ack_flags: int = ACK_ACCEPTANCE | ACK_COMPLETION,
+) -> bytes:
+    """A whole PUS-C TC packet, PEC included."""
+    header = TcSecondaryHeader(service, subtype, source_id, ack_flags)
+    return _with_pec(apid, sequence_count, PacketType.TELECOMMAND, header.pack() + app_data)
+
+
+def _check_packet(packet: bytes | memoryview, packet_type: int, overhead: int, layer: str) -> SpacePacket:
+    sp, length = SpacePacket.unpack(packet)
+    if length != len(packet):
+        raise DecodeError(layer, length, f"{len(packet) - length} octets after the packet")
+    if sp.packet_type != packet_type:
+        raise DecodeError(layer, 0, f"packet type {sp.packet_type} is not {packet_type}")
+    if not sp.secondary_header_flag:
+        raise DecodeError(layer, 0, "no secondary header")
+    if length < overhead:
+        raise DecodeError(layer, PRIMARY_HEADER_LENGTH, f"{length} octets is shorter than a PUS packet")
+    if crc16(packet[:-PEC_LENGTH]) != int.from_bytes(packet[-PEC_LENGTH:], "big"):
+        raise DecodeError(LAYER_PEC, length - PEC_LENGTH, "packet error control does not match")
+    return sp
+
+
+def unpack_tm(packet: bytes | memoryview) -> TmPacket:
+    """Decode one whole PUS-C TM packet (PEC checked) or raise DecodeError."""
+    sp = _check_packet(packet, PacketType.TELEMETRY, TM_OVERHEAD, "pus-tm")
+    header = TmSecondaryHeader.unpack(sp.data)
+    return TmPacket(sp.apid, sp.sequence_count, header, sp.data[TM_SECONDARY_HEADER_LENGTH:-PEC_LENGTH])
+
+
+def unpack_tc(packet: bytes | memoryview) -> TcPacket:
+    """Decode one whole PUS-C TC packet; a wrong checksum raises DecodeError with layer ``pus-pec``."""
+    sp = _check_packet(packet, PacketType.TELECOMMAND, TC_OVERHEAD, "pus-tc")
+    header = TcSecondaryHeader.unpack(sp.data)
+    return TcPacket(sp.apid, sp.sequence_count, header, sp.data[TC_SECONDARY_HEADER_LENGTH:-PEC_LENGTH])
+
+
+# --------------------------------------------------------------------------- service messages
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationReport:
+    subtype: int
+    request_id: RequestId
+    failure_code: int | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.subtype in (Subtype.ACCEPTANCE_SUCCESS, Subtype.COMPLETION_SUCCESS)
+
+    @property
+    def stage(self) -> str:
+        return "acceptance" if self.subtype in (1, 2) else "completion"
+
+
+def pack_verification(subtype: int, request_id: RequestId, failure_code: int | None = None) -> bytes:
+    """Application data of 1,1 / 1,7 (no code) or 1,2 / 1,8 (with a failure code)."""
+    rid = REQUEST_ID.parse(request_id.pack())
+    if subtype in (Subtype.ACCEPTANCE_FAILURE, Subtype.COMPLETION_FAILURE):
+        if failure_code is None:
+            raise ValueError("a failure report needs a failure code")
+        return VERIFICATION_FAILURE.build({"request_id": rid, "failure_code": int(failure_code)})
+    if subtype not in (Subtype.ACCEPTANCE_SUCCESS, Subtype.COMPLETION_SUCCESS):
+        raise ValueError(f"1,{subtype} is not a verification report paleblue sends")
+    return VERIFICATION_SUCCESS.build({"request_id": rid})
+
+
+def unpack_verification(subtype: int, app_data: bytes) -> VerificationReport:
+    failure = subtype in (Subtype.ACCEPTANCE_FAILURE, Subtype.COMPLETION_FAILURE)
+    if subtype not in (1, 2, 7, 8):
+        raise DecodeError(LAYER, 0, f"verification subtype {subtype} is not 1, 2, 7 or 8")
+    need = REQUEST_ID_LENGTH + (2 if failure else 0)
+    if len(app_data) != need:
+        raise DecodeError(
+            LAYER, min(len(app_data), need), f"1,{subtype} needs {need} octets, got {len(app_data)}"
+        )
+    code = int.from_bytes(app_data[4:6], "big") if failure else None
+    return VerificationReport(subtype, RequestId.unpack(app_data), code)
+
+
+def pack_hk_report(structure_id: int, parameters: bytes) -> bytes:
+    return HK_REPORT_HEADER.build({"structure_id": structure_id}) + parameters
+
+
+def unpack_structure_id(app_data: bytes | memoryview) -> int:
+    if len(app_data) < 2:
+        raise DecodeError(LAYER, 0, "housekeeping report needs a 2-octet structure id")
+    return int.from_bytes(app_data[:2], "big")
+
+
+def pack_event(event_id: int, parameters: bytes) -> bytes:
+    return EVENT_REPORT_HEADER.build({"event_id": event_id}) + parameters
+
+
+def unpack_event_id(app_data: bytes | memoryview) -> int:
+    if len(app_data) < 2:
+        raise DecodeError(LAYER, 0, "event report needs a 2-octet event id")
+    return int.from_bytes(app_data[:2], "big")
+
+
+def pack_function(function_id: int, arguments: bytes) -> bytes:
+    return FUNCTION_HEADER.build({"function_id": function_id}) + arguments
+
+
+def unpack_function_id(app_data: bytes | memoryview) -> int:
+    if len(app_data) < 2:
+        raise DecodeError(LAYER, 0, "perform-function request needs a 2-octet function id")
+    return int.from_bytes(app_data[:2], "big")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeCorrelation:
+    """9,129: the ground's send time echoed, and when the probe received the request and answered."""
+
+    ground_tai: float
+    onboard_receive: float
+    onboard_send: float
+
+    def pack(self) -> bytes:
+        return TIME_CORRELATION_REPORT.build(
+            {
+                "ground_tai": self.ground_tai,
+                "onboard_receive": CucTime.from_seconds(self.onboard_receive).pack(),
+                "onboard_send": CucTime.from_seconds(self.onboard_send).pack(),
+            }
+        )
+
+    @classmethod
+    def unpack(cls, app_data: bytes | memoryview) -> TimeCorrelation:
+        if len(app_data) != TIME_CORRELATION_REPORT.sizeof():
+            raise DecodeError(LAYER, 0, f"9,129 needs {TIME_CORRELATION_REPORT.sizeof()} octets")
+        ground = TIME_CORRELATION_REQUEST.parse(bytes(app_data[:8])).ground_tai
+        receive, _ = CucTime.unpack(app_data, 8)
+        send, _ = CucTime.unpack(app_data, 8 + CUC_LENGTH_4_2)
+        return cls(ground, receive.seconds, send.seconds)
+
+    def offset_and_delay(self, ground_receive_tai: float) -> tuple[float, float]:
+        """On-board clock minus ground clock, and the one-way delay, as NTP computes them."""
+        offset = ((self.onboard_receive - self.ground_tai) + (self.onboard_send - ground_receive_tai)) / 2
+        delay = ((ground_receive_tai - self.ground_tai) - (self.onboard_send - self.onboard_receive)) / 2
+        return offset, delay
