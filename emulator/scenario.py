@@ -465,30 +465,28 @@ def provenance_gaps(scenario: Scenario) -> list[str]:
 
 
 def _check_geometry(scenario: Scenario, path: Path) -> Scenario:
+    """Refuse a pointing that sees neither body, or an earth-moon framing the field cannot hold."""
     from emulator.geometry import compute_geometry, framed_bodies, visible_bodies
 
+    attitude = scenario.attitude
     for index in sorted({0, scenario.image_count - 1}):
         geometry = compute_geometry(scenario, index)
-        visible = visible_bodies(scenario.camera, geometry)
-        if scenario.attitude.mode == "quaternion" and not visible:
-            raise ScenarioError(path, "attitude.q", "the camera sees neither the earth nor the moon")
-        if scenario.attitude.mode == "target":
-            if not visible:
-                raise ScenarioError(
-                    path, "attitude.offset_deg", "the camera sees neither the earth nor the moon"
-                )
-            if scenario.attitude.target == "earth-moon" and len(framed_bodies(scenario.camera, geometry)) < 2:
-                fov_field = (
-                    "camera.fov_deg" if "fov_deg" in scenario.raw["camera"] else "camera.focal_length_mm"
-                )
-                raise ScenarioError(
-                    path,
-                    fov_field,
-                    f"a {scenario.camera.fov_x_deg:.3g}° x {scenario.camera.fov_y_deg:.3g}° field "
-                    f"cannot frame both the earth and the moon (image {index})",
-                )
-        if index == 0:
-            scenario = dataclasses.replace(
-                scenario, range_km=float(np.linalg.norm(geometry.probe_position_km))
+        if attitude.target == "earth-moon" and len(framed_bodies(scenario.camera, geometry)) < 2:
+            fov_field = "camera.fov_deg" if "fov_deg" in scenario.raw["camera"] else "camera.focal_length_mm"
+            if attitude.offset_deg != (0.0, 0.0):
+                fov_field = "attitude.offset_deg"
+            raise ScenarioError(
+                path,
+                fov_field,
+                f"a {scenario.camera.fov_x_deg:.3g}° x {scenario.camera.fov_y_deg:.3g}° field "
+                f"cannot frame both the earth and the moon (image {index})",
             )
+        if not visible_bodies(scenario.camera, geometry):
+            culprit = "attitude.q" if attitude.mode == "quaternion" else "attitude.offset_deg"
+            raise ScenarioError(
+                path, culprit, f"the camera sees neither the earth nor the moon (image {index})"
+            )
+        if index == 0:
+            range_km = float(np.linalg.norm(geometry.probe_position_km))
+            scenario = dataclasses.replace(scenario, range_km=range_km)
     return scenario
