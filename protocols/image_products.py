@@ -1,0 +1,69 @@
+"""Image products shared by the probe side and the ground station: quick-look, raw PNG, truth JSON.
+
+Pure numpy/Pillow; no emulator imports, so the ground station can write the very same
+products from a frame it reassembled off the link.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+QUICKLOOK_SOFTENING = 12.0  # asinh stretch strength: larger lifts faint targets more
+
+
+def quicklook(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
+    """8-bit display stretch of a linear frame: sky-level black point, bright-end white point, asinh.
+
+    The black point is the frame median (the sky: bias plus dark); the white point is the
+    99.97th percentile above it (so a handful of hot pixels or cosmic-ray hits do not set
+    it); an asinh curve then lifts faint targets (a Moon ten times darker than the Earth)
+    without clipping the bright one.
+    """
+    if pixels.ndim != 2:
+        raise ValueError(f"quicklook: expected a 2-D frame, got shape {pixels.shape}")
+    values = pixels.astype(np.float64)
+    black = float(np.median(values))
+    white = float(np.percentile(values, 99.97))
+    top = float(values.max(initial=0.0))
+    if white <= black + 1.0:
+        white = max(top, black + 1.0)
+    full_scale = float((1 << bit_depth) - 1)
+    white = min(white, full_scale) if full_scale > black + 1.0 else white
+    scaled = np.clip((values - black) / (white - black), 0.0, 1.0)
+    stretched = np.arcsinh(QUICKLOOK_SOFTENING * scaled) / np.arcsinh(QUICKLOOK_SOFTENING)
+    return np.round(stretched * 255.0).astype(np.uint8)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def write_image_products(
+    pixels: np.ndarray, bit_depth: int, truth: dict[str, Any], directory: str | Path, stem: str
+) -> dict[str, Path]:
+    """Write ``<stem>.png`` (quick-look), ``<stem>.raw.png`` (16-bit linear DN) and ``<stem>.json``."""
+    from PIL import Image
+
+    if not 1 <= bit_depth <= 16:
+        raise ValueError(f"bit_depth: must be 1..16, got {bit_depth}")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"quicklook": out / f"{stem}.png", "raw": out / f"{stem}.raw.png", "truth": out / f"{stem}.json"}
+    Image.fromarray(quicklook(pixels, bit_depth)).save(paths["quicklook"])
+    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint16)).save(paths["raw"])
+    exposure = truth.get("exposure_s", (truth.get("sensor") or {}).get("exposure_s"))
+    record = {**truth, "bit_depth": bit_depth, "exposure_s": exposure}
+    paths["truth"].write_text(json.dumps(record, indent=2, default=_json_default) + "\n")
+    return paths
