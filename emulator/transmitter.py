@@ -1,0 +1,130 @@
+"""The probe's downlink transmitter: packets in, a continuous stream of CADUs out.
+
+Each virtual channel has a priority (higher is served first; equal priorities take turns).
+Every call to :meth:`Transmitter.next_cadu` returns exactly one CADU, an idle frame when no
+virtual channel has data, so the frame clock never stops and the ground keeps its lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+
+from protocols import aos_frame, tm_frame
+from protocols.cadu import CaduCodec
+from protocols.channel_config import FrameType, PhysicalChannelConfig
+from protocols.clcw import Clcw
+from protocols.frame_packets import PacketPacker, check_packet
+
+DEFAULT_MAX_PENDING_OCTETS = 64 * 1024 * 1024
+
+
+def frame_module(config: PhysicalChannelConfig) -> ModuleType:
+    """tm_frame or aos_frame: both offer pack_frame / idle_frame / unpack_frame with one signature."""
+    return tm_frame if config.frame_type is FrameType.TM else aos_frame
+
+
+@dataclass(slots=True)
+class TransmitterCounters:
+    frames: dict[int, int] = field(default_factory=dict)  # per VCID, idle VC included
+    idle_frames: int = 0
+    packets_submitted: int = 0
+    octets_submitted: int = 0
+    cadus: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Transmitter:
+    """Multiplexes virtual channels onto one physical channel of CADUs."""
+
+    def __init__(
+        self,
+        config: PhysicalChannelConfig,
+        virtual_channels: Mapping[int, int] | None = None,
+        max_pending_octets: int = DEFAULT_MAX_PENDING_OCTETS,
+    ) -> None:
+        virtual_channels = dict(virtual_channels) if virtual_channels is not None else {0: 0}
+        for vcid in virtual_channels:
+            if not 0 <= vcid <= config.max_vcid:
+                raise ValueError(
+                    f"VCID {vcid} does not fit a {config.frame_type} frame (0..{config.max_vcid})"
+                )
+            if vcid == config.idle_vcid:
+                raise ValueError(f"VCID {vcid} is reserved for idle frames")
+        if not virtual_channels:
+            raise ValueError("a transmitter needs at least one virtual channel")
+        self.config = config
+        self.priorities = virtual_channels
+        self.max_pending_octets = max_pending_octets
+        self.counters = TransmitterCounters(frames={v: 0 for v in (*virtual_channels, config.idle_vcid)})
+        self._frames = frame_module(config)
+        self._codec = CaduCodec(config)
+        self._packers = {v: PacketPacker(config.packet_zone_length) for v in virtual_channels}
+        self._vc_counts = {v: 0 for v in (*virtual_channels, config.idle_vcid)}
+        self._mc_count = 0
+        self._turn = 0  # round-robin tie breaker
+        self._last_served = {v: -1 for v in virtual_channels}
+        self.ocf = Clcw().pack()
+
+    def set_clcw(self, clcw: Clcw) -> None:
+        """The CLCW sent in the OCF of every following frame."""
+        self.ocf = clcw.pack()
+
+    def submit(self, vcid: int, packet: bytes) -> None:
+        """Queue one whole space packet on a virtual channel (ValueError if not a packet or full)."""
+        packer = self._packers.get(vcid)
+        if packer is None:
+            raise ValueError(f"VCID {vcid} is not configured (have {sorted(self._packers)})")
+        packet = bytes(packet)
+        check_packet(packet)
+        if packer.pending_octets + len(packet) > self.max_pending_octets:
+            raise ValueError(f"VC {vcid} already holds {packer.pending_octets} octets; refusing more")
+        packer.add(packet)
+        self.counters.packets_submitted += 1
+        self.counters.octets_submitted += len(packet)
+
+    def has_pending(self) -> bool:
+        return any(p.has_pending() for p in self._packers.values())
+
+    def pending_octets(self, vcid: int) -> int:
+        return self._packers[vcid].pending_octets
+
+    def _choose(self) -> int | None:
+        ready = [v for v, p in self._packers.items() if p.has_pending()]
+        if not ready:
+            return None
+        return max(ready, key=lambda v: (self.priorities[v], -self._last_served[v]))
+
+    def next_frame(self) -> bytes:
+        """The next transfer frame (not coded): from the best waiting VC, else an idle frame."""
+        vcid = self._choose()
+        if vcid is None:
+            vcid = self.config.idle_vcid
+            frame = self._frames.idle_frame(self.config, self._mc_count, self._vc_counts[vcid], self.ocf)
+            self.counters.idle_frames += 1
+        else:
+            fhp, zone = self._packers[vcid].next_zone()
+            frame = self._frames.pack_frame(
+                self.config, vcid, self._mc_count, self._vc_counts[vcid], fhp, zone, self.ocf
+            )
+            self._turn += 1
+            self._last_served[vcid] = self._turn
+        self.counters.frames[vcid] += 1
+        self._vc_counts[vcid] = (self._vc_counts[vcid] + 1) % self.config.vc_count_modulo
+        self._mc_count = (self._mc_count + 1) % 256
+        return frame
+
+    def next_cadu(self) -> bytes:
+        """Exactly one CADU: ASM + randomized, Reed-Solomon coded frame."""
+        self.counters.cadus += 1
+        return self._codec.encode(self.next_frame())
+
+    def drain(self, max_cadus: int | None = None) -> bytes:
+        """CADUs until nothing is pending (or ``max_cadus``): handy for tests and batch runs."""
+        out = []
+        while self.has_pending() and (max_cadus is None or len(out) < max_cadus):
+            out.append(self.next_cadu())
+        return b"".join(out)

@@ -1,0 +1,169 @@
+"""Physical channel configuration: which frames, which coding, how long; and named presets.
+
+One frozen value describes both ends of the link, so the transmitter and the receiver cannot
+disagree about lengths. Everything derived (CADU length, packet zone length) is computed here
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+ASM = bytes.fromhex("1ACFFC1D")  # attached sync marker (CCSDS 131.0-B §9.3)
+ASM_LENGTH = len(ASM)
+
+TM_PRIMARY_HEADER_LENGTH = 6
+AOS_PRIMARY_HEADER_LENGTH = 6  # without the optional frame header error control
+MPDU_HEADER_LENGTH = 2  # AOS M_PDU header: 5 spare bits + 11-bit first header pointer
+OCF_LENGTH = 4
+FECF_LENGTH = 2
+MAX_FRAME_LENGTH = 2048  # CCSDS 132.0-B §4.1.1 / 732.0-B: at most 2048 octets
+MIN_PACKET_ZONE = 8  # a zone shorter than this could not even carry an idle packet sensibly
+
+TM_IDLE_VCID = 7  # the TM virtual channel reserved for idle frames in paleblue
+AOS_IDLE_VCID = 63  # all ones: AOS idle frames (CCSDS 732.0-B §4.1.2.3)
+
+
+class FrameType(StrEnum):
+    TM = "tm"
+    AOS = "aos"
+
+
+@dataclass(frozen=True, slots=True)
+class PhysicalChannelConfig:
+    """Everything both ends must agree on for one physical channel.
+
+    ``secondary_header_length`` is the whole TM secondary header (identification octet included;
+    0 = none). ``rs_e`` is 0 (uncoded), 8 or 16; ``rs_interleave`` is I. With Reed-Solomon the
+    frame length must be a multiple of I and at most I*(255-2E); a shorter frame uses virtual fill.
+    ``asm_tolerance`` is how many of the 32 marker bits may be wrong; ``flywheel`` how many missed
+    markers the receiver tolerates before dropping from LOCK to SEARCH.
+    """
+
+    frame_type: FrameType = FrameType.TM
+    spacecraft_id: int = 0x1B5
+    frame_length: int = 1115
+    fecf: bool = True
+    ocf: bool = True
+    secondary_header_length: int = 0
+    randomizer: bool = True
+    rs_e: int = 16
+    rs_interleave: int = 5
+    dual_basis: bool = True
+    asm_tolerance: int = 4
+    flywheel: int = 3
+
+    def __post_init__(self) -> None:
+        problems = list(self._problems())
+        if problems:
+            raise ValueError("invalid physical channel configuration: " + "; ".join(problems))
+
+    def _problems(self) -> Iterator[str]:
+        if not isinstance(self.frame_type, FrameType):
+            yield f"frame type {self.frame_type!r} is neither 'tm' nor 'aos'"
+            return
+        scid_bits = 10 if self.frame_type is FrameType.TM else 8
+        if not 0 <= self.spacecraft_id < (1 << scid_bits):
+            yield f"spacecraft id {self.spacecraft_id} does not fit {scid_bits} bits ({self.frame_type})"
+        if not 0 < self.frame_length <= MAX_FRAME_LENGTH:
+            yield f"frame length {self.frame_length} is outside 1..{MAX_FRAME_LENGTH}"
+        if self.secondary_header_length:
+            if self.frame_type is not FrameType.TM:
+                yield "only TM frames have a secondary header here (AOS would use an insert zone)"
+            elif not 2 <= self.secondary_header_length <= 64:
+                yield f"TM secondary header length {self.secondary_header_length} is outside 2..64 (0 = none)"
+        if self.rs_e not in (0, 8, 16):
+            yield f"Reed-Solomon E must be 0 (none), 8 or 16, not {self.rs_e}"
+        elif self.rs_e:
+            if self.rs_interleave not in (1, 2, 3, 4, 5, 8):
+                yield f"interleaving depth {self.rs_interleave} is not one of 1, 2, 3, 4, 5, 8"
+            else:
+                k = 255 - 2 * self.rs_e
+                if self.frame_length % self.rs_interleave or self.frame_length > k * self.rs_interleave:
+                    yield (
+                        f"with RS E={self.rs_e}, I={self.rs_interleave} the frame length must be a "
+                        f"multiple of {self.rs_interleave} and at most {k * self.rs_interleave}, "
+                        f"not {self.frame_length}"
+                    )
+        if not 0 <= self.asm_tolerance <= 8:
+            yield f"ASM tolerance {self.asm_tolerance} is outside 0..8 bits"
+        if not 0 <= self.flywheel <= 100:
+            yield f"flywheel {self.flywheel} is outside 0..100"
+        if 0 < self.frame_length <= MAX_FRAME_LENGTH and self.packet_zone_length < MIN_PACKET_ZONE:
+            yield f"frame length {self.frame_length} leaves only {self.packet_zone_length} octets for packets"
+
+    # ---------------------------------------------------------------- derived lengths
+    @property
+    def header_length(self) -> int:
+        """Octets before the packet zone: primary header, secondary header or M_PDU header."""
+        if self.frame_type is FrameType.TM:
+            return TM_PRIMARY_HEADER_LENGTH + self.secondary_header_length
+        return AOS_PRIMARY_HEADER_LENGTH + MPDU_HEADER_LENGTH
+
+    @property
+    def trailer_length(self) -> int:
+        return (OCF_LENGTH if self.ocf else 0) + (FECF_LENGTH if self.fecf else 0)
+
+    @property
+    def packet_zone_length(self) -> int:
+        return self.frame_length - self.header_length - self.trailer_length
+
+    @property
+    def coded(self) -> bool:
+        return self.rs_e != 0
+
+    @property
+    def codeblock_length(self) -> int:
+        """The frame plus its Reed-Solomon check symbols: what the randomizer covers."""
+        return self.frame_length + (2 * self.rs_e * self.rs_interleave if self.rs_e else 0)
+
+    @property
+    def cadu_length(self) -> int:
+        return ASM_LENGTH + self.codeblock_length
+
+    @property
+    def idle_vcid(self) -> int:
+        return TM_IDLE_VCID if self.frame_type is FrameType.TM else AOS_IDLE_VCID
+
+    @property
+    def max_vcid(self) -> int:
+        return 7 if self.frame_type is FrameType.TM else 63
+
+    @property
+    def vc_count_modulo(self) -> int:
+        return 256 if self.frame_type is FrameType.TM else 1 << 24
+
+    def with_changes(self, **changes: object) -> PhysicalChannelConfig:
+        return replace(self, **changes)
+
+
+DEFAULT_PRESET = "tm-rs-i5"
+
+PRESETS: dict[str, PhysicalChannelConfig] = {
+    # The default: TM, RS(255,223) I=5 dual basis, randomized, FECF and OCF, 1115-octet frames.
+    "tm-rs-i5": PhysicalChannelConfig(),
+    "tm-rs-i1": PhysicalChannelConfig(frame_length=223, rs_interleave=1),
+    "tm-rs239-i4": PhysicalChannelConfig(frame_length=956, rs_e=8, rs_interleave=4),
+    "tm-rs-shortened": PhysicalChannelConfig(frame_length=400, rs_interleave=2, secondary_header_length=4),
+    "tm-rs-conventional": PhysicalChannelConfig(dual_basis=False),
+    "tm-uncoded": PhysicalChannelConfig(rs_e=0, randomizer=False, frame_length=1115),
+    "aos-rs-i4": PhysicalChannelConfig(
+        frame_type=FrameType.AOS, spacecraft_id=0xB5, frame_length=892, rs_interleave=4
+    ),
+    "aos-rs239-i8": PhysicalChannelConfig(
+        frame_type=FrameType.AOS, spacecraft_id=0xB5, frame_length=1912, rs_e=8, rs_interleave=8
+    ),
+    "aos-uncoded": PhysicalChannelConfig(
+        frame_type=FrameType.AOS, spacecraft_id=0xB5, frame_length=1024, rs_e=0, ocf=False
+    ),
+}
+
+
+def preset(name: str = DEFAULT_PRESET) -> PhysicalChannelConfig:
+    """A named configuration; unknown names list the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown channel preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None

@@ -1,0 +1,50 @@
+"""CRC-16/CCITT-FALSE, the frame error control field of TM and AOS frames (CCSDS 132.0-B §4.1.6).
+
+Polynomial x^16 + x^12 + x^5 + 1 (0x1021), initial value 0xFFFF, no reflection, no final XOR;
+the check value over ``b"123456789"`` is 0x29B1. :func:`crc16_reference` is the table-driven
+declaration; :func:`crc16` is the fast path (``binascii.crc_hqx`` computes the same
+non-reflected 0x1021 CRC in C) that tests prove identical to it.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+POLYNOMIAL = 0x1021
+INITIAL_VALUE = 0xFFFF
+CHECK_VALUE = 0x29B1  # CRC over the nine ASCII octets "123456789"
+
+
+def _build_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ POLYNOMIAL) if crc & 0x8000 else (crc << 1)
+        table.append(crc & 0xFFFF)
+    return tuple(table)
+
+
+CRC_TABLE = _build_table()
+
+
+def crc16_reference(data: bytes | bytearray | memoryview, crc: int = INITIAL_VALUE) -> int:
+    """Byte-at-a-time table-driven CRC: slow, but written straight from the definition."""
+    for byte in bytes(data):
+        crc = ((crc << 8) & 0xFFFF) ^ CRC_TABLE[(crc >> 8) ^ byte]
+    return crc
+
+
+def crc16(data: bytes | bytearray | memoryview, crc: int = INITIAL_VALUE) -> int:
+    """CRC-16/CCITT-FALSE of ``data`` (fast path, C speed)."""
+    return binascii.crc_hqx(data, crc)
+
+
+def append_crc16(data: bytes | bytearray) -> bytes:
+    """``data`` followed by its two-octet CRC, big-endian: a frame with its FECF."""
+    return bytes(data) + crc16(data).to_bytes(2, "big")
+
+
+def crc16_ok(data_with_crc: bytes | bytearray | memoryview) -> bool:
+    """True when the last two octets are the CRC of the rest (CRC over the whole is then 0)."""
+    return binascii.crc_hqx(data_with_crc, INITIAL_VALUE) == 0
