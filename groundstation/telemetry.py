@@ -1,0 +1,331 @@
+"""Ground telemetry processing: decommutation, limits and alarms, event log, archive, counters.
+
+Every PUS TM packet from the platform goes through :meth:`TelemetryProcessor.process`:
+housekeeping (3,25) is decommutated through the mission database into
+engineering values (a layout precompiled to struct/big-integer form; a test
+holds it to the declarative construct path), limit-checked, and archived;
+events (5,x) go to the event log; verification reports (1,x), are-you-alive
+replies (17,2) and time-correlation reports (9,129) go to callbacks. Nothing is
+silently dropped: each packet that cannot be decoded is counted by reason.
+
+The archive is bounded and in memory (per parameter, time-sorted lists cut
+in half when full): decommutation stays free of I/O, memory is bounded, and
+range queries are a bisection. A persistent archive (sqlite3) can subscribe to
+``on_housekeeping`` without changing this module.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from protocols.errors import DecodeError
+from protocols.mission_db import FieldDef, HousekeepingPacket, MissionDatabase
+from protocols.pus_services import (
+    TM_OVERHEAD,
+    Service,
+    Subtype,
+    TimeCorrelation,
+    TmPacket,
+    VerificationReport,
+    unpack_event_id,
+    unpack_structure_id,
+    unpack_tm,
+    unpack_verification,
+)
+from protocols.space_packet import PRIMARY_HEADER_LENGTH, SpacePacket
+
+log = logging.getLogger(__name__)
+
+LAYER = "telemetry"
+LEVEL_NAMES = ("NOMINAL", "YELLOW", "RED")
+
+
+@dataclass(frozen=True)
+class HousekeepingReport:
+    packet: str
+    structure_id: int
+    time: float
+    raw: dict[str, int | float]
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    name: str
+    event_id: int
+    severity: str
+    time: float
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A limit state change of one parameter (including the return to NOMINAL)."""
+
+    parameter: str
+    time: float
+    previous: str
+    current: str
+    value: float
+
+
+class TelemetryArchive:
+    """Bounded in-memory time series per parameter, queryable by time range."""
+
+    def __init__(self, max_samples_per_parameter: int = 100_000) -> None:
+        self.max_samples = max_samples_per_parameter
+        self._times: dict[str, list[float]] = {}
+        self._values: dict[str, list[Any]] = {}
+
+    def add(self, parameter: str, time: float, value: Any) -> None:
+        times = self._times.setdefault(parameter, [])
+        values = self._values.setdefault(parameter, [])
+        if times and time < times[-1]:
+            i = bisect.bisect_right(times, time)
+            times.insert(i, time)
+            values.insert(i, value)
+        else:
+            times.append(time)
+            values.append(value)
+        if len(times) > self.max_samples:
+            cut = len(times) - self.max_samples // 2
+            del times[:cut], values[:cut]
+
+    def query(
+        self, parameter: str, start: float = float("-inf"), end: float = float("inf")
+    ) -> list[tuple[float, Any]]:
+        """Samples with start <= time <= end, oldest first."""
+        times = self._times.get(parameter, [])
+        lo, hi = bisect.bisect_left(times, start), bisect.bisect_right(times, end)
+        return list(zip(times[lo:hi], self._values[parameter][lo:hi], strict=True)) if times else []
+
+    def latest(self, parameter: str) -> tuple[float, Any] | None:
+        times = self._times.get(parameter)
+        return (times[-1], self._values[parameter][-1]) if times else None
+
+    @property
+    def parameters(self) -> list[str]:
+        return sorted(self._times)
+
+
+class LimitMonitor:
+    """Per-parameter limit state; reports each change of state once."""
+
+    def __init__(self, mdb: MissionDatabase) -> None:
+        self._limits = {name: f.limits for name, (_, f) in mdb.parameters.items() if f.limits is not None}
+        self.levels: dict[str, int] = {}
+
+    def check(self, parameter: str, time: float, value: float) -> Alarm | None:
+        limits = self._limits.get(parameter)
+        if limits is None:
+            return None
+        level = limits.level(value)
+        before = self.levels.get(parameter, 0)
+        self.levels[parameter] = level
+        if level == before:
+            return None
+        return Alarm(parameter, time, LEVEL_NAMES[before], LEVEL_NAMES[level], value)
+
+
+def calibrate(f: FieldDef, raw: int | float) -> Any:
+    return f.calibration.to_engineering(raw)
+
+
+class TelemetryProcessor:
+    """Turns platform TM packets into engineering values, alarms, events and verification updates."""
+
+    def __init__(
+        self,
+        mdb: MissionDatabase,
+        archive: TelemetryArchive | None = None,
+        on_alarm: Callable[[Alarm], None] | None = None,
+        on_event: Callable[[EventRecord], None] | None = None,
+        on_verification: Callable[[VerificationReport, float], None] | None = None,
+        on_housekeeping: Callable[[HousekeepingReport], None] | None = None,
+        event_log_size: int = 10_000,
+    ) -> None:
+        self.mdb = mdb
+        self.archive = archive if archive is not None else TelemetryArchive()
+        self.limits = LimitMonitor(mdb)
+        self.on_alarm = on_alarm
+        self.on_event = on_event
+        self.on_verification = on_verification
+        self.on_housekeeping = on_housekeeping
+        self.latest: dict[str, Any] = {}
+        self.latest_time: dict[str, float] = {}
+        self.alarms: deque[Alarm] = deque(maxlen=event_log_size)
+        self.event_log: deque[EventRecord] = deque(maxlen=event_log_size)
+        self.pongs: deque[float] = deque(maxlen=1000)
+        self.time_reports: deque[tuple[TimeCorrelation, float]] = deque(maxlen=1000)
+        self.counters: Counter[str] = Counter()
+        self.undecodable: Counter[str] = Counter()
+        self._platform_apids = {mdb.apids[r] for r in ("housekeeping", "events", "verification")}
+
+    # ------------------------------------------------------------------ entry points
+
+    def process_stream(self, data: bytes, received_at: float | None = None) -> int:
+        """Process one or more concatenated packets; returns how many were decoded."""
+        pos = done = 0
+        while pos < len(data):
+            try:
+                _, length = SpacePacket.unpack(data, pos)
+            except DecodeError as exc:
+                self._count_bad("space-packet", exc)
+                return done
+            if self.process(data[pos : pos + length], received_at) is not None:
+                done += 1
+            pos += length
+        return done
+
+    def process(self, packet: bytes, received_at: float | None = None) -> object | None:
+        """Decode one TM packet; returns what it held, or None (and counts why) if it could not."""
+        try:
+            if len(packet) >= PRIMARY_HEADER_LENGTH:
+                apid = ((packet[0] & 0x07) << 8) | packet[1]
+                if apid not in self._platform_apids:
+                    self.counters["not-platform"] += 1
+                    return None
+            tm = unpack_tm(packet)
+            return self._dispatch(tm, received_at)
+        except DecodeError as exc:
+            self._count_bad(exc.layer, exc)
+            return None
+
+    def _count_bad(self, reason: str, exc: Exception) -> None:
+        self.undecodable[reason] += 1
+        log.debug("undecodable TM: %s", exc)
+
+    def _dispatch(self, tm: TmPacket, received_at: float | None) -> object:
+        key = (tm.service, tm.subtype)
+        if key == (Service.HOUSEKEEPING, Subtype.HK_REPORT):
+            return self._housekeeping(tm)
+        if tm.service == Service.EVENT:
+            return self._event(tm)
+        if tm.service == Service.VERIFICATION:
+            report = unpack_verification(tm.subtype, tm.app_data)
+            self.counters["verification"] += 1
+            if self.on_verification is not None:
+                self.on_verification(report, tm.time)
+            return report
+        if key == (Service.TEST, Subtype.PONG):
+            self.counters["pong"] += 1
+            self.pongs.append(tm.time)
+            return tm
+        if key == (Service.TIME, Subtype.TIME_CORRELATION_REPORT):
+            report = TimeCorrelation.unpack(tm.app_data)
+            self.counters["time-report"] += 1
+            self.time_reports.append((report, received_at if received_at is not None else tm.time))
+            return report
+        raise DecodeError(LAYER, 7, f"no handler for service {tm.service},{tm.subtype}")
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def _housekeeping_definition(self, app_data: bytes) -> HousekeepingPacket:
+        sid = unpack_structure_id(app_data)
+        definition = self.mdb.packet_by_sid.get(sid)
+        if definition is None:
+            raise DecodeError(LAYER, TM_OVERHEAD - 2, f"unknown housekeeping structure id {sid}")
+        if len(app_data) != 2 + definition.layout.length:
+            need, got = definition.layout.length, len(app_data) - 2
+            raise DecodeError(LAYER, TM_OVERHEAD - 2, f"structure {sid} needs {need} octets, got {got}")
+        return definition
+
+    def decommutate(self, tm: TmPacket) -> HousekeepingReport:
+        """Fast path: precompiled layout, then calibration."""
+        definition = self._housekeeping_definition(tm.app_data)
+        layout = definition.layout
+        raw_values = layout.unpack_raw(tm.app_data, 2, LAYER)
+        raw = dict(zip(layout.names, raw_values, strict=True))
+        values = {
+            f.name: f.calibration.to_engineering(r) for f, r in zip(layout.values, raw_values, strict=True)
+        }
+        return HousekeepingReport(definition.name, definition.structure_id, tm.time, raw, values)
+
+    def decommutate_declarative(self, tm: TmPacket) -> HousekeepingReport:
+        """Reference path through the construct declaration (tests compare it with :meth:`decommutate`)."""
+        definition = self._housekeeping_definition(tm.app_data)
+        layout = definition.layout
+        raw_values = layout.unpack_declarative(tm.app_data[2:])
+        raw = dict(zip(layout.names, raw_values, strict=True))
+        values = {
+            f.name: f.calibration.to_engineering(r) for f, r in zip(layout.values, raw_values, strict=True)
+        }
+        return HousekeepingReport(definition.name, definition.structure_id, tm.time, raw, values)
+
+    def _housekeeping(self, tm: TmPacket) -> HousekeepingReport:
+        report = self.decommutate(tm)
+        self.counters["housekeeping"] += 1
+        for name, value in report.values.items():
+            self.latest[name] = value
+            self.latest_time[name] = report.time
+            self.archive.add(name, report.time, value)
+            alarm = self.limits.check(name, report.time, value)
+            if alarm is not None:
+                self.alarms.append(alarm)
+                if self.on_alarm is not None:
+                    self.on_alarm(alarm)
+        if self.on_housekeeping is not None:
+            self.on_housekeeping(report)
+        return report
+
+    # ------------------------------------------------------------------ events
+
+    def _event(self, tm: TmPacket) -> EventRecord:
+        event_id = unpack_event_id(tm.app_data)
+        definition = self.mdb.event_by_id.get(event_id)
+        if definition is None:
+            raise DecodeError(LAYER, TM_OVERHEAD - 2, f"unknown event id {event_id}")
+        if tm.subtype != definition.subtype:
+            raise DecodeError(
+                LAYER, 8, f"event {definition.name} is 5,{definition.subtype}, not 5,{tm.subtype}"
+            )
+        layout = definition.layout
+        if len(tm.app_data) != 2 + layout.length:
+            raise DecodeError(LAYER, TM_OVERHEAD - 2, f"event {definition.name} needs {layout.length} octets")
+        raw = layout.unpack_raw(tm.app_data, 2, LAYER)
+        values = {f.name: f.calibration.to_engineering(r) for f, r in zip(layout.values, raw, strict=True)}
+        record = EventRecord(definition.name, event_id, definition.severity, tm.time, values)
+        self.counters["event"] += 1
+        self.event_log.append(record)
+        if self.on_event is not None:
+            self.on_event(record)
+        return record
+
+    def events(self, name: str | None = None, since: float = float("-inf")) -> list[EventRecord]:
+        return [e for e in self.event_log if (name is None or e.name == name) and e.time >= since]
+
+
+def decommutate_batch(
+    mdb: MissionDatabase, packets: Sequence[bytes] | bytes, structure_id: int, calibrated: bool = True
+) -> dict[str, np.ndarray]:
+    """Vectorised decommutation of many housekeeping packets of one structure (numpy structured dtype).
+
+    ``packets`` is a sequence of whole TM packets or their concatenation; all
+    must be of ``structure_id`` (checked; the PEC is not, this is the
+    analysis/benchmark path). Returns one array per parameter,
+    engineering values when ``calibrated``.
+    """
+    definition = mdb.packet_by_sid[structure_id]
+    length = TM_OVERHEAD + 2 + definition.layout.length
+    buffer = packets if isinstance(packets, bytes | bytearray) else b"".join(packets)
+    if len(buffer) % length:
+        raise DecodeError(
+            LAYER, len(buffer) - len(buffer) % length, f"not a whole number of {length}-octet packets"
+        )
+    rows = np.frombuffer(buffer, dtype=np.uint8).reshape(-1, length)
+    sid_offset = TM_OVERHEAD - 2
+    sids = rows[:, sid_offset].astype(np.uint16) << 8 | rows[:, sid_offset + 1]
+    if np.any(sids != structure_id):
+        bad = int(np.argmax(sids != structure_id))
+        raise DecodeError(LAYER, bad * length + sid_offset, f"packet {bad} is not structure {structure_id}")
+    raw = definition.layout.unpack_batch(rows[:, sid_offset + 2 : sid_offset + 2 + definition.layout.length])
+    if not calibrated:
+        return raw
+    return {f.name: f.calibration.to_engineering_array(raw[f.name]) for f in definition.layout.values}
