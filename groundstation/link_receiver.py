@@ -28,7 +28,6 @@ from protocols import aos_frame, tm_frame
 from protocols.cadu import CaduCodec, asm_distances
 from protocols.channel_config import ASM_LENGTH, FrameType, PhysicalChannelConfig
 from protocols.crc import crc16_ok
-from protocols.errors import DecodeError
 from protocols.frame_packets import PacketCounters, PacketExtractor
 
 
@@ -93,6 +92,12 @@ class _FrameDemultiplexer:
         self._extractors: dict[int, PacketExtractor] = {}
         self._last_vc_count: dict[int, int] = {}
         self._last_mc_count: int | None = None
+        self._routing = self.frames.unpack_routing_fast
+        self._version = self.frames.VERSION
+        self._zone_start = config.header_length
+        self._zone_end = config.header_length + config.packet_zone_length
+        self._tm_flags = (int(config.ocf), int(config.secondary_header_length > 0),
+                          max(config.secondary_header_length - 1, 0))
 
     def header_plausible(self, frame: bytes | np.ndarray) -> bool:
         """Version and spacecraft id as configured: the cheap test before trusting a candidate."""
@@ -110,23 +115,22 @@ class _FrameDemultiplexer:
         return None
 
     def handle(self, frame: bytes, corrected: int, out: list[LinkOutput]) -> None:
+        """One frame whose FECF and Reed-Solomon check passed: count it and cut its packets."""
         c = self.counters
-        try:
-            f = self.frames.unpack_frame(self.config, frame, check_crc=False)
-        except DecodeError:
+        config = self.config
+        version, scid, vcid, mc, count, fhp = self._routing(frame)
+        if version != self._version or scid != config.spacecraft_id or not self._flags_ok(frame):
             c.header_errors += 1
             return
         c.frames_good += 1
         if corrected:
             c.frames_corrected += 1
             c.symbols_corrected += corrected
-        mc = f.mc_frame_count
         if mc is not None:
             if self._last_mc_count is not None:
                 c.mc_frames_missing += (mc - self._last_mc_count - 1) % 256
             self._last_mc_count = mc
-        vcid = f.vcid
-        if vcid == self.config.idle_vcid:
+        if vcid == config.idle_vcid:
             c.idle_frames += 1
             return
         vc = self.vc_counters.get(vcid)
@@ -134,15 +138,24 @@ class _FrameDemultiplexer:
             vc = self.vc_counters[vcid] = VirtualChannelCounters()
             self._extractors[vcid] = PacketExtractor(vc)
         vc.frames += 1
-        count = f.vc_frame_count
         last = self._last_vc_count.get(vcid)
-        missing = 0 if last is None else (count - last - 1) % self.config.vc_count_modulo
+        missing = 0 if last is None else (count - last - 1) % config.vc_count_modulo
         self._last_vc_count[vcid] = count
         if missing:
             vc.frame_gaps += 1
             vc.frames_missing += missing
-        for packet in self._extractors[vcid].push(f.packet_zone, f.first_header_pointer, gap=missing > 0):
+        zone = frame[self._zone_start : self._zone_end]
+        for packet in self._extractors[vcid].push(zone, fhp, gap=missing > 0):
             out.append(LinkOutput(packet, vcid, count))
+
+    def _flags_ok(self, frame: bytes) -> bool:
+        """TM: OCF and secondary header flags and the secondary header id as configured."""
+        if self.config.frame_type is not FrameType.TM:
+            return True
+        expected = self._tm_flags
+        if (frame[1] & 1, frame[4] >> 7) != expected[:2]:
+            return False
+        return not self.config.secondary_header_length or frame[tm_frame.HEADER_LENGTH] == expected[2]
 
     def close(self) -> int:
         return sum(e.close() > 0 for e in self._extractors.values())
@@ -192,7 +205,7 @@ _FOUND, _NEED_MORE, _NONE = "found", "need-more", "none"
 class LinkReceiver:
     """CADU stream -> packets: frame sync, de-randomizing, RS decoding, FECF, VC demultiplexing."""
 
-    batch_cadus = 256  # CADUs decoded per numpy batch while locked
+    batch_cadus = 512  # CADUs decoded per numpy batch while locked
 
     def __init__(self, config: PhysicalChannelConfig) -> None:
         self.config = config
@@ -203,6 +216,7 @@ class LinkReceiver:
         self._buffer = bytearray()
         self._pos = 0
         self._misses = 0
+        self._wait_until = 0  # buffer length needed before another look is worthwhile
 
     @property
     def vc_counters(self) -> dict[int, VirtualChannelCounters]:
@@ -220,7 +234,8 @@ class LinkReceiver:
         """Packets completed by this chunk; never raises on bad bytes (they are counted)."""
         self._buffer += chunk
         out: list[LinkOutput] = []
-        self._process(out, final=False)
+        if len(self._buffer) >= self._wait_until:  # else the last verdict still needs more octets
+            self._process(out, final=False)
         return out
 
     def close(self) -> CloseReport:
@@ -235,8 +250,10 @@ class LinkReceiver:
 
     # ------------------------------------------------------------------ internals
     def _compact(self) -> None:
+        """Forget processed octets; positions (and the wait mark) shift with them."""
         if self._pos:
             del self._buffer[: self._pos]
+            self._wait_until = max(0, self._wait_until - self._pos)
             self._pos = 0
 
     def _rows(self, start: int, count: int) -> np.ndarray:
@@ -261,6 +278,7 @@ class LinkReceiver:
 
     def _process(self, out: list[LinkOutput], final: bool) -> None:
         length = self.config.cadu_length
+        self._wait_until = 0
         while True:
             if self.state is SyncState.SEARCH:
                 result, where = self._find_candidate(self._pos, len(self._buffer), final)
@@ -273,27 +291,31 @@ class LinkReceiver:
                 self.counters.bytes_skipped += where - self._pos
                 self._pos = where
                 if result == _NEED_MORE:
+                    self._wait_until = self._pos + length + ASM_LENGTH
                     break
                 self.state = SyncState.LOCK
                 self._misses = 0
                 continue
             available = (len(self._buffer) - self._pos) // length
             if available == 0:
+                self._wait_until = self._pos + length
                 break
             count = min(available, self.batch_cadus)
             rows = self._rows(self._pos, count)
             distances = asm_distances(rows[:, :ASM_LENGTH].reshape(-1))[::ASM_LENGTH].tolist()
             frames, corrected, faults = self._decode_rows(rows)
+            waiting = False
             for k in range(count):
                 if faults[k] is None:
                     self._accept(frames[k], corrected[k], distances[k], out)
                     continue
                 # frames after a bad one are decoded again once the bad one is dealt with
-                if not self._handle_bad_cadu(distances[k], faults[k], final):
-                    self._compact()
-                    return
+                waiting = not self._handle_bad_cadu(distances[k], faults[k], final)
+                break
+            if waiting:
                 break
             self._compact()
+        self._compact()
 
     def _accept(self, frame: bytes, corrected: int, asm_errors: int, out: list[LinkOutput]) -> None:
         self.counters.cadus += 1
@@ -308,6 +330,7 @@ class LinkReceiver:
         length = self.config.cadu_length
         result, where = self._find_candidate(self._pos + 1, self._pos + length, final)
         if result == _NEED_MORE:
+            self._wait_until = where + length + ASM_LENGTH
             return False
         if result == _FOUND:  # a truncated CADU followed by a good one: re-align on it
             self.counters.bytes_skipped += where - self._pos

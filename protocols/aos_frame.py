@@ -86,6 +86,16 @@ def unpack_header_fast(data: bytes | memoryview, offset: int = 0) -> AosHeader:
     )
 
 
+def unpack_routing_fast(frame: bytes) -> tuple[int, int, int, None, int, int]:
+    """(version, spacecraft id, vcid, None, VC count, M_PDU first header pointer) without objects.
+
+    Same shape as the TM routing tuple (AOS has no master channel count); tests prove it agrees
+    with :data:`PRIMARY_HEADER` and :data:`MPDU_HEADER`.
+    """
+    word0, high, low, _, mpdu = _HEADER.unpack_from(frame)
+    return word0 >> 14, (word0 >> 6) & 0xFF, word0 & 0x3F, None, high << 8 | low, mpdu & 0x7FF
+
+
 @dataclass(frozen=True, slots=True)
 class AosFrame:
     header: AosHeader

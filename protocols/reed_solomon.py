@@ -33,6 +33,7 @@ LAYER = "reed-solomon"
 FIELD_POLYNOMIAL = 0x187
 SYMBOLS = 255  # codeword length without shortening
 PRIMITIVE_POWER = 11  # beta = alpha^11 generates the code's roots
+_INVERSE_PRIMITIVE_POWER = 116  # 11 * 116 = 1 mod 255: alpha-logs back to beta-logs
 VALID_E = (8, 16)
 VALID_INTERLEAVING = (1, 2, 3, 4, 5, 8)
 
@@ -155,9 +156,10 @@ def _xor_of_contributions(tables: np.ndarray, by_position: np.ndarray) -> np.nda
         return np.bitwise_xor.reduce(tables[rows, by_position], axis=0)
     acc = np.zeros((count, tables.shape[2]), dtype=np.uint64)
     scratch = np.empty_like(acc)
-    for position in range(by_position.shape[0]):
-        np.take(tables[position], by_position[position], axis=0, out=scratch)
-        acc ^= scratch
+    xor = np.bitwise_xor
+    for table, symbols in zip(tables, by_position, strict=False):
+        table.take(symbols, axis=0, out=scratch)
+        xor(acc, scratch, out=acc)
     return acc
 
 
@@ -283,6 +285,9 @@ class CcsdsReedSolomon:
 
     def _correct(self, syndromes: list[int]) -> list[tuple[int, int]] | None:
         """Error positions (codeword index) and magnitudes from the syndromes, or None."""
+        single = self._single_error(syndromes)
+        if single is not None:
+            return [single]
         locator = _berlekamp_massey(syndromes)
         degree = len(locator) - 1
         if degree == 0 or degree > self.e:
@@ -315,6 +320,22 @@ class CcsdsReedSolomon:
                 return None
             fixes.append((position, magnitude))
         return fixes
+
+    def _single_error(self, syndromes: list[int]) -> tuple[int, int] | None:
+        """The common case at low error rates: S_j = e * X^(fcr+j), so every ratio S_j+1/S_j is X."""
+        if 0 in syndromes:
+            return None
+        logs = [LOG[s] for s in syndromes]
+        step = (logs[1] - logs[0]) % 255
+        for previous, current in zip(logs, logs[1:], strict=False):
+            if (current - previous) % 255 != step:
+                return None
+        exponent = (step * _INVERSE_PRIMITIVE_POWER) % 255  # X = beta^exponent
+        position = SYMBOLS - 1 - exponent - self.virtual_fill
+        if not 0 <= position < self.codeword_length:
+            return None
+        magnitude = EXP[(logs[0] - first_root(self.e) * step) % 255]
+        return position, magnitude
 
     def _chien(self, locator: list[int]) -> list[int]:
         """Codeword indices (0 = first sent) where the locator has a root; vectorized over positions."""
