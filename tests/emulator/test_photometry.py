@@ -1,0 +1,83 @@
+"""Photometric laws, solar radiometry and albedo maps against published numbers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from emulator import photometry
+from emulator.lunar_albedo import HIGHLAND_ALBEDO, MARE_ALBEDO, lunar_albedo_map
+from emulator.radiometry import AU_KM, Band, band_irradiance_w_m2, band_named, band_photon_irradiance
+from emulator.scene import DEFAULT_EARTH_ALBEDO, ShadingOptions, disc_integrated_flux
+from emulator.scene_geometry import BodyView
+from emulator.textures import earth_albedo_map
+
+
+def _unit(lat_deg: float, lon_deg: float) -> np.ndarray:
+    lat, lon = math.radians(lat_deg), math.radians(lon_deg)
+    return np.array([[math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)]])
+
+
+def test_mcewen_weight_matches_the_published_cubic() -> None:
+    assert photometry.lunar_lambert_weight(0.0) == 1.0
+    assert photometry.lunar_lambert_weight(60.0) == pytest.approx(
+        1 - 0.019 * 60 + 2.42e-4 * 3600 - 1.46e-6 * 216000
+    )
+    assert photometry.lunar_lambert_weight(170.0) == 0.0  # clipped outside the fit
+
+
+def test_lunar_lambert_is_flat_at_opposition_and_dark_at_night() -> None:
+    mu = np.linspace(0.05, 1.0, 20)
+    assert np.allclose(photometry.lunar_lambert(0.12, mu, mu, 0.0), 0.12)
+    assert np.all(photometry.lunar_lambert(0.12, -mu, mu, 40.0) == 0.0)
+    assert np.all(photometry.lambert(0.3, -mu) == 0.0)
+
+
+def test_rayleigh_optical_depth_at_550_nm() -> None:
+    assert photometry.rayleigh_optical_depth(550.0) == pytest.approx(0.097, abs=0.003)
+
+
+def test_solar_constant_and_inverse_square() -> None:
+    everything = Band("all", 100.0, 100_000.0)
+    assert band_irradiance_w_m2(everything, AU_KM) == pytest.approx(1361.0, rel=0.005)
+    pan = band_named("pan")
+    assert band_irradiance_w_m2(pan, 1.524 * AU_KM) == pytest.approx(
+        band_irradiance_w_m2(pan, AU_KM) / 1.524**2
+    )
+
+
+@pytest.mark.parametrize("phase", [0.0, 45.0, 90.0, 135.0])
+def test_disc_integrated_lambert_sphere_matches_the_analytic_phase_law(phase: float) -> None:
+    """∫L dΩ = (E/π) · p · Φ(α) · Ω_disc with geometric albedo p = 2A/3 for a Lambert sphere."""
+    distance = 1e7
+    a = math.radians(phase)
+    sun = np.array([-math.sin(a), 0.0, -math.cos(a)])  # body → Sun; the camera is along −z
+    view = BodyView("earth", np.array([0.0, 0.0, distance]), 6371.0, 6371.0, sun, AU_KM, np.eye(3), phase)
+    options = ShadingOptions(band_named("pan"), albedo_maps=False, clouds=False, atmosphere=False)
+    flux, _, _, lit_fraction, _ = disc_integrated_flux(view, options)
+    omega = 2 * math.pi * (1 - math.sqrt(1 - (6371.0 / distance) ** 2))
+    p = 2 / 3 * DEFAULT_EARTH_ALBEDO
+    analytic = band_photon_irradiance(band_named("pan"), AU_KM) / math.pi * p * omega
+    analytic *= photometry.lambert_sphere_phase_integral(phase)
+    assert flux == pytest.approx(analytic, rel=5e-3)
+    assert lit_fraction == pytest.approx((1 + math.cos(a)) / 2, abs=0.01)
+
+
+def test_lunar_map_has_dark_maria_and_bright_highlands() -> None:
+    moon = lunar_albedo_map()
+    imbrium = moon.sample(_unit(32.8, -15.6))[0]
+    farside_highland = moon.sample(_unit(10.0, 180.0))[0]
+    assert imbrium == pytest.approx(MARE_ALBEDO, rel=0.15)
+    assert farside_highland == pytest.approx(HIGHLAND_ALBEDO, rel=0.15)
+
+
+def test_earth_map_ocean_desert_ice() -> None:
+    surface = earth_albedo_map("pan", clouds=False)
+    pacific = surface.sample(_unit(0.0, -160.0))[0]
+    sahara = surface.sample(_unit(23.0, 10.0))[0]
+    antarctica = surface.sample(_unit(-85.0, 0.0))[0]
+    assert pacific < 0.08 < 0.2 < sahara < 0.5 < antarctica
+    cloudy = earth_albedo_map("pan", clouds=True).values.mean()
+    assert 0.25 < cloudy < 0.5  # Earth's Bond albedo is about 0.3
