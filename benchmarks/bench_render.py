@@ -1,0 +1,44 @@
+"""Render time of the Tianwen-1 frame (1024 x 1024, every effect on) beside a one-pass numpy baseline.
+
+Run: ``.venv/bin/python benchmarks/bench_render.py [runs]``.  Target: median under 100 ms.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from emulator.detector import Effects
+from emulator.render import render_scenario
+from emulator.scenario import load_scenario
+
+SCENARIO = "tianwen1-2020-07-27"
+
+
+def _median_ms(action, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def main(runs: int = 15) -> None:
+    scenario = load_scenario(SCENARIO)
+    render_scenario(scenario, effects=Effects.all())  # warm caches: textures, fixed patterns, kernel
+    a = np.zeros((1024, 1024))
+    b = np.empty_like(a)
+    baseline = _median_ms(lambda: np.add(a, 1.0, out=b), runs)
+    render = _median_ms(lambda: render_scenario(scenario, effects=Effects.all()), runs)
+    print(f"baseline np.add over 1024x1024 float64: {baseline:.2f} ms (median of {runs})")
+    print(f"render {SCENARIO} 1024x1024, all effects: {render:.1f} ms (median of {runs})")
+    verdict = "met" if render < 100 else "NOT met"
+    print(f"ratio: {render / baseline:.0f}x baseline; target < 100 ms: {verdict}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
