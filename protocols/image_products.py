@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-QUICKLOOK_SOFTENING = 12.0  # asinh stretch strength: larger lifts faint targets more
+QUICKLOOK_SOFTENING = 30.0  # asinh stretch strength: larger lifts faint targets more
 
 
 def quicklook(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
