@@ -207,7 +207,7 @@ class GroundStation:
             h.height,
             h.bit_depth,
             product.sha256[:12],
-            files.get("png"),
+            files.get("quicklook"),
         )
 
     @property
@@ -269,7 +269,7 @@ def render_report(summary: dict) -> str:
         lines.append(
             f"| {p['image_id']} | {p['width']}x{p['height']} {p['bit_depth']}-bit | {p['complete']} | "
             f"{'ok' if p['crc_ok'] else 'FAIL'} | `{p['sha256'][:16]}` | "
-            f"{Path(p['files'].get('png', '')).name} |"
+            f"{Path(p['files'].get('quicklook', '')).name} |"
         )
     lines += ["", "## Optical navigation (measured − truth, pixels)", ""]
     for p in summary["images"]:

@@ -197,7 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         print(
             f"  image {p['image_id']}: {p['width']}x{p['height']} {p['bit_depth']}-bit, {state}, "
-            f"sha256 {p['sha256'][:16]}…  {p['files'].get('png')}"
+            f"sha256 {p['sha256'][:16]}…  {p['files'].get('quicklook')}"
         )
     print(f"  report: {out / 'report.md'}   summary: {summary_path}")
     print(f"  transport: {summary['transport']}   faults: {summary['faults'] or 'none'}")

@@ -51,7 +51,7 @@ def test_clean_image_is_written_with_products(tmp_path: Path) -> None:
     (image,) = summary["images"]
     assert image["complete"] and image["crc_ok"]
     assert summary["faults"] == {}
-    assert Path(image["files"]["png"]).exists()
+    assert Path(image["files"]["quicklook"]).exists()
     raw = Path(image["files"]["raw"])
     assert raw.exists()
     assert json.loads((tmp_path / "summary.json").read_text())["images"][0]["sha256"] == image["sha256"]
@@ -94,7 +94,7 @@ def test_transport_loss_is_counted_and_image_marked_incomplete(tmp_path: Path) -
     (image,) = summary["images"]
     assert not image["complete"]
     assert image["missing_octets"] == 400
-    assert "partial" in Path(image["files"]["png"]).name
+    assert "partial" in Path(image["files"]["quicklook"]).name
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,0 +1,147 @@
+"""Probe and ground station as two real processes over ZeroMQ."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from emulator.downlink import Downlink
+from emulator.imaging import image_packets
+from protocols.space_packet import SequenceCounter
+from protocols.time_code import CucTime
+from protocols.zmq_framing import Layer
+from tests.integration.conftest import PALEBLUE, Processes
+
+pytestmark = pytest.mark.slow
+
+SCENARIO = "tianwen1-2020-07-27"
+
+
+def _summary(out: Path) -> dict:
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_run_delivers_the_tianwen1_image(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [*PALEBLUE, "run", SCENARIO, "-o", str(out), "--seed", "3", "--timeout", "90"],
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = _summary(out)
+    (image,) = summary["images"]
+    assert image["complete"] and image["crc_ok"]
+    assert summary["transport"]["messages_lost"] == 0
+    assert summary["faults"] == {}
+    quicklook = Image.open(image["files"]["quicklook"])
+    assert quicklook.size == (image["width"], image["height"])
+    raw = np.asarray(Image.open(image["files"]["raw"]))
+    assert raw.max() > 0
+    assert "products in" in result.stdout
+
+
+@pytest.mark.parametrize("ground_first", [True, False], ids=["ground-first", "probe-first"])
+def test_start_order_does_not_matter(tmp_path: Path, processes: Processes, endpoint: str, ground_first: bool):
+    out = tmp_path / "out"
+    ground_args = (
+        "ground",
+        "--downlink",
+        endpoint,
+        "-o",
+        str(out),
+        "--expect-images",
+        "1",
+        "--timeout",
+        "90",
+    )
+    probe_args = ("probe", SCENARIO, "--downlink", endpoint, "--seed", "1")
+    first, second = (ground_args, probe_args) if ground_first else (probe_args, ground_args)
+    a = processes.start(*first, stdout=subprocess.DEVNULL)
+    time.sleep(2.0)  # the second process joins late
+    b = processes.start(*second, stdout=subprocess.DEVNULL)
+    ground = a if ground_first else b
+    assert ground.wait(120) == 0
+    summary = _summary(out)
+    assert summary["images"][0]["crc_ok"]
+    assert summary["transport"]["messages_lost"] == 0  # the slow joiner lost nothing
+
+
+def test_live_ground_station_survives_garbage(tmp_path: Path, processes: Processes, endpoint: str) -> None:
+    out = tmp_path / "out"
+    ground = processes.start(
+        "ground",
+        "--downlink",
+        endpoint,
+        "-o",
+        str(out),
+        "--expect-images",
+        "1",
+        "--timeout",
+        "60",
+        stdout=subprocess.DEVNULL,
+    )
+    downlink = Downlink(endpoint)
+    stop = threading.Event()
+    try:
+        assert downlink.wait_for_subscriber(_deadline(stop, 30))
+        pixels = np.arange(64 * 48, dtype=np.uint16).reshape(48, 64)
+        truth = {"scenario": "garbage-test"}
+        _, packets = image_packets(
+            5, pixels, 12, 0.1, datetime(2020, 7, 27, tzinfo=UTC), truth, SequenceCounter(), CucTime(1), 300
+        )
+        downlink.send(Layer.PACKETS, b"\x00" * 3 + b"\xff" * 100)  # garbage
+        downlink.send(Layer.PACKETS, packets[1][:10])  # truncated packet
+        downlink.send(Layer.CADUS, b"\x1a\xcf\xfc\x1d" * 4)  # a layer this station is not configured for
+        downlink.send(Layer.PACKETS, bytes.fromhex("0923c0000000") + b"\x00")  # unknown APID 0x123
+        for packet in packets:
+            downlink.send(Layer.PACKETS, packet)
+        assert ground.wait(60) == 0
+    finally:
+        stop.set()
+        downlink.close()
+    summary = _summary(out)
+    assert summary["images"][0]["crc_ok"]
+    faults = summary["faults"]
+    assert faults["bytes skipped in packet stream"] >= 2
+    assert faults["unknown APID"] == 1
+    assert faults["unsupported layer"] == 1
+
+
+def _deadline(stop: threading.Event, seconds: float) -> threading.Event:
+    timer = threading.Timer(seconds, stop.set)
+    timer.daemon = True
+    timer.start()
+    return stop
+
+
+def test_unknown_scenario_is_one_clear_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*PALEBLUE, "render", "no-such-scenario", "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no-such-scenario" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_scenario_file_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[scenario\nname = 'x'\n")
+    result = subprocess.run(
+        [*PALEBLUE, "render", str(bad), "-o", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "bad.toml" in result.stderr
