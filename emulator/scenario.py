@@ -71,7 +71,7 @@ PROVENANCE_TABLES = ("time", "probe", "attitude", "camera", "sensor")
 # [sensor] key → (accepted Python types, lower bound, upper bound); None = unbounded.
 _NUM = (int, float)
 SENSOR_KEYS: dict[str, tuple[tuple[type, ...], float | None, float | None]] = {
-    "bit_depth": ((int,), 1, 32),
+    "bit_depth": ((int,), 1, 16),
     "full_well_e": (_NUM, 0, None),
     "read_noise_e": (_NUM, 0, None),
     "dark_current_e_per_s": (_NUM, 0, None),
@@ -86,9 +86,17 @@ SENSOR_KEYS: dict[str, tuple[tuple[type, ...], float | None, float | None]] = {
     "exposure_s": (_NUM, 0, None),
     "exposure": ((str,), None, None),
     "auto_exposure_target": (_NUM, 0, 1),
-    "band": ((str,), None, None),
+    "exposure_min_s": (_NUM, 0, None),
+    "exposure_max_s": (_NUM, 0, None),
+    "band": ((str, list), None, None),  # a band name, or a list of names (colour: one frame each)
+    "bands": ((list,), None, None),
     "wavelength_nm": (_NUM, 0, None),
+    "f_number": (_NUM, 0, None),
+    "optics_transmission": (_NUM, 0, 1),
+    "pattern_seed": ((int,), 0, None),
 }
+# Free-text keys the renderer also tolerates in [sensor].
+_SENSOR_TEXT_KEYS = ("name", "model", "description", "notes", "source", "sources", "references")
 _PSF_KINDS = {"gaussian": "sigma_px", "airy": "wavelength_nm"}
 
 
@@ -406,6 +414,8 @@ def _sensor(table: Any, path: Path) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ScenarioError(path, "sensor", "must be a table")
     for key, value in table.items():
+        if key in _SENSOR_TEXT_KEYS:
+            continue
         if key not in SENSOR_KEYS:
             raise ScenarioError(path, f"sensor.{key}", f"unknown key (known: {', '.join(SENSOR_KEYS)})")
         types, low, high = SENSOR_KEYS[key]
@@ -420,6 +430,10 @@ def _sensor(table: Any, path: Path) -> dict[str, Any]:
         raise ScenarioError(path, "sensor.exposure", 'the only word accepted is "auto"')
     if "exposure_s" in table and table["exposure_s"] <= 0:
         raise ScenarioError(path, "sensor.exposure_s", "must be positive")
+    for key in ("band", "bands"):
+        names = table.get(key)
+        if isinstance(names, list) and not (names and all(isinstance(n, str) for n in names)):
+            raise ScenarioError(path, f"sensor.{key}", "must be a band name or a non-empty list of names")
     psf = table.get("psf")
     if psf is not None:
         kind = psf.get("kind")

@@ -187,3 +187,12 @@ def test_seed_files_are_plain_toml_with_the_documented_tables() -> None:
     for path in seeds_directory().glob("*.toml"):
         raw = tomllib.loads(path.read_text())
         assert {"scenario", "time", "probe", "attitude", "camera", "provenance"} <= set(raw), path.name
+
+
+def test_every_seed_sensor_table_is_accepted_by_the_detector_model(seeds: dict) -> None:
+    detector = pytest.importorskip("emulator.detector")
+    for scenario in seeds.values():
+        config = detector.SensorConfig.from_dict(scenario.sensor)
+        assert config.bit_depth == scenario.sensor["bit_depth"], scenario.name
+        if scenario.camera.colour:
+            assert len(config.bands) == 3, scenario.name
