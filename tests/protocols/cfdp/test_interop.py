@@ -208,6 +208,8 @@ def librecube_compatible_pdus(draw) -> Pdu:
                  max((h.destination_entity_id.bit_length() + 7) // 8, 1))
     body = pdu.body
     large = h.large_file_flag and not isinstance(body, FileData)
+    if isinstance(body, FileData):
+        body = FileData(body.offset & 0xFFFF_FFFF, body.data)
     if isinstance(body, Eof | Finished) and body.condition_code != ConditionCode.NO_ERROR:
         body = Eof(body.file_checksum, body.file_size) if isinstance(body, Eof) else Finished(
             delivery_code=body.delivery_code, file_status=body.file_status)
