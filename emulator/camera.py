@@ -28,6 +28,7 @@ import numpy as np
 CONSISTENCY_TOLERANCE = 0.01  # relative: redundant parameters must agree to 1 %
 ROUND_TRIP_TOLERANCE_PX = 1e-3
 _NEWTON_ITERATIONS = 12
+_NEWTON_STOP = 1e-12  # normalised units: far below 1e-6 px for any focal length here
 _DISTORTION_KEYS = ("k1", "k2", "k3", "p1", "p2")
 _KNOWN_KEYS = frozenset(
     {
@@ -133,15 +134,14 @@ class CameraModel:
             fx_ = x * radial + 2.0 * d.p1 * x * y + d.p2 * (r2 + 2.0 * x * x) - xd
             fy_ = y * radial + d.p1 * (r2 + 2.0 * y * y) + 2.0 * d.p2 * x * y - yd
             j11 = radial + 2.0 * x * x * dradial_dr2 + 2.0 * d.p1 * y + 6.0 * d.p2 * x
-            j12 = 2.0 * x * y * dradial_dr2 + 2.0 * d.p1 * x + 2.0 * d.p2 * y
-            j21 = 2.0 * x * y * dradial_dr2 + 2.0 * d.p1 * x + 2.0 * d.p2 * y
+            j12 = 2.0 * x * y * dradial_dr2 + 2.0 * d.p1 * x + 2.0 * d.p2 * y  # the Jacobian is symmetric
             j22 = radial + 2.0 * y * y * dradial_dr2 + 6.0 * d.p1 * y + 2.0 * d.p2 * x
-            det = j11 * j22 - j12 * j21
+            det = j11 * j22 - j12 * j12
             step_x = (j22 * fx_ - j12 * fy_) / det
-            step_y = (j11 * fy_ - j21 * fx_) / det
+            step_y = (j11 * fy_ - j12 * fx_) / det
             x -= step_x
             y -= step_y
-            if float(np.max(np.abs(step_x) + np.abs(step_y), initial=0.0)) < 1e-15:
+            if float(np.max(np.abs(step_x) + np.abs(step_y), initial=0.0)) < _NEWTON_STOP:
                 break
         return x, y
 
