@@ -122,13 +122,15 @@ def test_tianwen1_shows_two_crescents_inside_the_frame(views: dict) -> None:
 
 
 def test_dscovr_sees_a_nearly_full_earth_with_the_moon_across_its_disc(views: dict) -> None:
-    scenario, _geometry, truth = views["dscovr-epic-2015-07-16"]
+    scenario, geometry, truth = views["dscovr-epic-2015-07-16"]
     earth, moon = truth["bodies"]["earth"], truth["bodies"]["moon"]
     assert earth["phase_angle_deg"] < 15.0
     assert moon["range_km"] < earth["range_km"]  # in front
     offset_px = math.dist(earth["centre_px"], moon["centre_px"])
     assert offset_px + moon["apparent_radius_px"] < earth["apparent_radius_px"]  # whole Moon on the disc
     assert 1.4e6 < scenario.range_km < 1.6e6  # near the Sun–Earth L1 point
+    north_cam = geometry.body("earth").body_to_cam[:, 2]
+    assert north_cam[0] < 0 and north_cam[1] < 0  # NASA: the North Pole is toward the upper left
 
 
 def test_mro_sees_earth_and_moon_at_the_published_scale_and_phase(views: dict) -> None:
@@ -174,11 +176,13 @@ def test_voyager1_sees_crescents_with_the_moon_beyond_the_earth(views: dict) -> 
 
 
 def test_hayabusa2_sees_the_moon_left_of_a_gibbous_earth(views: dict) -> None:
-    _scenario, _geometry, truth = views["hayabusa2-onct-2015-11-26"]
+    _scenario, geometry, truth = views["hayabusa2-onct-2015-11-26"]
     earth, moon = truth["bodies"]["earth"], truth["bodies"]["moon"]
     assert earth["in_frame"] and moon["in_frame"]
     assert earth["phase_angle_deg"] < 90.0
     assert moon["centre_px"][0] < earth["centre_px"][0]
+    north_cam = geometry.body("earth").body_to_cam[:, 2]
+    assert north_cam[0] < -0.5  # JAXA: north is to the left
 
 
 def test_truth_is_json_ready_and_consistent(views: dict) -> None:
