@@ -11,6 +11,7 @@ from pathlib import Path
 import zmq
 
 from groundstation.station import GroundStation
+from protocols.channel_config import PhysicalChannelConfig
 from protocols.zmq_framing import TOPIC_DOWNLINK
 
 log = logging.getLogger("paleblue.ground")
@@ -25,13 +26,14 @@ def run_ground_station(
     expect_images: int | None = None,
     timeout_s: float | None = None,
     on_message: Callable[[list[bytes], int], None] | None = None,
+    channel: PhysicalChannelConfig | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
     ``on_message(parts, receive_ns)`` sees every message first (a recorder hooks in here).
     Returns the pass summary, also written to ``out_dir``.
     """
-    station = GroundStation(out_dir, expect_images)
+    station = GroundStation(out_dir, expect_images, channel)
     context = zmq.Context.instance()
     socket = context.socket(zmq.SUB)
     socket.setsockopt(zmq.RCVHWM, RECEIVE_HIGH_WATER_MARK)

@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from groundstation.fault_log import FaultLog
+from groundstation.link_receiver import FrameReceiver, LinkOutput, LinkReceiver
 from groundstation.optical_navigation import measure_bodies
 from protocols.apids import Apid, apid_name
+from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
 from protocols.image_products import write_image_products
 from protocols.image_transport import (
@@ -44,6 +46,9 @@ from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCou
 
 log = logging.getLogger("paleblue.ground")
 
+# Link counters that mean something went wrong (corrections that succeeded are not faults).
+_LINK_FAULT_COUNTERS = ("uncorrectable", "crc_failures", "header_errors", "sync_losses", "bytes_skipped")
+
 
 @dataclass
 class ImageProduct:
@@ -62,8 +67,17 @@ class ImageProduct:
 class GroundStation:
     """Turns received messages into products, counters and a report."""
 
-    def __init__(self, out_dir: Path, expect_images: int | None = None) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        expect_images: int | None = None,
+        channel: PhysicalChannelConfig | None = None,
+    ) -> None:
         self.out_dir = Path(out_dir)
+        self.channel = channel if channel is not None else preset()
+        self.link = LinkReceiver(self.channel)
+        self.frames = FrameReceiver(self.channel)
+        self._link_seen: dict[str, int] = {}
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.expect_images = expect_images
         self.faults = FaultLog(log)
@@ -104,8 +118,33 @@ class GroundStation:
             self.faults.record("messages lost in transport", f"{lost} before sequence {envelope.sequence}")
         if envelope.layer == Layer.PACKETS:
             self.handle_packet_stream(payload)
+        elif envelope.layer == Layer.CADUS:
+            self._handle_link_outputs(self.link.feed(payload))
+            self._log_link_faults()
+        elif envelope.layer == Layer.FRAMES:
+            self._handle_link_outputs(self.frames.feed(payload))
         else:
             self.faults.record("unsupported layer", envelope.layer.name)
+
+    def _log_link_faults(self) -> None:
+        """Turn new link-layer counts into fault records, so link faults are logged too."""
+        physical = self.link.counters
+        for name in _LINK_FAULT_COUNTERS:
+            now = getattr(physical, name)
+            before = self._link_seen.get(name, 0)
+            if now > before:
+                self._link_seen[name] = now
+                self.faults.record(f"link: {name.replace('_', ' ')}", f"+{now - before} (total {now})")
+
+    def _handle_link_outputs(self, outputs: list[LinkOutput]) -> None:
+        """Packets cut from transfer frames; the link receiver has counted every frame fault."""
+        for output in outputs:
+            try:
+                packet, _ = SpacePacket.unpack(output.packet)
+            except DecodeError as exc:
+                self.faults.record("bad packet from link", str(exc))
+                continue
+            self.handle_packet(packet)
 
     def handle_packet_stream(self, payload: bytes) -> None:
         """Whole packets, concatenated; anything that is not a packet is reported as skipped."""
@@ -228,6 +267,13 @@ class GroundStation:
                 "messages_lost": self.transport.lost,
                 "sessions": self.transport.sessions,
             },
+            "link": {
+                "channel": _channel_summary(self.channel),
+                "cadu": self.link.counters_dict(),
+                "frames": {
+                    "virtual": {v: c.as_dict() for v, c in sorted(self.frames.vc_counters.items())},
+                },
+            },
             "packets_by_apid": {apid_name(a): n for a, n in sorted(self.packets_by_apid.items())},
             "packet_sequence_gaps_by_apid": {
                 apid_name(a): n for a, n in sorted(self.packet_gaps_by_apid.items())
@@ -242,12 +288,27 @@ class GroundStation:
 
     def finish(self) -> dict:
         """End of pass: flush incomplete images, write summary.json and report.md."""
+        for receiver in (self.link, self.frames):
+            report = receiver.close()
+            self._handle_link_outputs(report.outputs)
         for image in self.reassembler.flush():
             self._write(image)
         summary = self.summary()
         (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         (self.out_dir / "report.md").write_text(render_report(summary))
         return summary
+
+
+def _channel_summary(config: PhysicalChannelConfig) -> dict:
+    return {
+        "frame_type": str(config.frame_type),
+        "frame_length": config.frame_length,
+        "rs_e": config.rs_e,
+        "rs_interleave": config.rs_interleave,
+        "dual_basis": config.dual_basis,
+        "randomizer": config.randomizer,
+        "cadu_length": config.cadu_length,
+    }
 
 
 def render_report(summary: dict) -> str:
@@ -279,6 +340,20 @@ def render_report(summary: dict) -> str:
                     f"- image {p['image_id']} {body}: centroid ({m['u']:.2f}, {m['v']:.2f}), "
                     f"error {m['error_px']:.2f} px, lit pixels {m['lit_pixels']}"
                 )
+    physical = summary["link"]["cadu"]["physical"]
+    if physical["cadus"]:
+        channel = summary["link"]["channel"]
+        lines += [
+            "",
+            "## Space link",
+            "",
+            f"{channel['frame_type'].upper()} frames of {channel['frame_length']} octets, "
+            f"RS E={channel['rs_e']} I={channel['rs_interleave']}: "
+            f"{physical['cadus']} CADUs, {physical['frames_good']} frames good, "
+            f"{physical['frames_corrected']} corrected ({physical['symbols_corrected']} symbols), "
+            f"{physical['uncorrectable']} uncorrectable, {physical['crc_failures']} CRC failures, "
+            f"{physical['sync_losses']} sync losses, {physical['idle_frames']} idle frames.",
+        ]
     lines += ["", "## Packets by APID", ""]
     lines += [f"- {k}: {v}" for k, v in summary["packets_by_apid"].items()]
     lines += ["", "## Faults", ""]

@@ -107,14 +107,32 @@ def _json_ready(value: object) -> object:
     return json_ready(value)
 
 
+def _channel(name: str):
+    """A channel preset by name; 'none' means bare space packets without transfer frames."""
+    from protocols.channel_config import preset
+
+    if name == "none":
+        return None
+    try:
+        return preset(name)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     from emulator.probe import Probe, ProbeOptions
 
     _setup_logging("probe", args.verbose)
     scenario = _load_scenario(args.scenario)
+    channel = _channel(args.channel)
     stop = _stop_on_signals()
     options = ProbeOptions(
-        downlink=args.downlink, seed=args.seed, exit_after_downlink=args.exit_after_downlink
+        downlink=args.downlink,
+        seed=args.seed,
+        exit_after_downlink=args.exit_after_downlink,
+        channel=channel,
+        rate_bps=args.rate,
+        bit_error_rate=args.inject_ber,
     )
     return Probe(scenario, options).run(stop)
 
@@ -125,9 +143,16 @@ def cmd_ground(args: argparse.Namespace) -> int:
     _setup_logging("ground", args.verbose)
     stop = _stop_on_signals()
     summary = run_ground_station(
-        args.downlink, Path(args.output), stop, expect_images=args.expect_images, timeout_s=args.timeout
+        args.downlink,
+        Path(args.output),
+        stop,
+        expect_images=args.expect_images,
+        timeout_s=args.timeout,
+        channel=_channel(args.channel),
     )
-    print(json.dumps({k: summary[k] for k in ("transport", "packets_by_apid", "faults")}, indent=2))
+    brief = {k: summary[k] for k in ("transport", "packets_by_apid", "faults")}
+    brief["link"] = summary["link"]["cadu"]["physical"]
+    print(json.dumps(brief, indent=2))
     if args.expect_images is not None and len(summary["images"]) < args.expect_images:
         return 1
     return 0
@@ -169,8 +194,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         str(scenario.image_count),
         "--timeout",
         str(args.timeout),
+        "--channel",
+        args.channel,
     ]
-    probe_cmd = [*python, "probe", args.scenario, "--downlink", downlink, *seed]
+    probe_cmd = [
+        *python,
+        "probe",
+        args.scenario,
+        "--downlink",
+        downlink,
+        *seed,
+        "--channel",
+        args.channel,
+        "--rate",
+        str(args.rate),
+        "--inject-ber",
+        str(args.inject_ber),
+    ]
     print(f"run: {scenario.name}: probe and ground station on {downlink}", file=sys.stderr)
     started = time.monotonic()
     ground = subprocess.Popen(ground_cmd, stdout=subprocess.PIPE, text=True)
@@ -200,7 +240,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"sha256 {p['sha256'][:16]}…  {p['files'].get('quicklook')}"
         )
     print(f"  report: {out / 'report.md'}   summary: {summary_path}")
-    print(f"  transport: {summary['transport']}   faults: {summary['faults'] or 'none'}")
+    print(f"  transport: {summary['transport']}")
+    physical = summary["link"]["cadu"]["physical"]
+    if physical["cadus"]:
+        print(
+            f"  link: {physical['cadus']} CADUs, {physical['frames_good']} frames good, "
+            f"{physical['frames_corrected']} corrected ({physical['symbols_corrected']} RS symbols), "
+            f"{physical['uncorrectable']} uncorrectable, {physical['crc_failures']} CRC failures"
+        )
+    print(f"  faults: {summary['faults'] or 'none'}")
     ok = len(images) >= scenario.image_count and all(p["crc_ok"] for p in images)
     return 0 if ok and ground.returncode == 0 else 1
 
@@ -229,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to bind")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--exit-after-downlink", action="store_true", help="exit once every image is sent")
+    _link_options(p)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_probe)
 
@@ -247,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds"
     )
+    p.add_argument("--channel", default="tm-rs-i5", metavar="PRESET", help=CHANNEL_HELP)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_ground)
 
@@ -256,8 +306,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--downlink", default=None, metavar="ENDPOINT", help="default: a free port on 127.0.0.1")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S")
+    _link_options(p)
     p.set_defaults(func=cmd_run)
     return parser
+
+
+CHANNEL_HELP = (
+    "physical channel preset (default tm-rs-i5: TM, RS(255,223) I=5, randomized); 'none' = bare packets"
+)
+
+
+def _link_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--channel", default="tm-rs-i5", metavar="PRESET", help=CHANNEL_HELP)
+    p.add_argument("--rate", type=_positive_float, default=20e6, metavar="BPS", help="downlink bit rate")
+    p.add_argument(
+        "--inject-ber",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="flip each downlink bit with probability P (seeded by --seed)",
+    )
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"{text} is not a bit error rate in [0, 0.5)")
+    return value
 
 
 def _positive_int(text: str) -> int:

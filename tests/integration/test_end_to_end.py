@@ -101,7 +101,8 @@ def test_live_ground_station_survives_garbage(tmp_path: Path, processes: Process
         )
         downlink.send(Layer.PACKETS, b"\x00" * 3 + b"\xff" * 100)  # garbage
         downlink.send(Layer.PACKETS, packets[1][:10])  # truncated packet
-        downlink.send(Layer.CADUS, b"\x1a\xcf\xfc\x1d" * 4)  # a layer this station is not configured for
+        downlink.send(Layer.CADUS, b"\x1a\xcf\xfc\x1d" * 4)  # markers with nothing after them
+        downlink.send(Layer.CONTROL, b"\x80")  # a layer the station does not take from the downlink
         downlink.send(Layer.PACKETS, bytes.fromhex("0923c0000000") + b"\x00")  # unknown APID 0x123
         for packet in packets:
             downlink.send(Layer.PACKETS, packet)
@@ -145,3 +146,47 @@ def test_malformed_scenario_file_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "bad.toml" in result.stderr
+
+
+def test_run_corrects_injected_bit_errors(tmp_path: Path) -> None:
+    """BER 1e-4 on the CADU stream: Reed-Solomon corrects it and the image arrives intact."""
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            *PALEBLUE,
+            "run",
+            SCENARIO,
+            "-o",
+            str(out),
+            "--seed",
+            "5",
+            "--inject-ber",
+            "1e-4",
+            "--timeout",
+            "90",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = _summary(out)
+    assert summary["images"][0]["crc_ok"]
+    physical = summary["link"]["cadu"]["physical"]
+    assert physical["frames_corrected"] > 0 and physical["symbols_corrected"] > 0
+    assert physical["uncorrectable"] == 0
+    assert summary["link"]["channel"]["rs_interleave"] == 5
+
+
+def test_run_with_bare_packets(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [*PALEBLUE, "run", SCENARIO, "-o", str(out), "--channel", "none", "--timeout", "90"],
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = _summary(out)
+    assert summary["images"][0]["crc_ok"]
+    assert summary["link"]["cadu"]["physical"]["cadus"] == 0

@@ -1,0 +1,78 @@
+"""The probe's side of the space link: packets → virtual channels → CADUs at the link rate.
+
+Frames leave at the configured bit rate whether there is data or not (idle
+frames keep the frame clock running, as a real transmitter does). A bit error
+rate can be injected into the CADU stream, seeded, so tests can show the
+ground's Reed-Solomon decoder at work.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from emulator.downlink import Downlink
+from emulator.transmitter import Transmitter
+from protocols.channel_config import PhysicalChannelConfig
+from protocols.zmq_framing import Layer
+
+VC_REALTIME = 0  # housekeeping, events, verification: served first
+VC_PAYLOAD = 1  # images and files
+
+DEFAULT_RATE_BPS = 20_000_000
+CADUS_PER_MESSAGE = 8
+
+
+def inject_bit_errors(data: bytes, ber: float, rng: np.random.Generator) -> tuple[bytes, int]:
+    """Flip each bit of ``data`` with probability ``ber``; returns the bytes and the flips made."""
+    if ber <= 0:
+        return data, 0
+    bits = len(data) * 8
+    flips = int(rng.binomial(bits, ber))
+    if flips == 0:
+        return data, 0
+    positions = np.unique(rng.integers(0, bits, size=flips))
+    damaged = np.frombuffer(data, dtype=np.uint8).copy()
+    np.bitwise_xor.at(damaged, positions >> 3, (1 << (7 - (positions & 7))).astype(np.uint8))
+    return damaged.tobytes(), len(positions)
+
+
+class CaduDownlink:
+    """Multiplexes packets into CADUs and sends them, paced to ``rate_bps``."""
+
+    def __init__(
+        self,
+        downlink: Downlink,
+        config: PhysicalChannelConfig,
+        rate_bps: float = DEFAULT_RATE_BPS,
+        bit_error_rate: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        self.downlink = downlink
+        self.config = config
+        self.rate_bps = rate_bps
+        self.bit_error_rate = bit_error_rate
+        self.transmitter = Transmitter(config, {VC_REALTIME: 1, VC_PAYLOAD: 0})
+        self.bits_flipped = 0
+        self._rng = np.random.default_rng(seed)
+        self._next_send = time.monotonic()
+
+    def submit(self, vcid: int, packet: bytes) -> None:
+        self.transmitter.submit(vcid, packet)
+
+    def has_pending(self) -> bool:
+        return self.transmitter.has_pending()
+
+    def send_batch(self, stop: threading.Event) -> bool:
+        """Send one message of CADUs (data first, idle frames when nothing waits), at the link rate."""
+        cadus = b"".join(self.transmitter.next_cadu() for _ in range(CADUS_PER_MESSAGE))
+        if self.bit_error_rate > 0:
+            cadus, flips = inject_bit_errors(cadus, self.bit_error_rate, self._rng)
+            self.bits_flipped += flips
+        delay = self._next_send - time.monotonic()
+        if delay > 0 and stop.wait(delay):
+            return False
+        self._next_send = max(self._next_send, time.monotonic() - 1.0) + len(cadus) * 8 / self.rate_bps
+        return self.downlink.send(Layer.CADUS, cadus, stop)
