@@ -47,7 +47,14 @@ from protocols.cfdp.constants import (
     TlvType,
     TransactionStatus,
 )
-from protocols.cfdp.header import LAYER, PduHeader, pack_header, unpack_header, unpack_header_fast
+from protocols.cfdp.header import (
+    LAYER,
+    PduHeader,
+    pack_header,
+    pack_header_fast,
+    unpack_header,
+    unpack_header_fast,
+)
 from protocols.errors import DecodeError
 
 CRC_LENGTH = 2
@@ -225,13 +232,14 @@ class Pdu:
 
     def __post_init__(self) -> None:
         is_data = isinstance(self.body, FileData)
-        normal = replace(
-            self.header,
-            pdu_type=PduType.FILE_DATA if is_data else PduType.FILE_DIRECTIVE,
-            direction=_direction_of(self.body),
-            segment_metadata_flag=is_data and self.body.segment_metadata is not None,
-        )
-        if normal != self.header:
+        pdu_type = PduType.FILE_DATA if is_data else PduType.FILE_DIRECTIVE
+        direction = _direction_of(self.body)
+        segment_metadata_flag = is_data and self.body.segment_metadata is not None
+        header = self.header
+        if (header.pdu_type, header.direction, header.segment_metadata_flag) != (
+                pdu_type, direction, segment_metadata_flag):
+            normal = replace(header, pdu_type=pdu_type, direction=direction,
+                             segment_metadata_flag=segment_metadata_flag)
             object.__setattr__(self, "header", normal)
 
 
@@ -337,7 +345,8 @@ def encode_file_data_fast(header: PduHeader, offset: int, data: bytes) -> bytes:
     if not 0 <= offset < 1 << (8 * width):
         raise ValueError(f"offset {offset} does not fit {width} octets")
     crc_length = CRC_LENGTH if header.crc_flag else 0
-    unprotected = pack_header(header, width + len(data) + crc_length) + offset.to_bytes(width, "big") + data
+    prefix = pack_header_fast(header, width + len(data) + crc_length)
+    unprotected = prefix + offset.to_bytes(width, "big") + data
     if not crc_length:
         return unprotected
     return unprotected + crc16_ccitt_false(unprotected).to_bytes(2, "big")

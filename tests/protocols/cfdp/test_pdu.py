@@ -7,7 +7,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from protocols.cfdp.constants import ConditionCode, DirectiveCode, PduType
-from protocols.cfdp.header import PduHeader, pack_header, unpack_header, unpack_header_fast
+from protocols.cfdp.header import PduHeader, pack_header, pack_header_fast, unpack_header, unpack_header_fast
 from protocols.cfdp.pdu import (
     Ack,
     Eof,
@@ -40,8 +40,9 @@ def test_large_file_pdus_with_crc_round_trip(pdu: Pdu) -> None:
 
 
 @given(headers(), st.integers(0, 0xFFFF))
-def test_fast_header_decoder_matches_the_declaration(header: PduHeader, data_field_length: int) -> None:
+def test_fast_header_paths_match_the_declaration(header: PduHeader, data_field_length: int) -> None:
     raw = pack_header(header, data_field_length)
+    assert pack_header_fast(header, data_field_length) == raw
     assert unpack_header_fast(raw) == unpack_header(raw) == (header, data_field_length)
 
 
