@@ -89,3 +89,185 @@ def test_any_chunking_gives_the_same_packets(sizes: list[int], rnd: random.Rando
         tx.submit(0, p)
     stream = tx.drain()
     assert feed_in_chunks(LinkReceiver(config), stream, sizes) == packets
+
+
+# ---------------------------------------------------------------------------- robustness
+def default_stream(count: int = 20, length: int = 400, seed: int = 0) -> tuple[list[bytes], list[bytes]]:
+    """(packets, CADUs) of the default channel, plus one idle CADU at the end."""
+    config = preset()
+    tx = Transmitter(config, {0: 1})
+    rnd = random.Random(seed)
+    packets = [make_packet(i, rnd.randint(1, length)) for i in range(count)]
+    for p in packets:
+        tx.submit(0, p)
+    cadus = []
+    while tx.has_pending():
+        cadus.append(tx.next_cadu())
+    cadus.append(tx.next_cadu())
+    return packets, cadus
+
+
+def run(stream: bytes, chunk: int = 1000) -> tuple[list[bytes], LinkReceiver]:
+    rx = LinkReceiver(preset())
+    return feed_in_chunks(rx, stream, [chunk]), rx
+
+
+def test_garbage_before_between_and_after_is_skipped_and_counted() -> None:
+    packets, cadus = default_stream()
+    rnd = random.Random(9)
+    garbage = [rnd.randbytes(rnd.randrange(0, 3000)) for _ in cadus]
+    stream = rnd.randbytes(5000) + b"".join(c + g for c, g in zip(cadus, garbage, strict=True))
+    got, rx = run(stream)
+    assert got == packets
+    assert rx.counters.frames_good == len(cadus)
+    assert rx.counters.bytes_skipped >= 5000 + sum(map(len, garbage[:-1]))
+    assert rx.counters.uncorrectable == 0
+
+
+def test_truncated_cadu_loses_only_its_own_frame() -> None:
+    packets, cadus = default_stream(count=40, length=400)
+    assert len(cadus) > 6
+    cut = 3
+    stream = b"".join(c if i != cut else c[:700] for i, c in enumerate(cadus))
+    got, rx = run(stream)
+    assert rx.counters.frames_good == len(cadus) - 1
+    assert rx.vc_counters[0].frames_missing == 1 and rx.vc_counters[0].frame_gaps == 1
+    assert set(got) <= set(packets) and len(got) < len(packets)
+    # every packet that ended in a surviving frame after the gap is back
+    tail = [p for p in packets if p in got]
+    assert got == tail and packets[-1] in got
+
+
+def test_a_stream_of_bare_markers_yields_nothing_and_stays_bounded() -> None:
+    rx = LinkReceiver(preset())
+    for _ in range(50):
+        assert rx.feed(bytes.fromhex("1ACFFC1D") * 1000) == []
+        assert len(rx._buffer) < 2 * preset().cadu_length + 4
+    report = rx.close()
+    assert report.outputs == [] and rx.counters.frames_good == 0
+    assert rx.counters.bytes_skipped + report.leftover_octets == 200_000
+
+
+def test_markers_then_good_cadus_are_recovered() -> None:
+    packets, cadus = default_stream()
+    got, rx = run(bytes.fromhex("1ACFFC1D") * 3000 + b"".join(cadus))
+    assert got == packets and rx.counters.frames_good == len(cadus)
+
+
+def test_random_garbage_never_raises_and_memory_is_bounded() -> None:
+    rx = LinkReceiver(preset())
+    rnd = random.Random(4)
+    for _ in range(20):
+        assert rx.feed(rnd.randbytes(50_000)) == []
+        assert len(rx._buffer) < 2 * preset().cadu_length + 4
+    assert rx.state is SyncState.SEARCH
+
+
+def test_bit_errors_below_the_limit_are_all_corrected() -> None:
+    packets, cadus = default_stream(count=60)
+    rnd = random.Random(11)
+    noisy = bytearray(b"".join(cadus))
+    config = preset()
+    for k in range(len(cadus)):
+        start = k * config.cadu_length + 4
+        for lane in range(5):  # up to 16 wrong symbols in every codeword
+            for s in rnd.sample(range(255), rnd.randint(0, 16)):
+                noisy[start + s * 5 + lane] ^= rnd.randrange(1, 256)
+    got, rx = run(bytes(noisy))
+    assert got == packets
+    assert rx.counters.uncorrectable == 0 and rx.counters.symbols_corrected > 0
+
+
+def test_uncorrectable_frame_is_dropped_never_emitted_wrong() -> None:
+    packets, cadus = default_stream(count=60, length=400)
+    bad = bytearray(cadus[2])
+    for s in range(20):  # 20 wrong symbols in codeword 0
+        bad[4 + s * 5] ^= 0x5A
+    stream = b"".join([*cadus[:2], bytes(bad), *cadus[3:]])
+    got, rx = run(stream)
+    assert rx.counters.uncorrectable == 1
+    assert set(got) <= set(packets) and got == [p for p in packets if p in got]
+    assert len(got) < len(packets) and rx.state is SyncState.LOCK
+
+
+def test_crc_failure_is_counted_and_the_frame_dropped() -> None:
+    config = preset("tm-uncoded")
+    tx = Transmitter(config, {0: 1})
+    for i in range(10):
+        tx.submit(0, make_packet(i, 300))
+    cadus = [tx.next_cadu() for _ in range(4)]
+    broken = bytearray(cadus[1])
+    broken[100] ^= 1
+    rx = LinkReceiver(config)
+    rx.feed(b"".join([cadus[0], bytes(broken), *cadus[2:]]))
+    assert rx.counters.crc_failures == 1 and rx.counters.frames_good == 3
+
+
+def test_lost_lock_goes_through_flywheel_to_search() -> None:
+    config = preset()
+    _, cadus = default_stream()
+    rx = LinkReceiver(config)
+    rx.feed(b"".join(cadus[:3]))
+    assert rx.state is SyncState.LOCK
+    rx.feed(bytes(config.cadu_length))
+    assert rx.state is SyncState.FLYWHEEL
+    rx.feed(bytes(config.cadu_length * config.flywheel))
+    assert rx.state is SyncState.SEARCH and rx.counters.sync_losses == 1
+    assert rx.counters.asm_misses == config.flywheel + 1
+
+
+def test_frames_with_impossible_pointers_and_lengths_are_counted() -> None:
+    config = preset()
+    from protocols import tm_frame
+    from protocols.cadu import CaduCodec
+    from protocols.frame_packets import idle_packet
+
+    codec = CaduCodec(config)
+    zone = make_packet(0, 50) + idle_packet(config.packet_zone_length - 56)
+    tail = make_packet(2, 20) + idle_packet(config.packet_zone_length - 26)
+    frames = [
+        tm_frame.pack_frame(config, 0, 0, 0, 0, zone),
+        # pointer beyond the packet zone
+        tm_frame.pack_frame(config, 0, 1, 1, config.packet_zone_length + 5, zone),
+        # a packet whose length runs past the frame into a frame that says a header starts at 0
+        tm_frame.pack_frame(config, 0, 2, 2, 0, make_packet(1, 3000)[: config.packet_zone_length]),
+        tm_frame.pack_frame(config, 0, 3, 3, 0, tail),
+    ]
+    rx = LinkReceiver(config)
+    got = [o.packet for o in rx.feed(b"".join(codec.encode(f) for f in frames))]
+    assert got == [make_packet(0, 50), make_packet(2, 20)]
+    vc = rx.vc_counters[0]
+    assert vc.fhp_errors == 1  # the frame whose pointer lies beyond its packet zone
+    assert vc.impossible_packets == 1 and vc.packets_lost == 1  # the packet overrunning frame 3's header
+
+
+def test_counters_as_dict_are_plain() -> None:
+    packets, cadus = default_stream()
+    _, rx = run(b"".join(cadus))
+    summary = rx.counters_dict()
+    assert summary["state"] == "lock"
+    assert summary["physical"]["frames_good"] == len(cadus)
+    assert summary["virtual"][0]["packets"] == len(packets)
+
+
+@given(
+    name=st.sampled_from(sorted(PRESETS)),
+    lengths=st.lists(st.tuples(st.integers(0, 2), st.integers(1, 5000)), min_size=1, max_size=12),
+    chunk=st.integers(1, 5000),
+)
+def test_any_packets_through_any_configuration_come_back(name: str, lengths: list, chunk: int) -> None:
+    config = PRESETS[name]
+    tx = Transmitter(config, {0: 2, 1: 1, 2: 1})
+    sent: dict[int, list[bytes]] = {0: [], 1: [], 2: []}
+    for i, (vcid, length) in enumerate(lengths):
+        sent[vcid].append(make_packet(i, length, apid=0x064 + vcid))
+        tx.submit(vcid, sent[vcid][-1])
+    rx = LinkReceiver(config)
+    outputs = []
+    stream = tx.drain() + tx.next_cadu()
+    for i in range(0, len(stream), chunk):
+        outputs += rx.feed(stream[i : i + chunk])
+    outputs += rx.close().outputs
+    for vcid, packets in sent.items():
+        assert [o.packet for o in outputs if o.vcid == vcid] == packets
+    assert rx.counters.bytes_skipped == 0 and rx.counters.leftover_octets == 0

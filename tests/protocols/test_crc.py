@@ -1,0 +1,39 @@
+"""CRC-16/CCITT-FALSE: check value, fast path equals the table-driven reference, independent library."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from protocols.crc import CHECK_VALUE, append_crc16, crc16, crc16_ok, crc16_reference
+
+
+def test_check_value_of_the_standard_string() -> None:
+    assert crc16(b"123456789") == CHECK_VALUE == 0x29B1
+    assert crc16_reference(b"123456789") == 0x29B1
+
+
+def test_empty_input_is_the_initial_value() -> None:
+    assert crc16(b"") == 0xFFFF
+
+
+@given(st.binary(max_size=3000))
+def test_fast_path_equals_reference(data: bytes) -> None:
+    assert crc16(data) == crc16_reference(data)
+
+
+@given(st.binary(max_size=2000))
+def test_agrees_with_fastcrc_ibm_3740(data: bytes) -> None:
+    # fastcrc is what spacepackets uses for the TM FECF: an independent implementation.
+    import fastcrc
+
+    assert crc16(data) == fastcrc.crc16.ibm_3740(data)
+
+
+@given(st.binary(min_size=1, max_size=500), st.data())
+def test_appended_crc_checks_and_any_bit_flip_is_caught(data: bytes, draw: st.DataObject) -> None:
+    framed = bytearray(append_crc16(data))
+    assert crc16_ok(framed)
+    bit = draw.draw(st.integers(0, len(framed) * 8 - 1))
+    framed[bit // 8] ^= 0x80 >> (bit % 8)
+    assert not crc16_ok(framed)
