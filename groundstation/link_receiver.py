@@ -96,8 +96,11 @@ class _FrameDemultiplexer:
         self._version = self.frames.VERSION
         self._zone_start = config.header_length
         self._zone_end = config.header_length + config.packet_zone_length
-        self._tm_flags = (int(config.ocf), int(config.secondary_header_length > 0),
-                          max(config.secondary_header_length - 1, 0))
+        self._tm_flags = (
+            int(config.ocf),
+            int(config.secondary_header_length > 0),
+            max(config.secondary_header_length - 1, 0),
+        )
 
     def header_plausible(self, frame: bytes | np.ndarray) -> bool:
         """Version and spacecraft id as configured: the cheap test before trusting a candidate."""
