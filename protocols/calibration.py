@@ -9,6 +9,7 @@ inverse (and the round-trip test over every parameter) well defined.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -112,7 +113,14 @@ class TableCalibration:
             raise CalibrationError("table engineering values must be strictly monotonic")
 
     def to_engineering(self, raw: float) -> float:
-        return float(np.interp(raw, self.raw_points, self.eng_points))
+        points, values = self.raw_points, self.eng_points  # np.interp's rule, without its per-call cost
+        if raw <= points[0]:
+            return float(values[0])
+        if raw >= points[-1]:
+            return float(values[-1])
+        i = bisect.bisect_right(points, raw)
+        x0, x1, y0, y1 = points[i - 1], points[i], values[i - 1], values[i]
+        return y0 + (raw - x0) * (y1 - y0) / (x1 - x0)
 
     def to_engineering_array(self, raw: np.ndarray) -> np.ndarray:
         return np.interp(raw.astype(np.float64), self.raw_points, self.eng_points)
@@ -148,7 +156,15 @@ class EnumerationCalibration:
         return int(value)
 
     def to_engineering_array(self, raw: np.ndarray) -> np.ndarray:
-        return np.array([self.to_engineering(r) for r in raw.tolist()], dtype=object)
+        table = np.array(
+            [self.names.get(i, f"UNKNOWN_{i}") for i in range(max(self.names) + 2)], dtype=object
+        )
+        raw = np.asarray(raw).astype(np.int64)
+        out = table[np.clip(raw, 0, len(table) - 1)]
+        outside = (raw < 0) | (raw >= len(table) - 1)
+        for i in np.flatnonzero(outside):
+            out[i] = self.to_engineering(int(raw[i]))
+        return out
 
 
 Calibration = (

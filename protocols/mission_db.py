@@ -247,11 +247,42 @@ class FieldLayout:
         self.names = tuple(f.name for f in self.values)
         self.construct: Construct = BitStruct(*(_construct_for(f) for f in self.fields))
         self._struct = self._compile_struct()
+        self._chunks, self._plan = self._compile_chunks()
         self._extract = [
             (self.total_bits - o - f.bits, (1 << f.bits) - 1, f)
             for f, o in zip(self.fields, self.bit_offsets, strict=True)
             if f.kind != "spare"
         ]
+
+    def _compile_chunks(self) -> tuple[struct.Struct, tuple[tuple[int, int, int, str, int], ...]]:
+        """Struct format over octet-aligned chunks: standard fields map 1:1, each bit-packed run becomes
+        one unsigned chunk; the plan cuts every field out of its chunk (chunk, shift, mask, kind, bits)."""
+        codes: list[str] = []
+        plan: list[tuple[int, int, int, str, int]] = []
+        group: list[tuple[FieldDef, int]] = []  # fields of the open bit-packed run, with their offsets
+        group_start = 0
+
+        def close(end: int) -> None:
+            size = end - group_start
+            codes.append({8: "B", 16: "H", 32: "I", 64: "Q"}.get(size, f"{size // 8}s"))
+            for f, o in group:
+                if f.kind != "spare":
+                    plan.append((len(codes) - 1, end - o - f.bits, (1 << f.bits) - 1, f.kind, f.bits))
+            group.clear()
+
+        for f, o in zip(self.fields, self.bit_offsets, strict=True):
+            code = _STRUCT_CODES.get((f.kind, f.bits))
+            if not group and o % 8 == 0 and code is not None:
+                codes.append(code)
+                if f.kind != "spare":
+                    plan.append((len(codes) - 1, -1, 0, f.kind, f.bits))
+                continue
+            if not group:
+                group_start = o
+            group.append((f, o))
+            if (o + f.bits) % 8 == 0:
+                close(o + f.bits)
+        return struct.Struct(">" + "".join(codes)), tuple(plan)
 
     def _compile_struct(self) -> struct.Struct | None:
         codes = []
@@ -293,16 +324,17 @@ class FieldLayout:
             )
         if self._struct is not None:
             return self._struct.unpack_from(data, offset)
-        word = int.from_bytes(data[offset : offset + self.length], "big")
+        chunks = self._chunks.unpack_from(data, offset)
         out: list[int | float] = []
-        for shift, mask, f in self._extract:
-            v = (word >> shift) & mask
-            if f.kind == "float":
-                out.append(struct.unpack(">f" if f.bits == 32 else ">d", v.to_bytes(f.bits // 8, "big"))[0])
-            elif f.kind == "int" and v >> (f.bits - 1):
-                out.append(v - (1 << f.bits))
-            else:
-                out.append(v)
+        for index, shift, mask, kind, bits in self._plan:
+            chunk = chunks[index]
+            if shift < 0:
+                out.append(chunk)
+                continue
+            if isinstance(chunk, bytes):
+                chunk = int.from_bytes(chunk, "big")
+            v = (chunk >> shift) & mask
+            out.append(v - (1 << bits) if kind == "int" and v >> (bits - 1) else v)
         return tuple(out)
 
     def numpy_dtype(self) -> np.dtype:
