@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from groundstation.telemetry import EventRecord, TelemetryProcessor
+from groundstation.telemetry import EventRecord, HousekeepingReport, TelemetryProcessor
 from protocols.mission_db import CommandDef, MissionDatabase
 from protocols.pus_services import (
     ACK_ACCEPTANCE,
@@ -299,18 +299,21 @@ class CommandClient:
         if parameter not in self.mdb.parameters:
             raise KeyError(f"no parameter {parameter} in the mission database")
         predicate = predicate or (lambda _value: True)
-        start = len(self.telemetry.archive.query(parameter))
         found: list[Any] = []
+        previous = self.telemetry.on_housekeeping
 
-        def seen() -> bool:
-            for _, value in self.telemetry.archive.query(parameter)[start:]:
-                if predicate(value):
-                    found.append(value)
-                    return True
-            return False
+        def watch(report: HousekeepingReport) -> None:
+            if not found and parameter in report.values and predicate(report.values[parameter]):
+                found.append(report.values[parameter])
+            if previous is not None:
+                previous(report)
 
-        if not self._wait(seen, timeout):
-            raise CommandTimeout(f"{parameter} did not satisfy the predicate within {timeout} s")
+        self.telemetry.on_housekeeping = watch
+        try:
+            if not self._wait(lambda: bool(found), timeout):
+                raise CommandTimeout(f"{parameter} did not satisfy the predicate within {timeout} s")
+        finally:
+            self.telemetry.on_housekeeping = previous
         return found[0]
 
     def await_event(self, name: str, predicate: Callable[[EventRecord], bool] | None = None,
@@ -319,18 +322,19 @@ class CommandClient:
         if name not in self.mdb.event_by_name:
             raise KeyError(f"no event {name} in the mission database")
         predicate = predicate or (lambda _e: True)
-        start = self.telemetry.counters["event"]
         found: list[EventRecord] = []
+        previous = self.telemetry.on_event
 
-        def seen() -> bool:
-            new = self.telemetry.counters["event"] - start
-            recent = list(self.telemetry.event_log)[-new:] if new else []
-            for event in recent:
-                if event.name == name and predicate(event):
-                    found.append(event)
-                    return True
-            return False
+        def watch(event: EventRecord) -> None:
+            if not found and event.name == name and predicate(event):
+                found.append(event)
+            if previous is not None:
+                previous(event)
 
-        if not self._wait(seen, timeout):
-            raise CommandTimeout(f"no {name} event within {timeout} s")
+        self.telemetry.on_event = watch
+        try:
+            if not self._wait(lambda: bool(found), timeout):
+                raise CommandTimeout(f"no {name} event within {timeout} s")
+        finally:
+            self.telemetry.on_event = previous
         return found[0]
