@@ -55,4 +55,5 @@ class EntityConfig:
     checksum_type: ChecksumType = ChecksumType.CRC32
     immediate_nak: bool = False  # receiver NAKs each new gap at once instead of waiting for EOF
     max_file_size: int = 64 << 20  # free space: larger declared files are refused
+    max_early_data: int = 1 << 20  # file data held per transaction before its size is known
     timers: TimerPolicy = field(default_factory=TimerPolicy)

@@ -247,7 +247,7 @@ class FileReceiver:
         end = data.offset + len(data.data)
         if end > self.config.max_file_size:
             self.rejections.reject(Rejection.OFFSET_PAST_FILE_SIZE)
-        elif self._early_bytes + len(data.data) > self.config.max_file_size:
+        elif self._early_bytes + len(data.data) > min(self.config.max_early_data, self.config.max_file_size):
             self.rejections.reject(Rejection.EARLY_DATA_OVER_LIMIT)
         else:
             self._early.append(data)

@@ -325,3 +325,66 @@ class FileSender:
         state = TransactionState.COMPLETED if finished.condition_code == ConditionCode.NO_ERROR \
             else TransactionState.CANCELLED
         self._end(state, result)
+
+
+class SendingEntity:
+    """Numbers and runs this entity's outgoing transactions and routes replies to them by transaction ID."""
+
+    def __init__(self, config: EntityConfig, *, send: Send, now: Clock,
+                 first_sequence_number: int = 0) -> None:
+        self.config = config
+        self._send = send
+        self._now = now
+        self._next_sequence = first_sequence_number
+        self.transactions: dict[tuple[int, int], FileSender] = {}
+        self.rejections = RejectionCounter()
+
+    def put(self, destination_entity_id: int, file_data: bytes, *, source_file_name: bytes = b"",
+            destination_file_name: bytes = b"", mode: TransmissionMode = TransmissionMode.ACKNOWLEDGED,
+            closure_requested: bool = False) -> FileSender:
+        """Start a transaction (the CFDP Put.request); its PDUs go out as :meth:`poll` allows."""
+        modulus = 1 << (8 * self.config.sequence_number_length)
+        sequence, self._next_sequence = self._next_sequence, (self._next_sequence + 1) % modulus
+        sender = FileSender(self.config, destination_entity_id, sequence, file_data, send=self._send,
+                            now=self._now, mode=mode, source_file_name=source_file_name,
+                            destination_file_name=destination_file_name, closure_requested=closure_requested)
+        self.transactions[sender.transaction_id] = sender
+        return sender
+
+    def handle(self, raw: bytes | bytearray | memoryview) -> FileSender | None:
+        try:
+            pdu = decode_pdu(raw)
+        except DecodeError:
+            self.rejections.reject(Rejection.UNDECODABLE)
+            return None
+        sender = self.transactions.get(pdu.header.transaction_id)
+        if sender is None:
+            self.rejections.reject(Rejection.WRONG_TRANSACTION)
+            return None
+        sender.handle_pdu(pdu)
+        return sender
+
+    def poll(self, max_pdus: int | None = None) -> int:
+        """Serve transactions oldest first within a shared PDU budget; returns PDUs sent."""
+        sent = 0
+        for sender in list(self.transactions.values()):
+            budget = None if max_pdus is None else max_pdus - sent
+            if budget is not None and budget <= 0:
+                break
+            sent += sender.poll(budget)
+        return sent
+
+    def suspend(self) -> None:
+        for sender in self.transactions.values():
+            sender.suspend()
+
+    def resume(self) -> None:
+        for sender in self.transactions.values():
+            sender.resume()
+
+    def forget_ended(self) -> list[FileSender]:
+        """Drop ended, idle transactions (returns them, for a final report)."""
+        done = [s for s in self.transactions.values() if s.ended and s.idle]
+        for sender in done:
+            del self.transactions[sender.transaction_id]
+        return done
