@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from protocols.space_packet import (
     SpacePacket,
     sequence_gap,
 )
+from protocols.time_code import CUC_PFIELD_4_2, tai_seconds_to_utc
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
 
 log = logging.getLogger("paleblue.ground")
@@ -86,6 +88,9 @@ class GroundStation:
         self.packets_by_apid: Counter[int] = Counter()
         self.packet_gaps_by_apid: Counter[int] = Counter()
         self._last_count: dict[int, int] = {}
+        self._time_span: dict[int, list[float]] = {}  # APID -> [first, last] on-board time (TAI s)
+        self._packet_file = PacketStreamDecoder()
+        self.packet_sink: Callable[[SpacePacket], None] | None = None
         self.octets_received = 0
         self.products: list[ImageProduct] = []
         self.started = time.time()
@@ -149,7 +154,25 @@ class GroundStation:
     def handle_packet_stream(self, payload: bytes) -> None:
         """Whole packets, concatenated; anything that is not a packet is reported as skipped."""
         decoder = PacketStreamDecoder()
-        for unit in [*decoder.feed(payload), *decoder.close()]:
+        self._report_packet_units([*decoder.feed(payload), *decoder.close()])
+
+    def feed_stream(self, layer: Layer, chunk: bytes) -> None:
+        """A chunk of a raw file (no envelope): the offline decoder's way in. Never raises."""
+        try:
+            if layer == Layer.PACKETS:
+                self._report_packet_units(self._packet_file.feed(chunk))
+            elif layer == Layer.CADUS:
+                self._handle_link_outputs(self.link.feed(chunk))
+                self._log_link_faults()
+            elif layer == Layer.FRAMES:
+                self._handle_link_outputs(self.frames.feed(chunk))
+            self.octets_received += len(chunk)
+        except Exception as exc:
+            log.exception("internal error while decoding a stream chunk")
+            self.faults.record("internal error", repr(exc))
+
+    def _report_packet_units(self, units: Iterable[SpacePacket | SkippedBytes]) -> None:
+        for unit in units:
             if isinstance(unit, SkippedBytes):
                 self.faults.record(
                     "bytes skipped in packet stream", f"{unit.length} at {unit.offset}: {unit.reason}"
@@ -160,8 +183,11 @@ class GroundStation:
     def handle_packet(self, packet: SpacePacket) -> None:
         apid = packet.apid
         self.packets_by_apid[apid] += 1
+        if self.packet_sink is not None:
+            self.packet_sink(packet)
         if apid == Apid.IDLE:
             return
+        self._note_time(apid, packet)
         previous = self._last_count.get(apid)
         if previous is not None and (gap := sequence_gap(previous, packet.sequence_count)):
             self.packet_gaps_by_apid[apid] += gap
@@ -173,6 +199,19 @@ class GroundStation:
             self._handle_platform(packet)
         else:
             self.faults.record("unknown APID", apid_name(apid))
+
+    def _note_time(self, apid: int, packet: SpacePacket) -> None:
+        """First and last on-board time per APID, from the PUS-C time field when it is there."""
+        data = packet.data
+        if not packet.secondary_header_flag or len(data) < 14 or data[7] != CUC_PFIELD_4_2:
+            return
+        seconds = int.from_bytes(data[8:12], "big") + int.from_bytes(data[12:14], "big") / 65536.0
+        span = self._time_span.get(apid)
+        if span is None:
+            self._time_span[apid] = [seconds, seconds]
+        else:
+            span[0] = min(span[0], seconds)
+            span[1] = max(span[1], seconds)
 
     def _handle_platform(self, packet: SpacePacket) -> None:
         try:
@@ -278,6 +317,10 @@ class GroundStation:
             "packet_sequence_gaps_by_apid": {
                 apid_name(a): n for a, n in sorted(self.packet_gaps_by_apid.items())
             },
+            "packet_time_span_by_apid": {
+                apid_name(a): [tai_seconds_to_utc(t).isoformat() for t in span]
+                for a, span in sorted(self._time_span.items())
+            },
             "image_reassembly": {
                 **self.reassembler.counters.as_dict(),
                 "rejections": self.reassembler.rejections,
@@ -288,6 +331,7 @@ class GroundStation:
 
     def finish(self) -> dict:
         """End of pass: flush incomplete images, write summary.json and report.md."""
+        self._report_packet_units(self._packet_file.close())
         for receiver in (self.link, self.frames):
             report = receiver.close()
             self._handle_link_outputs(report.outputs)

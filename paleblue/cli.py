@@ -158,6 +158,51 @@ def cmd_ground(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_decode(args: argparse.Namespace) -> int:
+    from groundstation.decode import decode_file, print_table
+    from protocols.errors import DecodeError
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"decode: {path}: no such file")
+    _setup_logging("decode", args.verbose)
+    if not args.verbose:
+        logging.getLogger("paleblue").setLevel(logging.ERROR)
+    progress = _progress_bar("decode") if sys.stderr.isatty() else None
+    try:
+        summary = decode_file(
+            path,
+            Path(args.output),
+            args.format,
+            _channel(args.channel) if args.channel != "none" else None,
+            Path(args.export_packets) if args.export_packets else None,
+            progress,
+        )
+    except DecodeError as exc:
+        raise CliError(f"decode: {path}: {exc}") from None
+    if progress is not None:
+        print(file=sys.stderr)
+    (Path(args.output) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print_table(summary)
+    return 0
+
+
+def _progress_bar(label: str):
+    """A one-line progress bar on the terminal, redrawn at most ten times a second."""
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.1 and done < total:
+            return
+        last[0] = now
+        fraction = done / total if total else 1.0
+        bar = "#" * int(fraction * 30)
+        print(f"\r{label} [{bar:<30}] {fraction:6.1%} {done / 1e6:,.1f} MB", end="", file=sys.stderr)
+
+    return show
+
+
 def _free_tcp_endpoint() -> str:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))
@@ -299,6 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", default="tm-rs-i5", metavar="PRESET", help=CHANNEL_HELP)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_ground)
+
+    p = sub.add_parser("decode", help="decode a CADU, frame, packet or recording file offline")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=("auto", "cadu", "frames", "packets", "recording"), default="auto")
+    p.add_argument("--channel", default="tm-rs-i5", metavar="PRESET", help=CHANNEL_HELP)
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument(
+        "--export-packets", metavar="FILE", help="write the extracted packets as a raw packet file"
+    )
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("run", help="run probe and ground station side by side as two processes")
     p.add_argument("scenario", nargs="?", default="tianwen1-2020-07-27", metavar="SCENARIO")

@@ -1,0 +1,113 @@
+"""Offline decoding of CADU, frame and packet files through the live station's chain."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emulator.imaging import image_packets
+from emulator.transmitter import Transmitter
+from groundstation.decode import decode_file, detect_format
+from groundstation.station import GroundStation
+from protocols.channel_config import preset
+from protocols.space_packet import SequenceCounter
+from protocols.time_code import CucTime
+from protocols.zmq_framing import Layer
+
+
+def _packets() -> list[bytes]:
+    pixels = np.random.default_rng(4).integers(0, 4000, size=(60, 80), dtype=np.uint16)
+    _, packets = image_packets(
+        1,
+        pixels,
+        12,
+        0.01,
+        datetime(2020, 7, 27, tzinfo=UTC),
+        {"scenario": "t"},
+        SequenceCounter(),
+        CucTime.from_utc(datetime(2020, 7, 27, tzinfo=UTC)),
+        300,
+    )
+    return packets
+
+
+def _cadus(packets: list[bytes]) -> bytes:
+    tx = Transmitter(preset(), {1: 0})
+    for p in packets:
+        tx.submit(1, p)
+    return tx.drain() + tx.next_cadu()  # one idle CADU flushes the last frame
+
+
+@pytest.fixture(scope="module")
+def packets() -> list[bytes]:
+    return _packets()
+
+
+def test_cadu_file_with_leading_garbage_decodes_and_exports_packets(tmp_path: Path, packets) -> None:
+    source = tmp_path / "pass.cadu"
+    source.write_bytes(os.urandom(333) + _cadus(packets))
+    exported = tmp_path / "packets.bin"
+    summary = decode_file(source, tmp_path / "out", "auto", export_packets=exported)
+    assert summary["input"]["format"] == "cadu"
+    assert summary["images"][0]["crc_ok"]
+    assert exported.read_bytes() == b"".join(packets)
+    assert summary["packets_by_apid"] == {"CAMERA": len(packets)}
+    assert summary["packet_time_span_by_apid"]["CAMERA"][0].startswith("2020-07-27")
+
+
+def test_packet_file_decodes(tmp_path: Path, packets) -> None:
+    source = tmp_path / "pass.bin"
+    source.write_bytes(b"".join(packets))
+    summary = decode_file(source, tmp_path / "out", "auto")
+    assert summary["input"]["format"] == "packets"
+    assert summary["images"][0]["crc_ok"] and summary["faults"] == {}
+
+
+@pytest.mark.parametrize("content", [b"", os.urandom(5000), b"\x1a\xcf\xfc\x1d" * 500])
+@pytest.mark.parametrize("fmt", ["auto", "cadu", "frames", "packets"])
+def test_bad_files_never_raise(tmp_path: Path, content: bytes, fmt: str) -> None:
+    source = tmp_path / "bad.bin"
+    source.write_bytes(content)
+    summary = decode_file(source, tmp_path / "out", fmt)
+    assert summary["images"] == []
+    assert "internal error" not in summary["faults"]
+
+
+def test_truncated_cadu_file_keeps_everything_before_the_cut(tmp_path: Path, packets) -> None:
+    stream = _cadus(packets)
+    source = tmp_path / "cut.cadu"
+    source.write_bytes(stream[: len(stream) // 2])
+    summary = decode_file(source, tmp_path / "out", "cadu")
+    (image,) = summary["images"]
+    assert not image["complete"] and image["missing_octets"] < 80 * 60 * 2
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.lists(st.integers(1, 5000), min_size=1, max_size=30))
+def test_any_chunking_gives_the_same_products(tmp_path_factory, sizes: list[int]) -> None:
+    stream = _cadus(_packets())
+    results = []
+    for chunking in ([len(stream)], sizes):
+        station = GroundStation(tmp_path_factory.mktemp("chunks"))
+        position, i = 0, 0
+        while position < len(stream):
+            size = chunking[i % len(chunking)]
+            station.feed_stream(Layer.CADUS, stream[position : position + size])
+            position += size
+            i += 1
+        summary = station.finish()
+        results.append(([p["sha256"] for p in summary["images"]], summary["packets_by_apid"]))
+    assert results[0] == results[1]
+    assert len(results[0][0]) == 1
+
+
+def test_detect_format() -> None:
+    channel = preset()
+    assert detect_format(b"\x89PBR....", channel) == "recording"
+    assert detect_format(b"\x00" * 10, channel) == "packets"
