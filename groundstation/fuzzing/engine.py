@@ -1,0 +1,403 @@
+"""``fuzz decoders``: coverage-guided in-process fuzzing of every registered decoder target.
+
+Two engines share targets, corpus, findings and report:
+
+* ``builtin`` (always there): a mutational loop whose feedback is the set of line arcs the
+  input reached in ``protocols/`` and ``groundstation/`` (:mod:`.coverage`); an input that
+  reaches a new arc joins the corpus. Each input runs under a ``SIGALRM`` watchdog
+  (``signal.setitimer``, main thread only), so a hang is caught and reported like a crash.
+* ``atheris`` (optional extra ``fuzz``): libFuzzer driving each target in a child process
+  (:mod:`.atheris_driver`); its crashes are re-run here for the traceback and minimized alike,
+  and its corpus is replayed through the same tracer so both engines report coverage alike.
+
+Every finding (any exception but ``DecodeError``, a broken invariant, a hang) is minimized by
+delta debugging and written to ``<out>/findings/<target>/<sha1>.bin`` with a ``.txt`` holding
+the traceback and the one-line command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from groundstation.fuzzing.corpus import Corpus, finding_path
+from groundstation.fuzzing.coverage import EXCLUDED, PROJECT_ROOT, CoverageTracer
+from groundstation.fuzzing.minimize import minimize
+from groundstation.fuzzing.mutators import Mutator
+from groundstation.fuzzing.targets import (
+    ContractViolation,
+    Target,
+    TargetUnavailable,
+    available_targets,
+    load_target,
+)
+from protocols.errors import DecodeError
+
+DEFAULT_TIME_LIMIT_S = 2.0
+REPRODUCE_COMMAND = "paleblue fuzz reproduce {path}"
+REPRODUCE_FALLBACK = ".venv/bin/python -m groundstation.fuzzing reproduce {path}"
+
+
+class Hang(BaseException):  # BaseException: a decoder's `except Exception` must not swallow it
+    """The per-input time limit ran out."""
+
+
+@dataclass
+class Finding:
+    target: str
+    kind: str  # "crash", "hang", "contract" (a broken invariant) or "raised" (total target raised)
+    signature: str  # exception type and the failing project line: findings dedupe on it
+    traceback: str
+    input_path: str
+    input_length: int
+    original_length: int
+
+
+@dataclass
+class TargetReport:
+    name: str
+    engine: str
+    executions: int = 0
+    seconds: float = 0.0
+    rejected: int = 0  # inputs the decoder rejected with DecodeError
+    corpus_size: int = 0
+    lines: int = 0
+    arcs: int = 0
+    branch_arcs: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def executions_per_second(self) -> float:
+        return self.executions / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class FuzzReport:
+    targets: dict[str, TargetReport]
+    unavailable: dict[str, str]
+    lines: int  # distinct project lines reached over all targets
+    files: dict[str, int]  # lines reached per project file
+
+    @property
+    def executions(self) -> int:
+        return sum(t.executions for t in self.targets.values())
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for t in self.targets.values() for f in t.findings]
+
+    def as_dict(self) -> dict:
+        return {
+            "executions": self.executions,
+            "lines": self.lines,
+            "files": self.files,
+            "unavailable": self.unavailable,
+            "targets": {
+                name: {**asdict(t), "executions_per_second": round(t.executions_per_second, 1)}
+                for name, t in self.targets.items()
+            },
+        }
+
+    def render(self) -> str:
+        """A table for the terminal and the report."""
+        rows = [
+            f"{'target':<20} {'engine':<8} {'execs':>9} {'exec/s':>8} {'lines':>6} {'arcs':>6} "
+            f"{'corpus':>6} {'findings':>8}"
+        ]
+        for t in self.targets.values():
+            rows.append(
+                f"{t.name:<20} {t.engine:<8} {t.executions:>9} {t.executions_per_second:>8.0f} "
+                f"{t.lines:>6} {t.arcs:>6} {t.corpus_size:>6} {len(t.findings):>8}"
+            )
+        rows.append(
+            f"total: {self.executions} executions, {self.lines} project lines reached, "
+            f"{len(self.findings)} finding(s)"
+        )
+        rows += [f"unavailable: {name}: {why}" for name, why in self.unavailable.items()]
+        rows += [f"FINDING {f.target} {f.kind}: {f.signature} -> {f.input_path}" for f in self.findings]
+        return "\n".join(rows)
+
+
+# ------------------------------------------------------------------------------------ one execution
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str  # "ok", "rejected" or a finding kind
+    signature: str = ""
+    traceback: str = ""
+
+
+def _signature(exc: BaseException) -> str:
+    """Exception type plus the innermost project line (outside the fuzzer) it passed through."""
+    if isinstance(exc, ContractViolation):
+        return f"ContractViolation: {str(exc)[:120]}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    place = frames[-1] if frames else None
+    excluded = tuple(str(e) for e in EXCLUDED)
+    for frame in reversed(frames):
+        if frame.filename.startswith(str(PROJECT_ROOT)) and not frame.filename.startswith(excluded):
+            place = frame
+            break
+    if place is None:
+        return type(exc).__name__
+    where = Path(place.filename)
+    with contextlib.suppress(ValueError):
+        where = where.relative_to(PROJECT_ROOT)
+    return f"{type(exc).__name__} at {where}:{place.lineno}"
+
+
+@contextlib.contextmanager
+def watchdog(seconds: float) -> Iterator[None]:
+    """Raise :class:`Hang` in the main thread after ``seconds`` (no-op in other threads)."""
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise Hang(f"input ran longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def classify(
+    target: Target,
+    data: bytes,
+    tracer: CoverageTracer | None = None,
+    time_limit: float = DEFAULT_TIME_LIMIT_S,
+) -> Outcome:
+    """Run one input and say what happened; never raises (except KeyboardInterrupt)."""
+    started = time.monotonic()
+    try:
+        with watchdog(time_limit):
+            if tracer is None:
+                target.run(data)
+            else:
+                tracer.call(target.run, data)
+    except DecodeError as exc:
+        if target.total:
+            return Outcome("raised", _signature(exc), traceback.format_exc())
+        return Outcome("rejected")
+    except Hang as exc:
+        return Outcome("hang", _signature(exc), traceback.format_exc())
+    except AssertionError as exc:  # ContractViolation and assertions inside decoders
+        return Outcome("contract", _signature(exc), traceback.format_exc())
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        return Outcome("crash", _signature(exc), traceback.format_exc())
+    if threading.current_thread() is not threading.main_thread() and time.monotonic() - started > time_limit:
+        return Outcome("hang", "slow input (no watchdog outside the main thread)", "")
+    return Outcome("ok")
+
+
+def record_finding(
+    out_dir: Path, target: Target, data: bytes, outcome: Outcome, time_limit: float = DEFAULT_TIME_LIMIT_S
+) -> Finding:
+    """Minimize (keeping the same signature) and write ``.bin`` + ``.txt``."""
+
+    def same(candidate: bytes) -> bool:
+        again = classify(target, candidate, time_limit=time_limit)
+        return again.status == outcome.status and again.signature == outcome.signature
+
+    small = data if outcome.status == "hang" else minimize(data, same)
+    final = classify(target, small, time_limit=time_limit)
+    path = finding_path(out_dir, target.name, small)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(small)
+    command = REPRODUCE_COMMAND.format(path=path)
+    path.with_suffix(".txt").write_text(
+        f"target: {target.name}\nkind: {outcome.status}\nsignature: {outcome.signature}\n"
+        f"input: {len(small)} octets (minimized from {len(data)}): {small[:64].hex()}\n"
+        f"reproduce: {command}\n"
+        f"      or: {REPRODUCE_FALLBACK.format(path=path)}\n\n"
+        f"{final.traceback or outcome.traceback}"
+    )
+    return Finding(
+        target.name,
+        outcome.status,
+        outcome.signature,
+        final.traceback or outcome.traceback,
+        str(path),
+        len(small),
+        len(data),
+    )
+
+
+# ------------------------------------------------------------------------------------- built-in
+
+
+@contextlib.contextmanager
+def quiet_station_logs() -> Iterator[None]:
+    """The station logs every fault: under a fuzzer that is millions of lines."""
+    logger = logging.getLogger("paleblue")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def fuzz_target_builtin(
+    target: Target,
+    seconds: float,
+    out_dir: Path,
+    rng: random.Random,
+    time_limit: float = DEFAULT_TIME_LIMIT_S,
+    max_executions: int | None = None,
+) -> TargetReport:
+    """Fuzz one target with the built-in engine for ``seconds`` (or ``max_executions``)."""
+    report = TargetReport(target.name, "builtin")
+    tracer = CoverageTracer()
+    corpus = Corpus(Path(out_dir) / "corpus" / target.name)
+    mutator = Mutator(rng, max_length=target.max_input)
+    signatures: set[str] = set()
+    started = time.monotonic()
+
+    def run(data: bytes, always_keep: bool = False) -> None:
+        outcome = classify(target, data, tracer, time_limit)
+        report.executions += 1
+        if outcome.status == "rejected":
+            report.rejected += 1
+        new_arcs = tracer.commit()
+        if outcome.status not in ("ok", "rejected"):
+            if outcome.signature not in signatures:
+                signatures.add(outcome.signature)
+                report.findings.append(record_finding(out_dir, target, data, outcome, time_limit))
+            return
+        if new_arcs or always_keep:
+            corpus.add(data)
+
+    for data in [*target.seeds, *corpus.load()]:
+        run(data, always_keep=True)
+    if not corpus.entries:
+        corpus.add(b"")
+    deadline = started + seconds
+    while time.monotonic() < deadline and (max_executions is None or report.executions < max_executions):
+        entries = corpus.entries
+        parent = entries[-1] if rng.random() < 0.2 else rng.choice(entries)  # favour the newest find
+        child = mutator.mutate(parent, entries)
+        if target.fixup is not None and rng.random() < 0.5:
+            child = target.fixup(child)
+        run(child)
+    report.seconds = time.monotonic() - started
+    report.corpus_size = len(corpus)
+    report.arcs = len(tracer.seen)
+    report.branch_arcs = tracer.branch_arcs
+    report.lines = len(tracer.lines)
+    report._tracer = tracer  # type: ignore[attr-defined]  # merged into the run's file table
+    return report
+
+
+def replay_coverage(
+    target: Target, inputs: list[bytes], time_limit: float = DEFAULT_TIME_LIMIT_S
+) -> CoverageTracer:
+    """Coverage of a set of inputs (atheris's corpus) measured with our tracer."""
+    tracer = CoverageTracer()
+    for data in inputs:
+        classify(target, data, tracer, time_limit)
+        tracer.commit()
+    return tracer
+
+
+# --------------------------------------------------------------------------------------- the API
+
+
+def atheris_available() -> bool:
+    try:
+        import atheris  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def fuzz_decoders(
+    targets: list[str] | None,
+    seconds: float,
+    out_dir: Path,
+    seed: int | None,
+    *,
+    engine: str = "builtin",
+    time_limit: float = DEFAULT_TIME_LIMIT_S,
+    max_executions: int | None = None,
+) -> FuzzReport:
+    """Fuzz each named target (all available ones when None) for ``seconds`` each.
+
+    ``engine`` is ``"builtin"``, ``"atheris"`` or ``"auto"`` (atheris when installed).
+    Unknown or unavailable target names are reported, not raised, so a campaign over
+    "everything" survives a decoder that is still being written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if engine == "auto":
+        engine = "atheris" if atheris_available() else "builtin"
+    if engine not in ("builtin", "atheris"):
+        raise ValueError(f"unknown engine {engine!r}")
+    if targets is None:
+        loaded, unavailable = available_targets()
+    else:
+        loaded, unavailable = {}, {}
+        for name in targets:
+            try:
+                loaded[name] = load_target(name)
+            except TargetUnavailable as exc:
+                unavailable[name] = str(exc)
+    rng = random.Random(seed)
+    reports: dict[str, TargetReport] = {}
+    all_lines: set[tuple[str, int]] = set()
+    with quiet_station_logs():
+        for name, target in loaded.items():
+            if engine == "atheris":
+                from groundstation.fuzzing.atheris_engine import fuzz_target_atheris
+
+                report = fuzz_target_atheris(target, seconds, out_dir, rng.getrandbits(31), time_limit)
+            else:
+                report = fuzz_target_builtin(
+                    target, seconds, out_dir, random.Random(rng.getrandbits(64)), time_limit, max_executions
+                )
+            tracer: CoverageTracer = report.__dict__.pop("_tracer")
+            all_lines |= tracer.lines
+            reports[name] = report
+    by_file: dict[str, set[int]] = {}
+    for filename, line in all_lines:
+        by_file.setdefault(filename, set()).add(line)
+    files = {str(Path(f).relative_to(PROJECT_ROOT)): len(v) for f, v in sorted(by_file.items())}
+    return FuzzReport(reports, unavailable, len(all_lines), files)
+
+
+def reproduce(path: Path, time_limit: float = DEFAULT_TIME_LIMIT_S) -> None:
+    """Re-run a finding (``<out>/findings/<target>/<sha1>.bin``); the target is its folder's name.
+
+    Raises what the decoder raises (so the traceback shows), :class:`Hang` on a hang, and
+    prints "does not reproduce" when the input now decodes or is rejected cleanly.
+    """
+    path = Path(path)
+    target = load_target(path.parent.name)
+    data = path.read_bytes()
+    print(f"{target.name}: {len(data)} octets from {path}", file=sys.stderr)
+    with watchdog(time_limit):
+        try:
+            target.run(data)
+        except DecodeError:
+            if target.total:
+                raise
+            print("does not reproduce: rejected with DecodeError (the contract holds)", file=sys.stderr)
+            return
+    print("does not reproduce: decoded without error", file=sys.stderr)
