@@ -1,0 +1,270 @@
+"""The fuzzers themselves: targets honour the contract on their seeds, the engine finds planted bugs
+and hangs, minimizes and reproduces them, and the stream fuzzer's accounting matches a station."""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+
+import pytest
+import zmq
+from hypothesis import given
+from hypothesis import strategies as st
+
+from groundstation.fuzzing import engine, targets
+from groundstation.fuzzing.coverage import CoverageTracer
+from groundstation.fuzzing.engine import Hang, classify, fuzz_decoders, fuzz_target_builtin, reproduce
+from groundstation.fuzzing.minimize import ddmin
+from groundstation.fuzzing.mutators import MUTATIONS, Mutator
+from groundstation.fuzzing.seeds import decode_parts, encode_parts
+from groundstation.fuzzing.stream_fuzz import (
+    StationModel,
+    check_station_summary,
+    free_endpoint,
+    fuzz_stream,
+    fuzz_stream_local,
+)
+from groundstation.fuzzing.targets import Target, TargetUnavailable, load_target, target_names
+from protocols.errors import DecodeError
+
+
+@pytest.mark.parametrize("name", target_names())
+def test_every_target_honours_the_contract_on_its_seeds(name: str) -> None:
+    try:
+        target = load_target(name)
+    except TargetUnavailable as exc:
+        pytest.skip(str(exc))
+    assert target.seeds, "a target needs valid seeds to start from"
+    for seed in target.seeds:
+        assert classify(target, seed).status == "ok", f"{name}: a valid seed is not decoded"
+
+
+def test_unknown_target_is_unavailable_not_an_error() -> None:
+    with pytest.raises(TargetUnavailable):
+        load_target("no-such-decoder")
+
+
+@given(st.binary(max_size=64), st.sampled_from(sorted(MUTATIONS)), st.integers(0, 2**32))
+def test_every_mutation_reports_what_it_changed(data: bytes, kind: str, seed: int) -> None:
+    buffer = bytearray(data)
+    mutation = MUTATIONS[kind](random.Random(seed), buffer, [b"spliced-in"])
+    if mutation is None:
+        assert bytes(buffer) == data
+        return
+    assert len(buffer) == len(data) + mutation.length_delta
+    assert bytes(buffer[: mutation.offset]) == data[: mutation.offset], (
+        "octets before the offset are untouched"
+    )
+    tail = len(data) - mutation.offset - mutation.removed
+    if kind != "splice" and tail > 0:
+        assert bytes(buffer[len(buffer) - tail :]) == data[len(data) - tail :], (
+            "octets after the span untouched"
+        )
+
+
+def test_mutator_respects_the_length_bound() -> None:
+    mutator = Mutator(random.Random(1), max_length=50)
+    data = bytes(40)
+    for _ in range(500):
+        data = mutator.mutate(data, [bytes(45)])
+        assert len(data) <= 50
+
+
+@given(st.binary(min_size=1, max_size=40), st.binary(min_size=1, max_size=3))
+def test_ddmin_keeps_the_failure_and_is_no_longer(noise: bytes, needle: bytes) -> None:
+    data = noise + needle + noise
+
+    def fails(candidate: bytes) -> bool:
+        return needle in candidate
+
+    small = ddmin(data, fails)
+    assert fails(small) and len(small) <= len(data)
+    assert len(small) == len(needle)
+
+
+def _planted(name: str, run) -> Target:
+    return Target(name, run, [b"seed input"], "planted bug for the engine's own tests")
+
+
+@pytest.fixture
+def planted_registry(monkeypatch: pytest.MonkeyPatch):
+    """Register targets for the duration of a test so reproduce() can find them by name."""
+    registered: dict[str, Target] = {}
+
+    def add(target: Target) -> Target:
+        registered[target.name] = target
+        monkeypatch.setitem(targets._FACTORIES, target.name, lambda: registered[target.name])
+        return target
+
+    targets.load_target.cache_clear()
+    yield add
+    targets.load_target.cache_clear()
+
+
+def _index_error_on_magic(data: bytes) -> object:
+    if len(data) > 2 and data[0] == 0x7E:  # two nested conditions: coverage must guide to them
+        if data[1] == 0xA5:
+            return data[len(data) + 5]  # the planted bug: IndexError
+        raise DecodeError("planted", 1, "second octet")
+    raise DecodeError("planted", 0, "first octet")
+
+
+def test_engine_finds_minimizes_writes_and_reproduces_a_planted_crash(
+    tmp_path: Path, planted_registry
+) -> None:
+    target = planted_registry(Target("planted-crash", _index_error_on_magic, [b"\x7e\x00seed"], "planted"))
+    report = fuzz_target_builtin(target, 60, tmp_path, random.Random(3), max_executions=20_000)
+    assert len(report.findings) == 1
+    finding = report.findings[0]
+    assert finding.kind == "crash" and finding.signature.startswith("IndexError")
+    data = Path(finding.input_path).read_bytes()
+    assert data == b"\x7e\xa5\x00", "ddmin keeps 3 octets; zeroing clears the irrelevant one"
+    text = Path(finding.input_path).with_suffix(".txt").read_text()
+    assert "paleblue fuzz reproduce" in text and "IndexError" in text
+    assert Path(finding.input_path).parent == tmp_path / "findings" / "planted-crash"
+    with pytest.raises(IndexError):
+        reproduce(Path(finding.input_path))
+
+
+def _hangs_on_magic(data: bytes) -> object:
+    if data[:1] == b"\xff":
+        while True:
+            pass
+    raise DecodeError("planted", 0, "no")
+
+
+def test_engine_detects_a_hang_with_the_watchdog(tmp_path: Path, planted_registry) -> None:
+    target = planted_registry(Target("planted-hang", _hangs_on_magic, [b"\x00"], "planted"))
+    assert classify(target, b"\xff", time_limit=0.2).status == "hang"
+    report = fuzz_target_builtin(target, 60, tmp_path, random.Random(1), time_limit=0.2, max_executions=3000)
+    assert [f.kind for f in report.findings] == ["hang"]
+    with pytest.raises(Hang):
+        reproduce(Path(report.findings[0].input_path), time_limit=0.2)
+
+
+def test_total_targets_may_not_even_raise_decode_error(planted_registry) -> None:
+    def always_rejects(data: bytes) -> object:
+        raise DecodeError("planted", 0, "no")
+
+    target = Target("planted-total", always_rejects, [b""], "planted", total=True)
+    assert classify(target, b"").status == "raised"
+
+
+def test_coverage_tracer_sees_decoder_lines_only() -> None:
+    tracer = CoverageTracer()
+    target = load_target("space-packet")
+    tracer.call(target.run, target.seeds[0])
+    assert tracer.commit() > 0
+    files = tracer.files()
+    assert "protocols/space_packet.py" in files
+    assert not any("fuzzing" in f for f in files), "the fuzzer's own code is not coverage"
+    tracer.call(target.run, target.seeds[0])
+    assert tracer.commit() == 0, "the same input reaches nothing new"
+
+
+def test_fuzz_decoders_reports_per_target_and_unavailable(tmp_path: Path) -> None:
+    report = fuzz_decoders(["zmq-envelope", "cuc-time", "not-a-target"], 30, tmp_path, 7, max_executions=400)
+    assert set(report.targets) == {"zmq-envelope", "cuc-time"}
+    assert "not-a-target" in report.unavailable
+    for t in report.targets.values():
+        assert t.executions >= 400 and t.lines > 0 and t.corpus_size >= 1
+    assert report.lines > 0 and "protocols/zmq_framing.py" in report.files
+    assert report.findings == []
+    assert "total:" in report.render()
+    assert any((tmp_path / "corpus" / "zmq-envelope").iterdir())
+
+
+def test_built_in_engine_is_deterministic_for_a_seed(tmp_path: Path) -> None:
+    a = fuzz_decoders(["cds-time"], 30, tmp_path / "a", 11, max_executions=300)
+    b = fuzz_decoders(["cds-time"], 30, tmp_path / "b", 11, max_executions=300)
+    assert sorted(p.name for p in (tmp_path / "a" / "corpus" / "cds-time").iterdir()) == sorted(
+        p.name for p in (tmp_path / "b" / "corpus" / "cds-time").iterdir()
+    )
+    assert a.targets["cds-time"].arcs == b.targets["cds-time"].arcs
+
+
+def test_atheris_engine_when_installed(tmp_path: Path) -> None:
+    pytest.importorskip("atheris")
+    report = fuzz_decoders(["zmq-envelope"], 2, tmp_path, 1, engine="atheris")
+    t = report.targets["zmq-envelope"]
+    assert t.engine == "atheris" and t.executions > 0 and t.lines > 0
+    assert not t.notes, t.notes
+
+
+@given(st.lists(st.lists(st.binary(max_size=20), max_size=4), max_size=4))
+def test_message_encoding_round_trips(messages: list[list[bytes]]) -> None:
+    assert decode_parts(encode_parts(messages)) == messages
+
+
+@given(st.binary(max_size=200))
+def test_message_decoding_accepts_any_bytes(data: bytes) -> None:
+    decode_parts(data)
+
+
+# ------------------------------------------------------------------------------------ stream fuzzing
+
+
+def _collect(endpoint: str, received: list[list[bytes]], done: threading.Event) -> None:
+    socket = zmq.Context.instance().socket(zmq.SUB)
+    socket.setsockopt(zmq.SUBSCRIBE, b"tm")
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.connect(endpoint)
+    try:
+        while not done.is_set() or socket.poll(200):
+            if socket.poll(50):
+                received.append(socket.recv_multipart())
+    finally:
+        socket.close()
+
+
+def test_stream_fuzz_reaches_any_subscriber_and_accounts_for_every_message(tmp_path: Path) -> None:
+    pytest.importorskip("groundstation.station")
+    from groundstation.station import GroundStation
+
+    endpoint = free_endpoint()
+    received: list[list[bytes]] = []
+    done = threading.Event()
+    collector = threading.Thread(target=_collect, args=(endpoint, received, done))
+    collector.start()
+    log = tmp_path / "mutations.jsonl"
+    try:
+        report = fuzz_stream(None, endpoint, 60, seed=5, mutation_rate=0.5, log_path=log, max_messages=300)
+    finally:
+        done.set()
+        collector.join(30)
+    assert not report.discrepancies
+    assert report.messages_mutated > 50 and log.read_text().count("\n") == report.messages_mutated
+    assert len(received) == report.expected.messages_delivered, "XPUB_NODROP: nothing lost on the way"
+    station = GroundStation(tmp_path / "station")
+    for parts in received:
+        station.handle_message(parts)
+    assert check_station_summary(report.expected, station.summary()) == []
+
+
+def test_station_model_flags_a_miscounting_station() -> None:
+    model = StationModel()
+    model.observe([b"tm", b"bad", b"payload"])
+    summary = {
+        "faults": {},
+        "transport": {"messages_received": 0, "messages_lost": 0},
+        "octets_received": 7,
+        "packets_by_apid": {},
+    }
+    assert check_station_summary(model.expected, summary) == [
+        "faults[bad envelope]: station says 0, sent stream implies 1"
+    ]
+
+
+@pytest.mark.slow
+def test_stream_fuzz_against_our_station_process(tmp_path: Path) -> None:
+    pytest.importorskip("groundstation.station")
+    report = fuzz_stream_local(tmp_path, 60, seed=2, mutation_rate=0.3, max_messages=400)
+    assert report.station_alive is True
+    assert report.discrepancies == []
+    assert report.summary is not None and report.summary["transport"]["messages_received"] > 0
+    assert (tmp_path / "stream_fuzz.json").exists()
+
+
+def test_engine_module_exports_the_documented_api() -> None:
+    assert callable(engine.fuzz_decoders) and callable(engine.reproduce)
