@@ -452,13 +452,14 @@ class ReceivingEntity:
     """Routes incoming PDUs to one :class:`FileReceiver` per transaction, creating them as needed.
 
     At most ``max_active`` unfinished transactions are kept (more are refused and counted);
-    ended ones stay to answer late duplicates until ``max_remembered`` is reached.
+    ended ones (with their buffers) stay to answer late duplicates until ``max_remembered`` is
+    reached, then the oldest closed ones are forgotten.
     """
 
     def __init__(self, config: EntityConfig, *, send: Send, now: Clock,
                  on_segment: SegmentCallback | None = None,
                  on_end: Callable[[FileReceiver], None] | None = None, max_active: int = 16,
-                 max_remembered: int = 256) -> None:
+                 max_remembered: int = 32) -> None:
         self.config = config
         self._send = send
         self._now = now
