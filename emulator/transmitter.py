@@ -122,9 +122,21 @@ class Transmitter:
         self.counters.cadus += 1
         return self._codec.encode(self.next_frame())
 
-    def drain(self, max_cadus: int | None = None) -> bytes:
+    def next_cadus(self, count: int) -> bytes:
+        """``count`` CADUs back to back, coded as one numpy batch (several times faster per CADU)."""
+        frames = [self.next_frame() for _ in range(count)]
+        self.counters.cadus += count
+        return self._codec.encode_many(frames)
+
+    def drain(self, max_cadus: int | None = None, batch: int = 64) -> bytes:
         """CADUs until nothing is pending (or ``max_cadus``): handy for tests and batch runs."""
         out = []
-        while self.has_pending() and (max_cadus is None or len(out) < max_cadus):
-            out.append(self.next_cadu())
+        sent = 0
+        while self.has_pending() and (max_cadus is None or sent < max_cadus):
+            frames = []
+            while self.has_pending() and len(frames) < batch and (max_cadus is None or sent < max_cadus):
+                frames.append(self.next_frame())
+                sent += 1
+            self.counters.cadus += len(frames)
+            out.append(self._codec.encode_many(frames))
         return b"".join(out)

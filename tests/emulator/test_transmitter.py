@@ -100,3 +100,15 @@ def test_refuses_what_it_cannot_send() -> None:
     with pytest.raises(ValueError, match="refusing"):
         tx.submit(0, packet(1, 400))
     assert tx.counters.packets_submitted == 1
+
+
+def test_batched_cadus_equal_one_at_a_time() -> None:
+    for name in ("tm-rs-i5", "tm-uncoded", "aos-rs239-i8", "tm-rs-shortened"):
+        config = preset(name)
+        one, many = Transmitter(config, {0: 1}), Transmitter(config, {0: 1})
+        for tx in (one, many):
+            for i in range(30):
+                tx.submit(0, packet(i, 50 + 37 * i))
+        singles = b"".join(one.next_cadu() for _ in range(9))
+        assert many.next_cadus(4) + many.drain(max_cadus=5, batch=3) == singles
+        assert one.counters.as_dict() == many.counters.as_dict()

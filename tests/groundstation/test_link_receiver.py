@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.transmitter import Transmitter
@@ -163,19 +163,25 @@ def test_random_garbage_never_raises_and_memory_is_bounded() -> None:
     assert rx.state is SyncState.SEARCH
 
 
-def test_bit_errors_below_the_limit_are_all_corrected() -> None:
-    packets, cadus = default_stream(count=60)
-    rnd = random.Random(11)
+@settings(max_examples=8)  # each example decodes ~70 codewords carrying up to 16 errors each
+@given(st.integers(0, 2**32))
+def test_bit_errors_below_the_limit_are_all_corrected(seed: int) -> None:
+    packets, cadus = default_stream(count=60, seed=seed)
+    rnd = random.Random(seed)
     noisy = bytearray(b"".join(cadus))
     config = preset()
     for k in range(len(cadus)):
+        for bit in rnd.sample(range(32), rnd.randint(0, config.asm_tolerance)):  # marker bits too
+            noisy[k * config.cadu_length + bit // 8] ^= 0x80 >> (bit % 8)
         start = k * config.cadu_length + 4
         for lane in range(5):  # up to 16 wrong symbols in every codeword
             for s in rnd.sample(range(255), rnd.randint(0, 16)):
                 noisy[start + s * 5 + lane] ^= rnd.randrange(1, 256)
-    got, rx = run(bytes(noisy))
-    assert got == packets
-    assert rx.counters.uncorrectable == 0 and rx.counters.symbols_corrected > 0
+    for chunk in (1000, 7):
+        got, rx = run(bytes(noisy), chunk)
+        assert got == packets
+        assert rx.counters.uncorrectable == 0 and rx.counters.symbols_corrected > 0
+        assert rx.counters.frames_good == len(cadus) and rx.counters.bytes_skipped == 0
 
 
 def test_uncorrectable_frame_is_dropped_never_emitted_wrong() -> None:
@@ -271,3 +277,17 @@ def test_any_packets_through_any_configuration_come_back(name: str, lengths: lis
     for vcid, packets in sent.items():
         assert [o.packet for o in outputs if o.vcid == vcid] == packets
     assert rx.counters.bytes_skipped == 0 and rx.counters.leftover_octets == 0
+
+
+def test_frame_receiver_counts_crc_failures_and_leftovers() -> None:
+    config = preset("tm-uncoded")
+    tx = Transmitter(config, {0: 1})
+    tx.submit(0, make_packet(0, 100))
+    frames = [tx.next_frame() for _ in range(3)]
+    broken = bytearray(frames[1])
+    broken[50] ^= 4
+    rx = FrameReceiver(config)
+    got = rx.feed(frames[0] + bytes(broken) + frames[2] + b"\x01\x02")
+    assert [o.packet for o in got] == [make_packet(0, 100)]
+    assert rx.counters.crc_failures == 1 and rx.counters.frames_good == 2
+    assert rx.close().leftover_octets == 2
