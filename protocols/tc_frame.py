@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from construct import BitsInteger, BitStruct, Flag
 
+from protocols.cltu import decode_cltu, encode_cltu
 from protocols.crc import crc16
 from protocols.errors import DecodeError
 
@@ -134,3 +135,15 @@ def check_frame_address(frame: TcFrame, spacecraft_id: int, virtual_channel_id: 
         raise DecodeError(LAYER, 0, f"spacecraft id {frame.spacecraft_id} is not ours ({spacecraft_id})")
     if virtual_channel_id is not None and frame.virtual_channel_id != virtual_channel_id:
         raise DecodeError(LAYER, 2, f"virtual channel {frame.virtual_channel_id} is not {virtual_channel_id}")
+
+
+def wrap_for_uplink(packet: bytes, encoder: TcFrameEncoder) -> bytes:
+    """Ground side: one TC packet → TC frame → CLTU, ready for the uplink."""
+    return encode_cltu(encoder.frame(packet))
+
+
+def unwrap_uplink(cltu: bytes, spacecraft_id: int, virtual_channel_id: int | None = None) -> TcFrame:
+    """Probe side: CLTU → (corrected) frame, FECF and address checked; DecodeError otherwise."""
+    frame = TcFrame.unpack(decode_cltu(cltu).data)
+    check_frame_address(frame, spacecraft_id, virtual_channel_id)
+    return frame

@@ -14,6 +14,8 @@ from protocols.tc_frame import (
     TcFrameEncoder,
     check_frame_address,
     unpack_header_fast,
+    unwrap_uplink,
+    wrap_for_uplink,
 )
 
 frames = st.builds(
@@ -79,3 +81,10 @@ def test_encoder_counts_and_wraps_and_address_check() -> None:
 def test_oversized_data_is_refused() -> None:
     with pytest.raises(ValueError):
         TcFrame(1, 0, 0, bytes(MAX_DATA_LENGTH + 1)).pack()
+
+
+def test_uplink_helpers_round_trip_and_check_the_address() -> None:
+    cltu = wrap_for_uplink(b"\x18\x65packet", TcFrameEncoder(421, 0))
+    assert unwrap_uplink(cltu, 421, 0).data == b"\x18\x65packet"
+    with pytest.raises(DecodeError):
+        unwrap_uplink(cltu, 7)
