@@ -72,6 +72,7 @@ class VirtualChannelCounters(PacketCounters):
     frames: int = 0
     frame_gaps: int = 0  # discontinuities in the VC frame count
     frames_missing: int = 0  # frames lost according to the VC frame count
+    duplicate_frames: int = 0  # frames repeating the previous VC frame count, dropped
 
 
 @dataclass(slots=True)
@@ -140,8 +141,11 @@ class _FrameDemultiplexer:
         if vc is None:
             vc = self.vc_counters[vcid] = VirtualChannelCounters()
             self._extractors[vcid] = PacketExtractor(vc)
-        vc.frames += 1
         last = self._last_vc_count.get(vcid)
+        if count == last:  # the same frame again (a replayed or duplicated CADU): nothing new in it
+            vc.duplicate_frames += 1
+            return
+        vc.frames += 1
         missing = 0 if last is None else (count - last - 1) % config.vc_count_modulo
         self._last_vc_count[vcid] = count
         if missing:
