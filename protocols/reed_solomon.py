@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 
 import numpy as np
 
@@ -327,7 +328,7 @@ class CcsdsReedSolomon:
             return None
         logs = [LOG[s] for s in syndromes]
         step = (logs[1] - logs[0]) % 255
-        for previous, current in zip(logs, logs[1:], strict=False):
+        for previous, current in pairwise(logs):
             if (current - previous) % 255 != step:
                 return None
         exponent = (step * _INVERSE_PRIMITIVE_POWER) % 255  # X = beta^exponent
