@@ -5,9 +5,9 @@ The code, as in the standard and in Phil Karn's libfec (``init_rs_char(8, 0x187,
 * field GF(2^8) from F(x) = x^8 + x^7 + x^2 + x + 1 (0x187), alpha a root of F;
 * generator g(x) = prod_{j=128-E}^{127+E} (x - alpha^(11 j)): primitive element beta = alpha^11,
   first consecutive root 128 - E (112 for E=16, 120 for E=8), so g is palindromic;
-* interleaving depth I: octet m of the frame goes to codeword m mod I; the 2E check symbols of
-  codeword i are sent at frame_length + 2E*... interleaved the same way (symbol j of codeword i
-  at frame_length + j*I + i);
+* interleaving depth I: symbol s of codeword l is octet s*I + l of the codeblock, check
+  symbols included (so frame octet m belongs to codeword m mod I, and check symbol j of
+  codeword l follows the frame at frame_length + j*I + l);
 * virtual fill: a shortened code drops q leading zero symbols from every codeword, so that the
   frame holds I*(255 - 2E - q) octets;
 * on the wire symbols are in Berlekamp's dual basis (§4.4.2) unless configured otherwise; the
@@ -320,7 +320,19 @@ class CcsdsReedSolomon:
             if magnitude == 0:
                 return None
             fixes.append((position, magnitude))
-        return fixes
+        return fixes if self._explains(fixes, syndromes) else None
+
+    def _explains(self, fixes: list[tuple[int, int]], syndromes: list[int]) -> bool:
+        """True when the error pattern reproduces every syndrome: the corrected word is a codeword."""
+        fcr = first_root(self.e)
+        terms = [(LOG[m], PRIMITIVE_POWER * (SYMBOLS - 1 - p - self.virtual_fill)) for p, m in fixes]
+        for j, expected in enumerate(syndromes):
+            total = 0
+            for magnitude_log, x_log in terms:
+                total ^= EXP[(magnitude_log + x_log * (fcr + j)) % 255]
+            if total != expected:
+                return False
+        return True
 
     def _single_error(self, syndromes: list[int]) -> tuple[int, int] | None:
         """The common case at low error rates: S_j = e * X^(fcr+j), so every ratio S_j+1/S_j is X."""
