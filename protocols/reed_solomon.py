@@ -297,12 +297,16 @@ class CcsdsReedSolomon:
         if len(positions) != degree:
             return None
         fcr = first_root(self.e)
-        # error evaluator omega(x) = S(x) * locator(x) mod x^(2E), coefficients lowest first
-        omega = [0] * (2 * self.e)
-        for i, s in enumerate(syndromes):
-            if s:
-                for k, lam in enumerate(locator[: 2 * self.e - i]):
-                    omega[i + k] ^= gf_mul(s, lam)
+        # error evaluator omega(x) = S(x) * locator(x) mod x^(2E), lowest first; its degree is below L
+        exp, log = EXP, LOG
+        omega = [0] * degree
+        for i in range(degree):
+            total = 0
+            for k in range(i + 1):
+                s, lam = syndromes[i - k], locator[k]
+                if s and lam:
+                    total ^= exp[log[s] + log[lam]]
+            omega[i] = total
         fixes = []
         for position in positions:
             exponent = SYMBOLS - 1 - (position + self.virtual_fill)  # X = beta^exponent
@@ -376,26 +380,28 @@ def _poly_eval_log(coefficients: list[int], x_log: int) -> int:
 
 def _berlekamp_massey(syndromes: list[int]) -> list[int]:
     """Error locator polynomial (lowest coefficient first, locator[0] = 1) from 2E syndromes."""
+    exp, log = EXP, LOG
     locator = [1]
     previous = [1]
     length = 0
     shift = 1
-    previous_discrepancy = 1
+    previous_discrepancy_log = 0  # log of 1
     for n, s in enumerate(syndromes):
         discrepancy = s
-        for i in range(1, length + 1):
-            if i < len(locator) and locator[i] and syndromes[n - i]:
-                discrepancy ^= gf_mul(locator[i], syndromes[n - i])
+        for i in range(1, min(length, len(locator) - 1) + 1):
+            lam, syndrome = locator[i], syndromes[n - i]
+            if lam and syndrome:
+                discrepancy ^= exp[log[lam] + log[syndrome]]
         if discrepancy == 0:
             shift += 1
             continue
-        scale = gf_mul(discrepancy, EXP[(255 - LOG[previous_discrepancy]) % 255])
+        scale_log = (log[discrepancy] - previous_discrepancy_log) % 255
         candidate = locator + [0] * max(0, len(previous) + shift - len(locator))
         for i, p in enumerate(previous):
             if p:
-                candidate[i + shift] ^= gf_mul(scale, p)
+                candidate[i + shift] ^= exp[scale_log + log[p]]
         if 2 * length <= n:
-            previous, previous_discrepancy = locator, discrepancy
+            previous, previous_discrepancy_log = locator, log[discrepancy]
             length = n + 1 - length
             shift = 1
         else:
