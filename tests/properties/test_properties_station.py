@@ -54,3 +54,85 @@ def test_any_frames_never_raise_and_never_hit_an_internal_error(messages: list[l
         assert "internal error" not in station.faults.counts
         malformed = sum(len(parts) != 3 for parts in messages)
         assert station.faults.counts.get("malformed message", 0) == malformed
+
+
+# ------------------------------------------------------------------------------------------------------
+# Regressions found by fuzzing (the stream fuzzer and the ground-station target). The image metadata
+# travels in the downlink, so it is untrusted input; these fail today and are marked strict xfail so
+# the suite stays green until the station is fixed (then the marker must go).
+
+
+def image_messages(metadata: dict, drop_last_segment: bool = False) -> list[list[bytes]]:
+    from groundstation.fuzzing import seeds as seedlib
+    from protocols.image_transport import SERVICE_IMAGE, iter_segments, make_image_header
+    from protocols.space_packet import SequenceCounter
+    from protocols.time_code import CucTime
+
+    counter, time, pixels = SequenceCounter(), CucTime(100, 0), bytes(range(48))
+    header = make_image_header(1, pixels, 8, 6, 8, 1000, time, metadata, 40)
+    packets = [seedlib._tm(0x0C8, counter, 1, header.pack(), time, SERVICE_IMAGE)]
+    for flags, segment in iter_segments(header, pixels):
+        packets.append(seedlib._tm(0x0C8, counter, 2, segment.pack(), time, SERVICE_IMAGE, flags))
+    if drop_last_segment:
+        packets.pop()
+    return seedlib.envelope_messages(seedlib.group_into_messages(packets, 2))
+
+
+HOSTILE_METADATA = [
+    pytest.param({"scenario": "x", "exposure_s": b"\xff"}, id="bytes-value-not-json"),
+    pytest.param({"scenario": "x", "sensor": 3}, id="sensor-not-a-map"),
+    pytest.param({"scenario": "no/such/dir"}, id="scenario-with-slash"),
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="station.py/_write + image_products: hostile downlinked metadata "
+    "raises inside product writing, recorded as 'internal error' instead of a fault",
+)
+@pytest.mark.parametrize("metadata", HOSTILE_METADATA)
+def test_hostile_image_metadata_is_a_fault_not_an_internal_error(metadata: dict, tmp_path: Path) -> None:
+    station = station_module.GroundStation(tmp_path / "station")
+    for parts in image_messages(metadata):
+        station.handle_message(parts)
+    assert "internal error" not in station.faults.counts
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="station.py finish(): an incomplete image with hostile metadata makes "
+    "finish() raise, so the pass ends without summary.json",
+)
+@pytest.mark.parametrize("metadata", HOSTILE_METADATA[:2])
+def test_finish_survives_hostile_metadata_of_an_incomplete_image(metadata: dict, tmp_path: Path) -> None:
+    station = station_module.GroundStation(tmp_path / "station")
+    for parts in image_messages(metadata, drop_last_segment=True):
+        station.handle_message(parts)
+    station.finish()
+    assert (tmp_path / "station" / "summary.json").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="station.py _write: metadata 'scenario' goes into file names unchecked; "
+    "'../x' writes products outside the station's output directory",
+)
+def test_downlinked_scenario_name_cannot_escape_the_output_directory(tmp_path: Path) -> None:
+    station = station_module.GroundStation(tmp_path / "station")
+    for parts in image_messages({"scenario": "../escaped"}):
+        station.handle_message(parts)
+    station.finish()
+    assert not list(tmp_path.glob("escaped*")), "products were written outside out_dir"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="zmq_framing.MessageGapCounter trusts the envelope: one flipped high bit "
+    "in the 64-bit sequence makes the station report ~2**63 messages lost",
+)
+def test_one_corrupted_envelope_cannot_claim_more_losses_than_messages_could_be_sent(tmp_path: Path) -> None:
+    station = station_module.GroundStation(tmp_path / "station")
+    station.handle_message([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, 0).pack(), b""])
+    station.handle_message([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, 1 << 62).pack(), b""])
+    station.handle_message([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, 2).pack(), b""])
+    assert station.summary()["transport"]["messages_lost"] < 2**32
