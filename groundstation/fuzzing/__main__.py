@@ -42,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m groundstation.fuzzing") -> int:
+    """Run one fuzz command; returns the exit status (1 when something was found)."""
+    args = build_parser(prog).parse_args(argv)
     if args.command == "list":
         from groundstation.fuzzing.targets import available_targets
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from groundstation.fuzzing.corpus import Corpus
-from groundstation.fuzzing.coverage import PROJECT_ROOT
+from groundstation.fuzzing.coverage import PROJECT_ROOT, CoverageTracer
 from groundstation.fuzzing.engine import (
     Outcome,
     TargetReport,
@@ -30,7 +30,12 @@ MAX_REPLAY = 3000  # corpus entries replayed to measure coverage in our units
 
 
 def fuzz_target_atheris(
-    target: Target, seconds: float, out_dir: Path, seed: int, time_limit: float
+    target: Target,
+    seconds: float,
+    out_dir: Path,
+    seed: int,
+    time_limit: float,
+    tracer: CoverageTracer | None = None,
 ) -> TargetReport:
     """Fuzz one target with atheris/libFuzzer for ``seconds`` (whole seconds, at least 1)."""
     report = TargetReport(target.name, "atheris")
@@ -85,7 +90,6 @@ def fuzz_target_atheris(
     report.seconds = time.monotonic() - started
     inputs = [p.read_bytes() for p in sorted(corpus.directory.iterdir())[:MAX_REPLAY] if p.is_file()]
     report.corpus_size = len(list(corpus.directory.iterdir()))
-    tracer = replay_coverage(target, inputs, time_limit)
+    tracer = replay_coverage(target, inputs, time_limit, tracer)
     report.arcs, report.branch_arcs, report.lines = len(tracer.seen), tracer.branch_arcs, len(tracer.lines)
-    report._tracer = tracer  # type: ignore[attr-defined]
     return report

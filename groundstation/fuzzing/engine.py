@@ -262,10 +262,14 @@ def fuzz_target_builtin(
     rng: random.Random,
     time_limit: float = DEFAULT_TIME_LIMIT_S,
     max_executions: int | None = None,
+    tracer: CoverageTracer | None = None,
 ) -> TargetReport:
-    """Fuzz one target with the built-in engine for ``seconds`` (or ``max_executions``)."""
+    """Fuzz one target with the built-in engine for ``seconds`` (or ``max_executions``).
+
+    ``tracer`` (optional) collects the coverage, so a caller can merge it over targets.
+    """
     report = TargetReport(target.name, "builtin")
-    tracer = CoverageTracer()
+    tracer = tracer if tracer is not None else CoverageTracer()
     corpus = Corpus(Path(out_dir) / "corpus" / target.name)
     mutator = Mutator(rng, max_length=target.max_input)
     signatures: set[str] = set()
@@ -302,7 +306,6 @@ def fuzz_target_builtin(
     report.arcs = len(tracer.seen)
     report.branch_arcs = tracer.branch_arcs
     report.lines = len(tracer.lines)
-    report._tracer = tracer  # type: ignore[attr-defined]  # merged into the run's file table
     return report
 
 
@@ -364,15 +367,18 @@ def fuzz_decoders(
     all_lines: set[tuple[str, int]] = set()
     with quiet_station_logs():
         for name, target in loaded.items():
+            tracer = CoverageTracer()
             if engine == "atheris":
                 from groundstation.fuzzing.atheris_engine import fuzz_target_atheris
 
-                report = fuzz_target_atheris(target, seconds, out_dir, rng.getrandbits(31), time_limit)
-            else:
-                report = fuzz_target_builtin(
-                    target, seconds, out_dir, random.Random(rng.getrandbits(64)), time_limit, max_executions
+                report = fuzz_target_atheris(
+                    target, seconds, out_dir, rng.getrandbits(31), time_limit, tracer
                 )
-            tracer: CoverageTracer = report.__dict__.pop("_tracer")
+            else:
+                target_rng = random.Random(rng.getrandbits(64))
+                report = fuzz_target_builtin(
+                    target, seconds, out_dir, target_rng, time_limit, max_executions, tracer
+                )
             all_lines |= tracer.lines
             reports[name] = report
     by_file: dict[str, set[int]] = {}
