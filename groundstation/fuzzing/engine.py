@@ -310,10 +310,13 @@ def fuzz_target_builtin(
 
 
 def replay_coverage(
-    target: Target, inputs: list[bytes], time_limit: float = DEFAULT_TIME_LIMIT_S
+    target: Target,
+    inputs: list[bytes],
+    time_limit: float = DEFAULT_TIME_LIMIT_S,
+    tracer: CoverageTracer | None = None,
 ) -> CoverageTracer:
     """Coverage of a set of inputs (atheris's corpus) measured with our tracer."""
-    tracer = CoverageTracer()
+    tracer = tracer if tracer is not None else CoverageTracer()
     for data in inputs:
         classify(target, data, tracer, time_limit)
         tracer.commit()
