@@ -12,7 +12,9 @@ soon as its module imports.
 
 from __future__ import annotations
 
+import atexit
 import binascii
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +56,13 @@ class TargetUnavailable(Exception):
 
 
 _FACTORIES: dict[str, Callable[[], Target]] = {}
+
+
+def scratch_directory(prefix: str) -> Path:
+    """A temporary directory for targets that write files, removed when the process exits."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def register(name: str) -> Callable[[Callable[[], Target]], Callable[[], Target]]:
@@ -411,7 +420,7 @@ def _zmq_envelope() -> Target:
 def _ground_station() -> Target:
     from groundstation.station import GroundStation
 
-    out_dir = Path(tempfile.mkdtemp(prefix="paleblue-fuzz-station-"))
+    out_dir = scratch_directory("paleblue-fuzz-station-")
 
     def run(data: bytes) -> object:
         station = GroundStation(out_dir)
@@ -669,7 +678,7 @@ def _recording() -> Target:
 def _recording_reader() -> Target:
     from groundstation.recording_reader import RecordingReader
 
-    work = Path(tempfile.mkdtemp(prefix="paleblue-fuzz-recording-"))
+    work = scratch_directory("paleblue-fuzz-recording-")
     path = work / "input.pbr"
 
     def run(data: bytes) -> object:
