@@ -8,9 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -254,9 +256,16 @@ def _wait_for(condition, what: str) -> None:
         time.sleep(0.01)
 
 
-def test_tap_records_every_message_beside_the_ground_station_and_counts_gaps(tmp_path):
+@pytest.fixture
+def ipc_dir() -> Iterator[Path]:
+    """A short tmp dir: ipc endpoint paths must fit in a unix socket address (~107 octets)."""
+    with tempfile.TemporaryDirectory(prefix="pb-tap-") as directory:
+        yield Path(directory)
+
+
+def test_tap_records_every_message_beside_the_ground_station_and_counts_gaps(tmp_path, ipc_dir):
     context = zmq.Context()
-    downlink, uplink = f"ipc://{tmp_path}/tm", f"ipc://{tmp_path}/tc"
+    downlink, uplink = f"ipc://{ipc_dir}/tm", f"ipc://{ipc_dir}/tc"
     probe = _Probe(context, downlink, TOPIC_DOWNLINK)
     commander = _Probe(context, uplink, TOPIC_UPLINK)
     ground = context.socket(zmq.SUB)

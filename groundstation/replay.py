@@ -1,0 +1,181 @@
+"""Replay a recording as if it were a live probe: same socket pattern, same envelopes, new session.
+
+The publisher behaves exactly like the probe's downlink: it binds an XPUB
+with ``XPUB_NODROP`` and a send high-water mark (back-pressure instead of
+silent drops), waits until a subscriber is present, then sends one
+three-frame message per recorded unit with the recorded layer and payload.
+
+The envelope gets a NEW random session id and fresh sequence numbers,
+contiguous from 0 per topic, instead of the recorded ones: the ground counts
+transport loss from sequence gaps, so a recording that was made by a late
+tap, or replayed from a start time, or looped, must not look lossy; the new
+session tells the ground this is a new publisher, like a restarted probe.
+Loss that happened on the original link is still visible one layer up (CCSDS
+frame and packet counters live in the payload, which is replayed verbatim).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from groundstation.recording_reader import RecordingReader
+from protocols.recording import Direction, SkippedBytes
+from protocols.zmq_framing import Envelope
+
+DEFAULT_SNDHWM = 1000
+_POLL_MS = 100
+
+
+@dataclass
+class ReplayStats:
+    """What a replay sent; ``skipped`` is the damage the reader reported (last pass)."""
+
+    sent: int = 0
+    payload_bytes: int = 0
+    passes: int = 0  # complete passes through the recording (more than 1 only with loop)
+    session: int = 0
+    first_receive_ns: int | None = None  # recorded time of the first unit sent
+    skipped: list[SkippedBytes] = field(default_factory=list)
+
+
+class _Stopped(Exception):
+    """The stop event fired while the publisher was waiting."""
+
+
+class _Publisher:
+    """The XPUB side: wait for a subscriber, then send with back-pressure and an ear on ``stop``."""
+
+    def __init__(
+        self, context: zmq.Context[Any], to: str, sndhwm: int, linger_ms: int, stop: threading.Event
+    ):
+        self.stop = stop
+        self.socket = context.socket(zmq.XPUB)
+        self.socket.setsockopt(zmq.XPUB_NODROP, 1)
+        self.socket.setsockopt(zmq.SNDHWM, sndhwm)
+        self.socket.setsockopt(zmq.SNDTIMEO, _POLL_MS)  # a blocked send wakes up to look at stop
+        self.socket.setsockopt(zmq.LINGER, linger_ms)  # deliver what is queued when we close
+        self.socket.bind(to)
+
+    def wait_for_subscriber(self, topics: Iterable[bytes]) -> None:
+        wanted = list(topics)
+        while not self.stop.is_set():
+            if not self.socket.poll(_POLL_MS, zmq.POLLIN):
+                continue
+            message = self.socket.recv()
+            if message[:1] == b"\x01" and any(topic.startswith(message[1:]) for topic in wanted):
+                return
+        raise _Stopped
+
+    def drain_subscriptions(self) -> None:
+        while True:
+            try:
+                self.socket.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+
+    def send(self, frames: list[bytes]) -> None:
+        """All frames of one message; each frame is retried on EAGAIN (it was not sent)."""
+        last = len(frames) - 1
+        for i, frame in enumerate(frames):
+            while True:
+                try:
+                    self.socket.send(frame, zmq.SNDMORE if i < last else 0)
+                    break
+                except zmq.Again:
+                    self.drain_subscriptions()
+                    if self.stop.is_set():
+                        raise _Stopped from None
+
+    def sleep_until(self, deadline_ns: int) -> None:
+        delay = (deadline_ns - time.monotonic_ns()) / 1e9
+        if delay > 0 and self.stop.wait(delay):
+            raise _Stopped
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def replay(
+    path: str | os.PathLike[str],
+    to: str,
+    speed: float | None = 1.0,
+    start_time_ns: int | None = None,
+    loop: bool = False,
+    stop: threading.Event | None = None,
+    *,
+    directions: Iterable[Direction] = (Direction.DOWNLINK,),
+    sndhwm: int = DEFAULT_SNDHWM,
+    linger_ms: int = 10_000,
+    context: zmq.Context[Any] | None = None,
+) -> ReplayStats:
+    """Publish the recording at ``path`` on an XPUB bound to ``to`` until done (or ``stop`` / Ctrl-C).
+
+    ``speed`` scales the recorded receive-time spacing (2.0 = twice as fast);
+    None sends as fast as the subscriber takes it. ``start_time_ns`` starts
+    at the first unit received at or after it (found through the index).
+    ``loop`` starts over (from ``start_time_ns``) until stopped, keeping the
+    session and its sequence count so the ground sees no gap. Only downlink
+    units are replayed unless ``directions`` says otherwise. Raises
+    DecodeError / RecordingVersionError if ``path`` is not a readable recording.
+    """
+    if speed is not None and not speed > 0:
+        raise ValueError(f"speed must be positive or None (as fast as possible), not {speed}")
+    wanted = {Direction.parse(d) for d in directions}
+    stop = stop or threading.Event()
+    stats = ReplayStats(session=secrets.randbits(32))
+    with RecordingReader(path) as reader:
+        publisher = _Publisher(context or zmq.Context.instance(), to, sndhwm, linger_ms, stop)
+        try:
+            publisher.wait_for_subscriber(d.topic for d in wanted)
+            sequences = dict.fromkeys(wanted, 0)
+            while True:
+                sent_before = stats.sent
+                _one_pass(reader, publisher, speed, start_time_ns, wanted, sequences, stats)
+                stats.passes += 1
+                stats.skipped = list(reader.skipped)
+                if not loop or stats.sent == sent_before:  # an empty pass would loop forever
+                    break
+        except (_Stopped, KeyboardInterrupt):
+            stats.skipped = list(reader.skipped)
+        finally:
+            publisher.close()
+    return stats
+
+
+def _one_pass(
+    reader: RecordingReader,
+    publisher: _Publisher,
+    speed: float | None,
+    start_time_ns: int | None,
+    wanted: set[Direction],
+    sequences: dict[Direction, int],
+    stats: ReplayStats,
+) -> None:
+    first_ns: int | None = None
+    wall_start_ns = 0
+    for unit in reader.units(start_time_ns):
+        if publisher.stop.is_set():
+            raise _Stopped
+        if unit.direction not in wanted:
+            continue
+        if first_ns is None:
+            first_ns, wall_start_ns = unit.receive_ns, time.monotonic_ns()
+            if stats.first_receive_ns is None:
+                stats.first_receive_ns = first_ns
+                if stats.session == unit.session:  # never reuse the recorded session id
+                    stats.session = (stats.session + 1) & 0xFFFFFFFF
+        elif speed is not None:
+            publisher.sleep_until(wall_start_ns + int((unit.receive_ns - first_ns) / speed))
+        envelope = Envelope(unit.layer, stats.session, sequences[unit.direction])
+        publisher.send([unit.direction.topic, envelope.pack(), unit.payload])
+        sequences[unit.direction] += 1
+        stats.sent += 1
+        stats.payload_bytes += len(unit.payload)
