@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m groundstation.fuzzing", description=__doc__.splitlines()[0]
-    )
+def build_parser(prog: str = "python -m groundstation.fuzzing") -> argparse.ArgumentParser:
+    """The ``fuzz`` command line; ``paleblue fuzz`` can reuse it with ``prog="paleblue fuzz"``."""
+    parser = argparse.ArgumentParser(prog=prog, description="Fuzz-test the decoders and the ground station.")
     sub = parser.add_subparsers(dest="command", required=True)
     dec = sub.add_parser("decoders", help="coverage-guided fuzzing of the decoder targets")
     dec.add_argument("--target", action="append", dest="targets", help="a target name (repeat); default all")

@@ -338,6 +338,50 @@ def _hk_decommutation() -> Target:
     )
 
 
+@register("telemetry-processor")
+def _telemetry_processor() -> Target:
+    import math
+
+    from groundstation.telemetry import TelemetryProcessor
+    from protocols import pus_services as ps
+    from protocols.mission_db import load_mission_db
+
+    mdb = load_mission_db()
+
+    def same(a: object, b: object) -> bool:
+        return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+    def run(data: bytes) -> object:
+        processor = TelemetryProcessor(mdb)
+        decoded = processor.process_stream(data)
+        try:
+            tm = ps.unpack_tm(data)
+            fast = processor.decommutate(tm)
+        except DecodeError:
+            return decoded
+        declared = processor.decommutate_declarative(tm)
+        require(
+            fast.raw.keys() == declared.raw.keys(), "fast and declarative decommutation name different fields"
+        )
+        for name in fast.raw:
+            require(
+                same(fast.raw[name], declared.raw[name]), f"{name}: fast and declarative raw values differ"
+            )
+        return decoded
+
+    seeds = [
+        ps.pack_tm(p.apid, 1, 3, 25, 100.0, ps.pack_hk_report(p.structure_id, bytes(range(p.layout.length))))
+        for p in mdb.packets
+    ]
+    return Target(
+        "telemetry-processor",
+        run,
+        seeds,
+        "TelemetryProcessor.process_stream; fast vs declarative HK decommutation",
+        fixup=fix_space_packet,
+    )
+
+
 # -------------------------------------------------------------------------------- image transport
 
 

@@ -268,3 +268,23 @@ def test_stream_fuzz_against_our_station_process(tmp_path: Path) -> None:
 
 def test_engine_module_exports_the_documented_api() -> None:
     assert callable(engine.fuzz_decoders) and callable(engine.reproduce)
+
+
+def test_command_line_lists_targets_and_runs_a_short_campaign(tmp_path: Path, capsys) -> None:
+    from groundstation.fuzzing.__main__ import main
+
+    assert main(["list"], prog="paleblue fuzz") == 0
+    assert "space-packet" in capsys.readouterr().out
+    argv = [
+        "decoders",
+        "--target",
+        "cuc-time",
+        "--seconds",
+        "0.5",
+        "--out",
+        str(tmp_path),
+        "--engine",
+        "builtin",
+    ]
+    assert main(argv) == 0
+    assert (tmp_path / "report.json").exists()
