@@ -288,3 +288,16 @@ def test_command_line_lists_targets_and_runs_a_short_campaign(tmp_path: Path, ca
     ]
     assert main(argv) == 0
     assert (tmp_path / "report.json").exists()
+
+
+def test_stream_source_reads_the_downlink_of_a_recording(tmp_path: Path) -> None:
+    from groundstation.fuzzing.stream_fuzz import source_messages
+    from protocols import recording as rec
+    from protocols.zmq_framing import Layer
+
+    path = tmp_path / "pass.pbr"
+    data = rec.encode_record(rec.RecordingHeader("0.1.0", "test"))
+    for n, direction in enumerate([rec.Direction.DOWNLINK, rec.Direction.UPLINK, rec.Direction.DOWNLINK]):
+        data += rec.encode_record(rec.UnitRecord(n, direction, Layer.PACKETS, 1, n, bytes([n]) * 8))
+    path.write_bytes(data)
+    assert source_messages(path) == [(Layer.PACKETS, bytes(8)), (Layer.PACKETS, bytes([2]) * 8)]
