@@ -93,3 +93,17 @@ class CoverageTracer:
             )
             out[rel] = out.get(rel, 0) + 1
         return dict(sorted(out.items()))
+
+
+def executable_lines(path: Path) -> set[int]:
+    """Lines inside the functions of a source file (module-level lines run at import, not under fuzzing)."""
+    module = compile(Path(path).read_text(), str(path), "exec")
+    lines: set[int] = set()
+    pending = [c for c in module.co_consts if isinstance(c, CodeType)]
+    while pending:
+        code = pending.pop()
+        lines.update(
+            line for _, _, line in code.co_lines() if line is not None and line != code.co_firstlineno
+        )
+        pending += [c for c in code.co_consts if isinstance(c, CodeType)]
+    return lines

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from groundstation.fuzzing.corpus import Corpus, finding_path
-from groundstation.fuzzing.coverage import EXCLUDED, PROJECT_ROOT, CoverageTracer
+from groundstation.fuzzing.coverage import EXCLUDED, PROJECT_ROOT, CoverageTracer, executable_lines
 from groundstation.fuzzing.minimize import minimize
 from groundstation.fuzzing.mutators import Mutator
 from groundstation.fuzzing.targets import (
@@ -87,6 +87,7 @@ class FuzzReport:
     unavailable: dict[str, str]
     lines: int  # distinct project lines reached over all targets
     files: dict[str, int]  # lines reached per project file
+    file_totals: dict[str, int] = field(default_factory=dict)  # lines inside functions, per file
 
     @property
     def executions(self) -> int:
@@ -100,7 +101,9 @@ class FuzzReport:
         return {
             "executions": self.executions,
             "lines": self.lines,
-            "files": self.files,
+            "files": {
+                f: {"reached": n, "in_functions": self.file_totals.get(f)} for f, n in self.files.items()
+            },
             "unavailable": self.unavailable,
             "targets": {
                 name: {**asdict(t), "executions_per_second": round(t.executions_per_second, 1)}
@@ -124,6 +127,10 @@ class FuzzReport:
             f"{len(self.findings)} finding(s)"
         )
         rows += [f"unavailable: {name}: {why}" for name, why in self.unavailable.items()]
+        for file, reached in self.files.items():
+            total = self.file_totals.get(file) or 0
+            share = f"{100 * reached / total:5.1f} %" if total else "      "
+            rows.append(f"  {file:<44} {reached:>5} / {total:<5} lines {share}")
         rows += [f"FINDING {f.target} {f.kind}: {f.signature} -> {f.input_path}" for f in self.findings]
         return "\n".join(rows)
 
@@ -388,7 +395,8 @@ def fuzz_decoders(
     for filename, line in all_lines:
         by_file.setdefault(filename, set()).add(line)
     files = {str(Path(f).relative_to(PROJECT_ROOT)): len(v) for f, v in sorted(by_file.items())}
-    return FuzzReport(reports, unavailable, len(all_lines), files)
+    totals = {f: len(executable_lines(PROJECT_ROOT / f)) for f in files}
+    return FuzzReport(reports, unavailable, len(all_lines), files, totals)
 
 
 def reproduce(path: Path, time_limit: float = DEFAULT_TIME_LIMIT_S) -> None:
