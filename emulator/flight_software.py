@@ -173,7 +173,7 @@ class FlightSoftware:
         p = self.platform
         s = self._snapshot or self._scenario(self.now)
         link = self._link_status()
-        queue = link.queue_depth + (950 if p.fault == "LINK_CONGESTION" else 0)
+        queue = link.queue_depth + (61_000 if p.fault == "LINK_CONGESTION" else 0)
         q, r = p.quaternion, p.rates_deg_s
         return {
             "ONBOARD_TIME": self.now,

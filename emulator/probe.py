@@ -1,38 +1,51 @@
-"""The probe process: captures the scenario's images and downlinks them.
+"""The probe process: flight software, camera and transmitter around one loop.
 
-Order of work: load the scenario, render every image of it, bind the downlink
-and wait for a ground station to subscribe (so start-up order does not matter),
-downlink the images, then keep the on-board clock running until stopped.
+Order of work: load the scenario, capture its images, bind the downlink and
+the uplink, and wait for a ground station to subscribe (so start-up order does
+not matter). Then, until stopped: take telecommands from the uplink and hand
+them to the flight software, tick the flight software about once a second
+(housekeeping, events), and keep the downlink busy — real-time packets first,
+then image data, then idle frames, at the link's bit rate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import numpy as np
 
 from emulator.downlink import Downlink
+from emulator.flight_software import FlightSoftware, ImageRequest, LinkStatus
+from emulator.geometry import compute_geometry
 from emulator.imaging import image_packets
-from emulator.render import render_scenario
+from emulator.platform_model import ScenarioSnapshot
+from emulator.render import RenderedFrame, render_scenario
 from emulator.scenario import Scenario
-from emulator.space_link import DEFAULT_RATE_BPS, VC_PAYLOAD, CaduDownlink
+from emulator.space_link import DEFAULT_RATE_BPS, VC_PAYLOAD, VC_REALTIME, CaduDownlink, PacketDownlink
+from emulator.uplink import Uplink
 from protocols.channel_config import PhysicalChannelConfig, preset
+from protocols.errors import DecodeError
 from protocols.image_transport import DEFAULT_SEGMENT_OCTETS
+from protocols.mission_db import MissionDatabase, load_mission_db
 from protocols.space_packet import SequenceCounter
-from protocols.time_code import CucTime
+from protocols.tc_frame import unwrap_uplink
+from protocols.time_code import CucTime, utc_to_tai_seconds
 from protocols.zmq_framing import Layer
 
 log = logging.getLogger("paleblue.probe")
+
+TICK_PERIOD_S = 1.0
 
 
 @dataclass
 class ProbeOptions:
     downlink: str
+    uplink: str | None = None
     seed: int | None = None
     segment_octets: int = DEFAULT_SEGMENT_OCTETS
     exit_after_downlink: bool = False
@@ -55,104 +68,175 @@ def json_ready(value: object) -> object:
 
 
 class Probe:
-    def __init__(self, scenario: Scenario, options: ProbeOptions) -> None:
+    def __init__(self, scenario: Scenario, options: ProbeOptions, mdb: MissionDatabase | None = None) -> None:
         self.scenario = scenario
         self.options = options
+        self.mdb = mdb or load_mission_db()
         self.sequence = SequenceCounter()
+        self._epoch_tai = utc_to_tai_seconds(scenario.epoch_utc)
         self._start_monotonic = time.monotonic()
-        self.images_downlinked = 0
+        self.images: dict[int, list[bytes]] = {}  # image id -> its packets, kept for DOWNLINK_IMAGE
+        self._link: CaduDownlink | PacketDownlink | None = None
+        self._snapshot = self._scenario_snapshot()
+        self.fsw = FlightSoftware(
+            self.mdb,
+            scenario_info=lambda _tai: self._snapshot,
+            clock=self.onboard_tai,
+            on_take_image=self._take_images,
+            link_status=self._link_status,
+            on_downlink_image=self._queue_image,
+        )
 
-    def onboard_time(self, epoch) -> CucTime:
-        return CucTime.from_utc(epoch + timedelta(seconds=time.monotonic() - self._start_monotonic))
+    # -- on-board services -----------------------------------------------------------------
+    def onboard_tai(self) -> float:
+        """On-board time: the scenario's epoch when the probe started, running in real time."""
+        return self._epoch_tai + (time.monotonic() - self._start_monotonic)
 
+    def _scenario_snapshot(self) -> ScenarioSnapshot:
+        geometry = compute_geometry(self.scenario)
+        position = tuple(float(x) for x in geometry.probe_position_km)
+        return ScenarioSnapshot(
+            position_km=position,  # type: ignore[arg-type]
+            velocity_km_s=(0.0, 0.0, 0.0),  # scenarios fix the probe's position, not its velocity
+            earth_distance_km=float(np.linalg.norm(geometry.probe_position_km)),
+            moon_distance_km=geometry.body("moon").range_km,
+        )
+
+    def _link_status(self) -> LinkStatus:
+        if isinstance(self._link, CaduDownlink):
+            counters = self._link.transmitter.counters
+            return LinkStatus(frames_sent=counters.cadus, queue_depth=self._link.pending_packets())
+        if isinstance(self._link, PacketDownlink):
+            return LinkStatus(frames_sent=self._link.packets_sent, queue_depth=self._link.pending_packets())
+        return LinkStatus()
+
+    def _capture(self, image_id: int, exposure_s: float | None = None) -> RenderedFrame:
+        scenario = self.scenario
+        if exposure_s is not None:
+            scenario = dataclasses.replace(scenario, sensor={**scenario.sensor, "exposure_s": exposure_s})
+        index = image_id - 1
+        if index < scenario.image_count:
+            return render_scenario(scenario, seed=self.options.seed, image_index=index)
+        # a commanded image beyond the scenario's sequence: the last geometry, fresh noise
+        base = scenario.seed if self.options.seed is None else self.options.seed
+        return render_scenario(scenario, seed=base + index, image_index=scenario.image_count - 1)
+
+    def _packetize(self, image_id: int, frame: RenderedFrame) -> list[bytes]:
+        truth = json_ready({**frame.truth, "scenario": self.scenario.name, "image_id": image_id})
+        header, packets = image_packets(
+            image_id,
+            frame.pixels,
+            frame.bit_depth,
+            frame.exposure_s,
+            frame.capture_time_utc,
+            truth,
+            self.sequence,
+            CucTime.from_seconds(self.onboard_tai()),
+            self.options.segment_octets,
+        )
+        log.info(
+            "image %d captured: %dx%d, %d bit, exposure %.3g s, %d packets, crc32 %08x",
+            image_id, header.width, header.height, header.bit_depth, frame.exposure_s, len(packets),
+            header.crc32,
+        )  # fmt: skip
+        self.images[image_id] = packets
+        return packets
+
+    def _take_images(self, request: ImageRequest) -> list[float]:
+        """TAKE_IMAGE: capture each image, queue it for downlink, report the exposures used."""
+        exposures = []
+        for image_id in request.image_ids:
+            frame = self._capture(image_id, request.exposure_s)
+            self._packetize(image_id, frame)
+            self._queue_image(image_id)
+            exposures.append(frame.exposure_s)
+        return exposures
+
+    def _queue_image(self, image_id: int) -> None:
+        if image_id not in self.images:
+            raise KeyError(f"image {image_id} is not on board")
+        assert self._link is not None
+        for packet in self.images[image_id]:
+            self._link.submit(VC_PAYLOAD, packet)
+
+    # -- the loop ----------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> int:
         scenario = self.scenario
         count = scenario.image_count
-        log.info("rendering %d image(s) of %s", count, scenario.name)
-        frames = [render_scenario(scenario, seed=self.options.seed, image_index=i) for i in range(count)]
+        log.info("capturing %d image(s) of %s", count, scenario.name)
+        initial = {image_id: self._capture(image_id) for image_id in range(1, count + 1)}
+        self.fsw.last_image_id = self.fsw.image_counter = count
+        if initial:
+            self.fsw.last_exposure_us = round(initial[count].exposure_s * 1e6)
         downlink = Downlink(self.options.downlink)
+        uplink = Uplink(self.options.uplink) if self.options.uplink else None
         try:
-            log.info("downlink bound at %s; waiting for a ground station", self.options.downlink)
+            log.info(
+                "downlink bound at %s%s; waiting for a ground station",
+                self.options.downlink, f", uplink at {self.options.uplink}" if uplink else "",
+            )  # fmt: skip
             if not downlink.wait_for_subscriber(stop):
                 return 0
-            if self.options.channel is None:
-                return self._downlink_packets(downlink, frames, stop)
-            return self._downlink_cadus(downlink, frames, stop)
+            self._link = self._open_link(downlink)
+            for image_id, frame in initial.items():
+                self._packetize(image_id, frame)
+                self._queue_image(image_id)
+            return self._loop(stop, uplink)
         finally:
+            if uplink is not None:
+                uplink.close()
             downlink.close()
 
-    def _image_packets(self, frames: list) -> list[list[bytes]]:
-        scenario = self.scenario
-        per_image = []
-        for image_id, frame in enumerate(frames, start=1):
-            truth = json_ready({**frame.truth, "scenario": scenario.name, "image_id": image_id})
-            header, packets = image_packets(
-                image_id,
-                frame.pixels,
-                frame.bit_depth,
-                frame.exposure_s,
-                frame.capture_time_utc,
-                truth,
-                self.sequence,
-                self.onboard_time(frame.capture_time_utc),
-                self.options.segment_octets,
-            )
-            log.info(
-                "image %d queued: %dx%d, %d bit, %d packets, crc32 %08x",
-                image_id,
-                header.width,
-                header.height,
-                header.bit_depth,
-                len(packets),
-                header.crc32,
-            )
-            per_image.append(packets)
-        return per_image
-
-    def _downlink_packets(self, downlink: Downlink, frames: list, stop: threading.Event) -> int:
-        """Bare space packets, one per message (no transfer frames)."""
-        for packets in self._image_packets(frames):
-            for packet in packets:
-                if not downlink.send(Layer.PACKETS, packet, stop):
-                    return 0
-            self.images_downlinked += 1
-        log.info("all %d image(s) downlinked (%d messages)", len(frames), downlink.sequence)
-        if not self.options.exit_after_downlink:
-            stop.wait()
-        return 0
-
-    def _downlink_cadus(self, downlink: Downlink, frames: list, stop: threading.Event) -> int:
-        """Packets in transfer frames in CADUs; idle frames keep the frame clock running."""
+    def _open_link(self, downlink: Downlink) -> CaduDownlink | PacketDownlink:
         config = self.options.channel
-        assert config is not None
-        link = CaduDownlink(
-            downlink, config, self.options.rate_bps, self.options.bit_error_rate, self.options.seed
-        )
-        for packets in self._image_packets(frames):
-            for packet in packets:
-                link.submit(VC_PAYLOAD, packet)
+        if config is None:
+            log.info("downlink: bare space packets")
+            return PacketDownlink(downlink)
         log.info(
             "downlink: %s frames of %d octets, RS E=%d I=%d, %.1f Mbit/s%s",
-            config.frame_type,
-            config.frame_length,
-            config.rs_e,
-            config.rs_interleave,
+            config.frame_type, config.frame_length, config.rs_e, config.rs_interleave,
             self.options.rate_bps / 1e6,
             f", injecting BER {self.options.bit_error_rate:g}" if self.options.bit_error_rate else "",
+        )  # fmt: skip
+        return CaduDownlink(
+            downlink, config, self.options.rate_bps, self.options.bit_error_rate, self.options.seed
         )
-        reported = False
+
+    def _loop(self, stop: threading.Event, uplink: Uplink | None) -> int:
+        link = self._link
+        assert link is not None
+        next_tick = time.monotonic()
+        drained_reported = False
         while not stop.is_set():
+            if uplink is not None:
+                for layer, payload in uplink.receive():
+                    self._telecommand(layer, payload)
+            if time.monotonic() >= next_tick:
+                next_tick += TICK_PERIOD_S
+                for packet in self.fsw.tick(self.onboard_tai()):
+                    link.submit(VC_REALTIME, packet)
             if not link.send_batch(stop):
                 break
-            if not reported and not link.has_pending():
-                reported = True
-                self.images_downlinked = len(frames)
-                log.info(
-                    "all %d image(s) downlinked: %d CADUs, %d bits flipped by injected errors",
-                    len(frames),
-                    link.transmitter.counters.cadus,
-                    link.bits_flipped,
-                )
+            if not link.has_pending() and not drained_reported:
+                drained_reported = True
+                log.info("downlink queue empty: every queued image has been sent")
                 if self.options.exit_after_downlink:
                     break
+            elif link.has_pending():
+                drained_reported = False
         return 0
+
+    def _telecommand(self, layer: Layer, payload: bytes) -> None:
+        """One uplinked unit: a CLTU (unwrapped to its TC packet) or a bare TC packet."""
+        if layer == Layer.CLTUS:
+            try:
+                payload = unwrap_uplink(payload, self.mdb.spacecraft_id).data
+            except DecodeError as exc:
+                log.warning("uplink CLTU rejected: %s", exc)
+                return
+        elif layer != Layer.PACKETS:
+            log.warning("uplink: layer %s ignored", layer.name)
+            return
+        assert self._link is not None
+        for packet in self.fsw.handle_telecommand(payload):
+            self._link.submit(VC_REALTIME, packet)

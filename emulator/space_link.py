@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 
 import numpy as np
 
@@ -65,6 +66,12 @@ class CaduDownlink:
     def has_pending(self) -> bool:
         return self.transmitter.has_pending()
 
+    def pending_octets(self) -> int:
+        return sum(self.transmitter.pending_octets(v) for v in (VC_REALTIME, VC_PAYLOAD))
+
+    def pending_packets(self) -> int:
+        return sum(self.transmitter.pending_packets(v) for v in (VC_REALTIME, VC_PAYLOAD))
+
     def send_batch(self, stop: threading.Event) -> bool:
         """Send one message of CADUs (data first, idle frames when nothing waits), at the link rate."""
         cadus = b"".join(self.transmitter.next_cadu() for _ in range(CADUS_PER_MESSAGE))
@@ -76,3 +83,35 @@ class CaduDownlink:
             return False
         self._next_send = max(self._next_send, time.monotonic() - 1.0) + len(cadus) * 8 / self.rate_bps
         return self.downlink.send(Layer.CADUS, cadus, stop)
+
+
+class PacketDownlink:
+    """Bare space packets, one per message, real-time channel first: the link without frames."""
+
+    def __init__(self, downlink: Downlink) -> None:
+        self.downlink = downlink
+        self._queues: dict[int, deque[bytes]] = {VC_REALTIME: deque(), VC_PAYLOAD: deque()}
+        self.packets_sent = 0
+
+    def submit(self, vcid: int, packet: bytes) -> None:
+        self._queues[vcid].append(packet)
+
+    def has_pending(self) -> bool:
+        return any(self._queues.values())
+
+    def pending_octets(self) -> int:
+        return sum(len(p) for q in self._queues.values() for p in q)
+
+    def pending_packets(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def send_batch(self, stop: threading.Event) -> bool:
+        """Send up to a batch of waiting packets; when none wait, idle briefly (no frame clock here)."""
+        for _ in range(CADUS_PER_MESSAGE * 8):
+            queue = self._queues[VC_REALTIME] or self._queues[VC_PAYLOAD]
+            if not queue:
+                return not stop.wait(0.01)
+            if not self.downlink.send(Layer.PACKETS, queue.popleft(), stop):
+                return False
+            self.packets_sent += 1
+        return True

@@ -92,6 +92,9 @@ class Transmitter:
     def pending_octets(self, vcid: int) -> int:
         return self._packers[vcid].pending_octets
 
+    def pending_packets(self, vcid: int) -> int:
+        return self._packers[vcid].pending_packets
+
     def _choose(self) -> int | None:
         ready = [v for v, p in self._packers.items() if p.has_pending()]
         if not ready:

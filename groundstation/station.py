@@ -23,6 +23,7 @@ import numpy as np
 from groundstation.fault_log import FaultLog
 from groundstation.link_receiver import FrameReceiver, LinkOutput, LinkReceiver
 from groundstation.optical_navigation import measure_bodies
+from groundstation.telemetry import Alarm, EventRecord, TelemetryProcessor
 from protocols.apids import Apid, apid_name
 from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
@@ -36,7 +37,9 @@ from protocols.image_transport import (
     ImageSegment,
     ReassembledImage,
 )
+from protocols.mission_db import MissionDatabase, load_mission_db
 from protocols.pus import unpack_tm_packet
+from protocols.pus_services import FailureCode, VerificationReport
 from protocols.space_packet import (
     PacketStreamDecoder,
     SkippedBytes,
@@ -74,12 +77,17 @@ class GroundStation:
         out_dir: Path,
         expect_images: int | None = None,
         channel: PhysicalChannelConfig | None = None,
+        mdb: MissionDatabase | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.channel = channel if channel is not None else preset()
         self.link = LinkReceiver(self.channel)
         self.frames = FrameReceiver(self.channel)
         self._link_seen: dict[str, int] = {}
+        self.mdb = mdb if mdb is not None else load_mission_db()
+        self.telemetry = TelemetryProcessor(
+            self.mdb, on_alarm=self._on_alarm, on_event=self._on_event, on_verification=self._on_verification
+        )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.expect_images = expect_images
         self.faults = FaultLog(log)
@@ -214,10 +222,43 @@ class GroundStation:
             span[1] = max(span[1], seconds)
 
     def _handle_platform(self, packet: SpacePacket) -> None:
-        try:
-            unpack_tm_packet(packet)
-        except DecodeError as exc:
-            self.faults.record("bad platform packet", str(exc))
+        """Housekeeping, events and verification, decoded through the mission database."""
+        before = sum(self.telemetry.undecodable.values())
+        self.telemetry.process(packet.pack(), time.time())
+        if sum(self.telemetry.undecodable.values()) > before:
+            self.faults.record("bad platform packet", f"sequence count {packet.sequence_count}")
+
+    def _on_alarm(self, alarm: Alarm) -> None:
+        line = (
+            f"{_tai_iso(alarm.time)} ALARM {alarm.parameter} {alarm.previous} -> {alarm.current} "
+            f"(value {alarm.value:g})"
+        )
+        log.warning(line)
+        self._write_log_line(line)
+
+    def _on_event(self, event: EventRecord) -> None:
+        values = ", ".join(f"{k}={v}" for k, v in event.values.items())
+        line = f"{_tai_iso(event.time)} EVENT {event.severity.upper()} {event.name} {values}".rstrip()
+        log.info(line)
+        self._write_log_line(line)
+
+    def _on_verification(self, report: VerificationReport, tai: float) -> None:
+        if report.success:
+            outcome = "ok"
+        else:
+            code = report.failure_code
+            name = FailureCode(code).name if code in FailureCode._value2member_map_ else str(code)
+            outcome = f"FAILED {name}"
+        rid = report.request_id
+        request = f"TC APID {rid.apid} count {rid.sequence_count}"
+        line = f"{_tai_iso(tai)} VERIFY {report.stage} {outcome} ({request})"
+        if not report.success:
+            log.warning(line)
+        self._write_log_line(line)
+
+    def _write_log_line(self, line: str) -> None:
+        with open(self.out_dir / "events.log", "a") as log_file:
+            log_file.write(line + "\n")
 
     def _handle_camera(self, packet: SpacePacket) -> None:
         try:
@@ -321,6 +362,14 @@ class GroundStation:
                 apid_name(a): [tai_seconds_to_utc(t).isoformat() for t in span]
                 for a, span in sorted(self._time_span.items())
             },
+            "telemetry": {
+                "counters": dict(self.telemetry.counters),
+                "undecodable": dict(self.telemetry.undecodable),
+                "alarms": len(self.telemetry.alarms),
+                "events": len(self.telemetry.event_log),
+                "latest": {k: _plain(v) for k, v in sorted(self.telemetry.latest.items())},
+                "limit_levels": dict(sorted(self.telemetry.limits.levels.items())),
+            },
             "image_reassembly": {
                 **self.reassembler.counters.as_dict(),
                 "rejections": self.reassembler.rejections,
@@ -341,6 +390,20 @@ class GroundStation:
         (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         (self.out_dir / "report.md").write_text(render_report(summary))
         return summary
+
+
+def _tai_iso(tai: float) -> str:
+    try:
+        return tai_seconds_to_utc(tai).isoformat(timespec="milliseconds")
+    except (OverflowError, ValueError):
+        return f"TAI {tai:.3f}"
+
+
+def _plain(value: object) -> object:
+    """Engineering values as JSON types (enumerations arrive as strings, numbers as numbers)."""
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    return str(value)
 
 
 def _channel_summary(config: PhysicalChannelConfig) -> dict:
@@ -397,6 +460,21 @@ def render_report(summary: dict) -> str:
             f"{physical['frames_corrected']} corrected ({physical['symbols_corrected']} symbols), "
             f"{physical['uncorrectable']} uncorrectable, {physical['crc_failures']} CRC failures, "
             f"{physical['sync_losses']} sync losses, {physical['idle_frames']} idle frames.",
+        ]
+    telemetry = summary["telemetry"]
+    if telemetry["latest"]:
+        lines += [
+            "",
+            "## Housekeeping (latest engineering values; limit level 0 nominal, 1 yellow, 2 red)",
+            "",
+            f"{telemetry['counters'].get('housekeeping', 0)} housekeeping reports, "
+            f"{telemetry['events']} events, {telemetry['alarms']} alarm transitions (see events.log).",
+            "",
+        ]
+        levels = telemetry["limit_levels"]
+        lines += [
+            f"- {name}: {value}" + (f" (limit level {levels[name]})" if levels.get(name) else "")
+            for name, value in telemetry["latest"].items()
         ]
     lines += ["", "## Packets by APID", ""]
     lines += [f"- {k}: {v}" for k, v in summary["packets_by_apid"].items()]

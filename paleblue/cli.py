@@ -133,6 +133,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         channel=channel,
         rate_bps=args.rate,
         bit_error_rate=args.inject_ber,
+        uplink=args.uplink,
     )
     return Probe(scenario, options).run(stop)
 
@@ -155,6 +156,49 @@ def cmd_ground(args: argparse.Namespace) -> int:
     print(json.dumps(brief, indent=2))
     if args.expect_images is not None and len(summary["images"]) < args.expect_images:
         return 1
+    return 0
+
+
+def cmd_cmd(args: argparse.Namespace) -> int:
+    """Send one telecommand to a running probe; with --wait, exit 0 only on completion."""
+    from groundstation.command_link import open_command_client
+    from groundstation.commanding import (
+        CommandEncoder,
+        CommandError,
+        CommandFailed,
+        CommandState,
+        CommandTimeout,
+        parse_arguments,
+    )
+    from protocols.mission_db import load_mission_db
+
+    mdb = load_mission_db()
+    try:
+        arguments = parse_arguments(mdb, args.name, args.arguments)
+        CommandEncoder(mdb).encode(args.name, arguments, 0)  # every check, before any socket opens
+    except CommandError as exc:
+        raise CliError(f"cmd: {exc}") from None
+    channel = _channel(args.channel)
+    try:
+        with open_command_client(args.uplink, args.downlink, channel, mdb, args.timeout) as client:
+            if not args.wait:
+                record = client.send_command(args.name, arguments)
+                print(f"{args.name}: sent (request {record.request_id})")
+                return 0
+            try:
+                record = client.send_and_assert_command(args.name, arguments, args.timeout)
+            except CommandFailed as exc:
+                record = exc.record
+                stage = "acceptance" if record.state is CommandState.REJECTED else "completion"
+                print(f"{args.name}: {record.state.value} at {stage}: {record.failure}", file=sys.stderr)
+                return 1
+            except CommandTimeout as exc:
+                print(f"{args.name}: {exc}", file=sys.stderr)
+                return 3
+    except TimeoutError as exc:
+        raise CliError(f"cmd: {exc}") from None
+    steps = " -> ".join(state.value for state, _ in record.transitions) or record.state.value
+    print(f"{args.name}: {steps}")
     return 0
 
 
@@ -226,6 +270,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     downlink = args.downlink or _free_tcp_endpoint()
+    uplink = args.uplink or _free_tcp_endpoint()
     python = [sys.executable, "-m", "paleblue"]
     seed = [] if args.seed is None else ["--seed", str(args.seed)]
     ground_cmd = [
@@ -255,8 +300,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         str(args.rate),
         "--inject-ber",
         str(args.inject_ber),
+        "--uplink",
+        uplink,
     ]
-    print(f"run: {scenario.name}: probe and ground station on {downlink}", file=sys.stderr)
+    print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
     ground = subprocess.Popen(ground_cmd, stdout=subprocess.PIPE, text=True)
     probe = subprocess.Popen(probe_cmd)
@@ -322,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to bind")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--exit-after-downlink", action="store_true", help="exit once every image is sent")
+    p.add_argument(
+        "--uplink", default=DEFAULT_UPLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to bind for TCs"
+    )
     _link_options(p)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_probe)
@@ -345,6 +395,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_ground)
 
+    p = sub.add_parser("cmd", help="send a telecommand to a running probe and follow its verification")
+    p.add_argument(
+        "name", metavar="NAME", help="command name from the mission database (mdb/telecommands.toml)"
+    )
+    p.add_argument("arguments", nargs="*", metavar="ARG=VALUE")
+    p.add_argument("--uplink", default=DEFAULT_UPLINK, metavar="ENDPOINT", help="the probe's uplink endpoint")
+    p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="the probe's downlink")
+    p.add_argument("--channel", default="tm-rs-i5", metavar="PRESET", help=CHANNEL_HELP)
+    p.add_argument(
+        "--wait", action="store_true", help="wait for acceptance and completion; exit 1 on failure"
+    )
+    p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S")
+    p.set_defaults(func=cmd_cmd)
+
     p = sub.add_parser("decode", help="decode a CADU, frame, packet or recording file offline")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("auto", "cadu", "frames", "packets", "recording"), default="auto")
@@ -360,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", nargs="?", default="tianwen1-2020-07-27", metavar="SCENARIO")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--downlink", default=None, metavar="ENDPOINT", help="default: a free port on 127.0.0.1")
+    p.add_argument("--uplink", default=None, metavar="ENDPOINT", help="default: a free port on 127.0.0.1")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S")
     _link_options(p)

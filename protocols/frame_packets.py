@@ -68,6 +68,11 @@ class PacketPacker:
         """Octets of real (non-idle) packets still waiting to be sent."""
         return self._pending_real
 
+    @property
+    def pending_packets(self) -> int:
+        """Real packets not yet wholly sent (the one being sent counts)."""
+        return sum(1 for _, is_idle in self._queue if not is_idle)
+
     def has_pending(self) -> bool:
         return self._pending_real > 0
 

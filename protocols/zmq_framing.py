@@ -17,6 +17,7 @@ restarted probe or a replay starts a new count instead of looking like a gap.
     2  FRAMES    one or more whole transfer frames (TM or AOS) of the channel's length
     3  CADUS     a chunk of the CADU byte stream (ASM + coded frame); any chunking
     4  CONTROL   msgpack map for the station's own control messages (not link data)
+    5  CLTUS     one whole CLTU (uplink: TC transfer frame in BCH code blocks)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Layer(IntEnum):
     FRAMES = 2
     CADUS = 3
     CONTROL = 4
+    CLTUS = 5
 
 
 ENVELOPE = Struct(

@@ -1,0 +1,51 @@
+"""The probe's uplink socket: a ZeroMQ PULL that telecommand senders connect to.
+
+PULL (not SUB) because commands must not be lost to a slow join: a PUSH
+sender queues its message until the connection is up. Each message has the
+three frames of :mod:`protocols.zmq_framing` with topic ``tc``; the payload is
+one CLTU (layer CLTUS) or one bare TC packet (layer PACKETS).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import zmq
+
+from protocols.errors import DecodeError
+from protocols.zmq_framing import TOPIC_UPLINK, Envelope, Layer
+
+log = logging.getLogger("paleblue.probe.uplink")
+
+
+class Uplink:
+    def __init__(self, endpoint: str, context: zmq.Context | None = None) -> None:
+        self.endpoint = endpoint
+        self._socket = (context or zmq.Context.instance()).socket(zmq.PULL)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.bind(endpoint)
+        self.rejected = 0
+
+    def receive(self, max_messages: int = 64) -> list[tuple[Layer, bytes]]:
+        """Whatever has arrived (without waiting): (layer, payload) pairs; malformed ones are counted."""
+        out: list[tuple[Layer, bytes]] = []
+        for _ in range(max_messages):
+            try:
+                parts = self._socket.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if len(parts) != 3 or parts[0] != TOPIC_UPLINK:
+                self.rejected += 1
+                log.warning("uplink: malformed message of %d frames ignored", len(parts))
+                continue
+            try:
+                envelope = Envelope.unpack(parts[1])
+            except DecodeError as exc:
+                self.rejected += 1
+                log.warning("uplink: %s", exc)
+                continue
+            out.append((envelope.layer, parts[2]))
+        return out
+
+    def close(self) -> None:
+        self._socket.close()

@@ -1,0 +1,118 @@
+"""Commanding a running probe over ZeroMQ: TCs up as CLTUs, verification back down the downlink.
+
+:func:`open_command_client` gives a :class:`~groundstation.commanding.CommandClient`
+(``send_and_assert_command``, ``await_telemetry``, ``await_event``) whose
+transport is a PUSH socket to the probe's uplink and a SUB socket on its
+downlink, decoded through the same link receiver as the ground station. It is
+what ``paleblue cmd`` uses and what a pytest test uses to drive a live probe.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import zmq
+
+from groundstation.commanding import CommandClient
+from groundstation.link_receiver import LinkReceiver
+from protocols.channel_config import PhysicalChannelConfig
+from protocols.errors import DecodeError
+from protocols.mission_db import MissionDatabase, load_mission_db
+from protocols.space_packet import PacketStreamDecoder, SpacePacket
+from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
+from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
+
+
+class CommandLink:
+    """The sockets and decoders behind a command client."""
+
+    def __init__(
+        self, uplink: str, downlink: str, channel: PhysicalChannelConfig | None, mdb: MissionDatabase
+    ) -> None:
+        context = zmq.Context.instance()
+        self._push = context.socket(zmq.PUSH)
+        self._push.setsockopt(zmq.LINGER, 2000)
+        self._push.connect(uplink)
+        self._sub = context.socket(zmq.SUB)
+        self._sub.setsockopt(zmq.LINGER, 0)
+        self._sub.setsockopt(zmq.RCVHWM, 100_000)
+        self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_DOWNLINK)
+        self._sub.connect(downlink)
+        self._receiver = LinkReceiver(channel) if channel is not None else None
+        self._encoder = TcFrameEncoder(mdb.spacecraft_id, mdb.tc_virtual_channel)
+        self._platform_apids = {mdb.apids[role] for role in ("housekeeping", "events", "verification")}
+        self._session = random.SystemRandom().getrandbits(32)
+        self._sequence = 0
+        self.messages_received = 0
+
+    def send(self, packet: bytes) -> None:
+        """One TC packet, framed and BCH coded into a CLTU."""
+        envelope = Envelope(Layer.CLTUS, self._session, self._sequence).pack()
+        self._sequence += 1
+        self._push.send_multipart([TOPIC_UPLINK, envelope, wrap_for_uplink(packet, self._encoder)])
+
+    def receive(self, timeout_s: float) -> bytes | None:
+        """Platform packets (concatenated) from whatever downlink arrives within ``timeout_s``."""
+        if not self._sub.poll(int(timeout_s * 1000)):
+            return None
+        packets: list[bytes] = []
+        while True:
+            try:
+                parts = self._sub.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self.messages_received += 1
+            packets += self._platform_packets(parts)
+        return b"".join(packets)
+
+    def wait_for_downlink(self, timeout_s: float) -> bool:
+        """True once downlink traffic flows (so the subscription is live and replies will be seen)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._sub.poll(100):
+                return True
+        return False
+
+    def _platform_packets(self, parts: list[bytes]) -> list[bytes]:
+        if len(parts) != 3:
+            return []
+        try:
+            envelope = Envelope.unpack(parts[1])
+        except DecodeError:
+            return []
+        if envelope.layer == Layer.CADUS and self._receiver is not None:
+            raw = [out.packet for out in self._receiver.feed(parts[2])]
+        elif envelope.layer == Layer.PACKETS:
+            decoder = PacketStreamDecoder()
+            raw = [
+                u.pack() for u in [*decoder.feed(parts[2]), *decoder.close()] if isinstance(u, SpacePacket)
+            ]
+        else:
+            return []
+        return [p for p in raw if ((p[0] & 0x07) << 8 | p[1]) in self._platform_apids]
+
+    def close(self) -> None:
+        self._push.close()
+        self._sub.close()
+
+
+@contextmanager
+def open_command_client(
+    uplink: str,
+    downlink: str,
+    channel: PhysicalChannelConfig | None,
+    mdb: MissionDatabase | None = None,
+    connect_timeout_s: float = 10.0,
+) -> Iterator[CommandClient]:
+    """A command client on a live probe; waits until its downlink is heard before returning."""
+    mdb = mdb or load_mission_db()
+    link = CommandLink(uplink, downlink, channel, mdb)
+    try:
+        if not link.wait_for_downlink(connect_timeout_s):
+            raise TimeoutError(f"no downlink heard on {downlink} within {connect_timeout_s:.0f} s")
+        yield CommandClient(mdb, link.send, link.receive)
+    finally:
+        link.close()
