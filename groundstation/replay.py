@@ -22,12 +22,13 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import zmq
 
 from groundstation.recording_reader import RecordingReader
-from protocols.recording import Direction, SkippedBytes
+from protocols.recording import Direction, RecordingHeader, SkippedBytes
 from protocols.zmq_framing import Envelope
 
 DEFAULT_SNDHWM = 1000
@@ -64,15 +65,17 @@ class _Publisher:
         self.socket.setsockopt(zmq.LINGER, linger_ms)  # deliver what is queued when we close
         self.socket.bind(to)
 
-    def wait_for_subscriber(self, topics: Iterable[bytes]) -> None:
-        wanted = list(topics)
-        while not self.stop.is_set():
+    def wait_for_subscribers(self, topics: Iterable[bytes]) -> None:
+        """Return once every topic has a subscriber (one SUB's subscriptions arrive one by one)."""
+        missing = set(topics)
+        while missing:
+            if self.stop.is_set():
+                raise _Stopped
             if not self.socket.poll(_POLL_MS, zmq.POLLIN):
                 continue
             message = self.socket.recv()
-            if message[:1] == b"\x01" and any(topic.startswith(message[1:]) for topic in wanted):
-                return
-        raise _Stopped
+            if message[:1] == b"\x01":
+                missing = {topic for topic in missing if not topic.startswith(message[1:])}
 
     def drain_subscriptions(self) -> None:
         while True:
@@ -103,6 +106,32 @@ class _Publisher:
         self.socket.close()
 
 
+def parse_start_time(text: str, header: RecordingHeader | None) -> int:
+    """A ``--from`` value as receive-time nanoseconds since the Unix epoch.
+
+    ``+SECONDS`` counts from the recording's start (its header); an ISO 8601
+    time without a zone is taken as UTC; a bare integer is already nanoseconds.
+    """
+    text = text.strip()
+    if text.startswith("+"):
+        if header is None:
+            raise ValueError("a relative start time needs the recording header, which is damaged")
+        seconds = float(text[1:])
+        if not seconds >= 0:
+            raise ValueError(f"relative start time {text!r} is not a non-negative number of seconds")
+        return header.start_ns + round(seconds * 1e9)
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"start time {text!r} is not +SECONDS, an ISO 8601 time or nanoseconds") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
 def replay(
     path: str | os.PathLike[str],
     to: str,
@@ -123,18 +152,23 @@ def replay(
     at the first unit received at or after it (found through the index).
     ``loop`` starts over (from ``start_time_ns``) until stopped, keeping the
     session and its sequence count so the ground sees no gap. Only downlink
-    units are replayed unless ``directions`` says otherwise. Raises
+    units are replayed unless ``directions`` says otherwise (sending starts once
+    every replayed topic has a subscriber). Raises
     DecodeError / RecordingVersionError if ``path`` is not a readable recording.
+    Returns once what was sent is delivered (at most ``linger_ms`` later),
+    unless the caller passes its own ``context`` and terminates it later.
     """
     if speed is not None and not speed > 0:
         raise ValueError(f"speed must be positive or None (as fast as possible), not {speed}")
     wanted = {Direction.parse(d) for d in directions}
     stop = stop or threading.Event()
     stats = ReplayStats(session=secrets.randbits(32))
+    own_context = context is None
+    context = context or zmq.Context()
     with RecordingReader(path) as reader:
-        publisher = _Publisher(context or zmq.Context.instance(), to, sndhwm, linger_ms, stop)
+        publisher = _Publisher(context, to, sndhwm, linger_ms, stop)
         try:
-            publisher.wait_for_subscriber(d.topic for d in wanted)
+            publisher.wait_for_subscribers(d.topic for d in wanted)
             sequences = dict.fromkeys(wanted, 0)
             while True:
                 sent_before = stats.sent
@@ -147,6 +181,8 @@ def replay(
             stats.skipped = list(reader.skipped)
         finally:
             publisher.close()
+            if own_context:  # blocks until the subscriber has what was sent (or linger_ms runs out)
+                context.term()
     return stats
 
 

@@ -11,9 +11,9 @@ import pytest
 import zmq
 
 from groundstation.recorder import FsyncPolicy, RecordingWriter
-from groundstation.replay import ReplayStats, replay
+from groundstation.replay import ReplayStats, parse_start_time, replay
 from protocols.errors import DecodeError
-from protocols.recording import Direction, UnitRecord
+from protocols.recording import Direction, RecordingHeader, UnitRecord
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer, MessageGapCounter
 
 RECORDED_SESSION = 4242
@@ -75,12 +75,13 @@ class _Replay:
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
 
-    def start(self, path: Path, **options) -> _Replay:
+    def start(self, path: Path, own_context: bool = False, **options) -> _Replay:
+        """``own_context``: replay makes and terminates its own ZeroMQ context, as under the CLI."""
+        context = None if own_context else self.context
+
         def run() -> None:
             try:
-                self.stats = replay(
-                    path, self.endpoint, stop=self.stop, context=self.context, linger_ms=0, **options
-                )
+                self.stats = replay(path, self.endpoint, stop=self.stop, context=context, **options)
             except BaseException as error:
                 self.error = error
 
@@ -95,7 +96,11 @@ class _Replay:
             try:
                 topic, envelope, payload = self.sub.recv_multipart()
             except zmq.Again:
-                raise AssertionError(f"nothing received; replay thread error: {self.error!r}") from None
+                alive = self.thread is not None and self.thread.is_alive()
+                raise AssertionError(
+                    f"{len(messages)} of {count} received; replay thread alive={alive} "
+                    f"stats={self.stats} error={self.error!r}"
+                ) from None
             messages.append((topic, Envelope.unpack(envelope), payload))
         return messages
 
@@ -150,10 +155,10 @@ def _assert_live_like(messages, expected: list[UnitRecord], first_sequence: int 
 
 def test_replay_at_max_speed_sends_every_downlink_payload_in_order(harness, recording):
     path, units = recording
-    harness.start(path, speed=None)
+    harness.start(path, own_context=True, speed=None)
     expected = _downlink(units)
+    stats = harness.finish()  # returns only once everything sent is delivered
     messages = harness.receive(len(expected))
-    stats = harness.finish()
     _assert_live_like(messages, expected)
     assert all(topic == TOPIC_DOWNLINK for topic, _, _ in messages)
     assert stats.sent == len(expected) and stats.passes == 1 and stats.skipped == []
@@ -223,3 +228,17 @@ def test_replay_refuses_what_is_not_a_recording(tmp_path, ipc_dir):
         replay(bogus, f"ipc://{ipc_dir}/x", speed=None)
     with pytest.raises(ValueError):
         replay(bogus, f"ipc://{ipc_dir}/x", speed=0)
+
+
+def test_parse_start_time_accepts_relative_absolute_and_nanoseconds():
+    header = RecordingHeader("0.1.0", start_ns=1_700_000_000_000_000_000)
+    assert parse_start_time("+2.5", header) == 1_700_000_002_500_000_000
+    assert parse_start_time("2023-11-14T22:13:20Z", header) == 1_700_000_000_000_000_000
+    assert parse_start_time("2023-11-14T22:13:20.000001", header) == 1_700_000_000_000_001_000
+    assert parse_start_time("2023-11-14T23:13:20+01:00", header) == 1_700_000_000_000_000_000
+    assert parse_start_time("1700000000000000123", header) == 1_700_000_000_000_000_123
+    for bad in ("yesterday", "+-3", "+nan"):
+        with pytest.raises(ValueError):
+            parse_start_time(bad, header)
+    with pytest.raises(ValueError):
+        parse_start_time("+1", None)
