@@ -11,6 +11,8 @@ then image data, then idle frames, at the link's bit rate.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import heapq
 import json
 import logging
 import threading
@@ -20,19 +22,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emulator.downlink import Downlink
+from emulator.file_delivery import ImageFileSender
 from emulator.flight_software import FlightSoftware, ImageRequest, LinkStatus
 from emulator.geometry import compute_geometry
-from emulator.imaging import image_packets
+from emulator.imaging import image_packets, pixel_bytes
+from emulator.link_simulator import LinkProfile, LinkSimulator, Pass
 from emulator.platform_model import ScenarioSnapshot
 from emulator.render import RenderedFrame, render_scenario
 from emulator.scenario import Scenario
 from emulator.space_link import DEFAULT_RATE_BPS, VC_PAYLOAD, VC_REALTIME, CaduDownlink, PacketDownlink
 from emulator.uplink import Uplink
+from protocols.apids import Apid
+from protocols.cfdp import TransactionState, TransmissionMode
 from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
-from protocols.image_transport import DEFAULT_SEGMENT_OCTETS
+from protocols.image_file import pack_image_file
+from protocols.image_transport import DEFAULT_SEGMENT_OCTETS, ImageHeader
 from protocols.mission_db import MissionDatabase, load_mission_db
-from protocols.space_packet import SequenceCounter
+from protocols.space_packet import SequenceCounter, SpacePacket
 from protocols.tc_frame import unwrap_uplink
 from protocols.time_code import CucTime, utc_to_tai_seconds
 from protocols.zmq_framing import Layer
@@ -40,6 +47,15 @@ from protocols.zmq_framing import Layer
 log = logging.getLogger("paleblue.probe")
 
 TICK_PERIOD_S = 1.0
+
+
+@dataclass(frozen=True)
+class CapturedImage:
+    """An image as stored on board: its header, pixel bytes and the packets that carry it."""
+
+    header: ImageHeader
+    pixels: bytes
+    packets: list[bytes]
 
 
 @dataclass
@@ -52,6 +68,10 @@ class ProbeOptions:
     channel: PhysicalChannelConfig | None = field(default_factory=preset)  # None: bare packets
     rate_bps: float = DEFAULT_RATE_BPS
     bit_error_rate: float = 0.0
+    delivery: str = "packets"  # "packets": PUS service 128 segments; "cfdp": files by CFDP
+    cfdp_class: int = 2
+    link_profile: LinkProfile | None = None  # simulated deep-space link (light time, loss, passes)
+    time_scale: float = 1.0
 
 
 def json_ready(value: object) -> object:
@@ -75,8 +95,11 @@ class Probe:
         self.sequence = SequenceCounter()
         self._epoch_tai = utc_to_tai_seconds(scenario.epoch_utc)
         self._start_monotonic = time.monotonic()
-        self.images: dict[int, list[bytes]] = {}  # image id -> its packets, kept for DOWNLINK_IMAGE
+        self.images: dict[int, CapturedImage] = {}  # kept on board for DOWNLINK_IMAGE
         self._link: CaduDownlink | PacketDownlink | None = None
+        self._files: ImageFileSender | None = None
+        self._uplink_sim: LinkSimulator | None = None
+        self._uplink_in_flight: list[tuple[float, int, Layer, bytes]] = []
         self._snapshot = self._scenario_snapshot()
         self.fsw = FlightSoftware(
             self.mdb,
@@ -122,7 +145,15 @@ class Probe:
         return render_scenario(scenario, seed=base + index, image_index=scenario.image_count - 1)
 
     def _packetize(self, image_id: int, frame: RenderedFrame) -> list[bytes]:
-        truth = json_ready({**frame.truth, "scenario": self.scenario.name, "image_id": image_id})
+        pixels = pixel_bytes(frame.pixels, frame.bit_depth)
+        truth = json_ready(
+            {
+                **frame.truth,
+                "scenario": self.scenario.name,
+                "image_id": image_id,
+                "onboard_pixels_sha256": hashlib.sha256(pixels).hexdigest(),
+            }
+        )
         header, packets = image_packets(
             image_id,
             frame.pixels,
@@ -139,7 +170,7 @@ class Probe:
             image_id, header.width, header.height, header.bit_depth, frame.exposure_s, len(packets),
             header.crc32,
         )  # fmt: skip
-        self.images[image_id] = packets
+        self.images[image_id] = CapturedImage(header, pixels, packets)
         return packets
 
     def _take_images(self, request: ImageRequest) -> list[float]:
@@ -156,7 +187,11 @@ class Probe:
         if image_id not in self.images:
             raise KeyError(f"image {image_id} is not on board")
         assert self._link is not None
-        for packet in self.images[image_id]:
+        image = self.images[image_id]
+        if self._files is not None:
+            self._files.put(image_id, pack_image_file(image.header, image.pixels))
+            return
+        for packet in image.packets:
             self._link.submit(VC_PAYLOAD, packet)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -177,9 +212,10 @@ class Probe:
             )  # fmt: skip
             if not downlink.wait_for_subscriber(stop):
                 return 0
-            self._link = self._open_link(downlink)
             for image_id, frame in initial.items():
                 self._packetize(image_id, frame)
+            self._link = self._open_link(downlink)
+            for image_id in initial:
                 self._queue_image(image_id)
             return self._loop(stop, uplink)
         finally:
@@ -189,9 +225,32 @@ class Probe:
 
     def _open_link(self, downlink: Downlink) -> CaduDownlink | PacketDownlink:
         config = self.options.channel
+        options = self.options
+        if options.delivery == "cfdp":
+            self._files = ImageFileSender(
+                lambda packet: self._submit_payload(packet), self.sequence, self._round_trip_s(),
+                TransmissionMode.ACKNOWLEDGED if options.cfdp_class == 2 else TransmissionMode.UNACKNOWLEDGED,
+            )  # fmt: skip
         if config is None:
             log.info("downlink: bare space packets")
             return PacketDownlink(downlink)
+        if options.link_profile is not None:
+            profile = self._schedule_passes(options.link_profile)
+            seed = 0 if options.seed is None else options.seed
+            self._uplink_sim = LinkSimulator(profile.uplink, seed + 1)
+            log.info(
+                "simulated link '%s': %.0f km (one-way %.2f s x %g), %.2f Mbit/s down, %.0f kbit/s up, "
+                "loss %.0f %%, BER %g, passes %s",
+                profile.name, profile.downlink.range_km, profile.downlink.one_way_light_time_s,
+                options.time_scale,
+                profile.downlink.data_rate_bps / 1e6, profile.uplink.data_rate_bps / 1e3,
+                100 * profile.downlink.loss_probability, profile.downlink.bit_error_rate,
+                [(p.start, p.end) for p in profile.downlink.passes] or "always",
+            )  # fmt: skip
+            return CaduDownlink(
+                downlink, config, profile.downlink.data_rate_bps, options.bit_error_rate, options.seed,
+                simulator=LinkSimulator(profile.downlink, seed),
+            )  # fmt: skip
         log.info(
             "downlink: %s frames of %d octets, RS E=%d I=%d, %.1f Mbit/s%s",
             config.frame_type, config.frame_length, config.rs_e, config.rs_interleave,
@@ -202,22 +261,84 @@ class Probe:
             downlink, config, self.options.rate_bps, self.options.bit_error_rate, self.options.seed
         )
 
+    def _round_trip_s(self) -> float:
+        """Round-trip light time the CFDP timers wait for, on the (scaled) clock the link runs on."""
+        profile = self.options.link_profile
+        if profile is None:
+            return 0.2
+        return 2 * profile.downlink.one_way_light_time_s * profile.downlink.time_scale
+
+    def _schedule_passes(self, profile: LinkProfile) -> LinkProfile:
+        """For the outage profile: the first pass ends halfway through the first image, the next
+        begins after a gap of several round trips (both directions share the schedule)."""
+        if profile.name != "outage" or not self.images:
+            return profile
+        first = next(iter(self.images.values()))
+        transfer_s = 8 * 1.2 * len(first.pixels) / profile.downlink.data_rate_bps
+        end = transfer_s / 2
+        gap = max(6.0, 3 * self._round_trip_s())
+        passes = (Pass(0.0, end), Pass(end + gap, 1e9))
+        return LinkProfile(
+            profile.name,
+            dataclasses.replace(profile.downlink, passes=passes),
+            dataclasses.replace(profile.uplink, passes=passes),
+        )
+
+    def _submit_payload(self, packet: bytes) -> None:
+        assert self._link is not None
+        self._link.submit(VC_PAYLOAD, packet)
+
+    def _receive_uplink(self, uplink: Uplink) -> None:
+        """Telecommands and CFDP PDUs from the ground, through the simulated uplink when there is one."""
+        arrived = uplink.receive()
+        sim = self._uplink_sim
+        if sim is None:
+            for layer, payload in arrived:
+                self._telecommand(layer, payload)
+            return
+        assert isinstance(self._link, CaduDownlink)
+        now = self._link.link_time()
+        for layer, payload in arrived:
+            for delivery in sim.send(payload, now):
+                heapq.heappush(
+                    self._uplink_in_flight, (delivery.time, delivery.sequence, layer, delivery.unit)
+                )
+        while self._uplink_in_flight and self._uplink_in_flight[0][0] <= now:
+            _, _, layer, unit = heapq.heappop(self._uplink_in_flight)
+            self._telecommand(layer, unit)
+
+    def _serve_files(self, link: CaduDownlink | PacketDownlink, was_in_view: bool) -> bool:
+        """Poll the CFDP sender while the payload channel has room; suspend it outside passes."""
+        files = self._files
+        if files is None:
+            return was_in_view
+        in_view = not isinstance(link, CaduDownlink) or link.in_view()
+        if in_view != was_in_view:
+            (files.resume if in_view else files.suspend)()
+            log.info(
+                "pass %s: CFDP %s", "begins" if in_view else "ends", "resumed" if in_view else "suspended"
+            )
+        if in_view and link.pending_packets() < 64:
+            files.poll(32)
+        return in_view
+
     def _loop(self, stop: threading.Event, uplink: Uplink | None) -> int:
         link = self._link
         assert link is not None
         next_tick = time.monotonic()
         drained_reported = False
+        in_view = True
         while not stop.is_set():
             if uplink is not None:
-                for layer, payload in uplink.receive():
-                    self._telecommand(layer, payload)
+                self._receive_uplink(uplink)
+            in_view = self._serve_files(link, in_view)
             if time.monotonic() >= next_tick:
                 next_tick += TICK_PERIOD_S
                 for packet in self.fsw.tick(self.onboard_tai()):
                     link.submit(VC_REALTIME, packet)
             if not link.send_batch(stop):
                 break
-            if not link.has_pending() and not drained_reported:
+            if not link.has_pending() and not self._files_pending() and not drained_reported:
                 drained_reported = True
                 log.info("downlink queue empty: every queued image has been sent")
                 if self.options.exit_after_downlink:
@@ -225,6 +346,13 @@ class Probe:
             elif link.has_pending():
                 drained_reported = False
         return 0
+
+    def _files_pending(self) -> bool:
+        """A CFDP transaction still running (sending, or waiting for the ground's Finished)."""
+        if self._files is None:
+            return False
+        ended = (TransactionState.COMPLETED, TransactionState.CANCELLED)
+        return any(sender.state not in ended for sender in self._files.files.values())
 
     def _telecommand(self, layer: Layer, payload: bytes) -> None:
         """One uplinked unit: a CLTU (unwrapped to its TC packet) or a bare TC packet."""
@@ -238,5 +366,13 @@ class Probe:
             log.warning("uplink: layer %s ignored", layer.name)
             return
         assert self._link is not None
+        if self._files is not None and len(payload) > 6 and ((payload[0] & 7) << 8 | payload[1]) == Apid.CFDP:
+            try:
+                packet, _ = SpacePacket.unpack(payload)
+            except DecodeError as exc:
+                log.warning("uplink CFDP packet rejected: %s", exc)
+                return
+            self._files.handle(packet.data)
+            return
         for packet in self.fsw.handle_telecommand(payload):
             self._link.submit(VC_REALTIME, packet)

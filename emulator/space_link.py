@@ -15,6 +15,7 @@ from collections import deque
 import numpy as np
 
 from emulator.downlink import Downlink
+from emulator.link_simulator import LinkSimulator
 from emulator.transmitter import Transmitter
 from protocols.channel_config import PhysicalChannelConfig
 from protocols.zmq_framing import Layer
@@ -50,8 +51,11 @@ class CaduDownlink:
         rate_bps: float = DEFAULT_RATE_BPS,
         bit_error_rate: float = 0.0,
         seed: int | None = None,
+        simulator: LinkSimulator | None = None,
     ) -> None:
         self.downlink = downlink
+        self.simulator = simulator
+        self.started = time.monotonic()
         self.config = config
         self.rate_bps = rate_bps
         self.bit_error_rate = bit_error_rate
@@ -82,7 +86,23 @@ class CaduDownlink:
         if delay > 0 and stop.wait(delay):
             return False
         self._next_send = max(self._next_send, time.monotonic() - 1.0) + len(cadus) * 8 / self.rate_bps
-        return self.downlink.send(Layer.CADUS, cadus, stop)
+        if self.simulator is None:
+            return self.downlink.send(Layer.CADUS, cadus, stop)
+        length = self.config.cadu_length
+        now = self.link_time()
+        for start in range(0, len(cadus), length):
+            self.simulator.send(cadus[start : start + length], now)
+        arrived = self.simulator.due(now)
+        if not arrived:
+            return True
+        return self.downlink.send(Layer.CADUS, b"".join(d.unit for d in arrived), stop)
+
+    def link_time(self) -> float:
+        """Seconds since the link came up: the clock of the simulator's pass schedule."""
+        return time.monotonic() - self.started
+
+    def in_view(self) -> bool:
+        return self.simulator is None or self.simulator.config.in_view(self.link_time())
 
 
 class PacketDownlink:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import zmq
 
 from groundstation.station import GroundStation
 from protocols.channel_config import PhysicalChannelConfig
-from protocols.zmq_framing import TOPIC_DOWNLINK
+from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 
 log = logging.getLogger("paleblue.ground")
 
@@ -27,14 +28,42 @@ def run_ground_station(
     timeout_s: float | None = None,
     on_message: Callable[[list[bytes], int], None] | None = None,
     channel: PhysicalChannelConfig | None = None,
+    uplink: str | None = None,
+    round_trip_s: float = 0.2,
+    link_rate_bps: float | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
     ``on_message(parts, receive_ns)`` sees every message first (a recorder hooks in here).
     Returns the pass summary, also written to ``out_dir``.
     """
-    station = GroundStation(out_dir, expect_images, channel)
     context = zmq.Context.instance()
+    push = None
+    if uplink is not None:
+        push = context.socket(zmq.PUSH)
+        push.setsockopt(zmq.LINGER, 0)
+        push.setsockopt(zmq.SNDHWM, 10_000)
+        push.connect(uplink)
+    session = random.SystemRandom().getrandbits(32)
+    sent = [0]
+
+    def send_uplink(layer: Layer, payload: bytes) -> None:
+        assert push is not None
+        envelope = Envelope(layer, session, sent[0]).pack()
+        try:
+            push.send_multipart([TOPIC_UPLINK, envelope, payload], flags=zmq.NOBLOCK)
+            sent[0] += 1
+        except zmq.Again:  # the probe is not there: the reply is lost, as over a link, and counted
+            station.faults.record("uplink not accepting", f"{len(payload)} octets dropped")
+
+    station = GroundStation(
+        out_dir,
+        expect_images,
+        channel,
+        send_uplink=send_uplink if push is not None else None,
+        round_trip_s=round_trip_s,
+        link_rate_bps=link_rate_bps,
+    )
     socket = context.socket(zmq.SUB)
     socket.setsockopt(zmq.RCVHWM, RECEIVE_HIGH_WATER_MARK)
     socket.setsockopt(zmq.LINGER, 0)
@@ -47,9 +76,10 @@ def run_ground_station(
             if deadline is not None and time.monotonic() > deadline:
                 log.warning("timeout after %.0f s with %d image(s) done", timeout_s, station.images_done)
                 break
-            if not socket.poll(100, zmq.POLLIN):
+            station.tick()
+            if not socket.poll(20, zmq.POLLIN):
                 continue
-            for _ in range(10_000):  # drain what is queued before polling again
+            for _ in range(256):  # drain what is queued, then let the timers run
                 try:
                     parts = socket.recv_multipart(flags=zmq.NOBLOCK)
                 except zmq.Again:
@@ -61,4 +91,6 @@ def run_ground_station(
                     break
     finally:
         socket.close()
+        if push is not None:
+            push.close()
     return station.finish()

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from groundstation.fault_log import FaultLog
+from groundstation.file_reception import ImageFileReception
 from groundstation.link_receiver import FrameReceiver, LinkOutput, LinkReceiver
 from groundstation.optical_navigation import measure_bodies
 from groundstation.telemetry import Alarm, EventRecord, TelemetryProcessor
@@ -42,14 +43,19 @@ from protocols.pus import unpack_tm_packet
 from protocols.pus_services import FailureCode, VerificationReport
 from protocols.space_packet import (
     PacketStreamDecoder,
+    PacketType,
+    SequenceCounter,
     SkippedBytes,
     SpacePacket,
     sequence_gap,
 )
+from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
 from protocols.time_code import CUC_PFIELD_4_2, tai_seconds_to_utc
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
 
 log = logging.getLogger("paleblue.ground")
+
+CFDP_TC_VIRTUAL_CHANNEL = 1  # file-delivery replies ride their own TC virtual channel
 
 # Link counters that mean something went wrong (corrections that succeeded are not faults).
 _LINK_FAULT_COUNTERS = ("uncorrectable", "crc_failures", "header_errors", "sync_losses", "bytes_skipped")
@@ -67,6 +73,12 @@ class ImageProduct:
     sha256: str
     files: dict[str, str]
     measurement: dict = field(default_factory=dict)
+    onboard_sha256: str | None = None  # what the probe computed at capture, from the metadata
+    delivery: dict = field(default_factory=dict)  # how it came: image packets or a CFDP transaction
+
+    @property
+    def identical_to_onboard(self) -> bool | None:
+        return None if self.onboard_sha256 is None else self.onboard_sha256 == self.sha256
 
 
 class GroundStation:
@@ -78,6 +90,9 @@ class GroundStation:
         expect_images: int | None = None,
         channel: PhysicalChannelConfig | None = None,
         mdb: MissionDatabase | None = None,
+        send_uplink: Callable[[Layer, bytes], None] | None = None,
+        round_trip_s: float = 0.2,
+        link_rate_bps: float | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.channel = channel if channel is not None else preset()
@@ -85,6 +100,12 @@ class GroundStation:
         self.frames = FrameReceiver(self.channel)
         self._link_seen: dict[str, int] = {}
         self.mdb = mdb if mdb is not None else load_mission_db()
+        self._send_uplink = send_uplink
+        self.link_rate_bps = link_rate_bps
+        self._uplink_sequence = SequenceCounter()
+        self._tc_frames = TcFrameEncoder(self.mdb.spacecraft_id, CFDP_TC_VIRTUAL_CHANNEL)
+        self._uplink_count = 0
+        self.files = ImageFileReception(self._send_cfdp_pdu, self.out_dir, self._on_file_image, round_trip_s)
         self.telemetry = TelemetryProcessor(
             self.mdb, on_alarm=self._on_alarm, on_event=self._on_event, on_verification=self._on_verification
         )
@@ -132,12 +153,53 @@ class GroundStation:
         if envelope.layer == Layer.PACKETS:
             self.handle_packet_stream(payload)
         elif envelope.layer == Layer.CADUS:
+            self.files.heard_downlink()
             self._handle_link_outputs(self.link.feed(payload))
             self._log_link_faults()
         elif envelope.layer == Layer.FRAMES:
             self._handle_link_outputs(self.frames.feed(payload))
         else:
             self.faults.record("unsupported layer", envelope.layer.name)
+
+    def tick(self) -> None:
+        """Timers: CFDP retransmission, NAK and inactivity timers, partial images, progress lines."""
+        try:
+            self.files.poll()
+        except Exception as exc:
+            log.exception("internal error in the CFDP entity")
+            self.faults.record("internal error", repr(exc))
+
+    def _send_cfdp_pdu(self, pdu: bytes) -> None:
+        """A CFDP reply up the uplink: space packet → TC frame (VC 1) → CLTU."""
+        if self._send_uplink is None:
+            self.faults.record("CFDP reply with no uplink", f"{len(pdu)} octets not sent")
+            return
+        packet = SpacePacket(
+            Apid.CFDP, self._uplink_sequence.next(Apid.CFDP), pdu,
+            packet_type=PacketType.TELECOMMAND, secondary_header_flag=False,
+        ).pack()  # fmt: skip
+        self._send_uplink(Layer.CLTUS, wrap_for_uplink(packet, self._tc_frames))
+        self._uplink_count += 1
+
+    def _on_file_image(self, header: ImageHeader, pixels: bytes, transaction: dict) -> None:
+        image = ReassembledImage(header, pixels, [])
+        if not image.crc_ok:
+            self.faults.record("image CRC mismatch", f"CFDP image {header.image_id}")
+        goodput = None
+        if transaction["duration_s"] > 0 and transaction["file_octets"]:
+            goodput = 8 * transaction["file_octets"] / transaction["duration_s"]
+        self._write(
+            image,
+            {
+                "method": "CFDP class 2 file",
+                **transaction,
+                "goodput_bps": goodput,
+                "link_rate_bps": self.link_rate_bps,
+                "goodput_fraction_of_link_rate": (
+                    goodput / self.link_rate_bps if goodput and self.link_rate_bps else None
+                ),
+            },
+        )
 
     def _log_link_faults(self) -> None:
         """Turn new link-layer counts into fault records, so link faults are logged too."""
@@ -203,6 +265,8 @@ class GroundStation:
         self._last_count[apid] = packet.sequence_count
         if apid == Apid.CAMERA:
             self._handle_camera(packet)
+        elif apid == Apid.CFDP:
+            self.files.handle(packet.data)
         elif apid == Apid.PLATFORM:
             self._handle_platform(packet)
         else:
@@ -279,7 +343,7 @@ class GroundStation:
             self.faults.record("bad camera packet", str(exc))
 
     # -- products ----------------------------------------------------------------------------
-    def _write(self, image: ReassembledImage) -> None:
+    def _write(self, image: ReassembledImage, delivery: dict | None = None) -> None:
         h = image.header
         dtype = np.dtype(">u2") if h.bit_depth > 8 else np.dtype("u1")
         pixels = (
@@ -314,6 +378,8 @@ class GroundStation:
             sha256=hashlib.sha256(image.pixels).hexdigest(),
             files={k: str(v) for k, v in files.items()},
             measurement=measurement,
+            onboard_sha256=h.metadata.get("onboard_pixels_sha256"),
+            delivery=delivery or {"method": "image packets (PUS 128)"},
         )
         self.products.append(product)
         if image.complete and not image.crc_ok:
@@ -370,12 +436,13 @@ class GroundStation:
                 "latest": {k: _plain(v) for k, v in sorted(self.telemetry.latest.items())},
                 "limit_levels": dict(sorted(self.telemetry.limits.levels.items())),
             },
+            "cfdp": self.files.summary(),
             "image_reassembly": {
                 **self.reassembler.counters.as_dict(),
                 "rejections": self.reassembler.rejections,
             },
             "faults": self.faults.as_dict(),
-            "images": [p.__dict__ for p in self.products],
+            "images": [{**p.__dict__, "identical_to_onboard": p.identical_to_onboard} for p in self.products],
         }
 
     def finish(self) -> dict:

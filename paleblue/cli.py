@@ -134,8 +134,20 @@ def cmd_probe(args: argparse.Namespace) -> int:
         rate_bps=args.rate,
         bit_error_rate=args.inject_ber,
         uplink=args.uplink,
+        delivery=args.delivery or ("cfdp" if args.link else "packets"),
+        cfdp_class=args.cfdp_class,
+        link_profile=_link_profile(args.link, args.time_scale, scenario.range_km),
+        time_scale=args.time_scale,
     )
     return Probe(scenario, options).run(stop)
+
+
+def _link_profile(name: str | None, time_scale: float, range_km: float):
+    if name is None:
+        return None
+    from emulator.link_simulator import profile
+
+    return profile(name, time_scale=time_scale, range_km=range_km)
 
 
 def cmd_ground(args: argparse.Namespace) -> int:
@@ -150,6 +162,9 @@ def cmd_ground(args: argparse.Namespace) -> int:
         expect_images=args.expect_images,
         timeout_s=args.timeout,
         channel=_channel(args.channel),
+        uplink=args.uplink,
+        round_trip_s=args.rtt,
+        link_rate_bps=args.link_rate,
     )
     brief = {k: summary[k] for k in ("transport", "packets_by_apid", "faults")}
     brief["link"] = summary["link"]["cadu"]["physical"]
@@ -302,7 +317,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         str(args.inject_ber),
         "--uplink",
         uplink,
+        "--time-scale",
+        str(args.time_scale),
+        "--cfdp-class",
+        str(args.cfdp_class),
+        *(["--link", args.link] if args.link else []),
+        *(["--delivery", args.delivery] if args.delivery else []),
     ]
+    link_profile = _link_profile(args.link, args.time_scale, scenario.range_km)
+    if link_profile is not None:
+        down = link_profile.downlink
+        round_trip = 2 * down.one_way_light_time_s * down.time_scale
+        link_rate = down.data_rate_bps
+    else:
+        round_trip, link_rate = 0.2, args.rate
+    ground_cmd += ["--uplink", uplink, "--rtt", f"{round_trip:.6f}", "--link-rate", str(link_rate)]
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
     ground = subprocess.Popen(ground_cmd, stdout=subprocess.PIPE, text=True)
@@ -327,6 +356,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         state = (
             "complete, CRC ok" if p["crc_ok"] else ("complete, CRC FAILED" if p["complete"] else "INCOMPLETE")
         )
+        if p.get("identical_to_onboard") is not None:
+            state += ", sha256 " + ("= on board" if p["identical_to_onboard"] else "DIFFERS from on board")
+        delivery = p.get("delivery", {})
+        if delivery.get("goodput_bps"):
+            fraction = delivery.get("goodput_fraction_of_link_rate") or 0
+            state += (
+                f", CFDP {delivery['duration_s']:.1f} s, {delivery['nak_rounds']} NAK rounds, goodput "
+                f"{delivery['goodput_bps'] / 1e6:.2f} Mbit/s ({100 * fraction:.0f} % of the link rate)"
+            )
         print(
             f"  image {p['image_id']}: {p['width']}x{p['height']} {p['bit_depth']}-bit, {state}, "
             f"sha256 {p['sha256'][:16]}…  {p['files'].get('quicklook')}"
@@ -369,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to bind")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--exit-after-downlink", action="store_true", help="exit once every image is sent")
+    _delivery_options(p)
     p.add_argument(
         "--uplink", default=DEFAULT_UPLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to bind for TCs"
     )
@@ -392,6 +431,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds"
     )
     p.add_argument("--channel", default="tm-rs-i5", metavar="PRESET", help=CHANNEL_HELP)
+    p.add_argument(
+        "--uplink",
+        default=None,
+        metavar="ENDPOINT",
+        help="the probe's uplink, for CFDP replies (ACK, NAK, Finished); default: none",
+    )
+    p.add_argument(
+        "--rtt",
+        type=_positive_float,
+        default=0.2,
+        metavar="S",
+        help="round-trip light time the CFDP timers allow for (default 0.2)",
+    )
+    p.add_argument(
+        "--link-rate",
+        type=_positive_float,
+        default=None,
+        metavar="BPS",
+        help="configured downlink rate, to report goodput against",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_ground)
 
@@ -428,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S")
     _link_options(p)
+    _delivery_options(p)
     p.set_defaults(func=cmd_run)
     return parser
 
@@ -447,6 +507,31 @@ def _link_options(p: argparse.ArgumentParser) -> None:
         metavar="P",
         help="flip each downlink bit with probability P (seeded by --seed)",
     )
+
+
+def _delivery_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--link",
+        default=None,
+        metavar="PROFILE",
+        choices=("nominal", "lossy", "outage"),
+        help="simulate a deep-space link: nominal, lossy (10%% frame loss, BER 1e-5, reordering) "
+        "or outage (a pass ends halfway through an image); implies --delivery cfdp",
+    )
+    p.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=1.0,
+        metavar="F",
+        help="multiply light time by F (tests use 0.1 so they need not wait)",
+    )
+    p.add_argument(
+        "--delivery",
+        choices=("packets", "cfdp"),
+        default=None,
+        help="images as PUS 128 packets (default without --link) or CFDP files",
+    )
+    p.add_argument("--cfdp-class", type=int, choices=(1, 2), default=2)
 
 
 def _probability(text: str) -> float:

@@ -1,0 +1,174 @@
+"""The ground's CFDP entity: receives image files, writes partial images as they fill, reports progress.
+
+PDUs arrive in space packets on APID CFDP; replies (ACK, NAK, Finished) go up
+the uplink through ``send_pdu``. While a transaction is open the station
+writes ``<name>-partial.png`` at most once a second, with the octets still
+missing drawn as a grey hatch; when the file is complete and its CFDP checksum
+verified, the image is handed over for the final products.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from protocols.cfdp import EntityConfig, FileReceiver, ReceivingEntity, TimerPolicy
+from protocols.errors import DecodeError
+from protocols.image_file import unpack_image_file, unpack_image_header
+from protocols.image_products import quicklook
+from protocols.image_transport import ImageHeader
+from protocols.space_packet import PRIMARY_HEADER_LENGTH
+from protocols.tc_frame import MAX_DATA_LENGTH as TC_FRAME_MAX_DATA
+
+log = logging.getLogger("paleblue.ground.cfdp")
+
+GROUND_ENTITY_ID = 2
+# Replies go up one per TC frame, inside a space packet: the frame's data field less the packet header.
+MAX_PDU_LENGTH = TC_FRAME_MAX_DATA - PRIMARY_HEADER_LENGTH
+PARTIAL_EVERY_S = 1.0
+PROGRESS_EVERY_S = 1.0
+SILENCE_IS_OUTAGE_S = 1.0  # no downlink for this long: the pass is over, freeze the CFDP timers
+
+
+def cfdp_config(round_trip_s: float) -> EntityConfig:
+    """The same settings as the probe's entity: PDU CRC on, CRC-32 file checksums."""
+    return EntityConfig(
+        local_entity_id=GROUND_ENTITY_ID,
+        max_pdu_length=MAX_PDU_LENGTH,
+        crc=True,
+        timers=TimerPolicy(round_trip_light_time=round_trip_s),
+    )
+
+
+class ImageFileReception:
+    def __init__(
+        self,
+        send_pdu: Callable[[bytes], None],
+        out_dir: Path,
+        on_image: Callable[[ImageHeader, bytes, dict], None],
+        round_trip_s: float,
+    ) -> None:
+        self.out_dir = out_dir
+        self._on_image = on_image
+        self.entity = ReceivingEntity(
+            cfdp_config(round_trip_s), send=send_pdu, now=time.monotonic, on_segment=self._on_segment,
+            on_end=self._on_end,
+        )  # fmt: skip
+        self.transactions: dict[tuple[int, int], dict] = {}
+        self._dirty: set[tuple[int, int]] = set()
+        self._last_partial = 0.0
+        self._last_progress = 0.0
+        self._last_heard = time.monotonic()
+        self.suspended = False
+        self.outages = 0
+        self.partial_images_written = 0
+
+    def handle(self, pdu: bytes) -> None:
+        self.entity.handle(pdu)
+
+    def heard_downlink(self) -> None:
+        """Downlink frames arrived: the pass is on (resume if an outage froze the timers)."""
+        self._last_heard = time.monotonic()
+        if self.suspended:
+            self.suspended = False
+            self.entity.resume()
+            log.info("downlink back: CFDP resumed")
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        if not self.suspended and now - self._last_heard > SILENCE_IS_OUTAGE_S and self._open():
+            self.suspended = True
+            self.outages += 1
+            self.entity.suspend()
+            log.warning("downlink silent for %.1f s: outage, CFDP suspended", now - self._last_heard)
+        self.entity.poll()
+        if now - self._last_partial >= PARTIAL_EVERY_S and self._dirty:
+            self._last_partial = now
+            for tid in list(self._dirty):
+                self._write_partial(tid)
+            self._dirty.clear()
+        if now - self._last_progress >= PROGRESS_EVERY_S and self._open():
+            self._last_progress = now
+            for receiver in self._open():
+                log.info("%s", receiver.progress().line())
+
+    def _open(self) -> list[FileReceiver]:
+        return [r for r in self.entity.transactions.values() if not r.ended]
+
+    def _on_segment(self, tid: tuple[int, int], offset: int, data: bytes) -> None:
+        self._dirty.add(tid)
+
+    def _write_partial(self, tid: tuple[int, int]) -> None:
+        receiver = self.entity.transactions.get(tid)
+        if receiver is None or receiver.ended:
+            return
+        partial = receiver.partial_bytes()
+        try:
+            header, start = unpack_image_header(partial)
+        except DecodeError:
+            return  # the header octets have not arrived yet
+        if len(partial) != start + header.image_octets:
+            return
+        pixels = np.frombuffer(partial, dtype=_dtype(header), offset=start).reshape(
+            header.height, header.width
+        )
+        image = quicklook(pixels.astype(np.uint16), header.bit_depth)
+        missing = np.zeros(header.image_octets, dtype=bool)
+        for gap_start, gap_end in receiver.received.gaps(start, len(partial)):
+            missing[gap_start - start : gap_end - start] = True
+        sample = 1 if header.bit_depth <= 8 else 2
+        missing_pixels = missing.reshape(-1, sample).any(axis=1).reshape(header.height, header.width)
+        rows, cols = np.indices(missing_pixels.shape)
+        hatch = np.where((rows + cols) % 8 < 4, 96, 160).astype(np.uint8)
+        image[missing_pixels] = hatch[missing_pixels]
+        from PIL import Image
+
+        name = f"{header.metadata.get('scenario', 'image')}-{header.image_id:03d}-partial.png"
+        Image.fromarray(image).save(self.out_dir / name)
+        self.partial_images_written += 1
+
+    def _on_end(self, receiver: FileReceiver) -> None:
+        progress = receiver.progress()
+        record = {
+            "transaction": list(receiver.transaction_id),
+            "state": progress.state,
+            "file_octets": progress.file_size,
+            "octets_received": progress.bytes_done,
+            "nak_rounds": progress.nak_rounds,
+            "retransmitted_octets": progress.retransmitted_bytes,
+            "duration_s": (progress.ended_at or time.monotonic()) - progress.started_at,
+            "condition_code": None if progress.condition_code is None else int(progress.condition_code),
+            "complete": bool(receiver.result is not None and receiver.result.complete),
+        }
+        self.transactions[receiver.transaction_id] = record
+        log.info("CFDP transaction %s ended: %s", receiver.transaction_id, progress.line())
+        data = receiver.file_bytes()
+        if data is None:
+            log.warning("CFDP transaction %s did not deliver a verified file", receiver.transaction_id)
+            return
+        try:
+            header, pixels = unpack_image_file(data)
+        except DecodeError as exc:
+            log.warning("CFDP file %s is not an image file: %s", receiver.transaction_id, exc)
+            return
+        (
+            self.out_dir / f"{header.metadata.get('scenario', 'image')}-{header.image_id:03d}-partial.png"
+        ).unlink(missing_ok=True)
+        self._on_image(header, pixels, record)
+
+    def summary(self) -> dict:
+        return {
+            "transactions": [self.transactions[t] for t in sorted(self.transactions)],
+            "open": [r.progress().line() for r in self._open()],
+            "rejections": dict(self.entity.all_rejections()),
+            "outages_detected": self.outages,
+            "partial_images_written": self.partial_images_written,
+        }
+
+
+def _dtype(header: ImageHeader) -> np.dtype:
+    return np.dtype(">u2") if header.bit_depth > 8 else np.dtype("u1")
