@@ -37,7 +37,7 @@ from protocols.recording import (
 )
 from protocols.zmq_framing import Envelope, MessageGapCounter
 
-DEFAULT_RCVHWM = 100_000  # messages; ZeroMQ's receive queue is the tap's bounded write-behind buffer
+DEFAULT_RCVHWM = 20_000  # messages: ZeroMQ's receive queue is the tap's bounded write-behind buffer
 _MAX_IOVECS = 512  # well under IOV_MAX (1024 on Linux)
 
 

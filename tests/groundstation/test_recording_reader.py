@@ -132,7 +132,6 @@ def test_future_version_is_refused_with_one_line(tmp_path):
     assert "\n" not in str(error.value) and "newer" in str(error.value)
 
 
-@pytest.mark.slow
 def test_memory_stays_flat_while_streaming_a_large_file(tmp_path):
     path = tmp_path / "big.pbrec"
     _write(path, 6000, size=4096, index_interval_bytes=1 << 20)
