@@ -36,7 +36,7 @@ from protocols.apids import Apid
 from protocols.cfdp import TransactionState, TransmissionMode
 from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
-from protocols.image_file import pack_image_file
+from protocols.image_file import Compression, pack_image_file
 from protocols.image_transport import DEFAULT_SEGMENT_OCTETS, ImageHeader
 from protocols.mission_db import MissionDatabase, load_mission_db
 from protocols.space_packet import SequenceCounter, SpacePacket
@@ -70,6 +70,7 @@ class ProbeOptions:
     bit_error_rate: float = 0.0
     delivery: str = "packets"  # "packets": PUS service 128 segments; "cfdp": files by CFDP
     cfdp_class: int = 2
+    compression: Compression = Compression.NONE  # for CFDP files: CCSDS 121 lossless, or none
     link_profile: LinkProfile | None = None  # simulated deep-space link (light time, loss, passes)
     time_scale: float = 1.0
 
@@ -189,7 +190,13 @@ class Probe:
         assert self._link is not None
         image = self.images[image_id]
         if self._files is not None:
-            self._files.put(image_id, pack_image_file(image.header, image.pixels))
+            data = pack_image_file(image.header, image.pixels, self.options.compression)
+            if self.options.compression != Compression.NONE:
+                log.info(
+                    "image %d: CCSDS 121 compression %d -> %d octets (ratio %.2f)",
+                    image_id, len(image.pixels), len(data), len(image.pixels) / len(data),
+                )  # fmt: skip
+            self._files.put(image_id, data)
             return
         for packet in image.packets:
             self._link.submit(VC_PAYLOAD, packet)

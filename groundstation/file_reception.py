@@ -18,7 +18,7 @@ import numpy as np
 
 from protocols.cfdp import EntityConfig, FileReceiver, ReceivingEntity, TimerPolicy
 from protocols.errors import DecodeError
-from protocols.image_file import unpack_image_file, unpack_image_header
+from protocols.image_file import Compression, unpack_image_file, unpack_image_header
 from protocols.image_products import quicklook
 from protocols.image_transport import ImageHeader
 from protocols.space_packet import PRIMARY_HEADER_LENGTH
@@ -108,11 +108,11 @@ class ImageFileReception:
             return
         partial = receiver.partial_bytes()
         try:
-            header, start = unpack_image_header(partial)
+            header, compression, start = unpack_image_header(partial)
         except DecodeError:
             return  # the header octets have not arrived yet
-        if len(partial) != start + header.image_octets:
-            return
+        if compression != Compression.NONE or len(partial) != start + header.image_octets:
+            return  # a compressed image cannot be shown before it is whole
         pixels = np.frombuffer(partial, dtype=_dtype(header), offset=start).reshape(
             header.height, header.width
         )

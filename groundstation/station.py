@@ -194,6 +194,9 @@ class GroundStation:
                 "method": "CFDP class 2 file",
                 **transaction,
                 "goodput_bps": goodput,
+                "compression_ratio": (
+                    header.image_octets / transaction["file_octets"] if transaction["file_octets"] else None
+                ),
                 "link_rate_bps": self.link_rate_bps,
                 "goodput_fraction_of_link_rate": (
                     goodput / self.link_rate_bps if goodput and self.link_rate_bps else None

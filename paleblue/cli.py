@@ -136,10 +136,17 @@ def cmd_probe(args: argparse.Namespace) -> int:
         uplink=args.uplink,
         delivery=args.delivery or ("cfdp" if args.link else "packets"),
         cfdp_class=args.cfdp_class,
+        compression=_compression(args.compress),
         link_profile=_link_profile(args.link, args.time_scale, scenario.range_km),
         time_scale=args.time_scale,
     )
     return Probe(scenario, options).run(stop)
+
+
+def _compression(name: str):
+    from protocols.image_file import Compression
+
+    return Compression.CCSDS121 if name == "ccsds121" else Compression.NONE
 
 
 def _link_profile(name: str | None, time_scale: float, range_km: float):
@@ -323,6 +330,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         str(args.cfdp_class),
         *(["--link", args.link] if args.link else []),
         *(["--delivery", args.delivery] if args.delivery else []),
+        "--compress",
+        args.compress,
     ]
     link_profile = _link_profile(args.link, args.time_scale, scenario.range_km)
     if link_profile is not None:
@@ -532,6 +541,12 @@ def _delivery_options(p: argparse.ArgumentParser) -> None:
         help="images as PUS 128 packets (default without --link) or CFDP files",
     )
     p.add_argument("--cfdp-class", type=int, choices=(1, 2), default=2)
+    p.add_argument(
+        "--compress",
+        choices=("none", "ccsds121"),
+        default="none",
+        help="CFDP image files: CCSDS 121.0-B lossless compression (needs the 'compression' extra)",
+    )
 
 
 def _probability(text: str) -> float:

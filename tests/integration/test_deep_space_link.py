@@ -27,7 +27,8 @@ def _run(out: Path, *options: str) -> dict:
 
 @pytest.mark.parametrize("profile", ["nominal", "lossy", "outage"])
 def test_every_image_arrives_identical_to_capture(tmp_path: Path, profile: str) -> None:
-    summary = _run(tmp_path / profile, "--link", profile)
+    compress = ["--compress", "ccsds121"] if profile == "nominal" else []
+    summary = _run(tmp_path / profile, "--link", profile, *compress)
     (image,) = summary["images"]
     assert image["crc_ok"] and image["identical_to_onboard"] is True
     delivery = image["delivery"]
@@ -35,6 +36,8 @@ def test_every_image_arrives_identical_to_capture(tmp_path: Path, profile: str) 
     assert 0 < delivery["goodput_fraction_of_link_rate"] <= 1.0
     cfdp = summary["cfdp"]
     assert cfdp["partial_images_written"] >= 1  # the image was shown as it filled
+    if profile == "nominal":
+        assert delivery["compression_ratio"] > 2  # CCSDS 121 on a mostly dark frame
     if profile == "lossy":
         assert delivery["nak_rounds"] >= 1 and delivery["retransmitted_octets"] > 0
         assert summary["link"]["cadu"]["physical"]["frames_corrected"] > 0  # BER 1e-5 corrected by RS
