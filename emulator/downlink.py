@@ -27,7 +27,7 @@ SEND_HIGH_WATER_MARK = 2000
 class Downlink:
     """Publishes link units on an XPUB with back-pressure and sequence-numbered envelopes."""
 
-    def __init__(self, endpoint: str, context: zmq.Context | None = None) -> None:
+    def __init__(self, endpoint: str, context: zmq.Context | None = None, session: int | None = None) -> None:
         self.endpoint = endpoint
         self._context = context or zmq.Context.instance()
         self._socket = self._context.socket(zmq.XPUB)
@@ -35,7 +35,7 @@ class Downlink:
         self._socket.setsockopt(zmq.SNDHWM, SEND_HIGH_WATER_MARK)
         self._socket.setsockopt(zmq.LINGER, 2000)
         self._socket.bind(endpoint)
-        self.session = random.SystemRandom().getrandbits(32)
+        self.session = random.SystemRandom().getrandbits(32) if session is None else session
         self.sequence = 0
         self.subscribers = 0
         self.octets_sent = 0

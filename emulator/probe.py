@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,7 +114,20 @@ class Probe:
 
     # -- on-board services -----------------------------------------------------------------
     def onboard_tai(self) -> float:
-        """On-board time: the scenario's epoch when the probe started, running in real time."""
+        """On-board time, from the scenario's epoch.
+
+        With transfer frames it is counted by the frame clock (CADUs sent x CADU duration at the
+        link rate), so a seeded run produces the same bytes every time; without frames it runs
+        in real time.
+        """
+        link = self._link
+        if link is None and self.options.channel is not None:
+            return self._epoch_tai  # the frame clock has not started yet
+        if isinstance(link, CaduDownlink):
+            return (
+                self._epoch_tai
+                + link.transmitter.counters.cadus * link.config.cadu_length * 8 / link.rate_bps
+            )
         return self._epoch_tai + (time.monotonic() - self._start_monotonic)
 
     def _scenario_snapshot(self) -> ScenarioSnapshot:
@@ -210,7 +224,9 @@ class Probe:
         self.fsw.last_image_id = self.fsw.image_counter = count
         if initial:
             self.fsw.last_exposure_us = round(initial[count].exposure_s * 1e6)
-        downlink = Downlink(self.options.downlink)
+        # a seeded run is reproducible to the byte, its session number included
+        session = None if self.options.seed is None else zlib.crc32(f"paleblue-{self.options.seed}".encode())
+        downlink = Downlink(self.options.downlink, session=session)
         uplink = Uplink(self.options.uplink) if self.options.uplink else None
         try:
             log.info(
@@ -332,14 +348,14 @@ class Probe:
     def _loop(self, stop: threading.Event, uplink: Uplink | None) -> int:
         link = self._link
         assert link is not None
-        next_tick = time.monotonic()
+        next_tick = self.onboard_tai()
         drained_reported = False
         in_view = True
         while not stop.is_set():
             if uplink is not None:
                 self._receive_uplink(uplink)
             in_view = self._serve_files(link, in_view)
-            if time.monotonic() >= next_tick:
+            if self.onboard_tai() >= next_tick:
                 next_tick += TICK_PERIOD_S
                 for packet in self.fsw.tick(self.onboard_tai()):
                     link.submit(VC_REALTIME, packet)

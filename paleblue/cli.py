@@ -162,7 +162,43 @@ def cmd_ground(args: argparse.Namespace) -> int:
 
     _setup_logging("ground", args.verbose)
     stop = _stop_on_signals()
-    summary = run_ground_station(
+    with contextlib.ExitStack() as stack:
+        on_message = None
+        if args.record:
+            on_message = _recording_hook(stack, Path(args.record), args)
+        summary = _run_ground(run_ground_station, args, stop, on_message)
+    brief = {k: summary[k] for k in ("transport", "packets_by_apid", "faults")}
+    brief["link"] = summary["link"]["cadu"]["physical"]
+    print(json.dumps(brief, indent=2))
+    if args.expect_images is not None and len(summary["images"]) < args.expect_images:
+        return 1
+    return 0
+
+
+def _recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Namespace):
+    """Record every received message, exactly as received, before the station processes it."""
+    from groundstation.recorder import RecordingWriter
+    from protocols.errors import DecodeError
+
+    if path.exists():
+        raise CliError(f"ground: {path} exists; a recording is never overwritten")
+    config = {"channel": args.channel, "downlink": args.downlink}
+    writer = stack.enter_context(RecordingWriter(path, scenario=args.scenario or "", config=config))
+    log = logging.getLogger("paleblue.ground")
+
+    def hook(parts: list[bytes], receive_ns: int) -> None:
+        if len(parts) != 3:
+            return  # counted by the station as malformed; the format records whole messages only
+        try:
+            writer.write("downlink", parts[0], parts[1], parts[2], receive_ns)
+        except (DecodeError, ValueError) as exc:
+            log.warning("not recorded (malformed): %s", exc)
+
+    return hook
+
+
+def _run_ground(run_ground_station, args: argparse.Namespace, stop: threading.Event, on_message) -> dict:
+    return run_ground_station(
         args.downlink,
         Path(args.output),
         stop,
@@ -172,13 +208,8 @@ def cmd_ground(args: argparse.Namespace) -> int:
         uplink=args.uplink,
         round_trip_s=args.rtt,
         link_rate_bps=args.link_rate,
+        on_message=on_message,
     )
-    brief = {k: summary[k] for k in ("transport", "packets_by_apid", "faults")}
-    brief["link"] = summary["link"]["cadu"]["physical"]
-    print(json.dumps(brief, indent=2))
-    if args.expect_images is not None and len(summary["images"]) < args.expect_images:
-        return 1
-    return 0
 
 
 def cmd_cmd(args: argparse.Namespace) -> int:
@@ -221,6 +252,53 @@ def cmd_cmd(args: argparse.Namespace) -> int:
         raise CliError(f"cmd: {exc}") from None
     steps = " -> ".join(state.value for state, _ in record.transitions) or record.state.value
     print(f"{args.name}: {steps}")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """A passive tap beside a running ground station: every message, exactly as received."""
+    from groundstation.recorder import record
+
+    _setup_logging("record", args.verbose)
+    path = Path(args.output)
+    if path.exists():
+        raise CliError(f"record: {path} exists; a recording is never overwritten")
+    stop = _stop_on_signals()
+    header = {"scenario": args.scenario or "", "config": {"downlink": args.downlink, "uplink": args.uplink}}
+    stats = record(args.downlink, args.uplink, path, stop, header)
+    print(json.dumps(stats.__dict__, indent=2))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Publish a recording as if it were live."""
+    from groundstation.recording_reader import RecordingReader
+    from groundstation.replay import parse_start_time, replay
+    from protocols.errors import DecodeError
+
+    _setup_logging("replay", args.verbose)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"replay: {path}: no such file")
+    speed = None if args.speed == "max" else float(args.speed)
+    if speed is not None and not speed > 0:
+        raise CliError(f"replay: --speed must be a positive number or 'max', not {args.speed}")
+    stop = _stop_on_signals()
+    try:
+        start = None
+        if args.from_time:
+            with RecordingReader(path) as reader:
+                start = parse_start_time(args.from_time, reader.header)
+        stats = replay(path, args.to, speed=speed, start_time_ns=start, loop=args.loop, stop=stop)
+    except DecodeError as exc:
+        raise CliError(f"replay: {path}: {exc}") from None
+    except ValueError as exc:
+        raise CliError(f"replay: {exc}") from None
+    for skipped in stats.skipped:
+        print(
+            f"replay: skipped {skipped.length} octets at {skipped.offset}: {skipped.reason}", file=sys.stderr
+        )
+    print(f"replay: sent {stats.sent} messages ({stats.payload_bytes} octets) in {stats.passes} pass(es)")
     return 0
 
 
@@ -341,6 +419,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         round_trip, link_rate = 0.2, args.rate
     ground_cmd += ["--uplink", uplink, "--rtt", f"{round_trip:.6f}", "--link-rate", str(link_rate)]
+    if args.record:
+        ground_cmd += ["--record", args.record, "--scenario", scenario.name]
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
     ground = subprocess.Popen(ground_cmd, stdout=subprocess.PIPE, text=True)
@@ -460,6 +540,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BPS",
         help="configured downlink rate, to report goodput against",
     )
+    p.add_argument("--record", default=None, metavar="FILE", help="record every received message to FILE")
+    p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)  # written into the recording header
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_ground)
 
@@ -476,6 +558,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S")
     p.set_defaults(func=cmd_cmd)
+
+    p = sub.add_parser("record", help="record a downlink (and uplink) as a passive tap")
+    p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT")
+    p.add_argument(
+        "--uplink", default=None, metavar="ENDPOINT", help="also record this uplink (a PUB to tap)"
+    )
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--scenario", default=None, help="scenario name for the recording's header")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("replay", help="publish a recording as if it were live")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--to", required=True, metavar="ENDPOINT", help="endpoint to bind, as a probe would")
+    p.add_argument("--speed", default="1", metavar="N|max", help="replay speed factor, or 'max'")
+    p.add_argument(
+        "--from",
+        dest="from_time",
+        default=None,
+        metavar="TIME",
+        help="start at +SECONDS from the start, an ISO 8601 UTC time, or nanoseconds",
+    )
+    p.add_argument("--loop", action="store_true", help="start again at the end, until stopped")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("decode", help="decode a CADU, frame, packet or recording file offline")
     p.add_argument("file", metavar="FILE")
@@ -495,6 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uplink", default=None, metavar="ENDPOINT", help="default: a free port on 127.0.0.1")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S")
+    p.add_argument(
+        "--record", default=None, metavar="FILE", help="the ground station records what it receives"
+    )
     _link_options(p)
     _delivery_options(p)
     p.set_defaults(func=cmd_run)

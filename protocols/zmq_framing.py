@@ -93,10 +93,11 @@ class MessageGapCounter:
     def observe(self, envelope: Envelope) -> int:
         """Record one message; returns how many were lost just before it."""
         self.received += 1
-        if envelope.session != self._session:
+        if envelope.session != self._session or envelope.sequence < self._next - 1:
+            # a new publisher, or the same session number counting from the start again (a
+            # restarted seeded probe): a new session, of which a late joiner missed the start
             self._session = envelope.session
             self.sessions += 1
-            # a receiver that joins late missed the session's first messages
             gap = envelope.sequence
         else:
             gap = max(0, envelope.sequence - self._next)
