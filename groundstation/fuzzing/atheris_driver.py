@@ -19,13 +19,14 @@ def main(argv: list[str]) -> None:
     name = argv[1]
     with atheris.instrument_imports(include=["protocols", "groundstation"]):
         from groundstation.fuzzing.engine import _signature, quiet_station_logs
-        from groundstation.fuzzing.targets import load_target
+        from groundstation.fuzzing.targets import load_target, prepare_input
         from protocols.errors import DecodeError
 
         target = load_target(name)
     known = set(filter(None, os.environ.get("PALEBLUE_FUZZ_KNOWN", "").split("\n")))
 
     def test_one_input(data: bytes) -> None:
+        data = prepare_input(target, data)
         try:
             target.run(data)
         except DecodeError as exc:

@@ -23,7 +23,7 @@ from groundstation.fuzzing.engine import (
     record_finding,
     replay_coverage,
 )
-from groundstation.fuzzing.targets import Target
+from groundstation.fuzzing.targets import Target, prepare_input
 
 _STAT = re.compile(r"stat::(\w+):\s+(\d+)")
 MAX_REPLAY = 3000  # corpus entries replayed to measure coverage in our units
@@ -75,7 +75,7 @@ def fuzz_target_atheris(
             report.notes.append(f"libFuzzer exited {done.returncode}: {done.stderr[-400:]}")
             break
         for path in new_artifacts:
-            data = path.read_bytes()
+            data = prepare_input(target, path.read_bytes())  # what the driver actually ran
             outcome = classify(target, data, time_limit=time_limit)
             if outcome.status in ("ok", "rejected"):
                 kind = "hang" if path.name.startswith(("timeout-", "slow-unit-")) else "crash"
@@ -88,7 +88,8 @@ def fuzz_target_atheris(
         if not new_artifacts:
             break
     report.seconds = time.monotonic() - started
-    inputs = [p.read_bytes() for p in sorted(corpus.directory.iterdir())[:MAX_REPLAY] if p.is_file()]
+    entries = sorted(corpus.directory.iterdir())[:MAX_REPLAY]
+    inputs = [prepare_input(target, p.read_bytes()) for p in entries if p.is_file()]
     report.corpus_size = len(list(corpus.directory.iterdir()))
     tracer = replay_coverage(target, inputs, time_limit, tracer)
     report.arcs, report.branch_arcs, report.lines = len(tracer.seen), tracer.branch_arcs, len(tracer.lines)

@@ -35,8 +35,13 @@ def image_packets(
     segment_octets: int = 40,
     counter: SequenceCounter | None = None,
     seed: int = 0,
+    metadata: dict | None = None,
 ) -> list[bytes]:
-    """One small image as the probe sends it: a header packet and its data segment packets."""
+    """One small image as the probe sends it: a header packet and its data segment packets.
+
+    The default metadata has the shapes the station reads (scenario, sensor, bodies), so that
+    mutations of the msgpack reach the product-writing code with values of the wrong type.
+    """
     counter = counter or SequenceCounter()
     rng = random.Random(seed)
     sample = 1 if bit_depth <= 8 else 2
@@ -45,10 +50,16 @@ def image_packets(
         mask = (1 << (bit_depth - 8)) - 1
         pixels = bytes(b & mask if i % 2 == 0 else b for i, b in enumerate(pixels))
     time = CucTime(1_280_000_000 + image_id, 0x8000)
-    truth = {
-        "scenario": "fuzz",
-        "bodies": {"earth": {"pixel_centre": [width / 2, height / 2], "radius_px": 2.0}},
-    }
+    truth = (
+        metadata
+        if metadata is not None
+        else {
+            "scenario": "fuzz",
+            "sensor": {"exposure_s": 0.001},
+            "exposure_s": 0.001,
+            "bodies": {"earth": {"pixel_centre": [width / 2, height / 2], "radius_px": 2.0}},
+        }
+    )
     header = make_image_header(image_id, pixels, width, height, bit_depth, 1000, time, truth, segment_octets)
     packets = [_tm(Apid.CAMERA, counter, SUBTYPE_IMAGE_HEADER, header.pack(), time, SERVICE_IMAGE)]
     for flags, segment in iter_segments(header, pixels):
