@@ -19,7 +19,7 @@ import numpy as np
 from protocols.cfdp import EntityConfig, FileReceiver, ReceivingEntity, TimerPolicy
 from protocols.errors import DecodeError
 from protocols.image_file import Compression, unpack_image_file, unpack_image_header
-from protocols.image_products import quicklook
+from protocols.image_products import product_stem, quicklook
 from protocols.image_transport import ImageHeader
 from protocols.space_packet import PRIMARY_HEADER_LENGTH
 from protocols.tc_frame import MAX_DATA_LENGTH as TC_FRAME_MAX_DATA
@@ -127,7 +127,7 @@ class ImageFileReception:
         image[missing_pixels] = hatch[missing_pixels]
         from PIL import Image
 
-        name = f"{header.metadata.get('scenario', 'image')}-{header.image_id:03d}-partial.png"
+        name = f"{product_stem(header.metadata, header.image_id, partial=True)}.png"
         Image.fromarray(image).save(self.out_dir / name)
         self.partial_images_written += 1
 
@@ -155,9 +155,9 @@ class ImageFileReception:
         except DecodeError as exc:
             log.warning("CFDP file %s is not an image file: %s", receiver.transaction_id, exc)
             return
-        (
-            self.out_dir / f"{header.metadata.get('scenario', 'image')}-{header.image_id:03d}-partial.png"
-        ).unlink(missing_ok=True)
+        (self.out_dir / f"{product_stem(header.metadata, header.image_id, partial=True)}.png").unlink(
+            missing_ok=True
+        )
         self._on_image(header, pixels, record)
 
     def summary(self) -> dict:

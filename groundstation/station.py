@@ -28,7 +28,7 @@ from groundstation.telemetry import Alarm, EventRecord, TelemetryProcessor
 from protocols.apids import Apid, apid_name
 from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
-from protocols.image_products import write_image_products
+from protocols.image_products import product_stem, write_image_products
 from protocols.image_transport import (
     SERVICE_IMAGE,
     SUBTYPE_IMAGE_HEADER,
@@ -354,9 +354,12 @@ class GroundStation:
             .reshape(h.height, h.width)
             .astype(dtype.newbyteorder("="))
         )
-        scenario = str(h.metadata.get("scenario", "image"))
-        stem = f"{scenario}-{h.image_id:03d}" + ("" if image.complete else "-partial")
-        measurement = measure_bodies(pixels, h.metadata)
+        stem = product_stem(h.metadata, h.image_id, partial=not image.complete)
+        try:
+            measurement = measure_bodies(pixels, h.metadata)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            self.faults.record("bad image metadata", f"image {h.image_id}: {exc!r}")
+            measurement = {}
         truth = {
             **h.metadata,
             "received": {
@@ -369,7 +372,11 @@ class GroundStation:
             },
             "measured": measurement,
         }
-        files = write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem)
+        try:
+            files = write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem)
+        except (OSError, ValueError, TypeError) as exc:
+            self.faults.record("image products not written", f"image {h.image_id}: {exc!r}")
+            files = {}
         product = ImageProduct(
             image_id=h.image_id,
             complete=image.complete,
@@ -414,6 +421,7 @@ class GroundStation:
             "transport": {
                 "messages_received": self.transport.received,
                 "messages_lost": self.transport.lost,
+                "sequence_discontinuities": self.transport.discontinuities,
                 "sessions": self.transport.sessions,
             },
             "link": {
@@ -450,16 +458,23 @@ class GroundStation:
 
     def finish(self) -> dict:
         """End of pass: flush incomplete images, write summary.json and report.md."""
+        try:
+            self._flush_everything()
+        except Exception as exc:  # whatever happened, the pass still ends with its summary
+            log.exception("internal error while flushing at the end of the pass")
+            self.faults.record("internal error", repr(exc))
+        summary = self.summary()
+        (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=repr) + "\n")
+        (self.out_dir / "report.md").write_text(render_report(summary))
+        return summary
+
+    def _flush_everything(self) -> None:
         self._report_packet_units(self._packet_file.close())
         for receiver in (self.link, self.frames):
             report = receiver.close()
             self._handle_link_outputs(report.outputs)
         for image in self.reassembler.flush():
             self._write(image)
-        summary = self.summary()
-        (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (self.out_dir / "report.md").write_text(render_report(summary))
-        return summary
 
 
 def _tai_iso(tai: float) -> str:

@@ -7,6 +7,7 @@ products from a frame it reassembled off the link.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,16 @@ def _json_default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+    if isinstance(value, bytes | bytearray):
+        return value.hex()  # metadata arrives over the link: keep odd values visible, never fail
+    return repr(value)
+
+
+def product_stem(metadata: dict, image_id: int, partial: bool = False) -> str:
+    """``<scenario>-<id>[-partial]``: the scenario comes from downlinked metadata, so only a safe
+    subset of characters is kept (no directory can be named through it)."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", str(metadata.get("scenario", "image")))[:80].lstrip(".") or "image"
+    return f"{name}-{image_id:03d}" + ("-partial" if partial else "")
 
 
 def write_image_products(
@@ -58,12 +68,15 @@ def write_image_products(
 
     if not 1 <= bit_depth <= 16:
         raise ValueError(f"bit_depth: must be 1..16, got {bit_depth}")
+    if not stem or Path(stem).name != stem or stem.startswith("."):
+        raise ValueError(f"stem {stem!r} must be a plain file name")
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"quicklook": out / f"{stem}.png", "raw": out / f"{stem}.raw.png", "truth": out / f"{stem}.json"}
     Image.fromarray(quicklook(pixels, bit_depth)).save(paths["quicklook"])
     Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint16)).save(paths["raw"])
-    exposure = truth.get("exposure_s", (truth.get("sensor") or {}).get("exposure_s"))
+    sensor = truth.get("sensor")
+    exposure = truth.get("exposure_s", sensor.get("exposure_s") if isinstance(sensor, dict) else None)
     record = {**truth, "bit_depth": bit_depth, "exposure_s": exposure}
     paths["truth"].write_text(json.dumps(record, indent=2, default=_json_default) + "\n")
     return paths

@@ -80,6 +80,9 @@ class Envelope:
         return cls(layer_value, session, sequence)
 
 
+MAX_PLAUSIBLE_GAP = 1 << 24
+
+
 class MessageGapCounter:
     """Counts messages lost in transport from envelope sequence numbers."""
 
@@ -87,6 +90,7 @@ class MessageGapCounter:
         self.received = 0
         self.lost = 0
         self.sessions = 0
+        self.discontinuities = 0
         self._session: int | None = None
         self._next = 0
 
@@ -101,6 +105,11 @@ class MessageGapCounter:
             gap = envelope.sequence
         else:
             gap = max(0, envelope.sequence - self._next)
+            if gap > MAX_PLAUSIBLE_GAP:
+                # no publisher sends that many messages between two we received: the envelope
+                # was damaged, or the publisher's count jumped; count it, do not believe it
+                self.discontinuities += 1
+                gap = 0
         self._next = envelope.sequence + 1
         self.lost += gap
         return gap
