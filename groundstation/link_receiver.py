@@ -26,7 +26,7 @@ import numpy as np
 
 from protocols import aos_frame, tm_frame
 from protocols.cadu import CaduCodec, asm_distances
-from protocols.channel_config import ASM_LENGTH, FrameType, PhysicalChannelConfig
+from protocols.channel_config import ASM, ASM_LENGTH, FrameType, PhysicalChannelConfig
 from protocols.crc import crc16_ok
 from protocols.frame_packets import PacketCounters, PacketExtractor
 
@@ -207,6 +207,8 @@ class FrameReceiver:
 
 
 _FOUND, _NEED_MORE, _NONE = "found", "need-more", "none"
+ASM_VALUE = int.from_bytes(ASM, "big")
+SLIP_OCTETS = 8  # how early a CADU may start after its predecessor lost octets and still be found
 
 
 class LinkReceiver:
@@ -257,11 +259,13 @@ class LinkReceiver:
 
     # ------------------------------------------------------------------ internals
     def _compact(self) -> None:
-        """Forget processed octets; positions (and the wait mark) shift with them."""
-        if self._pos:
-            del self._buffer[: self._pos]
-            self._wait_until = max(0, self._wait_until - self._pos)
-            self._pos = 0
+        """Forget processed octets but the last few (a slipped CADU may start among them);
+        positions (and the wait mark) shift with them."""
+        drop = self._pos - min(self._pos, SLIP_OCTETS)
+        if drop:
+            del self._buffer[:drop]
+            self._wait_until = max(0, self._wait_until - drop)
+            self._pos -= drop
 
     def _rows(self, start: int, count: int) -> np.ndarray:
         length = self.config.cadu_length
@@ -305,6 +309,8 @@ class LinkReceiver:
                 continue
             available = (len(self._buffer) - self._pos) // length
             if available == 0:
+                if final and self._realign_on_early_marker():
+                    continue
                 self._wait_until = self._pos + length
                 break
             count = min(available, self.batch_cadus)
@@ -324,6 +330,24 @@ class LinkReceiver:
             self._compact()
         self._compact()
 
+    def _marker_may_be_arriving(self) -> bool:
+        """The buffer ends with what could be the first octets of a marker (within tolerance)."""
+        for k in range(1, min(ASM_LENGTH, len(self._buffer) + 1)):
+            tail = int.from_bytes(self._buffer[-k:], "big")
+            errors = (tail ^ (ASM_VALUE >> (8 * (ASM_LENGTH - k)))).bit_count()
+            if errors <= self.config.asm_tolerance * k // ASM_LENGTH:  # the tolerance, pro rata
+                return True
+        return False
+
+    def _realign_on_early_marker(self) -> bool:
+        """End of stream, less than a CADU left: a last CADU that slipped early is still taken."""
+        result, where = self._find_candidate(max(0, self._pos - SLIP_OCTETS), self._pos, True)
+        if result != _FOUND or where + self.config.cadu_length > len(self._buffer):
+            return False
+        self.counters.sync_losses += 1
+        self._pos = where
+        return True
+
     def _accept(self, frame: bytes, corrected: int, asm_errors: int, out: list[LinkOutput]) -> None:
         self.counters.cadus += 1
         self.counters.asm_bit_errors += asm_errors
@@ -335,12 +359,21 @@ class LinkReceiver:
     def _handle_bad_cadu(self, asm_errors: int, fault: str, final: bool) -> bool:
         """A CADU at the expected place does not decode. Returns False to wait for more data."""
         length = self.config.cadu_length
-        result, where = self._find_candidate(self._pos + 1, self._pos + length, final)
+        incomplete = len(self._buffer) < self._pos + length + ASM_LENGTH - 1
+        if not final and incomplete and self._marker_may_be_arriving():
+            # a marker that comes early may still be arriving: judge once it could be seen whole
+            self._wait_until = self._pos + length + ASM_LENGTH - 1
+            return False
+        # The next CADU may start a few octets early (octets lost in the previous CADU's check
+        # symbols, which RS corrected) or anywhere inside this one (octets lost before it).
+        result, where = self._find_candidate(max(0, self._pos - SLIP_OCTETS), self._pos, final)
+        if result == _NONE:
+            result, where = self._find_candidate(self._pos + 1, self._pos + length, final)
         if result == _NEED_MORE:
             self._wait_until = where + length + ASM_LENGTH
             return False
-        if result == _FOUND:  # a truncated CADU followed by a good one: re-align on it
-            self.counters.bytes_skipped += where - self._pos
+        if result == _FOUND:  # a shortened CADU followed by a good one: re-align on it
+            self.counters.bytes_skipped += max(0, where - self._pos)
             self.counters.sync_losses += 1
             self._pos = where
             self.state = SyncState.LOCK

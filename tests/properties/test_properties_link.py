@@ -7,17 +7,15 @@ travelled in CADUs the mutation did not touch is recovered, and nothing is ever 
 not sent. A CADU is *touched* when the mutated span overlaps it, or when octets are inserted
 strictly inside it.
 
-Fuzzing found two ways the receiver falls short of it today (strict-xfail regressions at the
-end of this file): after a deletion of a few octets inside a CADU, the *next* CADU is lost when
-the stream arrives in small chunks, or for any chunking when the deletion sits in the RS check
-symbols (the damaged CADU still corrects, the receiver keeps the old spacing and misses the
-next marker, which now comes early). So the property tested here counts the CADU right after
-a length-changing mutation as touched; the xfail tests hold the full promise.
+Fuzzing found two ways the receiver fell short of it (regressions at the end of this file, now
+fixed): after a deletion of a few octets inside a CADU, the *next* CADU was lost when the stream
+arrived in small chunks, or for any chunking when the deletion sat in the RS check symbols (the
+damaged CADU still corrected, the receiver kept the old spacing and missed the next marker, which
+now came early).
 """
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -80,8 +78,6 @@ def test_after_any_mutation_every_packet_in_untouched_cadus_is_recovered(
     stream = cadu_stream(CONFIG, packets)
     mutated, m = data.draw(mutations(stream))
     touched = touched_cadus(m.offset, m.removed, m.added, len(stream))
-    if m.length_delta and touched:  # known shortfall, see the module docstring and the xfail tests
-        touched.add(max(touched) + 1)
     if m.kind == "truncate":
         touched |= set(range(m.offset // CONFIG.cadu_length, len(stream) // CONFIG.cadu_length))
     got = receive(mutated, data.draw(st.sampled_from([1, 97, 4096])))
@@ -96,7 +92,8 @@ def test_after_any_mutation_every_packet_in_untouched_cadus_is_recovered(
 
 
 # ------------------------------------------------------------------------------------------------------
-# Regressions found by fuzzing groundstation/link_receiver.py; strict xfail until it is fixed.
+# Regressions found by fuzzing groundstation/link_receiver.py (fixed: the receiver now looks a few
+# octets back for an early marker, and waits until an early marker could be seen whole).
 
 
 def two_cadus_of_packets() -> tuple[bytes, list[bytes]]:
@@ -105,11 +102,6 @@ def two_cadus_of_packets() -> tuple[bytes, list[bytes]]:
     return cadu_stream(CONFIG, packets), packets
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="link_receiver: output depends on chunking; a CADU shortened by 2 octets "
-    "makes the following good CADU lost when fed 1 octet at a time (recovered with 97-octet chunks)",
-)
 def test_a_shortened_cadu_costs_no_following_cadu_in_small_chunks() -> None:
     stream, packets = two_cadus_of_packets()
     mutated = stream[:283] + stream[285:]  # 2 octets deleted inside CADU 1 (octets 236..471)
@@ -117,11 +109,6 @@ def test_a_shortened_cadu_costs_no_following_cadu_in_small_chunks() -> None:
     assert receive(mutated, 1)[-1:] == packets[1:]  # fails: byte-at-a-time loses it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="link_receiver: a deletion in a CADU's RS check symbols is corrected, the "
-    "receiver stays locked at the old spacing and loses the next, untouched CADU (any chunking)",
-)
 def test_a_slip_inside_the_check_symbols_costs_no_following_cadu() -> None:
     stream, packets = two_cadus_of_packets()
     mutated = stream[:460] + stream[462:]  # 2 octets deleted in CADU 1's check symbols
