@@ -48,10 +48,11 @@ def decode_file(
     channel: PhysicalChannelConfig | None = None,
     export_packets: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    write_products: bool = True,
 ) -> dict:
     """Decode ``path`` into products and ``summary.json`` in ``out_dir``; returns the summary."""
     channel = channel if channel is not None else preset()
-    station = GroundStation(out_dir, channel=channel)
+    station = GroundStation(out_dir, channel=channel, write_products=write_products)
     total = path.stat().st_size
     sink: BinaryIO | None = None
     if export_packets is not None:

@@ -93,6 +93,7 @@ class GroundStation:
         send_uplink: Callable[[Layer, bytes], None] | None = None,
         round_trip_s: float = 0.2,
         link_rate_bps: float | None = None,
+        write_products: bool = True,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.channel = channel if channel is not None else preset()
@@ -111,6 +112,7 @@ class GroundStation:
         )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.expect_images = expect_images
+        self.write_products = write_products  # False: summary only (checksums, counts), no image files
         self.faults = FaultLog(log)
         self.transport = MessageGapCounter()
         self.reassembler = ImageReassembler()
@@ -355,11 +357,12 @@ class GroundStation:
             .astype(dtype.newbyteorder("="))
         )
         stem = product_stem(h.metadata, h.image_id, partial=not image.complete)
+        measurement: dict = {}
         try:
-            measurement = measure_bodies(pixels, h.metadata)
+            if self.write_products:
+                measurement = measure_bodies(pixels, h.metadata)
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             self.faults.record("bad image metadata", f"image {h.image_id}: {exc!r}")
-            measurement = {}
         truth = {
             **h.metadata,
             "received": {
@@ -373,7 +376,11 @@ class GroundStation:
             "measured": measurement,
         }
         try:
-            files = write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem)
+            files = (
+                write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem)
+                if self.write_products
+                else {}
+            )
         except (OSError, ValueError, TypeError) as exc:
             self.faults.record("image products not written", f"image {h.image_id}: {exc!r}")
             files = {}

@@ -321,6 +321,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
             _channel(args.channel) if args.channel != "none" else None,
             Path(args.export_packets) if args.export_packets else None,
             progress,
+            write_products=not args.no_products,
         )
     except DecodeError as exc:
         raise CliError(f"decode: {path}: {exc}") from None
@@ -591,6 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument(
         "--export-packets", metavar="FILE", help="write the extracted packets as a raw packet file"
+    )
+    p.add_argument(
+        "--no-products", action="store_true", help="summary only: checksums and counts, no image files"
     )
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_decode)

@@ -74,7 +74,8 @@ def write_image_products(
     out.mkdir(parents=True, exist_ok=True)
     paths = {"quicklook": out / f"{stem}.png", "raw": out / f"{stem}.raw.png", "truth": out / f"{stem}.json"}
     Image.fromarray(quicklook(pixels, bit_depth)).save(paths["quicklook"])
-    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint16)).save(paths["raw"])
+    # the raw frame is noise-limited and barely compresses: the fastest zlib level costs ~1 % in size
+    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint16)).save(paths["raw"], compress_level=1)
     sensor = truth.get("sensor")
     exposure = truth.get("exposure_s", sensor.get("exposure_s") if isinstance(sensor, dict) else None)
     record = {**truth, "bit_depth": bit_depth, "exposure_s": exposure}

@@ -180,12 +180,12 @@ def unpack_tm_packet(packet: SpacePacket) -> tuple[TmSecondaryHeader, bytes]:
         raise DecodeError(LAYER_TM, 0, "secondary header flag is not set")
     if len(data) < TM_SECONDARY_HEADER_LENGTH + PEC_LENGTH:
         raise DecodeError(LAYER_TM, PRIMARY_HEADER_LENGTH, "data field too short for a PUS-C TM packet")
-    whole = packet.header().pack() + data
-    expected = packet_error_control(whole[:-PEC_LENGTH])
-    received = int.from_bytes(whole[-PEC_LENGTH:], "big")
+    # the PEC covers the primary header too: continue the CRC from the header into the data field
+    crc = binascii.crc_hqx(packet.header().pack(), 0xFFFF)
+    expected = binascii.crc_hqx(memoryview(data)[:-PEC_LENGTH], crc)
+    received = int.from_bytes(data[-PEC_LENGTH:], "big")
     if expected != received:
-        raise DecodeError(
-            LAYER_TM, len(whole) - PEC_LENGTH, f"PEC 0x{received:04X} != computed 0x{expected:04X}"
-        )
+        offset = PRIMARY_HEADER_LENGTH + len(data) - PEC_LENGTH
+        raise DecodeError(LAYER_TM, offset, f"PEC 0x{received:04X} != computed 0x{expected:04X}")
     header = TmSecondaryHeader.unpack(data, 0)
     return header, data[TM_SECONDARY_HEADER_LENGTH:-PEC_LENGTH]

@@ -253,8 +253,11 @@ class PacketStreamDecoder:
                 break
             if (s := self._flush_skip(self._buffer_offset + pos)) is not None:
                 yield s
-            packet, n = SpacePacket.unpack(buf, pos)
-            pos += n
-            yield packet
+            end = pos + h.packet_length
+            yield SpacePacket(
+                h.apid, h.sequence_count, bytes(buf[pos + PRIMARY_HEADER_LENGTH : end]), h.packet_type,
+                h.secondary_header_flag, h.sequence_flags,
+            )  # fmt: skip
+            pos = end
         if pos:
             self._consume(pos)
