@@ -302,6 +302,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    """``paleblue fuzz ...``: the fuzzers' own command line (groundstation/fuzzing)."""
+    from groundstation.fuzzing.__main__ import main as fuzz_main
+
+    return fuzz_main(args.fuzz_arguments, prog="paleblue fuzz")
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from groundstation.decode import decode_file, print_table
     from protocols.errors import DecodeError
@@ -585,6 +592,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_replay)
 
+    p = sub.add_parser(
+        "fuzz",
+        help="fuzz the decoders (decoders), or a running ground station over ZeroMQ (stream)",
+        add_help=False,
+    )
+    p.add_argument("fuzz_arguments", nargs=argparse.REMAINDER, metavar="decoders|stream|reproduce|list ...")
+    p.set_defaults(func=cmd_fuzz)
+
     p = sub.add_parser("decode", help="decode a CADU, frame, packet or recording file offline")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("auto", "cadu", "frames", "packets", "recording"), default="auto")
@@ -685,6 +700,9 @@ def _positive_float(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["fuzz"]:  # the fuzzers own their command line, --help included
+        return cmd_fuzz(argparse.Namespace(fuzz_arguments=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
