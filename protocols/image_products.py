@@ -16,6 +16,9 @@ import numpy as np
 QUICKLOOK_SOFTENING = 30.0  # asinh stretch strength: larger lifts faint targets more
 
 
+NOISE_FLOOR_SIGMAS = 50.0
+
+
 def quicklook(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
     """8-bit display stretch of a linear frame: sky-level black point, bright-end white point, asinh.
 
@@ -28,7 +31,10 @@ def quicklook(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
         raise ValueError(f"quicklook: expected a 2-D frame, got shape {pixels.shape}")
     values = pixels.astype(np.float64)
     black = float(np.median(values))
-    white = float(np.percentile(values, 99.97))
+    # When the targets cover fewer pixels than the percentile (point sources from Mercury or
+    # Mars), the percentile lands in the noise; keep the white point well above the noise then.
+    noise = 1.4826 * float(np.median(np.abs(values[::7, ::7] - black)))
+    white = max(float(np.percentile(values, 99.97)), black + NOISE_FLOOR_SIGMAS * noise)
     top = float(values.max(initial=0.0))
     if white <= black + 1.0:
         white = max(top, black + 1.0)
