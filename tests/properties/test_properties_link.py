@@ -105,8 +105,8 @@ def two_cadus_of_packets() -> tuple[bytes, list[bytes]]:
 def test_a_shortened_cadu_costs_no_following_cadu_in_small_chunks() -> None:
     stream, packets = two_cadus_of_packets()
     mutated = stream[:283] + stream[285:]  # 2 octets deleted inside CADU 1 (octets 236..471)
-    assert receive(mutated, 97)[-1:] == packets[1:]  # passes: large chunks recover CADU 2
-    assert receive(mutated, 1)[-1:] == packets[1:]  # fails: byte-at-a-time loses it
+    assert receive(mutated, 97)[-1:] == packets[1:]
+    assert receive(mutated, 1)[-1:] == packets[1:]  # byte at a time: lost before the fix
 
 
 def test_a_slip_inside_the_check_symbols_costs_no_following_cadu() -> None:
