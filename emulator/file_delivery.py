@@ -14,24 +14,11 @@ import time
 from collections.abc import Callable
 
 from protocols.apids import Apid
-from protocols.cfdp import EntityConfig, FileSender, SendingEntity, TimerPolicy, TransmissionMode
+from protocols.cfdp import FileSender, SendingEntity, TransmissionMode
+from protocols.cfdp.config import GROUND_ENTITY_ID, PROBE_ENTITY_ID, image_delivery_config
 from protocols.space_packet import SequenceCounter, SpacePacket
 
 log = logging.getLogger("paleblue.probe.cfdp")
-
-PROBE_ENTITY_ID = 1
-GROUND_ENTITY_ID = 2
-MAX_PDU_LENGTH = 1024
-
-
-def cfdp_config(local_entity_id: int, round_trip_s: float) -> EntityConfig:
-    """Both ends use the same settings: PDU CRC on (bit errors may pass the frame layer), CRC-32 files."""
-    return EntityConfig(
-        local_entity_id=local_entity_id,
-        max_pdu_length=MAX_PDU_LENGTH,
-        crc=True,
-        timers=TimerPolicy(round_trip_light_time=round_trip_s),
-    )
 
 
 class ImageFileSender:
@@ -46,7 +33,7 @@ class ImageFileSender:
         self._sequence = sequence
         self.mode = mode
         self.entity = SendingEntity(
-            cfdp_config(PROBE_ENTITY_ID, round_trip_s), send=self._send, now=time.monotonic
+            image_delivery_config(PROBE_ENTITY_ID, round_trip_s), send=self._send, now=time.monotonic
         )
         self.files: dict[int, FileSender] = {}
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from protocols.cfdp import EntityConfig, FileReceiver, ReceivingEntity, TimerPolicy
+from protocols.cfdp import FileReceiver, ReceivingEntity
+from protocols.cfdp.config import GROUND_ENTITY_ID, image_delivery_config
 from protocols.errors import DecodeError
 from protocols.image_file import Compression, unpack_image_file, unpack_image_header
 from protocols.image_products import product_stem, quicklook
@@ -26,22 +27,11 @@ from protocols.tc_frame import MAX_DATA_LENGTH as TC_FRAME_MAX_DATA
 
 log = logging.getLogger("paleblue.ground.cfdp")
 
-GROUND_ENTITY_ID = 2
 # Replies go up one per TC frame, inside a space packet: the frame's data field less the packet header.
 MAX_PDU_LENGTH = TC_FRAME_MAX_DATA - PRIMARY_HEADER_LENGTH
 PARTIAL_EVERY_S = 1.0
 PROGRESS_EVERY_S = 1.0
 SILENCE_IS_OUTAGE_S = 1.0  # no downlink for this long: the pass is over, freeze the CFDP timers
-
-
-def cfdp_config(round_trip_s: float) -> EntityConfig:
-    """The same settings as the probe's entity: PDU CRC on, CRC-32 file checksums."""
-    return EntityConfig(
-        local_entity_id=GROUND_ENTITY_ID,
-        max_pdu_length=MAX_PDU_LENGTH,
-        crc=True,
-        timers=TimerPolicy(round_trip_light_time=round_trip_s),
-    )
 
 
 class ImageFileReception:
@@ -55,9 +45,12 @@ class ImageFileReception:
         self.out_dir = out_dir
         self._on_image = on_image
         self.entity = ReceivingEntity(
-            cfdp_config(round_trip_s), send=send_pdu, now=time.monotonic, on_segment=self._on_segment,
+            image_delivery_config(GROUND_ENTITY_ID, round_trip_s, MAX_PDU_LENGTH),
+            send=send_pdu,
+            now=time.monotonic,
+            on_segment=self._on_segment,
             on_end=self._on_end,
-        )  # fmt: skip
+        )
         self.transactions: dict[tuple[int, int], dict] = {}
         self._dirty: set[tuple[int, int]] = set()
         self._last_partial = 0.0

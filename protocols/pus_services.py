@@ -41,6 +41,7 @@ from protocols.pus import (
     TM_SECONDARY_HEADER_LENGTH,
     TcSecondaryHeader,
     TmSecondaryHeader,
+    pack_tm_packet,
 )
 from protocols.space_packet import PRIMARY_HEADER_LENGTH, PacketType, SpacePacket
 from protocols.time_code import CUC_LENGTH_4_2, CucTime
@@ -216,7 +217,7 @@ def pack_tm(
     """A whole PUS-C TM packet, PEC included."""
     cuc = time if isinstance(time, CucTime) else CucTime.from_seconds(time)
     header = TmSecondaryHeader(service, subtype, cuc, message_counter & 0xFFFF, destination_id)
-    return _with_pec(apid, sequence_count, PacketType.TELEMETRY, header.pack() + app_data)
+    return pack_tm_packet(apid, sequence_count, header, app_data)
 
 
 def pack_tc(

@@ -57,3 +57,20 @@ class EntityConfig:
     max_file_size: int = 64 << 20  # free space: larger declared files are refused
     max_early_data: int = 1 << 20  # file data held per transaction before its size is known
     timers: TimerPolicy = field(default_factory=TimerPolicy)
+
+
+PROBE_ENTITY_ID = 1
+GROUND_ENTITY_ID = 2
+
+
+def image_delivery_config(
+    local_entity_id: int, round_trip_s: float, max_pdu_length: int = 1024
+) -> EntityConfig:
+    """paleblue's image delivery, one definition for both ends so they agree: PDU CRC on (bit
+    errors may get past the frame layer), CRC-32 file checksums, timers from the light time."""
+    return EntityConfig(
+        local_entity_id=local_entity_id,
+        max_pdu_length=max_pdu_length,
+        crc=True,
+        timers=TimerPolicy(round_trip_light_time=round_trip_s),
+    )
