@@ -130,7 +130,8 @@ def test_engine_finds_minimizes_writes_and_reproduces_a_planted_crash(
 
 def _hangs_on_magic(data: bytes) -> object:
     if data[:1] == b"\xff":
-        while True:
+        give_up = time.monotonic() + 30  # bounded, so a missing watchdog fails the test instead of hanging it
+        while time.monotonic() < give_up:
             pass
     raise DecodeError("planted", 0, "no")
 
