@@ -49,6 +49,7 @@ def decode_file(
     export_packets: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     write_products: bool = True,
+    chunk_size: int = CHUNK_SIZE,
 ) -> dict:
     """Decode ``path`` into products and ``summary.json`` in ``out_dir``; returns the summary."""
     channel = channel if channel is not None else preset()
@@ -64,10 +65,10 @@ def decode_file(
             stream.seek(0)
             chosen = detect_format(head, channel) if fmt == "auto" else fmt
             if chosen == "recording":
-                _decode_recording(path, station)
+                _decode_recording(path, station, chunk_size)
             else:
                 done = 0
-                while chunk := stream.read(CHUNK_SIZE):
+                while chunk := stream.read(chunk_size):
                     station.feed_stream(_LAYER_OF_FORMAT[chosen], chunk)
                     done += len(chunk)
                     if progress is not None:
@@ -80,14 +81,14 @@ def decode_file(
     return summary
 
 
-def _decode_recording(path: Path, station: GroundStation) -> None:
+def _decode_recording(path: Path, station: GroundStation, chunk_size: int) -> None:
     """Replay a recording's downlink units into the station exactly as they were received."""
     from groundstation.recording_reader import RecordingReader
 
     def skipped(item) -> None:
         station.faults.record("recording bytes skipped", f"{item.length} at {item.offset}: {item.reason}")
 
-    with RecordingReader(path, on_skip=skipped, salvage=True) as reader:
+    with RecordingReader(path, chunk_size=chunk_size, on_skip=skipped, salvage=True) as reader:
         for unit in reader:
             if unit.direction.topic != TOPIC_DOWNLINK:
                 continue

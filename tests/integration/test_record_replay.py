@@ -97,3 +97,25 @@ def test_passive_tap_records_without_disturbing(tmp_path: Path, processes: Proce
     live = json.loads((tmp_path / "out" / "summary.json").read_text())
     decoded = decode_file(tap_file, tmp_path / "decoded", "recording")
     assert [p["sha256"] for p in decoded["images"]] == [p["sha256"] for p in live["images"]]
+
+
+@pytest.mark.parametrize("chunk_size", [1_000, 7_777, 1 << 20])
+def test_any_chunking_of_the_recording_gives_the_same_products(live_pass, tmp_path: Path, chunk_size: int):
+    recording, live_summary = live_pass
+    summary = decode_file(recording, tmp_path / "decoded", "recording", chunk_size=chunk_size)
+    assert _comparable(summary) == _comparable(live_summary)
+
+
+def test_a_corrupted_record_in_the_middle_is_reported_and_the_rest_decoded(live_pass, tmp_path: Path) -> None:
+    recording, live_summary = live_pass
+    data = bytearray(recording.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # smash one record's bytes
+    damaged = tmp_path / "damaged.pbrec"
+    damaged.write_bytes(bytes(data))
+    summary = decode_file(damaged, tmp_path / "decoded", "recording")
+    assert summary["faults"]["recording bytes skipped"] == 1
+    lost = live_summary["packets_by_apid"]["CAMERA"] - summary["packets_by_apid"]["CAMERA"]
+    assert 0 < lost <= 8 * 5  # at most one message's CADUs' worth of packets
+    (image,) = summary["images"]
+    assert not image["complete"] and image["missing_octets"] <= 40 * 1000
