@@ -32,6 +32,7 @@ class Downlink:
         self._context = context or zmq.Context.instance()
         self._socket = self._context.socket(zmq.XPUB)
         self._socket.setsockopt(zmq.XPUB_NODROP, 1)
+        self._socket.setsockopt(zmq.XPUB_VERBOSE, 1)  # see every subscriber, not only the first
         self._socket.setsockopt(zmq.SNDHWM, SEND_HIGH_WATER_MARK)
         self._socket.setsockopt(zmq.LINGER, 2000)
         self._socket.bind(endpoint)
@@ -51,11 +52,11 @@ class Downlink:
                 log.info("ground station unsubscribed")
             timeout_ms = 0
 
-    def wait_for_subscriber(self, stop: threading.Event, poll_ms: int = 100) -> bool:
-        """Block until a ground station subscribes; False if ``stop`` was set first."""
+    def wait_for_subscriber(self, stop: threading.Event, poll_ms: int = 100, count: int = 1) -> bool:
+        """Block until ``count`` subscribers (ground stations, taps) are there; False if stopped first."""
         while not stop.is_set():
             self._drain_subscriptions(poll_ms)
-            if self.subscribers > 0:
+            if self.subscribers >= count:
                 return True
         return False
 

@@ -74,6 +74,7 @@ class ProbeOptions:
     compression: Compression = Compression.NONE  # for CFDP files: CCSDS 121 lossless, or none
     link_profile: LinkProfile | None = None  # simulated deep-space link (light time, loss, passes)
     time_scale: float = 1.0
+    subscribers: int = 1  # downlink subscribers to wait for before sending (a station plus taps)
 
 
 def json_ready(value: object) -> object:
@@ -233,7 +234,7 @@ class Probe:
                 "downlink bound at %s%s; waiting for a ground station",
                 self.options.downlink, f", uplink at {self.options.uplink}" if uplink else "",
             )  # fmt: skip
-            if not downlink.wait_for_subscriber(stop):
+            if not downlink.wait_for_subscriber(stop, count=self.options.subscribers):
                 return 0
             for image_id, frame in initial.items():
                 self._packetize(image_id, frame)

@@ -139,6 +139,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         compression=_compression(args.compress),
         link_profile=_link_profile(args.link, args.time_scale, scenario.range_km),
         time_scale=args.time_scale,
+        subscribers=args.subscribers,
     )
     return Probe(scenario, options).run(stop)
 
@@ -509,6 +510,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--uplink", default=DEFAULT_UPLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to bind for TCs"
     )
     _link_options(p)
+    p.add_argument(
+        "--subscribers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="wait for N downlink subscribers (a ground station and taps) before sending (default 1)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_probe)
 

@@ -90,7 +90,9 @@ def test_passive_tap_records_without_disturbing(tmp_path: Path, processes: Proce
         "--timeout", "90",
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    processes.start("probe", SCENARIO, "--downlink", downlink, "--uplink", uplink, "--seed", "2")
+    processes.start(
+        "probe", SCENARIO, "--downlink", downlink, "--uplink", uplink, "--seed", "2", "--subscribers", "2"
+    )  # the tap and the station both hear the pass from its first message
     assert ground.wait(120) == 0
     processes.stop_all()
     assert tap.returncode == 0
