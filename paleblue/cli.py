@@ -120,6 +120,8 @@ def _channel(name: str):
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
+    import zmq
+
     from emulator.probe import Probe, ProbeOptions
 
     _setup_logging("probe", args.verbose)
@@ -141,7 +143,10 @@ def cmd_probe(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         subscribers=args.subscribers,
     )
-    return Probe(scenario, options).run(stop)
+    try:
+        return Probe(scenario, options).run(stop)
+    except zmq.ZMQError as exc:  # an endpoint that is taken or malformed
+        raise CliError(f"probe: {exc}") from None
 
 
 def _compression(name: str):
@@ -708,6 +713,8 @@ def _positive_float(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import zmq
+
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["fuzz"]:  # the fuzzers own their command line, --help included
         return cmd_fuzz(argparse.Namespace(fuzz_arguments=argv[1:]))
@@ -716,4 +723,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CliError as exc:
         print(f"paleblue: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, zmq.ZMQError) as exc:  # an endpoint taken or malformed, a file not writable
+        print(f"paleblue: {args.command}: {exc}", file=sys.stderr)
         return 2

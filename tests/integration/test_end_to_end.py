@@ -18,7 +18,7 @@ from emulator.imaging import image_packets
 from protocols.space_packet import SequenceCounter
 from protocols.time_code import CucTime
 from protocols.zmq_framing import Layer
-from tests.integration.conftest import PALEBLUE, Processes
+from tests.integration.conftest import PALEBLUE, Processes, free_endpoint
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ def test_start_order_does_not_matter(tmp_path: Path, processes: Processes, endpo
         "--timeout",
         "90",
     )
-    probe_args = ("probe", SCENARIO, "--downlink", endpoint, "--seed", "1")
+    probe_args = ("probe", SCENARIO, "--downlink", endpoint, "--uplink", free_endpoint(), "--seed", "1")
     first, second = (ground_args, probe_args) if ground_first else (probe_args, ground_args)
     a = processes.start(*first, stdout=subprocess.DEVNULL)
     time.sleep(2.0)  # the second process joins late
