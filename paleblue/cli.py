@@ -120,8 +120,6 @@ def _channel(name: str):
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    import zmq
-
     from emulator.probe import Probe, ProbeOptions
 
     _setup_logging("probe", args.verbose)
@@ -143,10 +141,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         subscribers=args.subscribers,
     )
-    try:
-        return Probe(scenario, options).run(stop)
-    except zmq.ZMQError as exc:  # an endpoint that is taken or malformed
-        raise CliError(f"probe: {exc}") from None
+    return Probe(scenario, options).run(stop)
 
 
 def _compression(name: str):
