@@ -208,7 +208,13 @@ class FrameReceiver:
 
 _FOUND, _NEED_MORE, _NONE = "found", "need-more", "none"
 ASM_VALUE = int.from_bytes(ASM, "big")
-SLIP_OCTETS = 8  # how early a CADU may start after its predecessor lost octets and still be found
+MIN_SLIP_OCTETS = 8
+
+
+def slip_window(config: PhysicalChannelConfig) -> int:
+    """How early a CADU may start after its predecessor lost octets and still be found: as many
+    as the predecessor's check symbols (octets lost there can still be corrected), at least 8."""
+    return max(MIN_SLIP_OCTETS, 2 * config.rs_e * config.rs_interleave)
 
 
 class LinkReceiver:
@@ -226,6 +232,7 @@ class LinkReceiver:
         self._pos = 0
         self._misses = 0
         self._wait_until = 0  # buffer length needed before another look is worthwhile
+        self._slip = slip_window(config)
 
     @property
     def vc_counters(self) -> dict[int, VirtualChannelCounters]:
@@ -261,7 +268,7 @@ class LinkReceiver:
     def _compact(self) -> None:
         """Forget processed octets but the last few (a slipped CADU may start among them);
         positions (and the wait mark) shift with them."""
-        drop = self._pos - min(self._pos, SLIP_OCTETS)
+        drop = self._pos - min(self._pos, self._slip)
         if drop:
             del self._buffer[:drop]
             self._wait_until = max(0, self._wait_until - drop)
@@ -341,7 +348,7 @@ class LinkReceiver:
 
     def _realign_on_early_marker(self) -> bool:
         """End of stream, less than a CADU left: a last CADU that slipped early is still taken."""
-        result, where = self._find_candidate(max(0, self._pos - SLIP_OCTETS), self._pos, True)
+        result, where = self._find_candidate(max(0, self._pos - self._slip), self._pos, True)
         if result != _FOUND or where + self.config.cadu_length > len(self._buffer):
             return False
         self.counters.sync_losses += 1
@@ -366,7 +373,7 @@ class LinkReceiver:
             return False
         # The next CADU may start a few octets early (octets lost in the previous CADU's check
         # symbols, which RS corrected) or anywhere inside this one (octets lost before it).
-        result, where = self._find_candidate(max(0, self._pos - SLIP_OCTETS), self._pos, final)
+        result, where = self._find_candidate(max(0, self._pos - self._slip), self._pos, final)
         if result == _NONE:
             result, where = self._find_candidate(self._pos + 1, self._pos + length, final)
         if result == _NEED_MORE:

@@ -84,7 +84,14 @@ MAX_PLAUSIBLE_GAP = 1 << 24
 
 
 class MessageGapCounter:
-    """Counts messages lost in transport from envelope sequence numbers."""
+    """Counts messages lost in transport from envelope sequence numbers.
+
+    A message that does not continue the current session starts a new one (a new or restarted
+    publisher, or a late join, whose missed start is counted as lost). If the very next message
+    continues the old session after all, the odd one was a damaged envelope: the switch is undone
+    and counted as a discontinuity, so one bad envelope never claims a pass's worth of losses.
+    A jump of more than ``MAX_PLAUSIBLE_GAP`` messages is never believed as loss.
+    """
 
     def __init__(self) -> None:
         self.received = 0
@@ -93,23 +100,33 @@ class MessageGapCounter:
         self.discontinuities = 0
         self._session: int | None = None
         self._next = 0
+        self._undo: tuple[int | None, int, int, bool] | None = None  # state before the last switch
 
     def observe(self, envelope: Envelope) -> int:
         """Record one message; returns how many were lost just before it."""
         self.received += 1
-        if envelope.session != self._session or envelope.sequence < self._next - 1:
-            # a new publisher, or the same session number counting from the start again (a
-            # restarted seeded probe): a new session, of which a late joiner missed the start
-            self._session = envelope.session
-            self.sessions += 1
-            gap = envelope.sequence
-        else:
-            gap = max(0, envelope.sequence - self._next)
-            if gap > MAX_PLAUSIBLE_GAP:
-                # no publisher sends that many messages between two we received: the envelope
-                # was damaged, or the publisher's count jumped; count it, do not believe it
+        session, sequence = envelope.session, envelope.sequence
+        undo, self._undo = self._undo, None
+        if session == self._session and self._next <= sequence <= self._next + MAX_PLAUSIBLE_GAP:
+            gap = sequence - self._next  # in order, after any loss
+        elif session == self._session and sequence == self._next - 1:
+            return 0  # the last message again
+        elif undo is not None and session == undo[0] and undo[1] <= sequence <= undo[1] + MAX_PLAUSIBLE_GAP:
+            # the message before was a damaged envelope: back to the session it interrupted
+            _, previous_next, counted, implausible = undo
+            self.lost -= counted
+            self.sessions -= 1
+            if not implausible:
                 self.discontinuities += 1
-                gap = 0
-        self._next = envelope.sequence + 1
+            self._session = session
+            gap = sequence - previous_next
+        else:
+            implausible = sequence > MAX_PLAUSIBLE_GAP
+            gap = 0 if implausible else sequence  # a late joiner missed the session's start
+            self.discontinuities += implausible
+            self._undo = (self._session, self._next, gap, implausible)
+            self._session = session
+            self.sessions += 1
+        self._next = sequence + 1
         self.lost += gap
         return gap

@@ -35,3 +35,21 @@ def test_gap_counter_counts_lost_messages_and_new_sessions() -> None:
     assert counter.lost == 2 and counter.sessions == 2
     counter.observe(Envelope(Layer.PACKETS, 3, 4))  # joined a session late: 4 missed
     assert counter.lost == 6
+
+
+def test_a_restarted_seeded_probe_is_a_new_session_not_a_loss() -> None:
+    counter = MessageGapCounter()
+    for seq in range(50):
+        counter.observe(Envelope(Layer.CADUS, 9, seq))
+    for seq in range(10):  # same session number, counting from 0 again
+        counter.observe(Envelope(Layer.CADUS, 9, seq))
+    assert counter.sessions == 2 and counter.lost == 0 and counter.discontinuities == 0
+
+
+def test_one_damaged_envelope_is_undone_by_the_next_good_one() -> None:
+    counter = MessageGapCounter()
+    for seq in range(20):
+        counter.observe(Envelope(Layer.CADUS, 9, seq))
+    counter.observe(Envelope(Layer.CADUS, 9 ^ 4, 20))  # damaged session field
+    counter.observe(Envelope(Layer.CADUS, 9, 21))
+    assert counter.sessions == 1 and counter.discontinuities == 1 and counter.lost == 1
