@@ -38,8 +38,14 @@ bench: $(TEST_STAMP)
 	@set -e; for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script; done
 
+FUZZ_SECONDS ?= 60
+
+# Longer campaigns: the property suites at 20,000 examples each, then coverage-guided fuzzing of every
+# decoder target (atheris when it installs, the built-in engine otherwise).
 fuzz: $(TEST_STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -n 2 -m "not slow" tests/protocols
+	-$(PIP) -e '.[fuzz]' || echo "atheris unavailable: the built-in engine will run"
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -n 2 -m "not slow" tests/protocols tests/properties
+	$(BIN)/paleblue fuzz decoders --seconds $(FUZZ_SECONDS) --out out/fuzz
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache .hypothesis
