@@ -454,7 +454,7 @@ class GroundStation:
                 "latest": {k: _plain(v) for k, v in sorted(self.telemetry.latest.items())},
                 "limit_levels": dict(sorted(self.telemetry.limits.levels.items())),
             },
-            "cfdp": self.files.summary(),
+            "cfdp": {**self.files.summary(), "replies_sent": self._uplink_count},
             "image_reassembly": {
                 **self.reassembler.counters.as_dict(),
                 "rejections": self.reassembler.rejections,
