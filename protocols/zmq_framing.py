@@ -86,11 +86,12 @@ MAX_PLAUSIBLE_GAP = 1 << 24
 class MessageGapCounter:
     """Counts messages lost in transport from envelope sequence numbers.
 
-    A message that does not continue the current session starts a new one (a new or restarted
-    publisher, or a late join, whose missed start is counted as lost). If the very next message
-    continues the old session after all, the odd one was a damaged envelope: the switch is undone
-    and counted as a discontinuity, so one bad envelope never claims a pass's worth of losses.
-    A jump of more than ``MAX_PLAUSIBLE_GAP`` messages is never believed as loss.
+    A jump forward counts the messages skipped as lost; a message that does not continue the
+    session at all starts a new one (a new or restarted publisher, or a late join, whose missed
+    start is counted as lost). If the very next message continues the count from before either
+    event, the odd message was a damaged envelope: what it counted is undone and it is counted
+    as a discontinuity instead, so a bad envelope never claims a pass's worth of losses. A jump
+    of more than ``MAX_PLAUSIBLE_GAP`` messages is never believed as loss.
     """
 
     def __init__(self) -> None:
@@ -100,31 +101,35 @@ class MessageGapCounter:
         self.discontinuities = 0
         self._session: int | None = None
         self._next = 0
-        self._undo: tuple[int | None, int, int, bool] | None = None  # state before the last switch
+        # what the last out-of-order message changed: (session, next, lost, sessions, discontinuity)
+        self._undo: tuple[int | None, int, int, int, bool] | None = None
 
     def observe(self, envelope: Envelope) -> int:
         """Record one message; returns how many were lost just before it."""
         self.received += 1
         session, sequence = envelope.session, envelope.sequence
         undo, self._undo = self._undo, None
-        if session == self._session and self._next <= sequence <= self._next + MAX_PLAUSIBLE_GAP:
-            gap = sequence - self._next  # in order, after any loss
-        elif session == self._session and sequence == self._next - 1:
-            return 0  # the last message again
+        if session == self._session and sequence == self._next:
+            gap = 0  # in order
         elif undo is not None and session == undo[0] and undo[1] <= sequence <= undo[1] + MAX_PLAUSIBLE_GAP:
-            # the message before was a damaged envelope: back to the session it interrupted
-            _, previous_next, counted, implausible = undo
+            # the message before was a damaged envelope: back to where it interrupted the count
+            _, previous_next, counted, sessions_added, discontinuity_counted = undo
             self.lost -= counted
-            self.sessions -= 1
-            if not implausible:
-                self.discontinuities += 1
+            self.sessions -= sessions_added
+            self.discontinuities += not discontinuity_counted
             self._session = session
             gap = sequence - previous_next
+        elif session == self._session and self._next < sequence <= self._next + MAX_PLAUSIBLE_GAP:
+            gap = sequence - self._next  # messages lost, unless the next message says otherwise
+            self._undo = (session, self._next, gap, 0, False)
+        elif session == self._session and sequence == self._next - 1:
+            return 0  # the last message again
         else:
+            # a new publisher, a restarted one counting from 0, a late join, or a damaged envelope
             implausible = sequence > MAX_PLAUSIBLE_GAP
             gap = 0 if implausible else sequence  # a late joiner missed the session's start
             self.discontinuities += implausible
-            self._undo = (self._session, self._next, gap, implausible)
+            self._undo = (self._session, self._next, gap, 1, implausible)
             self._session = session
             self.sessions += 1
         self._next = sequence + 1

@@ -53,3 +53,19 @@ def test_one_damaged_envelope_is_undone_by_the_next_good_one() -> None:
     counter.observe(Envelope(Layer.CADUS, 9 ^ 4, 20))  # damaged session field
     counter.observe(Envelope(Layer.CADUS, 9, 21))
     assert counter.sessions == 1 and counter.discontinuities == 1 and counter.lost == 1
+
+
+def test_a_damaged_forward_sequence_is_undone_by_the_next_good_one() -> None:
+    counter = MessageGapCounter()
+    for seq in range(10):
+        counter.observe(Envelope(Layer.CADUS, 3, seq))
+    counter.observe(Envelope(Layer.CADUS, 3, 10 | (1 << 20)))  # message 10, a high bit flipped
+    counter.observe(Envelope(Layer.CADUS, 3, 11))
+    assert counter.lost == 1 and counter.discontinuities == 1 and counter.sessions == 1
+
+
+def test_a_real_loss_stays_counted() -> None:
+    counter = MessageGapCounter()
+    for seq in [0, 1, 2, 7, 8, 9]:
+        counter.observe(Envelope(Layer.CADUS, 3, seq))
+    assert counter.lost == 4 and counter.discontinuities == 0
