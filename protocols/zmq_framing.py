@@ -86,12 +86,12 @@ MAX_PLAUSIBLE_GAP = 1 << 24
 class MessageGapCounter:
     """Counts messages lost in transport from envelope sequence numbers.
 
-    A jump forward counts the messages skipped as lost; a message that does not continue the
-    session at all starts a new one (a new or restarted publisher, or a late join, whose missed
-    start is counted as lost). If the very next message continues the count from before either
-    event, the odd message was a damaged envelope: what it counted is undone and it is counted
-    as a discontinuity instead, so a bad envelope never claims a pass's worth of losses. A jump
-    of more than ``MAX_PLAUSIBLE_GAP`` messages is never believed as loss.
+    Any message that does not continue the count — a jump forward, a new or restarted session
+    (a late joiner counts the session's missed start) — is only provisional until the next
+    message confirms it by continuing from it. If the next message continues the count from
+    before instead, the odd message was a damaged envelope: nothing is counted as lost for it,
+    it is a discontinuity. So damaged envelopes, even several in a row, never claim a pass's
+    worth of losses; and a jump of more than ``MAX_PLAUSIBLE_GAP`` is never believed.
     """
 
     def __init__(self) -> None:
@@ -101,37 +101,33 @@ class MessageGapCounter:
         self.discontinuities = 0
         self._session: int | None = None
         self._next = 0
-        # what the last out-of-order message changed: (session, next, lost, sessions, discontinuity)
-        self._undo: tuple[int | None, int, int, int, bool] | None = None
+        # an unconfirmed move of the count: (session, sequence, missed, new session, implausible)
+        self._pending: tuple[int, int, int, bool, bool] | None = None
 
     def observe(self, envelope: Envelope) -> int:
-        """Record one message; returns how many were lost just before it."""
+        """Record one message; returns how many losses it confirmed (counted at the confirmation)."""
         self.received += 1
         session, sequence = envelope.session, envelope.sequence
-        undo, self._undo = self._undo, None
-        if session == self._session and sequence == self._next:
-            gap = 0  # in order
-        elif undo is not None and session == undo[0] and undo[1] <= sequence <= undo[1] + MAX_PLAUSIBLE_GAP:
-            # the message before was a damaged envelope: back to where it interrupted the count
-            _, previous_next, counted, sessions_added, discontinuity_counted = undo
-            self.lost -= counted
-            self.sessions -= sessions_added
-            self.discontinuities += not discontinuity_counted
-            self._session = session
-            gap = sequence - previous_next
-        elif session == self._session and self._next < sequence <= self._next + MAX_PLAUSIBLE_GAP:
-            gap = sequence - self._next  # messages lost, unless the next message says otherwise
-            self._undo = (session, self._next, gap, 0, False)
-        elif session == self._session and sequence == self._next - 1:
-            return 0  # the last message again
-        else:
-            # a new publisher, a restarted one counting from 0, a late join, or a damaged envelope
-            implausible = sequence > MAX_PLAUSIBLE_GAP
-            gap = 0 if implausible else sequence  # a late joiner missed the session's start
+        pending, self._pending = self._pending, None
+        if pending is not None and session == pending[0] and sequence == pending[1] + 1:
+            _, _, gap, _, implausible = pending  # confirmed: the count really moved there
             self.discontinuities += implausible
-            self._undo = (self._session, self._next, gap, 1, implausible)
-            self._session = session
-            self.sessions += 1
-        self._next = sequence + 1
-        self.lost += gap
-        return gap
+            self.lost += gap
+            self._session, self._next = session, sequence + 1
+            return gap
+        if pending is not None:  # the message before continued nothing: a damaged envelope
+            self.discontinuities += 1
+            self.sessions -= pending[3]
+        if session == self._session and sequence == self._next:
+            self._next = sequence + 1
+            return 0
+        if session == self._session and sequence == self._next - 1:
+            return 0  # the last message again
+        if session == self._session and sequence > self._next:
+            missed, new_session = sequence - self._next, False  # a jump forward
+        else:
+            missed, new_session = sequence, True  # a new or restarted session; a late joiner missed its start
+        implausible = missed > MAX_PLAUSIBLE_GAP
+        self.sessions += new_session  # counted at once (a session may be one message long), undone if damaged
+        self._pending = (session, sequence, 0 if implausible else missed, new_session, implausible)
+        return 0

@@ -31,10 +31,23 @@ def test_gap_counter_counts_lost_messages_and_new_sessions() -> None:
     for seq in [0, 1, 2, 5, 6]:
         counter.observe(Envelope(Layer.PACKETS, 1, seq))
     assert counter.lost == 2
-    counter.observe(Envelope(Layer.PACKETS, 2, 0))  # a restarted probe is not a loss
+    counter.observe(Envelope(Layer.PACKETS, 2, 0))  # a restarted probe is not a loss...
+    counter.observe(Envelope(Layer.PACKETS, 2, 1))  # ...once the next message confirms the new count
     assert counter.lost == 2 and counter.sessions == 2
     counter.observe(Envelope(Layer.PACKETS, 3, 4))  # joined a session late: 4 missed
-    assert counter.lost == 6
+    counter.observe(Envelope(Layer.PACKETS, 3, 5))
+    assert counter.lost == 6 and counter.sessions == 3
+
+
+def test_consecutive_damaged_envelopes_claim_no_losses() -> None:
+    counter = MessageGapCounter()
+    for seq in range(30):
+        counter.observe(Envelope(Layer.CADUS, 5, seq))
+    counter.observe(Envelope(Layer.CADUS, 5, 30 | (1 << 23)))  # damaged
+    counter.observe(Envelope(Layer.CADUS, 5 ^ 1, 31))  # damaged differently
+    for seq in range(32, 40):
+        counter.observe(Envelope(Layer.CADUS, 5, seq))
+    assert counter.lost == 2 and counter.discontinuities == 2 and counter.sessions == 1
 
 
 def test_a_restarted_seeded_probe_is_a_new_session_not_a_loss() -> None:
@@ -52,7 +65,8 @@ def test_one_damaged_envelope_is_undone_by_the_next_good_one() -> None:
         counter.observe(Envelope(Layer.CADUS, 9, seq))
     counter.observe(Envelope(Layer.CADUS, 9 ^ 4, 20))  # damaged session field
     counter.observe(Envelope(Layer.CADUS, 9, 21))
-    assert counter.sessions == 1 and counter.discontinuities == 1 and counter.lost == 1
+    counter.observe(Envelope(Layer.CADUS, 9, 22))
+    assert counter.sessions == 1 and counter.discontinuities == 1 and counter.lost == 1  # message 20
 
 
 def test_a_damaged_forward_sequence_is_undone_by_the_next_good_one() -> None:
@@ -61,6 +75,7 @@ def test_a_damaged_forward_sequence_is_undone_by_the_next_good_one() -> None:
         counter.observe(Envelope(Layer.CADUS, 3, seq))
     counter.observe(Envelope(Layer.CADUS, 3, 10 | (1 << 20)))  # message 10, a high bit flipped
     counter.observe(Envelope(Layer.CADUS, 3, 11))
+    counter.observe(Envelope(Layer.CADUS, 3, 12))
     assert counter.lost == 1 and counter.discontinuities == 1 and counter.sessions == 1
 
 
