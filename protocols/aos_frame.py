@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from construct import BitsInteger, BitStruct, Flag
 
 from protocols.channel_config import MPDU_HEADER_LENGTH, FrameType, PhysicalChannelConfig
-from protocols.crc import crc16, crc16_ok
 from protocols.errors import DecodeError
+from protocols.frame_trailer import check_length_and_fecf, close_frame
 
 LAYER = "aos-frame"
 VERSION = 1
@@ -136,12 +136,7 @@ def pack_frame(
         raise ValueError(f"first header pointer {first_header_pointer} does not fit 11 bits")
     header = pack_header_fast(AosHeader(config.spacecraft_id, vcid, vc_frame_count))
     parts = [header, first_header_pointer.to_bytes(MPDU_HEADER_LENGTH, "big"), packet_zone]
-    if config.ocf:
-        parts.append(ocf if ocf is not None else bytes(4))
-    frame = b"".join(parts)
-    if config.fecf:
-        frame += crc16(frame).to_bytes(2, "big")
-    return frame
+    return close_frame(config, parts, ocf)
 
 
 def idle_frame(config: PhysicalChannelConfig, mc_frame_count: int, vc_frame_count: int,
@@ -155,10 +150,7 @@ def unpack_frame(
     config: PhysicalChannelConfig, frame: bytes | memoryview, check_crc: bool = True
 ) -> AosFrame:
     """Decode one AOS frame; raises DecodeError for wrong length, version, spacecraft, CRC or FHP."""
-    if len(frame) != config.frame_length:
-        raise DecodeError(LAYER, 0, f"frame is {len(frame)} octets, not {config.frame_length}")
-    if check_crc and config.fecf and not crc16_ok(frame):
-        raise DecodeError(LAYER, config.frame_length - 2, "frame error control field does not match")
+    check_length_and_fecf(config, frame, check_crc, LAYER)
     h = unpack_header_fast(frame)
     if h.version != VERSION:
         raise DecodeError(LAYER, 0, f"transfer frame version {h.version} is not 1 (AOS)")

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from construct import BitsInteger, BitStruct, Flag
 
 from protocols.channel_config import FrameType, PhysicalChannelConfig
-from protocols.crc import crc16, crc16_ok
 from protocols.errors import DecodeError
+from protocols.frame_trailer import check_length_and_fecf, close_frame
 
 LAYER = "tm-frame"
 VERSION = 0
@@ -169,12 +169,7 @@ def pack_frame(
         parts.append(bytes([data_length]))  # version 00, length field = octets that follow
         parts.append(secondary_header.ljust(data_length, b"\0")[:data_length])
     parts.append(packet_zone)
-    if config.ocf:
-        parts.append(ocf if ocf is not None else bytes(4))
-    frame = b"".join(parts)
-    if config.fecf:
-        frame += crc16(frame).to_bytes(2, "big")
-    return frame
+    return close_frame(config, parts, ocf)
 
 
 def idle_frame(config: PhysicalChannelConfig, mc_frame_count: int, vc_frame_count: int,
@@ -186,10 +181,7 @@ def idle_frame(config: PhysicalChannelConfig, mc_frame_count: int, vc_frame_coun
 
 def unpack_frame(config: PhysicalChannelConfig, frame: bytes | memoryview, check_crc: bool = True) -> TmFrame:
     """Decode one TM frame; raises DecodeError for wrong length, version, spacecraft, CRC or FHP."""
-    if len(frame) != config.frame_length:
-        raise DecodeError(LAYER, 0, f"frame is {len(frame)} octets, not {config.frame_length}")
-    if check_crc and config.fecf and not crc16_ok(frame):
-        raise DecodeError(LAYER, config.frame_length - 2, "frame error control field does not match")
+    check_length_and_fecf(config, frame, check_crc, LAYER)
     h = unpack_header_fast(frame)
     if h.version != VERSION:
         raise DecodeError(LAYER, 0, f"transfer frame version {h.version} is not 0 (TM)")
