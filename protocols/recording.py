@@ -38,6 +38,7 @@ import msgpack
 from construct import Const, Int32ub, Struct
 
 from protocols.errors import DecodeError
+from protocols.skipped import SkippedBytes, SkipTracker
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Layer
 
 LAYER = "recording"
@@ -132,15 +133,6 @@ class IndexRecord:
 
 
 Record = RecordingHeader | UnitRecord | IndexRecord
-
-
-@dataclass(frozen=True, slots=True)
-class SkippedBytes:
-    """A span of the recording that held no good record, reported instead of silently dropped."""
-
-    offset: int
-    length: int
-    reason: str
 
 
 class Entry(NamedTuple):
@@ -367,8 +359,7 @@ class RecordingDecoder:
         self._buffer = bytearray()
         self._buffer_offset = start_offset  # stream offset of _buffer[0]
         self._expect_header = expect_header
-        self._skip_start: int | None = None
-        self._skip_reason = ""
+        self._skips = SkipTracker()
         self.header: RecordingHeader | None = None
 
     @property
@@ -392,22 +383,11 @@ class RecordingDecoder:
         entries = self._drain(final=True)
         if self._buffer:
             tail = len(self._buffer)
-            self._mark_skip(self._buffer_offset, f"{tail} octets at end of data, too few for a frame")
+            self._skips.mark(self._buffer_offset, f"{tail} octets at end of data, too few for a frame")
             self._consume(len(self._buffer))
-        if (skipped := self._flush_skip(self._buffer_offset)) is not None:
+        if (skipped := self._skips.flush(self._buffer_offset)) is not None:
             entries.append(Entry(skipped.offset, skipped))
         return entries
-
-    def _mark_skip(self, offset: int, reason: str) -> None:
-        if self._skip_start is None:
-            self._skip_start, self._skip_reason = offset, reason
-
-    def _flush_skip(self, end: int) -> SkippedBytes | None:
-        if self._skip_start is None:
-            return None
-        skipped = SkippedBytes(self._skip_start, end - self._skip_start, self._skip_reason)
-        self._skip_start = None
-        return skipped
 
     def _consume(self, n: int) -> None:
         del self._buffer[:n]
@@ -451,7 +431,7 @@ class RecordingDecoder:
         pos = 0
         while size - pos >= FRAME_HEADER_LENGTH:
             if not buf.startswith(SYNC_MARKER, pos):
-                self._mark_skip(base + pos, "no sync marker")
+                self._skips.mark(base + pos, "no sync marker")
                 found = buf.find(SYNC_MARKER, pos + 1)
                 if found < 0:
                     pos = max(pos + 1, size - len(SYNC_MARKER) + 1)  # keep a possible partial marker
@@ -460,7 +440,7 @@ class RecordingDecoder:
                 continue
             _, crc, length = _FRAME_HEADER_FAST.unpack_from(buf, pos)
             if length > MAX_BODY_LENGTH:
-                self._mark_skip(base + pos, f"record length {length} exceeds {MAX_BODY_LENGTH}")
+                self._skips.mark(base + pos, f"record length {length} exceeds {MAX_BODY_LENGTH}")
                 pos += 1
                 continue
             end = pos + FRAME_HEADER_LENGTH + length
@@ -469,21 +449,21 @@ class RecordingDecoder:
                     break
                 present = size - pos - FRAME_HEADER_LENGTH
                 reason = f"record of {length} octets torn: only {present} before end of data"
-                self._mark_skip(base + pos, reason)
+                self._skips.mark(base + pos, reason)
                 pos += 1
                 continue
             covered = buf[pos + _CRC_START : end]
             if zlib.crc32(covered) != crc:
-                self._mark_skip(base + pos, f"CRC-32 mismatch in record of {length} octets")
+                self._skips.mark(base + pos, f"CRC-32 mismatch in record of {length} octets")
                 pos += 1
                 continue
             try:
                 record = decode_body(memoryview(covered)[4:], base + pos)
             except DecodeError as error:  # CRC good, so the framing is sound: skip the whole frame
-                self._mark_skip(base + pos, error.reason)
+                self._skips.mark(base + pos, error.reason)
                 pos = end
                 continue
-            if (skipped := self._flush_skip(base + pos)) is not None:
+            if (skipped := self._skips.flush(base + pos)) is not None:
                 entries.append(Entry(skipped.offset, skipped))
             entries.append(Entry(base + pos, record))
             pos = end

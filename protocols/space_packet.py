@@ -24,6 +24,7 @@ from enum import IntEnum
 from construct import BitsInteger, BitStruct, Flag
 
 from protocols.errors import DecodeError
+from protocols.skipped import SkippedBytes, SkipTracker
 
 LAYER = "space-packet"
 
@@ -172,15 +173,6 @@ def sequence_gap(previous: int, current: int) -> int:
     return (current - previous - 1) % SEQUENCE_COUNT_MODULO
 
 
-@dataclass(frozen=True, slots=True)
-class SkippedBytes:
-    """A span of a stream that was not a packet, reported instead of silently dropped."""
-
-    offset: int
-    length: int
-    reason: str
-
-
 HeaderCheck = Callable[[PrimaryHeader], bool]
 
 
@@ -202,8 +194,7 @@ class PacketStreamDecoder:
         self._accept = accept_header
         self._buffer = bytearray()
         self._buffer_offset = 0  # stream offset of _buffer[0]
-        self._skip_start: int | None = None
-        self._skip_reason = ""
+        self._skips = SkipTracker()
 
     @property
     def stream_offset(self) -> int:
@@ -217,21 +208,10 @@ class PacketStreamDecoder:
         """End of stream: whatever is left is reported as skipped."""
         yield from self._drain(final=True)
         if self._buffer:
-            self._mark_skip(self._buffer_offset, "truncated packet at end of stream")
+            self._skips.mark(self._buffer_offset, "truncated packet at end of stream")
             self._consume(len(self._buffer))
-        if (s := self._flush_skip(self._buffer_offset)) is not None:
+        if (s := self._skips.flush(self._buffer_offset)) is not None:
             yield s
-
-    def _mark_skip(self, offset: int, reason: str) -> None:
-        if self._skip_start is None:
-            self._skip_start, self._skip_reason = offset, reason
-
-    def _flush_skip(self, end: int) -> SkippedBytes | None:
-        if self._skip_start is None:
-            return None
-        skipped = SkippedBytes(self._skip_start, end - self._skip_start, self._skip_reason)
-        self._skip_start = None
-        return skipped
 
     def _consume(self, n: int) -> None:
         del self._buffer[:n]
@@ -243,7 +223,7 @@ class PacketStreamDecoder:
         while len(buf) - pos >= PRIMARY_HEADER_LENGTH:
             h = unpack_header_fast(buf, pos)
             if not self._accept(h):
-                self._mark_skip(
+                self._skips.mark(
                     self._buffer_offset + pos,
                     f"implausible header (version {h.version}, APID 0x{h.apid:03X})",
                 )
@@ -251,7 +231,7 @@ class PacketStreamDecoder:
                 continue
             if len(buf) - pos < h.packet_length:
                 break
-            if (s := self._flush_skip(self._buffer_offset + pos)) is not None:
+            if (s := self._skips.flush(self._buffer_offset + pos)) is not None:
                 yield s
             end = pos + h.packet_length
             yield SpacePacket(
