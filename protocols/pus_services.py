@@ -310,10 +310,15 @@ def pack_hk_report(structure_id: int, parameters: bytes) -> bytes:
     return HK_REPORT_HEADER.build({"structure_id": structure_id}) + parameters
 
 
-def unpack_structure_id(app_data: bytes | memoryview) -> int:
+def _leading_id(app_data: bytes | memoryview, what: str) -> int:
+    """The 16-bit identifier that opens a service's application data."""
     if len(app_data) < 2:
-        raise DecodeError(LAYER, 0, "housekeeping report needs a 2-octet structure id")
+        raise DecodeError(LAYER, 0, f"{what} needs a 2-octet id")
     return int.from_bytes(app_data[:2], "big")
+
+
+def unpack_structure_id(app_data: bytes | memoryview) -> int:
+    return _leading_id(app_data, "housekeeping report")
 
 
 def pack_event(event_id: int, parameters: bytes) -> bytes:
@@ -321,9 +326,7 @@ def pack_event(event_id: int, parameters: bytes) -> bytes:
 
 
 def unpack_event_id(app_data: bytes | memoryview) -> int:
-    if len(app_data) < 2:
-        raise DecodeError(LAYER, 0, "event report needs a 2-octet event id")
-    return int.from_bytes(app_data[:2], "big")
+    return _leading_id(app_data, "event report")
 
 
 def pack_function(function_id: int, arguments: bytes) -> bytes:
@@ -331,9 +334,7 @@ def pack_function(function_id: int, arguments: bytes) -> bytes:
 
 
 def unpack_function_id(app_data: bytes | memoryview) -> int:
-    if len(app_data) < 2:
-        raise DecodeError(LAYER, 0, "perform-function request needs a 2-octet function id")
-    return int.from_bytes(app_data[:2], "big")
+    return _leading_id(app_data, "perform-function request")
 
 
 @dataclass(frozen=True, slots=True)
