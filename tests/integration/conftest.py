@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 PALEBLUE = [sys.executable, "-m", "paleblue"]
+SCENARIO = "tianwen1-2020-07-27"
+
+
+def run_pass(out: Path, *options: str, timeout: float = 200) -> tuple[subprocess.CompletedProcess, dict]:
+    """``paleblue run`` of the default scenario into ``out``; it must succeed. Returns it and its summary."""
+    result = subprocess.run(
+        [*PALEBLUE, "run", SCENARIO, "-o", str(out), *options],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, json.loads((out / "summary.json").read_text())
 
 
 def free_endpoint() -> str:

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import PALEBLUE
+from tests.integration.conftest import run_pass
 
 pytestmark = pytest.mark.slow
 
-SCENARIO = "tianwen1-2020-07-27"
 
 
 def _run(out: Path, *options: str) -> dict:
-    result = subprocess.run(
-        [*PALEBLUE, "run", SCENARIO, "-o", str(out), "--seed", "3", "--time-scale", "0.1", "--timeout", "120",
-         *options],
-        capture_output=True, text=True, timeout=200,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((out / "summary.json").read_text())
+    _, summary = run_pass(out, "--seed", "3", "--time-scale", "0.1", "--timeout", "120", *options)
+    return summary
 
 
 @pytest.mark.parametrize("profile", ["nominal", "lossy", "outage"])

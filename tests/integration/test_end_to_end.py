@@ -18,11 +18,10 @@ from emulator.imaging import image_packets
 from protocols.space_packet import SequenceCounter
 from protocols.time_code import CucTime
 from protocols.zmq_framing import Layer
-from tests.integration.conftest import PALEBLUE, Processes, free_endpoint
+from tests.integration.conftest import PALEBLUE, SCENARIO, Processes, free_endpoint, run_pass
 
 pytestmark = pytest.mark.slow
 
-SCENARIO = "tianwen1-2020-07-27"
 
 
 def _summary(out: Path) -> dict:
@@ -30,15 +29,7 @@ def _summary(out: Path) -> dict:
 
 
 def test_run_delivers_the_tianwen1_image(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = subprocess.run(
-        [*PALEBLUE, "run", SCENARIO, "-o", str(out), "--seed", "3", "--timeout", "90"],
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    summary = _summary(out)
+    result, summary = run_pass(tmp_path / "out", "--seed", "3", "--timeout", "90")
     (image,) = summary["images"]
     assert image["complete"] and image["crc_ok"]
     assert summary["transport"]["messages_lost"] == 0
@@ -150,27 +141,7 @@ def test_malformed_scenario_file_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_run_corrects_injected_bit_errors(tmp_path: Path) -> None:
     """BER 1e-4 on the CADU stream: Reed-Solomon corrects it and the image arrives intact."""
-    out = tmp_path / "out"
-    result = subprocess.run(
-        [
-            *PALEBLUE,
-            "run",
-            SCENARIO,
-            "-o",
-            str(out),
-            "--seed",
-            "5",
-            "--inject-ber",
-            "1e-4",
-            "--timeout",
-            "90",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    summary = _summary(out)
+    _, summary = run_pass(tmp_path / "out", "--seed", "5", "--inject-ber", "1e-4", "--timeout", "90")
     assert summary["images"][0]["crc_ok"]
     physical = summary["link"]["cadu"]["physical"]
     assert physical["frames_corrected"] > 0 and physical["symbols_corrected"] > 0
@@ -179,14 +150,6 @@ def test_run_corrects_injected_bit_errors(tmp_path: Path) -> None:
 
 
 def test_run_with_bare_packets(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = subprocess.run(
-        [*PALEBLUE, "run", SCENARIO, "-o", str(out), "--channel", "none", "--timeout", "90"],
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    summary = _summary(out)
+    _, summary = run_pass(tmp_path / "out", "--channel", "none", "--timeout", "90")
     assert summary["images"][0]["crc_ok"]
     assert summary["link"]["cadu"]["physical"]["cadus"] == 0

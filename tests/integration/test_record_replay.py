@@ -10,21 +10,15 @@ import pytest
 
 from groundstation.decode import decode_file
 from groundstation.recording_reader import read_recording
-from tests.integration.conftest import PALEBLUE, Processes, free_endpoint
+from tests.integration.conftest import PALEBLUE, SCENARIO, Processes, free_endpoint, run_pass
 
 pytestmark = pytest.mark.slow
 
-SCENARIO = "tianwen1-2020-07-27"
 
 
 def _seeded_run(out: Path, recording: Path) -> dict:
-    result = subprocess.run(
-        [*PALEBLUE, "run", SCENARIO, "-o", str(out), "--seed", "4", "--record", str(recording),
-         "--timeout", "90"],
-        capture_output=True, text=True, timeout=150,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads((out / "summary.json").read_text())
+    _, summary = run_pass(out, "--seed", "4", "--record", str(recording), "--timeout", "90")
+    return summary
 
 
 @pytest.fixture(scope="module")
