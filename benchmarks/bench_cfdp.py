@@ -37,8 +37,9 @@ class Clock:
 def cfdp_goodput(data: bytes, max_pdu: int) -> tuple[float, list[bytes]]:
     clock, down, up = Clock(), [], []
     config = EntityConfig(SENDER_ID, max_pdu_length=max_pdu)
-    ground = ReceivingEntity(EntityConfig(RECEIVER_ID, max_pdu_length=max_pdu, max_file_size=len(data)),
-                             send=up.append, now=clock)
+    ground = ReceivingEntity(
+        EntityConfig(RECEIVER_ID, max_pdu_length=max_pdu, max_file_size=len(data)), send=up.append, now=clock
+    )
     sender = FileSender(config, RECEIVER_ID, 1, data, send=down.append, now=clock)
     wire: list[bytes] = []
     start = time.perf_counter()
@@ -82,10 +83,19 @@ def recovery_at_loss(size: int, loss: float, seed: int = 7) -> dict:
     downlink, uplink = LinkSimulator(down_config, seed), LinkSimulator(up_config, seed + 1)
     timers = TimerPolicy(round_trip_light_time=2 * down_config.one_way_light_time_s, processing_margin=1.0)
     clock = Clock()
-    ground = ReceivingEntity(EntityConfig(RECEIVER_ID, max_pdu_length=MAX_PDU, timers=timers),
-                             send=lambda raw: uplink.send(raw, clock.time), now=clock)
-    sender = FileSender(EntityConfig(SENDER_ID, max_pdu_length=MAX_PDU, timers=timers), RECEIVER_ID, 1, data,
-                        send=lambda raw: downlink.send(raw, clock.time), now=clock)
+    ground = ReceivingEntity(
+        EntityConfig(RECEIVER_ID, max_pdu_length=MAX_PDU, timers=timers),
+        send=lambda raw: uplink.send(raw, clock.time),
+        now=clock,
+    )
+    sender = FileSender(
+        EntityConfig(SENDER_ID, max_pdu_length=MAX_PDU, timers=timers),
+        RECEIVER_ID,
+        1,
+        data,
+        send=lambda raw: downlink.send(raw, clock.time),
+        now=clock,
+    )
     step = 0.01
     pdus_per_step = max(1, int(down_config.data_rate_bps * step / 8 / MAX_PDU))
     while not (sender.ended and clock.time > 0 and not uplink.in_flight) and clock.time < 3600:
@@ -114,18 +124,24 @@ def main(size_mib: float = 8.0) -> None:
     cfdp_goodput(data[: 1 << 20], MAX_PDU)  # warm up
     cfdp, wire = cfdp_goodput(data, MAX_PDU)
     raw = zmq_goodput(wire, len(data))
-    print(f"class 2 CFDP, {len(data) >> 20} MiB, {MAX_PDU}-octet PDUs ({len(wire)} PDUs), "
-          f"loss-free in-process: {cfdp:.1f} MB/s")
-    print(f"raw ZeroMQ inproc PUSH/PULL of the same {len(wire)} PDUs: {raw:.1f} MB/s "
-          f"(CFDP runs at {100 * cfdp / raw:.0f} % of it)")
+    print(
+        f"class 2 CFDP, {len(data) >> 20} MiB, {MAX_PDU}-octet PDUs ({len(wire)} PDUs), "
+        f"loss-free in-process: {cfdp:.1f} MB/s"
+    )
+    print(
+        f"raw ZeroMQ inproc PUSH/PULL of the same {len(wire)} PDUs: {raw:.1f} MB/s "
+        f"(CFDP runs at {100 * cfdp / raw:.0f} % of it)"
+    )
     big, _ = cfdp_goodput(data, 8192)
     print(f"class 2 CFDP with 8192-octet PDUs: {big:.1f} MB/s")
     r = recovery_at_loss(2 << 20, 0.10)
-    print(f"2 MiB at 10 % PDU loss each way (Earth-Moon, 2 Mbit/s down): intact={r['intact']}, "
-          f"{r['nak_rounds']} NAK rounds (round trips after the first pass), "
-          f"delivered in {r['elapsed']:.1f} s simulated = "
-          f"{r['elapsed'] / r['round_trip']:.1f} light round trips; {r['lost']}/{r['sent']} PDUs lost, "
-          f"{r['retransmitted'] / 1024:.0f} KiB resent")
+    print(
+        f"2 MiB at 10 % PDU loss each way (Earth-Moon, 2 Mbit/s down): intact={r['intact']}, "
+        f"{r['nak_rounds']} NAK rounds (round trips after the first pass), "
+        f"delivered in {r['elapsed']:.1f} s simulated = "
+        f"{r['elapsed'] / r['round_trip']:.1f} light round trips; {r['lost']}/{r['sent']} PDUs lost, "
+        f"{r['retransmitted'] / 1024:.0f} KiB resent"
+    )
 
 
 if __name__ == "__main__":

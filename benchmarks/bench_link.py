@@ -135,12 +135,16 @@ def main() -> None:
     ours_clean = megabytes / best_of(3, lambda: receive(clean))
     ours_noisy = megabytes / best_of(3, lambda: receive(noisy))
 
-    print(f"preset {args.preset}: {len(clean) // config.cadu_length} CADUs of {config.cadu_length} octets "
-          f"({megabytes:.1f} MB), chunks of {args.chunk} octets, BER {args.ber:g}")
+    print(
+        f"preset {args.preset}: {len(clean) // config.cadu_length} CADUs of {config.cadu_length} octets "
+        f"({megabytes:.1f} MB), chunks of {args.chunk} octets, BER {args.ber:g}"
+    )
     counters = rx_noisy.counters
-    print(f"  noisy run: {counters.symbols_corrected} symbols corrected in {counters.frames_corrected} "
-          f"frames, {counters.uncorrectable} uncorrectable, {counters.crc_failures} CRC failures, "
-          f"{rx_noisy.vc_counters[0].packets} packets")
+    print(
+        f"  noisy run: {counters.symbols_corrected} symbols corrected in {counters.frames_corrected} "
+        f"frames, {counters.uncorrectable} uncorrectable, {counters.crc_failures} CRC failures, "
+        f"{rx_noisy.vc_counters[0].packets} packets"
+    )
     module = reedsolo.__file__.rsplit("/", 1)[-1]  # reedsolo.py = pure Python, creedsolo = Cython
     print(f"reedsolo {importlib.metadata.version('reedsolo')} ({module}), numpy {np.__version__}")
     print(f"{'path':48s} {'MB/s of CADUs':>14s}")
@@ -165,8 +169,10 @@ def main() -> None:
         seconds = best_of(1, lambda words=words: reedsolo_decode(words))
         rate = len(words) * cadu_octets_per_word / seconds / 1e6
         ours = ours_clean if label == "error-free" else ours_noisy
-        print(f"{'reedsolo ' + label + ' (' + str(len(words)) + ' codewords)':48s} {rate:14.2f}"
-              f"   ours x{ours / rate:.0f}")
+        print(
+            f"{'reedsolo ' + label + ' (' + str(len(words)) + ' codewords)':48s} {rate:14.2f}"
+            f"   ours x{ours / rate:.0f}"
+        )
 
     if not args.no_galois:
         import galois
@@ -179,8 +185,10 @@ def main() -> None:
             seconds = best_of(3, lambda batch=batch: code.decode(batch))
             rate = len(words) * cadu_octets_per_word / seconds / 1e6
             ours = ours_clean if label == "error-free" else ours_noisy
-            print(f"{'galois ' + label + ' (' + str(len(words)) + ' codewords, batch)':48s} {rate:14.2f}"
-                  f"   ours x{ours / rate:.0f}")
+            print(
+                f"{'galois ' + label + ' (' + str(len(words)) + ' codewords, batch)':48s} {rate:14.2f}"
+                f"   ours x{ours / rate:.0f}"
+            )
 
     for transport in ("inproc", "ipc"):
         rate = max(zmq_receive_rate(transport, clean, args.chunk) for _ in range(3))

@@ -209,8 +209,13 @@ def _pair(name: str, **changes) -> LinkProfile:
 
 PROFILES: dict[str, LinkProfile] = {
     "nominal": _pair("nominal"),
-    "lossy": _pair("lossy", loss_probability=0.10, bit_error_rate=1e-5, reorder_probability=0.02,
-                   duplicate_probability=0.005),
+    "lossy": _pair(
+        "lossy",
+        loss_probability=0.10,
+        bit_error_rate=1e-5,
+        reorder_probability=0.02,
+        duplicate_probability=0.005,
+    ),
     # The first pass ends 60 s in; the next one starts at 180 s and lasts a day.
     "outage": _pair("outage", passes=(Pass(0.0, 60.0), Pass(180.0, 86_400.0))),
 }

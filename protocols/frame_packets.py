@@ -117,8 +117,12 @@ class PacketCounters:
 class PacketExtractor:
     """Reassembles the packets of one virtual channel from consecutive packet zones."""
 
-    def __init__(self, counters: PacketCounters | None = None, max_packet_length: int = MAX_PACKET_LENGTH,
-                 keep_idle: bool = False) -> None:
+    def __init__(
+        self,
+        counters: PacketCounters | None = None,
+        max_packet_length: int = MAX_PACKET_LENGTH,
+        keep_idle: bool = False,
+    ) -> None:
         self.counters = counters if counters is not None else PacketCounters()
         self.max_packet_length = max_packet_length
         self.keep_idle = keep_idle

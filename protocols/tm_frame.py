@@ -172,8 +172,9 @@ def pack_frame(
     return close_frame(config, parts, ocf)
 
 
-def idle_frame(config: PhysicalChannelConfig, mc_frame_count: int, vc_frame_count: int,
-               ocf: bytes | None = None) -> bytes:
+def idle_frame(
+    config: PhysicalChannelConfig, mc_frame_count: int, vc_frame_count: int, ocf: bytes | None = None
+) -> bytes:
     """A frame on the idle VC whose data field is only idle data (FHP 0x7FE)."""
     zone = bytes([IDLE_FILL]) * config.packet_zone_length
     return pack_frame(config, config.idle_vcid, mc_frame_count, vc_frame_count, FHP_IDLE_DATA, zone, ocf)

@@ -75,8 +75,10 @@ class PduHeader:
 
     def check(self) -> None:
         """``ValueError`` if a field does not fit its width (encoding side only)."""
-        for name, width in (("entity_id_length", self.entity_id_length),
-                            ("sequence_number_length", self.sequence_number_length)):
+        for name, width in (
+            ("entity_id_length", self.entity_id_length),
+            ("sequence_number_length", self.sequence_number_length),
+        ):
             if not 1 <= width <= 8:
                 raise ValueError(f"{name} {width} is not 1..8 octets")
         for name, value, width in (
@@ -124,14 +126,26 @@ def pack_header_fast(header: PduHeader, data_field_length: int) -> bytes:
     header.check()
     if not 0 <= data_field_length <= MAX_DATA_FIELD_LENGTH:
         raise ValueError(f"PDU data field of {data_field_length} octets does not fit 16 bits")
-    first = (CFDP_VERSION << 5 | int(header.pdu_type) << 4 | int(header.direction) << 3
-             | int(header.transmission_mode) << 2 | header.crc_flag << 1 | header.large_file_flag)
-    fourth = (header.segmentation_control << 7 | (header.entity_id_length - 1) << 4
-              | header.segment_metadata_flag << 3 | (header.sequence_number_length - 1))
-    return (bytes((first, data_field_length >> 8, data_field_length & 0xFF, fourth))
-            + header.source_entity_id.to_bytes(header.entity_id_length, "big")
-            + header.transaction_sequence_number.to_bytes(header.sequence_number_length, "big")
-            + header.destination_entity_id.to_bytes(header.entity_id_length, "big"))
+    first = (
+        CFDP_VERSION << 5
+        | int(header.pdu_type) << 4
+        | int(header.direction) << 3
+        | int(header.transmission_mode) << 2
+        | header.crc_flag << 1
+        | header.large_file_flag
+    )
+    fourth = (
+        header.segmentation_control << 7
+        | (header.entity_id_length - 1) << 4
+        | header.segment_metadata_flag << 3
+        | (header.sequence_number_length - 1)
+    )
+    return (
+        bytes((first, data_field_length >> 8, data_field_length & 0xFF, fourth))
+        + header.source_entity_id.to_bytes(header.entity_id_length, "big")
+        + header.transaction_sequence_number.to_bytes(header.sequence_number_length, "big")
+        + header.destination_entity_id.to_bytes(header.entity_id_length, "big")
+    )
 
 
 def unpack_header(data: bytes | bytearray | memoryview) -> tuple[PduHeader, int]:

@@ -10,8 +10,13 @@ from protocols.cfdp.pdu import Nak, max_segment_requests
 METADATA_REQUEST = (0, 0)  # a segment request for (0, 0) asks for the Metadata PDU again
 
 
-def nak_sequence(header: PduHeader, start_of_scope: int, end_of_scope: int,
-                 requests: Sequence[tuple[int, int]], max_pdu_length: int) -> list[Nak]:
+def nak_sequence(
+    header: PduHeader,
+    start_of_scope: int,
+    end_of_scope: int,
+    requests: Sequence[tuple[int, int]],
+    max_pdu_length: int,
+) -> list[Nak]:
     """NAK PDUs covering every request, none longer than ``max_pdu_length``; never truncated.
 
     Scopes chain as 727.0-B-5 §4.6.4.3 describes: the first PDU starts at the sequence's start
@@ -26,7 +31,7 @@ def nak_sequence(header: PduHeader, start_of_scope: int, end_of_scope: int,
     naks = []
     scope_start = start_of_scope
     for first in range(0, len(requests), per_pdu):
-        chunk = tuple(requests[first:first + per_pdu])
+        chunk = tuple(requests[first : first + per_pdu])
         is_last = first + per_pdu >= len(requests)
         scope_end = end_of_scope if is_last else max(scope_start, chunk[-1][1])
         naks.append(Nak(scope_start, scope_end, chunk))

@@ -67,7 +67,8 @@ LV = Prefixed(Int8ub, GreedyBytes)
 TLV = Struct("type" / Int8ub, "value" / Prefixed(Int8ub, GreedyBytes))
 
 METADATA_BODY = Struct(
-    "flags" / BitStruct(
+    "flags"
+    / BitStruct(
         Padding(1),
         "closure_requested" / Flag,
         Padding(2),
@@ -87,7 +88,8 @@ EOF_BODY = Struct(
 )
 
 FINISHED_BODY = Struct(
-    "flags" / BitStruct(
+    "flags"
+    / BitStruct(
         "condition_code" / BitsInteger(4),
         Padding(1),  # end-system status in 727.0-B-4, spare in B-5
         "delivery_code" / BitsInteger(1),
@@ -117,7 +119,8 @@ PROMPT_BODY = BitStruct("response_required" / BitsInteger(1), Padding(7))
 KEEP_ALIVE_BODY = Struct("progress" / FILE_SIZE_SENSITIVE)
 
 FILE_DATA_BODY = Struct(
-    "segment_metadata_header" / If(
+    "segment_metadata_header"
+    / If(
         this._params.segment_metadata_flag,
         BitStruct("record_continuation_state" / BitsInteger(2), "length" / BitsInteger(6)),
     ),
@@ -218,8 +221,11 @@ _TOWARD_SENDER = (Finished, Nak, KeepAlive)
 def _direction_of(body: Body) -> Direction:
     if isinstance(body, Ack):
         # ACK of EOF goes back to the sender; ACK of Finished goes to the receiver.
-        return Direction.TOWARD_RECEIVER if body.acknowledged_directive == DirectiveCode.FINISHED \
+        return (
+            Direction.TOWARD_RECEIVER
+            if body.acknowledged_directive == DirectiveCode.FINISHED
             else Direction.TOWARD_SENDER
+        )
     return Direction.TOWARD_SENDER if isinstance(body, _TOWARD_SENDER) else Direction.TOWARD_RECEIVER
 
 
@@ -237,9 +243,13 @@ class Pdu:
         segment_metadata_flag = is_data and self.body.segment_metadata is not None
         header = self.header
         if (header.pdu_type, header.direction, header.segment_metadata_flag) != (
-                pdu_type, direction, segment_metadata_flag):
-            normal = replace(header, pdu_type=pdu_type, direction=direction,
-                             segment_metadata_flag=segment_metadata_flag)
+            pdu_type,
+            direction,
+            segment_metadata_flag,
+        ):
+            normal = replace(
+                header, pdu_type=pdu_type, direction=direction, segment_metadata_flag=segment_metadata_flag
+            )
             object.__setattr__(self, "header", normal)
 
 
@@ -264,8 +274,9 @@ def _build_body(pdu: Pdu) -> bytes:
                 raise ValueError(f"segment metadata of {len(meta)} octets exceeds 63")
             return FILE_DATA_BODY.build(
                 dict(
-                    segment_metadata_header=None if meta is None else dict(
-                        record_continuation_state=body.record_continuation_state, length=len(meta)),
+                    segment_metadata_header=None
+                    if meta is None
+                    else dict(record_continuation_state=body.record_continuation_state, length=len(meta)),
                     segment_metadata=meta,
                     offset=body.offset,
                     data=body.data,
@@ -289,8 +300,12 @@ def _build_body(pdu: Pdu) -> bytes:
                 location = header.source_entity_id if body.fault_location is None else body.fault_location
                 fault = _entity_tlv(location, header)
             built = EOF_BODY.build(
-                dict(flags=dict(condition_code=body.condition_code), file_checksum=body.file_checksum,
-                     file_size=body.file_size, fault_location=fault),
+                dict(
+                    flags=dict(condition_code=body.condition_code),
+                    file_checksum=body.file_checksum,
+                    file_size=body.file_size,
+                    fault_location=fault,
+                ),
                 **params,
             )
         case Finished():
@@ -298,19 +313,32 @@ def _build_body(pdu: Pdu) -> bytes:
             if body.fault_location is not None and body.condition_code != ConditionCode.NO_ERROR:
                 tlvs.append(_entity_tlv(body.fault_location, header))
             built = FINISHED_BODY.build(
-                dict(flags=dict(condition_code=body.condition_code, delivery_code=body.delivery_code,
-                                file_status=body.file_status), tlvs=tlvs),
+                dict(
+                    flags=dict(
+                        condition_code=body.condition_code,
+                        delivery_code=body.delivery_code,
+                        file_status=body.file_status,
+                    ),
+                    tlvs=tlvs,
+                ),
                 **params,
             )
         case Ack():
             built = ACK_BODY.build(
-                dict(acknowledged_directive=body.acknowledged_directive, subtype=body.subtype,
-                     condition_code=body.condition_code, transaction_status=body.transaction_status),
+                dict(
+                    acknowledged_directive=body.acknowledged_directive,
+                    subtype=body.subtype,
+                    condition_code=body.condition_code,
+                    transaction_status=body.transaction_status,
+                ),
             )
         case Nak():
             built = NAK_BODY.build(
-                dict(start_of_scope=body.start_of_scope, end_of_scope=body.end_of_scope,
-                     segment_requests=[dict(start=s, end=e) for s, e in body.segment_requests]),
+                dict(
+                    start_of_scope=body.start_of_scope,
+                    end_of_scope=body.end_of_scope,
+                    segment_requests=[dict(start=s, end=e) for s, e in body.segment_requests],
+                ),
                 **params,
             )
         case Prompt():
@@ -337,10 +365,17 @@ def encode_pdu(pdu: Pdu) -> bytes:
 
 def encode_file_data_fast(header: PduHeader, offset: int, data: bytes) -> bytes:
     """File data PDU without segment metadata; identical to ``encode_pdu(Pdu(header, FileData(...)))``."""
-    if header.pdu_type != PduType.FILE_DATA or header.segment_metadata_flag \
-            or header.direction != Direction.TOWARD_RECEIVER:
-        header = replace(header, pdu_type=PduType.FILE_DATA, segment_metadata_flag=False,
-                         direction=Direction.TOWARD_RECEIVER)
+    if (
+        header.pdu_type != PduType.FILE_DATA
+        or header.segment_metadata_flag
+        or header.direction != Direction.TOWARD_RECEIVER
+    ):
+        header = replace(
+            header,
+            pdu_type=PduType.FILE_DATA,
+            segment_metadata_flag=False,
+            direction=Direction.TOWARD_RECEIVER,
+        )
     width = 8 if header.large_file_flag else 4
     if not 0 <= offset < 1 << (8 * width):
         raise ValueError(f"offset {offset} does not fit {width} octets")
@@ -371,8 +406,11 @@ def _frame(data: bytes | bytearray | memoryview, fast: bool) -> tuple[PduHeader,
     start = header.length
     end = start + data_field_length
     if end != len(data):
-        raise DecodeError(LAYER, min(end, len(data)),
-                          f"data field length {data_field_length} says {end} octets, got {len(data)}")
+        raise DecodeError(
+            LAYER,
+            min(end, len(data)),
+            f"data field length {data_field_length} says {end} octets, got {len(data)}",
+        )
     if header.crc_flag:
         if data_field_length < CRC_LENGTH:
             raise DecodeError(LAYER, start, "CRC flag set but the data field cannot hold a CRC")
@@ -386,8 +424,9 @@ def _frame(data: bytes | bytearray | memoryview, fast: bool) -> tuple[PduHeader,
 def _parse(struct: Struct, data: bytes, base: int, header: PduHeader, what: str):
     stream = io.BytesIO(data)
     try:
-        parsed = struct.parse_stream(stream, large_file=header.large_file_flag,
-                                     segment_metadata_flag=header.segment_metadata_flag)
+        parsed = struct.parse_stream(
+            stream, large_file=header.large_file_flag, segment_metadata_flag=header.segment_metadata_flag
+        )
     except ConstructError as error:
         raise DecodeError(LAYER, base + stream.tell(), f"{what}: {type(error).__name__}") from None
     if stream.tell() != len(data):
@@ -412,8 +451,9 @@ def _enum(kind, value: int, offset: int, what: str):
         raise DecodeError(LAYER, offset, f"{what} {value} is not defined") from None
 
 
-def _decode_directive(header: PduHeader, data: bytes | bytearray | memoryview, start: int,
-                      end: int) -> Directive:
+def _decode_directive(
+    header: PduHeader, data: bytes | bytearray | memoryview, start: int, end: int
+) -> Directive:
     if start >= end:
         raise DecodeError(LAYER, start, "file directive PDU without a directive code")
     code = _enum(DirectiveCode, data[start], start, "directive code")
@@ -432,8 +472,12 @@ def _decode_directive(header: PduHeader, data: bytes | bytearray | memoryview, s
         case DirectiveCode.EOF:
             condition = _enum(ConditionCode, parsed.flags.condition_code, base, "condition code")
             fault = None if parsed.fault_location is None else _entity_id(parsed.fault_location, base + 9)
-            return Eof(file_checksum=parsed.file_checksum, file_size=parsed.file_size,
-                       condition_code=condition, fault_location=fault)
+            return Eof(
+                file_checksum=parsed.file_checksum,
+                file_size=parsed.file_size,
+                condition_code=condition,
+                fault_location=fault,
+            )
         case DirectiveCode.FINISHED:
             condition = _enum(ConditionCode, parsed.flags.condition_code, base, "condition code")
             responses, fault = [], None
@@ -444,19 +488,28 @@ def _decode_directive(header: PduHeader, data: bytes | bytearray | memoryview, s
                     responses.append(_tlv(tlv))
                 else:
                     raise DecodeError(LAYER, base, f"unexpected TLV type {tlv.type} in Finished PDU")
-            return Finished(condition_code=condition, delivery_code=DeliveryCode(parsed.flags.delivery_code),
-                            file_status=FileStatus(parsed.flags.file_status),
-                            filestore_responses=tuple(responses), fault_location=fault)
+            return Finished(
+                condition_code=condition,
+                delivery_code=DeliveryCode(parsed.flags.delivery_code),
+                file_status=FileStatus(parsed.flags.file_status),
+                filestore_responses=tuple(responses),
+                fault_location=fault,
+            )
         case DirectiveCode.ACK:
             acked = parsed.acknowledged_directive
             if acked not in (DirectiveCode.EOF, DirectiveCode.FINISHED):
                 raise DecodeError(LAYER, base, f"ACK of directive {acked}: only EOF, Finished are acked")
-            return Ack(acknowledged_directive=DirectiveCode(acked),
-                       condition_code=_enum(ConditionCode, parsed.condition_code, base + 1, "condition code"),
-                       transaction_status=TransactionStatus(parsed.transaction_status))
+            return Ack(
+                acknowledged_directive=DirectiveCode(acked),
+                condition_code=_enum(ConditionCode, parsed.condition_code, base + 1, "condition code"),
+                transaction_status=TransactionStatus(parsed.transaction_status),
+            )
         case DirectiveCode.NAK:
-            return Nak(start_of_scope=parsed.start_of_scope, end_of_scope=parsed.end_of_scope,
-                       segment_requests=tuple((r.start, r.end) for r in parsed.segment_requests))
+            return Nak(
+                start_of_scope=parsed.start_of_scope,
+                end_of_scope=parsed.end_of_scope,
+                segment_requests=tuple((r.start, r.end) for r in parsed.segment_requests),
+            )
         case DirectiveCode.PROMPT:
             return Prompt(response_required=PromptResponse(parsed.response_required))
         case _:
@@ -470,7 +523,8 @@ def _decode_file_data_declared(header: PduHeader, data, start: int, end: int) ->
         offset=parsed.offset,
         data=bytes(parsed.data),
         segment_metadata=None if meta is None else bytes(meta),
-        record_continuation_state=0 if meta is None
+        record_continuation_state=0
+        if meta is None
         else parsed.segment_metadata_header.record_continuation_state,
     )
 
@@ -481,8 +535,8 @@ def _decode_file_data_fast(header: PduHeader, data, start: int, end: int) -> Fil
     width = 8 if header.large_file_flag else 4
     if end - start < width:
         raise DecodeError(LAYER, start, "file data: StreamError")
-    offset = int.from_bytes(data[start:start + width], "big")
-    return FileData(offset=offset, data=bytes(data[start + width:end]))
+    offset = int.from_bytes(data[start : start + width], "big")
+    return FileData(offset=offset, data=bytes(data[start + width : end]))
 
 
 def decode_pdu(data: bytes | bytearray | memoryview) -> Pdu:

@@ -27,6 +27,8 @@ class TransactionProgress:
 
     def line(self) -> str:
         size = "?" if self.file_size is None else str(self.file_size)
-        return (f"{self.role} {self.source_entity_id}/{self.sequence_number} {self.state}: "
-                f"{self.bytes_done}/{size} B ({self.percent:.1f} %), NAK rounds {self.nak_rounds}, "
-                f"resent {self.retransmitted_bytes} B")
+        return (
+            f"{self.role} {self.source_entity_id}/{self.sequence_number} {self.state}: "
+            f"{self.bytes_done}/{size} B ({self.percent:.1f} %), NAK rounds {self.nak_rounds}, "
+            f"resent {self.retransmitted_bytes} B"
+        )

@@ -50,8 +50,15 @@ SegmentCallback = Callable[[tuple[int, int], int, bytes], None]
 class FileReceiver:
     """Receives one file. Created by :class:`ReceivingEntity` on the first PDU of a transaction."""
 
-    def __init__(self, config: EntityConfig, first_header: PduHeader, *, send: Send, now: Clock,
-                 on_segment: SegmentCallback | None = None) -> None:
+    def __init__(
+        self,
+        config: EntityConfig,
+        first_header: PduHeader,
+        *,
+        send: Send,
+        now: Clock,
+        on_segment: SegmentCallback | None = None,
+    ) -> None:
         self.config = config
         self._send = send
         self._now = now
@@ -74,8 +81,13 @@ class FileReceiver:
         self._check_timer = Countdown(timers.check_interval)
         self._inactivity = Countdown(timers.inactivity_interval)
         self._keep_alive = Countdown(timers.keep_alive_interval or 0.0)
-        self._timers = (self._nak_timer, self._ack_timer, self._check_timer, self._inactivity,
-                        self._keep_alive)
+        self._timers = (
+            self._nak_timer,
+            self._ack_timer,
+            self._check_timer,
+            self._inactivity,
+            self._keep_alive,
+        )
         self.state = TransactionState.RECEIVING
         self.result: TransactionResult | None = None
         self.rejections = RejectionCounter()
@@ -275,8 +287,11 @@ class FileReceiver:
             return True
         if size > self.config.max_file_size:
             self.rejections.reject(Rejection.FILE_SIZE_OVER_LIMIT)
-            self._finish(ConditionCode.FILESTORE_REJECTION, complete=False,
-                         file_status=FileStatus.DISCARDED_FILESTORE_REJECTION)
+            self._finish(
+                ConditionCode.FILESTORE_REJECTION,
+                complete=False,
+                file_status=FileStatus.DISCARDED_FILESTORE_REJECTION,
+            )
             return False
         self.file_size = size
         self._buffer = bytearray(size)
@@ -294,14 +309,19 @@ class FileReceiver:
             self._send_pdu(ack)
         if eof.condition_code != ConditionCode.NO_ERROR:
             # The sender cancelled; we acknowledged and stop, keeping nothing as complete.
-            self._end(TransactionState.CANCELLED, TransactionResult(
-                eof.condition_code, DeliveryCode.DATA_INCOMPLETE, FileStatus.DISCARDED_DELIBERATELY))
+            self._end(
+                TransactionState.CANCELLED,
+                TransactionResult(
+                    eof.condition_code, DeliveryCode.DATA_INCOMPLETE, FileStatus.DISCARDED_DELIBERATELY
+                ),
+            )
             self._closed = True
             return
         if self._eof is not None:
             return  # a repeat because our ACK was lost; answered above
         if eof.file_size < self._received.highest_end or any(
-                d.offset + len(d.data) > eof.file_size for d in self._early):
+            d.offset + len(d.data) > eof.file_size for d in self._early
+        ):
             self.rejections.reject(Rejection.EOF_SMALLER_THAN_DATA_RECEIVED)
             self._finish(ConditionCode.FILE_SIZE_ERROR, complete=False)
             return
@@ -352,7 +372,7 @@ class FileReceiver:
         added = self._received.add(offset, offset + len(octets))
         if not added:
             return
-        self._buffer[offset:offset + len(octets)] = octets
+        self._buffer[offset : offset + len(octets)] = octets
         if self._nak_sent:
             self._recovered_bytes += added
         if self._on_segment is not None:
@@ -405,8 +425,14 @@ class FileReceiver:
             self._finish(ConditionCode.NO_ERROR, complete=True)
         return True
 
-    def _finish(self, condition: ConditionCode, *, complete: bool, fault_location: int | None = None,
-                file_status: FileStatus | None = None) -> None:
+    def _finish(
+        self,
+        condition: ConditionCode,
+        *,
+        complete: bool,
+        fault_location: int | None = None,
+        file_status: FileStatus | None = None,
+    ) -> None:
         delivery = DeliveryCode.DATA_COMPLETE if complete else DeliveryCode.DATA_INCOMPLETE
         if file_status is None:
             file_status = FileStatus.RETAINED if complete else FileStatus.DISCARDED_DELIBERATELY
@@ -415,7 +441,8 @@ class FileReceiver:
         if condition != ConditionCode.NO_ERROR and fault_location is None:
             fault_location = self.header.destination_entity_id
         closure = self.mode == TransmissionMode.ACKNOWLEDGED or (
-            self.metadata is not None and self.metadata.closure_requested)
+            self.metadata is not None and self.metadata.closure_requested
+        )
         self._end(state, result)
         if closure:
             finished = Finished(condition, delivery, file_status, (), fault_location)
@@ -456,10 +483,17 @@ class ReceivingEntity:
     reached, then the oldest closed ones are forgotten.
     """
 
-    def __init__(self, config: EntityConfig, *, send: Send, now: Clock,
-                 on_segment: SegmentCallback | None = None,
-                 on_end: Callable[[FileReceiver], None] | None = None, max_active: int = 16,
-                 max_remembered: int = 32) -> None:
+    def __init__(
+        self,
+        config: EntityConfig,
+        *,
+        send: Send,
+        now: Clock,
+        on_segment: SegmentCallback | None = None,
+        on_end: Callable[[FileReceiver], None] | None = None,
+        max_active: int = 16,
+        max_remembered: int = 32,
+    ) -> None:
         self.config = config
         self._send = send
         self._now = now
@@ -493,8 +527,9 @@ class ReceivingEntity:
                 self.rejections.reject(Rejection.TOO_MANY_TRANSACTIONS)
                 return None
             self._forget_old()
-            receiver = FileReceiver(self.config, header, send=self._send, now=self._now,
-                                    on_segment=self._on_segment)
+            receiver = FileReceiver(
+                self.config, header, send=self._send, now=self._now, on_segment=self._on_segment
+            )
             self.transactions[header.transaction_id] = receiver
         receiver.handle_pdu(pdu)
         self._report(receiver)

@@ -85,8 +85,13 @@ class FileSender:
         if self._segment_length < 1:
             raise ValueError(f"max PDU length {config.max_pdu_length} leaves no room for file data")
         self._closure_requested = closure_requested or mode == TransmissionMode.ACKNOWLEDGED
-        self._metadata = Metadata(len(self._file), source_file_name, destination_file_name,
-                                  config.checksum_type, self._closure_requested)
+        self._metadata = Metadata(
+            len(self._file),
+            source_file_name,
+            destination_file_name,
+            config.checksum_type,
+            self._closure_requested,
+        )
         self._checksum = file_checksum(config.checksum_type, self._file)
         timers = config.timers
         self._ack_timer = Countdown(timers.ack_interval)
@@ -159,8 +164,10 @@ class FileSender:
 
     def handle_pdu(self, pdu: Pdu) -> None:
         header = pdu.header
-        if header.transaction_id != self.transaction_id or header.destination_entity_id != \
-                self.header.destination_entity_id:
+        if (
+            header.transaction_id != self.transaction_id
+            or header.destination_entity_id != self.header.destination_entity_id
+        ):
             self.rejections.reject(Rejection.WRONG_TRANSACTION)
             return
         body = pdu.body
@@ -213,11 +220,17 @@ class FileSender:
         if self.ended:
             return
         sent = self._view[: self._next_offset]
-        eof = Eof(file_checksum(self.config.checksum_type, sent), self._next_offset, condition,
-                  self.config.local_entity_id)
+        eof = Eof(
+            file_checksum(self.config.checksum_type, sent),
+            self._next_offset,
+            condition,
+            self.config.local_entity_id,
+        )
         self._outbox.append(encode_pdu(Pdu(self.header, eof)))
-        self._end(TransactionState.CANCELLED,
-                  TransactionResult(condition, DeliveryCode.DATA_INCOMPLETE, FileStatus.UNREPORTED))
+        self._end(
+            TransactionState.CANCELLED,
+            TransactionResult(condition, DeliveryCode.DATA_INCOMPLETE, FileStatus.UNREPORTED),
+        )
 
     def progress(self) -> TransactionProgress:
         return TransactionProgress(
@@ -293,8 +306,9 @@ class FileSender:
             self._start_timer(self._inactivity)
         else:
             # Class 1 without closure: the sender's part ends with the EOF; it never learns the outcome.
-            unknown = TransactionResult(ConditionCode.NO_ERROR, DeliveryCode.DATA_INCOMPLETE,
-                                        FileStatus.UNREPORTED)
+            unknown = TransactionResult(
+                ConditionCode.NO_ERROR, DeliveryCode.DATA_INCOMPLETE, FileStatus.UNREPORTED
+            )
             self._end(TransactionState.COMPLETED, unknown)
 
     def _on_nak(self, nak: Nak) -> None:
@@ -322,16 +336,20 @@ class FileSender:
         if self.mode == TransmissionMode.ACKNOWLEDGED:
             self._outbox.append(self._ack_of_finished(finished))
         result = TransactionResult(finished.condition_code, finished.delivery_code, finished.file_status)
-        state = TransactionState.COMPLETED if finished.condition_code == ConditionCode.NO_ERROR \
+        state = (
+            TransactionState.COMPLETED
+            if finished.condition_code == ConditionCode.NO_ERROR
             else TransactionState.CANCELLED
+        )
         self._end(state, result)
 
 
 class SendingEntity:
     """Numbers and runs this entity's outgoing transactions and routes replies to them by transaction ID."""
 
-    def __init__(self, config: EntityConfig, *, send: Send, now: Clock,
-                 first_sequence_number: int = 0) -> None:
+    def __init__(
+        self, config: EntityConfig, *, send: Send, now: Clock, first_sequence_number: int = 0
+    ) -> None:
         self.config = config
         self._send = send
         self._now = now
@@ -339,15 +357,31 @@ class SendingEntity:
         self.transactions: dict[tuple[int, int], FileSender] = {}
         self.rejections = RejectionCounter()
 
-    def put(self, destination_entity_id: int, file_data: bytes, *, source_file_name: bytes = b"",
-            destination_file_name: bytes = b"", mode: TransmissionMode = TransmissionMode.ACKNOWLEDGED,
-            closure_requested: bool = False) -> FileSender:
+    def put(
+        self,
+        destination_entity_id: int,
+        file_data: bytes,
+        *,
+        source_file_name: bytes = b"",
+        destination_file_name: bytes = b"",
+        mode: TransmissionMode = TransmissionMode.ACKNOWLEDGED,
+        closure_requested: bool = False,
+    ) -> FileSender:
         """Start a transaction (the CFDP Put.request); its PDUs go out as :meth:`poll` allows."""
         modulus = 1 << (8 * self.config.sequence_number_length)
         sequence, self._next_sequence = self._next_sequence, (self._next_sequence + 1) % modulus
-        sender = FileSender(self.config, destination_entity_id, sequence, file_data, send=self._send,
-                            now=self._now, mode=mode, source_file_name=source_file_name,
-                            destination_file_name=destination_file_name, closure_requested=closure_requested)
+        sender = FileSender(
+            self.config,
+            destination_entity_id,
+            sequence,
+            file_data,
+            send=self._send,
+            now=self._now,
+            mode=mode,
+            source_file_name=source_file_name,
+            destination_file_name=destination_file_name,
+            closure_requested=closure_requested,
+        )
         self.transactions[sender.transaction_id] = sender
         return sender
 

@@ -74,8 +74,9 @@ def test_nominal_profile_delivers_everything_intact_and_in_order() -> None:
 
 
 def test_measured_loss_duplication_and_reordering_match_the_configuration() -> None:
-    config = LinkConfig(loss_probability=0.1, duplicate_probability=0.03, reorder_probability=0.05,
-                        reorder_max_delay_s=0.1)
+    config = LinkConfig(
+        loss_probability=0.1, duplicate_probability=0.03, reorder_probability=0.05, reorder_max_delay_s=0.1
+    )
     n = 20_000
     link, deliveries = _run(config, n)
     c = link.counters

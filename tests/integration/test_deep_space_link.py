@@ -11,7 +11,6 @@ from tests.integration.conftest import run_pass
 pytestmark = pytest.mark.slow
 
 
-
 def _run(out: Path, *options: str) -> dict:
     _, summary = run_pass(out, "--seed", "3", "--time-scale", "0.1", "--timeout", "120", *options)
     return summary

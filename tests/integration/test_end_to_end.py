@@ -23,7 +23,6 @@ from tests.integration.conftest import PALEBLUE, SCENARIO, Processes, free_endpo
 pytestmark = pytest.mark.slow
 
 
-
 def _summary(out: Path) -> dict:
     return json.loads((out / "summary.json").read_text())
 

@@ -15,7 +15,6 @@ from tests.integration.conftest import PALEBLUE, SCENARIO, Processes, free_endpo
 pytestmark = pytest.mark.slow
 
 
-
 def _seeded_run(out: Path, recording: Path) -> dict:
     _, summary = run_pass(out, "--seed", "4", "--record", str(recording), "--timeout", "90")
     return summary

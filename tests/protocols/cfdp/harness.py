@@ -48,7 +48,7 @@ class Channel:
             return
         if fate == CORRUPT:
             position = (k * 7919) % len(raw)
-            raw = raw[:position] + bytes([raw[position] ^ 0x5A]) + raw[position + 1:]
+            raw = raw[:position] + bytes([raw[position] ^ 0x5A]) + raw[position + 1 :]
         arrivals = {DUPLICATE: [0.0, 0.01], LATE: [self.late_by]}.get(fate, [0.0])
         for extra in arrivals:
             heapq.heappush(self._queue, (now + self.delay + extra, k, extra, raw))
@@ -85,8 +85,13 @@ class Transfer:
     def receiver(self):
         return next(iter(self.ground.transactions.values()), None)
 
-    def run(self, until: float = 400.0, step: float = 0.05, pdus_per_step: int = 4,
-            on_step: Callable[[Transfer], None] | None = None) -> None:
+    def run(
+        self,
+        until: float = 400.0,
+        step: float = 0.05,
+        pdus_per_step: int = 4,
+        on_step: Callable[[Transfer], None] | None = None,
+    ) -> None:
         while self.clock.time < until:
             self.sender.poll(pdus_per_step)
             self.ground.poll()
@@ -101,11 +106,23 @@ class Transfer:
             self.clock.time = round(self.clock.time + step, 9)
 
 
-def make_transfer(data: bytes, *, mode: TransmissionMode = TransmissionMode.ACKNOWLEDGED,
-                  down_fates: Sequence[str] = (), up_fates: Sequence[str] = (), one_way: float = 0.5,
-                  timers: TimerPolicy | None = None, max_pdu_length: int = 128, crc: bool = False,
-                  immediate_nak: bool = False, closure_requested: bool = False, max_file_size: int = 1 << 20,
-                  on_segment=None, down_blocked=None, up_blocked=None) -> Transfer:
+def make_transfer(
+    data: bytes,
+    *,
+    mode: TransmissionMode = TransmissionMode.ACKNOWLEDGED,
+    down_fates: Sequence[str] = (),
+    up_fates: Sequence[str] = (),
+    one_way: float = 0.5,
+    timers: TimerPolicy | None = None,
+    max_pdu_length: int = 128,
+    crc: bool = False,
+    immediate_nak: bool = False,
+    closure_requested: bool = False,
+    max_file_size: int = 1 << 20,
+    on_segment=None,
+    down_blocked=None,
+    up_blocked=None,
+) -> Transfer:
     clock = FakeClock()
     timers = timers or fast_timers()
     down = Channel(clock, one_way, down_fates)
@@ -115,10 +132,25 @@ def make_transfer(data: bytes, *, mode: TransmissionMode = TransmissionMode.ACKN
     if up_blocked:
         up.blocked = up_blocked
     sender_config = EntityConfig(SENDER_ID, max_pdu_length=max_pdu_length, crc=crc, timers=timers)
-    ground_config = EntityConfig(RECEIVER_ID, max_pdu_length=max_pdu_length, crc=crc, timers=timers,
-                                 immediate_nak=immediate_nak, max_file_size=max_file_size)
-    sender = FileSender(sender_config, RECEIVER_ID, 7, data, send=down.send, now=clock, mode=mode,
-                        source_file_name=b"earth.raw", destination_file_name=b"img/earth.raw",
-                        closure_requested=closure_requested)
+    ground_config = EntityConfig(
+        RECEIVER_ID,
+        max_pdu_length=max_pdu_length,
+        crc=crc,
+        timers=timers,
+        immediate_nak=immediate_nak,
+        max_file_size=max_file_size,
+    )
+    sender = FileSender(
+        sender_config,
+        RECEIVER_ID,
+        7,
+        data,
+        send=down.send,
+        now=clock,
+        mode=mode,
+        source_file_name=b"earth.raw",
+        destination_file_name=b"img/earth.raw",
+        closure_requested=closure_requested,
+    )
     ground = ReceivingEntity(ground_config, send=up.send, now=clock, on_segment=on_segment)
     return Transfer(clock, sender, ground, down, up)

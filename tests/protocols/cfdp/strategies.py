@@ -54,8 +54,14 @@ def bodies(draw, header: PduHeader):
     errors = st.sampled_from([c for c in ConditionCode if c != ConditionCode.NO_ERROR])
     kind = draw(st.sampled_from(["metadata", "eof", "finished", "ack", "nak", "prompt", "keep", "data"]))
     if kind == "metadata":
-        return Metadata(draw(fss), draw(st.binary(max_size=255)), draw(st.binary(max_size=40)),
-                        draw(st.sampled_from([0, 1, 2, 3, 15])), draw(st.booleans()), draw(_tlvs()))
+        return Metadata(
+            draw(fss),
+            draw(st.binary(max_size=255)),
+            draw(st.binary(max_size=40)),
+            draw(st.sampled_from([0, 1, 2, 3, 15])),
+            draw(st.booleans()),
+            draw(_tlvs()),
+        )
     if kind == "eof":
         if draw(st.booleans()):
             return Eof(draw(st.integers(0, 2**32 - 1)), draw(fss))
@@ -64,11 +70,19 @@ def bodies(draw, header: PduHeader):
         responses = draw(_tlvs(st.just(TlvType.FILESTORE_RESPONSE), 2))
         condition = draw(st.sampled_from(ConditionCode))
         fault = None if condition == ConditionCode.NO_ERROR or draw(st.booleans()) else draw(_entity(header))
-        return Finished(condition, draw(st.sampled_from(DeliveryCode)), draw(st.sampled_from(FileStatus)),
-                        responses, fault)
+        return Finished(
+            condition,
+            draw(st.sampled_from(DeliveryCode)),
+            draw(st.sampled_from(FileStatus)),
+            responses,
+            fault,
+        )
     if kind == "ack":
-        return Ack(draw(st.sampled_from([DirectiveCode.EOF, DirectiveCode.FINISHED])),
-                   draw(st.sampled_from(ConditionCode)), draw(st.sampled_from(TransactionStatus)))
+        return Ack(
+            draw(st.sampled_from([DirectiveCode.EOF, DirectiveCode.FINISHED])),
+            draw(st.sampled_from(ConditionCode)),
+            draw(st.sampled_from(TransactionStatus)),
+        )
     if kind == "nak":
         requests = draw(st.lists(st.tuples(fss, fss), max_size=20).map(tuple))
         return Nak(draw(fss), draw(fss), requests)

@@ -32,7 +32,7 @@ def _reference_modular(data: bytes) -> int:
     """The modular checksum as cfdp-py computes it: big-endian words, zero-padded tail."""
     total = 0
     for i in range(0, len(data), 4):
-        total += int.from_bytes(data[i:i + 4].ljust(4, b"\0"), "big")
+        total += int.from_bytes(data[i : i + 4].ljust(4, b"\0"), "big")
     return total % 2**32
 
 

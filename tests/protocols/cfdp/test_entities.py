@@ -94,8 +94,9 @@ def test_lost_uplink_hits_the_positive_ack_limit() -> None:
 
 def test_dead_downlink_after_eof_hits_the_nak_limit() -> None:
     data = os.urandom(1000)
-    transfer = make_transfer(data, down_fates=["deliver", DROP], timers=fast_timers(nak_limit=3),
-                             down_blocked=lambda t: t > 0.3)
+    transfer = make_transfer(
+        data, down_fates=["deliver", DROP], timers=fast_timers(nak_limit=3), down_blocked=lambda t: t > 0.3
+    )
     transfer.run(until=60)
     receiver = transfer.receiver
     assert receiver.result.condition_code == ConditionCode.NAK_LIMIT_REACHED
@@ -104,8 +105,11 @@ def test_dead_downlink_after_eof_hits_the_nak_limit() -> None:
 
 def test_silence_cancels_the_receiver_for_inactivity() -> None:
     data = os.urandom(3000)
-    transfer = make_transfer(data, down_blocked=lambda t: t > 0.1,
-                             timers=fast_timers(inactivity_round_trips=4, keep_alive_round_trips=None))
+    transfer = make_transfer(
+        data,
+        down_blocked=lambda t: t > 0.1,
+        timers=fast_timers(inactivity_round_trips=4, keep_alive_round_trips=None),
+    )
     transfer.run(until=30)
     receiver = transfer.receiver
     assert receiver.result.condition_code == ConditionCode.INACTIVITY_DETECTED
@@ -126,9 +130,11 @@ def test_keep_alives_report_receiver_progress_to_the_sender() -> None:
 
 def test_keep_alive_discrepancy_limit_cancels_the_sender() -> None:
     data = os.urandom(20_000)
-    transfer = make_transfer(data, down_blocked=lambda t: t > 0.2,
-                             timers=fast_timers(keep_alive_round_trips=1.0,
-                                                keep_alive_discrepancy_limit=2000))
+    transfer = make_transfer(
+        data,
+        down_blocked=lambda t: t > 0.2,
+        timers=fast_timers(keep_alive_round_trips=1.0, keep_alive_discrepancy_limit=2000),
+    )
     transfer.run(until=30, pdus_per_step=2)
     assert transfer.sender.result.condition_code == ConditionCode.KEEP_ALIVE_LIMIT_REACHED
 

@@ -64,29 +64,45 @@ def sp_compatible_pdus(draw) -> Pdu:
         large_file_flag=large,
     )
     fss = st.integers(0, (1 << (64 if large else 32)) - 1)
-    errors = st.sampled_from([c for c in ConditionCode if c not in (ConditionCode.NO_ERROR,
-                                                                     ConditionCode.INVALID_FILE_STRUCTURE)])
+    errors = st.sampled_from(
+        [c for c in ConditionCode if c not in (ConditionCode.NO_ERROR, ConditionCode.INVALID_FILE_STRUCTURE)]
+    )
     names = st.text(st.characters(codec="ascii"), max_size=60).map(str.encode)
     source = draw(st.integers(0, (1 << 8 * entity_length) - 1))
-    body = draw(st.one_of(
-        st.builds(Metadata, fss, names, names, st.sampled_from([0, 1, 2, 3, 15]), st.booleans()),
-        st.builds(Eof, st.integers(0, 2**32 - 1), fss),
-        st.builds(Eof, st.integers(0, 2**32 - 1), fss, errors, st.just(source)),
-        st.builds(Finished, st.just(ConditionCode.NO_ERROR), st.sampled_from(DeliveryCode),
-                  st.sampled_from(FileStatus)),
-        # spacepackets 0.32 counts but does not pack the fault location of a Finished PDU with
-        # "unsupported checksum type" (a malformed PDU we rightly reject), so that code is left out here.
-        st.builds(Finished, errors.filter(lambda c: c != ConditionCode.UNSUPPORTED_CHECKSUM_TYPE),
-                  st.sampled_from(DeliveryCode), st.sampled_from(FileStatus), st.just(()), st.just(source)),
-        st.builds(Ack, st.sampled_from([DirectiveCode.EOF, DirectiveCode.FINISHED]),
-                  st.sampled_from([c for c in ConditionCode if c != ConditionCode.INVALID_FILE_STRUCTURE]),
-                  st.sampled_from(SpTransactionStatus)),
-        st.builds(Nak, fss, fss, st.lists(st.tuples(fss, fss), max_size=8).map(tuple)),
-        st.builds(Prompt, st.sampled_from([0, 1])),
-        st.builds(KeepAlive, fss),
-        # spacepackets refuses a file data PDU with no data; our sender never makes one.
-        st.builds(FileData, fss, st.binary(min_size=1, max_size=200)),
-    ))
+    body = draw(
+        st.one_of(
+            st.builds(Metadata, fss, names, names, st.sampled_from([0, 1, 2, 3, 15]), st.booleans()),
+            st.builds(Eof, st.integers(0, 2**32 - 1), fss),
+            st.builds(Eof, st.integers(0, 2**32 - 1), fss, errors, st.just(source)),
+            st.builds(
+                Finished,
+                st.just(ConditionCode.NO_ERROR),
+                st.sampled_from(DeliveryCode),
+                st.sampled_from(FileStatus),
+            ),
+            # spacepackets 0.32 counts but does not pack the fault location of a Finished PDU with
+            # "unsupported checksum type" (a malformed PDU we rightly reject), so that code is left out here.
+            st.builds(
+                Finished,
+                errors.filter(lambda c: c != ConditionCode.UNSUPPORTED_CHECKSUM_TYPE),
+                st.sampled_from(DeliveryCode),
+                st.sampled_from(FileStatus),
+                st.just(()),
+                st.just(source),
+            ),
+            st.builds(
+                Ack,
+                st.sampled_from([DirectiveCode.EOF, DirectiveCode.FINISHED]),
+                st.sampled_from([c for c in ConditionCode if c != ConditionCode.INVALID_FILE_STRUCTURE]),
+                st.sampled_from(SpTransactionStatus),
+            ),
+            st.builds(Nak, fss, fss, st.lists(st.tuples(fss, fss), max_size=8).map(tuple)),
+            st.builds(Prompt, st.sampled_from([0, 1])),
+            st.builds(KeepAlive, fss),
+            # spacepackets refuses a file data PDU with no data; our sender never makes one.
+            st.builds(FileData, fss, st.binary(min_size=1, max_size=200)),
+        )
+    )
     return Pdu(header, body)
 
 
@@ -94,8 +110,9 @@ def _conf(header: PduHeader):
     return sp.PduConfig(
         source_entity_id=UnsignedByteField(header.source_entity_id, header.entity_id_length),
         dest_entity_id=UnsignedByteField(header.destination_entity_id, header.entity_id_length),
-        transaction_seq_num=UnsignedByteField(header.transaction_sequence_number,
-                                              header.sequence_number_length),
+        transaction_seq_num=UnsignedByteField(
+            header.transaction_sequence_number, header.sequence_number_length
+        ),
         trans_mode=SpTransmissionMode(header.transmission_mode),
         file_flag=LargeFileFlag(int(header.large_file_flag)),
         crc_flag=CrcFlag(int(header.crc_flag)),
@@ -110,22 +127,39 @@ def to_spacepackets(pdu: Pdu):
     conf, body, header = _conf(pdu.header), pdu.body, pdu.header
     match body:
         case Metadata():
-            params = MetadataParams(body.closure_requested, SpChecksumType(body.checksum_type),
-                                    body.file_size,
-                                    body.source_file_name.decode(), body.destination_file_name.decode())
+            params = MetadataParams(
+                body.closure_requested,
+                SpChecksumType(body.checksum_type),
+                body.file_size,
+                body.source_file_name.decode(),
+                body.destination_file_name.decode(),
+            )
             return sp.MetadataPdu(conf, params)
         case Eof():
-            return sp.EofPdu(conf, body.file_checksum, body.file_size, _fault(header, body.fault_location),
-                             SpConditionCode(body.condition_code))
+            return sp.EofPdu(
+                conf,
+                body.file_checksum,
+                body.file_size,
+                _fault(header, body.fault_location),
+                SpConditionCode(body.condition_code),
+            )
         case Finished():
-            return sp.FinishedPdu(conf, FinishedParams(SpConditionCode(body.condition_code),
-                                                       DeliveryCode(body.delivery_code),
-                                                       FileStatus(body.file_status),
-                                                       fault_location=_fault(header, body.fault_location)))
+            return sp.FinishedPdu(
+                conf,
+                FinishedParams(
+                    SpConditionCode(body.condition_code),
+                    DeliveryCode(body.delivery_code),
+                    FileStatus(body.file_status),
+                    fault_location=_fault(header, body.fault_location),
+                ),
+            )
         case Ack():
-            return sp.AckPdu(conf, DirectiveType(body.acknowledged_directive),
-                             SpConditionCode(body.condition_code),
-                             SpTransactionStatus(body.transaction_status))
+            return sp.AckPdu(
+                conf,
+                DirectiveType(body.acknowledged_directive),
+                SpConditionCode(body.condition_code),
+                SpTransactionStatus(body.transaction_status),
+            )
         case Nak():
             return sp.NakPdu(conf, body.start_of_scope, body.end_of_scope, list(body.segment_requests))
         case Prompt():
@@ -139,22 +173,40 @@ def to_spacepackets(pdu: Pdu):
 
 def fields_of_spacepackets(decoded) -> Body:
     """Read a spacepackets PDU object back into our value type."""
+
     def entity(tlv) -> int | None:
         return None if tlv is None else int.from_bytes(tlv.tlv.value, "big")
+
     match decoded:
         case sp.MetadataPdu():
-            return Metadata(decoded.file_size, (decoded.source_file_name or "").encode(),
-                            (decoded.dest_file_name or "").encode(), int(decoded.checksum_type),
-                            decoded.closure_requested)
+            return Metadata(
+                decoded.file_size,
+                (decoded.source_file_name or "").encode(),
+                (decoded.dest_file_name or "").encode(),
+                int(decoded.checksum_type),
+                decoded.closure_requested,
+            )
         case sp.EofPdu():
-            return Eof(int.from_bytes(decoded.file_checksum, "big"), decoded.file_size,
-                       ConditionCode(decoded.condition_code >> 4), entity(decoded.fault_location))
+            return Eof(
+                int.from_bytes(decoded.file_checksum, "big"),
+                decoded.file_size,
+                ConditionCode(decoded.condition_code >> 4),
+                entity(decoded.fault_location),
+            )
         case sp.FinishedPdu():
-            return Finished(ConditionCode(decoded.condition_code), decoded.delivery_code, decoded.file_status,
-                            (), entity(decoded.fault_location))
+            return Finished(
+                ConditionCode(decoded.condition_code),
+                decoded.delivery_code,
+                decoded.file_status,
+                (),
+                entity(decoded.fault_location),
+            )
         case sp.AckPdu():
-            return Ack(DirectiveCode(decoded.directive_code_of_acked_pdu),
-                       ConditionCode(decoded.condition_code_of_acked_pdu), decoded.transaction_status)
+            return Ack(
+                DirectiveCode(decoded.directive_code_of_acked_pdu),
+                ConditionCode(decoded.condition_code_of_acked_pdu),
+                decoded.transaction_status,
+            )
         case sp.NakPdu():
             return Nak(decoded.start_of_scope, decoded.end_of_scope, tuple(decoded.segment_requests))
         case sp.PromptPdu():
@@ -192,9 +244,12 @@ def test_we_decode_pdus_built_by_spacepackets(pdu: Pdu) -> None:
 def _librecube_header(pdu: Pdu) -> dict:
     h = pdu.header
     return dict(
-        direction=int(h.direction), transmission_mode=int(h.transmission_mode),
-        large_file_flag=int(h.large_file_flag), length_of_seq_number=h.sequence_number_length - 1,
-        source_entity_id=h.source_entity_id, transaction_seq_number=h.transaction_sequence_number,
+        direction=int(h.direction),
+        transmission_mode=int(h.transmission_mode),
+        large_file_flag=int(h.large_file_flag),
+        length_of_seq_number=h.sequence_number_length - 1,
+        source_entity_id=h.source_entity_id,
+        transaction_seq_number=h.transaction_sequence_number,
         destination_entity_id=h.destination_entity_id,
     )
 
@@ -204,21 +259,37 @@ def librecube_compatible_pdus(draw) -> Pdu:
     pdu = draw(sp_compatible_pdus())
     h = pdu.header
     # LibreCube sizes entity IDs from their values and does not support CRC or large file data.
-    needed = max(max((h.source_entity_id.bit_length() + 7) // 8, 1),
-                 max((h.destination_entity_id.bit_length() + 7) // 8, 1))
+    needed = max(
+        max((h.source_entity_id.bit_length() + 7) // 8, 1),
+        max((h.destination_entity_id.bit_length() + 7) // 8, 1),
+    )
     body = pdu.body
     large = h.large_file_flag and not isinstance(body, FileData)
     if isinstance(body, FileData):
         body = FileData(body.offset & 0xFFFF_FFFF, body.data)
     if isinstance(body, Eof | Finished) and body.condition_code != ConditionCode.NO_ERROR:
-        body = Eof(body.file_checksum, body.file_size) if isinstance(body, Eof) else Finished(
-            delivery_code=body.delivery_code, file_status=body.file_status)
+        body = (
+            Eof(body.file_checksum, body.file_size)
+            if isinstance(body, Eof)
+            else Finished(delivery_code=body.delivery_code, file_status=body.file_status)
+        )
     if isinstance(body, Metadata):
-        body = Metadata(body.file_size, body.source_file_name or b"a", body.destination_file_name or b"b",
-                        body.checksum_type, body.closure_requested)
-    header = PduHeader(h.source_entity_id, h.destination_entity_id, h.transaction_sequence_number,
-                       h.transmission_mode, entity_id_length=needed,
-                       sequence_number_length=h.sequence_number_length, large_file_flag=large)
+        body = Metadata(
+            body.file_size,
+            body.source_file_name or b"a",
+            body.destination_file_name or b"b",
+            body.checksum_type,
+            body.closure_requested,
+        )
+    header = PduHeader(
+        h.source_entity_id,
+        h.destination_entity_id,
+        h.transaction_sequence_number,
+        h.transmission_mode,
+        entity_id_length=needed,
+        sequence_number_length=h.sequence_number_length,
+        large_file_flag=large,
+    )
     return Pdu(header, body)
 
 
@@ -226,26 +297,43 @@ def to_librecube(pdu: Pdu):
     common, body = _librecube_header(pdu), pdu.body
     match body:
         case Metadata():
-            return librecube.MetadataPdu(**common, closure_requested=int(body.closure_requested),
-                                         checksum_type=body.checksum_type, file_size=body.file_size,
-                                         source_filename=body.source_file_name.decode(),
-                                         destination_filename=body.destination_file_name.decode())
+            return librecube.MetadataPdu(
+                **common,
+                closure_requested=int(body.closure_requested),
+                checksum_type=body.checksum_type,
+                file_size=body.file_size,
+                source_filename=body.source_file_name.decode(),
+                destination_filename=body.destination_file_name.decode(),
+            )
         case Eof():
-            return librecube.EofPdu(**common, condition_code=int(body.condition_code),
-                                    file_checksum=body.file_checksum, file_size=body.file_size)
+            return librecube.EofPdu(
+                **common,
+                condition_code=int(body.condition_code),
+                file_checksum=body.file_checksum,
+                file_size=body.file_size,
+            )
         case Finished():
-            return librecube.FinishedPdu(**common, condition_code=int(body.condition_code),
-                                         delivery_code=int(body.delivery_code),
-                                         file_status=int(body.file_status))
+            return librecube.FinishedPdu(
+                **common,
+                condition_code=int(body.condition_code),
+                delivery_code=int(body.delivery_code),
+                file_status=int(body.file_status),
+            )
         case Ack():
-            return librecube.AckPdu(**common, directive_code_ack=int(body.acknowledged_directive),
-                                    directive_subtype_code=int(body.subtype),
-                                    condition_code=int(body.condition_code),
-                                    transaction_status=int(body.transaction_status))
+            return librecube.AckPdu(
+                **common,
+                directive_code_ack=int(body.acknowledged_directive),
+                directive_subtype_code=int(body.subtype),
+                condition_code=int(body.condition_code),
+                transaction_status=int(body.transaction_status),
+            )
         case Nak():
-            return librecube.NakPdu(**common, start_of_scope=body.start_of_scope,
-                                    end_of_scope=body.end_of_scope,
-                                    segment_requests=list(body.segment_requests))
+            return librecube.NakPdu(
+                **common,
+                start_of_scope=body.start_of_scope,
+                end_of_scope=body.end_of_scope,
+                segment_requests=list(body.segment_requests),
+            )
         case Prompt():
             return librecube.PromptPdu(**common, response_required=int(body.response_required))
         case KeepAlive():

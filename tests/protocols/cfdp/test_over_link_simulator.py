@@ -16,12 +16,21 @@ def _transfer(name: str, data: bytes, *, crc: bool, suspend_outside_passes: bool
     pair = profile(name)
     clock = FakeClock()
     down, up = LinkSimulator(pair.downlink, seed), LinkSimulator(pair.uplink, seed + 1)
-    timers = TimerPolicy(round_trip_light_time=2 * pair.downlink.one_way_light_time_s, processing_margin=1.0,
-                         inactivity_round_trips=10)
-    ground = ReceivingEntity(EntityConfig(RECEIVER_ID, crc=crc, timers=timers),
-                             send=lambda raw: up.send(raw, clock.time), now=clock)
-    space = SendingEntity(EntityConfig(SENDER_ID, crc=crc, timers=timers),
-                          send=lambda raw: down.send(raw, clock.time), now=clock)
+    timers = TimerPolicy(
+        round_trip_light_time=2 * pair.downlink.one_way_light_time_s,
+        processing_margin=1.0,
+        inactivity_round_trips=10,
+    )
+    ground = ReceivingEntity(
+        EntityConfig(RECEIVER_ID, crc=crc, timers=timers),
+        send=lambda raw: up.send(raw, clock.time),
+        now=clock,
+    )
+    space = SendingEntity(
+        EntityConfig(SENDER_ID, crc=crc, timers=timers),
+        send=lambda raw: down.send(raw, clock.time),
+        now=clock,
+    )
     sender = space.put(RECEIVER_ID, data, destination_file_name=b"moon.raw")
     step = 0.01
     budget = int(pair.downlink.data_rate_bps * step / 8 / 1024)

@@ -76,13 +76,18 @@ def test_early_data_before_any_size_is_bounded() -> None:
 def test_sender_survives_any_pdu_for_its_transaction(draws) -> None:
     clock = FakeClock()
     out = []
-    entity = SendingEntity(EntityConfig(SENDER_ID, max_pdu_length=128, timers=fast_timers()), send=out.append,
-                           now=clock)
+    entity = SendingEntity(
+        EntityConfig(SENDER_ID, max_pdu_length=128, timers=fast_timers()), send=out.append, now=clock
+    )
     sender = entity.put(RECEIVER_ID, os.urandom(1000))
     entity.poll(5)
     for data in draws:
-        header = PduHeader(SENDER_ID, RECEIVER_ID, sender.header.transaction_sequence_number,
-                           large_file_flag=data.draw(st.booleans()))
+        header = PduHeader(
+            SENDER_ID,
+            RECEIVER_ID,
+            sender.header.transaction_sequence_number,
+            large_file_flag=data.draw(st.booleans()),
+        )
         entity.handle(encode_pdu(Pdu(header, data.draw(bodies(header)))))
         entity.poll(3)
         clock.time += 0.5

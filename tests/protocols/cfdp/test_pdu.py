@@ -65,7 +65,7 @@ def test_mutated_pdus_decode_or_raise_decode_error(pdu: Pdu, data: st.DataObject
         if action == "flip" and raw:
             raw[data.draw(st.integers(0, len(raw) - 1))] ^= 1 << data.draw(st.integers(0, 7))
         elif action == "cut" and raw:
-            del raw[data.draw(st.integers(0, len(raw) - 1)):]
+            del raw[data.draw(st.integers(0, len(raw) - 1)) :]
         else:
             raw += data.draw(st.binary(min_size=1, max_size=8))
     try:
@@ -101,11 +101,17 @@ def test_pdu_header_fields_follow_the_body() -> None:
 
 def test_known_bytes_of_an_eof_pdu() -> None:
     """Hand-checked against 727.0-B-5 figures 5-1 and 5-6."""
-    header = PduHeader(source_entity_id=1, destination_entity_id=2, transaction_sequence_number=3,
-                       entity_id_length=1, sequence_number_length=1)
+    header = PduHeader(
+        source_entity_id=1,
+        destination_entity_id=2,
+        transaction_sequence_number=3,
+        entity_id_length=1,
+        sequence_number_length=1,
+    )
     raw = encode_pdu(Pdu(header, Eof(file_checksum=0xDEADBEEF, file_size=1000)))
-    assert raw == bytes([0x20, 0x00, 0x0A, 0x00, 1, 3, 2, 0x04, 0x00,
-                         0xDE, 0xAD, 0xBE, 0xEF, 0, 0, 0x03, 0xE8])
+    assert raw == bytes(
+        [0x20, 0x00, 0x0A, 0x00, 1, 3, 2, 0x04, 0x00, 0xDE, 0xAD, 0xBE, 0xEF, 0, 0, 0x03, 0xE8]
+    )
 
 
 def test_eof_with_error_carries_a_fault_location_tlv() -> None:

@@ -36,8 +36,9 @@ FILES = st.binary(min_size=0, max_size=3000)
 @given(FILES, st.lists(LOSSY, max_size=60), st.lists(LOSSY, max_size=30), st.booleans())
 def test_class2_delivers_intact_under_any_finite_loss_pattern(data, down, up, immediate) -> None:
     # Limits exceed the number of PDUs the pattern can touch: the link stays up "long enough".
-    timers = fast_timers(ack_limit=len(down) + len(up) + 2, nak_limit=len(down) + 2,
-                         inactivity_round_trips=400)
+    timers = fast_timers(
+        ack_limit=len(down) + len(up) + 2, nak_limit=len(down) + 2, inactivity_round_trips=400
+    )
     transfer = make_transfer(data, down_fates=down, up_fates=up, timers=timers, immediate_nak=immediate)
     transfer.run(until=3000)
     receiver = transfer.receiver
@@ -78,8 +79,13 @@ def test_hostile_pdus_are_counted_and_never_grow_the_buffer(size, raws, data) ->
         if isinstance(item, bytes):
             raw = item
         else:
-            hostile_header = PduHeader(SENDER_ID, RECEIVER_ID, 9, transmission_mode=data.draw(
-                st.sampled_from(TransmissionMode)), large_file_flag=data.draw(st.booleans()))
+            hostile_header = PduHeader(
+                SENDER_ID,
+                RECEIVER_ID,
+                9,
+                transmission_mode=data.draw(st.sampled_from(TransmissionMode)),
+                large_file_flag=data.draw(st.booleans()),
+            )
             raw = encode_pdu(Pdu(hostile_header, data.draw(bodies(hostile_header))))
         receiver.handle(raw)  # must not raise
         receiver.poll()
