@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from emulator.attitude import quat_multiply
+
 BATTERY_CAPACITY_AH = 20.0
 ARRAY_CURRENT_SUN_A = 3.2
 LOAD_BASE_A = 2.0
@@ -118,22 +120,9 @@ class PlatformModel:
             half = 0.5 * rate * dt
             axis = omega / rate
             dq = np.array([math.cos(half), *(math.sin(half) * axis)])
-            self.quaternion = _quaternion_multiply(self.quaternion, dq)
+            self.quaternion = quat_multiply(self.quaternion, dq)
             self.quaternion /= np.linalg.norm(self.quaternion)
 
 
 def _relax(value: float, target: float, dt: float, tau: float) -> float:
     return target + (value - target) * math.exp(-dt / tau)
-
-
-def _quaternion_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    w1, x1, y1, z1 = a
-    w2, x2, y2, z2 = b
-    return np.array(
-        [
-            w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
-            w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
-            w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
-            w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2,
-        ]
-    )
