@@ -432,7 +432,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ground_cmd += ["--record", args.record, "--scenario", scenario.name]
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
-    ground = subprocess.Popen(ground_cmd, stdout=subprocess.PIPE, text=True)
+    ground = subprocess.Popen(ground_cmd)  # a pipe nobody read would stall it once 64 KiB were written
     probe = subprocess.Popen(probe_cmd)
     try:
         ground.wait(args.timeout + 30)

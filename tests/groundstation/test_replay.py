@@ -117,7 +117,8 @@ class _Replay:
         if self.thread is not None:
             self.thread.join(timeout=30)
         self.sub.close()
-        self.context.term()
+        if self.thread is None or not self.thread.is_alive():  # else term() would wait forever
+            self.context.term()
 
 
 @pytest.fixture
