@@ -30,6 +30,7 @@ from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
 from protocols.image_products import product_stem, write_image_products
 from protocols.image_transport import (
+    IMAGE_SEGMENT_HEADER_LENGTH,
     SERVICE_IMAGE,
     SUBTYPE_IMAGE_HEADER,
     SUBTYPE_IMAGE_SEGMENT,
@@ -37,11 +38,14 @@ from protocols.image_transport import (
     ImageReassembler,
     ImageSegment,
     ReassembledImage,
+    SegmentColumns,
 )
 from protocols.mission_db import MissionDatabase, load_mission_db
-from protocols.pus import unpack_tm_packet
+from protocols.packet_run import PacketRun
+from protocols.pus import PEC_LENGTH, TM_PAYLOAD_OFFSET, TmRunColumns, tm_run_columns, unpack_tm_packet
 from protocols.pus_services import FailureCode, VerificationReport
 from protocols.space_packet import (
+    SEQUENCE_COUNT_MODULO,
     PacketStreamDecoder,
     PacketType,
     SequenceCounter,
@@ -56,6 +60,11 @@ from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCou
 log = logging.getLogger("paleblue.ground")
 
 CFDP_TC_VIRTUAL_CHANNEL = 1  # file-delivery replies ride their own TC virtual channel
+
+# Image segments placed in bulk are checked this many at a time; after a refusal, up to
+# _MAX_BACKOFF packets go one by one before bulk is tried again (bounds the cost of hostile runs).
+_BULK_WINDOW = 512
+_MAX_BACKOFF = 64
 
 # Link counters that mean something went wrong (corrections that succeeded are not faults).
 _LINK_FAULT_COUNTERS = ("uncorrectable", "crc_failures", "header_errors", "sync_losses", "bytes_skipped")
@@ -120,7 +129,10 @@ class GroundStation:
         self.packet_gaps_by_apid: Counter[int] = Counter()
         self._last_count: dict[int, int] = {}
         self._time_span: dict[int, list[float]] = {}  # APID -> [first, last] on-board time (TAI s)
-        self._packet_file = PacketStreamDecoder()
+        # Runs of image segments are placed in bulk, with the same effects as one packet at a time
+        # (tests compare both); False forces one at a time everywhere.
+        self.bulk_segments = True
+        self._packet_file = PacketStreamDecoder(runs=True)
         self.packet_sink: Callable[[SpacePacket], None] | None = None
         self.octets_received = 0
         self.products: list[ImageProduct] = []
@@ -228,7 +240,7 @@ class GroundStation:
 
     def handle_packet_stream(self, payload: bytes) -> None:
         """Whole packets, concatenated; anything that is not a packet is reported as skipped."""
-        decoder = PacketStreamDecoder()
+        decoder = PacketStreamDecoder(runs=self.bulk_segments)
         self._report_packet_units([*decoder.feed(payload), *decoder.close()])
 
     def feed_stream(self, layer: Layer, chunk: bytes) -> None:
@@ -246,14 +258,88 @@ class GroundStation:
             log.exception("internal error while decoding a stream chunk")
             self.faults.record("internal error", repr(exc))
 
-    def _report_packet_units(self, units: Iterable[SpacePacket | SkippedBytes]) -> None:
+    def _report_packet_units(self, units: Iterable[SpacePacket | SkippedBytes | PacketRun]) -> None:
         for unit in units:
-            if isinstance(unit, SkippedBytes):
+            if isinstance(unit, SpacePacket):
+                self.handle_packet(unit)
+            elif isinstance(unit, PacketRun):
+                self.handle_packet_run(unit)
+            else:
                 self.faults.record(
                     "bytes skipped in packet stream", f"{unit.length} at {unit.offset}: {unit.reason}"
                 )
-            else:
-                self.handle_packet(unit)
+
+    def handle_packet_run(self, run: PacketRun) -> None:
+        """Packets of one length back to back: image segments in bulk, anything else one by one.
+
+        Bulk takes only packets that :meth:`handle_packet` would handle without a fault (right
+        PEC, next sequence count, a segment its image is waiting for); every other packet goes
+        through :meth:`handle_packet`, so the effects are the same as one packet at a time.
+        """
+        count = len(run)
+        bulk = self._bulk_candidates(run) if self.bulk_segments and self.packet_sink is None else None
+        if bulk is None:
+            for packet in run.packets():
+                self.handle_packet(packet)
+            return
+        candidates, tm = bulk
+        refused = np.flatnonzero(~candidates)
+        position, backoff = 0, 1
+        while position < count:
+            next_refused = refused[np.searchsorted(refused, position) :]
+            stretch_end = int(next_refused[0]) if next_refused.size else count
+            if stretch_end > position:  # a stretch of candidates starts here
+                taken = self._place_segments(run, tm, position, min(stretch_end, position + _BULK_WINDOW))
+                if taken:
+                    position, backoff = position + taken, 1
+                    continue
+                stop, backoff = min(count, position + backoff), min(2 * backoff, _MAX_BACKOFF)
+            else:  # not image segments: up to the next candidate, one by one
+                later = np.flatnonzero(candidates[position:])
+                stop = position + int(later[0]) if later.size else count
+            for packet in run.packets(position, stop):
+                self.handle_packet(packet)
+            position = stop
+
+    def _bulk_candidates(self, run: PacketRun) -> tuple[np.ndarray, TmRunColumns] | None:
+        """Which packets are well-formed image segments (None: none are)."""
+        payload_octets = run.packet_length - TM_PAYLOAD_OFFSET - PEC_LENGTH
+        if payload_octets <= IMAGE_SEGMENT_HEADER_LENGTH:
+            return None
+        candidates = run.apids() == Apid.CAMERA
+        if not candidates.any():
+            return None
+        tm = tm_run_columns(run)
+        candidates &= tm.valid & (tm.service == SERVICE_IMAGE) & (tm.subtype == SUBTYPE_IMAGE_SEGMENT)
+        return (candidates, tm) if candidates.any() else None
+
+    def _place_segments(self, run: PacketRun, tm: TmRunColumns, start: int, stop: int) -> int:
+        """Place the leading segments of ``run[start:stop]`` that continue the APID's sequence
+        count and that the reassembler takes; book them as :meth:`handle_packet` would."""
+        apid = Apid.CAMERA
+        counts = run.sequence_counts()[start:stop].astype(np.int64)
+        follows = np.empty(len(counts), dtype=bool)
+        previous = self._last_count.get(apid)
+        follows[0] = previous is None or sequence_gap(previous, int(counts[0])) == 0
+        follows[1:] = (counts[1:] - counts[:-1] - 1) % SEQUENCE_COUNT_MODULO == 0
+        broken = np.flatnonzero(~follows)
+        stop = start + (int(broken[0]) if broken.size else len(counts))
+        if stop == start:
+            return 0
+        payloads = run.rows[start:stop, tm.payload_start : run.packet_length - PEC_LENGTH]
+        flags = run.sequence_flags()[start:stop].astype(np.int64)
+        taken, done = self.reassembler.add_segment_run(flags, SegmentColumns.from_payloads(payloads))
+        if not taken:
+            return 0
+        self.packets_by_apid[apid] += taken
+        seconds = tm.seconds[start : start + taken]
+        first, last = float(seconds.min()), float(seconds.max())
+        span = self._time_span.setdefault(apid, [first, last])
+        span[0], span[1] = min(span[0], first), max(span[1], last)
+        self._last_count[apid] = int(counts[taken - 1])
+        if done is not None:
+            self._write(done)
+        return taken
 
     def handle_packet(self, packet: SpacePacket) -> None:
         apid = packet.apid

@@ -21,8 +21,10 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import msgpack
+import numpy as np
 from construct import (
     Bytes,
     ConstructError,
@@ -233,6 +235,39 @@ def segment_flags(index: int, count: int) -> SequenceFlags:
     return SequenceFlags.CONTINUATION
 
 
+@dataclass(frozen=True)
+class SegmentColumns:
+    """The image-segment fields of many packets at once: a fast path of :data:`IMAGE_SEGMENT`
+    (same offsets as :meth:`ImageSegment.unpack`, which tests prove) for whole packet runs."""
+
+    image_id: np.ndarray  # int64
+    segment_index: np.ndarray  # int64
+    offset: np.ndarray  # int64
+    data: np.ndarray  # (segments, octets) uint8: the pixel octets of each segment
+
+    @classmethod
+    def from_payloads(cls, payloads: np.ndarray) -> SegmentColumns:
+        """``payloads``: (segments, octets) of service-128 subtype-2 payloads, longer than the header."""
+        words = payloads[:, :IMAGE_SEGMENT_HEADER_LENGTH].astype(np.int64)
+        big_endian = words[:, 0::4] << 24 | words[:, 1::4] << 16 | words[:, 2::4] << 8 | words[:, 3::4]
+        return cls(
+            big_endian[:, 0], big_endian[:, 1], big_endian[:, 2], payloads[:, IMAGE_SEGMENT_HEADER_LENGTH:]
+        )
+
+    def __len__(self) -> int:
+        return len(self.image_id)
+
+
+def segment_flags_of(indices: np.ndarray, count: int) -> np.ndarray:
+    """:func:`segment_flags` for many segment indices."""
+    if count == 1:
+        return np.full(len(indices), int(SequenceFlags.UNSEGMENTED), dtype=np.int64)
+    flags = np.full(len(indices), int(SequenceFlags.CONTINUATION), dtype=np.int64)
+    flags[indices == 0] = SequenceFlags.FIRST
+    flags[indices == count - 1] = SequenceFlags.LAST
+    return flags
+
+
 def make_image_header(
     image_id: int,
     pixels: bytes,
@@ -274,7 +309,7 @@ def iter_segments(header: ImageHeader, pixels: bytes) -> Iterator[tuple[Sequence
         yield segment_flags(index, header.segment_count), ImageSegment(header.image_id, index, start, chunk)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReassembledImage:
     """An image as the ground rebuilt it; ``missing`` lists byte ranges never received."""
 
@@ -286,8 +321,8 @@ class ReassembledImage:
     def complete(self) -> bool:
         return not self.missing
 
-    @property
-    def crc_ok(self) -> bool:
+    @cached_property
+    def crc_ok(self) -> bool:  # asked for by the counters, the summary and the report: computed once
         return self.complete and zlib.crc32(self.pixels) == self.header.crc32
 
 
@@ -408,6 +443,58 @@ class ImageReassembler:
         if image.count == h.segment_count:
             return self._finish(segment.image_id)
         return None
+
+    def add_segment_run(
+        self, flags: np.ndarray, segments: SegmentColumns
+    ) -> tuple[int, ReassembledImage | None]:
+        """Place the longest leading stretch of ``segments`` that :meth:`add_segment`, one by one,
+        would place without a rejection, duplicate or orphan; returns how many were placed and the
+        image they completed. The caller gives the rest to :meth:`add_segment`."""
+        if not len(segments):
+            return 0, None
+        image_id = int(segments.image_id[0])
+        image = self._images.get(image_id)
+        if image is None:
+            return 0, None
+        h = image.header
+        indices = segments.segment_index
+        in_range = (indices >= 0) & (indices < h.segment_count)
+        safe = np.where(in_range, indices, 0)
+        received = np.frombuffer(image.received, dtype=np.uint8)
+        placeable = (
+            (segments.image_id == image_id)
+            & in_range
+            & (segments.offset == indices * h.segment_octets)
+            & (
+                np.minimum(h.segment_octets, h.image_octets - indices * h.segment_octets)
+                == segments.data.shape[1]
+            )
+            & (flags == segment_flags_of(indices, h.segment_count))
+            & (received[safe] == 0)
+        )
+        placeable[1:] &= indices[1:] > indices[:-1]  # strictly rising: no index twice in the stretch
+        refused = np.flatnonzero(~placeable)
+        taken = int(refused[0]) if refused.size else len(segments)
+        del received
+        if not taken:
+            return 0, None
+        placed = indices[:taken]
+        width = segments.data.shape[1]
+        buffer = np.frombuffer(image.buffer, dtype=np.uint8)
+        first = int(placed[0]) * h.segment_octets
+        if width == h.segment_octets and int(placed[-1]) - int(placed[0]) == taken - 1:
+            buffer[first : first + taken * width] = segments.data[:taken].reshape(-1)  # contiguous: one copy
+        else:
+            for row, index in enumerate(placed.tolist()):
+                start = index * h.segment_octets
+                buffer[start : start + width] = segments.data[row]
+        del buffer
+        np.frombuffer(image.received, dtype=np.uint8)[placed] = 1
+        self.counters.segments += taken
+        image.count += taken
+        if image.count == h.segment_count:
+            return taken, self._finish(image_id)
+        return taken, None
 
     def _keep_orphan(self, flags: SequenceFlags | int, segment: ImageSegment) -> None:
         self.counters.orphan_segments += 1

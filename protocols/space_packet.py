@@ -20,11 +20,15 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from construct import BitsInteger, BitStruct, Flag
 
 from protocols.errors import DecodeError
 from protocols.skipped import SkippedBytes, SkipTracker
+
+if TYPE_CHECKING:
+    from protocols.packet_run import PacketRun
 
 LAYER = "space-packet"
 
@@ -190,8 +194,16 @@ class PacketStreamDecoder:
     packet plus the last chunk, so memory is bounded.
     """
 
-    def __init__(self, accept_header: HeaderCheck = any_version_zero) -> None:
+    def __init__(self, accept_header: HeaderCheck = any_version_zero, runs: bool = False) -> None:
+        """``runs``: yield back-to-back packets of one length as one
+        :class:`~protocols.packet_run.PacketRun` (only with the default header check, which the
+        run finder applies column-wise); the packets in it are the ones a plain decoder yields."""
         self._accept = accept_header
+        self._runs = None
+        if runs and accept_header is any_version_zero:
+            from protocols import packet_run  # it builds on this module
+
+            self._runs = packet_run
         self._buffer = bytearray()
         self._buffer_offset = 0  # stream offset of _buffer[0]
         self._skips = SkipTracker()
@@ -200,11 +212,11 @@ class PacketStreamDecoder:
     def stream_offset(self) -> int:
         return self._buffer_offset + len(self._buffer)
 
-    def feed(self, chunk: bytes | memoryview) -> Iterator[SpacePacket | SkippedBytes]:
+    def feed(self, chunk: bytes | memoryview) -> Iterator[SpacePacket | SkippedBytes | PacketRun]:
         self._buffer += chunk
         yield from self._drain(final=False)
 
-    def close(self) -> Iterator[SpacePacket | SkippedBytes]:
+    def close(self) -> Iterator[SpacePacket | SkippedBytes | PacketRun]:
         """End of stream: whatever is left is reported as skipped."""
         yield from self._drain(final=True)
         if self._buffer:
@@ -217,7 +229,7 @@ class PacketStreamDecoder:
         del self._buffer[:n]
         self._buffer_offset += n
 
-    def _drain(self, final: bool) -> Iterator[SpacePacket | SkippedBytes]:
+    def _drain(self, final: bool) -> Iterator[SpacePacket | SkippedBytes | PacketRun]:
         buf = self._buffer
         pos = 0
         while len(buf) - pos >= PRIMARY_HEADER_LENGTH:
@@ -233,6 +245,11 @@ class PacketStreamDecoder:
                 break
             if (s := self._skips.flush(self._buffer_offset + pos)) is not None:
                 yield s
+            runs = self._runs
+            if runs and (count := runs.run_length_at(buf, pos, h.packet_length)) >= runs.MIN_RUN_PACKETS:
+                yield runs.cut_run(buf, pos, h.packet_length, count, self._buffer_offset + pos)
+                pos += count * h.packet_length
+                continue
             end = pos + h.packet_length
             yield SpacePacket(
                 h.apid, h.sequence_count, bytes(buf[pos + PRIMARY_HEADER_LENGTH : end]), h.packet_type,
