@@ -432,7 +432,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         ground_cmd += ["--record", args.record, "--scenario", scenario.name]
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
-    ground = subprocess.Popen(ground_cmd)  # a pipe nobody read would stall it once 64 KiB were written
+    # its closing brief duplicates summary.json; a pipe nobody read would stall it past 64 KiB
+    ground = subprocess.Popen(ground_cmd, stdout=subprocess.DEVNULL)
     probe = subprocess.Popen(probe_cmd)
     try:
         ground.wait(args.timeout + 30)
