@@ -373,14 +373,23 @@ class _ImageInProgress:
 class ImageReassembler:
     """Rebuilds images from header and segment packets arriving in any order, under loss.
 
-    Memory is bounded: at most ``max_in_progress`` images are held (the oldest is
-    flushed as incomplete when another starts) and segments that arrive before
-    their header are kept up to ``max_orphan_octets``; everything dropped is counted.
+    Memory is bounded: at most ``max_in_progress`` images, of at most
+    ``max_in_progress_octets`` together, are held (the oldest is flushed as incomplete
+    when another starts and would not fit), and segments that arrive before their
+    header are kept up to ``max_orphan_octets``; everything dropped is counted. The
+    octet budget holds two of the largest images a header may declare, so hostile
+    headers cannot make a station hold four.
     """
 
-    def __init__(self, max_in_progress: int = 4, max_orphan_octets: int = 8 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        max_in_progress: int = 4,
+        max_orphan_octets: int = 8 * 1024 * 1024,
+        max_in_progress_octets: int = 2 * MAX_IMAGE_OCTETS,
+    ) -> None:
         self.max_in_progress = max_in_progress
         self.max_orphan_octets = max_orphan_octets
+        self.max_in_progress_octets = max_in_progress_octets
         self.counters = ReassemblyCounters()
         self.rejections: dict[str, int] = {}
         self._images: dict[int, _ImageInProgress] = {}
@@ -399,7 +408,10 @@ class ImageReassembler:
             self.counters.duplicate_headers += 1
             return []
         out: list[ReassembledImage] = []
-        while len(self._images) >= self.max_in_progress:
+        while self._images and (
+            len(self._images) >= self.max_in_progress
+            or self.in_progress_octets + header.image_octets > self.max_in_progress_octets
+        ):
             oldest = next(iter(self._images))
             self.counters.images_evicted += 1
             out.append(self._finish(oldest))
@@ -527,3 +539,8 @@ class ImageReassembler:
     @property
     def in_progress(self) -> list[int]:
         return list(self._images)
+
+    @property
+    def in_progress_octets(self) -> int:
+        """Octets of image buffers held now (the reassembler's memory, orphans apart)."""
+        return sum(image.header.image_octets for image in self._images.values())

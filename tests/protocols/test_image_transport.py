@@ -138,6 +138,22 @@ def test_in_progress_images_are_bounded() -> None:
     assert len(flushed) == 3 and reassembler.counters.images_evicted == 3
 
 
+def test_in_progress_octets_are_bounded_whatever_size_headers_declare() -> None:
+    reassembler = ImageReassembler(max_in_progress=4, max_in_progress_octets=250)
+    flushed = []
+    for image_id in range(6):
+        flushed += reassembler.add_header(
+            make_image_header(image_id, bytes(100), 10, 10, 8, 1, CucTime(0), {}, 10)
+        )
+        assert reassembler.in_progress_octets <= 250
+    assert reassembler.in_progress == [4, 5]
+    assert [image.header.image_id for image in flushed] == [0, 1, 2, 3]
+    assert reassembler.counters.images_evicted == 4
+    big = make_image_header(9, bytes(400), 20, 20, 8, 1, CucTime(0), {}, 10)  # larger than the budget alone
+    reassembler.add_header(big)
+    assert reassembler.in_progress == [9]  # still taken: one image always fits
+
+
 @given(st.binary(max_size=120))
 def test_header_decoder_raises_only_decode_error(raw: bytes) -> None:
     try:
