@@ -45,7 +45,6 @@ from protocols.packet_run import PacketRun
 from protocols.pus import PEC_LENGTH, TM_PAYLOAD_OFFSET, TmRunColumns, tm_run_columns, unpack_tm_packet
 from protocols.pus_services import FailureCode, VerificationReport
 from protocols.space_packet import (
-    SEQUENCE_COUNT_MODULO,
     PacketStreamDecoder,
     PacketType,
     SequenceCounter,
@@ -317,17 +316,19 @@ class GroundStation:
         """Place the leading segments of ``run[start:stop]`` that continue the APID's sequence
         count and that the reassembler takes; book them as :meth:`handle_packet` would."""
         apid = Apid.CAMERA
-        counts = run.sequence_counts()[start:stop].astype(np.int64)
-        follows = np.empty(len(counts), dtype=bool)
+        window = PacketRun(run.rows[start:stop])
+        counts = window.sequence_counts().astype(np.int64)
         previous = self._last_count.get(apid)
-        follows[0] = previous is None or sequence_gap(previous, int(counts[0])) == 0
-        follows[1:] = (counts[1:] - counts[:-1] - 1) % SEQUENCE_COUNT_MODULO == 0
+        gaps = sequence_gap(counts[:-1], counts[1:])
+        follows = np.concatenate(
+            ([previous is None or sequence_gap(previous, int(counts[0])) == 0], gaps == 0)
+        )
         broken = np.flatnonzero(~follows)
-        stop = start + (int(broken[0]) if broken.size else len(counts))
-        if stop == start:
+        following = int(broken[0]) if broken.size else len(counts)
+        if not following:
             return 0
-        payloads = run.rows[start:stop, tm.payload_start : run.packet_length - PEC_LENGTH]
-        flags = run.sequence_flags()[start:stop].astype(np.int64)
+        payloads = window.rows[:following, TM_PAYLOAD_OFFSET : run.packet_length - PEC_LENGTH]
+        flags = window.sequence_flags()[:following].astype(np.int64)
         taken, done = self.reassembler.add_segment_run(flags, SegmentColumns.from_payloads(payloads))
         if not taken:
             return 0

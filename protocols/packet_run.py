@@ -55,18 +55,8 @@ class PacketRun:
         return (self.rows[:, 2].astype(np.uint16) & 0x3F) << 8 | self.rows[:, 3]
 
     def packet(self, index: int) -> SpacePacket:
-        """Packet ``index`` as the one-at-a-time decoder would have given it."""
-        row = self.rows[index]
-        word0 = int(row[0]) << 8 | int(row[1])
-        word1 = int(row[2]) << 8 | int(row[3])
-        return SpacePacket(
-            apid=word0 & 0x7FF,
-            sequence_count=word1 & 0x3FFF,
-            data=row[PRIMARY_HEADER_LENGTH:].tobytes(),
-            packet_type=(word0 >> 12) & 1,
-            secondary_header_flag=bool((word0 >> 11) & 1),
-            sequence_flags=word1 >> 14,
-        )
+        """Packet ``index``, decoded by the one-at-a-time decoder itself."""
+        return SpacePacket.unpack(self.rows[index].tobytes())[0]
 
     def packets(self, start: int = 0, stop: int | None = None) -> Iterator[SpacePacket]:
         for index in range(start, len(self) if stop is None else stop):

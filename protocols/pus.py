@@ -204,15 +204,14 @@ class TmRunColumns:
 
     ``valid[i]`` is True exactly when :func:`unpack_tm_packet` accepts packet ``i`` (secondary
     header flag set, data field long enough, PEC right, PUS-C, CUC P-field 0x1E); the other
-    columns mean something only where ``valid`` is True.
+    columns mean something only where ``valid`` is True. The PUS payload of each row starts at
+    :data:`TM_PAYLOAD_OFFSET` and ends before the PEC.
     """
 
     valid: np.ndarray
     service: np.ndarray
     subtype: np.ndarray
     seconds: np.ndarray  # CUC coarse + fine / 2**16, as float64
-
-    payload_start: int = TM_PAYLOAD_OFFSET  # where the PUS payload starts in each row
 
 
 def tm_run_columns(run: PacketRun) -> TmRunColumns:
