@@ -101,47 +101,38 @@ def test_decoder_agrees_with_reedsolo(e: int) -> None:
         assert result.corrected == (len(their_positions),) == (errors,)
 
 
-# galois JIT-compiles with numba (about 20 s of CPU) and its polynomial evaluation runs in numba's
-# parallel threading layer. A CI run once stalled for good in this test while every other test had
-# passed, so the check runs in a child process of its own: one numba thread, a hard time limit, and
-# nothing of the test worker's state (ZeroMQ threads, signal handlers) shared with OpenMP.
-_GALOIS_CHECK = """
-import random, sys
-import numpy as np
-import galois
-from protocols.reed_solomon import EXP, PRIMITIVE_POWER, CcsdsReedSolomon
+def galois_agrees() -> None:
+    """Our encoder and decoder against galois; run by the test below in a child process."""
+    import galois
 
-field = galois.GF(2**8, irreducible_poly=0x187, primitive_element=EXP[PRIMITIVE_POWER])
-rnd = random.Random(7)
-for e in (8, 16):
-    code = galois.ReedSolomon(255, 255 - 2 * e, field=field, c=128 - e)
-    rs = CcsdsReedSolomon(e, 1, 255 - 2 * e, dual_basis=False)
-    messages = np.frombuffer(rnd.randbytes(4 * (255 - 2 * e)), dtype=np.uint8).reshape(4, -1)
-    theirs = np.asarray(code.encode(field(messages)), dtype=np.uint8)
-    ours = [rs.encode(m.tobytes()) for m in messages]
-    assert [row.tobytes() for row in theirs] == ours, f"E={e}: encoders differ"
-    received = []
-    for codeword in ours:
-        damaged = bytearray(codeword)
-        for position in rnd.sample(range(255), e):
-            damaged[position] ^= rnd.randrange(1, 256)
-        received.append(list(damaged))
-    received = np.array(received, dtype=np.uint8)
-    decoded, errors = code.decode(field(received), errors=True)
-    assert np.asarray(decoded, dtype=np.uint8).tobytes() == messages.tobytes(), f"E={e}: galois decode"
-    assert list(errors) == [e] * 4, f"E={e}: galois error counts {list(errors)}"
-    assert all(rs.decode(r.tobytes()).corrected == (e,) for r in received), f"E={e}: our decode"
-print("agree")
-"""
+    field = galois.GF(2**8, irreducible_poly=0x187, primitive_element=EXP[PRIMITIVE_POWER])
+    rnd = random.Random(7)
+    for e in (8, 16):
+        code = galois.ReedSolomon(255, 255 - 2 * e, field=field, c=128 - e)
+        rs = CcsdsReedSolomon(e, 1, 255 - 2 * e, dual_basis=False)
+        messages = np.frombuffer(rnd.randbytes(4 * (255 - 2 * e)), dtype=np.uint8).reshape(4, -1)
+        theirs = np.asarray(code.encode(field(messages)), dtype=np.uint8)
+        ours = [rs.encode(m.tobytes()) for m in messages]
+        assert [row.tobytes() for row in theirs] == ours
+        received = np.array([list(corrupt(c, rnd.sample(range(255), e), rnd)) for c in ours], dtype=np.uint8)
+        decoded, errors = code.decode(field(received), errors=True)
+        assert np.asarray(decoded, dtype=np.uint8).tobytes() == messages.tobytes()
+        assert list(errors) == [e] * 4
+        assert all(rs.decode(r.tobytes()).corrected == (e,) for r in received)
 
 
 @pytest.mark.slow
 def test_encoder_and_decoder_agree_with_galois() -> None:
+    """galois JIT-compiles with numba (about 20 s of CPU) and evaluates polynomials in numba's
+    parallel threading layer. A CI run once stalled for good in this test while every other test
+    had passed, so the check runs in a child process of its own: one numba thread, a hard time
+    limit, and nothing of the test worker's state (ZeroMQ threads, signal handlers) shared."""
     pytest.importorskip("galois")
     environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    check = "from tests.protocols.test_reed_solomon import galois_agrees; galois_agrees(); print('agree')"
     try:
         result = subprocess.run(
-            [sys.executable, "-c", _GALOIS_CHECK],
+            [sys.executable, "-c", check],
             capture_output=True,
             text=True,
             timeout=240,
