@@ -1,16 +1,19 @@
 """Optical navigation on received images: where are the Earth and the Moon in the frame?
 
-For each body the probe's truth metadata names, the station measures the
-background-subtracted, brightness-weighted centroid of the lit pixels inside a
-window around the expected disc, and reports it beside the truth. For a
-crescent the centroid of light sits sunward of the disc centre (the phase
-offset an optical-navigation filter must correct); the report shows that
-offset rather than hiding it.
+For each body the probe's truth metadata names (its centre and apparent radius
+serve as the a priori an optical-navigation filter would predict), the station
+measures two centres and reports both beside the truth: the background-subtracted,
+brightness-weighted centroid of the lit pixels inside a window around the expected
+disc, which on a crescent sits sunward of the disc centre (the phase offset), and
+a circle fitted to the lit limb (:mod:`groundstation.centre_finding`), which does
+not depend on the phase.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from groundstation.centre_finding import Centroid, brightness_centroid, fit_lit_limb
 
 
 def _body_truths(metadata: dict) -> dict[str, dict]:
@@ -44,11 +47,12 @@ def background_level(pixels: np.ndarray) -> tuple[float, float]:
 
 
 def measure_bodies(pixels: np.ndarray, metadata: dict, threshold_sigma: float = 5.0) -> dict[str, dict]:
-    """Centroid of light per body named in the truth, with the error against the truth centre."""
+    """Centroid of light and lit-limb centre per body named in the truth, with their errors."""
     truths = _body_truths(metadata)
     if not truths:
         return {}
     median, sigma = background_level(pixels)
+    image = pixels.astype(np.float64) - median
     height, width = pixels.shape
     result: dict[str, dict] = {}
     for name, t in truths.items():
@@ -62,24 +66,29 @@ def measure_bodies(pixels: np.ndarray, metadata: dict, threshold_sigma: float = 
             entry["status"] = "outside frame"
             result[name] = entry
             continue
-        window = pixels[v0:v1, u0:u1].astype(np.float64) - median
-        lit = window > threshold_sigma * sigma
-        weights = np.where(lit, window, 0.0)
-        total = float(weights.sum())
-        entry["lit_pixels"] = int(lit.sum())
-        if total <= 0:
+        in_window = brightness_centroid(image[v0:v1, u0:u1], threshold_sigma * sigma)
+        entry["lit_pixels"] = 0 if in_window is None else in_window.lit_pixels
+        if in_window is None:
             entry["status"] = "not detected"
             result[name] = entry
             continue
-        vv, uu = np.mgrid[v0:v1, u0:u1]
-        u = float((weights * uu).sum() / total)
-        v = float((weights * vv).sum() / total)
+        centroid = Centroid(in_window.u + u0, in_window.v + v0, in_window.signal, in_window.lit_pixels)
         entry.update(
             status="detected",
-            u=u,
-            v=v,
-            signal_dn=total,
-            error_px=float(np.hypot(u - t["u"], v - t["v"])),
+            u=centroid.u,
+            v=centroid.v,
+            signal_dn=centroid.signal,
+            error_px=float(np.hypot(centroid.u - t["u"], centroid.v - t["v"])),
         )
+        limb = fit_lit_limb(image, (t["u"], t["v"]), t["radius"], centroid, sigma)
+        if limb is not None:
+            entry["limb"] = {
+                "u": limb.u,
+                "v": limb.v,
+                "error_px": float(np.hypot(limb.u - t["u"], limb.v - t["v"])),
+                "radius_px": limb.radius,
+                "points": limb.points,
+                "rms_px": limb.rms_px,
+            }
         result[name] = entry
     return result

@@ -618,14 +618,22 @@ def render_report(summary: dict) -> str:
             f"{'ok' if p['crc_ok'] else 'FAIL'} | `{p['sha256'][:16]}` | "
             f"{Path(p['files'].get('quicklook', '')).name} |"
         )
-    lines += ["", "## Optical navigation (measured − truth, pixels)", ""]
+    lines += ["", "## Optical navigation (measured against truth, pixels)", ""]
     for p in summary["images"]:
         for body, m in sorted(p["measurement"].items()):
             if "error_px" in m:
-                lines.append(
+                line = (
                     f"- image {p['image_id']} {body}: centroid ({m['u']:.2f}, {m['v']:.2f}), "
                     f"error {m['error_px']:.2f} px, lit pixels {m['lit_pixels']}"
                 )
+                if "limb" in m:
+                    limb, truth_radius = m["limb"], m["truth_radius_px"]
+                    line += (
+                        f"; lit-limb centre ({limb['u']:.2f}, {limb['v']:.2f}), "
+                        f"error {limb['error_px']:.2f} px, radius {limb['radius_px']:.2f} px "
+                        f"(truth {truth_radius:.2f}) from {limb['points']} limb points"
+                    )
+                lines.append(line)
     physical = summary["link"]["cadu"]["physical"]
     if physical["cadus"]:
         channel = summary["link"]["channel"]

@@ -1,0 +1,116 @@
+"""Centre finding: the lit-limb circle finds a crescent's centre where the centroid of light cannot."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emulator.render import render_scenario
+from emulator.scenario import load_scenario
+from groundstation.centre_finding import (
+    MIN_LIMB_RADIUS_PX,
+    brightness_centroid,
+    fit_circle,
+    fit_lit_limb,
+    sample_bilinear,
+)
+from groundstation.optical_navigation import measure_bodies
+
+CENTRE, RADIUS = (40.3, 41.7), 20.0
+
+
+def lambert_sphere(phase_deg: float, sun_angle: float, size: int = 90, supersample: int = 6) -> np.ndarray:
+    """A Lambertian sphere at ``CENTRE`` of ``RADIUS`` pixels, blurred by a Gaussian (sigma 0.8 px):
+    an image written from the definition, independent of the emulator's renderer."""
+    offsets = (np.arange(supersample) + 0.5) / supersample - 0.5
+    vv, uu = np.indices((size, size)).astype(float)
+    phase = math.radians(phase_deg)
+    sun = (math.sin(phase) * math.cos(sun_angle), math.sin(phase) * math.sin(sun_angle), math.cos(phase))
+    image = np.zeros((size, size))
+    for du in offsets:
+        for dv in offsets:
+            x, y = (uu + du - CENTRE[0]) / RADIUS, (vv + dv - CENTRE[1]) / RADIUS
+            z = np.sqrt(np.clip(1 - x * x - y * y, 0, None))
+            cos_incidence = x * sun[0] + y * sun[1] + z * sun[2]
+            image += np.where((x * x + y * y <= 1) & (cos_incidence > 0), cos_incidence, 0.0)
+    kernel = np.exp(-(np.arange(-4, 5) ** 2) / (2 * 0.8**2))
+    kernel /= kernel.sum()
+    image = np.apply_along_axis(np.convolve, 0, image, kernel, "same")
+    image = np.apply_along_axis(np.convolve, 1, image, kernel, "same")
+    return 1000 * image / supersample**2
+
+
+@pytest.mark.parametrize("phase_deg", [0, 60, 120, 150])
+def test_limb_centre_of_a_lambert_sphere_at_any_phase(phase_deg: float) -> None:
+    image = lambert_sphere(phase_deg, math.radians(200))
+    centroid = brightness_centroid(image, 5.0)
+    limb = fit_lit_limb(image, (CENTRE[0] + 2.0, CENTRE[1] - 1.5), RADIUS, centroid, noise=1.0)
+    assert limb is not None and limb.points >= 60
+    error = math.hypot(limb.u - CENTRE[0], limb.v - CENTRE[1])
+    assert error < 0.03 * RADIUS  # from an a priori 2.5 px off
+    if phase_deg >= 60:
+        assert math.hypot(centroid.u - CENTRE[0], centroid.v - CENTRE[1]) > 10 * error
+
+
+def test_too_small_a_body_gets_no_limb_fit() -> None:
+    image = lambert_sphere(0, 0.0)
+    centroid = brightness_centroid(image, 5.0)
+    assert fit_lit_limb(image, CENTRE, MIN_LIMB_RADIUS_PX - 0.5, centroid, 1.0) is None
+
+
+def test_a_limb_without_sky_beyond_it_gives_no_fit() -> None:
+    """A disc on a bright background (a Moon in front of the Earth) has no lit limb to find."""
+    image = 2000.0 - lambert_sphere(0, 0.0)  # darker disc on a brighter field
+    centroid = brightness_centroid(image, 5.0)
+    assert fit_lit_limb(image, CENTRE, RADIUS, centroid, 1.0) is None
+
+
+@settings(max_examples=50)
+@given(
+    st.floats(-50, 50),
+    st.floats(-50, 50),
+    st.floats(2, 200),
+    st.floats(0, 2 * math.pi),
+    st.floats(0.5, 2 * math.pi),
+)
+def test_fit_circle_recovers_any_circle_from_any_arc(
+    u: float, v: float, r: float, start: float, arc: float
+) -> None:
+    angles = start + np.linspace(0, arc, 25)
+    points = np.column_stack([u + r * np.cos(angles), v + r * np.sin(angles)])
+    fu, fv, fr, rms = fit_circle(points)
+    assert math.hypot(fu - u, fv - v) < 1e-6 * max(r, 1) / min(arc, 1) ** 2 + 1e-6
+    assert abs(fr - r) < 1e-5 * r + 1e-6 and rms < 1e-6 * r + 1e-6
+    fu, fv, _, _ = fit_circle(points, radius=r)
+    assert math.hypot(fu - u, fv - v) < 1e-5 * r + 1e-6
+
+
+def test_bilinear_sampling_is_exact_at_pixel_centres_and_linear_between() -> None:
+    image = np.arange(20.0).reshape(4, 5)
+    assert sample_bilinear(image, np.array([2.0]), np.array([1.0]))[0] == image[1, 2]
+    assert sample_bilinear(image, np.array([2.5]), np.array([1.5]))[0] == pytest.approx(
+        image[1:3, 2:4].mean()
+    )
+    assert sample_bilinear(image, np.array([-3.0]), np.array([1.0]))[0] == 0.0
+
+
+def test_tianwen1_crescents_measured_at_the_limb_not_the_centroid() -> None:
+    """The default scenario, rendered with every effect on (noise included): the Earth is a
+    crescent 26 px in radius whose centroid of light sits 19 px sunward of its centre."""
+    frame = render_scenario(load_scenario("tianwen1-2020-07-27"))
+    measured = measure_bodies(frame.pixels, frame.truth)
+    earth, moon = measured["earth"], measured["moon"]
+    assert earth["error_px"] > 10 and moon["error_px"] > 2
+    assert earth["limb"]["error_px"] < 0.5 and moon["limb"]["error_px"] < 1.0
+    assert abs(earth["limb"]["radius_px"] - earth["truth_radius_px"]) < 1.0
+
+
+def test_dscovr_moon_in_front_of_the_earth_is_not_given_a_wrong_limb() -> None:
+    frame = render_scenario(load_scenario("dscovr-epic-2015-07-16"))
+    measured = measure_bodies(frame.pixels, frame.truth)
+    assert "limb" not in measured["moon"]
+    assert measured["earth"]["limb"]["error_px"] < 0.005 * measured["earth"]["truth_radius_px"]
