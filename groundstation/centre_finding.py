@@ -156,10 +156,12 @@ def fit_lit_limb(
     outward pull of a limb that is brightest at its edge and move the centre with it); the radius
     of a free fit is reported beside it. The sun's direction comes from the image: the centroid of
     light lies sunward of the centre. Two passes: rays from the a priori centre, then from the
-    first fit. None when the body is too small or too few limb points are found.
+    first fit. None when the body is too small, larger than the frame, or too few limb points
+    are found.
     """
-    if radius < MIN_LIMB_RADIUS_PX:
-        return None
+    finite = all(math.isfinite(x) for x in (*a_priori, radius))
+    if not finite or not MIN_LIMB_RADIUS_PX <= radius <= max(image.shape):
+        return None  # too small to have a limb, or (hostile metadata) larger than the frame
     centre, fitted = a_priori, None
     for _ in range(2):
         offset = (centroid.u - centre[0], centroid.v - centre[1])

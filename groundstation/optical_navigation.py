@@ -32,9 +32,11 @@ def _body_truths(metadata: dict) -> dict[str, dict]:
         if centre is None or radius is None:
             continue
         try:
-            out[name] = {"u": float(centre[0]), "v": float(centre[1]), "radius": float(radius)}
+            truth = {"u": float(centre[0]), "v": float(centre[1]), "radius": float(radius)}
         except (TypeError, ValueError, IndexError):
             continue
+        if all(np.isfinite(list(truth.values()))) and truth["radius"] >= 0:  # metadata may be hostile
+            out[name] = truth
     return out
 
 

@@ -114,3 +114,17 @@ def test_dscovr_moon_in_front_of_the_earth_is_not_given_a_wrong_limb() -> None:
     measured = measure_bodies(frame.pixels, frame.truth)
     assert "limb" not in measured["moon"]
     assert measured["earth"]["limb"]["error_px"] < 0.005 * measured["earth"]["truth_radius_px"]
+
+
+def test_hostile_truth_metadata_is_measured_without_a_fit_and_without_an_error() -> None:
+    """Image metadata arrives from the link: a radius of 1e12 px must not become 1e12 samples."""
+    pixels = (lambert_sphere(0, 0.0) + 100).astype(np.uint16)
+    bodies = {
+        "huge": {"centre_px": [40.3, 41.7], "apparent_radius_px": 1e12},
+        "nan": {"centre_px": [float("nan"), 41.7], "apparent_radius_px": 20.0},
+        "inf": {"centre_px": [40.3, 41.7], "apparent_radius_px": float("inf")},
+        "fine": {"centre_px": [40.3, 41.7], "apparent_radius_px": 20.0},
+    }
+    measured = measure_bodies(pixels, {"bodies": bodies})
+    assert set(measured) == {"huge", "fine"}
+    assert "limb" not in measured["huge"] and measured["fine"]["limb"]["error_px"] < 0.6
