@@ -55,8 +55,9 @@ def brightness_centroid(image: np.ndarray, threshold: float) -> Centroid | None:
     )
 
 
-def sample_bilinear(image: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``image`` at fractional pixel positions (pixel centres at integers); 0 outside the frame."""
+def sample_bilinear(image: np.ndarray, u: np.ndarray, v: np.ndarray, background: float = 0.0) -> np.ndarray:
+    """``image`` minus ``background`` at fractional pixel positions (pixel centres at integers);
+    0 outside the frame. Any numeric dtype: only the samples become floats, not the frame."""
     height, width = image.shape
     u0, v0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
     fu, fv = u - u0, v - v0
@@ -68,11 +69,16 @@ def sample_bilinear(image: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarr
         + image[v0c + 1, u0c] * (1 - fu) * fv
         + image[v0c + 1, u0c + 1] * fu * fv
     )
-    return np.where(inside, value, 0.0)
+    return np.where(inside, value - background, 0.0)
 
 
 def limb_points(
-    image: np.ndarray, centre: tuple[float, float], radius: float, sun_angle: float | None, noise: float
+    image: np.ndarray,
+    centre: tuple[float, float],
+    radius: float,
+    sun_angle: float | None,
+    noise: float,
+    background: float = 0.0,
 ) -> np.ndarray:
     """Limb crossings on rays from ``centre`` across the lit half of the limb.
 
@@ -92,7 +98,7 @@ def limb_points(
         angles = sun_angle + np.linspace(-half, half, _RAYS)
     radii = np.arange(0.0, 1.6 * radius + 3.0, _STEP_PX)
     du, dv = np.cos(angles)[:, None], np.sin(angles)[:, None]
-    profiles = sample_bilinear(image, centre[0] + du * radii, centre[1] + dv * radii)
+    profiles = sample_bilinear(image, centre[0] + du * radii, centre[1] + dv * radii, background)
     drops = np.zeros_like(profiles)
     drops[:, 1:-1] = (profiles[:, :-2] - profiles[:, 2:]) / (2 * _STEP_PX)
     reach = round(_SKY_WITHIN_PX / _STEP_PX)
@@ -147,7 +153,12 @@ def fit_circle(points: np.ndarray, radius: float | None = None) -> tuple[float, 
 
 
 def fit_lit_limb(
-    image: np.ndarray, a_priori: tuple[float, float], radius: float, centroid: Centroid, noise: float
+    image: np.ndarray,
+    a_priori: tuple[float, float],
+    radius: float,
+    centroid: Centroid,
+    noise: float,
+    background: float = 0.0,
 ) -> LimbFit | None:
     """Circle through the lit limb of a body expected near ``a_priori`` with ``radius`` pixels.
 
@@ -166,7 +177,7 @@ def fit_lit_limb(
     for _ in range(2):
         offset = (centroid.u - centre[0], centroid.v - centre[1])
         sun_angle = math.atan2(offset[1], offset[0]) if math.hypot(*offset) > 0.08 * radius else None
-        points = limb_points(image, centre, radius, sun_angle, noise)
+        points = limb_points(image, centre, radius, sun_angle, noise, background)
         if len(points) < _MIN_POINTS:
             return fitted
         u, v, _, rms = fit_circle(points, radius)

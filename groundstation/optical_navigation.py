@@ -54,7 +54,6 @@ def measure_bodies(pixels: np.ndarray, metadata: dict, threshold_sigma: float = 
     if not truths:
         return {}
     median, sigma = background_level(pixels)
-    image = pixels.astype(np.float64) - median
     height, width = pixels.shape
     result: dict[str, dict] = {}
     for name, t in truths.items():
@@ -68,7 +67,8 @@ def measure_bodies(pixels: np.ndarray, metadata: dict, threshold_sigma: float = 
             entry["status"] = "outside frame"
             result[name] = entry
             continue
-        in_window = brightness_centroid(image[v0:v1, u0:u1], threshold_sigma * sigma)
+        window = pixels[v0:v1, u0:u1].astype(np.float64) - median  # only the window: frames may be 64 MiB
+        in_window = brightness_centroid(window, threshold_sigma * sigma)
         entry["lit_pixels"] = 0 if in_window is None else in_window.lit_pixels
         if in_window is None:
             entry["status"] = "not detected"
@@ -82,7 +82,7 @@ def measure_bodies(pixels: np.ndarray, metadata: dict, threshold_sigma: float = 
             signal_dn=centroid.signal,
             error_px=float(np.hypot(centroid.u - t["u"], centroid.v - t["v"])),
         )
-        limb = fit_lit_limb(image, (t["u"], t["v"]), t["radius"], centroid, sigma)
+        limb = fit_lit_limb(pixels, (t["u"], t["v"]), t["radius"], centroid, sigma, background=median)
         if limb is not None:
             entry["limb"] = {
                 "u": limb.u,
