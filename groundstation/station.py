@@ -282,11 +282,16 @@ class GroundStation:
                 self.handle_packet(packet)
             return
         candidates, tm = bulk
-        refused = np.flatnonzero(~candidates)
+        refused, accepted = np.flatnonzero(~candidates), np.flatnonzero(candidates)
+
+        def next_index(indices: np.ndarray, position: int) -> int:
+            """The first of ``indices`` at or after ``position`` (``count`` when none is)."""
+            at = np.searchsorted(indices, position)
+            return int(indices[at]) if at < indices.size else count
+
         position, backoff = 0, 1
         while position < count:
-            next_refused = refused[np.searchsorted(refused, position) :]
-            stretch_end = int(next_refused[0]) if next_refused.size else count
+            stretch_end = next_index(refused, position)
             if stretch_end > position:  # a stretch of candidates starts here
                 taken = self._place_segments(run, tm, position, min(stretch_end, position + _BULK_WINDOW))
                 if taken:
@@ -294,8 +299,7 @@ class GroundStation:
                     continue
                 stop, backoff = min(count, position + backoff), min(2 * backoff, _MAX_BACKOFF)
             else:  # not image segments: up to the next candidate, one by one
-                later = np.flatnonzero(candidates[position:])
-                stop = position + int(later[0]) if later.size else count
+                stop = next_index(accepted, position)
             for packet in run.packets(position, stop):
                 self.handle_packet(packet)
             position = stop
