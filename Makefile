@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 TEST_STAMP    := $(VENV)/.installed-test
+BENCH_STAMP   := $(VENV)/.installed-bench
 SCENARIO ?= tianwen1-2020-07-27
 
 .PHONY: demo test lint bench fuzz clean
@@ -22,19 +23,26 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) -e '.[test]'
 	touch $@ $(RUNTIME_STAMP)
 
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[test,crosscheck]'
+	touch $@ $(TEST_STAMP) $(RUNTIME_STAMP)
+
 demo: $(RUNTIME_STAMP)
 	rm -rf out
 	$(BIN)/paleblue run $(SCENARIO) -o out
 
+# Each test is bounded (pyproject: faulthandler and pytest-timeout); the outer bound turns anything
+# they cannot interrupt into a prompt failure instead of a CI run that never ends.
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	timeout --kill-after=30 1200 $(BIN)/python -m pytest -q -n 2 --dist load || \
+		{ status=$$?; [ $$status -ne 124 ] || echo "make test: the suite ran past 20 minutes and was stopped"; exit $$status; }
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(TEST_STAMP)
+bench: $(BENCH_STAMP)
 	@set -e; for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script; done
 

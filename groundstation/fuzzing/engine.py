@@ -166,14 +166,22 @@ def _signature(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def watchdog(seconds: float) -> Iterator[None]:
-    """Raise :class:`Hang` in the main thread after ``seconds`` (no-op in other threads)."""
+    """Raise :class:`Hang` in the main thread after ``seconds`` (no-op in other threads).
+
+    Nests inside an alarm already running (pytest-timeout's, a caller's): that alarm keeps its handler
+    and is re-armed with the time it had left, and if it is due first, it stays the one that fires."""
     if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+    outer_remaining, outer_interval = signal.getitimer(signal.ITIMER_REAL)
+    if outer_remaining and outer_remaining <= seconds:
         yield
         return
 
     def on_alarm(signum: int, frame: object) -> None:
         raise Hang(f"input ran longer than {seconds} s")
 
+    started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -181,6 +189,9 @@ def watchdog(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_remaining:
+            left = outer_remaining - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), outer_interval)
 
 
 def classify(
@@ -189,7 +200,8 @@ def classify(
     tracer: CoverageTracer | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT_S,
 ) -> Outcome:
-    """Run one input and say what happened; never raises (except KeyboardInterrupt)."""
+    """Run one input and say what happened. Raises only what is not an ``Exception`` (KeyboardInterrupt,
+    SystemExit, an outer time limit such as pytest-timeout's): those stop the campaign, not the input."""
     started = time.monotonic()
     try:
         with watchdog(time_limit):
@@ -205,9 +217,7 @@ def classify(
         return Outcome("hang", _signature(exc), traceback.format_exc())
     except AssertionError as exc:  # ContractViolation and assertions inside decoders
         return Outcome("contract", _signature(exc), traceback.format_exc())
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:
+    except Exception as exc:
         return Outcome("crash", _signature(exc), traceback.format_exc())
     if threading.current_thread() is not threading.main_thread() and time.monotonic() - started > time_limit:
         return Outcome("hang", "slow input (no watchdog outside the main thread)", "")

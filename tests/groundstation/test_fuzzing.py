@@ -145,6 +145,34 @@ def test_engine_detects_a_hang_with_the_watchdog(tmp_path: Path, planted_registr
         reproduce(Path(report.findings[0].input_path), time_limit=0.2)
 
 
+def test_watchdog_hands_back_an_alarm_already_running(planted_registry) -> None:
+    """Regression: the watchdog used to cancel any outer alarm (pytest-timeout's, under which `make
+    test` runs), leaving the rest of a test unguarded, and classify() took the outer alarm's
+    exception for a crash of the input."""
+    import signal
+
+    class OuterTimeout(BaseException):  # as pytest-timeout's Failed: not an Exception
+        pass
+
+    def outer(signum: int, frame: object) -> None:
+        raise OuterTimeout("the outer alarm fired")
+
+    previous = signal.signal(signal.SIGALRM, outer)
+    signal.setitimer(signal.ITIMER_REAL, 50)
+    try:
+        target = planted_registry(Target("planted-hang-nested", _hangs_on_magic, [b"\x00"], "planted"))
+        assert classify(target, b"\xff", time_limit=0.2).status == "hang"
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 45 < remaining <= 50
+        assert signal.getsignal(signal.SIGALRM) is outer
+        signal.setitimer(signal.ITIMER_REAL, 0.3)  # due before the watchdog: the outer alarm fires
+        with pytest.raises(OuterTimeout, match="outer alarm"):
+            classify(target, b"\xff", time_limit=5)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_total_targets_may_not_even_raise_decode_error(planted_registry) -> None:
     def always_rejects(data: bytes) -> object:
         raise DecodeError("planted", 0, "no")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 import subprocess
@@ -122,12 +123,16 @@ def galois_agrees() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("galois") is None,
+    reason="galois is an opt-in cross-check: pip install -e '.[crosscheck]'",
+)
 def test_encoder_and_decoder_agree_with_galois() -> None:
-    """galois JIT-compiles with numba (about 20 s of CPU) and evaluates polynomials in numba's
-    parallel threading layer. A CI run once stalled for good in this test while every other test
-    had passed, so the check runs in a child process of its own: one numba thread, a hard time
-    limit, and nothing of the test worker's state (ZeroMQ threads, signal handlers) shared."""
-    pytest.importorskip("galois")
+    """galois JIT-compiles with numba and evaluates polynomials in numba's parallel threading layer.
+    Two CI runs stalled for good at this test while every other test had passed (never here), so
+    galois is no longer installed by `make test`: reedsolo, libfec's generator and the published
+    parity vectors check our codec there. Where galois is installed, the check runs in a child
+    process of its own (one numba thread, a hard time limit, nothing of the worker's state shared)."""
     environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     check = "from tests.protocols.test_reed_solomon import galois_agrees; galois_agrees(); print('agree')"
     try:

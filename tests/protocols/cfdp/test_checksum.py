@@ -1,11 +1,11 @@
-"""File checksums and the PDU CRC against independent implementations (fastcrc, galois, a plain loop)."""
+"""File checksums and the PDU CRC against independent implementations (fastcrc, anycrc, plain loops)."""
 
 from __future__ import annotations
 
 import itertools
 
+import anycrc
 import fastcrc
-import galois
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,12 +20,14 @@ from protocols.cfdp.checksum import (
 )
 from protocols.cfdp.constants import ChecksumType
 
-GF2 = galois.GF(2)
+PROXIMITY1_GENERATOR = 0x1_00A0_0805
 
 
-def _poly(data: bytes, shift: int) -> galois.Poly:
-    bits = [int(b) for byte in data for b in f"{byte:08b}"] + [0] * shift
-    return galois.Poly(bits or [0], field=GF2)
+def _gf2_remainder(dividend: int, divisor: int) -> int:
+    """Polynomial long division over GF(2) on Python integers (bit i = coefficient of x^i)."""
+    while dividend.bit_length() >= divisor.bit_length():
+        dividend ^= divisor << (dividend.bit_length() - divisor.bit_length())
+    return dividend
 
 
 def _reference_modular(data: bytes) -> int:
@@ -52,8 +54,16 @@ def test_crcs_match_fastcrc(data: bytes) -> None:
 @given(st.binary(max_size=64))
 def test_proximity1_crc_is_the_gf2_remainder_of_its_polynomial(data: bytes) -> None:
     """Preset zero, no reflection, no XOR out: CRC = M(x)·x^32 mod G(x), G = 0x1_00A00805."""
-    generator = galois.Poly.Int(0x1_00A0_0805, field=GF2)
-    assert proximity1_crc32(data) == int(_poly(data, 32) % generator)
+    message = int.from_bytes(data, "big")
+    assert proximity1_crc32(data) == _gf2_remainder(message << 32, PROXIMITY1_GENERATOR)
+
+
+@given(st.binary(max_size=300))
+def test_proximity1_crc_matches_crcany(data: bytes) -> None:
+    crcany = anycrc.CRC(
+        width=32, poly=PROXIMITY1_GENERATOR & 0xFFFF_FFFF, init=0, refin=False, refout=False, xorout=0
+    )
+    assert proximity1_crc32(data) == crcany.calc(data)
 
 
 @given(st.binary(max_size=200))
