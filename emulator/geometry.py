@@ -15,6 +15,7 @@ light the camera receives left it (see :mod:`emulator.ephemeris`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -318,6 +319,8 @@ def truth_geometry(scenario: Scenario, geometry: SceneGeometry) -> dict[str, Any
             "cy_px": camera.cy,
             "fov_x_deg": camera.fov_x_deg,
             "fov_y_deg": camera.fov_y_deg,
+            # The calibration the ground needs to turn limb pixels into lines of sight.
+            "distortion": {"model": "brown", **dataclasses.asdict(camera.distortion)},
         },
         "sun_direction_cam": [float(c) for c in geometry.sun_dir_cam],
         "bodies": bodies,

@@ -12,7 +12,7 @@ does with shape models). Pure functions of a background-subtracted image; no I/O
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,6 +40,7 @@ class LimbFit:
     radius: float  # radius of the best circle when the radius is free as well
     points: int  # limb points the circles were fitted to
     rms_px: float  # residual of those points about the circle of the a priori radius
+    limb_uv: np.ndarray = field(default_factory=lambda: np.empty((0, 2)), compare=False, repr=False)
 
 
 def brightness_centroid(image: np.ndarray, threshold: float) -> Centroid | None:
@@ -192,6 +193,6 @@ def fit_lit_limb(
             or not 0.5 * radius <= free_radius <= 2 * radius
         ):
             return fitted  # the points describe something else than the body expected here
-        fitted = LimbFit(u, v, free_radius, len(points), rms)
+        fitted = LimbFit(u, v, free_radius, len(points), rms, points)
         centre = (u, v)
     return fitted

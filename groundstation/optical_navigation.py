@@ -6,14 +6,26 @@ measures two centres and reports both beside the truth: the background-subtracte
 brightness-weighted centroid of the lit pixels inside a window around the expected
 disc, which on a crescent sits sunward of the disc centre (the phase offset), and
 a circle fitted to the lit limb (:mod:`groundstation.centre_finding`), which does
-not depend on the phase.
+not depend on the phase. From the same limb points and the camera calibration the image carries,
+:mod:`groundstation.horizon_navigation` solves for the body's position (direction and range),
+which is where the circle's centre is not: off the optical axis a sphere's outline is an ellipse
+centred farther out than the body.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from groundstation.centre_finding import Centroid, brightness_centroid, fit_lit_limb
+from groundstation.centre_finding import Centroid, LimbFit, brightness_centroid, fit_lit_limb
+from groundstation.horizon_navigation import (
+    BODY_SHAPES,
+    CameraCalibration,
+    earth_pole_icrf,
+    horizon_fix,
+    quaternion_matrix,
+)
 
 
 def _body_truths(metadata: dict) -> dict[str, dict]:
@@ -37,6 +49,9 @@ def _body_truths(metadata: dict) -> dict[str, dict]:
             continue
         if all(np.isfinite(list(truth.values()))) and truth["radius"] >= 0:  # metadata may be hostile
             out[name] = truth
+            range_km = b.get("range_km")
+            if isinstance(range_km, int | float) and math.isfinite(range_km) and range_km > 0:
+                truth["range_km"] = float(range_km)
     return out
 
 
@@ -54,6 +69,7 @@ def measure_bodies(pixels: np.ndarray, metadata: dict, threshold_sigma: float = 
     if not truths:
         return {}
     median, sigma = background_level(pixels)
+    camera = CameraCalibration.from_metadata(metadata.get("camera"))
     height, width = pixels.shape
     result: dict[str, dict] = {}
     for name, t in truths.items():
@@ -92,5 +108,44 @@ def measure_bodies(pixels: np.ndarray, metadata: dict, threshold_sigma: float = 
                 "points": limb.points,
                 "rms_px": limb.rms_px,
             }
+            horizon = _horizon_entry(name, limb, camera, metadata, t)
+            if horizon is not None:
+                entry["horizon"] = horizon
         result[name] = entry
     return result
+
+
+def _pole_in_camera(metadata: dict) -> np.ndarray | None:
+    camera = metadata.get("camera")
+    cam_to_icrf = (
+        quaternion_matrix(camera.get("cam_to_icrf_quaternion_wxyz")) if isinstance(camera, dict) else None
+    )
+    pole = earth_pole_icrf(metadata.get("epoch_utc"))
+    return None if cam_to_icrf is None or pole is None else cam_to_icrf.T @ pole
+
+
+def _horizon_entry(
+    name: str, limb: LimbFit, camera: CameraCalibration | None, metadata: dict, truth: dict
+) -> dict | None:
+    """The body's centre from the limb's lines of sight at the a priori range, and its range and
+    position solved for freely, beside the truth."""
+    shape = BODY_SHAPES.get(name.lower())
+    if camera is None or shape is None:
+        return None
+    pole = _pole_in_camera(metadata) if name.lower() == "earth" else None
+    fix = horizon_fix(limb.limb_uv, camera, shape, pole, range_km=truth.get("range_km"))
+    if fix is None:
+        return None
+    entry = {
+        "u": fix.u,
+        "v": fix.v,
+        "error_px": float(np.hypot(fix.u - truth["u"], fix.v - truth["v"])),
+        "points": len(limb.limb_uv),
+    }
+    free = horizon_fix(limb.limb_uv, camera, shape, pole)
+    if free is not None:
+        entry["range_km"] = free.range_km
+        entry["position_km"] = [float(c) for c in free.position_km]
+        if "range_km" in truth:
+            entry["range_error_percent"] = 100.0 * (free.range_km - truth["range_km"]) / truth["range_km"]
+    return entry

@@ -637,6 +637,16 @@ def render_report(summary: dict) -> str:
                         f"error {limb['error_px']:.2f} px, radius {limb['radius_px']:.2f} px "
                         f"(truth {truth_radius:.2f}) from {limb['points']} limb points"
                     )
+                if "horizon" in m:
+                    horizon = m["horizon"]
+                    line += (
+                        f"; horizon-fix centre ({horizon['u']:.2f}, {horizon['v']:.2f}), "
+                        f"error {horizon['error_px']:.2f} px"
+                    )
+                    if "range_km" in horizon:
+                        line += f", range {horizon['range_km']:,.0f} km"
+                        if "range_error_percent" in horizon:
+                            line += f" ({horizon['range_error_percent']:+.2f} % from truth)"
                 lines.append(line)
     physical = summary["link"]["cadu"]["physical"]
     if physical["cadus"]:

@@ -1,0 +1,215 @@
+"""Horizon-based optical navigation: the body's position relative to the camera from its lit limb.
+
+A circle fitted to the limb in the image is not centred on the projection of the body's centre: a
+sphere off the optical axis projects to an ellipse whose centre lies farther out (3.7 px for
+Chang'e 5T1's 299 px Moon, 5° off axis), and distortion bends the outline further. Working with
+lines of sight instead removes both: every limb ray grazes the body, so in coordinates scaled to
+make the body a unit sphere, each unit limb ray ``s`` satisfies ``s · n = 1`` with
+``n = r / sqrt(r·r - 1)``, ``r`` the scaled vector to the body's centre. That is linear in ``n``:
+one least-squares solve gives the centre's direction *and* its range, with no iteration and no a
+priori (J. A. Christian and S. B. Robinson, "Noniterative Horizon-Based Optical Navigation by
+Singular Value Decomposition", JGCD 39(11), 2016). The Earth is scaled as the WGS84 spheroid about
+its IAU pole; the Moon is a sphere.
+
+The camera calibration comes with each image (pinhole intrinsics and Brown distortion in the image
+metadata). Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from groundstation.centre_finding import fit_circle
+
+_UNDISTORT_ITERATIONS = 30
+_J2000 = datetime.fromisoformat("2000-01-01T12:00:00+00:00")
+
+
+@dataclass(frozen=True)
+class BodyShape:
+    equatorial_radius_km: float
+    polar_radius_km: float
+
+
+# WGS84 for the Earth; IAU mean radius for the Moon.
+BODY_SHAPES: dict[str, BodyShape] = {
+    "earth": BodyShape(6378.137, 6356.752),
+    "moon": BodyShape(1737.4, 1737.4),
+}
+
+
+@dataclass(frozen=True)
+class CameraCalibration:
+    """Pinhole intrinsics with Brown–Conrady distortion (OpenCV's k1, k2, p1, p2, k3)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    k1: float = 0.0
+    k2: float = 0.0
+    k3: float = 0.0
+    p1: float = 0.0
+    p2: float = 0.0
+
+    @classmethod
+    def from_metadata(cls, camera: object) -> CameraCalibration | None:
+        """From an image's ``camera`` metadata; None when it is missing or not plausible."""
+        if not isinstance(camera, dict):
+            return None
+        distortion = camera.get("distortion") or {}
+        try:
+            values = [float(camera[key]) for key in ("fx_px", "fy_px", "cx_px", "cy_px")]
+            coefficients = {k: float(distortion.get(k, 0.0)) for k in ("k1", "k2", "k3", "p1", "p2")}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        if not all(math.isfinite(x) for x in (*values, *coefficients.values())) or min(values[:2]) <= 0:
+            return None
+        return cls(*values, **coefficients)
+
+    def _distort(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r2 = x * x + y * y
+        radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3))
+        return (
+            x * radial + 2.0 * self.p1 * x * y + self.p2 * (r2 + 2.0 * x * x),
+            y * radial + self.p1 * (r2 + 2.0 * y * y) + 2.0 * self.p2 * x * y,
+        )
+
+    def lines_of_sight(self, uv: np.ndarray) -> np.ndarray:
+        """Pixel positions (N, 2) → unit vectors (N, 3) in the camera frame (z along the boresight).
+
+        Undistorts by fixed-point iteration, as OpenCV's undistortPoints does: x = (xd - tangential(x))
+        / radial(x), which converges for the mild distortion of navigation cameras."""
+        xd = (uv[:, 0] - self.cx) / self.fx
+        yd = (uv[:, 1] - self.cy) / self.fy
+        x, y = xd.copy(), yd.copy()
+        for _ in range(_UNDISTORT_ITERATIONS):
+            r2 = x * x + y * y
+            radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3))
+            x = (xd - 2.0 * self.p1 * x * y - self.p2 * (r2 + 2.0 * x * x)) / radial
+            y = (yd - self.p1 * (r2 + 2.0 * y * y) - 2.0 * self.p2 * x * y) / radial
+        rays = np.column_stack([x, y, np.ones_like(x)])
+        return rays / np.linalg.norm(rays, axis=1, keepdims=True)
+
+    def pixel_of(self, direction: np.ndarray) -> tuple[float, float]:
+        """Where a camera-frame direction in front of the camera appears (distortion applied)."""
+        x, y = direction[0] / direction[2], direction[1] / direction[2]
+        xd, yd = self._distort(np.array(x), np.array(y))
+        return float(self.fx * xd + self.cx), float(self.fy * yd + self.cy)
+
+
+@dataclass(frozen=True)
+class HorizonFix:
+    position_km: np.ndarray  # camera to body centre, camera frame
+    u: float  # where the body's centre appears
+    v: float
+    range_km: float
+    rms_residual: float  # of s·n - 1 over the limb rays (dimensionless, ~ angle / tan(angular radius))
+
+
+def quaternion_matrix(wxyz: object) -> np.ndarray | None:
+    """Rotation matrix of a scalar-first unit quaternion; None if it is not one."""
+    try:
+        w, x, y, z = (float(c) for c in wxyz)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return None
+    norm = math.sqrt(w * w + x * x + y * y + z * z)
+    if not math.isfinite(norm) or abs(norm - 1.0) > 1e-3:
+        return None
+    w, x, y, z = w / norm, x / norm, y / norm, z / norm
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def earth_pole_icrf(epoch_utc: str) -> np.ndarray | None:
+    """The Earth's north pole in ICRF at an epoch (IAU WGCCRE: α0 = -0.641 T, δ0 = 90 - 0.557 T)."""
+    try:
+        epoch = datetime.fromisoformat(epoch_utc.replace("Z", "+00:00"))
+        centuries = (epoch - _J2000).total_seconds() / (86400.0 * 36525.0)
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        return None
+    ra, dec = math.radians(-0.641 * centuries), math.radians(90.0 - 0.557 * centuries)
+    return np.array([math.cos(dec) * math.cos(ra), math.cos(dec) * math.sin(ra), math.sin(dec)])
+
+
+def unit_sphere_scaling(shape: BodyShape, pole_cam: np.ndarray | None) -> np.ndarray:
+    """Matrix taking camera-frame vectors to coordinates in which the body is a unit sphere."""
+    scaling = np.eye(3) / shape.equatorial_radius_km
+    if shape.polar_radius_km != shape.equatorial_radius_km and pole_cam is not None:
+        pole = pole_cam / np.linalg.norm(pole_cam)
+        scaling += (1.0 / shape.polar_radius_km - 1.0 / shape.equatorial_radius_km) * np.outer(pole, pole)
+    return scaling
+
+
+def horizon_fix(
+    limb_uv: np.ndarray,
+    camera: CameraCalibration,
+    shape: BodyShape,
+    pole_cam: np.ndarray | None = None,
+    range_km: float | None = None,
+) -> HorizonFix | None:
+    """Position of the body's centre from limb points (N, 2) by Christian and Robinson's solution.
+
+    With ``range_km`` (the a priori range a navigation filter predicts), only the direction is
+    solved for: on a small or thin crescent the limb arc tells the range poorly, and a free range
+    drags the centre along with it. None with fewer than three points or when they do not describe
+    a body in front of the camera."""
+    if len(limb_uv) < 3:
+        return None
+    scaling = unit_sphere_scaling(shape, pole_cam)
+    scaled = camera.lines_of_sight(np.asarray(limb_uv, dtype=np.float64)) @ scaling.T
+    scaled /= np.linalg.norm(scaled, axis=1, keepdims=True)
+    n, *_ = np.linalg.lstsq(scaled, np.ones(len(scaled)), rcond=None)
+    squared = float(n @ n)
+    if not math.isfinite(squared) or squared <= 1.0:
+        return None
+    position_scaled = n / math.sqrt(squared - 1.0)
+    if range_km is not None:
+        direction = position_scaled / np.linalg.norm(position_scaled)
+        for _ in range(2):  # an oblate body's scaled range depends a little on the direction
+            unscaled = np.linalg.solve(scaling, direction)
+            scaled_range = range_km * float(np.linalg.norm(scaling @ (unscaled / np.linalg.norm(unscaled))))
+            if not scaled_range > 1.0:
+                return None
+            direction = _cone_axis(scaled, 1.0 / math.sqrt(scaled_range**2 - 1.0), direction)
+        position_scaled = direction * scaled_range
+    position = np.linalg.solve(scaling, position_scaled)
+    if position[2] <= 0:
+        return None
+    u, v = camera.pixel_of(position)
+    residual = scaled @ n - 1.0
+    return HorizonFix(position, u, v, float(np.linalg.norm(position)), float(np.sqrt(np.mean(residual**2))))
+
+
+def _cone_axis(rays: np.ndarray, tan_half_angle: float, start: np.ndarray) -> np.ndarray:
+    """Axis of the cone of known half-angle through unit ``rays``, starting from ``start``.
+
+    Seen gnomonically from its own axis a circular cone is a circle of radius tan(half-angle)
+    about the origin, so each step projects the rays onto the plane normal to the current axis,
+    fits a circle of that radius and moves the axis to its centre. Coordinates stay small numbers
+    at full precision however far away the body is (the s·n = 1 rows become nearly equal there)."""
+    axis = start / np.linalg.norm(start)
+    for _ in range(8):
+        helper = np.eye(3)[int(np.argmin(np.abs(axis)))]
+        e1 = np.cross(axis, helper)
+        e1 /= np.linalg.norm(e1)
+        e2 = np.cross(axis, e1)
+        depth = rays @ axis
+        if np.any(depth <= 0):
+            return axis
+        plane = np.column_stack([rays @ e1 / depth, rays @ e2 / depth]) / tan_half_angle
+        a, b, _, _ = fit_circle(plane, radius=1.0)
+        axis = axis + tan_half_angle * (a * e1 + b * e2)
+        axis /= np.linalg.norm(axis)
+        if math.hypot(a, b) < 1e-10:
+            break
+    return axis

@@ -1,0 +1,172 @@
+"""Horizon-based navigation: the body's centre and range from the lines of sight of its limb."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emulator.camera import CameraModel
+from emulator.render import render_scenario
+from emulator.scenario import load_scenario
+from groundstation.horizon_navigation import (
+    BODY_SHAPES,
+    BodyShape,
+    CameraCalibration,
+    earth_pole_icrf,
+    horizon_fix,
+    quaternion_matrix,
+    unit_sphere_scaling,
+)
+from groundstation.optical_navigation import measure_bodies
+
+CAMERA = CameraCalibration(fx=2400.0, fy=2390.0, cx=639.5, cy=511.5, k1=-0.06, k2=0.01, p1=2e-4, p2=-1e-4)
+
+
+def _basis(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    helper = np.eye(3)[int(np.argmin(np.abs(axis)))]
+    e1 = np.cross(axis, helper)
+    e1 /= np.linalg.norm(e1)
+    return e1, np.cross(axis, e1)
+
+
+def exact_limb_pixels(
+    position_km: np.ndarray, shape: BodyShape, pole: np.ndarray | None, start: float, span: float
+) -> np.ndarray:
+    """Pixels of the exact limb of a spheroid seen from the origin, over an arc of ``span`` radians:
+    in coordinates where the body is a unit sphere the limb rays form a circular cone."""
+    scaling = unit_sphere_scaling(shape, pole)
+    centre = scaling @ position_km
+    distance = float(np.linalg.norm(centre))
+    axis = centre / distance
+    e1, e2 = _basis(axis)
+    half_angle = math.asin(1.0 / distance)
+    angles = start + np.linspace(0.0, span, 60)
+    scaled_rays = math.cos(half_angle) * axis + math.sin(half_angle) * (
+        np.cos(angles)[:, None] * e1 + np.sin(angles)[:, None] * e2
+    )
+    rays = np.linalg.solve(scaling, scaled_rays.T).T
+    return np.array([CAMERA.pixel_of(ray) for ray in rays])
+
+
+positions = st.tuples(
+    st.floats(-0.2, 0.2), st.floats(-0.15, 0.15), st.sampled_from([2e4, 4e5, 1.5e6, 1.4e8])
+).map(lambda t: t[2] * np.array([t[0], t[1], 1.0]) / math.sqrt(1 + t[0] ** 2 + t[1] ** 2))
+
+
+@given(
+    position=positions,
+    body=st.sampled_from(["earth", "moon"]),
+    pole=st.tuples(st.floats(-1, 1), st.floats(-1, 1), st.floats(-1, 1)).filter(
+        lambda p: math.hypot(*p) > 0.1
+    ),
+    start=st.floats(0, 2 * math.pi),
+    span=st.floats(math.radians(60), 2 * math.pi),
+)
+def test_exact_limbs_give_the_position_of_any_spheroid_from_any_arc(
+    position: np.ndarray, body: str, pole: tuple[float, float, float], start: float, span: float
+) -> None:
+    shape, pole_cam = BODY_SHAPES[body], np.array(pole) / math.hypot(*pole)
+    limb = exact_limb_pixels(position, shape, pole_cam, start, span)
+    free = horizon_fix(limb, CAMERA, shape, pole_cam)
+    assert free is not None
+    distance = float(np.linalg.norm(position))
+    # rounding grows as the rays become parallel: seen 2e-13 of the range at 20,000 km, 7e-6 at 1.4e8
+    assert float(np.linalg.norm(free.position_km - position)) < 1e-4 * distance
+    truth_uv = CAMERA.pixel_of(position)
+    at_range = horizon_fix(limb, CAMERA, shape, pole_cam, range_km=distance)
+    assert at_range is not None
+    assert math.hypot(at_range.u - truth_uv[0], at_range.v - truth_uv[1]) < 1e-6
+    assert at_range.range_km == pytest.approx(distance, rel=1e-9)
+
+
+def test_without_its_pole_the_oblate_earth_is_off_by_its_flattening() -> None:
+    """The scaling matters: treating the Earth as a sphere moves the fix, with the pole it is exact."""
+    position = np.array([30000.0, 0.0, 60000.0])
+    pole = np.array([0.0, 0.6, 0.8])
+    limb = exact_limb_pixels(position, BODY_SHAPES["earth"], pole, 0.0, math.pi)
+    with_pole = horizon_fix(limb, CAMERA, BODY_SHAPES["earth"], pole)
+    as_sphere = horizon_fix(limb, CAMERA, BODY_SHAPES["earth"], None)
+    assert with_pole is not None and as_sphere is not None
+    assert float(np.linalg.norm(with_pole.position_km - position)) < 1e-3
+    assert float(np.linalg.norm(as_sphere.position_km - position)) > 10.0
+
+
+def test_ground_calibration_projects_as_the_emulator_camera_does() -> None:
+    """Two implementations of the Brown model (the probe's renders, the ground's inverts by
+    fixed-point iteration where the probe uses Newton's method) agree on every pixel."""
+    camera = CameraModel.from_config(
+        {"width_px": 640, "height_px": 480, "fov_deg_x": 37.0, "pixel_pitch_um": 8.9,
+         "distortion": {"model": "brown", "k1": -0.08, "k2": 0.01, "p1": 1e-3, "p2": -5e-4}}
+    )  # fmt: skip
+    ground = CameraCalibration.from_metadata(
+        {"fx_px": camera.fx, "fy_px": camera.fy, "cx_px": camera.cx, "cy_px": camera.cy,
+         "distortion": {"model": "brown", "k1": -0.08, "k2": 0.01, "k3": 0.0, "p1": 1e-3, "p2": -5e-4}}
+    )  # fmt: skip
+    assert ground is not None
+    rng = np.random.default_rng(5)
+    uv = np.column_stack([rng.uniform(0, 639, 200), rng.uniform(0, 479, 200)])
+    rays = ground.lines_of_sight(uv)
+    assert np.allclose(rays, camera.rays(uv[:, 0], uv[:, 1]), atol=1e-10)
+    assert np.allclose(np.array([ground.pixel_of(r) for r in rays]), camera.project(rays), atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "body"), [("change5t1-2014-10-28", "moon"), ("longjiang2-2019-02-03", "moon")]
+)
+def test_large_off_axis_moons_are_centred_by_the_horizon_not_the_circle(scenario: str, body: str) -> None:
+    """Chang'e 5T1's Moon (299 px, 5° off axis) and Longjiang-2's (140 px, 11° off axis, barrel
+    distortion), rendered with every effect: the outline's circle is centred 3.8-4.1 px away from
+    where the body's centre projects, the lines of sight put it within a fraction of a pixel."""
+    frame = render_scenario(load_scenario(scenario))
+    measured = measure_bodies(frame.pixels, frame.truth)[body]
+    assert measured["limb"]["error_px"] > 2.0
+    assert measured["horizon"]["error_px"] < 0.5
+    assert abs(measured["horizon"]["range_error_percent"]) < 0.5
+
+
+def test_tianwen1_horizon_fix_beside_the_circle() -> None:
+    frame = render_scenario(load_scenario("tianwen1-2020-07-27"))
+    earth = measure_bodies(frame.pixels, frame.truth)["earth"]
+    assert earth["horizon"]["error_px"] < 0.5 and earth["horizon"]["points"] >= 40
+    assert abs(earth["horizon"]["range_error_percent"]) < 5.0  # a 26 px crescent: range is weak
+
+
+@pytest.mark.parametrize(
+    "camera",
+    [
+        None,
+        "camera",
+        {"fx_px": 1000.0},
+        {"fx_px": "x", "fy_px": 1, "cx_px": 1, "cy_px": 1},
+        {"fx_px": -5.0, "fy_px": 1.0, "cx_px": 1.0, "cy_px": 1.0},
+        {"fx_px": float("nan"), "fy_px": 1.0, "cx_px": 1.0, "cy_px": 1.0},
+        {"fx_px": 1.0, "fy_px": 1.0, "cx_px": 1.0, "cy_px": 1.0, "distortion": "brown"},
+        {"fx_px": 1.0, "fy_px": 1.0, "cx_px": 1.0, "cy_px": 1.0, "distortion": {"k1": [1]}},
+    ],
+)
+def test_hostile_camera_metadata_gives_no_calibration(camera: object) -> None:
+    assert CameraCalibration.from_metadata(camera) is None
+
+
+def test_hostile_attitude_and_epoch_give_no_pole_and_no_error() -> None:
+    assert quaternion_matrix([1.0, 0.0]) is None
+    assert quaternion_matrix([2.0, 0.0, 0.0, 0.0]) is None
+    assert quaternion_matrix("abcd") is None
+    assert earth_pole_icrf("not a date") is None
+    assert earth_pole_icrf(None) is None  # type: ignore[arg-type]
+    pole = earth_pole_icrf("2025-05-30T07:35:00Z")
+    assert pole is not None and 0.9999 < pole[2] < 1.0  # 0.35° of precession since J2000
+    assert np.allclose(quaternion_matrix([1.0, 0.0, 0.0, 0.0]), np.eye(3))
+
+
+def test_degenerate_limbs_give_no_fix() -> None:
+    shape = BODY_SHAPES["moon"]
+    assert horizon_fix(np.zeros((2, 2)), CAMERA, shape) is None
+    assert horizon_fix(np.tile([[100.0, 100.0]], (10, 1)), CAMERA, shape) is None  # one point, repeated
+    line = np.column_stack([np.linspace(0, 600, 20), np.full(20, 300.0)])
+    fix = horizon_fix(line, CAMERA, shape)
+    assert fix is None or math.isfinite(fix.range_km)
