@@ -17,6 +17,9 @@ from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 
 log = logging.getLogger("paleblue.ground")
 
+# Messages ZeroMQ queues for the station. The probe publishes with XPUB_NODROP, so a full queue
+# holds the probe back instead of dropping: the mark bounds memory (a fuzzer that never pauses keeps
+# it full, ~340 MB at 100,000), not what arrives.
 RECEIVE_HIGH_WATER_MARK = 100_000
 
 
@@ -31,10 +34,13 @@ def run_ground_station(
     uplink: str | None = None,
     round_trip_s: float = 0.2,
     link_rate_bps: float | None = None,
+    receive_queue: int | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
     ``on_message(parts, receive_ns)`` sees every message first (a recorder hooks in here).
+    ``receive_queue``: messages ZeroMQ may hold for the station before the probe waits (None: the
+    default mark).
     Returns the pass summary, also written to ``out_dir``.
     """
     context = zmq.Context.instance()
@@ -65,7 +71,7 @@ def run_ground_station(
         link_rate_bps=link_rate_bps,
     )
     socket = context.socket(zmq.SUB)
-    socket.setsockopt(zmq.RCVHWM, RECEIVE_HIGH_WATER_MARK)
+    socket.setsockopt(zmq.RCVHWM, receive_queue or RECEIVE_HIGH_WATER_MARK)
     socket.setsockopt(zmq.LINGER, 0)
     socket.setsockopt(zmq.SUBSCRIBE, TOPIC_DOWNLINK)
     socket.connect(downlink)

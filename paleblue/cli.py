@@ -210,6 +210,7 @@ def _run_ground(run_ground_station, args: argparse.Namespace, stop: threading.Ev
         round_trip_s=args.rtt,
         link_rate_bps=args.link_rate,
         on_message=on_message,
+        receive_queue=args.receive_queue,
     )
 
 
@@ -558,6 +559,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="configured downlink rate, to report goodput against",
     )
     p.add_argument("--record", default=None, metavar="FILE", help="record every received message to FILE")
+    p.add_argument(
+        "--receive-queue",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="messages ZeroMQ may queue before the probe is held back (default 100000, ~100 MB of "
+        "full frames; smaller bounds memory, the probe then waits: nothing is dropped)",
+    )
     p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)  # written into the recording header
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_ground)

@@ -66,6 +66,32 @@ def test_start_order_does_not_matter(tmp_path: Path, processes: Processes, endpo
     assert summary["transport"]["messages_lost"] == 0  # the slow joiner lost nothing
 
 
+def test_a_small_receive_queue_holds_the_probe_back_and_loses_nothing(
+    tmp_path: Path, processes: Processes, endpoint: str
+) -> None:
+    """`--receive-queue 4`: ZeroMQ may queue only four messages for the station, so the probe (XPUB
+    with NODROP) waits for it most of the pass; every message still arrives."""
+    out = tmp_path / "out"
+    ground = processes.start(
+        "ground", "--downlink", endpoint, "-o", str(out), "--expect-images", "1", "--timeout", "90",
+        "--receive-queue", "4", stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    processes.start("probe", SCENARIO, "--downlink", endpoint, "--uplink", free_endpoint(), "--seed", "2",
+                    stdout=subprocess.DEVNULL)  # fmt: skip
+    assert ground.wait(120) == 0
+    summary = _summary(out)
+    assert summary["images"][0]["complete"] and summary["images"][0]["crc_ok"]
+    assert summary["transport"]["messages_lost"] == 0 and summary["faults"] == {}
+
+
+def test_receive_queue_must_be_a_positive_count(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*PALEBLUE, "ground", "--receive-queue", "0", "-o", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2 and "--receive-queue" in result.stderr
+
+
 def test_live_ground_station_survives_garbage(tmp_path: Path, processes: Processes, endpoint: str) -> None:
     out = tmp_path / "out"
     ground = processes.start(
