@@ -98,8 +98,9 @@ class CameraCalibration:
     def pixel_of(self, direction: np.ndarray) -> tuple[float, float]:
         """Where a camera-frame direction in front of the camera appears (distortion applied)."""
         x, y = direction[0] / direction[2], direction[1] / direction[2]
-        xd, yd = self._distort(np.array(x), np.array(y))
-        return float(self.fx * xd + self.cx), float(self.fy * yd + self.cy)
+        with np.errstate(all="ignore"):  # far off axis with strong distortion: inf, for the caller to refuse
+            xd, yd = self._distort(np.array(x), np.array(y))
+            return float(self.fx * xd + self.cx), float(self.fy * yd + self.cy)
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,11 @@ def horizon_fix(
     if len(limb_uv) < 3:
         return None
     scaling = unit_sphere_scaling(shape, pole_cam)
-    scaled = camera.lines_of_sight(np.asarray(limb_uv, dtype=np.float64)) @ scaling.T
-    scaled /= np.linalg.norm(scaled, axis=1, keepdims=True)
+    with np.errstate(all="ignore"):  # hostile calibrations give non-finite rays: no fix, no warning
+        scaled = camera.lines_of_sight(np.asarray(limb_uv, dtype=np.float64)) @ scaling.T
+        scaled /= np.linalg.norm(scaled, axis=1, keepdims=True)
+    if not np.all(np.isfinite(scaled)):
+        return None
     n, *_ = np.linalg.lstsq(scaled, np.ones(len(scaled)), rcond=None)
     squared = float(n @ n)
     if not math.isfinite(squared) or squared <= 1.0:
@@ -178,19 +182,26 @@ def horizon_fix(
         for _ in range(2):  # an oblate body's scaled range depends a little on the direction
             unscaled = np.linalg.solve(scaling, direction)
             scaled_range = range_km * float(np.linalg.norm(scaling @ (unscaled / np.linalg.norm(unscaled))))
-            if not scaled_range > 1.0:
+            tan_half_angle = 1.0 / math.sqrt(
+                max((scaled_range - 1.0) * (scaled_range + 1.0), 0.0) or math.inf
+            )
+            if not 1e-12 < tan_half_angle < math.inf:
+                return None  # inside the body, or too far for any limb to be seen
+            direction = _cone_axis(scaled, tan_half_angle, direction)
+            if direction is None:
                 return None
-            direction = _cone_axis(scaled, 1.0 / math.sqrt(scaled_range**2 - 1.0), direction)
         position_scaled = direction * scaled_range
     position = np.linalg.solve(scaling, position_scaled)
-    if position[2] <= 0:
+    if not position[2] > 0:
         return None
     u, v = camera.pixel_of(position)
+    if not (math.isfinite(u) and math.isfinite(v)):
+        return None
     residual = scaled @ n - 1.0
     return HorizonFix(position, u, v, float(np.linalg.norm(position)), float(np.sqrt(np.mean(residual**2))))
 
 
-def _cone_axis(rays: np.ndarray, tan_half_angle: float, start: np.ndarray) -> np.ndarray:
+def _cone_axis(rays: np.ndarray, tan_half_angle: float, start: np.ndarray) -> np.ndarray | None:
     """Axis of the cone of known half-angle through unit ``rays``, starting from ``start``.
 
     Seen gnomonically from its own axis a circular cone is a circle of radius tan(half-angle)
@@ -205,9 +216,11 @@ def _cone_axis(rays: np.ndarray, tan_half_angle: float, start: np.ndarray) -> np
         e2 = np.cross(axis, e1)
         depth = rays @ axis
         if np.any(depth <= 0):
-            return axis
+            return None  # a limb ray behind the axis: these points are no cone about it
         plane = np.column_stack([rays @ e1 / depth, rays @ e2 / depth]) / tan_half_angle
         a, b, _, _ = fit_circle(plane, radius=1.0)
+        if not (math.isfinite(a) and math.isfinite(b)):
+            return None
         axis = axis + tan_half_angle * (a * e1 + b * e2)
         axis /= np.linalg.norm(axis)
         if math.hypot(a, b) < 1e-10:

@@ -22,6 +22,7 @@ from groundstation.horizon_navigation import (
     unit_sphere_scaling,
 )
 from groundstation.optical_navigation import measure_bodies
+from tests.groundstation.test_centre_finding import lambert_sphere
 
 CAMERA = CameraCalibration(fx=2400.0, fy=2390.0, cx=639.5, cy=511.5, k1=-0.06, k2=0.01, p1=2e-4, p2=-1e-4)
 
@@ -170,3 +171,35 @@ def test_degenerate_limbs_give_no_fix() -> None:
     line = np.column_stack([np.linspace(0, 600, 20), np.full(20, 300.0)])
     fix = horizon_fix(line, CAMERA, shape)
     assert fix is None or math.isfinite(fix.range_km)
+
+
+hostile_numbers = st.one_of(
+    st.floats(20.0, 2e6),  # plausible focal lengths, principal points and ranges, so fixes happen too
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -1.0, 1e-300, 1e300, 5e-324]),
+    st.text(max_size=3),
+    st.none(),
+)
+
+
+@given(
+    camera=st.fixed_dictionaries(
+        {key: hostile_numbers for key in ("fx_px", "fy_px", "cx_px", "cy_px")},
+        optional={"distortion": st.dictionaries(st.sampled_from(["k1", "k2", "p1", "p2"]), hostile_numbers)},
+    ),
+    range_km=hostile_numbers,
+    quaternion=st.lists(hostile_numbers, max_size=5),
+    epoch=st.one_of(st.text(max_size=30), st.just("9999-12-31T23:59:59Z")),
+)
+def test_hostile_metadata_gives_a_measurement_or_none_never_an_error(
+    camera: dict, range_km: object, quaternion: list, epoch: str
+) -> None:
+    """Image metadata arrives from the link: whatever the calibration, range, attitude or epoch say,
+    measuring the image returns (with or without a horizon fix) and its numbers are finite."""
+    pixels = (lambert_sphere(60, 0.5) + 100).astype(np.uint16)
+    camera = {**camera, "cam_to_icrf_quaternion_wxyz": quaternion}
+    bodies = {"earth": {"centre_px": [40.3, 41.7], "apparent_radius_px": 20.0, "range_km": range_km}}
+    measured = measure_bodies(pixels, {"camera": camera, "bodies": bodies, "epoch_utc": epoch})
+    horizon = measured["earth"].get("horizon")
+    if horizon is not None:
+        assert all(math.isfinite(horizon[key]) for key in ("u", "v", "error_px"))
