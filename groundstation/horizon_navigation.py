@@ -109,7 +109,6 @@ class HorizonFix:
     u: float  # where the body's centre appears
     v: float
     range_km: float
-    rms_residual: float  # of s·n - 1 over the limb rays (dimensionless, ~ angle / tan(angular radius))
 
 
 def quaternion_matrix(wxyz: object) -> np.ndarray | None:
@@ -151,6 +150,47 @@ def unit_sphere_scaling(shape: BodyShape, pole_cam: np.ndarray | None) -> np.nda
     return scaling
 
 
+def horizon_fixes(
+    limb_uv: np.ndarray,
+    camera: CameraCalibration,
+    shape: BodyShape,
+    pole_cam: np.ndarray | None = None,
+    range_km: float | None = None,
+) -> tuple[HorizonFix | None, HorizonFix | None]:
+    """The body's centre from limb points (N, 2) by Christian and Robinson's solution: solved for
+    freely, and (given ``range_km``, the a priori range a navigation filter predicts) held at that
+    range, with only the direction solved for. On a small or thin crescent the limb arc tells the
+    range poorly, and a free range drags the centre along with it. Either is None when the points
+    (fewer than three, or not a body in front of the camera) give no fix."""
+    if len(limb_uv) < 3:
+        return None, None
+    scaling = unit_sphere_scaling(shape, pole_cam)
+    with np.errstate(all="ignore"):  # hostile calibrations give non-finite rays: no fix, no warning
+        scaled = camera.lines_of_sight(np.asarray(limb_uv, dtype=np.float64)) @ scaling.T
+        scaled /= np.linalg.norm(scaled, axis=1, keepdims=True)
+    if not np.all(np.isfinite(scaled)):
+        return None, None
+    n, *_ = np.linalg.lstsq(scaled, np.ones(len(scaled)), rcond=None)
+    squared = float(n @ n)
+    if not math.isfinite(squared) or squared <= 1.0:
+        return None, None
+    free_scaled = n / math.sqrt(squared - 1.0)
+    free = _fix_at(free_scaled, scaling, camera)
+    if range_km is None:
+        return free, None
+    direction = free_scaled / np.linalg.norm(free_scaled)
+    for _ in range(2):  # an oblate body's scaled range depends a little on the direction
+        unscaled = np.linalg.solve(scaling, direction)
+        scaled_range = range_km * float(np.linalg.norm(scaling @ (unscaled / np.linalg.norm(unscaled))))
+        tan_half_angle = 1.0 / math.sqrt(max((scaled_range - 1.0) * (scaled_range + 1.0), 0.0) or math.inf)
+        if not 1e-12 < tan_half_angle < math.inf:
+            return free, None  # inside the body, or too far for any limb to be seen
+        direction = _cone_axis(scaled, tan_half_angle, direction)
+        if direction is None:
+            return free, None
+    return free, _fix_at(direction * scaled_range, scaling, camera)
+
+
 def horizon_fix(
     limb_uv: np.ndarray,
     camera: CameraCalibration,
@@ -158,47 +198,19 @@ def horizon_fix(
     pole_cam: np.ndarray | None = None,
     range_km: float | None = None,
 ) -> HorizonFix | None:
-    """Position of the body's centre from limb points (N, 2) by Christian and Robinson's solution.
+    """One of :func:`horizon_fixes`: held at ``range_km`` when it is given, free otherwise."""
+    free, at_range = horizon_fixes(limb_uv, camera, shape, pole_cam, range_km)
+    return free if range_km is None else at_range
 
-    With ``range_km`` (the a priori range a navigation filter predicts), only the direction is
-    solved for: on a small or thin crescent the limb arc tells the range poorly, and a free range
-    drags the centre along with it. None with fewer than three points or when they do not describe
-    a body in front of the camera."""
-    if len(limb_uv) < 3:
-        return None
-    scaling = unit_sphere_scaling(shape, pole_cam)
-    with np.errstate(all="ignore"):  # hostile calibrations give non-finite rays: no fix, no warning
-        scaled = camera.lines_of_sight(np.asarray(limb_uv, dtype=np.float64)) @ scaling.T
-        scaled /= np.linalg.norm(scaled, axis=1, keepdims=True)
-    if not np.all(np.isfinite(scaled)):
-        return None
-    n, *_ = np.linalg.lstsq(scaled, np.ones(len(scaled)), rcond=None)
-    squared = float(n @ n)
-    if not math.isfinite(squared) or squared <= 1.0:
-        return None
-    position_scaled = n / math.sqrt(squared - 1.0)
-    if range_km is not None:
-        direction = position_scaled / np.linalg.norm(position_scaled)
-        for _ in range(2):  # an oblate body's scaled range depends a little on the direction
-            unscaled = np.linalg.solve(scaling, direction)
-            scaled_range = range_km * float(np.linalg.norm(scaling @ (unscaled / np.linalg.norm(unscaled))))
-            tan_half_angle = 1.0 / math.sqrt(
-                max((scaled_range - 1.0) * (scaled_range + 1.0), 0.0) or math.inf
-            )
-            if not 1e-12 < tan_half_angle < math.inf:
-                return None  # inside the body, or too far for any limb to be seen
-            direction = _cone_axis(scaled, tan_half_angle, direction)
-            if direction is None:
-                return None
-        position_scaled = direction * scaled_range
+
+def _fix_at(position_scaled: np.ndarray, scaling: np.ndarray, camera: CameraCalibration) -> HorizonFix | None:
     position = np.linalg.solve(scaling, position_scaled)
     if not position[2] > 0:
         return None
     u, v = camera.pixel_of(position)
     if not (math.isfinite(u) and math.isfinite(v)):
         return None
-    residual = scaled @ n - 1.0
-    return HorizonFix(position, u, v, float(np.linalg.norm(position)), float(np.sqrt(np.mean(residual**2))))
+    return HorizonFix(position, u, v, float(np.linalg.norm(position)))
 
 
 def _cone_axis(rays: np.ndarray, tan_half_angle: float, start: np.ndarray) -> np.ndarray | None:

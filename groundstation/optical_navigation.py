@@ -23,7 +23,7 @@ from groundstation.horizon_navigation import (
     BODY_SHAPES,
     CameraCalibration,
     earth_pole_icrf,
-    horizon_fix,
+    horizon_fixes,
     quaternion_matrix,
 )
 
@@ -133,7 +133,8 @@ def _horizon_entry(
     if camera is None or shape is None:
         return None
     pole = _pole_in_camera(metadata) if name.lower() == "earth" else None
-    fix = horizon_fix(limb.limb_uv, camera, shape, pole, range_km=truth.get("range_km"))
+    free, at_range = horizon_fixes(limb.limb_uv, camera, shape, pole, range_km=truth.get("range_km"))
+    fix = free if "range_km" not in truth else at_range
     if fix is None:
         return None
     entry = {
@@ -142,7 +143,6 @@ def _horizon_entry(
         "error_px": float(np.hypot(fix.u - truth["u"], fix.v - truth["v"])),
         "points": len(limb.limb_uv),
     }
-    free = horizon_fix(limb.limb_uv, camera, shape, pole)
     if free is not None:
         entry["range_km"] = free.range_km
         entry["position_km"] = [float(c) for c in free.position_km]
