@@ -348,7 +348,9 @@ class LinkReceiver:
 
     def _realign_on_early_marker(self) -> bool:
         """End of stream, less than a CADU left: a last CADU that slipped early is still taken."""
-        result, where = self._find_candidate(max(0, self._pos - self._slip), self._pos, True)
+        result, where = self._find_candidate(
+            max(0, self._pos - self._slip), self._pos, True, require_decode=True
+        )
         if result != _FOUND or where + self.config.cadu_length > len(self._buffer):
             return False
         self.counters.sync_losses += 1
@@ -373,7 +375,12 @@ class LinkReceiver:
             return False
         # The next CADU may start a few octets early (octets lost in the previous CADU's check
         # symbols, which RS corrected) or anywhere inside this one (octets lost before it).
-        result, where = self._find_candidate(max(0, self._pos - self._slip), self._pos, final)
+        # Looking back, only a CADU that decodes is taken: then the stream moves on past it. A
+        # marker one CADU later is not enough there, since the CADU found so may be bad too, and
+        # its own search could lead forward to this one again, for ever (found by CI's examples).
+        result, where = self._find_candidate(
+            max(0, self._pos - self._slip), self._pos, final, require_decode=True
+        )
         if result == _NONE:
             result, where = self._find_candidate(self._pos + 1, self._pos + length, final)
         if result == _NEED_MORE:
@@ -402,8 +409,11 @@ class LinkReceiver:
         self._pos += length
         return True
 
-    def _find_candidate(self, start: int, limit: int, final: bool) -> tuple[str, int]:
-        """First offset in [start, limit) where a CADU begins, judged as the module doc says."""
+    def _find_candidate(
+        self, start: int, limit: int, final: bool, require_decode: bool = False
+    ) -> tuple[str, int]:
+        """First offset in [start, limit) where a CADU begins, judged as the module doc says
+        (with ``require_decode`` only by its own decoding, not by a marker one CADU later)."""
         length = self.config.cadu_length
         buffer = self._buffer
         end = min(limit, len(buffer) - ASM_LENGTH + 1)
@@ -420,6 +430,8 @@ class LinkReceiver:
                 return _NEED_MORE, candidate
             if self._plausible(candidate) and self._decodes(candidate):
                 return _FOUND, candidate
+            if require_decode:
+                continue
             follower = candidate + length
             if follower + ASM_LENGTH > len(buffer):
                 if final:
