@@ -11,17 +11,16 @@ Fuzzing found two ways the receiver fell short of it (regressions at the end of 
 fixed): after a deletion of a few octets inside a CADU, the *next* CADU was lost when the stream
 arrived in small chunks, or for any chunking when the deletion sat in the RS check symbols (the
 damaged CADU still corrected, the receiver kept the old spacing and missed the next marker, which
-now came early). The fix looks back ``SLIP_OCTETS`` (8) octets; a slip of 9..16 octets in the
-check symbols, still correctable with E=16, loses the next CADU today: the property below counts
-that one case as touching the next CADU, and a strict-xfail test holds the full promise.
+now came early). The receiver now looks back as many octets as a CADU has check symbols
+(``slip_window``), so any slip there that RS can still correct costs no following CADU.
 """
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from groundstation import link_receiver
 from groundstation.fuzzing.seeds import cadu_stream
 from groundstation.link_receiver import LinkReceiver
 from protocols.channel_config import FrameType, PhysicalChannelConfig
@@ -69,18 +68,6 @@ def touched_cadus(offset: int, removed: int, added: int, total: int) -> set[int]
     return {offset // length} if added and offset % length else set()
 
 
-CHECK_SYMBOLS = 2 * CONFIG.rs_e * CONFIG.rs_interleave
-EARLY_MARKER_WINDOW = getattr(link_receiver, "SLIP_OCTETS", 8)  # how far back it looks for an early marker
-
-
-def slip_in_check_symbols_beyond_the_search_window(m) -> bool:
-    """A deletion wholly inside one CADU's RS check symbols, longer than the look-back window."""
-    start_in_cadu = m.offset % CONFIG.cadu_length
-    in_check_symbols = start_in_cadu >= CONFIG.cadu_length - CHECK_SYMBOLS
-    inside_one_cadu = start_in_cadu + m.removed <= CONFIG.cadu_length
-    return m.kind == "delete" and m.removed > EARLY_MARKER_WINDOW and in_check_symbols and inside_one_cadu
-
-
 @given(packets_strategy())
 def test_every_packet_comes_back_through_an_undamaged_link(packets: list[bytes]) -> None:
     assert receive(cadu_stream(CONFIG, packets)) == packets
@@ -93,8 +80,6 @@ def test_after_any_mutation_every_packet_in_untouched_cadus_is_recovered(
     stream = cadu_stream(CONFIG, packets)
     mutated, m = data.draw(mutations(stream))
     touched = touched_cadus(m.offset, m.removed, m.added, len(stream))
-    if slip_in_check_symbols_beyond_the_search_window(m):  # known shortfall: see the xfail test below
-        touched.add(m.offset // CONFIG.cadu_length + 1)
     if m.kind == "truncate":
         touched |= set(range(m.offset // CONFIG.cadu_length, len(stream) // CONFIG.cadu_length))
     got = receive(mutated, data.draw(st.sampled_from([1, 97, 4096])))
@@ -136,3 +121,12 @@ def test_a_longer_slip_inside_the_check_symbols_costs_no_following_cadu() -> Non
     stream, packets = two_cadus_of_packets()
     mutated = stream[:456] + stream[468:]  # 12 octets deleted in CADU 1's check symbols (440..471)
     assert receive(mutated, 4096)[-1:] == packets[1:]
+
+
+@pytest.mark.parametrize("chunk", [1, 97, 4096])
+@pytest.mark.parametrize("slip", range(1, CONFIG.rs_e + 1))
+def test_any_correctable_slip_in_the_check_symbols_costs_no_following_cadu(slip: int, chunk: int) -> None:
+    stream, packets = two_cadus_of_packets()
+    end_of_cadu_1 = 2 * CONFIG.cadu_length  # CADU 1's check symbols are its last 32 octets
+    mutated = stream[: end_of_cadu_1 - slip - 1] + stream[end_of_cadu_1 - 1 :]
+    assert receive(mutated, chunk)[-1:] == packets[1:]

@@ -128,10 +128,10 @@ def galois_agrees() -> None:
     reason="galois is an opt-in cross-check: pip install -e '.[crosscheck]'",
 )
 def test_encoder_and_decoder_agree_with_galois() -> None:
-    """galois JIT-compiles with numba and evaluates polynomials in numba's parallel threading layer.
-    Two CI runs stalled for good at this test while every other test had passed (never here), so
-    galois is no longer installed by `make test`: reedsolo, libfec's generator and the published
-    parity vectors check our codec there. Where galois is installed, the check runs in a child
+    """galois JIT-compiles with numba: a heavy install for one cross-check, so it is opt-in and
+    `make test` checks our codec with reedsolo, libfec's generator and the published parity vectors.
+    (Two CI runs seemed to stall at this test; the stall was a livelock in the link receiver, see
+    tests/groundstation/test_link_receiver.py.) Where galois is installed, the check runs in a child
     process of its own (one numba thread, a hard time limit, nothing of the worker's state shared)."""
     environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     check = "from tests.protocols.test_reed_solomon import galois_agrees; galois_agrees(); print('agree')"
