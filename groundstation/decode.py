@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from groundstation.station import GroundStation
+from groundstation.station import GroundStation, MessageBatch
 from protocols.channel_config import ASM, PhysicalChannelConfig, preset
 from protocols.recording import SYNC_MARKER
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
@@ -85,7 +85,10 @@ def _decode_recording(path: Path, station: GroundStation, chunk_size: int) -> No
     """Replay a recording's downlink units into the station exactly as they were received."""
     from groundstation.recording_reader import RecordingReader
 
+    batch = MessageBatch(station)  # a few packets a message: decoded joined, with the same effects
+
     def skipped(item) -> None:
+        batch.flush()  # what came before the skipped bytes is handled before they are recorded
         station.faults.record("recording bytes skipped", f"{item.length} at {item.offset}: {item.reason}")
 
     with RecordingReader(path, chunk_size=chunk_size, on_skip=skipped, salvage=True) as reader:
@@ -93,7 +96,8 @@ def _decode_recording(path: Path, station: GroundStation, chunk_size: int) -> No
             if unit.direction.topic != TOPIC_DOWNLINK:
                 continue
             envelope = Envelope(unit.layer, unit.session, unit.sequence).pack()
-            station.handle_message([TOPIC_DOWNLINK, envelope, unit.payload])
+            batch.add([TOPIC_DOWNLINK, envelope, unit.payload])
+    batch.flush()
 
 
 def print_table(summary: dict, out=sys.stdout) -> None:

@@ -50,6 +50,7 @@ from protocols.space_packet import (
     SequenceCounter,
     SkippedBytes,
     SpacePacket,
+    holds_whole_packets,
     sequence_gap,
 )
 from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
@@ -160,9 +161,7 @@ class GroundStation:
         except DecodeError as exc:
             self.faults.record("bad envelope", str(exc))
             return
-        lost = self.transport.observe(envelope)
-        if lost:
-            self.faults.record("messages lost in transport", f"{lost} before sequence {envelope.sequence}")
+        self.record_transport_loss(self.transport.observe(envelope), envelope)
         if envelope.layer == Layer.PACKETS:
             self.handle_packet_stream(payload)
         elif envelope.layer == Layer.CADUS:
@@ -173,6 +172,11 @@ class GroundStation:
             self._handle_link_outputs(self.frames.feed(payload))
         else:
             self.faults.record("unsupported layer", envelope.layer.name)
+
+    def record_transport_loss(self, lost: int, envelope: Envelope) -> None:
+        """The fault for ``lost`` messages that the envelope's sequence number shows (none for 0)."""
+        if lost:
+            self.faults.record("messages lost in transport", f"{lost} before sequence {envelope.sequence}")
 
     def tick(self) -> None:
         """Timers: CFDP retransmission, NAK and inactivity timers, partial images, progress lines."""
@@ -573,6 +577,68 @@ class GroundStation:
             self._handle_link_outputs(report.outputs)
         for image in self.reassembler.flush():
             self._write(image)
+
+
+class MessageBatch:
+    """Downlink messages in order, with the effects of :meth:`GroundStation.handle_message` on each.
+
+    A recording holds a few packets a message, too few for the station's runs of image segments, so
+    one at a time it decodes at a seventh of a raw packet file's speed. Consecutive packet-layer
+    messages that hold whole packets (:func:`holds_whole_packets`) cut the same packets joined as
+    apart, so they are decoded as one stream. Any other message, and any fault (a transport loss,
+    or one the caller records: call :meth:`flush` first), first hands on what is pending, so the
+    station's counts, fault records and products are the same (tests compare them).
+    """
+
+    max_octets = 4 << 20  # pending payload at most: a bound on memory, long enough for runs
+
+    def __init__(self, station: GroundStation) -> None:
+        self.station = station
+        self._pending: list[bytes] = []
+        self._octets = 0
+
+    def add(self, parts: list[bytes]) -> None:
+        station = self.station
+        envelope = self._joinable(parts)
+        if envelope is None:
+            self.flush()
+            station.handle_message(parts)
+            return
+        payload = parts[2]
+        station.octets_received += len(payload)
+        lost = station.transport.observe(envelope)
+        if lost:
+            self.flush()
+            station.record_transport_loss(lost, envelope)
+        self._pending.append(payload)
+        self._octets += len(payload)
+        if self._octets >= self.max_octets:
+            self.flush()
+
+    def flush(self) -> None:
+        """Decode what is pending; call it before recording a fault of one's own, and at the end."""
+        if not self._pending:
+            return
+        joined = b"".join(self._pending)
+        self._pending.clear()
+        self._octets = 0
+        try:
+            self.station.handle_packet_stream(joined)
+        except Exception as exc:  # as handle_message: a bug must not take the station down
+            log.exception("internal error while handling messages")
+            self.station.faults.record("internal error", repr(exc))
+
+    @staticmethod
+    def _joinable(parts: list[bytes]) -> Envelope | None:
+        if len(parts) != 3 or parts[0] != TOPIC_DOWNLINK:
+            return None
+        try:
+            envelope = Envelope.unpack(parts[1])
+        except DecodeError:
+            return None
+        if envelope.layer != Layer.PACKETS or not holds_whole_packets(parts[2]):
+            return None
+        return envelope
 
 
 def _tai_iso(tai: float) -> str:

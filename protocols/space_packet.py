@@ -184,6 +184,20 @@ def any_version_zero(h: PrimaryHeader) -> bool:
     return h.version == 0
 
 
+def holds_whole_packets(data: bytes | memoryview) -> bool:
+    """Whether ``data`` is whole packets back to back that :class:`PacketStreamDecoder` (default
+    header check) cuts with nothing skipped: every header version 0, the lengths adding up to
+    ``len(data)`` exactly. Such buffers can be joined and decoded as one stream for the same packets.
+    """
+    pos, end = 0, len(data)
+    while end - pos >= PRIMARY_HEADER_LENGTH:
+        word0, _, length = _HEADER_STRUCT.unpack_from(data, pos)
+        if word0 >> 13:
+            return False
+        pos += PRIMARY_HEADER_LENGTH + length + 1
+    return pos == end
+
+
 class PacketStreamDecoder:
     """Cuts packets from a byte stream that arrives in chunks of any size.
 

@@ -7,6 +7,7 @@ bulk placement on and off and require identical summaries, fault records and pro
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.imaging import image_packets
-from groundstation.station import GroundStation
+from groundstation.decode import decode_file
+from groundstation.recorder import FsyncPolicy, RecordingWriter
+from groundstation.recording_reader import RecordingReader
+from groundstation.station import GroundStation, MessageBatch
+from protocols.errors import DecodeError
 from protocols.image_transport import ImageReassembler, ImageSegment, SegmentColumns, iter_segments
 from protocols.space_packet import SequenceCounter, SequenceFlags
 from protocols.time_code import CucTime
@@ -63,10 +68,9 @@ def _damage(packets: list[bytes], rnd: random.Random, edits: int) -> list[bytes]
     return out
 
 
-def _decode(stream: bytes, cuts: list[int], bulk: bool, out: Path) -> tuple[dict, list[tuple[str, str]]]:
-    station = GroundStation(out, write_products=False)
-    station.bulk_segments = bulk
-    faults: list[tuple[str, str]] = []
+def _remember_faults(station: GroundStation, faults: list | None = None) -> list[tuple[str, str]]:
+    """Every fault the station records from now on, in order (appended to ``faults``)."""
+    faults = [] if faults is None else faults
     record = station.faults.record
 
     def remember(kind: str, detail: str = "") -> None:
@@ -74,6 +78,13 @@ def _decode(stream: bytes, cuts: list[int], bulk: bool, out: Path) -> tuple[dict
         record(kind, detail)
 
     station.faults.record = remember  # type: ignore[method-assign]
+    return faults
+
+
+def _decode(stream: bytes, cuts: list[int], bulk: bool, out: Path) -> tuple[dict, list[tuple[str, str]]]:
+    station = GroundStation(out, write_products=False)
+    station.bulk_segments = bulk
+    faults = _remember_faults(station)
     start = 0
     for cut in [*sorted({min(c, len(stream)) for c in cuts}), len(stream)]:
         station.feed_stream(Layer.PACKETS, stream[start:cut])
@@ -207,3 +218,135 @@ def test_reassembler_bulk_then_the_rest_one_by_one_equals_one_by_one(seed: int) 
     assert [None if r is None else (r.pixels, r.missing) for r in got] == [
         None if r is None else (r.pixels, r.missing) for r in expected
     ]
+
+
+def _messages(packets: list[bytes], rnd: random.Random) -> list[list[bytes]]:
+    """A recording's downlink: a few packets a message, and what a bad capture adds (lost and
+    repeated messages, torn payloads, bad envelopes, other topics and layers)."""
+    messages, sequence, start = [], 0, 0
+    while start < len(packets):
+        size = rnd.randint(1, 12)
+        payload = b"".join(packets[start : start + size])
+        start += size
+        sequence += 1 + (rnd.random() < 0.05) * rnd.randint(1, 3)  # now and then messages lost
+        kind = rnd.choices(
+            ["good", "torn", "bad envelope", "other topic", "cadus", "repeat"], [20, 1, 1, 1, 1, 1]
+        )[0]
+        envelope = Envelope(Layer.PACKETS, 1, sequence).pack()
+        if kind == "torn":
+            payload = payload[: rnd.randrange(len(payload))] + rnd.randbytes(rnd.randint(0, 5))
+        elif kind == "bad envelope":
+            envelope = rnd.randbytes(len(envelope))
+        elif kind == "cadus":
+            envelope = Envelope(Layer.CADUS, 1, sequence).pack()
+        elif kind == "repeat" and messages:
+            messages.append(messages[-1])
+        messages.append([b"other" if kind == "other topic" else TOPIC_DOWNLINK, envelope, payload])
+    return messages
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), edits=st.integers(0, 8), max_octets=st.sampled_from([1, 500, 4 << 20]))
+def test_messages_joined_have_the_same_effects_as_one_at_a_time(
+    clean_pass, tmp_path_factory, seed: int, edits: int, max_octets: int
+) -> None:
+    """How recordings are decoded (MessageBatch) against GroundStation.handle_message on each."""
+    rnd = random.Random(seed)
+    messages = _messages(_damage(clean_pass, rnd, edits), rnd)
+    results = []
+    for joined in (True, False):
+        station = GroundStation(tmp_path_factory.mktemp("joined"), write_products=False)
+        faults = _remember_faults(station)
+        if joined:
+            batch = MessageBatch(station)
+            batch.max_octets = max_octets
+            for message in messages:
+                batch.add(message)
+            batch.flush()
+        else:
+            for message in messages:
+                station.handle_message(message)
+        summary = station.finish()
+        summary.pop("elapsed_s")
+        for product in summary["images"]:
+            product.pop("files")
+        results.append((summary, faults))
+    assert results[0] == results[1]
+
+
+def test_joined_messages_go_in_bulk(clean_pass, tmp_path: Path, monkeypatch) -> None:
+    """Not a vacuous comparison: joined, messages of a few packets reach the bulk path."""
+    calls = []
+    original = GroundStation.handle_packet_run
+    monkeypatch.setattr(
+        GroundStation, "handle_packet_run", lambda self, run: calls.append(len(run)) or original(self, run)
+    )
+    station = GroundStation(tmp_path, write_products=False)
+    batch = MessageBatch(station)
+    for sequence, start in enumerate(range(0, len(clean_pass), 4)):
+        payload = b"".join(clean_pass[start : start + 4])
+        batch.add([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, sequence).pack(), payload])
+    batch.flush()
+    assert sum(calls) > len(clean_pass) // 2
+    assert [p["crc_ok"] for p in station.finish()["images"]] == [True, True]
+
+
+def _recording_one_message_at_a_time(path: Path, out: Path) -> tuple[dict, list[tuple[str, str]]]:
+    """How recordings were decoded before messages were joined: the reference."""
+    station = GroundStation(out, write_products=False)
+    faults = _remember_faults(station)
+
+    def skipped(item) -> None:
+        station.faults.record("recording bytes skipped", f"{item.length} at {item.offset}: {item.reason}")
+
+    with RecordingReader(path, on_skip=skipped, salvage=True) as reader:
+        for unit in reader:
+            if unit.direction.topic == TOPIC_DOWNLINK:
+                envelope = Envelope(unit.layer, unit.session, unit.sequence).pack()
+                station.handle_message([TOPIC_DOWNLINK, envelope, unit.payload])
+    return station.finish(), faults
+
+
+def _write_recording(path: Path, messages: list[list[bytes]]) -> None:
+    with RecordingWriter(path, scenario="joined", fsync=FsyncPolicy.NEVER) as writer:
+        for n, (topic, envelope, payload) in enumerate(messages):
+            if topic != TOPIC_DOWNLINK:
+                continue
+            with contextlib.suppress(DecodeError):  # a bad envelope is never recorded
+                writer.write("downlink", topic, envelope, payload, 1_000_000 * n)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), smashes=st.integers(0, 3))
+def test_a_damaged_recording_decodes_as_it_did_one_message_at_a_time(
+    clean_pass, tmp_path_factory, monkeypatch, seed: int, smashes: int
+) -> None:
+    rnd = random.Random(seed)
+    work = tmp_path_factory.mktemp("recording")
+    path = work / "pass.pbrec"
+    _write_recording(path, _messages(_damage(clean_pass, rnd, 4), rnd))
+    data = bytearray(path.read_bytes())
+    for _ in range(smashes):  # damage inside the file: skipped bytes reported in the middle
+        at = rnd.randrange(200, len(data))
+        data[at : at + rnd.randint(1, 300)] = rnd.randbytes(40)
+    path.write_bytes(bytes(data))
+
+    reference, reference_faults = _recording_one_message_at_a_time(path, work / "reference")
+    faults: list[tuple[str, str]] = []
+    original_init = GroundStation.__init__
+
+    def init_remembering_faults(self, *args, **kwargs) -> None:
+        original_init(self, *args, **kwargs)
+        _remember_faults(self, faults)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(GroundStation, "__init__", init_remembering_faults)
+        summary = decode_file(path, work / "joined", "recording", write_products=False)
+    for result in (summary, reference):
+        result.pop("elapsed_s")
+        result.pop("input", None)
+        for product in result["images"]:
+            product.pop("files")
+    assert summary == reference
+    assert faults == reference_faults
+    assert reference_faults or not smashes  # damage was seen, not silently passed over

@@ -15,6 +15,7 @@ from protocols.space_packet import (
     SequenceCounter,
     SkippedBytes,
     SpacePacket,
+    holds_whole_packets,
     sequence_gap,
     unpack_header_fast,
 )
@@ -148,3 +149,22 @@ def test_truncated_tail_is_reported_on_close() -> None:
 
 def test_header_value_object_packet_length() -> None:
     assert PrimaryHeader(apid=1, sequence_count=0, data_length=0).packet_length == 7
+
+
+@given(st.lists(packets, max_size=6), st.data())
+def test_holds_whole_packets_is_what_the_decoder_cuts_cleanly(items: list[SpacePacket], data) -> None:
+    """holds_whole_packets answers whether the decoder, on the buffer alone, cuts it whole with
+    nothing skipped (what lets the station join such messages): on intact and on damaged buffers."""
+    stream = bytearray(b"".join(p.pack() for p in items))
+    edit = data.draw(st.sampled_from(["none", "flip", "cut", "append"]))
+    if edit == "flip" and stream:
+        stream[data.draw(st.integers(0, len(stream) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+    elif edit == "cut" and stream:
+        del stream[data.draw(st.integers(0, len(stream) - 1)) :]
+    elif edit == "append":
+        stream += data.draw(st.binary(min_size=1, max_size=8))
+    out = _decode_in_chunks(bytes(stream), [])
+    clean = not any(isinstance(u, SkippedBytes) for u in out)
+    assert holds_whole_packets(bytes(stream)) == clean
+    if clean:
+        assert b"".join(u.pack() for u in out) == stream
