@@ -9,8 +9,10 @@ Frame synchronization works on octet boundaries of an arbitrarily chunked stream
 * LOCK: CADUs are taken in batches at the expected spacing and decoded with numpy; a CADU whose
   frame decodes is accepted even if its marker has bit errors.
 * FLYWHEEL: a CADU at the expected place that neither decodes nor shows a marker is a miss.
-  Before giving up on a damaged CADU the receiver looks for a marker inside it (a truncated
-  CADU followed by a good one); after ``flywheel`` consecutive misses it drops to SEARCH.
+  Before giving up on a damaged CADU the receiver looks a few octets back for an early CADU that
+  decodes (octets lost in the previous one's check symbols), then for a marker inside it (a
+  truncated CADU followed by a good one); after ``flywheel`` consecutive misses it drops to SEARCH.
+  Every re-alignment moves the stream on, so no input makes it go back and forth.
 
 Frames are demultiplexed by VCID; each VC reassembles packets across frames and resynchronizes
 on the first header pointer after a frame-count gap. Memory holds at most the unprocessed

@@ -6,8 +6,8 @@ with no timer left, so the test hangs again and for good (a CI run stalled so). 
 ``BaseException`` that hypothesis does not take for a failure: it ends the test at once, pytest
 reports the test as failed with the stack where it hung, and the worker goes on.
 
-Imported by ``tests/conftest.py``; the hooks below take over pytest-timeout's timer for the
-"signal" method and leave its other methods alone.
+Imported by ``tests/conftest.py``; the hook below takes over pytest-timeout's timer for the
+"signal" method and leaves its other methods alone.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def pytest_timeout_set_timer(item: pytest.Item, settings) -> bool | None:
         return None  # pytest-timeout's own implementation
 
     def expire(signum: int, frame: object) -> None:
-        faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
+        if sys.__stderr__ is not None:  # the real stderr: under xdist it reaches the CI log
+            faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
         raise TestHung(f"{item.nodeid} ran past its time limit of {settings.timeout:g} s")
 
     def cancel() -> None:

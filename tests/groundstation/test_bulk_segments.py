@@ -2,7 +2,9 @@
 
 The ground station takes runs of equal-length packets column-wise (see
 ``GroundStation.handle_packet_run``); these tests run the same damaged streams through it with
-bulk placement on and off and require identical summaries, fault records and products.
+bulk placement on and off and require identical summaries, fault records and products. The same
+holds for messages decoded joined (``MessageBatch``, how recordings are decoded) against one
+message at a time.
 """
 
 from __future__ import annotations
