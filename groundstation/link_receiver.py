@@ -353,7 +353,7 @@ class LinkReceiver:
         result, where = self._find_candidate(
             max(0, self._pos - self._slip), self._pos, True, require_decode=True
         )
-        if result != _FOUND or where + self.config.cadu_length > len(self._buffer):
+        if result != _FOUND:  # found means decoded: the whole CADU is in the buffer
             return False
         self.counters.sync_losses += 1
         self._pos = where
