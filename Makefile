@@ -53,7 +53,7 @@ FUZZ_SECONDS ?= 60
 fuzz: $(TEST_STAMP)
 	-$(PIP) -e '.[fuzz]' || echo "atheris unavailable: the built-in engine will run"
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -n 2 -m "not slow" tests/protocols tests/properties
-	$(BIN)/paleblue fuzz decoders --seconds $(FUZZ_SECONDS) --out out/fuzz
+	$(BIN)/paleblue fuzz decoders --seconds-per-target $(FUZZ_SECONDS) --out out/fuzz
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache .hypothesis

@@ -10,8 +10,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import time
 from pathlib import Path
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
 
 
 def build_parser(prog: str = "python -m groundstation.fuzzing") -> argparse.ArgumentParser:
@@ -20,7 +32,11 @@ def build_parser(prog: str = "python -m groundstation.fuzzing") -> argparse.Argu
     sub = parser.add_subparsers(dest="command", required=True)
     dec = sub.add_parser("decoders", help="coverage-guided fuzzing of the decoder targets")
     dec.add_argument("--target", action="append", dest="targets", help="a target name (repeat); default all")
-    dec.add_argument("--seconds", type=float, default=60.0, help="time per target")
+    budget = dec.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--seconds", type=_seconds, default=None, help="the whole campaign's time, shared by the targets (60)"
+    )
+    budget.add_argument("--seconds-per-target", type=_seconds, default=None, help="time for each target")
     dec.add_argument("--out", type=Path, default=Path("out/fuzz"))
     dec.add_argument("--seed", type=int, default=None)
     dec.add_argument("--engine", choices=("auto", "builtin", "atheris"), default="auto")
@@ -31,7 +47,16 @@ def build_parser(prog: str = "python -m groundstation.fuzzing") -> argparse.Argu
     stream.add_argument(
         "--local", action="store_true", help="start our station in a child process and check it"
     )
-    stream.add_argument("--seconds", type=float, default=30.0)
+    stream.add_argument("--seconds", type=_seconds, default=30.0)
+    stream.add_argument(
+        "--summary",
+        type=Path,
+        default=None,
+        help="with --to: the station's summary.json, checked against what was sent once written",
+    )
+    stream.add_argument(
+        "--summary-wait", type=_seconds, default=60.0, help="how long to wait for --summary to be written"
+    )
     stream.add_argument("--seed", type=int, default=0)
     stream.add_argument("--mutation-rate", type=float, default=0.2)
     stream.add_argument("--out", type=Path, default=Path("out/fuzz-stream"))
@@ -59,20 +84,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m groundstation.fuz
         reproduce(args.path)
         return 0
     if args.command == "decoders":
-        from groundstation.fuzzing.engine import fuzz_decoders
-
-        report = fuzz_decoders(
-            args.targets, args.seconds, args.out, args.seed, engine=args.engine, time_limit=args.time_limit
-        )
-        print(report.render())
-        (args.out / "report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
-        return 1 if report.findings else 0
-    from groundstation.fuzzing.stream_fuzz import fuzz_stream, fuzz_stream_local
+        return _decoders(args)
+    from groundstation.fuzzing.stream_fuzz import check_summary_file, fuzz_stream, fuzz_stream_local
 
     if args.local or args.to is None:
         result = fuzz_stream_local(args.out, args.seconds, args.seed, args.mutation_rate, args.source)
     else:
         args.out.mkdir(parents=True, exist_ok=True)
+        started = time.time()
         result = fuzz_stream(
             args.source,
             args.to,
@@ -81,9 +100,51 @@ def main(argv: list[str] | None = None, prog: str = "python -m groundstation.fuz
             args.mutation_rate,
             log_path=args.out / "mutations.jsonl",
         )
+        if args.summary is not None and not result.interrupted:
+            check_summary_file(result, args.summary, written_after=started, wait_s=args.summary_wait)
         (args.out / "stream_fuzz.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     print(json.dumps(result.as_dict(), indent=2))
-    return 0 if result.ok else 1
+    print(result.verdict(), file=sys.stderr)
+    if result.interrupted:
+        return 130
+    return 1 if result.ok is False else 0
+
+
+def _interrupt_on_sigterm() -> list[int]:
+    """SIGTERM stops a campaign like Ctrl-C; the returned list is non-empty once it came."""
+    received: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+    return received
+
+
+def _decoders(args: argparse.Namespace) -> int:
+    """A campaign whose report is written however it ends (Ctrl-C and SIGTERM included)."""
+    from groundstation.fuzzing.engine import fuzz_decoders
+
+    terminated = _interrupt_on_sigterm()
+    per_target = args.seconds_per_target is not None
+    seconds = args.seconds_per_target if per_target else (60.0 if args.seconds is None else args.seconds)
+    report = fuzz_decoders(
+        args.targets,
+        seconds,
+        args.out,
+        args.seed,
+        engine=args.engine,
+        time_limit=args.time_limit,
+        total=not per_target,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(report.render())
+    (args.out / "report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    if report.interrupted:
+        print(f"interrupted: the report of what ran is in {args.out / 'report.json'}", file=sys.stderr)
+        return 143 if terminated else 130
+    return 1 if report.findings else 0
 
 
 if __name__ == "__main__":

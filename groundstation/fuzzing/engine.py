@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -75,6 +75,7 @@ class TargetReport:
     branch_arcs: int = 0
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM: the figures cover what ran
 
     @property
     def executions_per_second(self) -> float:
@@ -88,6 +89,8 @@ class FuzzReport:
     lines: int  # distinct project lines reached over all targets
     files: dict[str, int]  # lines reached per project file
     file_totals: dict[str, int] = field(default_factory=dict)  # lines inside functions, per file
+    interrupted: bool = False  # the campaign was stopped early; targets not reached are absent
+    not_reached: list[str] = field(default_factory=list)
 
     @property
     def executions(self) -> int:
@@ -99,6 +102,8 @@ class FuzzReport:
 
     def as_dict(self) -> dict:
         return {
+            "interrupted": self.interrupted,
+            "not_reached": self.not_reached,
             "executions": self.executions,
             "lines": self.lines,
             "files": {
@@ -127,6 +132,8 @@ class FuzzReport:
             f"{len(self.findings)} finding(s)"
         )
         rows += [f"unavailable: {name}: {why}" for name, why in self.unavailable.items()]
+        if self.interrupted:
+            rows.append(f"interrupted: {len(self.not_reached)} target(s) not reached")
         for file, reached in self.files.items():
             total = self.file_totals.get(file) or 0
             share = f"{100 * reached / total:5.1f} %" if total else "      "
@@ -283,7 +290,10 @@ def fuzz_target_builtin(
 ) -> TargetReport:
     """Fuzz one target with the built-in engine for ``seconds`` (or ``max_executions``).
 
-    ``tracer`` (optional) collects the coverage, so a caller can merge it over targets.
+    ``seconds`` bounds the seeds too: a target whose seeds alone outlast it stops after them
+    (noted). ``tracer`` (optional) collects the coverage, so a caller can merge it over targets.
+    Ctrl-C (``KeyboardInterrupt``) ends the target at once with the report of what ran,
+    ``interrupted`` set, so the caller can still write it.
     """
     report = TargetReport(target.name, "builtin")
     tracer = tracer if tracer is not None else CoverageTracer()
@@ -306,18 +316,24 @@ def fuzz_target_builtin(
         if new_arcs or always_keep:
             corpus.add(data)
 
-    for data in [*target.seeds, *corpus.load()]:
-        run(data, always_keep=True)
-    if not corpus.entries:
-        corpus.add(b"")
     deadline = started + seconds
-    while time.monotonic() < deadline and (max_executions is None or report.executions < max_executions):
-        entries = corpus.entries
-        parent = entries[-1] if rng.random() < 0.2 else rng.choice(entries)  # favour the newest find
-        child = mutator.mutate(parent, entries)
-        if target.fixup is not None and rng.random() < 0.5:
-            child = target.fixup(child)
-        run(child)
+    try:
+        for data in [*target.seeds, *corpus.load()]:
+            run(data, always_keep=True)
+        if not corpus.entries:
+            corpus.add(b"")
+        if time.monotonic() >= deadline:
+            report.notes.append(f"the seeds alone took {time.monotonic() - started:.1f} s of {seconds:.1f} s")
+        while time.monotonic() < deadline and (max_executions is None or report.executions < max_executions):
+            entries = corpus.entries
+            parent = entries[-1] if rng.random() < 0.2 else rng.choice(entries)  # favour the newest find
+            child = mutator.mutate(parent, entries)
+            if target.fixup is not None and rng.random() < 0.5:
+                child = target.fixup(child)
+            run(child)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        report.notes.append("interrupted")
     report.seconds = time.monotonic() - started
     report.corpus_size = len(corpus)
     report.arcs = len(tracer.seen)
@@ -360,12 +376,18 @@ def fuzz_decoders(
     engine: str = "builtin",
     time_limit: float = DEFAULT_TIME_LIMIT_S,
     max_executions: int | None = None,
+    total: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> FuzzReport:
-    """Fuzz each named target (all available ones when None) for ``seconds`` each.
+    """Fuzz each named target (all available ones when None).
 
-    ``engine`` is ``"builtin"``, ``"atheris"`` or ``"auto"`` (atheris when installed).
-    Unknown or unavailable target names are reported, not raised, so a campaign over
-    "everything" survives a decoder that is still being written.
+    ``seconds`` is each target's time, or with ``total`` the whole campaign's: each target then
+    gets an equal share of what is left when it starts, so the campaign ends on time even when
+    one target's seeds take longer than its share. ``progress`` is called with one line per
+    target as it ends. ``engine`` is ``"builtin"``, ``"atheris"`` or ``"auto"`` (atheris when
+    installed). Unknown or unavailable target names are reported, not raised, so a campaign over
+    "everything" survives a decoder that is still being written. Ctrl-C ends the campaign with
+    the report of what ran (``interrupted``; targets not reached listed).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -385,28 +407,46 @@ def fuzz_decoders(
     rng = random.Random(seed)
     reports: dict[str, TargetReport] = {}
     all_lines: set[tuple[str, int]] = set()
+    campaign_deadline = time.monotonic() + seconds
+    interrupted = False
+    names = list(loaded)
     with quiet_station_logs():
-        for name, target in loaded.items():
+        for index, (name, target) in enumerate(loaded.items()):
+            share = (campaign_deadline - time.monotonic()) / (len(names) - index) if total else seconds
+            share = max(share, 0.0)
             tracer = CoverageTracer()
-            if engine == "atheris":
-                from groundstation.fuzzing.atheris_engine import fuzz_target_atheris
+            try:
+                if engine == "atheris":
+                    from groundstation.fuzzing.atheris_engine import fuzz_target_atheris
 
-                report = fuzz_target_atheris(
-                    target, seconds, out_dir, rng.getrandbits(31), time_limit, tracer
-                )
-            else:
-                target_rng = random.Random(rng.getrandbits(64))
-                report = fuzz_target_builtin(
-                    target, seconds, out_dir, target_rng, time_limit, max_executions, tracer
-                )
+                    report = fuzz_target_atheris(
+                        target, share, out_dir, rng.getrandbits(31), time_limit, tracer
+                    )
+                else:
+                    target_rng = random.Random(rng.getrandbits(64))
+                    report = fuzz_target_builtin(
+                        target, share, out_dir, target_rng, time_limit, max_executions, tracer
+                    )
+            except KeyboardInterrupt:
+                report = TargetReport(name, engine, interrupted=True, notes=["interrupted"])
             all_lines |= tracer.lines
             reports[name] = report
+            if progress is not None:
+                progress(
+                    f"[{index + 1}/{len(names)}] {name}: {report.executions} executions in "
+                    f"{report.seconds:.1f} s, {len(report.findings)} finding(s)"
+                    + (" (interrupted)" if report.interrupted else "")
+                )
+            if report.interrupted:
+                interrupted = True
+                break
     by_file: dict[str, set[int]] = {}
     for filename, line in all_lines:
         by_file.setdefault(filename, set()).add(line)
     files = {str(Path(f).relative_to(PROJECT_ROOT)): len(v) for f, v in sorted(by_file.items())}
     totals = {f: len(executable_lines(PROJECT_ROOT / f)) for f in files}
-    return FuzzReport(reports, unavailable, len(all_lines), files, totals)
+    not_reached = [name for name in names if name not in reports]
+    return FuzzReport(reports, unavailable, len(all_lines), files, totals, interrupted, not_reached)
 
 
 def reproduce(path: Path, time_limit: float = DEFAULT_TIME_LIMIT_S) -> None:

@@ -114,11 +114,35 @@ class StreamFuzzReport:
     log_path: str | None = None
     station_alive: bool | None = None  # None: no health check was given
     discrepancies: list[str] = field(default_factory=list)
-    summary: dict | None = None  # the station's summary.json, when we ran the station
+    summary: dict | None = None  # the station's summary.json, when we ran the station or were given it
+    interrupted: bool = False  # stopped by Ctrl-C: the figures cover what was sent
 
     @property
-    def ok(self) -> bool:
-        return self.station_alive is not False and not self.discrepancies
+    def checked(self) -> bool:
+        """Whether the station's own counters were compared with what was sent."""
+        return self.summary is not None
+
+    @property
+    def ok(self) -> bool | None:
+        """True or False once checked (or already failed); None when nothing could be checked."""
+        failed = self.station_alive is False or bool(self.discrepancies)
+        if failed:
+            return False
+        return True if self.checked else None
+
+    def verdict(self) -> str:
+        """One line for people: what was sent and what could be concluded."""
+        sent = f"{self.messages_sent} messages sent ({self.messages_mutated} mutated)"
+        if self.interrupted:
+            sent += ", interrupted"
+        if self.ok is False:
+            return f"{sent}; FAILED: {'; '.join(self.discrepancies) or 'the station died'}"
+        if self.ok is None:
+            return (
+                f"{sent}; NOT CHECKED: the station's counters were not visible "
+                "(give --summary with its summary.json, or use --local)"
+            )
+        return f"{sent}; the station's summary accounts for every message"
 
     def as_dict(self) -> dict:
         return {
@@ -132,7 +156,10 @@ class StreamFuzzReport:
             "log_path": self.log_path,
             "station_alive": self.station_alive,
             "discrepancies": self.discrepancies,
+            "checked": self.checked,
+            "interrupted": self.interrupted,
             "ok": self.ok,
+            "verdict": self.verdict(),
         }
 
 
@@ -250,28 +277,31 @@ def fuzz_stream(
             return report
         started = time.monotonic()
         deadline = started + seconds
-        for sequence, (layer, payload) in enumerate(_forever(source_units, report)):
-            if time.monotonic() > deadline or (max_messages is not None and sequence >= max_messages):
-                break
-            if station_alive is not None and sequence % 20 == 0 and not station_alive():
-                report.station_alive = False
-                break
-            parts = [TOPIC_DOWNLINK, Envelope(layer, session, sequence).pack(), payload]
-            to_send, log = [parts], []
-            if rng.random() < mutation_rate:
-                to_send, log = mutate_message(rng, mutator, parts)
-                report.messages_mutated += 1
-                report.messages_dropped += not to_send
-                for entry in log:
-                    report.mutations_by_kind[entry["kind"]] += 1
-                if log_file:
-                    log_file.write(json.dumps({"sequence": sequence, "mutations": log}) + "\n")
-            for message in to_send:
-                if not publisher.send(message, deadline + 10):
-                    report.discrepancies.append("subscriber stopped reading: send timed out")
-                    return report
-                model.observe(message)
-                report.messages_sent += 1
+        try:
+            for sequence, (layer, payload) in enumerate(_forever(source_units, report)):
+                if time.monotonic() > deadline or (max_messages is not None and sequence >= max_messages):
+                    break
+                if station_alive is not None and sequence % 20 == 0 and not station_alive():
+                    report.station_alive = False
+                    break
+                parts = [TOPIC_DOWNLINK, Envelope(layer, session, sequence).pack(), payload]
+                to_send, log = [parts], []
+                if rng.random() < mutation_rate:
+                    to_send, log = mutate_message(rng, mutator, parts)
+                    report.messages_mutated += 1
+                    report.messages_dropped += not to_send
+                    for entry in log:
+                        report.mutations_by_kind[entry["kind"]] += 1
+                    if log_file:
+                        log_file.write(json.dumps({"sequence": sequence, "mutations": log}) + "\n")
+                for message in to_send:
+                    if not publisher.send(message, deadline + 10):
+                        report.discrepancies.append("subscriber stopped reading: send timed out")
+                        return report
+                    model.observe(message)
+                    report.messages_sent += 1
+        except KeyboardInterrupt:
+            report.interrupted = True
         report.seconds = time.monotonic() - started
         if station_alive is not None and report.station_alive is None:
             report.station_alive = station_alive()
@@ -320,6 +350,33 @@ def check_station_summary(expected: ExpectedCounters, summary: dict) -> list[str
     if faults.get("internal error"):
         problems.append(f"station recorded {faults['internal error']} internal error(s)")
     return problems
+
+
+def check_summary_file(report: StreamFuzzReport, path: Path, *, written_after: float, wait_s: float) -> None:
+    """Check a station's ``summary.json`` (written after ``written_after``, a ``time.time()``).
+
+    Waits up to ``wait_s`` for the station to write it (it does so when it stops); a file that
+    never comes, or that is not a summary, is a discrepancy, never a pass.
+    """
+    path = Path(path)
+    deadline = time.monotonic() + wait_s
+    while not (path.exists() and path.stat().st_mtime >= written_after):
+        if time.monotonic() > deadline:
+            report.discrepancies.append(f"{path} was not written within {wait_s:g} s of the run")
+            return
+        time.sleep(0.1)
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        report.discrepancies.append(f"{path}: not a station summary ({exc})")
+        return
+    try:
+        problems = check_station_summary(report.expected, summary)
+    except (AttributeError, TypeError):  # valid JSON of another shape
+        report.discrepancies.append(f"{path}: not a station summary")
+        return
+    report.summary = summary
+    report.discrepancies += problems
 
 
 def free_endpoint() -> str:

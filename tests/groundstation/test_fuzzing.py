@@ -3,7 +3,11 @@ and hangs, minimizes and reproduces them, and the stream fuzzer's accounting mat
 
 from __future__ import annotations
 
+import json
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -334,3 +338,84 @@ def test_stream_source_reads_the_downlink_of_a_recording(tmp_path: Path) -> None
         data += rec.encode_record(rec.UnitRecord(n, direction, Layer.PACKETS, 1, n, bytes([n]) * 8))
     path.write_bytes(data)
     assert source_messages(path) == [(Layer.PACKETS, bytes(8)), (Layer.PACKETS, bytes([2]) * 8)]
+
+
+# ------------------------------------------------------------------ budgets, progress, interrupts
+
+
+def test_seconds_is_the_whole_campaigns_budget(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from groundstation.fuzzing.__main__ import main
+
+    status = main(["decoders", "--seconds", "3", "--seed", "1", "--out", str(tmp_path)], prog="paleblue fuzz")
+    report = json.loads((tmp_path / "report.json").read_text())
+    names = list(report["targets"])
+    assert status == 0 and len(names) > 10 and not report["interrupted"]
+    spent = sum(t["seconds"] for t in report["targets"].values())
+    # Each target gets a share of what is left: the campaign keeps to its budget, bar the seeds of
+    # a target whose share is already spent (before: 3 s each, over 70 s in all).
+    assert spent < 3 + 15, spent
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    assert len(progress) == len(names) and progress[-1].startswith(f"[{len(names)}/{len(names)}]")
+
+
+def test_seconds_per_target_keeps_the_old_meaning(tmp_path: Path) -> None:
+    report = fuzz_decoders(["cuc-time", "cds-time"], 0.5, tmp_path, 3, total=False)
+    assert all(t.seconds >= 0.5 for t in report.targets.values())
+    report = fuzz_decoders(["cuc-time", "cds-time"], 0.5, tmp_path, 3, total=True)
+    assert sum(t.seconds for t in report.targets.values()) < 0.5 + 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_campaign_writes_its_report(tmp_path: Path, signum: int, status: int) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "groundstation.fuzzing",
+            "decoders",
+            "--seconds",
+            "120",
+            "--out",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stderr.readline()  # the first target's progress line: the campaign is under way
+        assert first.startswith("[1/"), first
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == status, err
+    assert "Traceback" not in err and "interrupted" in err
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["interrupted"] and report["not_reached"]
+    assert "interrupted" in out
+
+
+def test_a_stream_run_that_cannot_see_the_station_says_it_checked_nothing(tmp_path: Path) -> None:
+    from groundstation.fuzzing.stream_fuzz import StreamFuzzReport, check_summary_file
+
+    report = StreamFuzzReport(messages_sent=10)
+    assert report.ok is None and not report.as_dict()["checked"]
+    assert "NOT CHECKED" in report.verdict()
+
+    started = time.time()
+    check_summary_file(report, tmp_path / "summary.json", written_after=started, wait_s=0.2)
+    assert report.ok is False and "was not written" in report.discrepancies[0]
+
+    wrong = StreamFuzzReport(messages_sent=1)
+    wrong.expected.messages_received = 1
+    (tmp_path / "summary.json").write_text(json.dumps({"transport": {"messages_received": 0}}))
+    check_summary_file(wrong, tmp_path / "summary.json", written_after=started - 5, wait_s=1)
+    assert wrong.checked and wrong.ok is False
+
+    (tmp_path / "list.json").write_text("[1, 2]")
+    odd = StreamFuzzReport()
+    check_summary_file(odd, tmp_path / "list.json", written_after=started - 5, wait_s=1)
+    assert odd.ok is False and "not a station summary" in odd.discrepancies[0]
