@@ -8,7 +8,7 @@ TEST_STAMP    := $(VENV)/.installed-test
 BENCH_STAMP   := $(VENV)/.installed-bench
 SCENARIO ?= tianwen1-2020-07-27
 
-.PHONY: demo test lint bench fuzz clean
+.PHONY: demo test lint bench fuzz clean docs-figures
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -45,6 +45,10 @@ lint: $(TEST_STAMP)
 bench: $(BENCH_STAMP)
 	@set -e; for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script; done
+
+# README's figure tables, computed by tools/readme_figures.py (a test fails when they are stale).
+docs-figures: $(RUNTIME_STAMP)
+	$(BIN)/python tools/readme_figures.py --write
 
 FUZZ_SECONDS ?= 60
 
