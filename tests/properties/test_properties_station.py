@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.space_packet import PacketStreamDecoder, SpacePacket
+from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SpacePacket
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 from tests.properties.strategies import mutations, packet_lists
 
@@ -20,7 +20,7 @@ logging.getLogger("paleblue").setLevel(logging.CRITICAL)
 
 
 def apids_decoded(payload: bytes) -> Counter[int]:
-    decoder = PacketStreamDecoder()
+    decoder = PacketStreamDecoder(check=MISSION_PACKETS)  # as the station decodes a message
     return Counter(u.apid for u in [*decoder.feed(payload), *decoder.close()] if isinstance(u, SpacePacket))
 
 
