@@ -69,6 +69,31 @@ def test_packet_file_decodes(tmp_path: Path, packets) -> None:
     assert summary["images"][0]["crc_ok"] and summary["faults"] == {}
 
 
+PACKET_DAMAGE = {
+    "length-0": lambda p: p[:4] + b"\x00\x00" + p[6:],
+    "version-bit": lambda p: bytes([p[0] ^ 0x20]) + p[1:],
+    "octet-inserted": lambda p: p[:40] + b"\x5a" + p[40:],
+    "octet-deleted": lambda p: p[:40] + p[41:],
+}
+
+
+@pytest.mark.parametrize("damage", PACKET_DAMAGE)
+def test_a_damaged_packet_in_a_packet_file_loses_only_itself(tmp_path: Path, packets, damage: str) -> None:
+    """Issue 12, finding 1: one length field set to 0 used to lose every packet after it."""
+    victim = len(packets) // 2
+    damaged = PACKET_DAMAGE[damage](packets[victim])
+    source = tmp_path / "damaged.bin"
+    source.write_bytes(b"".join([*packets[:victim], damaged, *packets[victim + 1 :]]))
+    exported = tmp_path / "packets.bin"
+    summary = decode_file(source, tmp_path / "out", "packets", export_packets=exported)
+    assert exported.read_bytes() == b"".join(packets[:victim] + packets[victim + 1 :])
+    assert summary["packets_by_apid"] == {"CAMERA": len(packets) - 1}
+    assert summary["faults"]["bytes skipped in packet stream"] == 1
+    assert summary["faults"]["packet sequence gap"] == 1  # the one packet lost, counted as a gap
+    (image,) = summary["images"]
+    assert not image["complete"] and 0 < image["missing_octets"] <= len(packets[victim])
+
+
 @pytest.mark.parametrize("content", [b"", os.urandom(5000), b"\x1a\xcf\xfc\x1d" * 500])
 @pytest.mark.parametrize("fmt", ["auto", "cadu", "frames", "packets"])
 def test_bad_files_never_raise(tmp_path: Path, content: bytes, fmt: str) -> None:
