@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgpack
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -136,3 +138,43 @@ def test_detect_format() -> None:
     channel = preset()
     assert detect_format(b"\x89PBR....", channel) == "recording"
     assert detect_format(b"\x00" * 10, channel) == "packets"
+
+
+def _newer_recording(path: Path, packets: list[bytes]) -> Path:
+    """A recording whose header says a newer format version, then units that version 1 could read."""
+    from protocols.recording import FORMAT_VERSION, Direction, UnitRecord, encode_record, frame_body
+
+    header = {
+        "magic": "paleblue-recording", "format_version": FORMAT_VERSION + 1, "paleblue_version": "9.0",
+        "scenario": "future", "config": {}, "start_ns": 0, "index_interval_bytes": 1 << 20,
+    }  # fmt: skip
+    body = msgpack.packb([0, header], use_bin_type=True)
+    units = [UnitRecord(n, Direction.DOWNLINK, Layer.PACKETS, 1, n, p) for n, p in enumerate(packets)]
+    path.write_bytes(frame_body(body) + body + b"".join(encode_record(u) for u in units))
+    return path
+
+
+def test_decode_refuses_a_recording_from_a_newer_format_version(tmp_path: Path, packets) -> None:
+    """Issue 12, finding 9: replay refused it, decode read it as version 1."""
+    from protocols.recording import RecordingVersionError
+
+    source = _newer_recording(tmp_path / "future.pbrec", packets)
+    for fmt in ("auto", "recording"):
+        with pytest.raises(RecordingVersionError, match="newer"):
+            decode_file(source, tmp_path / "out", fmt)
+
+
+@pytest.mark.parametrize("command", ["decode", "replay"])
+def test_decode_and_replay_refuse_a_newer_recording_alike(tmp_path: Path, packets, command: str) -> None:
+    """One line on stderr, exit status 2, from both commands."""
+    from tests.integration.conftest import PALEBLUE, free_endpoint
+
+    source = _newer_recording(tmp_path / "future.pbrec", packets)
+    options = ["-o", str(tmp_path / "out")] if command == "decode" else ["--to", free_endpoint()]
+    result = subprocess.run(
+        [*PALEBLUE, command, str(source), *options], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"paleblue: {command}: ") and "format version 2 is newer" in line
+    assert not (tmp_path / "out" / "summary.json").exists()
