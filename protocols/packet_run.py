@@ -29,6 +29,7 @@ class PacketRun:
 
     rows: np.ndarray  # (packets, packet_length) uint8, owned (a copy, never a view of a buffer)
     stream_offset: int = 0
+    pec_checked: bool = False  # every packet is known to end with its right PEC (cut with a check)
 
     def __len__(self) -> int:
         return self.rows.shape[0]
@@ -102,8 +103,13 @@ def run_length_at(
 
 
 def cut_run(
-    buffer: bytes | bytearray, position: int, packet_length: int, count: int, offset: int
+    buffer: bytes | bytearray,
+    position: int,
+    packet_length: int,
+    count: int,
+    offset: int,
+    pec_checked: bool = False,
 ) -> PacketRun:
     """Copy ``count`` packets from ``buffer`` (so that the buffer may be resized afterwards)."""
     rows = np.frombuffer(buffer, dtype=np.uint8, count=count * packet_length, offset=position).copy()
-    return PacketRun(rows.reshape(count, packet_length), offset)
+    return PacketRun(rows.reshape(count, packet_length), offset, pec_checked)

@@ -16,7 +16,6 @@ Primary header, 6 octets, big-endian bit order::
 
 from __future__ import annotations
 
-import binascii
 import re
 import struct
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 from construct import BitsInteger, BitStruct, Flag
 
 from protocols.apids import MISSION_APIDS, PUS_TM_APIDS
+from protocols.crc import crc16_wide
 from protocols.errors import DecodeError
 from protocols.skipped import SkippedBytes, SkipTracker
 
@@ -243,7 +243,7 @@ def holds_whole_packets(data: bytes | memoryview, check: PacketCheck | None = No
             return False
         stop = pos + PRIMARY_HEADER_LENGTH + length + 1
         if check is not None and (
-            stop > end or not _carries_pec(word0, check.pec_apids) or binascii.crc_hqx(data[pos:stop], 0xFFFF)
+            stop > end or not _carries_pec(word0, check.pec_apids) or crc16_wide(data[pos:stop])
         ):
             return False
         pos = stop
@@ -394,7 +394,7 @@ class PacketStreamDecoder:
                 and (count := runs.run_length_at(buf, pos, packet_length, check.pec_apids))
                 >= runs.MIN_RUN_PACKETS
             ):
-                yield runs.cut_run(buf, pos, packet_length, count, self._buffer_offset + pos)
+                yield runs.cut_run(buf, pos, packet_length, count, self._buffer_offset + pos, True)
                 pos += count * packet_length
                 continue
             end = pos + packet_length
@@ -427,7 +427,7 @@ class PacketStreamDecoder:
         if end > size:
             return (_REJECT, f"packet of {end - pos} octets runs past the end") if final else (_WAIT, "")
         if _carries_pec(word0, check.pec_apids):
-            if binascii.crc_hqx(memoryview(buf)[pos:end], 0xFFFF):
+            if crc16_wide(memoryview(buf)[pos:end]):
                 return _REJECT, f"packet of {end - pos} octets with a wrong PEC (APID 0x{apid:03X})"
             return _ACCEPT, ""
         if end < size:
@@ -457,7 +457,7 @@ class PacketStreamDecoder:
             if stop > size:
                 if not final:
                     return _WAIT, ""
-            elif not binascii.crc_hqx(view[at:stop], 0xFFFF):
+            elif not crc16_wide(view[at:stop]):
                 return _REJECT, f"a packet with a right PEC starts {at - start + 1} octets inside it"
             start = at + 1
         return _ACCEPT, ""
