@@ -7,6 +7,7 @@ import random
 from hypothesis import strategies as st
 
 from groundstation.fuzzing.mutators import MUTATIONS, Mutation
+from protocols.apids import Apid
 from protocols.pus import TcSecondaryHeader, TmSecondaryHeader, pack_tm_packet
 from protocols.space_packet import SpacePacket
 from protocols.time_code import CdsTime, CucTime
@@ -57,6 +58,27 @@ tc_headers = st.builds(
 def pus_tm_packets(draw: st.DrawFn) -> bytes:
     header = draw(tm_headers)
     return pack_tm_packet(draw(apids), draw(sequence_counts), header, draw(st.binary(max_size=64)))
+
+
+@st.composite
+def mission_packet(draw: st.DrawFn, with_pec_less: bool = False) -> bytes:
+    """A packet as the probe sends it: PUS-C TM with a PEC on the platform or camera APID, or
+    (``with_pec_less``) a CFDP packet, which carries no secondary header and no PEC."""
+    if with_pec_less and draw(st.booleans()):
+        return SpacePacket(
+            Apid.CFDP,
+            draw(sequence_counts),
+            draw(st.binary(min_size=1, max_size=60)),
+            secondary_header_flag=False,
+        ).pack()
+    apid = draw(st.sampled_from([Apid.PLATFORM, Apid.CAMERA]))
+    return pack_tm_packet(
+        apid, draw(sequence_counts), draw(tm_headers), draw(st.binary(max_size=60)), draw(st.integers(0, 3))
+    )
+
+
+def mission_packet_lists(with_pec_less: bool = False) -> st.SearchStrategy[list[bytes]]:
+    return st.lists(mission_packet(with_pec_less), min_size=1, max_size=12)
 
 
 SAME_LENGTH = ("bit-flip", "byte-set", "interesting-int", "copy")
