@@ -20,7 +20,7 @@ is believed only when the packet it frames is plausible, so the promise reaches 
    mutation did not touch is decoded, in order, and the octets still tile the stream.
 6. *Packets without a PEC* (CFDP) are believed on the word of the header after them: one is
    decoded when the mutation touched nothing from the end of the last untouched PEC packet
-   before it to the end of the header after it.
+   before it to the end of the header after it (for the last packet: to the end of the data).
 """
 
 from __future__ import annotations
@@ -175,7 +175,8 @@ def promised(packets: list[bytes], mutation) -> list[tuple[int, bytes]]:
                 out.append((moved, packet))
                 safe_from = stop
         else:
-            confirmed_by = min(total, stop + PRIMARY_HEADER_LENGTH) if n + 1 < len(packets) else stop
+            # confirmed by the header after it, or by the end of the data (octets appended touch it)
+            confirmed_by = min(total, stop + PRIMARY_HEADER_LENGTH) if n + 1 < len(packets) else stop + 1
             if not touches(mutation, safe_from, confirmed_by, inclusive_start=True):
                 out.append((moved, packet))
     return out
