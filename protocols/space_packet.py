@@ -243,7 +243,7 @@ def holds_whole_packets(data: bytes | memoryview, check: PacketCheck | None = No
             return False
         stop = pos + PRIMARY_HEADER_LENGTH + length + 1
         if check is not None and (
-            stop > end or not _carries_pec(word0, check.pec_apids) or crc16_wide(data[pos:stop])
+            stop > end or not _carries_pec(word0, check.pec_apids) or crc16_wide(memoryview(data)[pos:stop])
         ):
             return False
         pos = stop
@@ -272,8 +272,9 @@ class PacketStreamDecoder:
       with a right PEC starts inside it (a damaged length field cannot swallow good packets).
 
     Otherwise it slides one octet. So a packet that carries a PEC is decoded whenever damage did
-    not touch it, before or after the damage; one without a PEC is decoded when neither it nor the
-    header after it was touched.
+    not touch it, before or after the damage; one without a PEC is decoded when the damage touched
+    nothing from the end of the last PEC-confirmed packet before it to the end of the header after
+    it (tests/properties/test_properties_space_packet.py holds the decoder to both).
     """
 
     def __init__(
@@ -298,7 +299,7 @@ class PacketStreamDecoder:
         self._skips = SkipTracker()
         self._in_step = True  # at the start of the stream or right after a confirmed packet
         if check is not None:
-            self._known = set(check.apids)
+            self._known = set(check.apids) | set(check.pec_apids)
             self._candidates = _header_pattern(self._known, _ANY_TYPE)
             self._pec_candidates = _header_pattern(check.pec_apids, _TM_WITH_SECONDARY_HEADER)
 
