@@ -16,9 +16,10 @@ Primary header, 6 octets, big-endian bit order::
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -206,7 +207,8 @@ class PacketCheck:
 MISSION_PACKETS = PacketCheck(MISSION_APIDS, PUS_TM_APIDS)
 
 
-def _header_pattern(apids: Iterable[int], first_octets: tuple[int, ...]) -> re.Pattern[bytes]:
+@functools.lru_cache(maxsize=256)  # a decoder per message: build each pattern once
+def _header_pattern(apids: frozenset[int], first_octets: tuple[int, ...]) -> re.Pattern[bytes]:
     """A regular expression for the first two octets of a version-0 header naming one of ``apids``
     (``first_octets``: the type and secondary-header-flag bits allowed, APID bits 0)."""
     lows_by_high: dict[int, list[int]] = {}
@@ -300,7 +302,7 @@ class PacketStreamDecoder:
         self._in_step = True  # at the start of the stream or right after a confirmed packet
         if check is not None:
             self._known = set(check.apids) | set(check.pec_apids)
-            self._candidates = _header_pattern(self._known, _ANY_TYPE)
+            self._candidates = _header_pattern(frozenset(self._known), _ANY_TYPE)
             self._pec_candidates = _header_pattern(check.pec_apids, _TM_WITH_SECONDARY_HEADER)
 
     @property
@@ -411,7 +413,7 @@ class PacketStreamDecoder:
         check = self._check
         if check is not None and check.learn and apid not in self._known:
             self._known.add(apid)
-            self._candidates = _header_pattern(self._known, _ANY_TYPE)
+            self._candidates = _header_pattern(frozenset(self._known), _ANY_TYPE)
 
     def _judge(self, buf: bytearray, pos: int, final: bool) -> tuple[int, str]:
         """Whether the packet whose header is at ``pos`` is plausible (see the class docstring)."""
