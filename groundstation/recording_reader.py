@@ -31,6 +31,7 @@ from protocols.recording import (
     IndexRecord,
     RecordingDecoder,
     RecordingHeader,
+    RecordingVersionError,
     SkippedBytes,
     UnitRecord,
     decode_frame,
@@ -48,7 +49,8 @@ class RecordingReader:
     Opening reads and checks the header: a file that is not a recording
     raises :class:`DecodeError` (layer "recording"), one from a newer
     paleblue raises :class:`RecordingVersionError`. ``salvage=True`` accepts
-    a damaged header (reported as skipped) and reads the records anyway.
+    a damaged header (reported as skipped) and reads the records anyway, but never one from a
+    newer format version.
     """
 
     def __init__(
@@ -74,19 +76,25 @@ class RecordingReader:
             raise
 
     def _read_header(self) -> RecordingHeader | None:
-        """Strict: the decoder raises unless offset 0 holds a good header. Salvage: None if it does not."""
-        decoder = RecordingDecoder(expect_header=not self.salvage)
+        """The header at offset 0. Strict: anything else raises. Salvage: None for a damaged or
+        missing header, but a good header from a newer format version is refused all the same
+        (its records may not mean what this version reads them as)."""
+        decoder = RecordingDecoder(expect_header=True)
         self._file.seek(0)
-        while True:
-            chunk = self._file.read(self.chunk_size)
-            entries = decoder.feed(chunk) if chunk else decoder.close()
-            if decoder.header is not None:
-                return decoder.header
-            if entries:  # salvage mode only: the first entry says whether offset 0 holds a header
-                first = entries[0]
-                return first.item if first.offset == 0 and isinstance(first.item, RecordingHeader) else None
-            if not chunk:
-                return None
+        try:
+            while decoder.header is None:
+                chunk = self._file.read(self.chunk_size)
+                if chunk:
+                    decoder.feed(chunk)
+                else:
+                    decoder.close()  # raises: the data ended before a whole header
+        except RecordingVersionError:
+            raise
+        except DecodeError:
+            if not self.salvage:
+                raise
+            return None
+        return decoder.header
 
     def close(self) -> None:
         self._file.close()

@@ -45,6 +45,7 @@ from protocols.packet_run import PacketRun
 from protocols.pus import PEC_LENGTH, TM_PAYLOAD_OFFSET, TmRunColumns, tm_run_columns, unpack_tm_packet
 from protocols.pus_services import FailureCode, VerificationReport
 from protocols.space_packet import (
+    MISSION_PACKETS,
     PacketStreamDecoder,
     PacketType,
     SequenceCounter,
@@ -132,7 +133,7 @@ class GroundStation:
         # Runs of image segments are placed in bulk, with the same effects as one packet at a time
         # (tests compare both); False forces one at a time everywhere.
         self.bulk_segments = True
-        self._packet_file = PacketStreamDecoder(runs=True)
+        self._packet_file = PacketStreamDecoder(runs=True, check=MISSION_PACKETS)
         self.packet_sink: Callable[[SpacePacket], None] | None = None
         self.octets_received = 0
         self.products: list[ImageProduct] = []
@@ -243,7 +244,7 @@ class GroundStation:
 
     def handle_packet_stream(self, payload: bytes) -> None:
         """Whole packets, concatenated; anything that is not a packet is reported as skipped."""
-        decoder = PacketStreamDecoder(runs=self.bulk_segments)
+        decoder = PacketStreamDecoder(runs=self.bulk_segments, check=MISSION_PACKETS)
         self._report_packet_units([*decoder.feed(payload), *decoder.close()])
 
     def feed_stream(self, layer: Layer, chunk: bytes) -> None:
@@ -636,7 +637,7 @@ class MessageBatch:
             envelope = Envelope.unpack(parts[1])
         except DecodeError:
             return None
-        if envelope.layer != Layer.PACKETS or not holds_whole_packets(parts[2]):
+        if envelope.layer != Layer.PACKETS or not holds_whole_packets(parts[2], MISSION_PACKETS):
             return None
         return envelope
 

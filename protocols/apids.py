@@ -18,6 +18,13 @@ class Apid(IntEnum):
 
 APID_MAX = 0x7FF
 
+# The APIDs paleblue's downlink carries (TIME is reserved by CCSDS and never sent): a raw packet
+# stream decoder resynchronizes only on headers that name one of them.
+MISSION_APIDS = frozenset({Apid.PLATFORM, Apid.CAMERA, Apid.CFDP, Apid.TELECOMMAND, Apid.IDLE})
+# Telemetry packets of these APIDs with the secondary header flag set are PUS-C TM and end with a
+# packet error control (CRC-16/CCITT-FALSE over the whole packet, see protocols/pus.py).
+PUS_TM_APIDS = frozenset({Apid.PLATFORM, Apid.CAMERA})
+
 
 def apid_name(apid: int) -> str:
     """A readable name for logs and summaries; unknown APIDs print as hex."""

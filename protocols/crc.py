@@ -57,6 +57,13 @@ def crc16_ok(data_with_crc: bytes | bytearray | memoryview) -> bool:
 _ROW_CRC = anycrc.Model("CRC16-IBM-3740")  # the RevEng catalogue's name for CRC-16/CCITT-FALSE
 
 
+def crc16_wide(data: bytes | bytearray | memoryview) -> int:
+    """CRC-16/CCITT-FALSE of ``data`` with anycrc's word-wise tables: the same value as
+    :func:`crc16` (tests prove it), several times faster once ``data`` holds more than a few
+    dozen octets (binascii works an octet at a time)."""
+    return _ROW_CRC.calc(data)
+
+
 def crc16_rows(rows: np.ndarray) -> np.ndarray:
     """CRC-16/CCITT-FALSE of each row of a C-contiguous (rows, octets) uint8 array, as uint16.
 

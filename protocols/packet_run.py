@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from protocols.crc import crc16_rows
 from protocols.space_packet import PRIMARY_HEADER_LENGTH, SpacePacket
 
 MIN_RUN_PACKETS = 16  # shorter runs are cheaper cut one by one (numpy has a fixed cost per call)
@@ -28,6 +29,7 @@ class PacketRun:
 
     rows: np.ndarray  # (packets, packet_length) uint8, owned (a copy, never a view of a buffer)
     stream_offset: int = 0
+    pec_checked: bool = False  # every packet is known to end with its right PEC (cut with a check)
 
     def __len__(self) -> int:
         return self.rows.shape[0]
@@ -63,24 +65,51 @@ class PacketRun:
             yield self.packet(index)
 
 
-def run_length_at(buffer: bytes | bytearray, position: int, packet_length: int) -> int:
+def run_length_at(
+    buffer: bytes | bytearray, position: int, packet_length: int, pec_apids: frozenset[int] | None = None
+) -> int:
     """How many packets of ``packet_length`` octets, each with version 0 and that length in its
-    header, lie back to back from ``position`` (the first is already known to be one)."""
+    header, lie back to back from ``position`` (the first is already known to be one).
+
+    With ``pec_apids``, only packets that a :class:`~protocols.space_packet.PacketCheck` with those
+    PEC APIDs confirms on their own count: telemetry, secondary header flag set, an APID of
+    ``pec_apids`` and a right PEC (checked in growing windows, so a run cut short costs little).
+    """
     available = (len(buffer) - position) // packet_length
     if available < MIN_RUN_PACKETS:
         return min(available, 1)
     view = np.frombuffer(buffer, dtype=np.uint8, count=available * packet_length, offset=position)
-    headers = view.reshape(available, packet_length)[:, :6]
+    rows = view.reshape(available, packet_length)
+    headers = rows[:, :6]
     length_field = packet_length - PRIMARY_HEADER_LENGTH - 1
-    version_zero = headers[:, 0] >> 5 == 0
+    if pec_apids is None:
+        version_zero = headers[:, 0] >> 5 == 0
+    else:  # version 0, telemetry, secondary header flag set, a PEC APID
+        apids = (headers[:, 0].astype(np.uint16) & 0x07) << 8 | headers[:, 1]
+        version_zero = (headers[:, 0] & 0xF8 == 0x08) & np.isin(apids, np.fromiter(pec_apids, np.uint16))
     fits = version_zero & (headers[:, 4] == length_field >> 8) & (headers[:, 5] == length_field & 0xFF)
     misfits = np.flatnonzero(~fits)
-    return int(misfits[0]) if misfits.size else available
+    count = int(misfits[0]) if misfits.size else available
+    if pec_apids is None:
+        return count
+    checked, window = 0, MIN_RUN_PACKETS
+    while checked < count:
+        stop = min(count, checked + window)
+        wrong = np.flatnonzero(crc16_rows(rows[checked:stop]))
+        if wrong.size:
+            return checked + int(wrong[0])
+        checked, window = stop, 4 * window
+    return count
 
 
 def cut_run(
-    buffer: bytes | bytearray, position: int, packet_length: int, count: int, offset: int
+    buffer: bytes | bytearray,
+    position: int,
+    packet_length: int,
+    count: int,
+    offset: int,
+    pec_checked: bool = False,
 ) -> PacketRun:
     """Copy ``count`` packets from ``buffer`` (so that the buffer may be resized afterwards)."""
     rows = np.frombuffer(buffer, dtype=np.uint8, count=count * packet_length, offset=position).copy()
-    return PacketRun(rows.reshape(count, packet_length), offset)
+    return PacketRun(rows.reshape(count, packet_length), offset, pec_checked)

@@ -222,7 +222,8 @@ def tm_run_columns(run: PacketRun) -> TmRunColumns:
     if length - PRIMARY_HEADER_LENGTH < TM_SECONDARY_HEADER_LENGTH + PEC_LENGTH:
         empty = np.zeros(count, dtype=bool)
         return TmRunColumns(empty, empty.astype(np.uint8), empty.astype(np.uint8), empty.astype(float))
-    pec_ok = crc16_rows(rows) == 0  # a packet followed by its own CRC leaves a zero remainder
+    # a packet followed by its own CRC leaves a zero remainder (a run cut with a check: known)
+    pec_ok = np.ones(count, dtype=bool) if run.pec_checked else crc16_rows(rows) == 0
     valid = (
         pec_ok
         & ((rows[:, 0] >> 3) & 1 == 1)

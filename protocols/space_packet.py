@@ -16,6 +16,8 @@ Primary header, 6 octets, big-endian bit order::
 
 from __future__ import annotations
 
+import functools
+import re
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ from typing import TYPE_CHECKING
 
 from construct import BitsInteger, BitStruct, Flag
 
+from protocols.apids import MISSION_APIDS, PUS_TM_APIDS
+from protocols.crc import crc16_wide
 from protocols.errors import DecodeError
 from protocols.skipped import SkippedBytes, SkipTracker
 
@@ -184,35 +188,109 @@ def any_version_zero(h: PrimaryHeader) -> bool:
     return h.version == 0
 
 
-def holds_whole_packets(data: bytes | memoryview) -> bool:
-    """Whether ``data`` is whole packets back to back that :class:`PacketStreamDecoder` (default
-    header check) cuts with nothing skipped: every header version 0, the lengths adding up to
-    ``len(data)`` exactly. Such buffers can be joined and decoded as one stream for the same packets.
+@dataclass(frozen=True)
+class PacketCheck:
+    """When a stream decoder believes a candidate header (a raw packet stream has no sync marker).
+
+    ``apids`` are believed anywhere, also while resynchronizing after bad octets; ``pec_apids`` are
+    the APIDs whose telemetry packets with the secondary header flag set end with a PEC
+    (CRC-16/CCITT-FALSE over the whole packet, PUS-C). With ``learn``, the APID of every packet
+    accepted joins ``apids`` for the rest of the stream (so a foreign file resynchronizes too).
+    See :class:`PacketStreamDecoder` for the rules.
+    """
+
+    apids: frozenset[int]
+    pec_apids: frozenset[int] = frozenset()
+    learn: bool = True
+
+
+MISSION_PACKETS = PacketCheck(MISSION_APIDS, PUS_TM_APIDS)
+
+
+@functools.lru_cache(maxsize=256)  # a decoder per message: build each pattern once
+def _header_pattern(apids: frozenset[int], first_octets: tuple[int, ...]) -> re.Pattern[bytes]:
+    """A regular expression for the first two octets of a version-0 header naming one of ``apids``
+    (``first_octets``: the type and secondary-header-flag bits allowed, APID bits 0)."""
+    lows_by_high: dict[int, list[int]] = {}
+    for apid in apids:
+        lows_by_high.setdefault(apid >> 8, []).append(apid & 0xFF)
+    alternatives = []
+    for high, lows in sorted(lows_by_high.items()):
+        first = b"".join(re.escape(bytes([octet | high])) for octet in first_octets)
+        second = b"".join(re.escape(bytes([low])) for low in sorted(lows))
+        alternatives.append(b"[" + first + b"][" + second + b"]")
+    return re.compile(b"|".join(alternatives) or b"(?!)", re.DOTALL)
+
+
+_ANY_TYPE = (0x00, 0x08, 0x10, 0x18)  # version 0, either packet type, either secondary header flag
+_TM_WITH_SECONDARY_HEADER = (0x08,)
+_WAIT, _REJECT, _ACCEPT = range(3)
+
+
+def _carries_pec(word0: int, pec_apids: frozenset[int]) -> bool:
+    """Version 0, telemetry, secondary header flag set, an APID of ``pec_apids``."""
+    return word0 & 0xF800 == 0x0800 and word0 & 0x7FF in pec_apids
+
+
+def holds_whole_packets(data: bytes | memoryview, check: PacketCheck | None = None) -> bool:
+    """Whether ``data`` is whole packets back to back that :class:`PacketStreamDecoder` cuts with
+    nothing skipped whatever comes before or after: every header version 0, the lengths adding up to
+    ``len(data)`` exactly (and, with a ``check``, every packet one that carries a PEC and whose PEC
+    is right). Such buffers can be joined and decoded as one stream for the same packets.
     """
     pos, end = 0, len(data)
     while end - pos >= PRIMARY_HEADER_LENGTH:
         word0, _, length = _HEADER_STRUCT.unpack_from(data, pos)
         if word0 >> 13:
             return False
-        pos += PRIMARY_HEADER_LENGTH + length + 1
+        stop = pos + PRIMARY_HEADER_LENGTH + length + 1
+        if check is not None and (
+            stop > end or not _carries_pec(word0, check.pec_apids) or crc16_wide(memoryview(data)[pos:stop])
+        ):
+            return False
+        pos = stop
     return pos == end
 
 
 class PacketStreamDecoder:
     """Cuts packets from a byte stream that arrives in chunks of any size.
 
-    A raw packet stream has no sync marker, so after bad bytes the decoder
-    slides forward one octet at a time until ``accept_header`` likes a header
-    (by default: version 0). Everything it slides over is reported as
-    :class:`SkippedBytes`. The buffer never holds more than one maximum-size
-    packet plus the last chunk, so memory is bounded.
+    A raw packet stream has no sync marker, so after bad bytes the decoder slides forward one
+    octet at a time until it believes a header. Everything it slides over is reported as
+    :class:`SkippedBytes`. The buffer never holds more than two maximum-size packets plus the last
+    chunk, so memory is bounded. The output does not depend on how the stream is chunked.
+
+    Without a ``check`` it believes any header ``accept_header`` likes (by default: version 0),
+    as far as the length field says. With a :class:`PacketCheck` (the ground station uses
+    :data:`MISSION_PACKETS`) a packet is accepted only when it is plausible:
+
+    - its header has version 0 and, unless the decoder is *in step* (at the start of the stream
+      or right after a packet it confirmed), an APID of ``check.apids``;
+    - the whole packet is in the stream;
+    - a packet that carries a PEC (telemetry, secondary header flag, an APID of
+      ``check.pec_apids``) has the right one: that confirms it, wherever it is;
+    - a packet without a PEC is confirmed by what follows it: the end of the stream, or a header
+      of version 0 (in step) or of version 0 and a believed APID (resynchronizing); and no packet
+      with a right PEC starts inside it (a damaged length field cannot swallow good packets).
+
+    Otherwise it slides one octet. So a packet that carries a PEC is decoded whenever damage did
+    not touch it, before or after the damage; one without a PEC is decoded when the damage touched
+    nothing from the end of the last PEC-confirmed packet before it to the end of the header after
+    it (tests/properties/test_properties_space_packet.py holds the decoder to both).
     """
 
-    def __init__(self, accept_header: HeaderCheck = any_version_zero, runs: bool = False) -> None:
+    def __init__(
+        self,
+        accept_header: HeaderCheck = any_version_zero,
+        runs: bool = False,
+        check: PacketCheck | None = None,
+    ) -> None:
         """``runs``: yield back-to-back packets of one length as one
         :class:`~protocols.packet_run.PacketRun` (only with the default header check, which the
-        run finder applies column-wise); the packets in it are the ones a plain decoder yields."""
+        run finder applies column-wise); the packets in it are the ones a plain decoder yields.
+        With a ``check``, runs hold only packets confirmed by their PEC."""
         self._accept = accept_header
+        self._check = check
         self._runs = None
         if runs and accept_header is any_version_zero:
             from protocols import packet_run  # it builds on this module
@@ -221,6 +299,11 @@ class PacketStreamDecoder:
         self._buffer = bytearray()
         self._buffer_offset = 0  # stream offset of _buffer[0]
         self._skips = SkipTracker()
+        self._in_step = True  # at the start of the stream or right after a confirmed packet
+        if check is not None:
+            self._known = set(check.apids) | set(check.pec_apids)
+            self._candidates = _header_pattern(frozenset(self._known), _ANY_TYPE)
+            self._pec_candidates = _header_pattern(check.pec_apids, _TM_WITH_SECONDARY_HEADER)
 
     @property
     def stream_offset(self) -> int:
@@ -228,11 +311,17 @@ class PacketStreamDecoder:
 
     def feed(self, chunk: bytes | memoryview) -> Iterator[SpacePacket | SkippedBytes | PacketRun]:
         self._buffer += chunk
-        yield from self._drain(final=False)
+        if self._check is not None:
+            yield from self._drain_checked(final=False)
+        else:
+            yield from self._drain(final=False)
 
     def close(self) -> Iterator[SpacePacket | SkippedBytes | PacketRun]:
         """End of stream: whatever is left is reported as skipped."""
-        yield from self._drain(final=True)
+        if self._check is not None:
+            yield from self._drain_checked(final=True)
+        else:
+            yield from self._drain(final=True)
         if self._buffer:
             self._skips.mark(self._buffer_offset, "truncated packet at end of stream")
             self._consume(len(self._buffer))
@@ -272,3 +361,106 @@ class PacketStreamDecoder:
             pos = end
         if pos:
             self._consume(pos)
+
+    # -- with a PacketCheck ------------------------------------------------------------------
+    def _drain_checked(self, final: bool) -> Iterator[SpacePacket | SkippedBytes | PacketRun]:
+        buf = self._buffer
+        check = self._check
+        assert check is not None
+        pos = 0
+        while len(buf) - pos >= PRIMARY_HEADER_LENGTH:
+            if not self._in_step:  # resynchronizing: jump to the next header naming a believed APID
+                found = self._candidates.search(buf, pos, len(buf) - PRIMARY_HEADER_LENGTH + 2)
+                at = found.start() if found else len(buf) - PRIMARY_HEADER_LENGTH + 1
+                if at > pos:
+                    self._skips.mark(self._buffer_offset + pos, "no header naming a mission APID")
+                    pos = at
+                    continue
+            verdict, reason = self._judge(buf, pos, final)
+            if verdict == _WAIT:
+                break
+            if verdict == _REJECT:
+                self._skips.mark(self._buffer_offset + pos, reason)
+                self._in_step = False
+                pos += 1
+                continue
+            word0, word1, length = _HEADER_STRUCT.unpack_from(buf, pos)
+            packet_length = PRIMARY_HEADER_LENGTH + length + 1
+            if (s := self._skips.flush(self._buffer_offset + pos)) is not None:
+                yield s
+            self._in_step = True
+            self._learn(word0 & 0x7FF)
+            runs = self._runs
+            if (
+                runs
+                and _carries_pec(word0, check.pec_apids)
+                and (count := runs.run_length_at(buf, pos, packet_length, check.pec_apids))
+                >= runs.MIN_RUN_PACKETS
+            ):
+                yield runs.cut_run(buf, pos, packet_length, count, self._buffer_offset + pos, True)
+                pos += count * packet_length
+                continue
+            end = pos + packet_length
+            data = bytes(buf[pos + PRIMARY_HEADER_LENGTH : end])
+            yield SpacePacket(
+                word0 & 0x7FF, word1 & 0x3FFF, data, (word0 >> 12) & 1, bool((word0 >> 11) & 1), word1 >> 14
+            )
+            pos = end
+        if pos:
+            self._consume(pos)
+
+    def _learn(self, apid: int) -> None:
+        check = self._check
+        if check is not None and check.learn and apid not in self._known:
+            self._known.add(apid)
+            self._candidates = _header_pattern(frozenset(self._known), _ANY_TYPE)
+
+    def _judge(self, buf: bytearray, pos: int, final: bool) -> tuple[int, str]:
+        """Whether the packet whose header is at ``pos`` is plausible (see the class docstring)."""
+        check = self._check
+        assert check is not None
+        size = len(buf)
+        word0, _, length = _HEADER_STRUCT.unpack_from(buf, pos)
+        apid = word0 & 0x7FF
+        if word0 >> 13:
+            return _REJECT, f"implausible header (version {word0 >> 13}, APID 0x{apid:03X})"
+        if not self._in_step and apid not in self._known:
+            return _REJECT, f"header naming APID 0x{apid:03X}, not a mission APID"
+        end = pos + PRIMARY_HEADER_LENGTH + length + 1
+        if end > size:
+            return (_REJECT, f"packet of {end - pos} octets runs past the end") if final else (_WAIT, "")
+        if _carries_pec(word0, check.pec_apids):
+            if crc16_wide(memoryview(buf)[pos:end]):
+                return _REJECT, f"packet of {end - pos} octets with a wrong PEC (APID 0x{apid:03X})"
+            return _ACCEPT, ""
+        if end < size:
+            if size - end < PRIMARY_HEADER_LENGTH:
+                if not final:
+                    return _WAIT, ""
+                return _REJECT, f"packet of {end - pos} octets followed by a partial header"
+            following = _HEADER_STRUCT.unpack_from(buf, end)[0]
+            if following >> 13 or not (self._in_step or following & 0x7FF in self._known):
+                return _REJECT, f"packet of {end - pos} octets not followed by a plausible header"
+        elif not final:
+            return _WAIT, ""
+        return self._nothing_confirmed_inside(buf, pos + 1, end, final)
+
+    def _nothing_confirmed_inside(self, buf: bytearray, start: int, end: int, final: bool) -> tuple[int, str]:
+        """Accept unless a packet with a right PEC starts in ``buf[start:end]`` (wait to know)."""
+        size = len(buf)
+        view = memoryview(buf)
+        search = self._pec_candidates.search
+        while (found := search(buf, start, min(end + 1, size))) is not None:
+            at = found.start()
+            if at + PRIMARY_HEADER_LENGTH > size:
+                if not final:
+                    return _WAIT, ""
+                break
+            stop = at + PRIMARY_HEADER_LENGTH + _HEADER_STRUCT.unpack_from(buf, at)[2] + 1
+            if stop > size:
+                if not final:
+                    return _WAIT, ""
+            elif not crc16_wide(view[at:stop]):
+                return _REJECT, f"a packet with a right PEC starts {at - start + 1} octets inside it"
+            start = at + 1
+        return _ACCEPT, ""

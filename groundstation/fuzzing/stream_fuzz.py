@@ -26,7 +26,7 @@ import zmq
 from groundstation.fuzzing import seeds as seedlib
 from groundstation.fuzzing.mutators import Mutator
 from protocols.errors import DecodeError
-from protocols.space_packet import PacketStreamDecoder, SkippedBytes
+from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SkippedBytes
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
 
 PAYLOAD_MUTATIONS = (
@@ -94,7 +94,7 @@ class StationModel:
         if envelope.layer != Layer.PACKETS:
             e.unmodelled += 1  # link layers (or unsupported ones) are not predicted here
             return
-        decoder = PacketStreamDecoder()
+        decoder = PacketStreamDecoder(check=MISSION_PACKETS)  # as the station decodes a message
         for unit in [*decoder.feed(payload), *decoder.close()]:
             if isinstance(unit, SkippedBytes):
                 e.faults["bytes skipped in packet stream"] += 1

@@ -164,10 +164,10 @@ def _space_packet() -> Target:
 
 @register("packet-stream")
 def _packet_stream() -> Target:
-    from protocols.space_packet import PacketStreamDecoder, SkippedBytes
+    from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SkippedBytes
 
     def decode_all(stream: bytes, size: int) -> list:
-        decoder = PacketStreamDecoder()
+        decoder = PacketStreamDecoder(check=MISSION_PACKETS)  # as the station and decode cut packets
         out = []
         for chunk in chunks(stream, size):
             out += decoder.feed(chunk)
@@ -196,7 +196,7 @@ def _packet_stream() -> Target:
         "packet-stream",
         run,
         [bytes([n]) + stream for n in (0, 6, 255)],
-        "PacketStreamDecoder fed in chunks (first octet = chunk size - 1); tiling and chunking invariants",
+        "PacketStreamDecoder (mission check) fed in chunks (first octet = chunk size - 1); tiling, chunking",
     )
 
 

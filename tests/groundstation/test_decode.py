@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgpack
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -69,6 +71,31 @@ def test_packet_file_decodes(tmp_path: Path, packets) -> None:
     assert summary["images"][0]["crc_ok"] and summary["faults"] == {}
 
 
+PACKET_DAMAGE = {
+    "length-0": lambda p: p[:4] + b"\x00\x00" + p[6:],
+    "version-bit": lambda p: bytes([p[0] ^ 0x20]) + p[1:],
+    "octet-inserted": lambda p: p[:40] + b"\x5a" + p[40:],
+    "octet-deleted": lambda p: p[:40] + p[41:],
+}
+
+
+@pytest.mark.parametrize("damage", PACKET_DAMAGE)
+def test_a_damaged_packet_in_a_packet_file_loses_only_itself(tmp_path: Path, packets, damage: str) -> None:
+    """Issue 12, finding 1: one length field set to 0 used to lose every packet after it."""
+    victim = len(packets) // 2
+    damaged = PACKET_DAMAGE[damage](packets[victim])
+    source = tmp_path / "damaged.bin"
+    source.write_bytes(b"".join([*packets[:victim], damaged, *packets[victim + 1 :]]))
+    exported = tmp_path / "packets.bin"
+    summary = decode_file(source, tmp_path / "out", "packets", export_packets=exported)
+    assert exported.read_bytes() == b"".join(packets[:victim] + packets[victim + 1 :])
+    assert summary["packets_by_apid"] == {"CAMERA": len(packets) - 1}
+    assert summary["faults"]["bytes skipped in packet stream"] == 1
+    assert summary["faults"]["packet sequence gap"] == 1  # the one packet lost, counted as a gap
+    (image,) = summary["images"]
+    assert not image["complete"] and 0 < image["missing_octets"] <= len(packets[victim])
+
+
 @pytest.mark.parametrize("content", [b"", os.urandom(5000), b"\x1a\xcf\xfc\x1d" * 500])
 @pytest.mark.parametrize("fmt", ["auto", "cadu", "frames", "packets"])
 def test_bad_files_never_raise(tmp_path: Path, content: bytes, fmt: str) -> None:
@@ -111,3 +138,43 @@ def test_detect_format() -> None:
     channel = preset()
     assert detect_format(b"\x89PBR....", channel) == "recording"
     assert detect_format(b"\x00" * 10, channel) == "packets"
+
+
+def _newer_recording(path: Path, packets: list[bytes]) -> Path:
+    """A recording whose header says a newer format version, then units that version 1 could read."""
+    from protocols.recording import FORMAT_VERSION, Direction, UnitRecord, encode_record, frame_body
+
+    header = {
+        "magic": "paleblue-recording", "format_version": FORMAT_VERSION + 1, "paleblue_version": "9.0",
+        "scenario": "future", "config": {}, "start_ns": 0, "index_interval_bytes": 1 << 20,
+    }  # fmt: skip
+    body = msgpack.packb([0, header], use_bin_type=True)
+    units = [UnitRecord(n, Direction.DOWNLINK, Layer.PACKETS, 1, n, p) for n, p in enumerate(packets)]
+    path.write_bytes(frame_body(body) + body + b"".join(encode_record(u) for u in units))
+    return path
+
+
+def test_decode_refuses_a_recording_from_a_newer_format_version(tmp_path: Path, packets) -> None:
+    """Issue 12, finding 9: replay refused it, decode read it as version 1."""
+    from protocols.recording import RecordingVersionError
+
+    source = _newer_recording(tmp_path / "future.pbrec", packets)
+    for fmt in ("auto", "recording"):
+        with pytest.raises(RecordingVersionError, match="newer"):
+            decode_file(source, tmp_path / "out", fmt)
+
+
+@pytest.mark.parametrize("command", ["decode", "replay"])
+def test_decode_and_replay_refuse_a_newer_recording_alike(tmp_path: Path, packets, command: str) -> None:
+    """One line on stderr, exit status 2, from both commands."""
+    from tests.integration.conftest import PALEBLUE, free_endpoint
+
+    source = _newer_recording(tmp_path / "future.pbrec", packets)
+    options = ["-o", str(tmp_path / "out")] if command == "decode" else ["--to", free_endpoint()]
+    result = subprocess.run(
+        [*PALEBLUE, command, str(source), *options], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"paleblue: {command}: ") and "format version 2 is newer" in line
+    assert not (tmp_path / "out" / "summary.json").exists()

@@ -130,6 +130,8 @@ def test_future_version_is_refused_with_one_line(tmp_path):
     with pytest.raises(RecordingVersionError) as error:
         RecordingReader(path)
     assert "\n" not in str(error.value) and "newer" in str(error.value)
+    with pytest.raises(RecordingVersionError):  # salvage reads damaged headers, not newer formats
+        RecordingReader(path, salvage=True)
 
 
 def test_memory_stays_flat_while_streaming_a_large_file(tmp_path):

@@ -7,6 +7,7 @@ import random
 from hypothesis import strategies as st
 
 from groundstation.fuzzing.mutators import MUTATIONS, Mutation
+from protocols.apids import Apid
 from protocols.pus import TcSecondaryHeader, TmSecondaryHeader, pack_tm_packet
 from protocols.space_packet import SpacePacket
 from protocols.time_code import CdsTime, CucTime
@@ -57,6 +58,31 @@ tc_headers = st.builds(
 def pus_tm_packets(draw: st.DrawFn) -> bytes:
     header = draw(tm_headers)
     return pack_tm_packet(draw(apids), draw(sequence_counts), header, draw(st.binary(max_size=64)))
+
+
+def mission_packet_from_seed(seed: int, with_pec_less: bool = False) -> bytes:
+    """A packet as the probe sends it, built from one seed: PUS-C TM with a PEC on the platform or
+    camera APID, or (``with_pec_less``) a CFDP packet, which has no secondary header and no PEC.
+    Payloads are random, all zeros or one octet repeated (look-alike headers inside the data)."""
+    rnd = random.Random(seed)
+    size = rnd.randrange(61)
+    fill = rnd.randrange(3)
+    payload = rnd.randbytes(size) if fill == 0 else bytes([0 if fill == 1 else rnd.randrange(256)]) * size
+    count = rnd.randrange(1 << 14)
+    if with_pec_less and rnd.randrange(2):
+        return SpacePacket(Apid.CFDP, count, payload or b"\x00", secondary_header_flag=False).pack()
+    header = TmSecondaryHeader(
+        rnd.randrange(256), rnd.randrange(256), CucTime(rnd.randrange(1 << 32), rnd.randrange(1 << 16)),
+        rnd.randrange(1 << 16), rnd.randrange(1 << 16), rnd.randrange(16),
+    )  # fmt: skip
+    apid = rnd.choice([Apid.PLATFORM, Apid.CAMERA])
+    return pack_tm_packet(apid, count, header, payload, rnd.randrange(4))
+
+
+def mission_packet_lists(with_pec_less: bool = False) -> st.SearchStrategy[list[bytes]]:
+    """One to twelve mission packets, one draw each (cheap enough for 20,000 examples)."""
+    seeds = st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=12)
+    return seeds.map(lambda s: [mission_packet_from_seed(seed, with_pec_less) for seed in s])
 
 
 SAME_LENGTH = ("bit-flip", "byte-set", "interesting-int", "copy")

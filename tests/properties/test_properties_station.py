@@ -1,4 +1,6 @@
-"""The ground station end to end: never raises, and damage to one message costs no other message."""
+"""The ground station end to end: never raises, damage to one message costs no other message, and
+within the damaged message every packet the mutation did not touch is still counted, after the
+damage as well as before (the promise of ``test_properties_space_packet.py``, through the station)."""
 
 from __future__ import annotations
 
@@ -11,16 +13,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.space_packet import PacketStreamDecoder, SpacePacket
+from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SpacePacket
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
-from tests.properties.strategies import mutations, packet_lists
+from tests.properties.strategies import mission_packet_lists, mutations, packet_lists
+from tests.properties.test_properties_space_packet import decoded_with_offsets, promised
 
 station_module = pytest.importorskip("groundstation.station")
 logging.getLogger("paleblue").setLevel(logging.CRITICAL)
+MDB = pytest.importorskip("protocols.mission_db").load_mission_db()  # loaded once, not per example
 
 
 def apids_decoded(payload: bytes) -> Counter[int]:
-    decoder = PacketStreamDecoder()
+    decoder = PacketStreamDecoder(check=MISSION_PACKETS)  # as the station decodes a message
     return Counter(u.apid for u in [*decoder.feed(payload), *decoder.close()] if isinstance(u, SpacePacket))
 
 
@@ -43,6 +47,32 @@ def test_a_damaged_message_costs_no_packet_of_another_message(
     assert Counter(station.packets_by_apid) == expected
     assert summary["transport"]["messages_received"] == len(payloads)
     assert "internal error" not in summary["faults"]
+
+
+@given(st.data(), st.lists(mission_packet_lists(with_pec_less=True), min_size=1, max_size=4))
+def test_a_damaged_message_loses_only_the_packets_the_damage_touched(
+    data: st.DataObject, messages: list[list[bytes]]
+) -> None:
+    payloads = [b"".join(packets) for packets in messages]
+    victim = data.draw(st.integers(0, len(payloads) - 1))
+    payloads[victim], mutation = data.draw(mutations(payloads[victim]))
+    decoder = PacketStreamDecoder(check=MISSION_PACKETS)
+    units = [*decoder.feed(payloads[victim]), *decoder.close()]
+    lost = [p for p in promised(messages[victim], mutation) if p not in decoded_with_offsets(units)]
+    assert not lost, f"{mutation}: untouched packets lost: {lost}"
+    expected = Counter(u.apid for u in units if isinstance(u, SpacePacket))
+    for n, packets in enumerate(messages):
+        if n != victim:
+            expected.update(SpacePacket.unpack(p)[0].apid for p in packets)
+    skips = sum(not isinstance(u, SpacePacket) for u in units)
+    with tempfile.TemporaryDirectory() as out:
+        station = station_module.GroundStation(Path(out), mdb=MDB)
+        for n, payload in enumerate(payloads):
+            station.handle_message([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, n).pack(), payload])
+        faults = station.summary()["faults"]
+    assert Counter(station.packets_by_apid) == expected  # the station counts what the decoder cut
+    assert faults.get("bytes skipped in packet stream", 0) == skips  # and every skipped span
+    assert "internal error" not in faults
 
 
 @given(st.lists(st.lists(st.binary(max_size=40), max_size=4), max_size=6))

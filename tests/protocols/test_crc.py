@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.crc import CHECK_VALUE, append_crc16, crc16, crc16_ok, crc16_reference
+from protocols.crc import CHECK_VALUE, append_crc16, crc16, crc16_ok, crc16_reference, crc16_wide
 
 
 def test_check_value_of_the_standard_string() -> None:
@@ -37,3 +37,9 @@ def test_appended_crc_checks_and_any_bit_flip_is_caught(data: bytes, draw: st.Da
     bit = draw.draw(st.integers(0, len(framed) * 8 - 1))
     framed[bit // 8] ^= 0x80 >> (bit % 8)
     assert not crc16_ok(framed)
+
+
+@given(st.binary(max_size=3000))
+def test_wide_tables_give_the_same_crc(data: bytes) -> None:
+    assert crc16_wide(data) == crc16(data) == crc16_reference(data)
+    assert crc16_wide(memoryview(bytearray(data))) == crc16(data)
