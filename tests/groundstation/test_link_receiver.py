@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.transmitter import Transmitter
 from groundstation.link_receiver import FrameReceiver, LinkReceiver, SyncState
-from protocols.channel_config import PRESETS, preset
+from protocols.cadu import CaduCodec
+from protocols.channel_config import ASM, ASM_LENGTH, PRESETS, preset
 from protocols.space_packet import SpacePacket
 
 
@@ -340,3 +343,126 @@ def test_regression_realigning_back_and_forth_never_ends() -> None:
     got = feed_in_chunks(rx, bytes(stream), [342])
     assert set(got) <= set(packets)
     assert rx.counters.sync_losses < 100  # one per re-alignment: each moves the stream on
+
+
+# ---------------------------------------------------------------------------- linear decoding
+def counting_decodes(rx: LinkReceiver) -> list[int]:
+    """Wraps the receiver's CADU decoder: the returned list's one item counts CADUs RS-decoded."""
+    count = [0]
+    decode = rx._codec.decode_bodies
+
+    def counted(bodies: np.ndarray) -> object:
+        count[0] += bodies.shape[0]
+        return decode(bodies)
+
+    rx._codec.decode_bodies = counted
+    return count
+
+
+@pytest.mark.parametrize("chunk", [97, 10_232, 1 << 20])
+def test_regression_a_run_of_uncorrectable_cadus_is_decoded_once_each(chunk: int) -> None:
+    """Issue 12, finding 2: after each uncorrectable CADU the rest of its batch was decoded again,
+    n(n+1)/2 RS decodes for n bad CADUs (1 MB of ASM + noise took 256 s)."""
+    config = preset()
+    rnd = random.Random(12)
+    n = 60
+    stream = b"".join(ASM + rnd.randbytes(config.cadu_length - ASM_LENGTH) for _ in range(n))
+    rx = LinkReceiver(config)
+    decodes = counting_decodes(rx)
+    assert feed_in_chunks(rx, stream, [chunk]) == []
+    assert rx.counters.uncorrectable == n
+    assert decodes[0] <= 2 * n + 2  # was 1,830 with one chunk
+
+
+def test_regression_a_pass_decoded_with_the_wrong_basis_costs_decodes_linear_in_its_cadus() -> None:
+    _, cadus = default_stream(count=300, length=400)
+    n = len(cadus)
+    assert n > 50
+    rx = LinkReceiver(replace(preset(), dual_basis=False))
+    decodes = counting_decodes(rx)
+    assert feed_in_chunks(rx, b"".join(cadus), [1 << 20]) == []
+    assert rx.counters.uncorrectable + rx.counters.frames_good == n and rx.counters.frames_good == 0
+    assert decodes[0] <= 2 * n + 2  # was n(n+1)/2
+
+
+@pytest.mark.parametrize("chunk", [97, 10_232, 1 << 20])
+def test_markers_with_plausible_headers_every_few_octets_are_each_decoded_a_bounded_number_of_times(
+    chunk: int,
+) -> None:
+    """Every candidate (a marker and a header that passes the cheap test) costs one RS decode, and
+    a re-alignment on it abandons at most a small batch: decodes stay linear in the candidates."""
+    config = preset()
+    codec = CaduCodec(config)
+    header = (config.spacecraft_id << 4).to_bytes(2, "big")
+    head = bytes(a ^ b for a, b in zip(header, codec.randomizer.sequence[:2], strict=True))
+    rnd = random.Random(5)
+    for gap in (0, 40, 600):
+        units = [ASM + head + rnd.randbytes(rnd.randint(0, gap)) for _ in range(150)]
+        rx = LinkReceiver(config)
+        decodes = counting_decodes(rx)
+        assert feed_in_chunks(rx, b"".join(units), [chunk]) == []
+        assert decodes[0] <= 2 * len(units) + 2 * LinkReceiver.first_batch
+
+
+# ---------------------------------------------------------------------------- bit slips
+def slip_bits(stream: bytes, at_bit: int, bits: int) -> bytes:
+    """``bits`` > 0 ones inserted at bit ``at_bit``, or -``bits`` bits deleted there (zero padded)."""
+    stream_bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
+    if bits > 0:
+        stream_bits = np.insert(stream_bits, at_bit, np.ones(bits, dtype=np.uint8))
+    else:
+        stream_bits = np.delete(stream_bits, np.arange(at_bit, at_bit - bits))
+    return np.packbits(stream_bits).tobytes()
+
+
+def packets_of_frames(cadus: list[bytes], skip: set[int]) -> list[bytes]:
+    """The packets a receiver gives for these CADUs when the frames ``skip`` are lost."""
+    rx = LinkReceiver(preset())
+    return feed_in_chunks(rx, b"".join(c for i, c in enumerate(cadus) if i not in skip), [1 << 20])
+
+
+# where the slip is (octet and bit of CADU 5) and whether CADU 5 is lost: in its frame it is; in
+# its last 20 check symbols RS corrects what the slip spoils; between two CADUs nothing is lost
+SLIPS = {"frame": (300, 3, True), "check symbols": (1259, 3, False), "between CADUs": (0, 0, False)}
+
+
+@pytest.mark.parametrize("chunk", [97, 10_232, 1 << 20])
+@pytest.mark.parametrize("bits", [1, -1, 3, -3, 7, -7])
+@pytest.mark.parametrize("where", sorted(SLIPS))
+def test_regression_a_bit_slip_costs_only_the_cadu_it_hits(chunk: int, bits: int, where: str) -> None:
+    """Issue 12, finding 2: the marker search was octet-aligned, so bits lost or inserted lost the
+    rest of the pass. Now the receiver looks for the marker at every bit and re-aligns on it."""
+    config = preset()
+    _, cadus = default_stream(count=80, length=400)
+    hit = 5
+    octet, bit, hit_lost = SLIPS[where]
+    stream = slip_bits(b"".join(cadus), (hit * config.cadu_length + octet) * 8 + bit, bits)
+    rx = LinkReceiver(config)
+    got = feed_in_chunks(rx, stream, [chunk])
+    lost = {hit} if hit_lost else set()
+    assert rx.counters.frames_good == len(cadus) - len(lost)
+    assert got == packets_of_frames(cadus, lost)
+    assert rx.counters.bit_slips == 1
+
+
+def test_a_bit_slip_inside_a_marker_costs_at_most_that_cadu() -> None:
+    config = preset()
+    _, cadus = default_stream(count=80, length=400)
+    for bits in (1, -1, 3, -3):
+        stream = slip_bits(b"".join(cadus), (5 * config.cadu_length + 2) * 8 + 3, bits)
+        rx = LinkReceiver(config)
+        got = feed_in_chunks(rx, stream, [10_232])
+        assert rx.counters.frames_good >= len(cadus) - 1 and rx.counters.bit_slips == 1
+        assert got == packets_of_frames(cadus, set() if rx.counters.frames_good == len(cadus) else {5})
+
+
+def test_two_bit_slips_in_opposite_directions_are_both_followed() -> None:
+    config = preset()
+    _, cadus = default_stream(count=80, length=400)
+    stream = slip_bits(b"".join(cadus), (3 * config.cadu_length + 99) * 8, 2)
+    stream = slip_bits(stream, (8 * config.cadu_length + 50) * 8 + 2, -5)  # CADU 8 (after the first)
+    rx = LinkReceiver(config)
+    got = feed_in_chunks(rx, stream, [10_232])
+    assert rx.counters.bit_slips == 2
+    assert rx.counters.frames_good == len(cadus) - 2
+    assert got == packets_of_frames(cadus, {3, 8})
