@@ -182,13 +182,21 @@ class _FrameDemultiplexer:
 
 
 class FrameReceiver:
-    """Bare transfer frames back to back (no ASM, no coding), any chunking."""
+    """Bare transfer frames back to back (no ASM, no coding), any chunking.
+
+    Frames are taken at the expected spacing. With a FECF, a frame that fails its checks makes
+    the receiver look for the next offset where a whole frame passes them (CRC, version and
+    spacecraft id), so that frames after an inserted or deleted octet are still decoded; the
+    octets passed over beyond the bad frame are counted in ``bytes_skipped``. Without a FECF
+    nothing tells where a frame begins, so the spacing is kept."""
 
     def __init__(self, config: PhysicalChannelConfig) -> None:
         self.config = config
         self.counters = PhysicalChannelCounters()
         self._demux = _FrameDemultiplexer(config, self.counters)
         self._buffer = bytearray()
+        self._searching = False
+        self._skip_from = 0  # while searching: octets from here on are counted as skipped
 
     @property
     def vc_counters(self) -> dict[int, VirtualChannelCounters]:
@@ -198,11 +206,56 @@ class FrameReceiver:
         self._buffer += chunk
         out: list[LinkOutput] = []
         length = self.config.frame_length
-        usable = len(self._buffer) - len(self._buffer) % length
-        for start in range(0, usable, length):
-            self.push_frame(bytes(self._buffer[start : start + length]), out)
-        del self._buffer[:usable]
+        buffer = self._buffer
+        pos = 0
+        while len(buffer) - pos >= length:
+            if self._searching:
+                found = self._find_frame(pos)
+                until = found if found is not None else len(buffer) - length + 1
+                self.counters.bytes_skipped += max(0, until - max(pos, self._skip_from))
+                self._skip_from = max(self._skip_from, until)
+                pos = until
+                if found is None:
+                    break
+                self._searching = False
+            frame = bytes(buffer[pos : pos + length])
+            fault = self._demux.frame_fault(frame)
+            if fault and self.config.fecf:
+                self.counters.cadus += 1
+                setattr(self.counters, fault, getattr(self.counters, fault) + 1)
+                self._searching = True
+                self._skip_from = pos + length
+                pos += 1
+                continue
+            self.counters.cadus += 1
+            if fault:
+                setattr(self.counters, fault, getattr(self.counters, fault) + 1)
+            else:
+                self._demux.handle(frame, 0, out)
+            pos += length
+        del buffer[:pos]
+        self._skip_from = max(0, self._skip_from - pos)
         return out
+
+    def _find_frame(self, start: int) -> int | None:
+        """First offset from ``start`` where a whole frame passes the FECF and header checks."""
+        length = self.config.frame_length
+        buffer = self._buffer
+        count = len(buffer) - length + 1 - start
+        if count <= 0:
+            return None
+        octets = np.frombuffer(buffer, dtype=np.uint8, count=count + 1, offset=start)
+        word0 = octets[:-1].astype(np.uint16) << 8 | octets[1:]
+        del octets
+        if self.config.frame_type is FrameType.TM:
+            plausible = (word0 >> 14 == 0) & ((word0 >> 4) & 0x3FF == self.config.spacecraft_id)
+        else:
+            plausible = (word0 >> 14 == 1) & ((word0 >> 6) & 0xFF == self.config.spacecraft_id)
+        for hit in np.flatnonzero(plausible).tolist():
+            at = start + hit
+            if self._demux.frame_fault(bytes(buffer[at : at + length])) is None:
+                return at
+        return None
 
     def push_frame(self, frame: bytes, out: list[LinkOutput], corrected: int = 0) -> None:
         self.counters.cadus += 1
@@ -214,7 +267,11 @@ class FrameReceiver:
 
     def close(self) -> CloseReport:
         leftover = len(self._buffer)
+        if self._searching:  # octets of the last bad frame are counted with it
+            leftover = max(0, leftover - self._skip_from)
         self._buffer.clear()
+        self._searching = False
+        self._skip_from = 0
         self.counters.leftover_octets += leftover
         return CloseReport([], leftover, self._demux.close())
 
@@ -336,7 +393,7 @@ class LinkReceiver:
                 self._buffer += item
                 continue
             raw = np.empty(len(item) + 1, dtype=np.uint8)
-            raw[0] = self._carry << (8 - k)
+            raw[0] = self._carry
             raw[1:] = np.frombuffer(item, dtype=np.uint8)
             self._buffer += shift_left(raw, 8 - k).tobytes()
             self._carry = int(raw[-1]) & ((1 << k) - 1)

@@ -443,6 +443,9 @@ def test_regression_a_bit_slip_costs_only_the_cadu_it_hits(chunk: int, bits: int
     assert rx.counters.frames_good == len(cadus) - len(lost)
     assert got == packets_of_frames(cadus, lost)
     assert rx.counters.bit_slips == 1
+    if where != "check symbols":  # the stream is re-cut exactly: nothing needs correcting but
+        assert rx.counters.symbols_corrected == 0  # the marker bits a deletion there took away
+        assert rx.counters.asm_bit_errors <= max(0, -bits)
 
 
 def test_a_bit_slip_inside_a_marker_costs_at_most_that_cadu() -> None:
@@ -466,3 +469,29 @@ def test_two_bit_slips_in_opposite_directions_are_both_followed() -> None:
     assert rx.counters.bit_slips == 2
     assert rx.counters.frames_good == len(cadus) - 2
     assert got == packets_of_frames(cadus, {3, 8})
+
+
+@pytest.mark.parametrize("chunk", [1, 333, 1 << 20])
+@pytest.mark.parametrize("edit", ["insert", "delete"])
+def test_regression_bare_frames_after_an_inserted_or_deleted_octet_are_decoded(chunk: int, edit: str) -> None:
+    """Frames with a FECF: one octet more or less inside a frame cost that frame only (the frame
+    receiver kept the old spacing and lost every frame after it)."""
+    config = preset("tm-uncoded")
+    tx = Transmitter(config, {2: 0})
+    packets = [make_packet(i, 300 + i) for i in range(20)]
+    for p in packets:
+        tx.submit(2, p)
+    frames = []
+    while tx.has_pending():
+        frames.append(tx.next_frame())
+    at = 2 * config.frame_length + 500
+    stream = b"".join(frames)
+    stream = stream[:at] + b"\x55" + stream[at:] if edit == "insert" else stream[:at] + stream[at + 1 :]
+    rx = FrameReceiver(config)
+    got = []
+    for i in range(0, len(stream), chunk):
+        got += [o.packet for o in rx.feed(stream[i : i + chunk])]
+    assert rx.counters.frames_good == len(frames) - 1 and rx.counters.crc_failures == 1
+    assert rx.vc_counters[2].frames_missing == 1
+    assert packets[-1] in got and set(got) <= set(packets)
+    assert rx.close().leftover_octets == 0
