@@ -67,7 +67,9 @@ class PhysicalChannelCounters:
     uncorrectable: int = 0  # CADUs with at least one uncorrectable codeword
     crc_failures: int = 0
     header_errors: int = 0  # wrong version, spacecraft id, flags or first header pointer
-    mc_frames_missing: int = 0  # TM master channel frame count gaps
+    mc_frames_missing: int = 0  # TM master channel frames lost according to the frame count
+    mc_frames_reordered: int = 0  # frames that came after a later one (not counted missing)
+    mc_frames_duplicated: int = 0  # a master channel frame count seen again
     sync_losses: int = 0
     asm_misses: int = 0  # expected markers not found while locked (flywheel)
     asm_bit_errors: int = 0  # bits wrong in accepted markers
@@ -84,8 +86,13 @@ class PhysicalChannelCounters:
 class VirtualChannelCounters(PacketCounters):
     frames: int = 0
     frame_gaps: int = 0  # discontinuities in the VC frame count
-    frames_missing: int = 0  # frames lost according to the VC frame count
-    duplicate_frames: int = 0  # frames repeating the previous VC frame count, dropped
+    frames_missing: int = 0  # frames lost according to the VC frame count (late ones not)
+    frames_reordered: int = 0  # frames that came after a later one: their own packets are kept
+    frames_duplicated: int = 0  # frames whose VC count was seen already, dropped
+
+    @property
+    def duplicate_frames(self) -> int:  # the name before frames were told from reordered ones
+        return self.frames_duplicated
 
 
 @dataclass(slots=True)
@@ -93,6 +100,51 @@ class CloseReport:
     outputs: list[LinkOutput] = field(default_factory=list)
     leftover_octets: int = 0
     partial_packets_dropped: int = 0
+
+
+class FrameCountTracker:
+    """Tells, from a frame count modulo ``modulo``, how a frame stands to those seen before.
+
+    Classic gap arithmetic takes a late frame (one that comes after a later one) as a jump forward
+    over almost the whole modulus: one reordered frame of an 8-bit count became ~255 "missing".
+    Here a count up to ``window`` behind the newest is late when it was counted missing (the count
+    is then taken back) and a duplicate otherwise; anything else is a step forward.
+    """
+
+    def __init__(self, modulo: int, window: int = 64) -> None:
+        self.modulo = modulo
+        self.window = max(1, min(window, modulo // 4))
+        self.last: int | None = None
+        self._behind = 0  # counts seen behind the newest (up to the window)
+        self._missing: dict[int, None] = {}  # counts found missing within the window, oldest first
+
+    def classify(self, count: int) -> tuple[str, int]:
+        """("next", missing before it) | ("late", 0) | ("duplicate", 0); updates the state."""
+        last = self.last
+        if last is None:
+            self.last = count
+            return "next", 0
+        back = (last - count) % self.modulo
+        if back == 0:
+            return "duplicate", 0
+        if back <= self.window:
+            if count in self._missing:
+                del self._missing[count]
+                return "late", 0
+            return ("duplicate", 0) if back <= self._behind else ("late", 0)
+        step = (count - last) % self.modulo
+        missing = step - 1
+        self.last = count
+        self._behind = min(self.window, self._behind + step)
+        if missing:
+            for lost in range(max(1, step - self.window), step):
+                self._missing[(last + lost) % self.modulo] = None
+        while self._missing:
+            oldest = next(iter(self._missing))
+            if (count - oldest) % self.modulo <= self.window:
+                break
+            del self._missing[oldest]
+        return "next", missing
 
 
 class _FrameDemultiplexer:
@@ -104,8 +156,8 @@ class _FrameDemultiplexer:
         self.frames = tm_frame if config.frame_type is FrameType.TM else aos_frame
         self.vc_counters: dict[int, VirtualChannelCounters] = {}
         self._extractors: dict[int, PacketExtractor] = {}
-        self._last_vc_count: dict[int, int] = {}
-        self._last_mc_count: int | None = None
+        self._vc_counts: dict[int, FrameCountTracker] = {}
+        self._mc_counts = FrameCountTracker(256)
         self._routing = self.frames.unpack_routing_fast
         self._version = self.frames.VERSION
         self._zone_start = config.header_length
@@ -144,9 +196,13 @@ class _FrameDemultiplexer:
             c.frames_corrected += 1
             c.symbols_corrected += corrected
         if mc is not None:
-            if self._last_mc_count is not None:
-                c.mc_frames_missing += (mc - self._last_mc_count - 1) % 256
-            self._last_mc_count = mc
+            kind, missing = self._mc_counts.classify(mc)
+            if kind == "late":
+                c.mc_frames_reordered += 1
+                c.mc_frames_missing -= c.mc_frames_missing > 0
+            elif kind == "duplicate":
+                c.mc_frames_duplicated += 1
+            c.mc_frames_missing += missing
         if vcid == config.idle_vcid:
             c.idle_frames += 1
             return
@@ -154,17 +210,26 @@ class _FrameDemultiplexer:
         if vc is None:
             vc = self.vc_counters[vcid] = VirtualChannelCounters()
             self._extractors[vcid] = PacketExtractor(vc)
-        last = self._last_vc_count.get(vcid)
-        if count == last:  # the same frame again (a replayed or duplicated CADU): nothing new in it
-            vc.duplicate_frames += 1
+            self._vc_counts[vcid] = FrameCountTracker(config.vc_count_modulo)
+        kind, missing = self._vc_counts[vcid].classify(count)
+        if kind == "duplicate":  # the same frame again (a replayed or duplicated CADU): nothing new
+            vc.frames_duplicated += 1
             return
         vc.frames += 1
-        missing = 0 if last is None else (count - last - 1) % config.vc_count_modulo
-        self._last_vc_count[vcid] = count
+        zone = frame[self._zone_start : self._zone_end]
+        if kind == "late":
+            # it was counted missing: take that back, and keep the packets wholly inside it (the
+            # VC's reassembly has moved on, so those that span into its neighbours are lost)
+            vc.frames_reordered += 1
+            vc.frames_missing -= vc.frames_missing > 0
+            alone = PacketExtractor(vc)
+            for packet in alone.push(zone, fhp, gap=True):
+                out.append(LinkOutput(packet, vcid, count))
+            alone.close()
+            return
         if missing:
             vc.frame_gaps += 1
             vc.frames_missing += missing
-        zone = frame[self._zone_start : self._zone_end]
         for packet in self._extractors[vcid].push(zone, fhp, gap=missing > 0):
             out.append(LinkOutput(packet, vcid, count))
 

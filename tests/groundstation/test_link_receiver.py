@@ -495,3 +495,45 @@ def test_regression_bare_frames_after_an_inserted_or_deleted_octet_are_decoded(c
     assert rx.vc_counters[2].frames_missing == 1
     assert packets[-1] in got and set(got) <= set(packets)
     assert rx.close().leftover_octets == 0
+
+
+# ---------------------------------------------------------------------------- frame count arithmetic
+def test_regression_a_reordered_frame_is_counted_reordered_not_255_missing() -> None:
+    """Issue 14, item 5: a late frame made the 8-bit count go back one, and the gap arithmetic took
+    it for a jump of 255 frames forward (17,959 "missing" frames in a pass that dropped 320)."""
+    packets, cadus = default_stream(count=400, length=100)
+    assert len(cadus) > 12
+    order = [0, 1, 2, 4, 3, 5, 6, 6, *range(7, len(cadus))]  # 3 and 4 swapped, 6 twice
+    rx = LinkReceiver(preset())
+    got = feed_in_chunks(rx, b"".join(cadus[i] for i in order), [10_232])
+    vc = rx.vc_counters[0]
+    assert (vc.frames_missing, vc.frame_gaps, vc.frames_reordered, vc.frames_duplicated) == (0, 1, 1, 1)
+    c = rx.counters
+    assert (c.mc_frames_missing, c.mc_frames_reordered, c.mc_frames_duplicated) == (0, 1, 1)
+    assert vc.duplicate_frames == 1  # the old name still reads
+    assert len(got) == len(set(got)) and set(got) <= set(packets)
+    # only the packets that span frames 2|3, 3|4 and 4|5 are lost: those inside frame 3 come late
+    assert len(got) >= len(packets) - 3
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_missing_frames_equal_the_frames_withheld_with_reordering_and_duplication(seed: int) -> None:
+    _, cadus = default_stream(count=600, length=100, seed=seed)
+    rnd = random.Random(seed)
+    sent = list(range(len(cadus) - 1))  # the idle CADU at the end is on another VC
+    dropped = set(rnd.sample(sent[1:-1], 5))
+    order = [i for i in sent if i not in dropped]
+    swaps = 0
+    for k in range(1, len(order) - 2, 7):  # swap neighbours now and then (never around a drop)
+        if order[k] + 1 == order[k + 1] and rnd.random() < 0.5:
+            order[k], order[k + 1] = order[k + 1], order[k]
+            swaps += 1
+    duplicated = rnd.sample(order, 3)
+    for i in duplicated:
+        order.insert(order.index(i) + 1, i)
+    rx = LinkReceiver(preset())
+    feed_in_chunks(rx, b"".join(cadus[i] for i in order), [10_232])
+    vc = rx.vc_counters[0]
+    assert vc.frames_missing == len(dropped)
+    assert vc.frames_reordered == swaps and vc.frames_duplicated == len(duplicated)
+    assert vc.frames == len(sent) - len(dropped)
