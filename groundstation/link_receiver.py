@@ -107,44 +107,49 @@ class FrameCountTracker:
 
     Classic gap arithmetic takes a late frame (one that comes after a later one) as a jump forward
     over almost the whole modulus: one reordered frame of an 8-bit count became ~255 "missing".
-    Here a count up to ``window`` behind the newest is late when it was counted missing (the count
-    is then taken back) and a duplicate otherwise; anything else is a step forward.
+    Here a count up to ``window`` behind the newest is *late* when it was counted missing (the
+    count is then taken back) and a *duplicate* when the same frame (same digest) was seen with
+    it; anything else is a step forward, however long (a frame after 250 lost ones looks like one
+    from 6 frames back, but it is neither missing nor the same frame).
     """
 
     def __init__(self, modulo: int, window: int = 64) -> None:
         self.modulo = modulo
         self.window = max(1, min(window, modulo // 4))
         self.last: int | None = None
-        self._behind = 0  # counts seen behind the newest (up to the window)
+        self._recent: dict[int, int] = {}  # count -> digest of the frame, newest last
         self._missing: dict[int, None] = {}  # counts found missing within the window, oldest first
 
-    def classify(self, count: int) -> tuple[str, int]:
+    def classify(self, count: int, digest: int) -> tuple[str, int]:
         """("next", missing before it) | ("late", 0) | ("duplicate", 0); updates the state."""
         last = self.last
-        if last is None:
-            self.last = count
-            return "next", 0
-        back = (last - count) % self.modulo
-        if back == 0:
-            return "duplicate", 0
-        if back <= self.window:
-            if count in self._missing:
+        if last is not None:
+            back = (last - count) % self.modulo
+            if back == 0 or (back <= self.window and self._recent.get(count) == digest):
+                return "duplicate", 0
+            if back <= self.window and count in self._missing:
                 del self._missing[count]
+                self._remember(count, digest)
                 return "late", 0
-            return ("duplicate", 0) if back <= self._behind else ("late", 0)
-        step = (count - last) % self.modulo
-        missing = step - 1
+        step = 1 if last is None else (count - last) % self.modulo
         self.last = count
-        self._behind = min(self.window, self._behind + step)
-        if missing:
+        if step > 1:
             for lost in range(max(1, step - self.window), step):
-                self._missing[(last + lost) % self.modulo] = None
+                self._missing[(count - step + lost) % self.modulo] = None
         while self._missing:
             oldest = next(iter(self._missing))
             if (count - oldest) % self.modulo <= self.window:
                 break
             del self._missing[oldest]
-        return "next", missing
+        self._remember(count, digest)
+        return "next", step - 1
+
+    def _remember(self, count: int, digest: int) -> None:
+        recent = self._recent
+        recent.pop(count, None)
+        recent[count] = digest
+        while len(recent) > self.window:
+            del recent[next(iter(recent))]
 
 
 class _FrameDemultiplexer:
@@ -195,8 +200,9 @@ class _FrameDemultiplexer:
         if corrected:
             c.frames_corrected += 1
             c.symbols_corrected += corrected
+        digest = hash(frame if type(frame) is bytes else bytes(frame))  # who the frame is
         if mc is not None:
-            kind, missing = self._mc_counts.classify(mc)
+            kind, missing = self._mc_counts.classify(mc, digest)
             if kind == "late":
                 c.mc_frames_reordered += 1
                 c.mc_frames_missing -= c.mc_frames_missing > 0
@@ -211,7 +217,7 @@ class _FrameDemultiplexer:
             vc = self.vc_counters[vcid] = VirtualChannelCounters()
             self._extractors[vcid] = PacketExtractor(vc)
             self._vc_counts[vcid] = FrameCountTracker(config.vc_count_modulo)
-        kind, missing = self._vc_counts[vcid].classify(count)
+        kind, missing = self._vc_counts[vcid].classify(count, digest)
         if kind == "duplicate":  # the same frame again (a replayed or duplicated CADU): nothing new
             vc.frames_duplicated += 1
             return

@@ -537,3 +537,24 @@ def test_missing_frames_equal_the_frames_withheld_with_reordering_and_duplicatio
     assert vc.frames_missing == len(dropped)
     assert vc.frames_reordered == swaps and vc.frames_duplicated == len(duplicated)
     assert vc.frames == len(sent) - len(dropped)
+
+
+def test_a_frame_after_a_long_gap_is_not_taken_for_a_duplicate() -> None:
+    """With an 8-bit count, a frame after 195 lost ones carries the count of one 61 frames back;
+    it is a new frame (not the one seen with that count), so it is counted after 195 missing."""
+    from protocols import tm_frame
+    from protocols.frame_packets import idle_packet
+
+    config = preset()
+    codec = CaduCodec(config)
+    zone = idle_packet(config.packet_zone_length)
+    later = idle_packet(100) + idle_packet(config.packet_zone_length - 100)  # other frames, same counts
+    frames = [tm_frame.pack_frame(config, 0, c, c, 0, zone) for c in range(70)]
+    frames += [tm_frame.pack_frame(config, 0, c % 256, c % 256, 0, later) for c in (69 + 196, 69 + 197)]
+    stream = b"".join(codec.encode(f) for f in frames)
+    rx = LinkReceiver(config)
+    rx.feed(stream)
+    vc = rx.vc_counters[0]
+    assert (vc.frames, vc.frames_missing, vc.frame_gaps) == (72, 195, 1)
+    assert vc.frames_duplicated == vc.frames_reordered == 0
+    assert rx.counters.mc_frames_missing == 195
