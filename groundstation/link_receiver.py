@@ -367,7 +367,7 @@ class LinkReceiver:
     """CADU stream -> packets: frame sync, de-randomizing, RS decoding, FECF, VC demultiplexing."""
 
     batch_cadus = 512  # most CADUs decoded per numpy batch while locked
-    first_batch = 16  # batch after a re-alignment; doubles with every batch taken whole
+    first_batch = 1  # batch after a re-alignment; doubles with every batch taken whole
 
     def __init__(self, config: PhysicalChannelConfig) -> None:
         self.config = config
@@ -580,6 +580,7 @@ class LinkReceiver:
         if bit:
             self._realign_on_bits(where, bit)
         self._realignments += 1
+        self._batch = self.first_batch
         self.state = SyncState.LOCK
         self._misses = 0
         return True

@@ -558,3 +558,23 @@ def test_a_frame_after_a_long_gap_is_not_taken_for_a_duplicate() -> None:
     assert (vc.frames, vc.frames_missing, vc.frame_gaps) == (72, 195, 1)
     assert vc.frames_duplicated == vc.frames_reordered == 0
     assert rx.counters.mc_frames_missing == 195
+
+
+@pytest.mark.parametrize("chunk", [97, 1 << 20])
+def test_two_interleaved_grids_of_markers_cost_decodes_linear_in_the_markers(chunk: int) -> None:
+    """Markers at 0, d, L, L + d, 2L, ... over noise: every marker has another one CADU later, so
+    each bad CADU's search re-aligns on the next marker. A re-alignment abandons its batch, so the
+    batch after one starts at a single CADU: nothing decoded is thrown away in bulk."""
+    config = preset()
+    length = config.cadu_length
+    rnd = random.Random(3)
+    stream = bytearray(rnd.randbytes(60 * length))
+    markers = 0
+    for start in range(0, len(stream) - length, length):
+        for at in (start, start + 500):
+            stream[at : at + ASM_LENGTH] = ASM
+            markers += 1
+    rx = LinkReceiver(config)
+    decodes = counting_decodes(rx)
+    assert feed_in_chunks(rx, bytes(stream), [chunk]) == []
+    assert decodes[0] <= 2 * markers + 2
