@@ -1,7 +1,7 @@
 """Space link receive rate in MB/s of CADUs, beside reedsolo, galois and raw ZeroMQ in the same run.
 
     .venv/bin/python benchmarks/bench_link.py [--cadus 4000] [--preset tm-rs-i5] [--ber 1e-4]
-                                              [--chunk 1048576] [--no-galois]
+                                              [--chunk 1048576] [--no-galois] [--cpu-time]
 
 Rows:
 * link receiver, error-free and at the given bit error rate: frame sync + de-randomize + RS decode
@@ -38,13 +38,15 @@ from protocols.randomizer import Randomizer
 from protocols.reed_solomon import EXP, PRIMITIVE_POWER, TO_CONVENTIONAL
 from protocols.space_packet import SpacePacket
 
+CLOCK = time.perf_counter  # --cpu-time: time.process_time (this process only, for a busy machine)
+
 
 def best_of(runs: int, work: Callable[[], object]) -> float:
     best = float("inf")
     for _ in range(runs):
-        start = time.perf_counter()
+        start = CLOCK()
         work()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, CLOCK() - start)
     return best
 
 
@@ -107,7 +109,13 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1 << 20)
     parser.add_argument("--library-codewords", type=int, default=300)
     parser.add_argument("--no-galois", action="store_true")
+    parser.add_argument(
+        "--cpu-time", action="store_true", help="time our rows and the libraries in CPU time of this process"
+    )
     args = parser.parse_args()
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.process_time
     config = PRESETS[args.preset]
     if not config.coded:
         parser.error("pick a Reed-Solomon coded preset")
@@ -144,6 +152,7 @@ def main() -> None:
     print(
         f"preset {args.preset}: {len(clean) // config.cadu_length} CADUs of {config.cadu_length} octets "
         f"({megabytes:.1f} MB), chunks of {args.chunk} octets, BER {args.ber:g}"
+        + (" (CPU time)" if args.cpu_time else "")
     )
     counters = rx_noisy.counters
     print(
