@@ -548,8 +548,8 @@ class LinkReceiver:
                 if not self._handle_bad_cadu(distances[k], faults[k], final):
                     waiting = True
                     break
-                if self._realignments != realignments:
-                    break  # the rest of the batch was cut at the old places: decoded again
+                if self._realignments != realignments or self.state is SyncState.SEARCH:
+                    break  # the rest of the batch was cut at the old places, or lock is lost
             if waiting:
                 break
             if self._realignments != realignments:

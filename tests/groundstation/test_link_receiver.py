@@ -578,3 +578,16 @@ def test_two_interleaved_grids_of_markers_cost_decodes_linear_in_the_markers(chu
     decodes = counting_decodes(rx)
     assert feed_in_chunks(rx, bytes(stream), [chunk]) == []
     assert decodes[0] <= 2 * markers + 2
+
+
+def test_lock_lost_inside_a_batch_goes_to_search_there() -> None:
+    """After ``flywheel`` + 1 misses the receiver searches, even when the misses come in the middle
+    of one batch: the rest of the batch is not stepped through as if still locked."""
+    config = preset()
+    _, cadus = default_stream(count=80, length=400)
+    garbage = random.Random(8).randbytes(5 * config.cadu_length)
+    rx = LinkReceiver(config)
+    feed_in_chunks(rx, b"".join(cadus[:2]) + garbage + b"".join(cadus[2:]), [1 << 20])
+    assert rx.counters.frames_good == len(cadus)
+    assert rx.counters.asm_misses == config.flywheel + 1 and rx.counters.sync_losses == 1
+    assert rx.counters.bytes_skipped == len(garbage)
