@@ -69,6 +69,7 @@ _MAX_BACKOFF = 64
 
 # Link counters that mean something went wrong (corrections that succeeded are not faults).
 _LINK_FAULT_COUNTERS = ("uncorrectable", "crc_failures", "header_errors", "sync_losses", "bytes_skipped")
+_LINK_FAULT_COUNTERS += ("bit_slips",)  # the link receiver re-aligned on a marker inside an octet
 
 
 @dataclass

@@ -91,9 +91,8 @@ class CaduCodec:
 
     def decode_bodies(self, bodies: np.ndarray) -> DecodedCadus:
         """(n, codeblock_length) uint8 bodies (after the ASM) -> frames; the input is not modified."""
-        blocks = bodies.copy() if self.randomizer else bodies
-        if self.randomizer:
-            self.randomizer.apply_rows(blocks)
+        # de-randomized into a new array (one pass, not a copy and an XOR in place)
+        blocks = np.bitwise_xor(bodies, self.randomizer.sequence_array) if self.randomizer else bodies
         if self.rs is None:
             return DecodedCadus(blocks, np.zeros((blocks.shape[0], 0), dtype=np.int64))
         result = self.rs.decode_many(blocks)

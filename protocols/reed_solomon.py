@@ -145,16 +145,35 @@ def _syndrome_table(e: int) -> np.ndarray:
     return np.ascontiguousarray(table).view(np.uint64)
 
 
-def _xor_of_contributions(tables: np.ndarray, by_position: np.ndarray) -> np.ndarray:
-    """XOR over positions p of tables[p][symbol]: one cache-resident 256-row lookup per position.
+GATHER_MAX_CODEWORDS = 640  # up to this many codewords one flat gather beats the loop
 
-    Position-major keeps each lookup table (8 KiB) in cache; measured ~6x faster than one big
-    fancy-index gather over (codeword, position).
+
+def _xor_of_contributions(tables: np.ndarray, by_position: np.ndarray) -> np.ndarray:
+    """XOR over positions p of tables[p][symbol], for every codeword (column of ``by_position``).
+
+    Up to ``GATHER_MAX_CODEWORDS`` codewords (a probe-sized message holds 40): one gather from the
+    flattened tables, whose (positions, codewords, words) result still fits in cache, then one XOR
+    reduction. Beyond, position-major: one cache-resident 256-row lookup (8 KiB) per position,
+    which wins once the gathered block no longer fits (measured: 1.2 us per codeword at 40 either
+    way for the gather, 18 us for the loop; 1.1 us for the loop at 2,560, 14 us for the gather).
     """
+    positions, count = by_position.shape
+    if count <= GATHER_MAX_CODEWORDS:
+        flat = tables.reshape(-1, tables.shape[2])
+        index = by_position.astype(np.intp)
+        index += _row_offsets(positions)
+        return np.bitwise_xor.reduce(flat.take(index, axis=0), axis=0)
+    return _xor_by_position(tables, by_position)
+
+
+@cache
+def _row_offsets(positions: int) -> np.ndarray:
+    return (np.arange(positions, dtype=np.intp) * 256)[:, None]
+
+
+def _xor_by_position(tables: np.ndarray, by_position: np.ndarray) -> np.ndarray:
+    """The loop form of :func:`_xor_of_contributions` (any number of codewords)."""
     count = by_position.shape[1]
-    if count <= 16:  # few codewords: one gather beats hundreds of small numpy calls
-        rows = np.arange(by_position.shape[0])[:, None]
-        return np.bitwise_xor.reduce(tables[rows, by_position], axis=0)
     acc = np.zeros((count, tables.shape[2]), dtype=np.uint64)
     scratch = np.empty_like(acc)
     xor = np.bitwise_xor

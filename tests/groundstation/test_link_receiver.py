@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.transmitter import Transmitter
 from groundstation.link_receiver import FrameReceiver, LinkReceiver, SyncState
-from protocols.channel_config import PRESETS, preset
+from protocols.cadu import CaduCodec
+from protocols.channel_config import ASM, ASM_LENGTH, PRESETS, preset
 from protocols.space_packet import SpacePacket
 
 
@@ -340,3 +343,251 @@ def test_regression_realigning_back_and_forth_never_ends() -> None:
     got = feed_in_chunks(rx, bytes(stream), [342])
     assert set(got) <= set(packets)
     assert rx.counters.sync_losses < 100  # one per re-alignment: each moves the stream on
+
+
+# ---------------------------------------------------------------------------- linear decoding
+def counting_decodes(rx: LinkReceiver) -> list[int]:
+    """Wraps the receiver's CADU decoder: the returned list's one item counts CADUs RS-decoded."""
+    count = [0]
+    decode = rx._codec.decode_bodies
+
+    def counted(bodies: np.ndarray) -> object:
+        count[0] += bodies.shape[0]
+        return decode(bodies)
+
+    rx._codec.decode_bodies = counted
+    return count
+
+
+@pytest.mark.parametrize("chunk", [97, 10_232, 1 << 20])
+def test_regression_a_run_of_uncorrectable_cadus_is_decoded_once_each(chunk: int) -> None:
+    """Issue 12, finding 2: after each uncorrectable CADU the rest of its batch was decoded again,
+    n(n+1)/2 RS decodes for n bad CADUs (1 MB of ASM + noise took 256 s)."""
+    config = preset()
+    rnd = random.Random(12)
+    n = 60
+    stream = b"".join(ASM + rnd.randbytes(config.cadu_length - ASM_LENGTH) for _ in range(n))
+    rx = LinkReceiver(config)
+    decodes = counting_decodes(rx)
+    assert feed_in_chunks(rx, stream, [chunk]) == []
+    assert rx.counters.uncorrectable == n
+    assert decodes[0] <= 2 * n + 2  # was 1,830 with one chunk
+
+
+def test_regression_a_pass_decoded_with_the_wrong_basis_costs_decodes_linear_in_its_cadus() -> None:
+    _, cadus = default_stream(count=300, length=400)
+    n = len(cadus)
+    assert n > 50
+    rx = LinkReceiver(replace(preset(), dual_basis=False))
+    decodes = counting_decodes(rx)
+    assert feed_in_chunks(rx, b"".join(cadus), [1 << 20]) == []
+    assert rx.counters.uncorrectable + rx.counters.frames_good == n and rx.counters.frames_good == 0
+    assert decodes[0] <= 2 * n + 2  # was n(n+1)/2
+
+
+@pytest.mark.parametrize("chunk", [97, 10_232, 1 << 20])
+def test_markers_with_plausible_headers_every_few_octets_are_each_decoded_a_bounded_number_of_times(
+    chunk: int,
+) -> None:
+    """Every candidate (a marker and a header that passes the cheap test) costs one RS decode, and
+    a re-alignment on it abandons at most a small batch: decodes stay linear in the candidates."""
+    config = preset()
+    codec = CaduCodec(config)
+    header = (config.spacecraft_id << 4).to_bytes(2, "big")
+    head = bytes(a ^ b for a, b in zip(header, codec.randomizer.sequence[:2], strict=True))
+    rnd = random.Random(5)
+    for gap in (0, 40, 600):
+        units = [ASM + head + rnd.randbytes(rnd.randint(0, gap)) for _ in range(150)]
+        rx = LinkReceiver(config)
+        decodes = counting_decodes(rx)
+        assert feed_in_chunks(rx, b"".join(units), [chunk]) == []
+        assert decodes[0] <= 2 * len(units) + 2 * LinkReceiver.first_batch
+
+
+# ---------------------------------------------------------------------------- bit slips
+def slip_bits(stream: bytes, at_bit: int, bits: int) -> bytes:
+    """``bits`` > 0 ones inserted at bit ``at_bit``, or -``bits`` bits deleted there (zero padded)."""
+    stream_bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
+    if bits > 0:
+        stream_bits = np.insert(stream_bits, at_bit, np.ones(bits, dtype=np.uint8))
+    else:
+        stream_bits = np.delete(stream_bits, np.arange(at_bit, at_bit - bits))
+    return np.packbits(stream_bits).tobytes()
+
+
+def packets_of_frames(cadus: list[bytes], skip: set[int]) -> list[bytes]:
+    """The packets a receiver gives for these CADUs when the frames ``skip`` are lost."""
+    rx = LinkReceiver(preset())
+    return feed_in_chunks(rx, b"".join(c for i, c in enumerate(cadus) if i not in skip), [1 << 20])
+
+
+# where the slip is (octet and bit of CADU 5) and whether CADU 5 is lost: in its frame it is; in
+# its last 20 check symbols RS corrects what the slip spoils; between two CADUs nothing is lost
+SLIPS = {"frame": (300, 3, True), "check symbols": (1259, 3, False), "between CADUs": (0, 0, False)}
+
+
+@pytest.mark.parametrize("chunk", [97, 10_232, 1 << 20])
+@pytest.mark.parametrize("bits", [1, -1, 3, -3, 7, -7])
+@pytest.mark.parametrize("where", sorted(SLIPS))
+def test_regression_a_bit_slip_costs_only_the_cadu_it_hits(chunk: int, bits: int, where: str) -> None:
+    """Issue 12, finding 2: the marker search was octet-aligned, so bits lost or inserted lost the
+    rest of the pass. Now the receiver looks for the marker at every bit and re-aligns on it."""
+    config = preset()
+    _, cadus = default_stream(count=80, length=400)
+    hit = 5
+    octet, bit, hit_lost = SLIPS[where]
+    stream = slip_bits(b"".join(cadus), (hit * config.cadu_length + octet) * 8 + bit, bits)
+    rx = LinkReceiver(config)
+    got = feed_in_chunks(rx, stream, [chunk])
+    lost = {hit} if hit_lost else set()
+    assert rx.counters.frames_good == len(cadus) - len(lost)
+    assert got == packets_of_frames(cadus, lost)
+    assert rx.counters.bit_slips == 1
+    if where != "check symbols":  # the stream is re-cut exactly: nothing needs correcting but
+        assert rx.counters.symbols_corrected == 0  # the marker bits a deletion there took away
+        assert rx.counters.asm_bit_errors <= max(0, -bits)
+
+
+def test_a_bit_slip_inside_a_marker_costs_at_most_that_cadu() -> None:
+    config = preset()
+    _, cadus = default_stream(count=80, length=400)
+    for bits in (1, -1, 3, -3):
+        stream = slip_bits(b"".join(cadus), (5 * config.cadu_length + 2) * 8 + 3, bits)
+        rx = LinkReceiver(config)
+        got = feed_in_chunks(rx, stream, [10_232])
+        assert rx.counters.frames_good >= len(cadus) - 1 and rx.counters.bit_slips == 1
+        assert got == packets_of_frames(cadus, set() if rx.counters.frames_good == len(cadus) else {5})
+
+
+def test_two_bit_slips_in_opposite_directions_are_both_followed() -> None:
+    config = preset()
+    _, cadus = default_stream(count=80, length=400)
+    stream = slip_bits(b"".join(cadus), (3 * config.cadu_length + 99) * 8, 2)
+    stream = slip_bits(stream, (8 * config.cadu_length + 50) * 8 + 2, -5)  # CADU 8 (after the first)
+    rx = LinkReceiver(config)
+    got = feed_in_chunks(rx, stream, [10_232])
+    assert rx.counters.bit_slips == 2
+    assert rx.counters.frames_good == len(cadus) - 2
+    assert got == packets_of_frames(cadus, {3, 8})
+
+
+@pytest.mark.parametrize("chunk", [1, 333, 1 << 20])
+@pytest.mark.parametrize("edit", ["insert", "delete"])
+def test_regression_bare_frames_after_an_inserted_or_deleted_octet_are_decoded(chunk: int, edit: str) -> None:
+    """Frames with a FECF: one octet more or less inside a frame cost that frame only (the frame
+    receiver kept the old spacing and lost every frame after it)."""
+    config = preset("tm-uncoded")
+    tx = Transmitter(config, {2: 0})
+    packets = [make_packet(i, 300 + i) for i in range(20)]
+    for p in packets:
+        tx.submit(2, p)
+    frames = []
+    while tx.has_pending():
+        frames.append(tx.next_frame())
+    at = 2 * config.frame_length + 500
+    stream = b"".join(frames)
+    stream = stream[:at] + b"\x55" + stream[at:] if edit == "insert" else stream[:at] + stream[at + 1 :]
+    rx = FrameReceiver(config)
+    got = []
+    for i in range(0, len(stream), chunk):
+        got += [o.packet for o in rx.feed(stream[i : i + chunk])]
+    assert rx.counters.frames_good == len(frames) - 1 and rx.counters.crc_failures == 1
+    assert rx.vc_counters[2].frames_missing == 1
+    assert packets[-1] in got and set(got) <= set(packets)
+    assert rx.close().leftover_octets == 0
+
+
+# ---------------------------------------------------------------------------- frame count arithmetic
+def test_regression_a_reordered_frame_is_counted_reordered_not_255_missing() -> None:
+    """Issue 14, item 5: a late frame made the 8-bit count go back one, and the gap arithmetic took
+    it for a jump of 255 frames forward (17,959 "missing" frames in a pass that dropped 320)."""
+    packets, cadus = default_stream(count=400, length=100)
+    assert len(cadus) > 12
+    order = [0, 1, 2, 4, 3, 5, 6, 6, *range(7, len(cadus))]  # 3 and 4 swapped, 6 twice
+    rx = LinkReceiver(preset())
+    got = feed_in_chunks(rx, b"".join(cadus[i] for i in order), [10_232])
+    vc = rx.vc_counters[0]
+    assert (vc.frames_missing, vc.frame_gaps, vc.frames_reordered, vc.frames_duplicated) == (0, 1, 1, 1)
+    c = rx.counters
+    assert (c.mc_frames_missing, c.mc_frames_reordered, c.mc_frames_duplicated) == (0, 1, 1)
+    assert vc.duplicate_frames == 1  # the old name still reads
+    assert len(got) == len(set(got)) and set(got) <= set(packets)
+    # only the packets that span frames 2|3, 3|4 and 4|5 are lost: those inside frame 3 come late
+    assert len(got) >= len(packets) - 3
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_missing_frames_equal_the_frames_withheld_with_reordering_and_duplication(seed: int) -> None:
+    _, cadus = default_stream(count=600, length=100, seed=seed)
+    rnd = random.Random(seed)
+    sent = list(range(len(cadus) - 1))  # the idle CADU at the end is on another VC
+    dropped = set(rnd.sample(sent[1:-1], 5))
+    order = [i for i in sent if i not in dropped]
+    swaps = 0
+    for k in range(1, len(order) - 2, 7):  # swap neighbours now and then (never around a drop)
+        if order[k] + 1 == order[k + 1] and rnd.random() < 0.5:
+            order[k], order[k + 1] = order[k + 1], order[k]
+            swaps += 1
+    duplicated = rnd.sample(order, 3)
+    for i in duplicated:
+        order.insert(order.index(i) + 1, i)
+    rx = LinkReceiver(preset())
+    feed_in_chunks(rx, b"".join(cadus[i] for i in order), [10_232])
+    vc = rx.vc_counters[0]
+    assert vc.frames_missing == len(dropped)
+    assert vc.frames_reordered == swaps and vc.frames_duplicated == len(duplicated)
+    assert vc.frames == len(sent) - len(dropped)
+
+
+def test_a_frame_after_a_long_gap_is_not_taken_for_a_duplicate() -> None:
+    """With an 8-bit count, a frame after 195 lost ones carries the count of one 61 frames back;
+    it is a new frame (not the one seen with that count), so it is counted after 195 missing."""
+    from protocols import tm_frame
+    from protocols.frame_packets import idle_packet
+
+    config = preset()
+    codec = CaduCodec(config)
+    zone = idle_packet(config.packet_zone_length)
+    later = idle_packet(100) + idle_packet(config.packet_zone_length - 100)  # other frames, same counts
+    frames = [tm_frame.pack_frame(config, 0, c, c, 0, zone) for c in range(70)]
+    frames += [tm_frame.pack_frame(config, 0, c % 256, c % 256, 0, later) for c in (69 + 196, 69 + 197)]
+    stream = b"".join(codec.encode(f) for f in frames)
+    rx = LinkReceiver(config)
+    rx.feed(stream)
+    vc = rx.vc_counters[0]
+    assert (vc.frames, vc.frames_missing, vc.frame_gaps) == (72, 195, 1)
+    assert vc.frames_duplicated == vc.frames_reordered == 0
+    assert rx.counters.mc_frames_missing == 195
+
+
+@pytest.mark.parametrize("chunk", [97, 1 << 20])
+def test_two_interleaved_grids_of_markers_cost_decodes_linear_in_the_markers(chunk: int) -> None:
+    """Markers at 0, d, L, L + d, 2L, ... over noise: every marker has another one CADU later, so
+    each bad CADU's search re-aligns on the next marker. A re-alignment abandons its batch, so the
+    batch after one starts at a single CADU: nothing decoded is thrown away in bulk."""
+    config = preset()
+    length = config.cadu_length
+    rnd = random.Random(3)
+    stream = bytearray(rnd.randbytes(60 * length))
+    markers = 0
+    for start in range(0, len(stream) - length, length):
+        for at in (start, start + 500):
+            stream[at : at + ASM_LENGTH] = ASM
+            markers += 1
+    rx = LinkReceiver(config)
+    decodes = counting_decodes(rx)
+    assert feed_in_chunks(rx, bytes(stream), [chunk]) == []
+    assert decodes[0] <= 2 * markers + 2
+
+
+def test_lock_lost_inside_a_batch_goes_to_search_there() -> None:
+    """After ``flywheel`` + 1 misses the receiver searches, even when the misses come in the middle
+    of one batch: the rest of the batch is not stepped through as if still locked."""
+    config = preset()
+    _, cadus = default_stream(count=80, length=400)
+    garbage = random.Random(8).randbytes(5 * config.cadu_length)
+    rx = LinkReceiver(config)
+    feed_in_chunks(rx, b"".join(cadus[:2]) + garbage + b"".join(cadus[2:]), [1 << 20])
+    assert rx.counters.frames_good == len(cadus)
+    assert rx.counters.asm_misses == config.flywheel + 1 and rx.counters.sync_losses == 1
+    assert rx.counters.bytes_skipped == len(garbage)

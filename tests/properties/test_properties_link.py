@@ -17,17 +17,21 @@ now came early). The receiver now looks back as many octets as a CADU has check 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from groundstation.fuzzing.mutators import Mutation
 from groundstation.fuzzing.seeds import cadu_stream
-from groundstation.link_receiver import LinkReceiver
+from groundstation.link_receiver import FrameReceiver, LinkReceiver
+from protocols.cadu import CaduCodec
 from protocols.channel_config import FrameType, PhysicalChannelConfig
 from protocols.space_packet import SpacePacket
 from tests.properties.strategies import mutations
 
 CONFIG = PhysicalChannelConfig(frame_type=FrameType.TM, frame_length=200, rs_e=16, rs_interleave=1)
+CODEC = CaduCodec(CONFIG)
 IDLE_APID = 0x7FF
 
 
@@ -61,8 +65,9 @@ def cadus_of_packets(packets: list[bytes]) -> list[range]:
     return spans
 
 
-def touched_cadus(offset: int, removed: int, added: int, total: int) -> set[int]:
-    length = CONFIG.cadu_length
+def touched_cadus(
+    offset: int, removed: int, added: int, total: int, length: int = CONFIG.cadu_length
+) -> set[int]:
     if removed:
         return set(range(offset // length, (min(offset + removed, total) - 1) // length + 1))
     return {offset // length} if added and offset % length else set()
@@ -91,6 +96,106 @@ def test_after_any_mutation_every_packet_in_untouched_cadus_is_recovered(
         assert p in remaining, f"{m}: a packet in untouched CADUs was lost"
         remaining.remove(p)
     assert all(p in packets for p in got), "the receiver emitted a packet that was never sent"
+
+
+# ------------------------------------------------------------------------------------------------------
+# Units after the mutation: every CADU (and every bare frame) the mutation did not touch is decoded,
+# whatever comes after the damage (issue 12: the promise is about the units *after* a mutation too).
+
+
+def recorded_frames(receiver: LinkReceiver | FrameReceiver) -> list[bytes]:
+    """Every frame the receiver passes its checks from now on (wraps its demultiplexer)."""
+    frames: list[bytes] = []
+    handle = receiver._demux.handle
+
+    def record(frame: bytes, corrected: int, out: list) -> None:
+        frames.append(bytes(frame))
+        handle(frame, corrected, out)
+
+    receiver._demux.handle = record
+    return frames
+
+
+def frames_received(receiver: LinkReceiver | FrameReceiver, stream: bytes, chunk: int) -> list[bytes]:
+    frames = recorded_frames(receiver)
+    for i in range(0, len(stream), chunk):
+        receiver.feed(stream[i : i + chunk])
+    receiver.close()
+    return frames
+
+
+def units_touched(m: Mutation, total: int, length: int) -> set[int]:
+    """Units of ``length`` octets a byte mutation touched (a truncation touches all from its offset)."""
+    touched = touched_cadus(m.offset, m.removed, m.added, total, length)
+    if m.kind == "truncate":
+        touched |= set(range(m.offset // length, total // length))
+    return touched
+
+
+def assert_untouched_decoded(sent: list[bytes], touched: set[int], got: list[bytes], what: str) -> None:
+    missing = [i for i, frame in enumerate(sent) if i not in touched and frame not in got]
+    assert not missing, f"{what}: untouched units {missing} of {len(sent)} were not decoded"
+
+
+@given(st.data(), packets_strategy(), st.sampled_from([1, 97, 4096]))
+def test_after_any_mutation_every_untouched_cadu_is_decoded(
+    data: st.DataObject, packets: list[bytes], chunk: int
+) -> None:
+    stream = cadu_stream(CONFIG, packets)
+    length = CONFIG.cadu_length
+    sent = [CODEC.decode(stream[i : i + length])[0] for i in range(0, len(stream), length)]
+    mutated, m = data.draw(mutations(stream))
+    got = frames_received(LinkReceiver(CONFIG), mutated, chunk)
+    assert_untouched_decoded(sent, units_touched(m, len(stream), length), got, str(m))
+
+
+def slip_bits(stream: bytes, at_bit: int, bits: int) -> bytes:
+    """``bits`` > 0 bits (alternating ones and zeros) inserted at ``at_bit``, or -``bits`` deleted."""
+    octets = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
+    if bits > 0:
+        octets = np.insert(octets, at_bit, np.arange(bits, dtype=np.uint8) % 2)
+    else:
+        octets = np.delete(octets, np.arange(at_bit, min(at_bit - bits, octets.size)))
+    return np.packbits(octets).tobytes()
+
+
+@given(
+    packets_strategy(),
+    st.integers(0, 2**32),
+    st.integers(-7, 7).filter(bool),
+    st.sampled_from([1, 97, 4096]),
+)
+def test_after_a_bit_slip_every_untouched_cadu_is_decoded(
+    packets: list[bytes], where: int, bits: int, chunk: int
+) -> None:
+    """Bits inserted or lost anywhere (CCSDS 131.0-B: a receiver finds the marker at any bit):
+    only the CADU the slip falls in is lost (none when bits are inserted between two CADUs)."""
+    stream = cadu_stream(CONFIG, packets)
+    length = CONFIG.cadu_length
+    sent = [CODEC.decode(stream[i : i + length])[0] for i in range(0, len(stream), length)]
+    at_bit = where % (8 * len(stream))
+    mutated = slip_bits(stream, at_bit, bits)
+    if bits > 0:
+        touched = {at_bit // (8 * length)} if at_bit % (8 * length) else set()
+    else:
+        last = min(at_bit - bits, 8 * len(stream)) - 1
+        touched = set(range(at_bit // (8 * length), last // (8 * length) + 1))
+    got = frames_received(LinkReceiver(CONFIG), mutated, chunk)
+    assert_untouched_decoded(sent, touched, got, f"{bits:+d} bits at bit {at_bit}")
+
+
+@given(st.data(), packets_strategy(), st.sampled_from([1, 97, 4096]))
+def test_after_any_mutation_every_untouched_bare_frame_is_decoded(
+    data: st.DataObject, packets: list[bytes], chunk: int
+) -> None:
+    """Bare frames with a FECF: the frame receiver finds the next frame that passes its checks."""
+    stream = cadu_stream(CONFIG, packets, coded=False)
+    length = CONFIG.frame_length
+    sent = [stream[i : i + length] for i in range(0, len(stream), length)]
+    mutated, m = data.draw(mutations(stream))
+    got = frames_received(FrameReceiver(CONFIG), mutated, chunk)
+    assert_untouched_decoded(sent, units_touched(m, len(stream), length), got, str(m))
+    assert all(frame in sent for frame in got), "the frame receiver passed a frame that was never sent"
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ from protocols.reed_solomon import (
     TO_CONVENTIONAL,
     TO_DUAL,
     CcsdsReedSolomon,
+    _parity_table,
+    _syndrome_table,
+    _xor_by_position,
+    _xor_of_contributions,
     generator_polynomial,
 )
 
@@ -246,3 +250,16 @@ def test_wrong_length_codeblock_raises_decode_error(block: bytes) -> None:
     if len(block) != 255:
         with pytest.raises(DecodeError):
             rs.decode(block)
+
+
+@pytest.mark.parametrize("codewords", [1, 16, 40, 640, 641, 1500])
+@pytest.mark.parametrize("e", [8, 16])
+def test_gathered_syndromes_and_parity_equal_the_position_loop(codewords: int, e: int) -> None:
+    """The flat gather (up to GATHER_MAX_CODEWORDS codewords, the probe-sized message path) and
+    the per-position loop compute the same XOR of contributions, for syndromes and parity."""
+    rng = np.random.default_rng(codewords * e)
+    for table, positions in ((_syndrome_table(e), 255), (_parity_table(e)[7:], 255 - 2 * e - 7)):
+        by_position = rng.integers(0, 256, (positions, codewords), dtype=np.uint8)
+        np.testing.assert_array_equal(
+            _xor_of_contributions(table, by_position), _xor_by_position(table, by_position)
+        )
