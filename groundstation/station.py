@@ -28,7 +28,7 @@ from groundstation.telemetry import Alarm, EventRecord, TelemetryProcessor
 from protocols.apids import Apid, apid_name
 from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
-from protocols.image_products import product_stem, write_image_products
+from protocols.image_products import missing_pixels, product_stem, write_image_products
 from protocols.image_transport import (
     IMAGE_SEGMENT_HEADER_LENGTH,
     SERVICE_IMAGE,
@@ -481,9 +481,10 @@ class GroundStation:
             },
             "measured": measurement,
         }
+        missing = missing_pixels(image.missing, h.width, h.height, h.bit_depth) if image.missing else None
         try:
             files = (
-                write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem)
+                write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem, missing)
                 if self.write_products
                 else {}
             )

@@ -154,3 +154,50 @@ def test_the_same_image_sent_again_is_a_fault(tmp_path: Path) -> None:
     assert len(summary["images"]) == 1
     assert summary["faults"]["duplicate image"] == 1
     assert summary["image_reassembly"]["duplicate_segments"] == len(packets) - 1
+
+
+def test_a_partial_image_looks_the_same_by_image_packets_and_by_cfdp(tmp_path: Path) -> None:
+    """Issue 15: both paths draw a partial image with one function (hatched gaps, levels from
+    what was received), so the same loss gives the same quick-look."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from groundstation.file_reception import ImageFileReception
+    from protocols.image_file import pack_image_file
+    from protocols.image_transport import ImageSegment
+    from protocols.pus import unpack_tm_packet
+    from protocols.space_packet import SpacePacket
+
+    packets = _image(4, SequenceCounter())
+    lost = set(range(12, 30))  # segments of 60 octets: octets 720..1800 never come
+    by_packets = GroundStation(tmp_path / "packets")
+    for index, packet in enumerate(packets[1:]):
+        if index not in lost:
+            by_packets.feed_stream(Layer.PACKETS, packet)
+    by_packets.feed_stream(Layer.PACKETS, packets[0])  # the header last: segments wait as orphans
+    (product,) = by_packets.finish()["images"]
+    assert not product["complete"] and product["missing_octets"] == 18 * 60
+
+    header = ImageHeader.unpack(unpack_tm_packet(SpacePacket.unpack(packets[0])[0])[1])
+    pixels = b"".join(
+        ImageSegment.unpack(unpack_tm_packet(SpacePacket.unpack(p)[0])[1]).data for p in packets[1:]
+    )
+    file = bytearray(pack_image_file(header, pixels))
+    start = len(file) - header.image_octets
+    file[start + 720 : start + 1800] = bytes(1080)  # zeros in the gap, as a CFDP receiver holds them
+    receiver = SimpleNamespace(
+        ended=False,
+        partial_bytes=lambda: bytes(file),
+        received=SimpleNamespace(gaps=lambda a, b: [(start + 720, start + 1800)]),
+    )
+    by_cfdp = ImageFileReception(lambda pdu: None, tmp_path / "cfdp", lambda *args: None, 0.2)
+    (tmp_path / "cfdp").mkdir()
+    by_cfdp.entity.transactions[(1, 1)] = receiver
+    by_cfdp._write_partial((1, 1))
+
+    packet_look = np.asarray(Image.open(product["files"]["quicklook"]))
+    cfdp_look = np.asarray(Image.open(tmp_path / "cfdp" / "pass-001-partial.png"))
+    assert np.array_equal(packet_look, cfdp_look)
+    gap = packet_look.reshape(-1)[720 // 2 : 1800 // 2]  # two octets a pixel
+    assert set(np.unique(gap).tolist()) == {96, 160}  # hatched, not black
