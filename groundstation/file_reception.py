@@ -20,7 +20,7 @@ from protocols.cfdp import FileReceiver, ReceivingEntity
 from protocols.cfdp.config import GROUND_ENTITY_ID, image_delivery_config
 from protocols.errors import DecodeError
 from protocols.image_file import Compression, unpack_image_file, unpack_image_header
-from protocols.image_products import product_stem, quicklook
+from protocols.image_products import missing_pixels, product_stem, quicklook
 from protocols.image_transport import ImageHeader
 from protocols.space_packet import PRIMARY_HEADER_LENGTH
 from protocols.tc_frame import MAX_DATA_LENGTH as TC_FRAME_MAX_DATA
@@ -109,15 +109,9 @@ class ImageFileReception:
         pixels = np.frombuffer(partial, dtype=_dtype(header), offset=start).reshape(
             header.height, header.width
         )
-        image = quicklook(pixels.astype(np.uint16), header.bit_depth)
-        missing = np.zeros(header.image_octets, dtype=bool)
-        for gap_start, gap_end in receiver.received.gaps(start, len(partial)):
-            missing[gap_start - start : gap_end - start] = True
-        sample = 1 if header.bit_depth <= 8 else 2
-        missing_pixels = missing.reshape(-1, sample).any(axis=1).reshape(header.height, header.width)
-        rows, cols = np.indices(missing_pixels.shape)
-        hatch = np.where((rows + cols) % 8 < 4, 96, 160).astype(np.uint8)
-        image[missing_pixels] = hatch[missing_pixels]
+        gaps = [(a - start, b - start) for a, b in receiver.received.gaps(start, len(partial))]
+        missing = missing_pixels(gaps, header.width, header.height, header.bit_depth)
+        image = quicklook(pixels.astype(np.uint16), header.bit_depth, missing)  # as image packets' partials
         from PIL import Image
 
         name = f"{product_stem(header.metadata, header.image_id, partial=True)}.png"

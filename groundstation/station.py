@@ -28,7 +28,7 @@ from groundstation.telemetry import Alarm, EventRecord, TelemetryProcessor
 from protocols.apids import Apid, apid_name
 from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
-from protocols.image_products import product_stem, write_image_products
+from protocols.image_products import missing_pixels, product_stem, write_image_products
 from protocols.image_transport import (
     IMAGE_SEGMENT_HEADER_LENGTH,
     SERVICE_IMAGE,
@@ -126,7 +126,12 @@ class GroundStation:
         self.write_products = write_products  # False: summary only (checksums, counts), no image files
         self.faults = FaultLog(log)
         self.transport = MessageGapCounter()
-        self.reassembler = ImageReassembler()
+        # reassembly faults (refused, unconfirmed or duplicate images) go to the fault log
+        self.reassembler = ImageReassembler(on_fault=lambda kind, detail: self.faults.record(kind, detail))
+        # the publisher session of the messages being handled (None: a raw file), so that a
+        # restarted probe's image 1 is a new image, not a duplicate of the last session's
+        self.origin: int | None = None
+        self._stems: set[str] = set()  # product names used: a second image 1 gets its own
         self.packets_by_apid: Counter[int] = Counter()
         self.packet_gaps_by_apid: Counter[int] = Counter()
         self._last_count: dict[int, int] = {}
@@ -164,6 +169,7 @@ class GroundStation:
             self.faults.record("bad envelope", str(exc))
             return
         self.record_transport_loss(self.transport.observe(envelope), envelope)
+        self.origin = envelope.session
         if envelope.layer == Layer.PACKETS:
             self.handle_packet_stream(payload)
         elif envelope.layer == Layer.CADUS:
@@ -339,7 +345,9 @@ class GroundStation:
             return 0
         payloads = window.rows[:following, TM_PAYLOAD_OFFSET : run.packet_length - PEC_LENGTH]
         flags = window.sequence_flags()[:following].astype(np.int64)
-        taken, done = self.reassembler.add_segment_run(flags, SegmentColumns.from_payloads(payloads))
+        taken, done = self.reassembler.add_segment_run(
+            flags, SegmentColumns.from_payloads(payloads), self.origin
+        )
         if not taken:
             return 0
         self.packets_by_apid[apid] += taken
@@ -433,10 +441,13 @@ class GroundStation:
                 self.faults.record("unknown camera service", f"{header.service},{header.subtype}")
                 return
             if header.subtype == SUBTYPE_IMAGE_HEADER:
-                for image in self.reassembler.add_header(ImageHeader.unpack(payload)):
+                for image in self.reassembler.add_header(ImageHeader.unpack(payload), self.origin):
                     self._write(image)
             elif header.subtype == SUBTYPE_IMAGE_SEGMENT:
-                done = self.reassembler.add_segment(packet.sequence_flags, ImageSegment.unpack(payload))
+                segment = ImageSegment.unpack(payload)
+                done = self.reassembler.add_segment(packet.sequence_flags, segment, self.origin)
+                for image in self.reassembler.take_evicted():  # made room for the image confirmed
+                    self._write(image)
                 if done is not None:
                     self._write(done)
             else:
@@ -453,7 +464,7 @@ class GroundStation:
             .reshape(h.height, h.width)
             .astype(dtype.newbyteorder("="))
         )
-        stem = product_stem(h.metadata, h.image_id, partial=not image.complete)
+        stem = self._unique_stem(product_stem(h.metadata, h.image_id, partial=not image.complete))
         measurement: dict = {}
         try:
             if self.write_products:
@@ -472,9 +483,10 @@ class GroundStation:
             },
             "measured": measurement,
         }
+        missing = missing_pixels(image.missing, h.width, h.height, h.bit_depth) if image.missing else None
         try:
             files = (
-                write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem)
+                write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem, missing)
                 if self.write_products
                 else {}
             )
@@ -508,6 +520,16 @@ class GroundStation:
             product.sha256[:12],
             files.get("quicklook"),
         )
+
+    def _unique_stem(self, stem: str) -> str:
+        """``stem``, or ``stem-2``, ``-3``… when an image of this pass was already written under it
+        (a restarted probe numbers its images from 1 again)."""
+        unique, number = stem, 1
+        while unique in self._stems:
+            number += 1
+            unique = f"{stem}-{number}"
+        self._stems.add(unique)
+        return unique
 
     @property
     def images_done(self) -> int:
@@ -598,6 +620,7 @@ class MessageBatch:
         self.station = station
         self._pending: list[bytes] = []
         self._octets = 0
+        self._session: int | None = None  # of the messages pending: a batch holds one session
 
     def add(self, parts: list[bytes]) -> None:
         station = self.station
@@ -606,6 +629,9 @@ class MessageBatch:
             self.flush()
             station.handle_message(parts)
             return
+        if envelope.session != self._session:
+            self.flush()  # images are known by session: a batch must not mix two
+            self._session = envelope.session
         payload = parts[2]
         station.octets_received += len(payload)
         lost = station.transport.observe(envelope)
@@ -624,6 +650,7 @@ class MessageBatch:
         joined = b"".join(self._pending)
         self._pending.clear()
         self._octets = 0
+        self.station.origin = self._session
         try:
             self.station.handle_packet_stream(joined)
         except Exception as exc:  # as handle_message: a bug must not take the station down

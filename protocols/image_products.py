@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +20,62 @@ QUICKLOOK_SOFTENING = 30.0  # asinh stretch strength: larger lifts faint targets
 NOISE_FLOOR_SIGMAS = 50.0
 
 
-def quicklook(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
+# Octets never received are drawn as this grey hatch, whichever way the image came (image
+# packets or a CFDP file): 4-pixel diagonal bands of the two levels.
+HATCH_LEVELS = (96, 160)
+HATCH_PERIOD = 8
+
+
+def quicklook(pixels: np.ndarray, bit_depth: int, missing: np.ndarray | None = None) -> np.ndarray:
     """8-bit display stretch of a linear frame: sky-level black point, bright-end white point, asinh.
 
     The black point is the frame median (the sky: bias plus dark); the white point is the
     99.97th percentile above it (so a handful of hot pixels or cosmic-ray hits do not set
     it); an asinh curve then lifts faint targets (a Moon ten times darker than the Earth)
     without clipping the bright one.
+
+    ``missing`` (a boolean frame, see :func:`missing_pixels`) marks pixels never received: the
+    levels come from the received pixels alone, and the missing ones are drawn as a grey hatch.
     """
     if pixels.ndim != 2:
         raise ValueError(f"quicklook: expected a 2-D frame, got shape {pixels.shape}")
+    if missing is not None and missing.shape != pixels.shape:
+        raise ValueError(f"quicklook: missing mask {missing.shape} is not the frame's {pixels.shape}")
     values = pixels.astype(np.float64)
-    black = float(np.median(values))
+    if missing is None or not missing.any():
+        image = _stretch(values, values, values[::7, ::7], bit_depth)
+    else:
+        received = values[~missing]
+        if not received.size:
+            received = np.zeros(1)
+        image = _stretch(values, received, received[::49], bit_depth)
+        rows, cols = np.indices(missing.shape)
+        dark, light = HATCH_LEVELS
+        hatch = np.where((rows + cols) % HATCH_PERIOD < HATCH_PERIOD // 2, dark, light).astype(np.uint8)
+        image[missing] = hatch[missing]
+    return image
+
+
+def missing_pixels(
+    missing_ranges: Iterable[tuple[int, int]], width: int, height: int, bit_depth: int
+) -> np.ndarray:
+    """The pixels of a ``width`` x ``height`` frame that hold an octet of ``missing_ranges``
+    (half-open octet ranges of the row-major pixel data, one octet a sample up to 8 bits, two above)."""
+    sample = 1 if bit_depth <= 8 else 2
+    octets = np.zeros(width * height * sample, dtype=bool)
+    for start, end in missing_ranges:
+        octets[max(start, 0) : max(end, 0)] = True
+    return octets.reshape(-1, sample).any(axis=1).reshape(height, width)
+
+
+def _stretch(values: np.ndarray, levels: np.ndarray, noise_sample: np.ndarray, bit_depth: int) -> np.ndarray:
+    """:func:`quicklook`'s stretch of ``values``, its levels measured on ``levels``."""
+    black = float(np.median(levels))
     # When the targets cover fewer pixels than the percentile (point sources from Mercury or
     # Mars), the percentile lands in the noise; keep the white point well above the noise then.
-    noise = 1.4826 * float(np.median(np.abs(values[::7, ::7] - black)))
-    white = max(float(np.percentile(values, 99.97)), black + NOISE_FLOOR_SIGMAS * noise)
-    top = float(values.max(initial=0.0))
+    noise = 1.4826 * float(np.median(np.abs(noise_sample - black)))
+    white = max(float(np.percentile(levels, 99.97)), black + NOISE_FLOOR_SIGMAS * noise)
+    top = float(levels.max(initial=0.0))
     if white <= black + 1.0:
         white = max(top, black + 1.0)
     full_scale = float((1 << bit_depth) - 1)
@@ -67,9 +107,15 @@ def product_stem(metadata: dict, image_id: int, partial: bool = False) -> str:
 
 
 def write_image_products(
-    pixels: np.ndarray, bit_depth: int, truth: dict[str, Any], directory: str | Path, stem: str
+    pixels: np.ndarray,
+    bit_depth: int,
+    truth: dict[str, Any],
+    directory: str | Path,
+    stem: str,
+    missing: np.ndarray | None = None,
 ) -> dict[str, Path]:
-    """Write ``<stem>.png`` (quick-look), ``<stem>.raw.png`` (16-bit linear DN) and ``<stem>.json``."""
+    """Write ``<stem>.png`` (quick-look), ``<stem>.raw.png`` (16-bit linear DN) and ``<stem>.json``;
+    ``missing`` marks pixels never received, hatched in the quick-look (see :func:`quicklook`)."""
     from PIL import Image
 
     if not 1 <= bit_depth <= 16:
@@ -79,7 +125,7 @@ def write_image_products(
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"quicklook": out / f"{stem}.png", "raw": out / f"{stem}.raw.png", "truth": out / f"{stem}.json"}
-    Image.fromarray(quicklook(pixels, bit_depth)).save(paths["quicklook"])
+    Image.fromarray(quicklook(pixels, bit_depth, missing)).save(paths["quicklook"])
     # the raw frame is noise-limited and barely compresses: the fastest zlib level costs ~1 % in size
     Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint16)).save(paths["raw"], compress_level=1)
     sensor = truth.get("sensor")

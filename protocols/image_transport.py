@@ -19,7 +19,8 @@ CRC-32 proves the reassembled image is the one captured.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -326,10 +327,53 @@ class ReassembledImage:
         return self.complete and zlib.crc32(self.pixels) == self.header.crc32
 
 
+@dataclass(frozen=True)
+class ImageLimits:
+    """The largest image a camera of the mission may send: width, height and bit depth at most."""
+
+    width: int
+    height: int
+    bit_depth: int
+
+    @property
+    def octets(self) -> int:
+        """Pixel octets of the largest legal image."""
+        return self.width * self.height * (1 if self.bit_depth <= 8 else 2)
+
+    def refusal(self, header: ImageHeader) -> str | None:
+        """Why ``header`` declares an image beyond these limits (None: it does not)."""
+        if header.width > self.width or header.height > self.height:
+            return f"{header.width}x{header.height} exceeds {self.width}x{self.height}"
+        if header.bit_depth > self.bit_depth:
+            return f"{header.bit_depth}-bit exceeds {self.bit_depth}-bit"
+        return None
+
+
+# The one declaration of the mission's largest image. Every seed camera fits (the largest is
+# Tianwen-2's arm camera, 2048 x 1536 at 10 bits; a test checks every seed); the ground refuses
+# image headers beyond it before it allocates anything for them.
+MISSION_IMAGE_LIMITS = ImageLimits(width=2048, height=2048, bit_depth=16)
+
+# Where an image came from: the publisher session of the messages that carried it (None when
+# nothing says, as in a raw packet file). A restarted probe starts a new session.
+Origin = int | None
+# What an image is: where it came from, its id, its capture time and the CRC of its pixels. The
+# same image sent twice has the same identity; a restarted probe's image 1 has another.
+ImageIdentity = tuple[Origin, int, int, int, int]
+
+
+def image_identity(header: ImageHeader, origin: Origin = None) -> ImageIdentity:
+    time = header.capture_time
+    return (origin, header.image_id, time.coarse, time.fine, header.crc32)
+
+
 @dataclass
 class ReassemblyCounters:
     headers: int = 0
     duplicate_headers: int = 0
+    duplicate_images: int = 0  # an image already delivered, sent again (each also a fault)
+    headers_refused: int = 0  # declared an image beyond the mission's limits (each also a fault)
+    headers_unconfirmed: int = 0  # no segment ever came for them: no product (each also a fault)
     segments: int = 0
     duplicate_segments: int = 0
     rejected_segments: int = 0
@@ -345,15 +389,14 @@ class ReassemblyCounters:
 
 
 class _ImageInProgress:
-    def __init__(self, header: ImageHeader) -> None:
+    """An image that a segment has confirmed: only now are its buffers allocated."""
+
+    def __init__(self, header: ImageHeader, identity: ImageIdentity) -> None:
         self.header = header
+        self.identity = identity
         self.buffer = bytearray(header.image_octets)
         self.received = bytearray(header.segment_count)  # 0/1 per segment
         self.count = 0
-
-    def expected_length(self, index: int) -> int:
-        h = self.header
-        return min(h.segment_octets, h.image_octets - index * h.segment_octets)
 
     def missing_ranges(self) -> list[tuple[int, int]]:
         ranges: list[tuple[int, int]] = []
@@ -362,7 +405,7 @@ class _ImageInProgress:
             if got:
                 continue
             start = index * h.segment_octets
-            end = start + self.expected_length(index)
+            end = start + _expected_length(h, index)
             if ranges and ranges[-1][1] == start:
                 ranges[-1] = (ranges[-1][0], end)
             else:
@@ -370,102 +413,209 @@ class _ImageInProgress:
         return ranges
 
 
+def _expected_length(header: ImageHeader, index: int) -> int:
+    return min(header.segment_octets, header.image_octets - index * header.segment_octets)
+
+
+def _misfit(header: ImageHeader, flags: SequenceFlags | int, segment: ImageSegment) -> str | None:
+    """Why ``segment`` cannot be a segment of the image ``header`` declares (None: it can)."""
+    if segment.segment_index >= header.segment_count:
+        return "segment index past segment count"
+    if segment.offset != segment.segment_index * header.segment_octets:
+        return "offset disagrees with segment index"
+    if len(segment.data) != _expected_length(header, segment.segment_index):
+        return "segment length disagrees with header"
+    if int(flags) != int(segment_flags(segment.segment_index, header.segment_count)):
+        return "sequence flags disagree with segment position"
+    return None
+
+
 class ImageReassembler:
     """Rebuilds images from header and segment packets arriving in any order, under loss.
 
-    Memory is bounded: at most ``max_in_progress`` images, of at most
-    ``max_in_progress_octets`` together, are held (the oldest is flushed as incomplete
-    when another starts and would not fit), and segments that arrive before their
-    header are kept up to ``max_orphan_octets``; everything dropped is counted. The
-    octet budget holds two of the largest images a header may declare, so hostile
-    headers cannot make a station hold four.
+    Memory is bounded whatever the headers declare:
+
+    * a header beyond the mission's ``limits`` is refused (and counted) before anything is
+      allocated for it;
+    * a header only *announces* an image: nothing but the header is held until a segment that
+      fits it arrives, at most ``max_pending_headers`` of them (the oldest is dropped, counted
+      as unconfirmed, and written as no product); unconfirmed headers never evict an image in
+      flight;
+    * at most ``max_in_progress`` confirmed images, of at most ``max_in_progress_octets``
+      together, are held (the oldest is flushed as incomplete when another is confirmed and
+      would not fit);
+    * segments that arrive before their header are kept up to ``max_orphan_octets``;
+    * the identities of finished images (for duplicates) are remembered, the last
+      ``max_finished`` of them.
+
+    Images are known by where they came from (``origin``: the publisher session) with their id,
+    capture time and CRC, so a restarted probe's image 1 is a new image, and the same image
+    sent again is a duplicate, counted and reported as a fault (``on_fault(kind, detail)``).
+    Everything dropped is counted.
     """
 
     def __init__(
         self,
         max_in_progress: int = 4,
         max_orphan_octets: int = 8 * 1024 * 1024,
-        max_in_progress_octets: int = 2 * MAX_IMAGE_OCTETS,
+        max_in_progress_octets: int | None = None,
+        limits: ImageLimits = MISSION_IMAGE_LIMITS,
+        max_pending_headers: int = 16,
+        max_finished: int = 4096,
+        on_fault: Callable[[str, str], None] | None = None,
     ) -> None:
         self.max_in_progress = max_in_progress
         self.max_orphan_octets = max_orphan_octets
-        self.max_in_progress_octets = max_in_progress_octets
+        self.limits = limits
+        # two of the largest legal images: hostile headers cannot make a station hold more
+        self.max_in_progress_octets = (
+            2 * limits.octets if max_in_progress_octets is None else max_in_progress_octets
+        )
+        self.max_pending_headers = max_pending_headers
+        self.max_finished = max_finished
+        self.on_fault = on_fault
         self.counters = ReassemblyCounters()
         self.rejections: dict[str, int] = {}
-        self._images: dict[int, _ImageInProgress] = {}
-        self._finished: set[int] = set()
-        self._orphans: dict[int, list[tuple[SequenceFlags | int, ImageSegment]]] = {}
+        self._images: dict[tuple[Origin, int], _ImageInProgress] = {}  # confirmed, in arrival order
+        self._pending: OrderedDict[ImageIdentity, ImageHeader] = OrderedDict()  # announced only
+        self._finished: OrderedDict[ImageIdentity, None] = OrderedDict()
+        self._finished_ids: OrderedDict[tuple[Origin, int], None] = OrderedDict()
+        self._orphans: dict[tuple[Origin, int], list[tuple[SequenceFlags | int, ImageSegment]]] = {}
         self._orphan_octets = 0
+        self._evicted: list[ReassembledImage] = []
+
+    def _fault(self, kind: str, detail: str) -> None:
+        if self.on_fault is not None:
+            self.on_fault(kind, detail)
 
     def _reject(self, reason: str) -> None:
         self.counters.rejected_segments += 1
         self.rejections[reason] = self.rejections.get(reason, 0) + 1
 
-    def add_header(self, header: ImageHeader) -> list[ReassembledImage]:
-        """Start an image; returns images flushed to make room (incomplete) or completed by orphans."""
+    def add_header(self, header: ImageHeader, origin: Origin = None) -> list[ReassembledImage]:
+        """Announce an image; returns images completed by orphans, or flushed (incomplete) to make
+        room for it when orphans confirm it."""
         self.counters.headers += 1
-        if header.image_id in self._images or header.image_id in self._finished:
+        refusal = self.limits.refusal(header)
+        if refusal is not None:
+            self.counters.headers_refused += 1
+            self._fault("image header beyond the mission's limits", f"image {header.image_id}: {refusal}")
+            return []
+        identity = image_identity(header, origin)
+        key = (origin, header.image_id)
+        if identity in self._finished:
+            self.counters.duplicate_headers += 1
+            self.counters.duplicate_images += 1
+            self._fault("duplicate image", f"image {header.image_id} was delivered already")
+            return []
+        in_flight = self._images.get(key)
+        if identity in self._pending or (in_flight is not None and in_flight.identity == identity):
             self.counters.duplicate_headers += 1
             return []
+        if len(self._pending) >= self.max_pending_headers:
+            _, dropped = self._pending.popitem(last=False)
+            self._unconfirmed(dropped)
+        self._pending[identity] = header
         out: list[ReassembledImage] = []
+        orphans = self._orphans.pop(key, [])
+        self._orphan_octets -= sum(len(seg.data) for _, seg in orphans)
+        for flags, seg in orphans:
+            done = self.add_segment(flags, seg, origin)
+            if done is not None:
+                out.append(done)
+        return self.take_evicted() + out
+
+    def _unconfirmed(self, header: ImageHeader) -> None:
+        self.counters.headers_unconfirmed += 1
+        self._fault("image header with no segments", f"image {header.image_id}: no product")
+
+    def add_segment(
+        self, flags: SequenceFlags | int, segment: ImageSegment, origin: Origin = None
+    ) -> ReassembledImage | None:
+        """Place one segment; returns the image when this segment completes it.
+
+        A segment goes to the image in flight with its id when it fills a gap there; otherwise
+        it may confirm an announced header with its id that it fits (the newest such), which
+        then takes the place of the image in flight with that id, if any (a restarted probe)."""
+        self.counters.segments += 1
+        key = (origin, segment.image_id)
+        image = self._images.get(key)
+        verdict = None
+        if image is not None:
+            verdict = _misfit(image.header, flags, segment)
+            if verdict is None and not image.received[segment.segment_index]:
+                return self._place(image, segment)
+        header = self._pending_for(key, flags, segment)
+        if header is not None:
+            return self._confirm(header, origin, segment)
+        if image is not None:
+            if verdict is not None:
+                self._reject(verdict)
+            else:
+                self.counters.duplicate_segments += 1
+            return None
+        pending = next((h for (o, i, *_), h in self._pending.items() if (o, i) == key), None)
+        if pending is not None:
+            self._reject(_misfit(pending, flags, segment) or "segment fits no header")
+            return None
+        if key in self._finished_ids:
+            self.counters.duplicate_segments += 1
+            return None
+        self._keep_orphan(key, flags, segment)
+        return None
+
+    def _pending_for(
+        self, key: tuple[Origin, int], flags: SequenceFlags | int, segment: ImageSegment
+    ) -> ImageHeader | None:
+        """The newest announced header with the segment's origin and id that the segment fits."""
+        for (origin, image_id, *_), header in reversed(self._pending.items()):
+            if (origin, image_id) == key and _misfit(header, flags, segment) is None:
+                return header
+        return None
+
+    def _confirm(self, header: ImageHeader, origin: Origin, segment: ImageSegment) -> ReassembledImage | None:
+        """A segment fits an announced header: allocate the image, making room, and place it."""
+        identity = image_identity(header, origin)
+        del self._pending[identity]
+        key = (origin, header.image_id)
+        if key in self._images:  # the same id, announced again with another identity
+            self.counters.images_evicted += 1
+            self._evicted.append(self._finish(key))
         while self._images and (
             len(self._images) >= self.max_in_progress
             or self.in_progress_octets + header.image_octets > self.max_in_progress_octets
         ):
-            oldest = next(iter(self._images))
             self.counters.images_evicted += 1
-            out.append(self._finish(oldest))
-        self._images[header.image_id] = _ImageInProgress(header)
-        for flags, seg in self._orphans.pop(header.image_id, []):
-            self._orphan_octets -= len(seg.data)
-            done = self.add_segment(flags, seg)
-            if done is not None:
-                out.append(done)
-        return out
+            self._evicted.append(self._finish(next(iter(self._images))))
+        image = self._images[key] = _ImageInProgress(header, identity)
+        return self._place(image, segment)
 
-    def add_segment(self, flags: SequenceFlags | int, segment: ImageSegment) -> ReassembledImage | None:
-        """Place one segment; returns the image when this segment completes it."""
-        self.counters.segments += 1
-        image = self._images.get(segment.image_id)
-        if image is None:
-            if segment.image_id in self._finished:
-                self.counters.duplicate_segments += 1
-                return None
-            self._keep_orphan(flags, segment)
-            return None
-        h = image.header
-        if segment.segment_index >= h.segment_count:
-            self._reject("segment index past segment count")
-            return None
-        if segment.offset != segment.segment_index * h.segment_octets:
-            self._reject("offset disagrees with segment index")
-            return None
-        if len(segment.data) != image.expected_length(segment.segment_index):
-            self._reject("segment length disagrees with header")
-            return None
-        if int(flags) != int(segment_flags(segment.segment_index, h.segment_count)):
-            self._reject("sequence flags disagree with segment position")
-            return None
-        if image.received[segment.segment_index]:
-            self.counters.duplicate_segments += 1
-            return None
+    def _place(self, image: _ImageInProgress, segment: ImageSegment) -> ReassembledImage | None:
         image.buffer[segment.offset : segment.offset + len(segment.data)] = segment.data
         image.received[segment.segment_index] = 1
         image.count += 1
-        if image.count == h.segment_count:
-            return self._finish(segment.image_id)
+        if image.count == image.header.segment_count:
+            return self._finish((image.identity[0], image.header.image_id))
         return None
 
+    def take_evicted(self) -> list[ReassembledImage]:
+        """Images flushed (incomplete) to make room for a confirmed one since the last call (by
+        :meth:`add_segment`, which returns only the image it completes): hand them on as products.
+        :meth:`add_header` and :meth:`flush` return them too."""
+        out, self._evicted = self._evicted, []
+        return out
+
     def add_segment_run(
-        self, flags: np.ndarray, segments: SegmentColumns
+        self, flags: np.ndarray, segments: SegmentColumns, origin: Origin = None
     ) -> tuple[int, ReassembledImage | None]:
         """Place the longest leading stretch of ``segments`` that :meth:`add_segment`, one by one,
-        would place without a rejection, duplicate or orphan; returns how many were placed and the
-        image they completed. The caller gives the rest to :meth:`add_segment`."""
+        would place in the image in flight without a rejection, duplicate, confirmation or orphan;
+        returns how many were placed and the image they completed. The caller gives the rest to
+        :meth:`add_segment`."""
         if not len(segments):
             return 0, None
         image_id = int(segments.image_id[0])
-        image = self._images.get(image_id)
+        image = self._images.get((origin, image_id))
         if image is None:
             return 0, None
         h = image.header
@@ -505,20 +655,26 @@ class ImageReassembler:
         self.counters.segments += taken
         image.count += taken
         if image.count == h.segment_count:
-            return taken, self._finish(image_id)
+            return taken, self._finish((origin, image_id))
         return taken, None
 
-    def _keep_orphan(self, flags: SequenceFlags | int, segment: ImageSegment) -> None:
+    def _keep_orphan(
+        self, key: tuple[Origin, int], flags: SequenceFlags | int, segment: ImageSegment
+    ) -> None:
         self.counters.orphan_segments += 1
         if self._orphan_octets + len(segment.data) > self.max_orphan_octets:
             self.counters.orphans_dropped += 1
             return
-        self._orphans.setdefault(segment.image_id, []).append((flags, segment))
+        self._orphans.setdefault(key, []).append((flags, segment))
         self._orphan_octets += len(segment.data)
 
-    def _finish(self, image_id: int) -> ReassembledImage:
-        image = self._images.pop(image_id)
-        self._finished.add(image_id)
+    def _finish(self, key: tuple[Origin, int]) -> ReassembledImage:
+        image = self._images.pop(key)
+        for remembered, item in ((self._finished, image.identity), (self._finished_ids, key)):
+            remembered[item] = None
+            remembered.move_to_end(item)
+            while len(remembered) > self.max_finished:
+                remembered.popitem(last=False)
         result = ReassembledImage(image.header, bytes(image.buffer), image.missing_ranges())
         if result.complete:
             self.counters.images_complete += 1
@@ -529,8 +685,12 @@ class ImageReassembler:
         return result
 
     def flush(self) -> list[ReassembledImage]:
-        """End of pass: every image still in progress, as incomplete products."""
-        out = [self._finish(image_id) for image_id in list(self._images)]
+        """End of pass: every image still in flight, as incomplete products; headers no segment
+        confirmed are counted (and reported) as such, and written as no product."""
+        out = self.take_evicted() + [self._finish(key) for key in list(self._images)]
+        for header in self._pending.values():
+            self._unconfirmed(header)
+        self._pending.clear()
         self.counters.orphans_dropped += sum(len(v) for v in self._orphans.values())
         self._orphans.clear()
         self._orphan_octets = 0
@@ -538,7 +698,18 @@ class ImageReassembler:
 
     @property
     def in_progress(self) -> list[int]:
-        return list(self._images)
+        """Ids of the images in flight (confirmed by a segment), oldest first."""
+        return [image_id for _, image_id in self._images]
+
+    @property
+    def pending(self) -> list[int]:
+        """Ids of the images announced by a header that no segment has confirmed yet, oldest first."""
+        return [header.image_id for header in self._pending.values()]
+
+    @property
+    def remembered_images(self) -> int:
+        """Identities of finished images remembered (to recognise duplicates): at most ``max_finished``."""
+        return len(self._finished)
 
     @property
     def in_progress_octets(self) -> int:

@@ -24,8 +24,18 @@ from groundstation.decode import decode_file
 from groundstation.recorder import FsyncPolicy, RecordingWriter
 from groundstation.recording_reader import RecordingReader
 from groundstation.station import GroundStation, MessageBatch
+from protocols.apids import Apid
 from protocols.errors import DecodeError
-from protocols.image_transport import ImageReassembler, ImageSegment, SegmentColumns, iter_segments
+from protocols.image_transport import (
+    SERVICE_IMAGE,
+    SUBTYPE_IMAGE_HEADER,
+    ImageHeader,
+    ImageReassembler,
+    ImageSegment,
+    SegmentColumns,
+    iter_segments,
+)
+from protocols.pus import TmSecondaryHeader, pack_tm_packet
 from protocols.space_packet import SequenceCounter, SequenceFlags
 from protocols.time_code import CucTime
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
@@ -50,7 +60,7 @@ def _damage(packets: list[bytes], rnd: random.Random, edits: int) -> list[bytes]
     out = list(packets)
     for _ in range(edits):
         i = rnd.randrange(len(out))
-        kind = rnd.choice(["drop", "duplicate", "swap", "flip", "garbage", "replay"])
+        kind = rnd.choice(["drop", "duplicate", "swap", "flip", "garbage", "replay", "forged header"])
         if kind == "drop":
             del out[i]
         elif kind == "duplicate":
@@ -65,9 +75,25 @@ def _damage(packets: list[bytes], rnd: random.Random, edits: int) -> list[bytes]
             out.insert(i, rnd.randbytes(rnd.randrange(1, 40)))
         elif kind == "replay":  # a stretch sent again (a retransmission after a pass break)
             out[i:i] = out[max(0, i - 20) : i]
+        elif kind == "forged header":  # a spoof: a real image's id or another, any size
+            out.insert(i, _forged_header(rnd))
         if not out:
             out = [packets[0]]
     return out
+
+
+def _forged_header(rnd: random.Random) -> bytes:
+    """An image header packet that no segment of its own follows: small, huge or a real id."""
+    image_id = rnd.choice([1, 2, 3, 99])
+    width, height = rnd.choice([(4, 4), (40, 30), (2048, 2048), (8192, 8192)])
+    octets = width * height * 2
+    header = ImageHeader(
+        image_id, width, height, 12, 1, CucTime(rnd.choice([3, 1001])), octets, 60, -(-octets // 60), 0, {}
+    )
+    secondary = TmSecondaryHeader(SERVICE_IMAGE, SUBTYPE_IMAGE_HEADER, CucTime(3))
+    return pack_tm_packet(
+        Apid.CAMERA, rnd.randrange(1 << 14), secondary, header.pack(), SequenceFlags.UNSEGMENTED
+    )
 
 
 def _remember_faults(station: GroundStation, faults: list | None = None) -> list[tuple[str, str]]:
@@ -225,22 +251,24 @@ def test_reassembler_bulk_then_the_rest_one_by_one_equals_one_by_one(seed: int) 
 def _messages(packets: list[bytes], rnd: random.Random) -> list[list[bytes]]:
     """A recording's downlink: a few packets a message, and what a bad capture adds (lost and
     repeated messages, torn payloads, bad envelopes, other topics and layers)."""
-    messages, sequence, start = [], 0, 0
+    messages, sequence, start, session = [], 0, 0, 1
     while start < len(packets):
         size = rnd.randint(1, 12)
         payload = b"".join(packets[start : start + size])
         start += size
         sequence += 1 + (rnd.random() < 0.05) * rnd.randint(1, 3)  # now and then messages lost
+        if rnd.random() < 0.03:  # the probe restarts: a new session, counting from 0
+            session, sequence = session + 1, 0
         kind = rnd.choices(
             ["good", "torn", "bad envelope", "other topic", "cadus", "repeat"], [20, 1, 1, 1, 1, 1]
         )[0]
-        envelope = Envelope(Layer.PACKETS, 1, sequence).pack()
+        envelope = Envelope(Layer.PACKETS, session, sequence).pack()
         if kind == "torn":
             payload = payload[: rnd.randrange(len(payload))] + rnd.randbytes(rnd.randint(0, 5))
         elif kind == "bad envelope":
             envelope = rnd.randbytes(len(envelope))
         elif kind == "cadus":
-            envelope = Envelope(Layer.CADUS, 1, sequence).pack()
+            envelope = Envelope(Layer.CADUS, session, sequence).pack()
         elif kind == "repeat" and messages:
             messages.append(messages[-1])
         messages.append([b"other" if kind == "other topic" else TOPIC_DOWNLINK, envelope, payload])

@@ -81,6 +81,9 @@ def test_reassembly_in_any_order_under_loss_misses_exactly_the_lost_segments(
     for flags, segment in kept[header_at:]:
         done += [r for r in [reassembler.add_segment(flags, segment)] if r]
     done += reassembler.flush()
+    if len(lost) == len(segments):  # no segment came: counted as a fault, and no all-missing product
+        assert done == [] and reassembler.counters.headers_unconfirmed == 1
+        return
     assert len(done) == 1
     result = done[0]
     assert result.complete == (not lost)
