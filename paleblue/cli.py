@@ -58,12 +58,19 @@ def _load_scenario(name: str):
 
 
 # -- commands -------------------------------------------------------------------------------------
-def cmd_scenarios(args: argparse.Namespace) -> int:
-    from emulator.scenario import list_scenarios
+def _list_scenarios():
+    from emulator.scenario import ScenarioError, list_scenarios
 
+    try:
+        return list_scenarios()
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
     rows = [
         (s.name, s.epoch_utc.date().isoformat(), s.spacecraft, s.camera_name, f"{s.range_km:,.0f} km")
-        for s in list_scenarios()
+        for s in _list_scenarios()
     ]
     header = ("name", "date", "spacecraft", "camera", "range to Earth")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -74,17 +81,16 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from emulator.render import render_scenario
-    from emulator.scenario import list_scenarios
     from protocols.image_products import write_image_products
 
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     if args.all:
-        scenarios = list_scenarios()
+        scenarios = _list_scenarios()
     elif args.scenario:
         scenarios = [_load_scenario(args.scenario)]
     else:
         raise CliError("render: name a SCENARIO or give --all")
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
     rendered = []
     for scenario in scenarios:
         frame = render_scenario(scenario, seed=args.seed)
