@@ -598,7 +598,7 @@ def _probe(table: dict[str, Any], path: Path) -> ProbeSpec:
                     path, f"probe.{clash}", "give either position_km (with frame) or range_km"
                 )
         frame = table.get("frame", "icrf-geocentric")
-        if frame not in FRAME_ORIGINS:
+        if not isinstance(frame, str) or frame not in FRAME_ORIGINS:
             raise ScenarioError(
                 path, "probe.frame", f"unknown frame {frame!r} (known: {', '.join(FRAME_ORIGINS)})"
             )
@@ -707,7 +707,7 @@ def _sensor(table: Any, path: Path) -> dict[str, Any]:
     psf = table.get("psf")
     if psf is not None:
         kind = psf.get("kind")
-        if kind not in _PSF_KINDS:
+        if not isinstance(kind, str) or kind not in _PSF_KINDS:
             raise ScenarioError(
                 path, "sensor.psf.kind", f"must be one of {', '.join(_PSF_KINDS)}, got {kind!r}"
             )
