@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from emulator.attitude import dcm_to_quat
 from emulator.downlink import Downlink
 from emulator.file_delivery import ImageFileSender
 from emulator.flight_software import FlightSoftware, ImageRequest, LinkStatus
-from emulator.geometry import compute_geometry
+from emulator.geometry import compute_geometry, probe_velocity_km_s
 from emulator.imaging import image_packets, pixel_bytes
 from emulator.link_simulator import LinkProfile, LinkSimulator, Pass
 from emulator.platform_model import ScenarioSnapshot
@@ -112,6 +113,7 @@ class Probe:
             link_status=self._link_status,
             on_downlink_image=self._queue_image,
         )
+        self.fsw.platform.quaternion = self._scene_attitude()
 
     # -- on-board services -----------------------------------------------------------------
     def onboard_tai(self) -> float:
@@ -134,12 +136,19 @@ class Probe:
     def _scenario_snapshot(self) -> ScenarioSnapshot:
         geometry = compute_geometry(self.scenario)
         position = tuple(float(x) for x in geometry.probe_position_km)
+        velocity = tuple(float(x) for x in probe_velocity_km_s(self.scenario))
         return ScenarioSnapshot(
             position_km=position,  # type: ignore[arg-type]
-            velocity_km_s=(0.0, 0.0, 0.0),  # scenarios fix the probe's position, not its velocity
+            velocity_km_s=velocity,  # type: ignore[arg-type]
             earth_distance_km=float(np.linalg.norm(geometry.probe_position_km)),
             moon_distance_km=geometry.body("moon").range_km,
         )
+
+    def _scene_attitude(self) -> np.ndarray:
+        """The camera's pointing in the scene as the housekeeping quaternion: inertial to body (the
+        body frame is the camera's), so ``quat_to_dcm(q)`` maps ICRF coordinates to camera ones."""
+        q = dcm_to_quat(compute_geometry(self.scenario).cam_to_icrf.T)
+        return q if q[0] >= 0 else -q
 
     def _link_status(self) -> LinkStatus:
         if isinstance(self._link, CaduDownlink):
@@ -356,12 +365,12 @@ class Probe:
             if uplink is not None:
                 self._receive_uplink(uplink)
             in_view = self._serve_files(link, in_view)
-            if self.onboard_tai() >= next_tick:
+            if not link.send_batch(stop):
+                break
+            if self.onboard_tai() >= next_tick:  # after sending: FRAMES_SENT counts what went out
                 next_tick += TICK_PERIOD_S
                 for packet in self.fsw.tick(self.onboard_tai()):
                     link.submit(VC_REALTIME, packet)
-            if not link.send_batch(stop):
-                break
             if not link.has_pending() and not self._files_pending() and not drained_reported:
                 drained_reported = True
                 log.info("downlink queue empty: every queued image has been sent")
