@@ -1,11 +1,12 @@
 """The probe process: flight software, camera and transmitter around one loop.
 
-Order of work: load the scenario, capture its images, bind the downlink and
-the uplink, and wait for a ground station to subscribe (so start-up order does
-not matter). Then, until stopped: take telecommands from the uplink and hand
-them to the flight software, tick the flight software about once a second
-(housekeeping, events), and keep the downlink busy — real-time packets first,
-then image data, then idle frames, at the link's bit rate.
+Order of work: load the scenario, bind the downlink and the uplink (so a busy
+endpoint fails at once), capture its images, and wait for a ground station to
+subscribe (so start-up order does not matter). Then, until stopped: take
+telecommands from the uplink and hand them to the flight software, keep the
+downlink busy — real-time packets first, then image data, then idle frames, at
+the link's bit rate — and tick the flight software about once a second
+(housekeeping, events) after each batch, so housekeeping counts what went out.
 """
 
 from __future__ import annotations
@@ -229,16 +230,20 @@ class Probe:
     def run(self, stop: threading.Event) -> int:
         scenario = self.scenario
         count = scenario.image_count
-        log.info("capturing %d image(s) of %s", count, scenario.name)
-        initial = {image_id: self._capture(image_id) for image_id in range(1, count + 1)}
-        self.fsw.last_image_id = self.fsw.image_counter = count
-        if initial:
-            self.fsw.last_exposure_us = round(initial[count].exposure_s * 1e6)
         # a seeded run is reproducible to the byte, its session number included
         session = None if self.options.seed is None else zlib.crc32(f"paleblue-{self.options.seed}".encode())
+        # bind first: a busy or malformed endpoint fails at once, not after the images are rendered
         downlink = Downlink(self.options.downlink, session=session)
-        uplink = Uplink(self.options.uplink) if self.options.uplink else None
+        uplink: Uplink | None = None
         try:
+            uplink = Uplink(self.options.uplink) if self.options.uplink else None
+            log.info("capturing %d image(s) of %s", count, scenario.name)
+            initial = {image_id: self._capture(image_id) for image_id in range(1, count + 1)}
+            if stop.is_set():
+                return 0
+            self.fsw.last_image_id = self.fsw.image_counter = count
+            if initial:
+                self.fsw.last_exposure_us = round(initial[count].exposure_s * 1e6)
             log.info(
                 "downlink bound at %s%s; waiting for a ground station",
                 self.options.downlink, f", uplink at {self.options.uplink}" if uplink else "",
