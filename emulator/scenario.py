@@ -501,8 +501,8 @@ def _parse(raw: dict[str, Any], path: Path, expect_name: str | None) -> Scenario
     time_table = _table(raw, "time", path)
     epoch = _epoch(time_table.get("utc"), path)
     interval_s = _float(time_table, "interval_s", "time", path, default=60.0, minimum=0.0)
-    last = epoch + timedelta(seconds=interval_s * (image_count - 1))
-    if not (ephemeris.in_coverage(epoch) and ephemeris.in_coverage(last)):
+    in_coverage = ephemeris.in_coverage(epoch)  # first: near year 9999 the last image overflows
+    if not (in_coverage and ephemeris.in_coverage(epoch + timedelta(seconds=interval_s * (image_count - 1)))):
         start, end = ephemeris.coverage_utc()
         raise fail(
             "time.utc", f"{epoch.isoformat()} is outside the DE421 ephemeris ({start.date()} to {end.date()})"
@@ -586,7 +586,10 @@ def _epoch(value: Any, path: Path) -> datetime:
             raise ScenarioError(path, "time.utc", f"not an ISO 8601 date-time: {value!r}") from None
     if not isinstance(value, datetime):
         raise ScenarioError(path, "time.utc", 'required, e.g. "2020-07-27T12:00:00Z"')
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+23:59 is in year 0 in UTC
+        raise ScenarioError(path, "time.utc", f"{value.isoformat()} has no UTC date-time") from None
 
 
 def _probe(table: dict[str, Any], path: Path) -> ProbeSpec:

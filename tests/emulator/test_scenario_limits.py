@@ -65,6 +65,20 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
         _sub('utc = "2020-07-27T12:00:00Z"', 'utc = "2020-07-27T12:00:00Z"\ninterval_s = 1e300').encode(),
         "time.interval_s",
     ),
+    "utc-before-year-1": (
+        _sub('utc = "2020-07-27T12:00:00Z"', "utc = 0001-01-01T00:00:00+23:59").encode(),
+        "time.utc",
+    ),
+    "utc-after-year-9999": (
+        _sub('utc = "2020-07-27T12:00:00Z"', 'utc = "9999-12-31T23:59:59-23:59"').encode(),
+        "time.utc",
+    ),
+    "utc-sequence-past-9999": (
+        _sub('utc = "2020-07-27T12:00:00Z"', 'utc = "9999-12-31T00:00:00Z"\ninterval_s = 31557600.0')
+        .replace("image_count = 1", "image_count = 2")
+        .encode(),
+        "time.utc",
+    ),
     "gain-zero": (_sub("gain_e_per_dn = 20.0", "gain_e_per_dn = 0").encode(), "sensor.gain_e_per_dn"),
     "bias-above-adc": (_sub("bias_dn = 32", "bias_dn = 5000").encode(), "sensor.bias_dn"),
     "unknown-band": (_sub('band = "panchromatic"', 'band = "ultraviolet-x"').encode(), "sensor.band"),
