@@ -49,7 +49,8 @@ the probe or image transport fail or grow without bound):
   product must fit image transport's ``MAX_IMAGE_OCTETS``; the PSF kernel is bounded
   (``RANGES["sensor.psf.sigma_px"]``, an Airy first dark ring within ``AIRY_FIRST_ZERO_PX``); at most
   ``MAX_COSMIC_RAY_HITS`` cosmic-ray hits expected per image at the longest exposure the scenario or
-  a TAKE_IMAGE command can set. Measured peak memory of ``paleblue render`` at the pixel cap: 0.74 GB.
+  a TAKE_IMAGE command can set. Measured peaks at the caps: ``paleblue render`` of one 4096 x 4096
+  16-bit image 1.03 GB; a probe holding four such images, rendered and packetised, 1.06 GB.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ MAX_NAME_CHARS = 100
 MAX_MESSAGE_CHARS = 300  # an error stays one readable line
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_NAME_CHARS - 1}}}")
 MAX_IMAGE_COUNT = 256
-MAX_PIXELS = 4096 * 4096  # per image; paleblue render peaks at 0.74 GB here (README, Scenarios)
+MAX_PIXELS = 4096 * 4096  # per image; paleblue render peaks at 1.03 GB here (README, Scenarios)
 MAX_SEQUENCE_PIXELS = 4 * MAX_PIXELS  # summed over image_count: the probe keeps every image on board
 MAX_COSMIC_RAY_HITS = 10_000  # expected per image; each hit is a short track of at most 100 samples
 AIRY_FIRST_ZERO_PX = (0.1, 20.0)  # below 0.1 px the Airy integral needs ever more nodes
