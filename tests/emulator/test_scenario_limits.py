@@ -265,3 +265,19 @@ def _readme_ranges() -> dict[str, str]:
 def test_the_readme_lists_every_range_as_the_code_declares_it() -> None:
     documented = _readme_ranges()
     assert documented == {name: limits.describe() for name, limits in RANGES.items()}
+
+
+@pytest.mark.parametrize("command", [["probe"], ["run"], ["render"]])
+def test_probe_and_run_refuse_a_hostile_file_before_starting(tmp_path: Path, command: list[str]) -> None:
+    data, field = HOSTILE["exposure-1e300"]
+    path = tmp_path / "hostile.toml"
+    path.write_bytes(data)
+    out = ["-o", str(tmp_path / "out")] if command != ["probe"] else []
+    result = subprocess.run(
+        [sys.executable, "-m", "paleblue", *command, str(path), *out],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"paleblue: {path}: {field}: 1e+300 outside (0, 3,600] s"]
