@@ -44,12 +44,17 @@ class Downlink:
     def _drain_subscriptions(self, timeout_ms: int) -> None:
         while self._socket.poll(timeout_ms, zmq.POLLIN):
             message = self._socket.recv()
+            # A subscription says only that someone listens: a ground station, a recorder, or the
+            # `cmd` client watching for its verification reports (its commands arrive on the uplink).
             if message[:1] == b"\x01":
                 self.subscribers += 1
-                log.info("ground station subscribed (%d so far)", self.subscribers)
+                log.info(
+                    "downlink subscriber joined, topic %r (%d now: ground stations, taps or command clients)",
+                    message[1:].decode("ascii", "replace"), self.subscribers,
+                )  # fmt: skip
             elif message[:1] == b"\x00":
                 self.subscribers = max(0, self.subscribers - 1)
-                log.info("ground station unsubscribed")
+                log.info("downlink subscriber left (%d remain)", self.subscribers)
             timeout_ms = 0
 
     def wait_for_subscriber(self, stop: threading.Event, poll_ms: int = 100, count: int = 1) -> bool:

@@ -214,6 +214,22 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return math.degrees(math.atan2(float(np.linalg.norm(np.cross(a, b))), float(np.dot(a, b))))
 
 
+def probe_velocity_km_s(scenario: Scenario, image_index: int = 0, step_s: float = 60.0) -> np.ndarray:
+    """Geocentric ICRF velocity the scenario's geometry implies at image ``image_index``, km/s.
+
+    A scenario places the probe relative to a body and the Sun (a range and a phase angle, or a
+    position in a body-centred frame), so the probe moves as that body and the Sun line do: a
+    central difference of the geocentric position over ``step_s`` either side.
+    """
+    jd = ephemeris.jd_tdb(scenario.epoch_of(image_index))
+    half = step_s / 86400.0
+
+    def geocentric(at: float) -> np.ndarray:
+        return probe_barycentric_km(scenario.probe, at) - ephemeris.position_ssb("earth", at)
+
+    return (geocentric(jd + half) - geocentric(jd - half)) / (2.0 * step_s)
+
+
 def compute_geometry(scenario: Scenario, image_index: int = 0) -> SceneGeometry:
     """Geometry of image ``image_index`` of ``scenario``: camera attitude and each body's apparent view."""
     epoch = scenario.epoch_of(image_index)

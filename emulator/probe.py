@@ -1,11 +1,12 @@
 """The probe process: flight software, camera and transmitter around one loop.
 
-Order of work: load the scenario, capture its images, bind the downlink and
-the uplink, and wait for a ground station to subscribe (so start-up order does
-not matter). Then, until stopped: take telecommands from the uplink and hand
-them to the flight software, tick the flight software about once a second
-(housekeeping, events), and keep the downlink busy — real-time packets first,
-then image data, then idle frames, at the link's bit rate.
+Order of work: load the scenario, bind the downlink and the uplink (so a busy
+endpoint fails at once), capture its images, and wait for a ground station to
+subscribe (so start-up order does not matter). Then, until stopped: take
+telecommands from the uplink and hand them to the flight software, keep the
+downlink busy — real-time packets first, then image data, then idle frames, at
+the link's bit rate — and tick the flight software about once a second
+(housekeeping, events) after each batch, so housekeeping counts what went out.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from emulator.attitude import dcm_to_quat
 from emulator.downlink import Downlink
 from emulator.file_delivery import ImageFileSender
 from emulator.flight_software import FlightSoftware, ImageRequest, LinkStatus
-from emulator.geometry import compute_geometry
+from emulator.geometry import compute_geometry, probe_velocity_km_s
 from emulator.imaging import image_packets, pixel_bytes
 from emulator.link_simulator import LinkProfile, LinkSimulator, Pass
 from emulator.platform_model import ScenarioSnapshot
@@ -112,6 +114,7 @@ class Probe:
             link_status=self._link_status,
             on_downlink_image=self._queue_image,
         )
+        self.fsw.platform.quaternion = self._scene_attitude()
 
     # -- on-board services -----------------------------------------------------------------
     def onboard_tai(self) -> float:
@@ -134,12 +137,19 @@ class Probe:
     def _scenario_snapshot(self) -> ScenarioSnapshot:
         geometry = compute_geometry(self.scenario)
         position = tuple(float(x) for x in geometry.probe_position_km)
+        velocity = tuple(float(x) for x in probe_velocity_km_s(self.scenario))
         return ScenarioSnapshot(
             position_km=position,  # type: ignore[arg-type]
-            velocity_km_s=(0.0, 0.0, 0.0),  # scenarios fix the probe's position, not its velocity
+            velocity_km_s=velocity,  # type: ignore[arg-type]
             earth_distance_km=float(np.linalg.norm(geometry.probe_position_km)),
             moon_distance_km=geometry.body("moon").range_km,
         )
+
+    def _scene_attitude(self) -> np.ndarray:
+        """The camera's pointing in the scene as the housekeeping quaternion: inertial to body (the
+        body frame is the camera's), so ``quat_to_dcm(q)`` maps ICRF coordinates to camera ones."""
+        q = dcm_to_quat(compute_geometry(self.scenario).cam_to_icrf.T)
+        return q if q[0] >= 0 else -q
 
     def _link_status(self) -> LinkStatus:
         if isinstance(self._link, CaduDownlink):
@@ -220,16 +230,20 @@ class Probe:
     def run(self, stop: threading.Event) -> int:
         scenario = self.scenario
         count = scenario.image_count
-        log.info("capturing %d image(s) of %s", count, scenario.name)
-        initial = {image_id: self._capture(image_id) for image_id in range(1, count + 1)}
-        self.fsw.last_image_id = self.fsw.image_counter = count
-        if initial:
-            self.fsw.last_exposure_us = round(initial[count].exposure_s * 1e6)
         # a seeded run is reproducible to the byte, its session number included
         session = None if self.options.seed is None else zlib.crc32(f"paleblue-{self.options.seed}".encode())
+        # bind first: a busy or malformed endpoint fails at once, not after the images are rendered
         downlink = Downlink(self.options.downlink, session=session)
-        uplink = Uplink(self.options.uplink) if self.options.uplink else None
+        uplink: Uplink | None = None
         try:
+            uplink = Uplink(self.options.uplink) if self.options.uplink else None
+            log.info("capturing %d image(s) of %s", count, scenario.name)
+            initial = {image_id: self._capture(image_id) for image_id in range(1, count + 1)}
+            if stop.is_set():
+                return 0
+            self.fsw.last_image_id = self.fsw.image_counter = count
+            if initial:
+                self.fsw.last_exposure_us = round(initial[count].exposure_s * 1e6)
             log.info(
                 "downlink bound at %s%s; waiting for a ground station",
                 self.options.downlink, f", uplink at {self.options.uplink}" if uplink else "",
@@ -356,12 +370,12 @@ class Probe:
             if uplink is not None:
                 self._receive_uplink(uplink)
             in_view = self._serve_files(link, in_view)
-            if self.onboard_tai() >= next_tick:
+            if not link.send_batch(stop):
+                break
+            if self.onboard_tai() >= next_tick:  # after sending: FRAMES_SENT counts what went out
                 next_tick += TICK_PERIOD_S
                 for packet in self.fsw.tick(self.onboard_tai()):
                     link.submit(VC_REALTIME, packet)
-            if not link.send_batch(stop):
-                break
             if not link.has_pending() and not self._files_pending() and not drained_reported:
                 drained_reported = True
                 log.info("downlink queue empty: every queued image has been sent")

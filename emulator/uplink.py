@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from protocols.errors import DecodeError
 from protocols.zmq_framing import TOPIC_UPLINK, Envelope, Layer
@@ -24,10 +25,24 @@ class Uplink:
         self._socket = (context or zmq.Context.instance()).socket(zmq.PULL)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.bind(endpoint)
+        self._monitor = self._socket.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
         self.rejected = 0
+        self.connections = 0  # command senders connected now (`paleblue cmd`, a ground station)
+
+    def _log_connections(self) -> None:
+        """Say when a command sender connects or goes: the uplink is where commands come from."""
+        while self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor)["event"]
+            if event == zmq.EVENT_ACCEPTED:
+                self.connections += 1
+                log.info("uplink: command connection opened (%d open)", self.connections)
+            elif event == zmq.EVENT_DISCONNECTED:
+                self.connections = max(0, self.connections - 1)
+                log.info("uplink: command connection closed (%d open)", self.connections)
 
     def receive(self, max_messages: int = 64) -> list[tuple[Layer, bytes]]:
         """Whatever has arrived (without waiting): (layer, payload) pairs; malformed ones are counted."""
+        self._log_connections()
         out: list[tuple[Layer, bytes]] = []
         for _ in range(max_messages):
             try:
@@ -48,4 +63,6 @@ class Uplink:
         return out
 
     def close(self) -> None:
+        self._socket.disable_monitor()
+        self._monitor.close()
         self._socket.close()

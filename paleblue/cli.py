@@ -48,6 +48,44 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived: the command stops at a safe point and exits 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _Interrupts:
+    """SIGINT/SIGTERM raise :class:`Interrupted` at once, except inside :meth:`hold` (writing a
+    file): there the first one waits for the block to end. Later signals are ignored: the command
+    is already stopping."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.progress = "nothing written"  # what is complete, for the one line an interrupt prints
+        self._held = 0
+        signal.signal(signal.SIGINT, self._handler)
+        signal.signal(signal.SIGTERM, self._handler)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            return
+        self.signum = signum
+        if not self._held:
+            raise Interrupted(signum)
+
+    @contextlib.contextmanager
+    def hold(self):
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+        if not self._held and self.signum is not None:
+            raise Interrupted(self.signum)
+
+
 def _load_scenario(name: str):
     from emulator.scenario import ScenarioError, load_scenario
 
@@ -58,12 +96,19 @@ def _load_scenario(name: str):
 
 
 # -- commands -------------------------------------------------------------------------------------
-def cmd_scenarios(args: argparse.Namespace) -> int:
-    from emulator.scenario import list_scenarios
+def _list_scenarios():
+    from emulator.scenario import ScenarioError, list_scenarios
 
+    try:
+        return list_scenarios()
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
     rows = [
         (s.name, s.epoch_utc.date().isoformat(), s.spacecraft, s.camera_name, f"{s.range_km:,.0f} km")
-        for s in list_scenarios()
+        for s in _list_scenarios()
     ]
     header = ("name", "date", "spacecraft", "camera", "range to Earth")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -73,31 +118,43 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    interrupts = _Interrupts()  # first: Ctrl-C even during the imports below is one line
+    try:
+        return _render(args, interrupts)
+    except Interrupted as exc:
+        print(f"paleblue: render: interrupted by {exc}; {interrupts.progress}", file=sys.stderr)
+        return 128 + exc.signum
+
+
+def _render(args: argparse.Namespace, interrupts: _Interrupts) -> int:
+    """Render, write each scenario's products whole (a signal waits for the files), then the sheet."""
     from emulator.render import render_scenario
-    from emulator.scenario import list_scenarios
     from protocols.image_products import write_image_products
 
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     if args.all:
-        scenarios = list_scenarios()
+        scenarios = _list_scenarios()
     elif args.scenario:
         scenarios = [_load_scenario(args.scenario)]
     else:
         raise CliError("render: name a SCENARIO or give --all")
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
     rendered = []
     for scenario in scenarios:
         frame = render_scenario(scenario, seed=args.seed)
-        files = write_image_products(
-            frame.pixels, frame.bit_depth, _json_ready(frame.truth), out, scenario.name
-        )
-        rendered.append((scenario.name, frame))
-        print(f"{scenario.name}: " + ", ".join(str(p) for p in files.values()))
+        with interrupts.hold():
+            files = write_image_products(
+                frame.pixels, frame.bit_depth, _json_ready(frame.truth), out, scenario.name
+            )
+            rendered.append((scenario.name, frame))
+            interrupts.progress = f"{len(rendered)} of {len(scenarios)} scenario(s) written whole to {out}"
+            print(f"{scenario.name}: " + ", ".join(str(p) for p in files.values()), flush=True)
     if args.all:
         from emulator.contact_sheet import write_contact_sheet
 
-        sheet = write_contact_sheet(rendered, out / "contact-sheet.png")
-        print(f"contact sheet: {sheet}")
+        with interrupts.hold():
+            sheet = write_contact_sheet(rendered, out / "contact-sheet.png")
+            print(f"contact sheet: {sheet}")
     return 0
 
 
@@ -375,6 +432,44 @@ def _stop_process(process: subprocess.Popen, name: str, grace_s: float = 10.0) -
         process.wait()
 
 
+class _StderrRelay(threading.Thread):
+    """Copies a child's stderr to ours, line by line, and keeps its last line (its own error)."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(daemon=True)
+        self._stream = stream
+        self.last_line = ""
+
+    def run(self) -> None:
+        for line in self._stream:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            if line.strip():
+                self.last_line = line.strip()
+
+
+def _relay_stderr(process: subprocess.Popen) -> _StderrRelay:
+    relay = _StderrRelay(process.stderr)
+    relay.start()
+    return relay
+
+
+def _supervise(ground: subprocess.Popen, probe: subprocess.Popen, deadline: float, poll_s: float = 0.1):
+    """Wait for the ground station to finish; a probe that exits first ends the wait at once.
+
+    Returns ``("probe", process)`` for a probe that ended first, else None (the ground station
+    finished, or the deadline passed: then it is said, and the caller stops both).
+    """
+    while ground.poll() is None:
+        if probe.poll() is not None:
+            return ("probe", probe)
+        if time.monotonic() > deadline:
+            print("run: ground station did not finish; stopping it", file=sys.stderr)
+            return None
+        time.sleep(poll_s)
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     scenario = _load_scenario(args.scenario)
     out = Path(args.output)
@@ -434,21 +529,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
     # its closing brief duplicates summary.json; a pipe nobody read would stall it past 64 KiB
-    ground = subprocess.Popen(ground_cmd, stdout=subprocess.DEVNULL)
-    probe = subprocess.Popen(probe_cmd)
+    ground = subprocess.Popen(ground_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    probe = subprocess.Popen(probe_cmd, stderr=subprocess.PIPE, text=True)
+    relays = {"ground station": _relay_stderr(ground), "probe": _relay_stderr(probe)}
+    early = None  # a child that ended before the ground station had its images
     try:
-        ground.wait(args.timeout + 30)
-    except subprocess.TimeoutExpired:
-        print("run: ground station did not finish; stopping it", file=sys.stderr)
-        _stop_process(ground, "ground station")
+        early = _supervise(ground, probe, started + args.timeout + 30)
     except KeyboardInterrupt:
-        _stop_process(ground, "ground station")
+        pass
     finally:
         _stop_process(probe, "probe")
         _stop_process(ground, "ground station")
+    for relay in relays.values():
+        relay.join(5.0)
+    if early is not None:
+        name, process = early
+        said = relays[name].last_line or "(it printed nothing)"
+        print(f"run: the {name} exited early with status {process.returncode}: {said}", file=sys.stderr)
+        return 1
     summary_path = out / "summary.json"
     if not summary_path.exists():
-        raise CliError(f"run: the ground station wrote no summary in {out}")
+        said = relays["ground station"].last_line
+        raise CliError(
+            f"run: the ground station (status {ground.returncode}) wrote no summary in {out}"
+            + (f": {said}" if said else "")
+        )
     summary = json.loads(summary_path.read_text())
     images = summary["images"]
     print(f"run: finished in {time.monotonic() - started:.1f} s; products in {out.resolve()}")

@@ -1,0 +1,81 @@
+"""Operator-grade command line (issue 15): Ctrl-C and SIGTERM in `render` are one line and exit
+130/143 with whole files; `run` whose probe dies at start ends at once with the probe's error."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.integration.conftest import PALEBLUE
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_render_interrupted_prints_one_line_and_leaves_whole_files(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [*PALEBLUE, "render", "--all", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stdout.readline()  # the first scenario is written: mid-work, handlers set
+        assert first, process.stderr.read()
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == status, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0].startswith(f"paleblue: render: interrupted by {signum.name}; "), lines[0]
+    written = [first, *stdout.splitlines()]
+    assert f"{len([w for w in written if w.strip()])} of 11 scenario(s) written whole" in lines[0]
+    assert not (out / "contact-sheet.png").exists()  # stopped before the end
+    for png in out.glob("*.png"):
+        with Image.open(png) as image:
+            image.load()  # every file there is whole
+
+
+def test_run_whose_probe_dies_at_start_ends_at_once_with_its_error(tmp_path: Path) -> None:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        endpoint = f"tcp://127.0.0.1:{busy.getsockname()[1]}"
+        process = subprocess.Popen(
+            [*PALEBLUE, "run", "-o", str(tmp_path / "out"), "--downlink", endpoint, "--timeout", "60"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        died_at = None
+        lines = []
+        try:
+            for line in process.stderr:
+                lines.append(line.rstrip())
+                if died_at is None and line.startswith("paleblue: probe:"):
+                    died_at = time.monotonic()
+            process.wait(timeout=30)
+            ended_at = time.monotonic()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert died_at is not None, lines
+    assert ended_at - died_at < 5.0, lines  # before: the ground's full --timeout, then "faults: none"
+    assert process.returncode == 1, lines
+    assert "Address already in use" in lines[-1] and lines[-1].startswith("run: the probe exited early"), (
+        lines
+    )
+    assert not any("Traceback" in line for line in lines), lines
