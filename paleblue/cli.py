@@ -22,6 +22,7 @@ from paleblue import __version__
 
 DEFAULT_DOWNLINK = "tcp://127.0.0.1:5550"
 DEFAULT_UPLINK = "tcp://127.0.0.1:5551"
+KEYS_HELP = "SDLS key directory (`paleblue keys generate DIR`): TCs only in authenticated TC frames"
 
 
 class CliError(Exception):
@@ -140,8 +141,44 @@ def cmd_probe(args: argparse.Namespace) -> int:
         link_profile=_link_profile(args.link, args.time_scale, scenario.range_km),
         time_scale=args.time_scale,
         subscribers=args.subscribers,
+        security=_security(args.keys, "probe"),
+        security_dir=Path(args.keys) if args.keys else None,
     )
     return Probe(scenario, options).run(stop)
+
+
+def _security(directory: str | None, role: str):
+    """The SDLS context from a key directory (None without one); a bad key file is a usage error."""
+    if directory is None:
+        return None
+    from protocols.sdls.keystore import KeyFileError, load_context
+
+    try:
+        return load_context(Path(directory), role)
+    except KeyFileError as exc:
+        raise CliError(f"keys: {exc}") from None
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """`keys generate DIR`: fresh AES-256 keys (0600) and the SA definitions; `keys show DIR`: the SAs."""
+    from protocols.sdls.keystore import KeyFileError, generate, load_context
+
+    directory = Path(args.directory)
+    try:
+        if args.action == "generate":
+            path = generate(directory, key_count=args.count, force=args.force)
+            sas = directory / "associations.json"
+            print(f"keys: {args.count} AES-256 keys in {path} (mode 0600); SAs in {sas}")
+            return 0
+        context = load_context(directory, "ground", links=("tc", "tm", "aos"))
+    except (KeyFileError, OSError) as exc:
+        raise CliError(f"keys: {exc}") from None
+    for spi, sa in sorted(context.sas.items()):
+        st = context.status(spi)
+        print(f"SPI {spi}: {sa.link} VC {sa.vcid}, {sa.service.value}, key {st.key_id}, IV {sa.iv_length}, "
+              f"SN {sa.sn_length}, MAC {sa.mac_length}, window {sa.window}, mask {sa.auth_mask.hex()}, "
+              f"ground ARSN {st.arsn}")  # fmt: skip
+    return 0
 
 
 def _compression(name: str):
@@ -234,8 +271,18 @@ def cmd_cmd(args: argparse.Namespace) -> int:
     except CommandError as exc:
         raise CliError(f"cmd: {exc}") from None
     channel = _channel(args.channel)
+    security = _security(args.keys, "ground")
+    on_sent = None
+    if security is not None:
+        from protocols.sdls.keystore import save_arsn
+
+        def on_sent(context) -> None:
+            save_arsn(Path(args.keys), "ground", context)
+
     try:
-        with open_command_client(args.uplink, args.downlink, channel, mdb, args.timeout) as client:
+        with open_command_client(
+            args.uplink, args.downlink, channel, mdb, args.timeout, security, on_sent
+        ) as client:
             if not args.wait:
                 record = client.send_command(args.name, arguments)
                 print(f"{args.name}: sent (request {record.request_id})")
@@ -519,6 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="wait for N downlink subscribers (a ground station and taps) before sending (default 1)",
     )
+    p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_probe)
 
@@ -583,7 +631,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="wait for acceptance and completion; exit 1 on failure"
     )
     p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S")
+    p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
     p.set_defaults(func=cmd_cmd)
+
+    p = sub.add_parser("keys", help="SDLS keys and security associations: generate DIR, show DIR")
+    p.add_argument("action", choices=("generate", "show"))
+    p.add_argument("directory", metavar="DIR")
+    p.add_argument("--count", type=_positive_int, default=4, metavar="N", help="keys to generate (default 4)")
+    p.add_argument("--force", action="store_true", help="overwrite existing keys")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("record", help="record a downlink (and uplink) as a passive tap")
     p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT")

@@ -144,6 +144,8 @@ class SecurityContext:
             raise self.reject(Reason.WRONG_LENGTH, 0, f"{len(frame)} octets cannot hold a TC frame")
         vcid = int(unpack_header_fast(frame)["virtual_channel_id"])
         length = int(unpack_header_fast(frame)["frame_length"]) + 1
+        if length > len(frame):
+            raise self.reject(Reason.WRONG_LENGTH, 2, f"frame of {length} octets truncated to {len(frame)}")
         sa = self._receiving_sa("tc", vcid, frame[HEADER_LENGTH:length], HEADER_LENGTH)
         try:
             plain, verified = process_tc(sa, self._key(sa), self.arsn[sa.spi], frame)
