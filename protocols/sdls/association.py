@@ -18,6 +18,7 @@ never used twice under one key (the sender refuses to wrap; rekey or set the ARS
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 
@@ -55,6 +56,11 @@ class SecurityAssociation:
     mac_length: int = 16
     window: int = 16
     auth_mask: bytes = b""  # over the primary header; empty means every bit authenticated
+    header_length: int = field(init=False, repr=False, compare=False)
+    overhead: int = field(init=False, repr=False, compare=False)
+    arsn_length: int = field(init=False, repr=False, compare=False)
+    arsn_max: int = field(init=False, repr=False, compare=False)
+    full_mask: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.link not in HEADER_LENGTHS:
@@ -80,27 +86,22 @@ class SecurityAssociation:
                 raise ValueError(f"SA {self.spi}: AES-GCM IV length must be 12..16 octets")
             if not 8 <= self.mac_length <= 16:
                 raise ValueError(f"SA {self.spi}: AES-GCM MAC length must be 8..16 octets")
-
-    @property
-    def header_length(self) -> int:
-        return SPI_LENGTH + self.iv_length + self.sn_length + self.pl_length
+        # derived once: they are read for every frame
+        header_length = SPI_LENGTH + self.iv_length + self.sn_length + self.pl_length
+        arsn_length = self.sn_length or self.iv_length
+        derived = {
+            "header_length": header_length,  # octets of the security header
+            "overhead": header_length + self.mac_length,  # security header + trailer
+            "arsn_length": arsn_length,  # the ARSN's octets: its own field, or else the IV
+            "arsn_max": (1 << (8 * arsn_length)) - 1 if arsn_length else 0,
+            "full_mask": self.auth_mask == b"\xff" * len(self.auth_mask),  # header into the AAD as it is
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @property
     def trailer_length(self) -> int:
         return self.mac_length
-
-    @property
-    def overhead(self) -> int:
-        return self.header_length + self.trailer_length
-
-    @property
-    def arsn_length(self) -> int:
-        """Octets of the anti-replay sequence number: its own field, or else the IV."""
-        return self.sn_length or self.iv_length
-
-    @property
-    def arsn_max(self) -> int:
-        return (1 << (8 * self.arsn_length)) - 1 if self.arsn_length else 0
 
     @property
     def anti_replay(self) -> bool:
@@ -116,7 +117,7 @@ class SecurityAssociation:
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> SecurityAssociation:
-        known = {f for f in cls.__dataclass_fields__}
+        known = {f.name for f in dataclasses.fields(cls) if f.init}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown SA field(s): {', '.join(sorted(unknown))}")

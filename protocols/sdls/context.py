@@ -159,7 +159,7 @@ class SecurityContext:
         self, link: str, vcid: int, frame: bytes | memoryview, header_length: int, tail_length: int = 0,
         fecf: bool = True,
     ) -> Verified:  # fmt: skip
-        sa = self._receiving_sa(link, vcid, frame[header_length:], header_length)
+        sa = self._receiving_sa(link, vcid, memoryview(frame)[header_length:], header_length)
         try:
             verified = process_fixed(
                 sa, self._key(sa), self.arsn[sa.spi], frame, header_length, tail_length, fecf

@@ -14,12 +14,18 @@ authenticated (it is link control, refreshed every frame), as in 355.0-B-2 §4.1
 
 from __future__ import annotations
 
+import anycrc
+
 from protocols.crc import crc16
 from protocols.errors import DecodeError
 from protocols.sdls.association import SaKey, SecurityAssociation
 from protocols.sdls.reasons import Reason, SdlsRejected
 from protocols.sdls.security import Verified, apply_security, process_security
 from protocols.tc_frame import FECF_LENGTH, HEADER_LENGTH, MAX_FRAME_LENGTH, TC_FRAME_HEADER, TcFrame
+
+# CRC-16/CCITT-FALSE by crcany's word-wise tables (anycrc): a whole TM frame's FECF several times
+# faster than binascii's byte loop; tests prove it equal to protocols.crc.crc16.
+_crc16_fast = anycrc.Model("CRC16-IBM-3740").calc
 
 
 def tc_header(
@@ -76,13 +82,19 @@ def process_fixed(
     sa: SecurityAssociation, key: SaKey | None, last_arsn: int, frame: bytes | memoryview, header_length: int,
     tail_length: int = 0, fecf: bool = True,
 ) -> Verified:  # fmt: skip
+    frame = memoryview(frame)
     end = len(frame) - (FECF_LENGTH if fecf else 0)
     if end - tail_length - header_length < sa.overhead + 1:
         raise SdlsRejected(Reason.WRONG_LENGTH, 0, f"a {len(frame)}-octet frame cannot hold SA {sa.spi}")
-    if fecf and crc16(frame[:end]) != int.from_bytes(frame[end:], "big"):
+    if fecf and _crc16_fast(frame[:end]) != int.from_bytes(frame[end:], "big"):
         raise SdlsRejected(Reason.BAD_FRAME, end, "frame error control field does not match")
     return process_security(
-        sa, key, last_arsn, frame[:header_length], frame[header_length : end - tail_length], header_length
+        sa,
+        key,
+        last_arsn,
+        bytes(frame[:header_length]),
+        frame[header_length : end - tail_length],
+        header_length,
     )
 
 

@@ -17,13 +17,13 @@ last one accepted and at most ``window`` above it.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from protocols.sdls.association import SaKey, SecurityAssociation, ServiceType
-from protocols.sdls.header import SecurityHeader, unpack_header_fast
+from protocols.sdls.header import SecurityHeader
 from protocols.sdls.reasons import Reason, SdlsRejected
 
 
@@ -71,8 +71,7 @@ def apply_security(
     return sec + data + tag[: sa.mac_length]
 
 
-@dataclass(frozen=True, slots=True)
-class Verified:
+class Verified(NamedTuple):
     spi: int
     arsn: int | None  # None for an SA without anti-replay
     data: bytes
@@ -103,44 +102,51 @@ def process_security(
 ) -> Verified:
     """Verify (and decrypt) ``body``; SdlsRejected with its reason otherwise. Does not keep state:
     the caller stores ``result.arsn`` as the new last ARSN."""
+    body = memoryview(body)
     if len(body) < sa.overhead + 1:
         raise SdlsRejected(
             Reason.WRONG_LENGTH, offset, f"{len(body)} octets cannot hold SA {sa.spi}'s {sa.overhead} + data"
         )
-    sec = unpack_header_fast(sa, body)
-    if sec.spi != sa.spi:
-        raise SdlsRejected(Reason.BAD_SPI, offset, f"SPI {sec.spi} is not SA {sa.spi}")
+    spi = int.from_bytes(body[:2], "big")
+    if spi != sa.spi:
+        raise SdlsRejected(Reason.BAD_SPI, offset, f"SPI {spi} is not SA {sa.spi}")
     hl, end = sa.header_length, len(body) - sa.mac_length
-    payload = bytes(body[hl:end])
-    if sa.service is not ServiceType.PLAINTEXT:
+    iv_end = 2 + sa.iv_length
+    sn_end = iv_end + sa.sn_length
+    if sa.service is ServiceType.PLAINTEXT:
+        payload = bytes(body[hl:end])
+    else:
         if key is None or key.key_id != sa.key_id:
             raise SdlsRejected(Reason.SA_NOT_OPERATIONAL, offset, f"SA {sa.spi} has no key {sa.key_id}")
-        aad = mask(header, sa.auth_mask) + bytes(body[:hl])
-        mac = bytes(body[end:])
+        aad = (header if sa.full_mask else mask(header, sa.auth_mask)) + body[:hl]
         try:
-            payload = _verify(sa, key, sec.iv, aad, payload, mac)
+            payload = _verify(sa, key, body[2:iv_end], aad, body[hl:], end - hl)
         except InvalidTag:
             raise SdlsRejected(Reason.BAD_MAC, offset + end, f"SPI {sa.spi}: MAC does not verify") from None
-    pad = int.from_bytes(sec.pad_length, "big") if sec.pad_length else 0
-    if pad >= len(payload) and pad:
-        raise SdlsRejected(Reason.WRONG_LENGTH, offset + 2, f"pad length {pad} leaves no data")
+    pad = int.from_bytes(body[sn_end:hl], "big") if sa.pl_length else 0
+    if pad and pad >= len(payload):
+        raise SdlsRejected(Reason.WRONG_LENGTH, offset + sn_end, f"pad length {pad} leaves no data")
     arsn = None
     if sa.anti_replay:
-        arsn = int.from_bytes(sec.sequence_number or sec.iv, "big")
+        arsn = int.from_bytes(body[iv_end:sn_end] if sa.sn_length else body[2:iv_end], "big")
         check_window(sa, arsn, last_arsn, offset + 2)
     return Verified(sa.spi, arsn, payload[: len(payload) - pad] if pad else payload)
 
 
-def _verify(sa: SecurityAssociation, key: SaKey, iv: bytes, aad: bytes, payload: bytes, mac: bytes) -> bytes:
+def _verify(
+    sa: SecurityAssociation, key: SaKey, iv: memoryview, aad: bytes, sealed: memoryview, length: int
+) -> bytes:
+    """The plaintext of ``sealed`` (``length`` octets of data, then the MAC); InvalidTag if forged."""
+    payload, mac = sealed[:length], sealed[length:]
     if sa.service is ServiceType.AUTHENTICATION:
         tag = key.aead.encrypt(iv, b"", aad + payload)
         if not hmac.compare_digest(tag[: sa.mac_length], mac):
             raise InvalidTag
-        return payload
+        return bytes(payload)
     if sa.mac_length == 16:
-        return key.aead.decrypt(iv, payload + mac, aad)
+        return key.aead.decrypt(iv, sealed, aad)
     decryptor = Cipher(
-        algorithms.AES(key.secret), modes.GCM(iv, mac, min_tag_length=sa.mac_length)
+        algorithms.AES(key.secret), modes.GCM(bytes(iv), bytes(mac), sa.mac_length)
     ).decryptor()
     decryptor.authenticate_additional_data(aad)
     return decryptor.update(payload) + decryptor.finalize()

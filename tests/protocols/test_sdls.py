@@ -278,3 +278,10 @@ def test_keys_generate_load_and_permissions(tmp_path) -> None:
         load_context(directory, "probe")
     with pytest.raises(KeyFileError, match="no such key directory"):
         load_context(tmp_path / "none", "probe")
+
+
+@given(st.binary(max_size=2000))
+def test_fecf_fast_path_equals_protocols_crc(data: bytes) -> None:
+    from protocols.sdls.frames import _crc16_fast
+
+    assert _crc16_fast(data) == crc16(data) == _crc16_fast(memoryview(b"x" + data)[1:])
