@@ -18,6 +18,7 @@ validation is still refused.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 AUTO_EXPOSURE_US = 2000  # what the camera reports for automatic exposure unless told otherwise
 READOUT_S = 1.0  # camera busy time per image beyond its exposure
+SA_COMMANDS = ("SDLS_START_SA", "SDLS_STOP_SA", "SDLS_REKEY_SA", "SDLS_SET_ARSN", "SDLS_READ_ARSN")
 POWER_FDIR_PARAMETERS = ("BATTERY_SOC", "BUS_VOLTAGE")  # red on these sends the probe to SAFE
 
 
@@ -105,6 +107,7 @@ class FlightSoftware:
         on_downlink_image: Callable[[int], None] | None = None,
         initial_mode: str = "CRUISE",
         security_status: Callable[[], dict[str, Any]] | None = None,
+        sa_management: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.mdb = mdb
         self._scenario = scenario_info or cruise_scenario
@@ -143,6 +146,10 @@ class FlightSoftware:
             "REQUEST_TIME_REPORT": self._time_report,
             "INJECT_FAULT": self._inject_fault,
         }
+        self._sa_management = sa_management
+        for name in SA_COMMANDS:
+            if name in mdb.command_by_name:
+                self._executors[name] = functools.partial(self._sa_command, name)
 
     # ------------------------------------------------------------------ time and housekeeping
 
@@ -393,6 +400,16 @@ class FlightSoftware:
         report = TimeCorrelation(args["GROUND_TAI_S"], received, self._time())
         return [self._tm(self.mdb.apids["housekeeping"], Service.TIME, Subtype.TIME_CORRELATION_REPORT,
                          report.pack(), received)]  # fmt: skip
+
+    def _sa_command(self, name: str, tc: TcPacket, args: dict[str, Any]) -> list[bytes]:
+        """SDLS SA management: the host's security context does it; SA_STATUS reports the outcome."""
+        if self._sa_management is None:
+            raise CommandFailure(FailureCode.EXECUTION_FAILED, "no SDLS security associations on board")
+        try:
+            status = self._sa_management(name, args)
+        except ValueError as exc:
+            raise CommandFailure(FailureCode.EXECUTION_FAILED, str(exc)) from exc
+        return [self._event("SA_STATUS", status["SPI"], status["STATE"], status["KEY_ID"], status["ARSN"])]
 
     def _inject_fault(self, tc: TcPacket, args: dict[str, Any]) -> list[bytes]:
         self.platform.fault = args["FAULT"]

@@ -123,6 +123,7 @@ class Probe:
             link_status=self._link_status,
             on_downlink_image=self._queue_image,
             security_status=self.tc_reception.status,
+            sa_management=self.tc_reception.manage,
         )
 
     # -- on-board services -----------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 from protocols.cltu import INFO_OCTETS, decode_cltu
 from protocols.errors import DecodeError
-from protocols.sdls import Reason, SdlsRejected, SecurityContext
+from protocols.sdls import Reason, SaManagementError, SdlsRejected, SecurityContext
 from protocols.tc_frame import HEADER_LENGTH, TcFrame, check_frame_address, unpack_header_fast
 from protocols.zmq_framing import Layer
 
@@ -125,6 +125,25 @@ class TcReception:
         if self._on_accept is not None:
             self._on_accept(self.security)
         return plain.data
+
+    def manage(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        """An SDLS_* SA management command (355.1-B-1 style); ValueError if the SA or its state refuses."""
+        security = self.security
+        if security is None:
+            raise SaManagementError("no security associations on board")
+        status = security.manage(command, args)
+        spi = status.spi
+        log.info(
+            "SA %d: %s -> %s, key %d, ARSN %d", spi, command, status.state.name, status.key_id, status.arsn
+        )
+        if self._on_accept is not None:
+            self._on_accept(security)
+        return {
+            "SPI": spi,
+            "STATE": status.state.name,
+            "KEY_ID": status.key_id,
+            "ARSN": status.arsn & 0xFFFFFFFF,
+        }
 
     def status(self) -> dict[str, Any]:
         """SECURITY_HK values, by database name."""

@@ -301,6 +301,10 @@ def cmd_cmd(args: argparse.Namespace) -> int:
         raise CliError(f"cmd: {exc}") from None
     steps = " -> ".join(state.value for state, _ in record.transitions) or record.state.value
     print(f"{args.name}: {steps}")
+    if security is not None and args.name.startswith("SDLS_") and args.name in mdb.command_by_name:
+        status = security.manage(args.name, arguments)  # the ground's copy of the SA follows the probe's
+        on_sent(security)
+        print(f"SA {status.spi}: {status.state.name}, key {status.key_id}, ARSN {status.arsn} (ground)")
     return 0
 
 

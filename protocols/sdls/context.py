@@ -204,6 +204,22 @@ class SecurityContext:
             raise SaManagementError(f"ARSN {arsn} does not fit SA {spi}")
         self.arsn[spi] = arsn
 
+    def manage(self, command: str, args: Mapping[str, int]) -> SaStatus:
+        """One SA management command by its mission-database name (SDLS_START_SA, SDLS_STOP_SA,
+        SDLS_REKEY_SA, SDLS_SET_ARSN, SDLS_READ_ARSN); SaManagementError if refused."""
+        spi = int(args["SPI"])
+        if command == "SDLS_START_SA":
+            self.start(spi)
+        elif command == "SDLS_STOP_SA":
+            self.stop(spi)
+        elif command == "SDLS_REKEY_SA":
+            self.rekey(spi, int(args["KEY_ID"]), int(args["ARSN"]))
+        elif command == "SDLS_SET_ARSN":
+            self.set_arsn(spi, int(args["ARSN"]))
+        elif command != "SDLS_READ_ARSN":
+            raise SaManagementError(f"{command} is not an SA management command")
+        return self.status(spi)
+
     def status(self, spi: int) -> SaStatus:
         self._known(spi)
         return SaStatus(spi, self.state[spi], self.key_ids[spi], self.arsn[spi])

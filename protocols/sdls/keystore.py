@@ -20,7 +20,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from protocols.sdls.association import SaKey, SecurityAssociation, ServiceType
+from protocols.sdls.association import SaKey, SaState, SecurityAssociation, ServiceType
 from protocols.sdls.context import SecurityContext
 
 KEYS_FILE = "keys.json"
@@ -33,12 +33,14 @@ class KeyFileError(ValueError):
 
 
 def default_associations(tc_vcid: int = 0) -> list[SecurityAssociation]:
-    """The SAs `keys generate` writes: AES-256-GCM authenticated encryption on the TC channel, and
-    an authentication-only SA on the downlink's real-time channel (off unless the probe is told)."""
+    """The SAs `keys generate` writes: AES-256-GCM authenticated encryption on the TC channel, twice:
+    SPI 1 (key 1) for commanding, SPI 2 (key 4) to manage SPI 1 (stop, rekey to key 2 or 3, start)."""
     return [
         SecurityAssociation(spi=1, link="tc", vcid=tc_vcid, key_id=1,
                             service=ServiceType.AUTHENTICATED_ENCRYPTION, window=16),
-        SecurityAssociation(spi=10, link="tm", vcid=0, key_id=1, service=ServiceType.AUTHENTICATION),
+        # a second SA on the channel, with a key of its own, to manage the first (stop, rekey, start)
+        SecurityAssociation(spi=2, link="tc", vcid=tc_vcid, key_id=4,
+                            service=ServiceType.AUTHENTICATED_ENCRYPTION, window=16),
     ]  # fmt: skip
 
 
@@ -127,16 +129,22 @@ def load_context(directory: Path, role: str, links: tuple[str, ...] = ("tc",)) -
     if state.exists():
         try:
             saved = json.loads(state.read_text())
-            for spi, arsn in saved.items():
+            for spi, arsn in saved.get("arsn", {}).items():
                 if int(spi) in context.sas:
                     context.arsn[int(spi)] = int(arsn)
-        except (ValueError, AttributeError) as exc:
-            raise KeyFileError(f"{state}: not an ARSN file ({exc})") from None
+            for spi, (state_name, key_id) in saved.get("sa", {}).items():
+                if int(spi) in context.sas and int(key_id) in keys:
+                    context.state[int(spi)] = SaState[state_name]
+                    context.key_ids[int(spi)] = int(key_id)
+        except (ValueError, AttributeError, KeyError, TypeError) as exc:
+            raise KeyFileError(f"{state}: not an SA state file ({exc})") from None
     return context
 
 
 def save_arsn(directory: Path, role: str, context: SecurityContext) -> None:
-    """Persist the ARSNs (atomically), so the next process of ``role`` continues the sequence."""
-    _write_private(
-        Path(directory) / f"arsn-{role}.json", json.dumps({str(k): v for k, v in context.arsn.items()})
-    )
+    """Persist the ARSNs, SA states and key ids (atomically), so the next process of ``role`` continues."""
+    doc = {
+        "arsn": {str(k): v for k, v in context.arsn.items()},
+        "sa": {str(k): [context.state[k].name, context.key_ids[k]] for k in context.sas},
+    }
+    _write_private(Path(directory) / f"arsn-{role}.json", json.dumps(doc))

@@ -64,3 +64,32 @@ def test_a_flood_is_counted_in_full_but_evented_at_a_bounded_rate() -> None:
     now[0] += 1
     assert rx.receive(Layer.PACKETS, PACKET).evented
     assert rx.status()["REJ_UNAUTHENTICATED"] == 101
+
+
+def test_sa_management_commands_through_the_flight_software() -> None:
+    from emulator.flight_software import FlightSoftware
+    from groundstation.commanding import CommandEncoder
+    from protocols.mission_db import load_mission_db
+    from protocols.pus_services import unpack_tm
+
+    mdb = load_mission_db()
+    ground, probe = contexts()
+    rx = TcReception(SCID, 0, probe)
+    fsw = FlightSoftware(mdb, sa_management=rx.manage)
+    bare = FlightSoftware(mdb)
+    encoder = CommandEncoder(mdb)
+
+    def subtypes(name: str, count: int, fsw: FlightSoftware = fsw, **args) -> list[tuple[int, int]]:
+        return [(t.service, t.subtype) for t in map(unpack_tm, fsw.handle_telecommand(
+            encoder.encode(name, args, count)))]  # fmt: skip
+
+    assert subtypes("SDLS_STOP_SA", 1, SPI=1) == [(1, 1), (5, 1), (1, 7)]  # accepted, SA_STATUS, completed
+    assert rx.receive(Layer.CLTUS, encode_cltu(ground.protect_tc(SCID, 0, 0, PACKET))).reason is (
+        Reason.SA_NOT_OPERATIONAL
+    )
+    assert subtypes("SDLS_STOP_SA", 2, SPI=1) == [(1, 1), (1, 8)]  # already stopped: completion failure
+    assert subtypes("SDLS_REKEY_SA", 3, SPI=1, KEY_ID=1, ARSN=7) == [(1, 1), (5, 1), (1, 7)]
+    assert subtypes("SDLS_START_SA", 4, SPI=1) == [(1, 1), (5, 1), (1, 7)]
+    assert probe.status(1).arsn == 7
+    assert subtypes("SDLS_READ_ARSN", 5, SPI=9) == [(1, 1), (1, 8)]  # no such SA
+    assert subtypes("SDLS_READ_ARSN", 6, bare, SPI=1) == [(1, 1), (1, 8)]  # no SDLS on board
