@@ -39,8 +39,9 @@ class CommandLink:
         mdb: MissionDatabase,
         security: SecurityContext | None = None,
         on_sent: Callable[[SecurityContext], None] | None = None,
+        context: zmq.Context | None = None,
     ) -> None:
-        context = zmq.Context.instance()
+        context = context or zmq.Context.instance()
         self._push = context.socket(zmq.PUSH)
         self._push.setsockopt(zmq.LINGER, 2000)
         self._push.connect(uplink)
@@ -129,13 +130,15 @@ def open_command_client(
     connect_timeout_s: float = 10.0,
     security: SecurityContext | None = None,
     on_sent: Callable[[SecurityContext], None] | None = None,
+    context: zmq.Context | None = None,
 ) -> Iterator[CommandClient]:
     """A command client on a live probe; waits until its downlink is heard before returning.
 
     With ``security``, every TC goes up in an SDLS-secured frame with the next ARSN of the TC
-    channel's SA; ``on_sent`` persists the ARSNs (``paleblue cmd --keys``)."""
+    channel's SA; ``on_sent`` persists the ARSNs (``paleblue cmd --keys``). ``context``: the ZeroMQ
+    context for the sockets (one set up by :func:`protocols.zmq_curve.connect_curve` for CURVE)."""
     mdb = mdb or load_mission_db()
-    link = CommandLink(uplink, downlink, channel, mdb, security, on_sent)
+    link = CommandLink(uplink, downlink, channel, mdb, security, on_sent, context)
     try:
         if not link.wait_for_downlink(connect_timeout_s):
             raise TimeoutError(f"no downlink heard on {downlink} within {connect_timeout_s:.0f} s")

@@ -22,6 +22,7 @@ from paleblue import __version__
 
 DEFAULT_DOWNLINK = "tcp://127.0.0.1:5550"
 DEFAULT_UPLINK = "tcp://127.0.0.1:5551"
+CURVE_HELP = "ZeroMQ CURVE certificates (`paleblue keys curve DIR`): encrypted sockets, known clients only"
 KEYS_HELP = "SDLS key directory (`paleblue keys generate DIR`): TCs only in authenticated TC frames"
 
 
@@ -144,7 +145,29 @@ def cmd_probe(args: argparse.Namespace) -> int:
         security=_security(args.keys, "probe"),
         security_dir=Path(args.keys) if args.keys else None,
     )
+    _curve(args.curve_keys, server=True)
     return Probe(scenario, options).run(stop)
+
+
+_AUTHENTICATORS: list = []  # the probe's ZAP authenticator lives as long as the process
+
+
+def _curve(directory: str | None, server: bool) -> None:
+    """--curve-keys: every ZeroMQ socket this process opens is a CURVE server (probe) or client."""
+    if directory is None:
+        return
+    import zmq
+
+    from protocols.sdls.keystore import KeyFileError
+    from protocols.zmq_curve import connect_curve, serve_curve
+
+    try:
+        if server:
+            _AUTHENTICATORS.append(serve_curve(zmq.Context.instance(), Path(directory)))
+        else:
+            connect_curve(zmq.Context.instance(), Path(directory))
+    except KeyFileError as exc:
+        raise CliError(f"curve: {exc}") from None
 
 
 def _security(directory: str | None, role: str):
@@ -165,6 +188,14 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
     directory = Path(args.directory)
     try:
+        if args.action == "curve":
+            from protocols.zmq_curve import generate_curve_keys
+
+            generate_curve_keys(directory, force=args.force)
+            print(
+                f"curve: server and ground certificates in {directory} (secrets 0600; clients in authorized/)"
+            )
+            return 0
         if args.action == "generate":
             path = generate(directory, key_count=args.count, force=args.force)
             sas = directory / "associations.json"
@@ -199,6 +230,7 @@ def cmd_ground(args: argparse.Namespace) -> int:
     from groundstation.receiver import run_ground_station
 
     _setup_logging("ground", args.verbose)
+    _curve(args.curve_keys, server=False)
     stop = _stop_on_signals()
     with contextlib.ExitStack() as stack:
         on_message = None
@@ -272,6 +304,7 @@ def cmd_cmd(args: argparse.Namespace) -> int:
         raise CliError(f"cmd: {exc}") from None
     channel = _channel(args.channel)
     security = _security(args.keys, "ground")
+    _curve(args.curve_keys, server=False)
     on_sent = None
     if security is not None:
         from protocols.sdls.keystore import save_arsn
@@ -482,6 +515,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     ground_cmd += ["--uplink", uplink, "--rtt", f"{round_trip:.6f}", "--link-rate", str(link_rate)]
     if args.record:
         ground_cmd += ["--record", args.record, "--scenario", scenario.name]
+    if args.curve_keys:
+        ground_cmd += ["--curve-keys", args.curve_keys]
+        probe_cmd += ["--curve-keys", args.curve_keys]
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
     # its closing brief duplicates summary.json; a pipe nobody read would stall it past 64 KiB
@@ -571,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait for N downlink subscribers (a ground station and taps) before sending (default 1)",
     )
     p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
+    p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_probe)
 
@@ -579,6 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to connect"
     )
     p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.add_argument(
         "--expect-images",
         type=_positive_int,
@@ -636,10 +674,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S")
     p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
+    p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.set_defaults(func=cmd_cmd)
 
-    p = sub.add_parser("keys", help="SDLS keys and security associations: generate DIR, show DIR")
-    p.add_argument("action", choices=("generate", "show"))
+    p = sub.add_parser(
+        "keys", help="SDLS keys and SAs (generate DIR, show DIR); ZeroMQ CURVE keys (curve DIR)"
+    )
+    p.add_argument("action", choices=("generate", "show", "curve"), help="curve: ZeroMQ CURVE certificates")
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--count", type=_positive_int, default=4, metavar="N", help="keys to generate (default 4)")
     p.add_argument("--force", action="store_true", help="overwrite existing keys")
@@ -699,6 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uplink", default=None, metavar="ENDPOINT", help="default: a free port on 127.0.0.1")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S")
+    p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.add_argument(
         "--record", default=None, metavar="FILE", help="the ground station records what it receives"
     )
