@@ -27,6 +27,8 @@ from protocols.space_packet import PacketStreamDecoder, SpacePacket
 from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 
+MAX_MESSAGES_PER_RECEIVE = 64
+
 
 class CommandLink:
     """The sockets and decoders behind a command client."""
@@ -81,7 +83,9 @@ class CommandLink:
         if not self._sub.poll(int(timeout_s * 1000)):
             return None
         packets: list[bytes] = []
-        while True:
+        # bounded: a downlink arriving faster than this process decodes it must not keep one call
+        # (and so every deadline of the client above it) from ever returning
+        for _ in range(MAX_MESSAGES_PER_RECEIVE):
             try:
                 parts = self._sub.recv_multipart(flags=zmq.NOBLOCK)
             except zmq.Again:

@@ -158,3 +158,32 @@ def test_probe_with_unsafe_key_file_refuses_to_start(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "chmod 600" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_keys_never_reach_a_recording_a_log_or_a_product(tmp_path: Path, processes: Processes) -> None:
+    keys = tmp_path / "keys"
+    generate(keys)
+    secrets = [k.secret for k in load_context(keys, "ground").keys.values()]
+    downlink, uplink = free_endpoint(), free_endpoint()
+    out, recording, probe_log = tmp_path / "out", tmp_path / "pass.pbr", tmp_path / "probe.log"
+    with probe_log.open("w") as log:
+        processes.start("probe", SCENARIO, "--downlink", downlink, "--uplink", uplink, "--keys", str(keys),
+                        "--subscribers", "2", "--rate", "2e6", "-v", stderr=log)  # fmt: skip
+        ground = processes.start(
+            "ground", "--downlink", downlink, "-o", str(out), "--expect-images", "1", "--timeout", "120",
+            "--record", str(recording), stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        ground_ctx = load_context(keys, "ground")
+        with open_command_client(uplink, downlink, preset(), None, 60, ground_ctx) as client:
+            client.send_and_assert_command("PING", timeout=30)
+            client.send_and_assert_command("SET_MODE", {"MODE": "IMAGING"}, timeout=30)
+            Attacker(uplink).send(b"garbage")  # a refusal is logged too
+            client.await_telemetry("REJ_BAD_FRAME", lambda n: n >= 1, timeout=30)
+        assert ground.wait(120) == 0
+    files = [recording, probe_log, *out.rglob("*")]
+    assert recording.stat().st_size > 0 and any(f.name == "summary.json" for f in files)
+    for path in files:
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in secrets:
+                assert secret not in data and secret.hex().encode() not in data, path
