@@ -18,6 +18,7 @@ validation is still refused.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 AUTO_EXPOSURE_US = 2000  # what the camera reports for automatic exposure unless told otherwise
 READOUT_S = 1.0  # camera busy time per image beyond its exposure
+SA_COMMANDS = ("SDLS_START_SA", "SDLS_STOP_SA", "SDLS_REKEY_SA", "SDLS_SET_ARSN", "SDLS_READ_ARSN")
 POWER_FDIR_PARAMETERS = ("BATTERY_SOC", "BUS_VOLTAGE")  # red on these sends the probe to SAFE
 
 
@@ -104,6 +106,8 @@ class FlightSoftware:
         link_status: Callable[[], LinkStatus] | None = None,
         on_downlink_image: Callable[[int], None] | None = None,
         initial_mode: str = "CRUISE",
+        security_status: Callable[[], dict[str, Any]] | None = None,
+        sa_management: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.mdb = mdb
         self._scenario = scenario_info or cruise_scenario
@@ -111,6 +115,11 @@ class FlightSoftware:
         self._on_take_image = on_take_image
         self._link_status = link_status or LinkStatus
         self._on_downlink_image = on_downlink_image
+        self._security_status = security_status or no_security_status
+        # SECURITY_HK only from a host that reports on its TC reception (the probe), not from a bare FSW
+        self._silent = (
+            set() if security_status else {p.structure_id for p in mdb.packets if p.name == "SECURITY_HK"}
+        )
         self.platform = PlatformModel()
         self.mode = initial_mode
         self.commands_accepted = 0
@@ -137,6 +146,10 @@ class FlightSoftware:
             "REQUEST_TIME_REPORT": self._time_report,
             "INJECT_FAULT": self._inject_fault,
         }
+        self._sa_management = sa_management
+        for name in SA_COMMANDS:
+            if name in mdb.command_by_name:
+                self._executors[name] = functools.partial(self._sa_command, name)
 
     # ------------------------------------------------------------------ time and housekeeping
 
@@ -158,6 +171,8 @@ class FlightSoftware:
         self._pending = []
         values = self.engineering_values()
         for packet in self.mdb.packets:
+            if packet.structure_id in self._silent:
+                continue
             due = self._next_due.get(packet.structure_id, now_tai)
             if now_tai + 1e-9 >= due:
                 out.append(self._housekeeping(packet.structure_id, values))
@@ -199,6 +214,7 @@ class FlightSoftware:
             "LAST_IMAGE_ID": self.last_image_id,
             "FRAMES_SENT": link.frames_sent & 0xFFFFFFFF,
             "DOWNLINK_QUEUE": min(queue, 0xFFFF),
+            **self._security_status(),
         }  # fmt: skip
 
     def _housekeeping(self, structure_id: int, values: dict[str, Any]) -> bytes:
@@ -241,6 +257,10 @@ class FlightSoftware:
         raw = [f.to_raw(v) for f, v in zip(event.layout.values, values, strict=True)]
         body = pack_event(event.event_id, event.layout.pack_raw(raw))
         return self._tm(self.mdb.apids["events"], Service.EVENT, event.subtype, body, self._time())
+
+    def report_event(self, name: str, *values: Any) -> bytes:
+        """An event packet raised outside the flight software (e.g. by the TC reception's security)."""
+        return self._event(name, *values)
 
     def _verification(self, subtype: int, request_id: RequestId, code: FailureCode | None = None) -> bytes:
         body = pack_verification(subtype, request_id, code)
@@ -381,9 +401,29 @@ class FlightSoftware:
         return [self._tm(self.mdb.apids["housekeeping"], Service.TIME, Subtype.TIME_CORRELATION_REPORT,
                          report.pack(), received)]  # fmt: skip
 
+    def _sa_command(self, name: str, tc: TcPacket, args: dict[str, Any]) -> list[bytes]:
+        """SDLS SA management: the host's security context does it; SA_STATUS reports the outcome."""
+        if self._sa_management is None:
+            raise CommandFailure(FailureCode.EXECUTION_FAILED, "no SDLS security associations on board")
+        try:
+            status = self._sa_management(name, args)
+        except ValueError as exc:
+            raise CommandFailure(FailureCode.EXECUTION_FAILED, str(exc)) from exc
+        return [self._event("SA_STATUS", status["SPI"], status["STATE"], status["KEY_ID"], status["ARSN"])]
+
     def _inject_fault(self, tc: TcPacket, args: dict[str, Any]) -> list[bytes]:
         self.platform.fault = args["FAULT"]
         return [self._event("FAULT_INJECTED", args["FAULT"])]
+
+
+def no_security_status() -> dict[str, Any]:
+    """SECURITY_HK values of a probe without SDLS: nothing required, nothing counted."""
+    counters = dict.fromkeys(
+        ("TC_SA_SPI", "TC_SA_KEY_ID", "TC_SA_ARSN", "TC_FRAMES_ACCEPTED", "REJ_BAD_SPI", "REJ_BAD_MAC",
+         "REJ_REPLAYED", "REJ_OUT_OF_WINDOW", "REJ_WRONG_LENGTH", "REJ_SA_NOT_OPERATIONAL",
+         "REJ_UNAUTHENTICATED", "REJ_BAD_FRAME"), 0,
+    )  # fmt: skip
+    return {"SDLS_REQUIRED": False, "TC_SA_STATE": "NONE", **counters}
 
 
 def _check_onboard(command: CommandDef, f: FieldDef, raw: int | float) -> Any:

@@ -20,6 +20,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from emulator.platform_model import ScenarioSnapshot
 from emulator.render import RenderedFrame, render_scenario
 from emulator.scenario import Scenario
 from emulator.space_link import DEFAULT_RATE_BPS, VC_PAYLOAD, VC_REALTIME, CaduDownlink, PacketDownlink
+from emulator.tc_reception import Rejection, TcReception
 from emulator.uplink import Uplink
 from protocols.apids import Apid
 from protocols.cfdp import TransactionState, TransmissionMode
@@ -42,8 +44,9 @@ from protocols.errors import DecodeError
 from protocols.image_file import Compression, pack_image_file
 from protocols.image_transport import DEFAULT_SEGMENT_OCTETS, ImageHeader
 from protocols.mission_db import MissionDatabase, load_mission_db
+from protocols.sdls import SecurityContext
+from protocols.sdls.keystore import save_arsn
 from protocols.space_packet import SequenceCounter, SpacePacket
-from protocols.tc_frame import unwrap_uplink
 from protocols.time_code import CucTime, utc_to_tai_seconds
 from protocols.zmq_framing import Layer
 
@@ -77,6 +80,8 @@ class ProbeOptions:
     link_profile: LinkProfile | None = None  # simulated deep-space link (light time, loss, passes)
     time_scale: float = 1.0
     subscribers: int = 1  # downlink subscribers to wait for before sending (a station plus taps)
+    security: SecurityContext | None = None  # SDLS on the TC uplink (None: unauthenticated, as before)
+    security_dir: Path | None = None  # where the accepted ARSNs are kept between runs
 
 
 def json_ready(value: object) -> object:
@@ -106,6 +111,12 @@ class Probe:
         self._uplink_sim: LinkSimulator | None = None
         self._uplink_in_flight: list[tuple[float, int, Layer, bytes]] = []
         self._snapshot = self._scenario_snapshot()
+        state_dir = options.security_dir
+        self.tc_reception = TcReception(
+            self.mdb.spacecraft_id, self.mdb.tc_virtual_channel, options.security,
+            on_accept=(lambda ctx: save_arsn(state_dir, "probe", ctx)) if state_dir is not None else None,
+            clock=time.monotonic,
+        )  # fmt: skip
         self.fsw = FlightSoftware(
             self.mdb,
             scenario_info=lambda _tai: self._snapshot,
@@ -113,6 +124,8 @@ class Probe:
             on_take_image=self._take_images,
             link_status=self._link_status,
             on_downlink_image=self._queue_image,
+            security_status=self.tc_reception.status,
+            sa_management=self.tc_reception.manage,
         )
         self.fsw.platform.quaternion = self._scene_attitude()
 
@@ -393,17 +406,16 @@ class Probe:
         return any(sender.state not in ended for sender in self._files.files.values())
 
     def _telecommand(self, layer: Layer, payload: bytes) -> None:
-        """One uplinked unit: a CLTU (unwrapped to its TC packet) or a bare TC packet."""
-        if layer == Layer.CLTUS:
-            try:
-                payload = unwrap_uplink(payload, self.mdb.spacecraft_id).data
-            except DecodeError as exc:
-                log.warning("uplink CLTU rejected: %s", exc)
-                return
-        elif layer != Layer.PACKETS:
-            log.warning("uplink: layer %s ignored", layer.name)
-            return
+        """One uplinked unit: a CLTU (unwrapped to its TC packet, through SDLS when the SAs require
+        it) or a bare TC packet; a refused unit is counted and evented, never executed."""
         assert self._link is not None
+        received = self.tc_reception.receive(layer, payload)
+        if isinstance(received, Rejection):
+            if received.evented:
+                event = self.fsw.report_event("TC_FRAME_REJECTED", received.reason.name, received.spi)
+                self._link.submit(VC_REALTIME, event)
+            return
+        payload = received
         if self._files is not None and len(payload) > 6 and ((payload[0] & 7) << 8 | payload[1]) == Apid.CFDP:
             try:
                 packet, _ = SpacePacket.unpack(payload)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import zmq
@@ -19,20 +19,31 @@ import zmq
 from groundstation.commanding import CommandClient
 from groundstation.link_receiver import LinkReceiver
 from protocols.channel_config import PhysicalChannelConfig
+from protocols.cltu import encode_cltu
 from protocols.errors import DecodeError
 from protocols.mission_db import MissionDatabase, load_mission_db
+from protocols.sdls import SecurityContext
 from protocols.space_packet import PacketStreamDecoder, SpacePacket
 from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
+
+MAX_MESSAGES_PER_RECEIVE = 64
 
 
 class CommandLink:
     """The sockets and decoders behind a command client."""
 
     def __init__(
-        self, uplink: str, downlink: str, channel: PhysicalChannelConfig | None, mdb: MissionDatabase
+        self,
+        uplink: str,
+        downlink: str,
+        channel: PhysicalChannelConfig | None,
+        mdb: MissionDatabase,
+        security: SecurityContext | None = None,
+        on_sent: Callable[[SecurityContext], None] | None = None,
+        context: zmq.Context | None = None,
     ) -> None:
-        context = zmq.Context.instance()
+        context = context or zmq.Context.instance()
         self._push = context.socket(zmq.PUSH)
         self._push.setsockopt(zmq.LINGER, 2000)
         self._push.connect(uplink)
@@ -43,23 +54,38 @@ class CommandLink:
         self._sub.connect(downlink)
         self._receiver = LinkReceiver(channel) if channel is not None else None
         self._encoder = TcFrameEncoder(mdb.spacecraft_id, mdb.tc_virtual_channel)
+        self._security = security
+        self._on_sent = on_sent
+        self._spacecraft_id, self._vcid = mdb.spacecraft_id, mdb.tc_virtual_channel
+        self._frame_sequence = 0
         self._platform_apids = {mdb.apids[role] for role in ("housekeeping", "events", "verification")}
         self._session = random.SystemRandom().getrandbits(32)
         self._sequence = 0
         self.messages_received = 0
 
     def send(self, packet: bytes) -> None:
-        """One TC packet, framed and BCH coded into a CLTU."""
+        """One TC packet, framed (and secured by SDLS when the SAs cover the TC channel) into a CLTU."""
         envelope = Envelope(Layer.CLTUS, self._session, self._sequence).pack()
         self._sequence += 1
-        self._push.send_multipart([TOPIC_UPLINK, envelope, wrap_for_uplink(packet, self._encoder)])
+        security = self._security
+        if security is not None and security.channel_protected("tc", self._vcid):
+            frame = security.protect_tc(self._spacecraft_id, self._vcid, self._frame_sequence, packet)
+            self._frame_sequence = (self._frame_sequence + 1) & 0xFF
+            if self._on_sent is not None:
+                self._on_sent(security)  # the ARSN is kept before the frame leaves
+            cltu = encode_cltu(frame)
+        else:
+            cltu = wrap_for_uplink(packet, self._encoder)
+        self._push.send_multipart([TOPIC_UPLINK, envelope, cltu])
 
     def receive(self, timeout_s: float) -> bytes | None:
         """Platform packets (concatenated) from whatever downlink arrives within ``timeout_s``."""
         if not self._sub.poll(int(timeout_s * 1000)):
             return None
         packets: list[bytes] = []
-        while True:
+        # bounded: a downlink arriving faster than this process decodes it must not keep one call
+        # (and so every deadline of the client above it) from ever returning
+        for _ in range(MAX_MESSAGES_PER_RECEIVE):
             try:
                 parts = self._sub.recv_multipart(flags=zmq.NOBLOCK)
             except zmq.Again:
@@ -106,10 +132,17 @@ def open_command_client(
     channel: PhysicalChannelConfig | None,
     mdb: MissionDatabase | None = None,
     connect_timeout_s: float = 10.0,
+    security: SecurityContext | None = None,
+    on_sent: Callable[[SecurityContext], None] | None = None,
+    context: zmq.Context | None = None,
 ) -> Iterator[CommandClient]:
-    """A command client on a live probe; waits until its downlink is heard before returning."""
+    """A command client on a live probe; waits until its downlink is heard before returning.
+
+    With ``security``, every TC goes up in an SDLS-secured frame with the next ARSN of the TC
+    channel's SA; ``on_sent`` persists the ARSNs (``paleblue cmd --keys``). ``context``: the ZeroMQ
+    context for the sockets (one set up by :func:`protocols.zmq_curve.connect_curve` for CURVE)."""
     mdb = mdb or load_mission_db()
-    link = CommandLink(uplink, downlink, channel, mdb)
+    link = CommandLink(uplink, downlink, channel, mdb, security, on_sent, context)
     try:
         if not link.wait_for_downlink(connect_timeout_s):
             raise TimeoutError(f"no downlink heard on {downlink} within {connect_timeout_s:.0f} s")

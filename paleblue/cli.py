@@ -22,6 +22,8 @@ from paleblue import __version__
 
 DEFAULT_DOWNLINK = "tcp://127.0.0.1:5550"
 DEFAULT_UPLINK = "tcp://127.0.0.1:5551"
+CURVE_HELP = "ZeroMQ CURVE certificates (`paleblue keys curve DIR`): encrypted sockets, known clients only"
+KEYS_HELP = "SDLS key directory (`paleblue keys generate DIR`): TCs only in authenticated TC frames"
 
 
 class CliError(Exception):
@@ -197,8 +199,74 @@ def cmd_probe(args: argparse.Namespace) -> int:
         link_profile=_link_profile(args.link, args.time_scale, scenario.range_km),
         time_scale=args.time_scale,
         subscribers=args.subscribers,
+        security=_security(args.keys, "probe"),
+        security_dir=Path(args.keys) if args.keys else None,
     )
+    _curve(args.curve_keys, server=True)
     return Probe(scenario, options).run(stop)
+
+
+_AUTHENTICATORS: list = []  # the probe's ZAP authenticator lives as long as the process
+
+
+def _curve(directory: str | None, server: bool) -> None:
+    """--curve-keys: every ZeroMQ socket this process opens is a CURVE server (probe) or client."""
+    if directory is None:
+        return
+    import zmq
+
+    from protocols.sdls.keystore import KeyFileError
+    from protocols.zmq_curve import connect_curve, serve_curve
+
+    try:
+        if server:
+            _AUTHENTICATORS.append(serve_curve(zmq.Context.instance(), Path(directory)))
+        else:
+            connect_curve(zmq.Context.instance(), Path(directory))
+    except KeyFileError as exc:
+        raise CliError(f"curve: {exc}") from None
+
+
+def _security(directory: str | None, role: str):
+    """The SDLS context from a key directory (None without one); a bad key file is a usage error."""
+    if directory is None:
+        return None
+    from protocols.sdls.keystore import KeyFileError, load_context
+
+    try:
+        return load_context(Path(directory), role)
+    except KeyFileError as exc:
+        raise CliError(f"keys: {exc}") from None
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """`keys generate DIR`: fresh AES-256 keys (0600) and the SA definitions; `keys show DIR`: the SAs."""
+    from protocols.sdls.keystore import KeyFileError, generate, load_context
+
+    directory = Path(args.directory)
+    try:
+        if args.action == "curve":
+            from protocols.zmq_curve import generate_curve_keys
+
+            generate_curve_keys(directory, force=args.force)
+            print(
+                f"curve: server and ground certificates in {directory} (secrets 0600; clients in authorized/)"
+            )
+            return 0
+        if args.action == "generate":
+            path = generate(directory, key_count=args.count, force=args.force)
+            sas = directory / "associations.json"
+            print(f"keys: {args.count} AES-256 keys in {path} (mode 0600); SAs in {sas}")
+            return 0
+        context = load_context(directory, "ground", links=("tc", "tm", "aos"))
+    except (KeyFileError, OSError) as exc:
+        raise CliError(f"keys: {exc}") from None
+    for spi, sa in sorted(context.sas.items()):
+        st = context.status(spi)
+        print(f"SPI {spi}: {sa.link} VC {sa.vcid}, {sa.service.value}, key {st.key_id}, IV {sa.iv_length}, "
+              f"SN {sa.sn_length}, MAC {sa.mac_length}, window {sa.window}, mask {sa.auth_mask.hex()}, "
+              f"ground ARSN {st.arsn}")  # fmt: skip
+    return 0
 
 
 def _compression(name: str):
@@ -219,6 +287,7 @@ def cmd_ground(args: argparse.Namespace) -> int:
     from groundstation.receiver import run_ground_station
 
     _setup_logging("ground", args.verbose)
+    _curve(args.curve_keys, server=False)
     stop = _stop_on_signals()
     with contextlib.ExitStack() as stack:
         on_message = None
@@ -291,8 +360,19 @@ def cmd_cmd(args: argparse.Namespace) -> int:
     except CommandError as exc:
         raise CliError(f"cmd: {exc}") from None
     channel = _channel(args.channel)
+    security = _security(args.keys, "ground")
+    _curve(args.curve_keys, server=False)
+    on_sent = None
+    if security is not None:
+        from protocols.sdls.keystore import save_arsn
+
+        def on_sent(context) -> None:
+            save_arsn(Path(args.keys), "ground", context)
+
     try:
-        with open_command_client(args.uplink, args.downlink, channel, mdb, args.timeout) as client:
+        with open_command_client(
+            args.uplink, args.downlink, channel, mdb, args.timeout, security, on_sent
+        ) as client:
             if not args.wait:
                 record = client.send_command(args.name, arguments)
                 print(f"{args.name}: sent (request {record.request_id})")
@@ -311,6 +391,10 @@ def cmd_cmd(args: argparse.Namespace) -> int:
         raise CliError(f"cmd: {exc}") from None
     steps = " -> ".join(state.value for state, _ in record.transitions) or record.state.value
     print(f"{args.name}: {steps}")
+    if security is not None and args.name.startswith("SDLS_") and args.name in mdb.command_by_name:
+        status = security.manage(args.name, arguments)  # the ground's copy of the SA follows the probe's
+        on_sent(security)
+        print(f"SA {status.spi}: {status.state.name}, key {status.key_id}, ARSN {status.arsn} (ground)")
     return 0
 
 
@@ -526,6 +610,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     ground_cmd += ["--uplink", uplink, "--rtt", f"{round_trip:.6f}", "--link-rate", str(link_rate)]
     if args.record:
         ground_cmd += ["--record", args.record, "--scenario", scenario.name]
+    if args.curve_keys:
+        ground_cmd += ["--curve-keys", args.curve_keys]
+        probe_cmd += ["--curve-keys", args.curve_keys]
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
     # its closing brief duplicates summary.json; a pipe nobody read would stall it past 64 KiB
@@ -624,6 +711,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="wait for N downlink subscribers (a ground station and taps) before sending (default 1)",
     )
+    p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
+    p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_probe)
 
@@ -632,6 +721,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to connect"
     )
     p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.add_argument(
         "--expect-images",
         type=_positive_int,
@@ -688,7 +778,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="wait for acceptance and completion; exit 1 on failure"
     )
     p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S")
+    p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
+    p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.set_defaults(func=cmd_cmd)
+
+    p = sub.add_parser(
+        "keys", help="SDLS keys and SAs (generate DIR, show DIR); ZeroMQ CURVE keys (curve DIR)"
+    )
+    p.add_argument("action", choices=("generate", "show", "curve"), help="curve: ZeroMQ CURVE certificates")
+    p.add_argument("directory", metavar="DIR")
+    p.add_argument("--count", type=_positive_int, default=4, metavar="N", help="keys to generate (default 4)")
+    p.add_argument("--force", action="store_true", help="overwrite existing keys")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("record", help="record a downlink (and uplink) as a passive tap")
     p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT")
@@ -744,6 +845,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uplink", default=None, metavar="ENDPOINT", help="default: a free port on 127.0.0.1")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S")
+    p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.add_argument(
         "--record", default=None, metavar="FILE", help="the ground station records what it receives"
     )

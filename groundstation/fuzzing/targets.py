@@ -559,6 +559,48 @@ def _tc_frame() -> Target:
     )
 
 
+@register("sdls-tc")
+def _sdls_tc() -> Target:
+    from protocols.sdls import Reason, SaKey, SecurityAssociation, SecurityContext, ServiceType
+
+    key = SaKey(1, bytes(range(32)))
+    sas = [
+        SecurityAssociation(1, "tc", 0, 1, ServiceType.AUTHENTICATED_ENCRYPTION),
+        SecurityAssociation(2, "tc", 1, 1, ServiceType.AUTHENTICATION, sn_length=4, pl_length=1, mac_length=8,
+                            auth_mask=bytes.fromhex("ffffffff00")),
+    ]  # fmt: skip
+    sender = SecurityContext(sas, [key])
+    seeds = [sender.protect_tc(0x1B5, vc, 0, b"\x18\x65\xc0\x00\x00\x05abcdef") for vc in (0, 1)]
+
+    def run(data: bytes) -> object:
+        receiver = SecurityContext(sas, [key])  # fresh ARSNs: every input is judged on its own
+        try:
+            return receiver.verify_tc(data)
+        finally:
+            require(sum(receiver.rejections.values()) + receiver.accepted == 1, "each frame counted once")
+            require(all(r in Reason for r in receiver.rejections), "rejections carry a typed reason")
+
+    return Target(
+        "sdls-tc", run, seeds, "SecurityContext.verify_tc (SDLS AES-GCM on TC frames)", fixup=fix_tc_frame
+    )
+
+
+@register("sdls-tm")
+def _sdls_tm() -> Target:
+    from protocols.sdls import SaKey, SecurityAssociation
+    from protocols.sdls.frames import apply_fixed, process_fixed
+
+    key = SaKey(1, bytes(range(32)))
+    sa = SecurityAssociation(10, "tm", 0, 1)
+    seed = apply_fixed(sa, key, 1, bytes.fromhex("1b5100001800"), bytes(range(200)), tail=bytes(4))
+
+    def run(data: bytes) -> object:
+        return process_fixed(sa, key, 0, data, 6, 4)
+
+    return Target("sdls-tm", run, [seed], "process_fixed (SDLS AES-GCM on a TM frame with OCF)",
+                  fixup=fix_trailing_crc16)  # fmt: skip
+
+
 @register("cltu")
 def _cltu() -> Target:
     from protocols.cltu import decode_cltu, encode_cltu

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emulator.flight_software import FlightSoftware
+from emulator.flight_software import FlightSoftware, no_security_status
 from groundstation.telemetry import Alarm, TelemetryArchive, TelemetryProcessor, decommutate_batch
 from protocols.ccsdspy_export import ccsdspy_definition, to_csv
 from protocols.mission_db import load_mission_db
@@ -58,8 +58,8 @@ def test_fast_decommutation_equals_declarative(structure_id: int, data) -> None:
         assert value == other or (isinstance(value, float) and math.isnan(value) and math.isnan(other))
 
 
-def flight_packets(seconds: int = 30) -> list[bytes]:
-    fsw = FlightSoftware(MDB)
+def flight_packets(seconds: int = 30, security: bool = False) -> list[bytes]:
+    fsw = FlightSoftware(MDB, security_status=no_security_status if security else None)  # SECURITY_HK too
     out = []
     for i in range(seconds):
         out += fsw.tick(T0 + i * 1.5)
@@ -68,7 +68,8 @@ def flight_packets(seconds: int = 30) -> list[bytes]:
 
 @pytest.mark.parametrize("structure_id", [p.structure_id for p in MDB.packets])
 def test_ccsdspy_decodes_our_housekeeping_to_our_values(structure_id: int) -> None:
-    packets = [p for p in flight_packets() if unpack_tm(p).app_data[:2] == structure_id.to_bytes(2, "big")]
+    sid = structure_id.to_bytes(2, "big")
+    packets = [p for p in flight_packets(security=True) if unpack_tm(p).app_data[:2] == sid]
     ours = decommutate_batch(MDB, packets, structure_id, calibrated=False)
     ours_eng = decommutate_batch(MDB, packets, structure_id)
     theirs = ccsdspy_definition(MDB, structure_id).load(io.BytesIO(b"".join(packets)))

@@ -35,7 +35,7 @@ def raw_strategy(layout):
 
 def test_default_database_loads_with_whole_octet_packets_and_unique_ids() -> None:
     assert MDB.directory == DEFAULT_DIRECTORY
-    assert {p.name for p in MDB.packets} == {"PLATFORM_HK", "NAVIGATION_HK", "PAYLOAD_HK"}
+    assert {p.name for p in MDB.packets} == {"PLATFORM_HK", "NAVIGATION_HK", "PAYLOAD_HK", "SECURITY_HK"}
     assert all(p.layout.total_bits % 8 == 0 for p in MDB.packets)
     ids = [f.parameter_id for _, f in MDB.parameters.values()]
     assert sorted(ids) == list(range(1, len(ids) + 1))

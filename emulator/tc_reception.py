@@ -1,0 +1,164 @@
+"""On-board TC reception: CLTU → TC frame → SDLS → TC packet, every refusal counted by reason.
+
+Without a security context (or with SAs that do not cover the TC channel) this is the link
+as it was: a CLTU's frame or a bare TC packet goes to the flight software. With SDLS required
+on the TC virtual channel, nothing reaches the flight software except the data of a TC frame
+that verified under an operational SA: a bare packet is refused as UNAUTHENTICATED, a frame
+without a known SPI as BAD_SPI, and so on (:class:`~protocols.sdls.reasons.Reason`). A refusal
+is never executed; it is counted (SECURITY_HK) and reported once as a TC_FRAME_REJECTED event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from protocols.cltu import INFO_OCTETS, decode_cltu
+from protocols.errors import DecodeError
+from protocols.sdls import Reason, SaManagementError, SdlsRejected, SecurityContext
+from protocols.tc_frame import HEADER_LENGTH, TcFrame, check_frame_address, unpack_header_fast
+from protocols.zmq_framing import Layer
+
+log = logging.getLogger("paleblue.probe.tc")
+
+
+EVENTS_PER_SECOND = 8  # TC_FRAME_REJECTED events at most, so a flood of bad frames cannot flood the downlink
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: Reason
+    spi: int
+    detail: str
+    evented: bool = True  # False once this second's event budget is spent (still counted)
+
+
+class TcReception:
+    def __init__(
+        self,
+        spacecraft_id: int,
+        vcid: int,
+        security: SecurityContext | None = None,
+        on_accept: Callable[[SecurityContext], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.spacecraft_id = spacecraft_id
+        self.vcid = vcid
+        self.security = security
+        self._on_accept = on_accept
+        self._rejections: Counter[Reason] = security.rejections if security is not None else Counter()
+        self.accepted = 0
+        self._clock = clock
+        self._event_second: int | None = None
+        self._events_this_second = 0
+
+    @property
+    def required(self) -> bool:
+        return self.security is not None and self.security.channel_protected("tc", self.vcid)
+
+    @property
+    def rejections(self) -> Counter[Reason]:
+        return self._rejections
+
+    def _event_due(self) -> bool:
+        second = int(self._clock()) if self._clock is not None else 0
+        if second != self._event_second:
+            self._event_second, self._events_this_second = second, 0
+        self._events_this_second += 1
+        return self._clock is None or self._events_this_second <= EVENTS_PER_SECOND
+
+    def _reject(self, reason: Reason, detail: str, spi: int = 0, counted: bool = False) -> Rejection:
+        if not counted:
+            self._rejections[reason] += 1
+        due = self._event_due()
+        if due:
+            log.warning("uplink rejected (%s): %s", reason.label, detail)
+        return Rejection(reason, spi, detail, due)
+
+    def receive(self, layer: Layer, payload: bytes) -> bytes | Rejection:
+        """The TC packet(s) a unit from the uplink carries, or why it was refused."""
+        if layer == Layer.PACKETS:
+            if self.required:
+                return self._reject(Reason.UNAUTHENTICATED, "a bare TC packet: SDLS requires a TC frame")
+            self.accepted += 1
+            return payload
+        if layer != Layer.CLTUS:
+            return self._reject(Reason.BAD_FRAME, f"layer {layer.name} is not a TC layer")
+        try:
+            data = decode_cltu(payload).data
+            header = unpack_header_fast(data)
+        except DecodeError as exc:
+            return self._reject(Reason.BAD_FRAME, str(exc))
+        length = int(header["frame_length"]) + 1
+        if length > len(data):
+            return self._reject(Reason.WRONG_LENGTH, f"frame of {length} octets truncated to {len(data)}")
+        if len(data) - length >= INFO_OCTETS:  # more than the last code block's fill
+            return self._reject(Reason.WRONG_LENGTH, f"{len(data)} octets carry a frame of {length}")
+        if header["spacecraft_id"] != self.spacecraft_id:
+            return self._reject(Reason.BAD_FRAME, f"frame for spacecraft {header['spacecraft_id']}")
+        if self.required and header["virtual_channel_id"] != self.vcid:
+            return self._reject(
+                Reason.UNAUTHENTICATED, f"virtual channel {header['virtual_channel_id']} has no SA"
+            )
+        if not self.required:
+            try:
+                frame = TcFrame.unpack(data)
+                check_frame_address(frame, self.spacecraft_id)
+            except DecodeError as exc:
+                return self._reject(Reason.BAD_FRAME, str(exc))
+            self.accepted += 1
+            return frame.data
+        assert self.security is not None
+        spi = (
+            int.from_bytes(data[HEADER_LENGTH : HEADER_LENGTH + 2], "big")
+            if length >= HEADER_LENGTH + 2
+            else 0
+        )
+        try:
+            plain, _ = self.security.verify_tc(data[:length])
+        except SdlsRejected as exc:
+            return self._reject(exc.code, str(exc), spi, counted=True)  # the context counted it
+        self.accepted += 1
+        if self._on_accept is not None:
+            self._on_accept(self.security)
+        return plain.data
+
+    def manage(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        """An SDLS_* SA management command (355.1-B-1 style); ValueError if the SA or its state refuses."""
+        security = self.security
+        if security is None:
+            raise SaManagementError("no security associations on board")
+        status = security.manage(command, args)
+        spi = status.spi
+        log.info(
+            "SA %d: %s -> %s, key %d, ARSN %d", spi, command, status.state.name, status.key_id, status.arsn
+        )
+        if self._on_accept is not None:
+            self._on_accept(security)
+        return {
+            "SPI": spi,
+            "STATE": status.state.name,
+            "KEY_ID": status.key_id,
+            "ARSN": status.arsn & 0xFFFFFFFF,
+        }
+
+    def status(self) -> dict[str, Any]:
+        """SECURITY_HK values, by database name."""
+        values: dict[str, Any] = {
+            "SDLS_REQUIRED": self.required, "TC_SA_STATE": "NONE", "TC_SA_SPI": 0, "TC_SA_KEY_ID": 0,
+            "TC_SA_ARSN": 0, "TC_FRAMES_ACCEPTED": self.accepted & 0xFFFFFFFF,
+        }  # fmt: skip
+        for reason in Reason:
+            values[f"REJ_{reason.name}"] = min(self._rejections[reason], 0xFFFF)
+        if self.security is not None:
+            spis = sorted(
+                s for s, sa in self.security.sas.items() if sa.link == "tc" and sa.vcid == self.vcid
+            )
+            if spis:
+                st = self.security.status(spis[0])
+                values.update(TC_SA_STATE=st.state.name, TC_SA_SPI=st.spi, TC_SA_KEY_ID=st.key_id,
+                              TC_SA_ARSN=st.arsn & 0xFFFFFFFF)  # fmt: skip
+        return values
