@@ -13,7 +13,7 @@ import logging
 import zmq
 
 from protocols.errors import DecodeError
-from protocols.zmq_framing import TOPIC_UPLINK, Envelope, Layer
+from protocols.zmq_framing import MAX_MESSAGE_OCTETS, TOPIC_UPLINK, Envelope, Layer
 
 log = logging.getLogger("paleblue.probe.uplink")
 
@@ -23,6 +23,7 @@ class Uplink:
         self.endpoint = endpoint
         self._socket = (context or zmq.Context.instance()).socket(zmq.PULL)
         self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_OCTETS)  # a longer one drops its sender
         self._socket.bind(endpoint)
         self.rejected = 0
 

@@ -55,7 +55,7 @@ from protocols.space_packet import (
 )
 from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
 from protocols.time_code import CUC_PFIELD_4_2, tai_seconds_to_utc
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
+from protocols.zmq_framing import MAX_MESSAGE_OCTETS, TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
 
 log = logging.getLogger("paleblue.ground")
 
@@ -124,6 +124,7 @@ class GroundStation:
         self.write_products = write_products  # False: summary only (checksums, counts), no image files
         self.faults = FaultLog(log)
         self.transport = MessageGapCounter()
+        self.messages_refused = 0  # refused by ZeroMQ (over MAX_MESSAGE_OCTETS): see zmq_guard
         self.reassembler = ImageReassembler()
         self.packets_by_apid: Counter[int] = Counter()
         self.packet_gaps_by_apid: Counter[int] = Counter()
@@ -172,6 +173,15 @@ class GroundStation:
             self._handle_link_outputs(self.frames.feed(payload))
         else:
             self.faults.record("unsupported layer", envelope.layer.name)
+
+    def record_refused(self, endpoint: str) -> None:
+        """ZeroMQ refused a message from ``endpoint`` (a frame over the size limit) and dropped the
+        connection, which the receiver made again; what it still held shows as lost messages."""
+        self.messages_refused += 1
+        self.faults.record(
+            "message refused by ZeroMQ",
+            f"{endpoint}: a frame over {MAX_MESSAGE_OCTETS} octets (or broken ZMTP framing); reconnected",
+        )
 
     def record_transport_loss(self, lost: int, envelope: Envelope) -> None:
         """The fault for ``lost`` messages that the envelope's sequence number shows (none for 0)."""
@@ -525,6 +535,7 @@ class GroundStation:
                 "messages_lost": self.transport.lost,
                 "sequence_discontinuities": self.transport.discontinuities,
                 "sessions": self.transport.sessions,
+                "messages_refused": self.messages_refused,
             },
             "link": {
                 "channel": _channel_summary(self.channel),

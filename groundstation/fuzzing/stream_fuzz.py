@@ -25,6 +25,7 @@ import zmq
 
 from groundstation.fuzzing import seeds as seedlib
 from groundstation.fuzzing.mutators import Mutator
+from groundstation.zmq_guard import limit_message_size
 from protocols.errors import DecodeError
 from protocols.space_packet import PacketStreamDecoder, SkippedBytes
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
@@ -186,7 +187,7 @@ def mutate_message(
 class _Publisher:
     def __init__(self, endpoint: str) -> None:
         self.context = zmq.Context.instance()
-        self.socket = self.context.socket(zmq.XPUB)
+        self.socket = limit_message_size(self.context.socket(zmq.XPUB))
         self.socket.setsockopt(zmq.XPUB_NODROP, 1)
         self.socket.setsockopt(zmq.SNDHWM, SEND_HIGH_WATER_MARK)
         self.socket.setsockopt(zmq.LINGER, 2000)
