@@ -26,6 +26,7 @@ from groundstation.link_receiver import FrameReceiver, LinkOutput, LinkReceiver
 from groundstation.optical_navigation import measure_bodies
 from groundstation.telemetry import Alarm, EventRecord, TelemetryProcessor
 from protocols.apids import Apid, apid_name
+from protocols.atomic_file import append_line, write_atomically
 from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
 from protocols.image_products import product_stem, write_image_products
@@ -431,8 +432,7 @@ class GroundStation:
         self._write_log_line(line)
 
     def _write_log_line(self, line: str) -> None:
-        with open(self.out_dir / "events.log", "a") as log_file:
-            log_file.write(line + "\n")
+        append_line(self.out_dir / "events.log", line)  # one write() a line: whole lines, even if killed
 
     def _handle_camera(self, packet: SpacePacket) -> None:
         try:
@@ -577,8 +577,8 @@ class GroundStation:
             log.exception("internal error while flushing at the end of the pass")
             self.faults.record("internal error", repr(exc))
         summary = self.summary()
-        (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=repr) + "\n")
-        (self.out_dir / "report.md").write_text(render_report(summary))
+        write_atomically(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=repr) + "\n")
+        write_atomically(self.out_dir / "report.md", render_report(summary))
         return summary
 
     def _flush_everything(self) -> None:

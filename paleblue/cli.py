@@ -313,6 +313,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     from groundstation.decode import decode_file, print_table
+    from protocols.atomic_file import write_atomically
     from protocols.errors import DecodeError
 
     path = Path(args.file)
@@ -336,7 +337,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         raise CliError(f"decode: {path}: {exc}") from None
     if progress is not None:
         print(file=sys.stderr)
-    (Path(args.output) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_atomically(Path(args.output) / "summary.json", json.dumps(summary, indent=2) + "\n")
     print_table(summary)
     return 0
 
