@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -125,6 +127,8 @@ def withheld_sessions(draw: st.DrawFn) -> tuple[list[tuple[int, int]], int, int]
     its first two messages and is no longer than the run before (else it could be the same count).
     """
     keys = draw(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=4, unique=True))
+    loss = draw(st.sampled_from([0.0, 0.05, 0.2, 0.5, 0.9]))  # alternating losses fill the chain too
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))  # subsets and interleavings: cheap to draw
     streams: list[list[tuple[int, int]]] = []
     withheld_total = runs = 0
     for key in keys:
@@ -132,19 +136,16 @@ def withheld_sessions(draw: st.DrawFn) -> tuple[list[tuple[int, int]], int, int]
         stream: list[tuple[int, int]] = []
         for index, length in enumerate(lengths):
             start = 0 if index == 0 else 2
-            last = length - 3
-            withheld = draw(st.sets(st.integers(start, last), max_size=length)) if last >= start else set()
-            repeated = draw(st.sets(st.integers(0, length - 1), max_size=3))
+            withheld = {n for n in range(start, length - 2) if rng.random() < loss}
             for n in _sequences(0, length, withheld):
-                stream += [(key, n)] * (2 if n in repeated else 1)  # a repeat is no news
+                stream += [(key, n)] * (2 if rng.random() < 0.02 else 1)  # a repeat is no news
             withheld_total += len(withheld)
             runs += 1
         streams.append(stream)
     messages: list[tuple[int, int]] = []
     while any(streams):
-        live = [s for s in streams if s]
-        stream = live[draw(st.integers(0, len(live) - 1))]
-        take = draw(st.integers(1, 8))
+        stream = rng.choice([s for s in streams if s])
+        take = rng.randint(1, 8)
         messages += stream[:take]
         del stream[:take]
     return messages, withheld_total, runs
@@ -158,19 +159,20 @@ def test_exactly_the_withheld_messages_are_counted_lost(case: tuple[list[tuple[i
     assert counter.sessions == runs and counter.discontinuities == 0
 
 
-@given(st.integers(2, 400), st.integers(0, 200), st.data())
+@given(st.integers(2, 400), st.integers(0, 200), st.integers(0, 2**32 - 1))
 def test_two_publishers_sharing_a_session_never_inflate_the_loss(
-    live_start: int, replay_length: int, data
+    live_start: int, replay_length: int, seed: int
 ) -> None:
     """A replay that reuses the live session's number, interleaved with it: no loss is invented.
 
     (Where the two counts overlap they are the same numbers: no counter can tell them apart.)"""
+    rng = random.Random(seed)
     live_start += replay_length + 2
     live = [(5, n) for n in range(live_start, live_start + 200)]
     replay = [(5, n) for n in range(replay_length)]
     messages = []
     while live or replay:
-        stream = live if not replay else replay if not live else data.draw(st.sampled_from([live, replay]))
+        stream = live if not replay else replay if not live else rng.choice([live, replay])
         messages.append(stream.pop(0))
     counter = _count([(5, n) for n in range(live_start)] + messages)
     assert counter.lost == 0
@@ -180,7 +182,9 @@ def test_two_publishers_sharing_a_session_never_inflate_the_loss(
 def test_damaged_envelopes_claim_at_most_their_own_messages(length: int, data) -> None:
     withheld = data.draw(st.sets(st.integers(0, length - 3), max_size=length // 3))
     sequences = _sequences(0, length, withheld)
-    damaged = data.draw(st.sets(st.integers(0, len(sequences) - 3), max_size=5))
+    # isolated: two damaged envelopes in a row that happen to be consecutive numbers are a pair, and a
+    # pair is believed (a counter cannot tell them from real messages)
+    damaged = {i for i in data.draw(st.sets(st.integers(0, len(sequences) - 3), max_size=5)) if i % 2}
     for index in damaged:
         n = sequences[index]
         sequences[index] = data.draw(
