@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from emulator.render import RenderedFrame
+from protocols.atomic_file import write_atomically
 from protocols.image_products import quicklook
 
 TILE_PX = 384
@@ -55,5 +56,6 @@ def write_contact_sheet(frames: list[tuple[str, RenderedFrame]], path: str | Pat
 
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(contact_sheet(frames)).save(out)
+    sheet = Image.fromarray(contact_sheet(frames))
+    write_atomically(out, lambda file: sheet.save(file, format="PNG"))
     return out

@@ -17,7 +17,7 @@ import threading
 
 import zmq
 
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.zmq_framing import MAX_MESSAGE_OCTETS, TOPIC_DOWNLINK, Envelope, Layer
 
 log = logging.getLogger("paleblue.probe.downlink")
 
@@ -35,6 +35,7 @@ class Downlink:
         self._socket.setsockopt(zmq.XPUB_VERBOSE, 1)  # see every subscriber, not only the first
         self._socket.setsockopt(zmq.SNDHWM, SEND_HIGH_WATER_MARK)
         self._socket.setsockopt(zmq.LINGER, 2000)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_OCTETS)  # what subscribers send
         self._socket.bind(endpoint)
         self.session = random.SystemRandom().getrandbits(32) if session is None else session
         self.sequence = 0

@@ -14,7 +14,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from protocols.errors import DecodeError
-from protocols.zmq_framing import TOPIC_UPLINK, Envelope, Layer
+from protocols.zmq_framing import MAX_MESSAGE_OCTETS, TOPIC_UPLINK, Envelope, Layer
 
 log = logging.getLogger("paleblue.probe.uplink")
 
@@ -24,6 +24,7 @@ class Uplink:
         self.endpoint = endpoint
         self._socket = (context or zmq.Context.instance()).socket(zmq.PULL)
         self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_OCTETS)  # a longer one drops its sender
         self._socket.bind(endpoint)
         self._monitor = self._socket.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
         self.rejected = 0

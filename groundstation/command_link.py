@@ -18,6 +18,7 @@ import zmq
 
 from groundstation.commanding import CommandClient
 from groundstation.link_receiver import LinkReceiver
+from groundstation.zmq_guard import ConnectionGuard, limit_message_size
 from protocols.channel_config import PhysicalChannelConfig
 from protocols.cltu import encode_cltu
 from protocols.errors import DecodeError
@@ -44,14 +45,15 @@ class CommandLink:
         context: zmq.Context | None = None,
     ) -> None:
         context = context or zmq.Context.instance()
-        self._push = context.socket(zmq.PUSH)
+        self._push = limit_message_size(context.socket(zmq.PUSH))
         self._push.setsockopt(zmq.LINGER, 2000)
         self._push.connect(uplink)
-        self._sub = context.socket(zmq.SUB)
+        self._sub = limit_message_size(context.socket(zmq.SUB))
         self._sub.setsockopt(zmq.LINGER, 0)
         self._sub.setsockopt(zmq.RCVHWM, 100_000)
         self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_DOWNLINK)
-        self._sub.connect(downlink)
+        self._guard = ConnectionGuard(self._sub)  # an oversized message drops the link: made again
+        self._guard.connect(downlink)
         self._receiver = LinkReceiver(channel) if channel is not None else None
         self._encoder = TcFrameEncoder(mdb.spacecraft_id, mdb.tc_virtual_channel)
         self._security = security
@@ -62,6 +64,7 @@ class CommandLink:
         self._session = random.SystemRandom().getrandbits(32)
         self._sequence = 0
         self.messages_received = 0
+        self.messages_refused = 0
 
     def send(self, packet: bytes) -> None:
         """One TC packet, framed (and secured by SDLS when the SAs cover the TC channel) into a CLTU."""
@@ -80,6 +83,7 @@ class CommandLink:
 
     def receive(self, timeout_s: float) -> bytes | None:
         """Platform packets (concatenated) from whatever downlink arrives within ``timeout_s``."""
+        self.messages_refused += len(self._guard.poll())
         if not self._sub.poll(int(timeout_s * 1000)):
             return None
         packets: list[bytes] = []
@@ -122,6 +126,7 @@ class CommandLink:
 
     def close(self) -> None:
         self._push.close()
+        self._guard.close()
         self._sub.close()
 
 

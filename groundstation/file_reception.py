@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from protocols.atomic_file import write_atomically
 from protocols.cfdp import FileReceiver, ReceivingEntity
 from protocols.cfdp.config import GROUND_ENTITY_ID, image_delivery_config
 from protocols.errors import DecodeError
@@ -115,7 +116,8 @@ class ImageFileReception:
         from PIL import Image
 
         name = f"{product_stem(header.metadata, header.image_id, partial=True)}.png"
-        Image.fromarray(image).save(self.out_dir / name)
+        picture = Image.fromarray(image)
+        write_atomically(self.out_dir / name, lambda file: picture.save(file, format="PNG"))
         self.partial_images_written += 1
 
     def _on_end(self, receiver: FileReceiver) -> None:

@@ -12,15 +12,17 @@ from pathlib import Path
 import zmq
 
 from groundstation.station import GroundStation
+from groundstation.zmq_guard import ConnectionGuard, limit_message_size, receive_high_water_mark
 from protocols.channel_config import PhysicalChannelConfig
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 
 log = logging.getLogger("paleblue.ground")
 
-# Messages ZeroMQ queues for the station. The probe publishes with XPUB_NODROP, so a full queue
-# holds the probe back instead of dropping: the mark bounds memory (a fuzzer that never pauses keeps
-# it full, ~340 MB at 100,000), not what arrives.
-RECEIVE_HIGH_WATER_MARK = 100_000
+# Octets ZeroMQ may queue for the station. The probe publishes with XPUB_NODROP, so a full queue
+# holds the probe back instead of dropping: the bound is on memory, not on what arrives. ZeroMQ
+# counts messages, so the queue is set to as many messages of the largest size a socket accepts
+# (MAX_MESSAGE_OCTETS) as fit: 64 MiB is 63 messages.
+RECEIVE_QUEUE_OCTETS = 64 << 20
 
 
 def run_ground_station(
@@ -39,14 +41,15 @@ def run_ground_station(
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
     ``on_message(parts, receive_ns)`` sees every message first (a recorder hooks in here).
-    ``receive_queue``: messages ZeroMQ may hold for the station before the probe waits (None: the
-    default mark).
-    Returns the pass summary, also written to ``out_dir``.
+    ``receive_queue``: octets ZeroMQ may hold for the station before the probe waits (None:
+    ``RECEIVE_QUEUE_OCTETS``). A message over ``MAX_MESSAGE_OCTETS`` is refused by ZeroMQ; the
+    refusal is counted (``transport.messages_refused``) and the connection made again.
+    Returns the pass summary, also written to ``out_dir`` on every way out (an exception too).
     """
     context = zmq.Context.instance()
     push = None
     if uplink is not None:
-        push = context.socket(zmq.PUSH)
+        push = limit_message_size(context.socket(zmq.PUSH))
         push.setsockopt(zmq.LINGER, 0)
         push.setsockopt(zmq.SNDHWM, 10_000)
         push.connect(uplink)
@@ -70,11 +73,12 @@ def run_ground_station(
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,
     )
-    socket = context.socket(zmq.SUB)
-    socket.setsockopt(zmq.RCVHWM, receive_queue or RECEIVE_HIGH_WATER_MARK)
+    socket = limit_message_size(context.socket(zmq.SUB))
+    socket.setsockopt(zmq.RCVHWM, receive_high_water_mark(receive_queue or RECEIVE_QUEUE_OCTETS))
     socket.setsockopt(zmq.LINGER, 0)
     socket.setsockopt(zmq.SUBSCRIBE, TOPIC_DOWNLINK)
-    socket.connect(downlink)
+    guard = ConnectionGuard(socket)
+    guard.connect(downlink)
     log.info("listening on %s, products to %s", downlink, out_dir)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     try:
@@ -83,6 +87,8 @@ def run_ground_station(
                 log.warning("timeout after %.0f s with %d image(s) done", timeout_s, station.images_done)
                 break
             station.tick()
+            for endpoint in guard.poll():
+                station.record_refused(endpoint)
             if not socket.poll(20, zmq.POLLIN):
                 continue
             for _ in range(256):  # drain what is queued, then let the timers run
@@ -95,7 +101,11 @@ def run_ground_station(
                 station.handle_message(parts)
                 if station.finished:
                     break
+    except BaseException:  # an error or an interrupt: the pass still ends with its summary
+        station.finish()
+        raise
     finally:
+        guard.close()
         socket.close()
         if push is not None:
             push.close()

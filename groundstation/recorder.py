@@ -24,6 +24,7 @@ from typing import Any
 import zmq
 
 import paleblue
+from groundstation.zmq_guard import ConnectionGuard, limit_message_size
 from protocols.errors import DecodeError
 from protocols.recording import (
     DEFAULT_INDEX_INTERVAL_BYTES,
@@ -265,6 +266,7 @@ class RecordStats:
     uplink_lost: int = 0
     sessions: int = 0  # publisher sessions seen (a restarted probe is a new one)
     malformed: int = 0  # messages that were not topic/envelope/payload: counted, not recordable
+    refused: int = 0  # messages ZeroMQ refused (over MAX_MESSAGE_OCTETS): see groundstation/zmq_guard
     file_bytes: int = 0
 
     @property
@@ -311,6 +313,7 @@ class Recorder:
         """Record until ``stop`` is set (or Ctrl-C); drains what is already queued, then closes."""
         stop = stop or threading.Event()
         sockets: dict[zmq.Socket[Any], Direction] = {}
+        guards: list[ConnectionGuard] = []
         poller = zmq.Poller()
         writer = RecordingWriter(
             self.path,
@@ -320,16 +323,18 @@ class Recorder:
         )
         try:
             for direction, endpoint in self.endpoints.items():
-                sub = self._context.socket(zmq.SUB)
+                sub = limit_message_size(self._context.socket(zmq.SUB))
                 sub.setsockopt(zmq.LINGER, 0)
                 sub.setsockopt(zmq.RCVHWM, self._rcvhwm)
                 sub.setsockopt(zmq.SUBSCRIBE, direction.topic)
-                sub.connect(endpoint)
                 sockets[sub] = direction
+                guards.append(ConnectionGuard(sub))  # an oversized message: counted, reconnected
+                guards[-1].connect(endpoint)
                 poller.register(sub, zmq.POLLIN)
             try:
                 while not stop.is_set():
                     ready = dict(poller.poll(100))
+                    self.stats.refused += sum(len(guard.poll()) for guard in guards)
                     if not ready:
                         writer.flush()  # lets an interval flush/fsync policy catch up when idle
                     for sub in ready:
@@ -339,6 +344,8 @@ class Recorder:
             for sub, direction in sockets.items():  # what ZeroMQ already holds is recorded, not dropped
                 self._receive_queued(sub, direction, writer, limit=None)
         finally:
+            for guard in guards:
+                guard.close()
             for sub in sockets:
                 sub.close()
             writer.close()

@@ -28,6 +28,7 @@ from typing import Any
 import zmq
 
 from groundstation.recording_reader import RecordingReader
+from groundstation.zmq_guard import limit_message_size
 from protocols.recording import Direction, RecordingHeader, SkippedBytes
 from protocols.zmq_framing import Envelope
 
@@ -58,7 +59,7 @@ class _Publisher:
         self, context: zmq.Context[Any], to: str, sndhwm: int, linger_ms: int, stop: threading.Event
     ):
         self.stop = stop
-        self.socket = context.socket(zmq.XPUB)
+        self.socket = limit_message_size(context.socket(zmq.XPUB))
         self.socket.setsockopt(zmq.XPUB_NODROP, 1)
         self.socket.setsockopt(zmq.SNDHWM, sndhwm)
         self.socket.setsockopt(zmq.SNDTIMEO, _POLL_MS)  # a blocked send wakes up to look at stop

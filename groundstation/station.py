@@ -26,6 +26,7 @@ from groundstation.link_receiver import FrameReceiver, LinkOutput, LinkReceiver
 from groundstation.optical_navigation import measure_bodies
 from groundstation.telemetry import Alarm, EventRecord, TelemetryProcessor
 from protocols.apids import Apid, apid_name
+from protocols.atomic_file import append_line, write_atomically
 from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
 from protocols.image_products import missing_pixels, product_stem, write_image_products
@@ -56,7 +57,7 @@ from protocols.space_packet import (
 )
 from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
 from protocols.time_code import CUC_PFIELD_4_2, tai_seconds_to_utc
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
+from protocols.zmq_framing import MAX_MESSAGE_OCTETS, TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
 
 log = logging.getLogger("paleblue.ground")
 
@@ -127,6 +128,7 @@ class GroundStation:
         self.faults = FaultLog(log)
         self.transport = MessageGapCounter()
         # reassembly faults (refused, unconfirmed or duplicate images) go to the fault log
+        self.messages_refused = 0  # refused by ZeroMQ (over MAX_MESSAGE_OCTETS): see zmq_guard
         self.reassembler = ImageReassembler(on_fault=lambda kind, detail: self.faults.record(kind, detail))
         # the publisher session of the messages being handled (None: a raw file), so that a
         # restarted probe's image 1 is a new image, not a duplicate of the last session's
@@ -180,6 +182,15 @@ class GroundStation:
             self._handle_link_outputs(self.frames.feed(payload))
         else:
             self.faults.record("unsupported layer", envelope.layer.name)
+
+    def record_refused(self, endpoint: str) -> None:
+        """ZeroMQ refused a message from ``endpoint`` (a frame over the size limit) and dropped the
+        connection, which the receiver made again; what it still held shows as lost messages."""
+        self.messages_refused += 1
+        self.faults.record(
+            "message refused by ZeroMQ",
+            f"{endpoint}: a frame over {MAX_MESSAGE_OCTETS} octets (or broken ZMTP framing); reconnected",
+        )
 
     def record_transport_loss(self, lost: int, envelope: Envelope) -> None:
         """The fault for ``lost`` messages that the envelope's sequence number shows (none for 0)."""
@@ -431,8 +442,7 @@ class GroundStation:
         self._write_log_line(line)
 
     def _write_log_line(self, line: str) -> None:
-        with open(self.out_dir / "events.log", "a") as log_file:
-            log_file.write(line + "\n")
+        append_line(self.out_dir / "events.log", line)  # one write() a line: whole lines, even if killed
 
     def _handle_camera(self, packet: SpacePacket) -> None:
         try:
@@ -549,6 +559,7 @@ class GroundStation:
                 "messages_lost": self.transport.lost,
                 "sequence_discontinuities": self.transport.discontinuities,
                 "sessions": self.transport.sessions,
+                "messages_refused": self.messages_refused,
             },
             "link": {
                 "channel": _channel_summary(self.channel),
@@ -590,8 +601,8 @@ class GroundStation:
             log.exception("internal error while flushing at the end of the pass")
             self.faults.record("internal error", repr(exc))
         summary = self.summary()
-        (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=repr) + "\n")
-        (self.out_dir / "report.md").write_text(render_report(summary))
+        write_atomically(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=repr) + "\n")
+        write_atomically(self.out_dir / "report.md", render_report(summary))
         return summary
 
     def _flush_everything(self) -> None:

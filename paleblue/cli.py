@@ -454,6 +454,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     from groundstation.decode import decode_file, print_table
+    from protocols.atomic_file import write_atomically
     from protocols.errors import DecodeError
 
     path = Path(args.file)
@@ -477,7 +478,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         raise CliError(f"decode: {path}: {exc}") from None
     if progress is not None:
         print(file=sys.stderr)
-    (Path(args.output) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_atomically(Path(args.output) / "summary.json", json.dumps(summary, indent=2) + "\n")
     print_table(summary)
     return 0
 
@@ -756,11 +757,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", default=None, metavar="FILE", help="record every received message to FILE")
     p.add_argument(
         "--receive-queue",
-        type=_positive_int,
+        type=_octets,
         default=None,
-        metavar="N",
-        help="messages ZeroMQ may queue before the probe is held back (default 100000, ~100 MB of "
-        "full frames; smaller bounds memory, the probe then waits: nothing is dropped)",
+        metavar="SIZE",
+        help="octets ZeroMQ may queue for the station before the probe is held back, with an optional "
+        "k, M or G (KiB, MiB, GiB) (default 64M: 63 messages of the 1 MiB a message may hold at most; "
+        "at least one message; smaller bounds memory, the probe then waits: nothing is dropped). "
+        "A message over 1 MiB is refused, counted (transport.messages_refused) and the link "
+        "reconnected",
     )
     p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)  # written into the recording header
     p.add_argument("-v", "--verbose", action="store_true")
@@ -914,6 +918,22 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def _octets(text: str) -> int:
+    """A size in octets: a positive whole number with an optional k, M or G (KiB, MiB, GiB)."""
+    body = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = body[-1:] if body[-1:] in _UNITS else ""
+    try:
+        value = int(body[: len(body) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a size in octets (e.g. 65536, 64k, 64M)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive size")
     return value
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from protocols.atomic_file import write_atomically
+
 QUICKLOOK_SOFTENING = 30.0  # asinh stretch strength: larger lifts faint targets more
 
 
@@ -114,8 +116,9 @@ def write_image_products(
     stem: str,
     missing: np.ndarray | None = None,
 ) -> dict[str, Path]:
-    """Write ``<stem>.png`` (quick-look), ``<stem>.raw.png`` (16-bit linear DN) and ``<stem>.json``;
-    ``missing`` marks pixels never received, hatched in the quick-look (see :func:`quicklook`)."""
+    """Write ``<stem>.png`` (quick-look), ``<stem>.raw.png`` (16-bit linear DN) and ``<stem>.json``,
+    each whole or not at all (:func:`~protocols.atomic_file.write_atomically`); ``missing`` marks
+    pixels never received, hatched in the quick-look (see :func:`quicklook`)."""
     from PIL import Image
 
     if not 1 <= bit_depth <= 16:
@@ -125,11 +128,13 @@ def write_image_products(
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"quicklook": out / f"{stem}.png", "raw": out / f"{stem}.raw.png", "truth": out / f"{stem}.json"}
-    Image.fromarray(quicklook(pixels, bit_depth, missing)).save(paths["quicklook"])
+    look = Image.fromarray(quicklook(pixels, bit_depth, missing))
+    write_atomically(paths["quicklook"], lambda file: look.save(file, format="PNG"))
     # the raw frame is noise-limited and barely compresses: the fastest zlib level costs ~1 % in size
-    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint16)).save(paths["raw"], compress_level=1)
+    raw = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint16))
+    write_atomically(paths["raw"], lambda file: raw.save(file, format="PNG", compress_level=1))
     sensor = truth.get("sensor")
     exposure = truth.get("exposure_s", sensor.get("exposure_s") if isinstance(sensor, dict) else None)
     record = {**truth, "bit_depth": bit_depth, "exposure_s": exposure}
-    paths["truth"].write_text(json.dumps(record, indent=2, default=_json_default) + "\n")
+    write_atomically(paths["truth"], json.dumps(record, indent=2, default=_json_default) + "\n")
     return paths

@@ -23,6 +23,7 @@ restarted probe or a replay starts a new count instead of looking like a gap.
 from __future__ import annotations
 
 import struct
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -82,52 +83,156 @@ class Envelope:
 
 MAX_PLAUSIBLE_GAP = 1 << 24
 
+# The largest frame any socket of ours accepts (ZMQ_MAXMSGSIZE), in octets. The largest legal unit
+# is one space packet of 65,542 octets (6 + 65,536) or a message of CADUs (8 of at most
+# 2,048 + 256 parity + 4 ASM = 18,464 octets); 1 MiB leaves sixteen times the margin. A longer
+# frame is refused by ZeroMQ before it is buffered (the connection is dropped: the receiver counts
+# and reconnects, see groundstation/zmq_guard.py).
+MAX_MESSAGE_OCTETS = 1 << 20
+
+# How many counts, sessions and unconfirmed messages a MessageGapCounter remembers at most.
+COUNTS_PER_SESSION = 4
+SESSIONS_REMEMBERED = 256
+UNCONFIRMED_SESSIONS = 64
+UNCONFIRMED_MESSAGES = 64
+
+
+class _Session:
+    """One session's counts: ``cursors`` are the sequence numbers that would continue a confirmed
+    count (several when a session's numbers restarted or two publishers share it); ``chain`` the
+    numbers of messages that continued none of them yet, in arrival order."""
+
+    __slots__ = ("chain", "cursors", "last", "mark")
+
+    def __init__(self) -> None:
+        self.cursors: list[int] = []  # most recently used first
+        self.chain: list[int] = []
+        self.last: int | None = None  # the session's previous message (a repeat of it is no news)
+        self.mark = 0
+
 
 class MessageGapCounter:
-    """Counts messages lost in transport from envelope sequence numbers.
+    """Counts messages lost in transport from envelope sequence numbers, exactly, per session.
 
-    Any message that does not continue the count — a jump forward, a new or restarted session
-    (a late joiner counts the session's missed start) — is only provisional until the next
-    message confirms it by continuing from it. If the next message continues the count from
-    before instead, the odd message was a damaged envelope: nothing is counted as lost for it,
-    it is a discontinuity. So damaged envelopes, even several in a row, never claim a pass's
-    worth of losses; and a jump of more than ``MAX_PLAUSIBLE_GAP`` is never believed.
+    Each session (the envelope's random ``session``) keeps its own count, so interleaved
+    publishers (a probe and a replay) never make each other look lossy. A message that continues a
+    count moves it on. Any other message is unconfirmed until a message continues *it* (the next
+    message of the session with the next number): then the count really moved, and everything
+    between the count and the confirmed message that did not arrive is lost, exactly (withholding
+    10 and 12 of a run is 2 lost). The confirmed move continues the highest count at or below it,
+    or, if there is none, it is a new session or a restart of the session (a replay, a restarted
+    probe), whose missed start counts as lost (a late joiner). Unconfirmed messages that the
+    confirmed move does not explain were damaged envelopes: ``discontinuities``, never losses; a
+    jump of more than ``MAX_PLAUSIBLE_GAP`` is never believed either. A loss after a session's last
+    confirmed message is counted only when a later pair of messages confirms it.
+
+    Memory is bounded: ``COUNTS_PER_SESSION`` counts per session, ``SESSIONS_REMEMBERED`` sessions
+    and ``UNCONFIRMED_SESSIONS`` unconfirmed ones (least recently heard forgotten first), and
+    ``UNCONFIRMED_MESSAGES`` unconfirmed messages per session (a full chain is believed: so many
+    monotonic messages with no pair are a lossy link, not damage).
     """
 
     def __init__(self) -> None:
         self.received = 0
         self.lost = 0
-        self.sessions = 0
-        self.discontinuities = 0
-        self._session: int | None = None
-        self._next = 0
-        # an unconfirmed move of the count: (session, sequence, missed, new session, implausible)
-        self._pending: tuple[int, int, int, bool, bool] | None = None
+        self._sessions_confirmed = 0
+        self._discontinuities = 0
+        self._settled = 0  # messages that continued or confirmed a count, in any session
+        self._known: OrderedDict[int, _Session] = OrderedDict()
+        self._unconfirmed: OrderedDict[int, _Session] = OrderedDict()
+
+    @property
+    def sessions(self) -> int:
+        """Sessions (and restarts of one) whose count was confirmed, and unconfirmed sessions that no
+        other session's traffic has contradicted since (a session one message long)."""
+        return self._sessions_confirmed + sum(not self._doubted(s) for s in self._unconfirmed.values())
+
+    @property
+    def discontinuities(self) -> int:
+        """Messages whose sequence continued no count and that no later message confirmed."""
+        pending = sum(len(s.chain) for s in self._unconfirmed.values() if self._doubted(s))
+        return self._discontinuities + pending
+
+    def _doubted(self, session: _Session) -> bool:
+        return session.mark != self._settled  # other sessions went on as if it was not there
 
     def observe(self, envelope: Envelope) -> int:
         """Record one message; returns how many losses it confirmed (counted at the confirmation)."""
         self.received += 1
-        session, sequence = envelope.session, envelope.sequence
-        pending, self._pending = self._pending, None
-        if pending is not None and session == pending[0] and sequence == pending[1] + 1:
-            _, _, gap, _, implausible = pending  # confirmed: the count really moved there
-            self.discontinuities += implausible
-            self.lost += gap
-            self._session, self._next = session, sequence + 1
-            return gap
-        if pending is not None:  # the message before continued nothing: a damaged envelope
-            self.discontinuities += 1
-            self.sessions -= pending[3]
-        if session == self._session and sequence == self._next:
-            self._next = sequence + 1
-            return 0
-        if session == self._session and sequence == self._next - 1:
-            return 0  # the last message again
-        if session == self._session and sequence > self._next:
-            missed, new_session = sequence - self._next, False  # a jump forward
+        key, q = envelope.session, envelope.sequence
+        state = self._known.get(key)
+        if state is not None:
+            self._known.move_to_end(key)
         else:
-            missed, new_session = sequence, True  # a new or restarted session; a late joiner missed its start
-        implausible = missed > MAX_PLAUSIBLE_GAP
-        self.sessions += new_session  # counted at once (a session may be one message long), undone if damaged
-        self._pending = (session, sequence, 0 if implausible else missed, new_session, implausible)
+            state = self._unconfirmed.get(key)
+            if state is None:
+                state = self._unconfirmed[key] = _Session()
+                if len(self._unconfirmed) > UNCONFIRMED_SESSIONS:
+                    _, dropped = self._unconfirmed.popitem(last=False)
+                    if self._doubted(dropped):
+                        self._discontinuities += len(dropped.chain)
+                    else:
+                        self._sessions_confirmed += 1
+            else:
+                self._unconfirmed.move_to_end(key)
+        lost = self._observe(state, q)
+        if state.cursors and key in self._unconfirmed:
+            del self._unconfirmed[key]
+            self._known[key] = state
+            if len(self._known) > SESSIONS_REMEMBERED:
+                self._known.popitem(last=False)
+        state.last = q
+        state.mark = self._settled
+        return lost
+
+    def _observe(self, state: _Session, q: int) -> int:
+        chain, cursors = state.chain, state.cursors
+        pairs = bool(chain) and q == chain[-1] + 1
+        if q in cursors and not (pairs and state.last == chain[-1]):
+            # continues a count (when it also pairs with the message just before, that pair wins)
+            cursors.remove(q)
+            self._use_cursor(state, q + 1)
+            self._settled += 1
+            return 0
+        if pairs:
+            self._settled += 1
+            return self._confirm(state, chain.pop(), q + 1)
+        if q == state.last:
+            return 0  # the previous message again
+        chain.append(q)
+        if len(chain) > UNCONFIRMED_MESSAGES:
+            self._settled += 1
+            return self._confirm(state, chain.pop(), q + 1)
         return 0
+
+    def _confirm(self, state: _Session, confirmed: int, cursor: int) -> int:
+        """``confirmed`` is a real message: explain the unconfirmed ones before it, count the gap."""
+        earlier, state.chain = state.chain, []
+        below = [c for c in state.cursors if c <= confirmed]
+        if below:
+            base = max(below)
+            state.cursors.remove(base)
+        else:  # a new session, or the session counting again from the start
+            base = 0
+            self._sessions_confirmed += 1
+        kept, expected = 0, base  # unconfirmed messages on the way from the count to the confirmed one
+        for sequence in earlier:
+            if expected <= sequence < confirmed:
+                kept += 1
+                expected = sequence + 1
+        self._discontinuities += len(earlier) - kept
+        self._use_cursor(state, cursor)
+        gap = confirmed - base - kept
+        if gap > MAX_PLAUSIBLE_GAP:
+            self._discontinuities += 1
+            return 0
+        self.lost += gap
+        return gap
+
+    @staticmethod
+    def _use_cursor(state: _Session, cursor: int) -> None:
+        cursors = state.cursors
+        if cursor in cursors:
+            cursors.remove(cursor)
+        cursors.insert(0, cursor)
+        del cursors[COUNTS_PER_SESSION:]

@@ -59,6 +59,12 @@ def build_parser(prog: str = "python -m groundstation.fuzzing") -> argparse.Argu
     )
     stream.add_argument("--seed", type=int, default=0)
     stream.add_argument("--mutation-rate", type=float, default=0.2)
+    stream.add_argument(
+        "--oversized-rate",
+        type=float,
+        default=0.0,
+        help="probability that a message is replaced by a 10 MB one, which the station must refuse",
+    )
     stream.add_argument("--out", type=Path, default=Path("out/fuzz-stream"))
     rep = sub.add_parser("reproduce", help="re-run one finding")
     rep.add_argument("path", type=Path)
@@ -88,7 +94,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m groundstation.fuz
     from groundstation.fuzzing.stream_fuzz import check_summary_file, fuzz_stream, fuzz_stream_local
 
     if args.local or args.to is None:
-        result = fuzz_stream_local(args.out, args.seconds, args.seed, args.mutation_rate, args.source)
+        result = fuzz_stream_local(
+            args.out,
+            args.seconds,
+            args.seed,
+            args.mutation_rate,
+            args.source,
+            oversized_rate=args.oversized_rate,
+        )
     else:
         args.out.mkdir(parents=True, exist_ok=True)
         started = time.time()
@@ -99,6 +112,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m groundstation.fuz
             args.seed,
             args.mutation_rate,
             log_path=args.out / "mutations.jsonl",
+            oversized_rate=args.oversized_rate,
         )
         if args.summary is not None and not result.interrupted:
             check_summary_file(result, args.summary, written_after=started, wait_s=args.summary_wait)

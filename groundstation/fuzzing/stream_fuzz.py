@@ -25,6 +25,7 @@ import zmq
 
 from groundstation.fuzzing import seeds as seedlib
 from groundstation.fuzzing.mutators import Mutator
+from groundstation.zmq_guard import limit_message_size
 from protocols.errors import DecodeError
 from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SkippedBytes
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
@@ -42,6 +43,7 @@ PAYLOAD_MUTATIONS = (
 # message-level faults beside payload mutations, with their relative weights
 MESSAGE_FAULTS = {"payload": 12, "envelope": 2, "topic": 1, "frames": 1, "drop": 2, "repeat": 1}
 SEND_HIGH_WATER_MARK = 1000
+OVERSIZED_OCTETS = 10_000_000  # an oversized message's payload (the station refuses over 1 MiB)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class ExpectedCounters:
     unmodelled: int = 0  # frame/CADU-layer messages: their packets depend on link-receiver state
     messages_received: int = 0  # with a good envelope: the station's transport counter
     messages_lost: int = 0  # gaps in the envelope sequence, as MessageGapCounter counts them
+    messages_refused: int = 0  # oversized: ZeroMQ refuses them (they leave a gap in the sequence)
     octets_received: int = 0
     packets: int = 0
     faults: Counter[str] = field(default_factory=Counter)
@@ -116,6 +119,7 @@ class StreamFuzzReport:
     discrepancies: list[str] = field(default_factory=list)
     summary: dict | None = None  # the station's summary.json, when we ran the station or were given it
     interrupted: bool = False  # stopped by Ctrl-C: the figures cover what was sent
+    station_peak_rss_kb: int | None = None  # the station process's peak resident memory, when we ran it
 
     @property
     def checked(self) -> bool:
@@ -158,6 +162,7 @@ class StreamFuzzReport:
             "discrepancies": self.discrepancies,
             "checked": self.checked,
             "interrupted": self.interrupted,
+            "station_peak_rss_kb": self.station_peak_rss_kb,
             "ok": self.ok,
             "verdict": self.verdict(),
         }
@@ -213,8 +218,9 @@ def mutate_message(
 class _Publisher:
     def __init__(self, endpoint: str) -> None:
         self.context = zmq.Context.instance()
-        self.socket = self.context.socket(zmq.XPUB)
+        self.socket = limit_message_size(self.context.socket(zmq.XPUB))
         self.socket.setsockopt(zmq.XPUB_NODROP, 1)
+        self.socket.setsockopt(zmq.XPUB_VERBOSE, 1)  # a station that reconnects subscribes again
         self.socket.setsockopt(zmq.SNDHWM, SEND_HIGH_WATER_MARK)
         self.socket.setsockopt(zmq.LINGER, 2000)
         self.socket.bind(endpoint)
@@ -243,6 +249,10 @@ class _Publisher:
         self.socket.close()
 
 
+def _oversized(parts: list[bytes], octets: int) -> list[bytes]:
+    return [parts[0], parts[1], bytes(octets)]
+
+
 def fuzz_stream(
     source: Path | None,
     to: str,
@@ -254,10 +264,15 @@ def fuzz_stream(
     station_alive: Callable[[], bool] | None = None,
     subscriber_timeout_s: float = 30.0,
     max_messages: int | None = None,
+    oversized_rate: float = 0.0,
+    oversized_octets: int = OVERSIZED_OCTETS,
 ) -> StreamFuzzReport:
     """Replay the source, mutated, into whatever subscribes at ``to`` (we bind) for ``seconds``.
 
-    ``mutation_rate`` is the probability that a message is mutated. Each mutated message is
+    ``mutation_rate`` is the probability that a message is mutated; ``oversized_rate`` that its
+    payload is replaced by ``oversized_octets`` zeros instead, which a station must refuse (ZeroMQ
+    drops the connection): after one, nothing more is sent until the station has subscribed again,
+    so the refused message is all it loses. Each mutated message is
     logged as one JSON line to ``log_path``. ``station_alive`` (our station: its process is
     running) is polled between messages; the run stops early if it turns False.
     """
@@ -286,6 +301,21 @@ def fuzz_stream(
                     break
                 parts = [TOPIC_DOWNLINK, Envelope(layer, session, sequence).pack(), payload]
                 to_send, log = [parts], []
+                if oversized_rate and rng.random() < oversized_rate:
+                    if not publisher.send(_oversized(parts, oversized_octets), deadline + 10):
+                        report.discrepancies.append("subscriber stopped reading: send timed out")
+                        return report
+                    report.messages_sent += 1
+                    report.mutations_by_kind["oversized"] += 1
+                    model.expected.messages_refused += 1
+                    if log_file:
+                        log_file.write(
+                            json.dumps({"sequence": sequence, "mutations": [{"kind": "oversized"}]}) + "\n"
+                        )
+                    if not publisher.wait_for_subscriber(subscriber_timeout_s):
+                        report.discrepancies.append("the subscriber did not come back after an oversized message")
+                        return report
+                    continue
                 if rng.random() < mutation_rate:
                     to_send, log = mutate_message(rng, mutator, parts)
                     report.messages_mutated += 1
@@ -330,6 +360,7 @@ def check_station_summary(expected: ExpectedCounters, summary: dict) -> list[str
     pairs = [
         ("transport.messages_received", transport.get("messages_received"), expected.messages_received),
         ("transport.messages_lost", transport.get("messages_lost"), expected.messages_lost),
+        ("transport.messages_refused", transport.get("messages_refused", 0), expected.messages_refused),
         ("octets_received", summary.get("octets_received"), expected.octets_received),
         (
             "packets (sum of packets_by_apid)",
@@ -386,18 +417,24 @@ def free_endpoint() -> str:
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
-def _station_process(endpoint: str, out_dir: str, stop, received) -> None:
+def _station_process(endpoint: str, out_dir: str, stop, received, peak_rss_kb) -> None:
     import logging
+    import resource
+    import signal
 
     from groundstation.receiver import run_ground_station
 
     logging.getLogger("paleblue").setLevel(logging.ERROR)
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())  # terminated: still a summary
 
     def count(parts: list[bytes], receive_ns: int) -> None:
         with received.get_lock():
             received.value += 1
 
-    run_ground_station(endpoint, Path(out_dir), stop, on_message=count)
+    try:
+        run_ground_station(endpoint, Path(out_dir), stop, on_message=count)
+    finally:
+        peak_rss_kb.value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
 
 
 def fuzz_stream_local(
@@ -409,6 +446,7 @@ def fuzz_stream_local(
     *,
     drain_timeout_s: float = 60.0,
     max_messages: int | None = None,
+    oversized_rate: float = 0.0,
 ) -> StreamFuzzReport:
     """Start our ground station in a child process, fuzz it, stop it, and check its summary.
 
@@ -418,11 +456,11 @@ def fuzz_stream_local(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context = multiprocessing.get_context("spawn")
-    stop, received = context.Event(), context.Value("q", 0)
+    stop, received, peak_rss_kb = context.Event(), context.Value("q", 0), context.Value("q", 0)
     endpoint = free_endpoint()
     station_dir = out_dir / "station"
     process = context.Process(
-        target=_station_process, args=(endpoint, str(station_dir), stop, received), daemon=True
+        target=_station_process, args=(endpoint, str(station_dir), stop, received, peak_rss_kb), daemon=True
     )
     process.start()
     try:
@@ -435,6 +473,7 @@ def fuzz_stream_local(
             log_path=out_dir / "mutations.jsonl",
             station_alive=process.is_alive,
             max_messages=max_messages,
+            oversized_rate=oversized_rate,
         )
         deadline = time.monotonic() + drain_timeout_s
         while received.value < report.expected.messages_delivered and process.is_alive():
@@ -451,6 +490,7 @@ def fuzz_stream_local(
         if process.is_alive():
             process.terminate()
             process.join(5)
+    report.station_peak_rss_kb = peak_rss_kb.value or None
     summary_path = station_dir / "summary.json"
     if not summary_path.exists():
         report.discrepancies.append(f"station wrote no {summary_path} (exit code {process.exitcode})")

@@ -303,6 +303,15 @@ def test_stream_fuzz_against_our_station_process(tmp_path: Path) -> None:
     assert (tmp_path / "stream_fuzz.json").exists()
 
 
+@pytest.mark.slow
+def test_stream_fuzz_with_oversized_messages_each_refused_and_counted(tmp_path: Path) -> None:
+    report = fuzz_stream_local(tmp_path, 60, seed=3, mutation_rate=0.2, max_messages=200, oversized_rate=0.05)
+    assert report.mutations_by_kind["oversized"] >= 2
+    assert report.discrepancies == [] and report.station_alive is True
+    assert report.summary["transport"]["messages_refused"] == report.mutations_by_kind["oversized"]
+    assert report.station_peak_rss_kb is not None and report.station_peak_rss_kb < 500 * 1024
+
+
 def test_engine_module_exports_the_documented_api() -> None:
     assert callable(engine.fuzz_decoders) and callable(engine.reproduce)
 

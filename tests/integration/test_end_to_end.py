@@ -69,8 +69,8 @@ def test_start_order_does_not_matter(tmp_path: Path, processes: Processes, endpo
 def test_a_small_receive_queue_holds_the_probe_back_and_loses_nothing(
     tmp_path: Path, processes: Processes, endpoint: str
 ) -> None:
-    """`--receive-queue 4`: ZeroMQ may queue only four messages for the station, so the probe (XPUB
-    with NODROP) waits for it most of the pass; every message still arrives."""
+    """`--receive-queue 4` (octets): ZeroMQ may queue only one message for the station, so the probe
+    (XPUB with NODROP) waits for it most of the pass; every message still arrives."""
     out = tmp_path / "out"
     ground = processes.start(
         "ground", "--downlink", endpoint, "-o", str(out), "--expect-images", "1", "--timeout", "90",
@@ -84,9 +84,10 @@ def test_a_small_receive_queue_holds_the_probe_back_and_loses_nothing(
     assert summary["transport"]["messages_lost"] == 0 and summary["faults"] == {}
 
 
-def test_receive_queue_must_be_a_positive_count(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", ["0", "-1M", "lots", "1.5M"])
+def test_receive_queue_must_be_a_positive_size(tmp_path: Path, size: str) -> None:
     result = subprocess.run(
-        [*PALEBLUE, "ground", "--receive-queue", "0", "-o", str(tmp_path)],
+        [*PALEBLUE, "ground", "--receive-queue", size, "-o", str(tmp_path)],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert result.returncode == 2 and "--receive-queue" in result.stderr
