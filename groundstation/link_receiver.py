@@ -26,7 +26,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from protocols import aos_frame, tm_frame
+from protocols import aos_frame, tm_frame, uslp_frame
 from protocols.cadu import CaduCodec, asm_distances
 from protocols.channel_config import ASM, ASM_LENGTH, FrameType, PhysicalChannelConfig
 from protocols.crc import crc16_ok
@@ -90,15 +90,21 @@ class _FrameDemultiplexer:
     def __init__(self, config: PhysicalChannelConfig, counters: PhysicalChannelCounters) -> None:
         self.config = config
         self.counters = counters
-        self.frames = tm_frame if config.frame_type is FrameType.TM else aos_frame
+        self.frames = {FrameType.TM: tm_frame, FrameType.AOS: aos_frame, FrameType.USLP: uslp_frame}[
+            config.frame_type
+        ]
         self.vc_counters: dict[int, VirtualChannelCounters] = {}
         self._extractors: dict[int, PacketExtractor] = {}
         self._last_vc_count: dict[int, int] = {}
         self._last_mc_count: int | None = None
-        self._routing = self.frames.unpack_routing_fast
+        self._routing = (
+            tm_frame.unpack_routing_fast
+            if config.frame_type is FrameType.TM
+            else self.frames.routing_for(config)
+        )
         self._version = self.frames.VERSION
         self._zone_start = config.header_length
-        self._zone_end = config.header_length + config.packet_zone_length
+        self._zone_end = -config.trailer_length or None  # variable-length USLP frames end anywhere
         self._tm_flags = (
             int(config.ocf),
             int(config.secondary_header_length > 0),
@@ -110,6 +116,8 @@ class _FrameDemultiplexer:
         word0 = int(frame[0]) << 8 | int(frame[1])
         if self.config.frame_type is FrameType.TM:
             return word0 >> 14 == 0 and (word0 >> 4) & 0x3FF == self.config.spacecraft_id
+        if self.config.frame_type is FrameType.USLP:  # version and the first 12 spacecraft id bits
+            return word0 >> 12 == uslp_frame.VERSION and word0 & 0xFFF == self.config.spacecraft_id >> 4
         return word0 >> 14 == 1 and (word0 >> 6) & 0xFF == self.config.spacecraft_id
 
     def frame_fault(self, frame: bytes) -> str | None:
@@ -158,7 +166,10 @@ class _FrameDemultiplexer:
             out.append(LinkOutput(packet, vcid, count))
 
     def _flags_ok(self, frame: bytes) -> bool:
-        """TM: OCF and secondary header flags and the secondary header id as configured."""
+        """TM: OCF and secondary header flags and the secondary header id as configured; USLP: flags,
+        length field and data field header."""
+        if self.config.frame_type is FrameType.USLP:
+            return uslp_frame.flags_ok(self.config, frame)
         if self.config.frame_type is not FrameType.TM:
             return True
         expected = self._tm_flags
@@ -186,12 +197,33 @@ class FrameReceiver:
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[LinkOutput]:
         self._buffer += chunk
         out: list[LinkOutput] = []
+        if self.config.variable_length:
+            self._feed_variable(out)
+            return out
         length = self.config.frame_length
         usable = len(self._buffer) - len(self._buffer) % length
         for start in range(0, usable, length):
             self.push_frame(bytes(self._buffer[start : start + length]), out)
         del self._buffer[:usable]
         return out
+
+    def _feed_variable(self, out: list[LinkOutput]) -> None:
+        """Variable-length USLP frames back to back: each one's length is in its header. A header
+        that is not ours, or a length out of range, costs one octet (counted) until one is found."""
+        buffer = self._buffer
+        shortest, longest = uslp_frame.min_frame_length(self.config), self.config.frame_length
+        pos = 0
+        while len(buffer) - pos >= 6:
+            length = (buffer[pos + 4] << 8 | buffer[pos + 5]) + 1
+            if not self._demux.header_plausible(buffer[pos : pos + 2]) or not shortest <= length <= longest:
+                self.counters.bytes_skipped += 1
+                pos += 1
+                continue
+            if len(buffer) - pos < length:
+                break
+            self.push_frame(bytes(buffer[pos : pos + length]), out)
+            pos += length
+        del buffer[:pos]
 
     def push_frame(self, frame: bytes, out: list[LinkOutput], corrected: int = 0) -> None:
         self.counters.cadus += 1
