@@ -256,6 +256,14 @@ class LinkReceiver:
 
     batch_cadus = 512  # CADUs decoded per numpy batch while locked
 
+    def __new__(cls, config: PhysicalChannelConfig):
+        """Variable-length USLP frames have no fixed CADU length: they get their own receiver."""
+        if config.variable_length:
+            from groundstation.variable_link import VariableLinkReceiver
+
+            return VariableLinkReceiver(config)
+        return super().__new__(cls)
+
     def __init__(self, config: PhysicalChannelConfig) -> None:
         self.config = config
         self.counters = PhysicalChannelCounters()

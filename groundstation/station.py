@@ -25,7 +25,6 @@ from groundstation.file_reception import ImageFileReception
 from groundstation.link_receiver import FrameReceiver, LinkOutput, LinkReceiver
 from groundstation.optical_navigation import measure_bodies
 from groundstation.telemetry import Alarm, EventRecord, TelemetryProcessor
-from groundstation.variable_link import VariableLinkReceiver
 from protocols.apids import Apid, apid_name
 from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
@@ -107,9 +106,7 @@ class GroundStation:
     ) -> None:
         self.out_dir = Path(out_dir)
         self.channel = channel if channel is not None else preset()
-        self.link = (
-            VariableLinkReceiver(self.channel) if self.channel.variable_length else LinkReceiver(self.channel)
-        )
+        self.link = LinkReceiver(self.channel)
         self.frames = FrameReceiver(self.channel)
         self._link_seen: dict[str, int] = {}
         self.mdb = mdb if mdb is not None else load_mission_db()

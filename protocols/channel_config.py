@@ -7,7 +7,7 @@ and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -193,24 +193,33 @@ class PhysicalChannelConfig:
 
 DEFAULT_PRESET = "tm-rs-i5"
 
-PRESETS: dict[str, PhysicalChannelConfig] = {
-    # The default: TM, RS(255,223) I=5 dual basis, randomized, FECF and OCF, 1115-octet frames.
-    "tm-rs-i5": PhysicalChannelConfig(),
-    "tm-rs-i1": PhysicalChannelConfig(frame_length=223, rs_interleave=1),
-    "tm-rs239-i4": PhysicalChannelConfig(frame_length=956, rs_e=8, rs_interleave=4),
-    "tm-rs-shortened": PhysicalChannelConfig(frame_length=400, rs_interleave=2, secondary_header_length=4),
-    "tm-rs-conventional": PhysicalChannelConfig(dual_basis=False),
-    "tm-uncoded": PhysicalChannelConfig(rs_e=0, randomizer=False, frame_length=1115),
-    "aos-rs-i4": PhysicalChannelConfig(
-        frame_type=FrameType.AOS, spacecraft_id=0xB5, frame_length=892, rs_interleave=4
-    ),
-    "aos-rs239-i8": PhysicalChannelConfig(
-        frame_type=FrameType.AOS, spacecraft_id=0xB5, frame_length=1912, rs_e=8, rs_interleave=8
-    ),
-    "aos-uncoded": PhysicalChannelConfig(
-        frame_type=FrameType.AOS, spacecraft_id=0xB5, frame_length=1024, rs_e=0, ocf=False
-    ),
-}
+
+class _Presets(Mapping[str, PhysicalChannelConfig]):
+    """The channel files shipped in ``protocols/channels/`` (read on first use), by name."""
+
+    def __init__(self) -> None:
+        self._configs: dict[str, PhysicalChannelConfig] | None = None
+
+    def _loaded(self) -> dict[str, PhysicalChannelConfig]:
+        if self._configs is None:
+            from protocols.channel_file import load_preset, preset_names  # the files need this module
+
+            self._configs = {name: load_preset(name).config for name in preset_names()}
+        return self._configs
+
+    def __getitem__(self, name: str) -> PhysicalChannelConfig:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+
+# The default is tm-rs-i5: TM, RS(255,223) I=5 dual basis, randomized, FECF and OCF, 1115-octet
+# frames. Each preset is a channel file (protocols/channels/NAME.toml, see protocols.channel_file).
+PRESETS: Mapping[str, PhysicalChannelConfig] = _Presets()
 
 
 def preset(name: str = DEFAULT_PRESET) -> PhysicalChannelConfig:
