@@ -24,7 +24,9 @@ from groundstation.link_receiver import (
 )
 from protocols import uslp_frame
 from protocols.cadu import asm_distances, derandomize_prefix
-from protocols.channel_config import ASM_LENGTH, PhysicalChannelConfig
+from protocols.channel_config import ASM, ASM_LENGTH, PhysicalChannelConfig
+
+ASM_VALUE = int.from_bytes(ASM, "big")
 
 
 class VariableLinkReceiver:
@@ -40,6 +42,7 @@ class VariableLinkReceiver:
         self._buffer = bytearray()
         self._shortest = uslp_frame.min_frame_length(config)
         self._longest = config.frame_length
+        self._next = 0
 
     @property
     def vc_counters(self) -> dict[int, VirtualChannelCounters]:
@@ -69,8 +72,13 @@ class VariableLinkReceiver:
     def _process(self, out: list[LinkOutput], final: bool) -> None:
         buffer = self._buffer
         pos = 0
-        head = ASM_LENGTH + 6
         while len(buffer) - pos >= ASM_LENGTH:
+            here = (int.from_bytes(buffer[pos : pos + ASM_LENGTH], "big") ^ ASM_VALUE).bit_count()
+            if here <= self.config.asm_tolerance:  # in lock the next marker is right here: no scan
+                if not self._take(pos, here, out):
+                    break
+                pos = self._next
+                continue
             # look no further than one longest frame ahead: the scan stays linear in the input
             count = min(len(buffer) - pos, self._longest + 2 * ASM_LENGTH)
             window = np.frombuffer(buffer, dtype=np.uint8, count=count, offset=pos)
@@ -89,28 +97,37 @@ class VariableLinkReceiver:
             at = pos + int(hits[0])
             self._skip(at - pos)
             pos = at
-            if len(buffer) - pos < head:
+            if not self._take(pos, bit_errors, out):
                 break
-            start = pos + ASM_LENGTH
-            header = derandomize_prefix(self.config, bytes(buffer[start : start + 6]))
-            length = (header[4] << 8 | header[5]) + 1
-            if not self._demux.header_plausible(header) or not self._shortest <= length <= self._longest:
-                self._miss()
-                pos += 1
-                continue
-            if len(buffer) - start < length:
-                break
-            frame = derandomize_prefix(self.config, bytes(buffer[start : start + length]))
-            self.counters.cadus += 1
-            self.counters.asm_bit_errors += bit_errors
-            fault = self._demux.frame_fault(frame)
-            if fault:
-                setattr(self.counters, fault, getattr(self.counters, fault) + 1)
-            else:
-                self.state = SyncState.LOCK
-                self._demux.handle(frame, 0, out)
-            pos = start + length
+            pos = self._next
         del buffer[:pos]
+
+    def _take(self, pos: int, bit_errors: int, out: list[LinkOutput]) -> bool:
+        """The frame behind the marker at ``pos``: False if more octets are needed first; else
+        ``_next`` is where to go on (one octet on if the header is not ours)."""
+        buffer = self._buffer
+        start = pos + ASM_LENGTH
+        if len(buffer) - start < 6:
+            return False
+        header = derandomize_prefix(self.config, bytes(buffer[start : start + 6]))
+        length = (header[4] << 8 | header[5]) + 1
+        if not self._demux.header_plausible(header) or not self._shortest <= length <= self._longest:
+            self._miss()
+            self._next = pos + 1
+            return True
+        if len(buffer) - start < length:
+            return False
+        frame = derandomize_prefix(self.config, bytes(buffer[start : start + length]))
+        self.counters.cadus += 1
+        self.counters.asm_bit_errors += bit_errors
+        fault = self._demux.frame_fault(frame)
+        if fault:
+            setattr(self.counters, fault, getattr(self.counters, fault) + 1)
+        else:
+            self.state = SyncState.LOCK
+            self._demux.handle(frame, 0, out)
+        self._next = start + length
+        return True
 
     def _skip(self, octets: int) -> None:
         if octets > 0:
