@@ -450,6 +450,7 @@ def _stop_process(process: subprocess.Popen, name: str, grace_s: float = 10.0) -
 
 def cmd_run(args: argparse.Namespace) -> int:
     scenario = _load_scenario(args.scenario)
+    _resolve_channel(args)  # an impossible channel is one line here, before any process starts
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     downlink = args.downlink or _free_tcp_endpoint()

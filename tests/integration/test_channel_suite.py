@@ -234,3 +234,18 @@ def test_a_directory_and_an_impossible_channel_are_usage_errors(tmp_path: Path) 
     bad.write_text('[frame]\ntype = "tm"\n[coding]\nreed_solomon = { e = 16, interleave = 6 }\n')
     result = _decode(path, tmp_path / "out", "--channel", str(bad))
     assert result.returncode == 2 and "coding.reed_solomon.interleave" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "probe", "ground"])
+def test_every_command_refuses_an_impossible_channel_in_one_line(command: str, tmp_path: Path) -> None:
+    argv = {"run": ["run", "-o", str(tmp_path)], "probe": ["probe", "tianwen1-2020-07-27"]}
+    argv["ground"] = ["ground", "-o", str(tmp_path)]
+    result = subprocess.run(
+        [sys.executable, "-m", "paleblue", *argv[command], "--channel", "aos-rs-i4", "--scid", "0x1B5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "spacecraft_id: 437 does not fit 8 bits (aos)" in result.stderr
