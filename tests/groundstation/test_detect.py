@@ -148,3 +148,16 @@ def test_ground_records_the_resolved_channel(tmp_path: Path) -> None:
     assert stored["channel"] == "aos-uncoded"
     expected = PRESETS["aos-uncoded"].with_changes(spacecraft_id=0x2A, fecf=False, frame_length=1000)
     assert stored["channel_config"] == channel_to_dict(expected)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_recordings_of_every_preset_decode_with_auto_and_no_channel(
+    name: str, packets, tmp_path: Path
+) -> None:
+    path = tmp_path / "pass.pbrec"
+    config = PRESETS[name]
+    _recording(path, _transmit(config, packets), {"channel": name, "channel_config": channel_to_dict(config)})
+    summary = decode_file(path, tmp_path / "out", write_products=False)
+    assert summary["input"]["format"] == "recording"
+    assert summary["input"]["channel"] == channel_to_dict(config)
+    assert summary["packets_by_apid"] == {"CAMERA": len(packets)} and exit_code(summary) == EXIT_DECODED
