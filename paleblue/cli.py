@@ -324,8 +324,16 @@ def cmd_record(args: argparse.Namespace) -> int:
     path = Path(args.output)
     if path.exists():
         raise CliError(f"record: {path} exists; a recording is never overwritten")
+    config = {"downlink": args.downlink, "uplink": args.uplink}
+    if args.channel is not None or _overrides(args) is not None:  # the tap does not decode: only noted
+        from protocols.channel_file import channel_to_dict
+
+        channel = _resolve_channel(args)
+        config["channel"] = args.channel or "tm-rs-i5"
+        if channel is not None:
+            config["channel_config"] = channel_to_dict(channel)
     stop = _stop_on_signals()
-    header = {"scenario": args.scenario or "", "config": {"downlink": args.downlink, "uplink": args.uplink}}
+    header = {"scenario": args.scenario or "", "config": config}
     stats = record(args.downlink, args.uplink, path, stop, header)
     print(json.dumps(stats.__dict__, indent=2))
     return 0
@@ -664,6 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--scenario", default=None, help="scenario name for the recording's header")
+    _channel_options(p, default=None)  # written into the header, for decode; the tap itself decodes nothing
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_record)
 
@@ -730,7 +739,7 @@ def _channel_options(p: argparse.ArgumentParser, default: str | None = "tm-rs-i5
     """--channel NAME|FILE and the overrides of its parameters."""
     help_text = CHANNEL_HELP
     if default is None:
-        help_text += "; default for decode: a recording's own channel, else what --format auto finds"
+        help_text += " (decode: by default a recording's own channel, else what --format auto finds)"
     p.add_argument("--channel", default=default, metavar="NAME|FILE", help=help_text)
     p.add_argument("--scid", type=lambda t: int(t, 0), default=None, metavar="ID", help="spacecraft id")
     p.add_argument("--no-fecf", action="store_true", help="frames without a frame error control field")
