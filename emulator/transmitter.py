@@ -7,12 +7,13 @@ virtual channel has data, so the frame clock never stops and the ground keeps it
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 
-from protocols import aos_frame, tm_frame
-from protocols.cadu import CaduCodec
+from protocols import aos_frame, tm_frame, uslp_frame
+from protocols.cadu import CaduCodec, variable_cadu
 from protocols.channel_config import FrameType, PhysicalChannelConfig
 from protocols.clcw import Clcw
 from protocols.frame_packets import PacketPacker, check_packet
@@ -21,8 +22,42 @@ DEFAULT_MAX_PENDING_OCTETS = 64 * 1024 * 1024
 
 
 def frame_module(config: PhysicalChannelConfig) -> ModuleType:
-    """tm_frame or aos_frame: both offer pack_frame / idle_frame / unpack_frame with one signature."""
-    return tm_frame if config.frame_type is FrameType.TM else aos_frame
+    """tm_frame, aos_frame or uslp_frame: all offer pack_frame / idle_frame / unpack_frame with one
+    signature."""
+    return {FrameType.TM: tm_frame, FrameType.AOS: aos_frame, FrameType.USLP: uslp_frame}[config.frame_type]
+
+
+class WholePackets:
+    """The packer of a variable-length USLP channel: every frame carries one whole packet."""
+
+    def __init__(self, longest: int) -> None:
+        self.longest = longest
+        self._queue: deque[bytes] = deque()
+        self._pending = 0
+
+    def add(self, packet: bytes) -> None:
+        if len(packet) > self.longest:
+            raise ValueError(
+                f"a packet of {len(packet)} octets does not fit a frame ({self.longest} at most)"
+            )
+        self._queue.append(packet)
+        self._pending += len(packet)
+
+    @property
+    def pending_octets(self) -> int:
+        return self._pending
+
+    @property
+    def pending_packets(self) -> int:
+        return len(self._queue)
+
+    def has_pending(self) -> bool:
+        return bool(self._queue)
+
+    def next_zone(self) -> tuple[int, bytes]:
+        packet = self._queue.popleft()
+        self._pending -= len(packet)
+        return 0, packet
 
 
 @dataclass(slots=True)
@@ -62,7 +97,8 @@ class Transmitter:
         self.counters = TransmitterCounters(frames={v: 0 for v in (*virtual_channels, config.idle_vcid)})
         self._frames = frame_module(config)
         self._codec = CaduCodec(config)
-        self._packers = {v: PacketPacker(config.packet_zone_length) for v in virtual_channels}
+        packer = WholePackets if config.variable_length else PacketPacker
+        self._packers = {v: packer(config.packet_zone_length) for v in virtual_channels}
         self._vc_counts = {v: 0 for v in (*virtual_channels, config.idle_vcid)}
         self._mc_count = 0
         self._turn = 0  # round-robin tie breaker
@@ -120,16 +156,21 @@ class Transmitter:
         self._mc_count = (self._mc_count + 1) % 256
         return frame
 
+    def _encode_many(self, frames: list[bytes]) -> bytes:
+        if self.config.variable_length:
+            return b"".join(variable_cadu(self.config, frame) for frame in frames)
+        return self._codec.encode_many(frames)
+
     def next_cadu(self) -> bytes:
         """Exactly one CADU: ASM + randomized, Reed-Solomon coded frame."""
         self.counters.cadus += 1
-        return self._codec.encode(self.next_frame())
+        return self._encode_many([self.next_frame()])
 
     def next_cadus(self, count: int) -> bytes:
         """``count`` CADUs back to back, coded as one numpy batch (several times faster per CADU)."""
         frames = [self.next_frame() for _ in range(count)]
         self.counters.cadus += count
-        return self._codec.encode_many(frames)
+        return self._encode_many(frames)
 
     def drain(self, max_cadus: int | None = None, batch: int = 64) -> bytes:
         """CADUs until nothing is pending (or ``max_cadus``): handy for tests and batch runs."""
@@ -141,5 +182,5 @@ class Transmitter:
                 frames.append(self.next_frame())
                 sent += 1
             self.counters.cadus += len(frames)
-            out.append(self._codec.encode_many(frames))
+            out.append(self._encode_many(frames))
         return b"".join(out)

@@ -3,8 +3,15 @@
 Formats: ``cadu`` (a raw stream of ASM-framed CADUs), ``frames`` (bare transfer
 frames of the channel's length), ``packets`` (concatenated space packets, the
 interchange format ccsdspy and others read) and ``recording`` (a paleblue
-recording). ``auto`` looks at the first octets to choose. Files are read in
-bounded chunks, so memory stays flat whatever their size.
+recording). ``auto`` looks at the first octets to choose (:mod:`groundstation.detect`) and
+says why in ``summary["input"]["detection"]``; when nothing fits, the summary's input format is
+``None`` and nothing is decoded. A recording is decoded with the channel stored in its header
+unless a channel is given. Files are read in bounded chunks, so memory stays flat whatever their
+size.
+
+``paleblue decode`` exit codes (:data:`EXIT_CODES`): 0 decoded without faults, 1 decoded with
+faults (see the summary's ``faults``), 2 usage error (bad option, missing file, a directory, an
+impossible channel), 3 nothing recognised.
 """
 
 from __future__ import annotations
@@ -14,13 +21,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from groundstation.detect import SAMPLE_OCTETS, detect
 from groundstation.station import GroundStation, MessageBatch
-from protocols.channel_config import ASM, PhysicalChannelConfig, preset
+from protocols.channel_config import ASM, PRESETS, PhysicalChannelConfig, preset
+from protocols.channel_file import channel_from_dict, channel_to_dict
+from protocols.errors import DecodeError
 from protocols.recording import SYNC_MARKER
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 
 FORMATS = ("auto", "cadu", "frames", "packets", "recording")
 CHUNK_SIZE = 1 << 20
+EXIT_DECODED, EXIT_FAULTS, EXIT_USAGE, EXIT_NOTHING_RECOGNISED = 0, 1, 2, 3
+EXIT_CODES = {
+    EXIT_DECODED: "decoded, no faults",
+    EXIT_FAULTS: "decoded with faults (counted in summary.json 'faults')",
+    EXIT_USAGE: "usage error",
+    EXIT_NOTHING_RECOGNISED: "nothing recognised",
+}
 
 _LAYER_OF_FORMAT = {"cadu": Layer.CADUS, "frames": Layer.FRAMES, "packets": Layer.PACKETS}
 
@@ -41,6 +58,29 @@ def detect_format(head: bytes, channel: PhysicalChannelConfig) -> str:
     return "packets"
 
 
+def recorded_channel(path: Path) -> tuple[PhysicalChannelConfig | None, str]:
+    """The channel a recording's header stores (None if it stores none usable) and a word on it."""
+    from groundstation.recording_reader import RecordingReader
+
+    try:
+        with RecordingReader(path) as reader:
+            config = reader.header.config if reader.header is not None else {}
+    except (DecodeError, OSError) as exc:
+        return None, f"no channel read from the header ({exc})"
+    stored = config.get("channel_config")
+    if isinstance(stored, dict):
+        try:
+            return channel_from_dict(
+                stored
+            ), f"channel {config.get('channel', '')} from the recording's header"
+        except ValueError as exc:
+            return None, f"the recording's channel is unusable ({exc})"
+    name = config.get("channel")
+    if isinstance(name, str) and name in PRESETS:
+        return PRESETS[name], f"channel {name} from the recording's header"
+    return None, "the recording's header names no channel"
+
+
 def decode_file(
     path: Path,
     out_dir: Path,
@@ -50,23 +90,41 @@ def decode_file(
     progress: Callable[[int, int], None] | None = None,
     write_products: bool = True,
     chunk_size: int = CHUNK_SIZE,
+    channel_name: str | None = None,
+    overrides: Callable[[PhysicalChannelConfig], PhysicalChannelConfig] | None = None,
 ) -> dict:
-    """Decode ``path`` into products and ``summary.json`` in ``out_dir``; returns the summary."""
-    channel = channel if channel is not None else preset()
-    station = GroundStation(out_dir, channel=channel, write_products=write_products)
+    """Decode ``path`` into products and ``summary.json`` in ``out_dir``; returns the summary.
+
+    ``channel`` None means: the one a recording stores, else the one detected, else the default;
+    ``overrides`` (the command line's --scid, --no-fecf, ...) then apply to whichever was chosen.
+    """
     total = path.stat().st_size
+    with open(path, "rb") as stream:
+        sample = stream.read(SAMPLE_OCTETS)
+    detection = None
+    chosen: str | None = fmt
+    used = channel
+    if fmt == "auto":
+        hint = overrides(channel if channel is not None else preset()) if overrides else channel
+        detection = detect(sample, len(sample) == total, hint, channel_name)
+        chosen = detection.format
+        used = detection.channel or channel
+    channel_note = ""
+    if chosen == "recording" and channel is None:
+        used, channel_note = recorded_channel(path)
+    used = used if used is not None else preset()
+    if overrides is not None:
+        used = overrides(used)
+    station = GroundStation(out_dir, channel=used, write_products=write_products)
     sink: BinaryIO | None = None
     if export_packets is not None:
         sink = open(export_packets, "wb")  # noqa: SIM115 (closed in finally)
         station.packet_sink = lambda packet: sink.write(packet.pack())  # type: ignore[union-attr]
     try:
-        with open(path, "rb") as stream:
-            head = stream.read(4 * channel.cadu_length)
-            stream.seek(0)
-            chosen = detect_format(head, channel) if fmt == "auto" else fmt
-            if chosen == "recording":
-                _decode_recording(path, station, chunk_size)
-            else:
+        if chosen == "recording":
+            _decode_recording(path, station, chunk_size)
+        elif chosen is not None:
+            with open(path, "rb") as stream:
                 done = 0
                 while chunk := stream.read(chunk_size):
                     station.feed_stream(_LAYER_OF_FORMAT[chosen], chunk)
@@ -77,8 +135,24 @@ def decode_file(
     finally:
         if sink is not None:
             sink.close()
-    summary["input"] = {"path": str(path), "format": chosen, "octets": total}
+    summary["input"] = {
+        "path": str(path),
+        "format": chosen,
+        "octets": total,
+        "channel": channel_to_dict(used),
+    }
+    if detection is not None:
+        summary["input"]["detection"] = detection.reason
+    if channel_note:
+        summary["input"]["channel_source"] = channel_note
     return summary
+
+
+def exit_code(summary: dict) -> int:
+    """What ``paleblue decode`` returns for a summary (see :data:`EXIT_CODES`)."""
+    if summary["input"]["format"] is None:
+        return EXIT_NOTHING_RECOGNISED
+    return EXIT_FAULTS if summary["faults"] else EXIT_DECODED
 
 
 def _decode_recording(path: Path, station: GroundStation, chunk_size: int) -> None:
@@ -108,6 +182,10 @@ def print_table(summary: dict, out=sys.stdout) -> None:
         f"{summary['input']['octets']} octets)",
         file=out,
     )
+    if "detection" in summary["input"]:
+        print(f"auto: {summary['input']['detection']}", file=out)
+    if "channel_source" in summary["input"]:
+        print(f"channel: {summary['input']['channel_source']}", file=out)
     if physical["cadus"]:
         print(
             f"CADUs {physical['cadus']}: good {physical['frames_good']}, "

@@ -36,7 +36,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from protocols import aos_frame, tm_frame
+from protocols import aos_frame, tm_frame, uslp_frame
 from protocols.cadu import CaduCodec, asm_distances
 from protocols.channel_config import ASM, ASM_LENGTH, FrameType, PhysicalChannelConfig
 from protocols.crc import crc16_ok
@@ -158,15 +158,21 @@ class _FrameDemultiplexer:
     def __init__(self, config: PhysicalChannelConfig, counters: PhysicalChannelCounters) -> None:
         self.config = config
         self.counters = counters
-        self.frames = tm_frame if config.frame_type is FrameType.TM else aos_frame
+        self.frames = {FrameType.TM: tm_frame, FrameType.AOS: aos_frame, FrameType.USLP: uslp_frame}[
+            config.frame_type
+        ]
         self.vc_counters: dict[int, VirtualChannelCounters] = {}
         self._extractors: dict[int, PacketExtractor] = {}
         self._vc_counts: dict[int, FrameCountTracker] = {}
         self._mc_counts = FrameCountTracker(256)
-        self._routing = self.frames.unpack_routing_fast
+        self._routing = (
+            tm_frame.unpack_routing_fast
+            if config.frame_type is FrameType.TM
+            else self.frames.routing_for(config)
+        )
         self._version = self.frames.VERSION
         self._zone_start = config.header_length
-        self._zone_end = config.header_length + config.packet_zone_length
+        self._zone_end = -config.trailer_length or None  # variable-length USLP frames end anywhere
         self._tm_flags = (
             int(config.ocf),
             int(config.secondary_header_length > 0),
@@ -178,6 +184,8 @@ class _FrameDemultiplexer:
         word0 = int(frame[0]) << 8 | int(frame[1])
         if self.config.frame_type is FrameType.TM:
             return word0 >> 14 == 0 and (word0 >> 4) & 0x3FF == self.config.spacecraft_id
+        if self.config.frame_type is FrameType.USLP:  # version and the first 12 spacecraft id bits
+            return word0 >> 12 == uslp_frame.VERSION and word0 & 0xFFF == self.config.spacecraft_id >> 4
         return word0 >> 14 == 1 and (word0 >> 6) & 0xFF == self.config.spacecraft_id
 
     def frame_fault(self, frame: bytes) -> str | None:
@@ -240,7 +248,10 @@ class _FrameDemultiplexer:
             out.append(LinkOutput(packet, vcid, count))
 
     def _flags_ok(self, frame: bytes) -> bool:
-        """TM: OCF and secondary header flags and the secondary header id as configured."""
+        """TM: OCF and secondary header flags and the secondary header id as configured; USLP: flags,
+        length field and data field header."""
+        if self.config.frame_type is FrameType.USLP:
+            return uslp_frame.flags_ok(self.config, frame)
         if self.config.frame_type is not FrameType.TM:
             return True
         expected = self._tm_flags
@@ -276,6 +287,9 @@ class FrameReceiver:
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[LinkOutput]:
         self._buffer += chunk
         out: list[LinkOutput] = []
+        if self.config.variable_length:
+            self._feed_variable(out)
+            return out
         length = self.config.frame_length
         buffer = self._buffer
         pos = 0
@@ -320,13 +334,33 @@ class FrameReceiver:
         del octets
         if self.config.frame_type is FrameType.TM:
             plausible = (word0 >> 14 == 0) & ((word0 >> 4) & 0x3FF == self.config.spacecraft_id)
-        else:
+        elif self.config.frame_type is FrameType.AOS:
             plausible = (word0 >> 14 == 1) & ((word0 >> 6) & 0xFF == self.config.spacecraft_id)
+        else:  # USLP: version 12 in the first four bits; the frame check below tests the rest
+            plausible = word0 >> 12 == 0xC
         for hit in np.flatnonzero(plausible).tolist():
             at = start + hit
             if self._demux.frame_fault(bytes(buffer[at : at + length])) is None:
                 return at
         return None
+
+    def _feed_variable(self, out: list[LinkOutput]) -> None:
+        """Variable-length USLP frames back to back: each one's length is in its header. A header
+        that is not ours, or a length out of range, costs one octet (counted) until one is found."""
+        buffer = self._buffer
+        shortest, longest = uslp_frame.min_frame_length(self.config), self.config.frame_length
+        pos = 0
+        while len(buffer) - pos >= 6:
+            length = (buffer[pos + 4] << 8 | buffer[pos + 5]) + 1
+            if not self._demux.header_plausible(buffer[pos : pos + 2]) or not shortest <= length <= longest:
+                self.counters.bytes_skipped += 1
+                pos += 1
+                continue
+            if len(buffer) - pos < length:
+                break
+            self.push_frame(bytes(buffer[pos : pos + length]), out)
+            pos += length
+        del buffer[:pos]
 
     def push_frame(self, frame: bytes, out: list[LinkOutput], corrected: int = 0) -> None:
         self.counters.cadus += 1
@@ -368,6 +402,14 @@ class LinkReceiver:
 
     batch_cadus = 512  # most CADUs decoded per numpy batch while locked
     first_batch = 1  # batch after a re-alignment; doubles with every batch taken whole
+
+    def __new__(cls, config: PhysicalChannelConfig):
+        """Variable-length USLP frames have no fixed CADU length: they get their own receiver."""
+        if config.variable_length:
+            from groundstation.variable_link import VariableLinkReceiver
+
+            return VariableLinkReceiver(config)
+        return super().__new__(cls)
 
     def __init__(self, config: PhysicalChannelConfig) -> None:
         self.config = config

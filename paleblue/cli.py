@@ -167,15 +167,70 @@ def _json_ready(value: object) -> object:
 
 
 def _channel(name: str):
-    """A channel preset by name; 'none' means bare space packets without transfer frames."""
-    from protocols.channel_config import preset
+    """A channel preset by name or a channel file; 'none' means bare space packets without frames."""
+    from protocols.channel_file import load_channel
 
     if name == "none":
         return None
     try:
-        return preset(name)
+        return load_channel(name).config
     except ValueError as exc:
         raise CliError(str(exc)) from None
+
+
+def _overrides(args: argparse.Namespace):
+    """The channel override flags as a function of the base channel (None when none are given)."""
+    from protocols.channel_file import with_overrides
+
+    given = {
+        "spacecraft_id": getattr(args, "scid", None),
+        "fecf": False if getattr(args, "no_fecf", False) else None,
+        "ocf": False if getattr(args, "no_ocf", False) else None,
+        "rs": getattr(args, "rs", None),
+        "randomizer": False if getattr(args, "no_randomizer", False) else None,
+        "frame_length": getattr(args, "frame_length", None),
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return None
+
+    def apply(config):
+        try:
+            return with_overrides(config, **given)
+        except ValueError as exc:
+            raise CliError(
+                f"{args.command}: --channel {args.channel or 'tm-rs-i5'} with the overrides: {exc}"
+            ) from None
+
+    return apply
+
+
+def _resolve_channel(args: argparse.Namespace):
+    """--channel NAME|FILE (default tm-rs-i5) with the override flags applied; None = bare packets."""
+    name = args.channel or "tm-rs-i5"
+    config = _channel(name)
+    apply = _overrides(args)
+    if apply is None:
+        return config
+    if config is None:
+        raise CliError(f"{args.command}: --channel none carries no frames, so it takes no channel overrides")
+    return apply(config)
+
+
+def _channel_argv(args: argparse.Namespace) -> list[str]:
+    """The channel flags again, for a child process (paleblue run)."""
+    argv = ["--channel", args.channel or "tm-rs-i5"]
+    if args.scid is not None:
+        argv += ["--scid", str(args.scid)]
+    if args.rs is not None:
+        e, i, dual = args.rs
+        argv += ["--rs", f"{e}/{i}/{'dual' if dual else 'conventional'}" if e else "none"]
+    if args.frame_length is not None:
+        argv += ["--frame-length", str(args.frame_length)]
+    for flag in ("no_fecf", "no_ocf", "no_randomizer"):
+        if getattr(args, flag):
+            argv.append("--" + flag.replace("_", "-"))
+    return argv
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -183,7 +238,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
     _setup_logging("probe", args.verbose)
     scenario = _load_scenario(args.scenario)
-    channel = _channel(args.channel)
+    channel = _resolve_channel(args)
     stop = _stop_on_signals()
     options = ProbeOptions(
         downlink=args.downlink,
@@ -305,11 +360,15 @@ def cmd_ground(args: argparse.Namespace) -> int:
 def _recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Namespace):
     """Record every received message, exactly as received, before the station processes it."""
     from groundstation.recorder import RecordingWriter
+    from protocols.channel_file import channel_to_dict
     from protocols.errors import DecodeError
 
     if path.exists():
         raise CliError(f"ground: {path} exists; a recording is never overwritten")
-    config = {"channel": args.channel, "downlink": args.downlink}
+    channel = _resolve_channel(args)
+    config = {"channel": args.channel or "tm-rs-i5", "downlink": args.downlink}
+    if channel is not None:  # decode uses it unless told otherwise
+        config["channel_config"] = channel_to_dict(channel)
     writer = stack.enter_context(RecordingWriter(path, scenario=args.scenario or "", config=config))
     log = logging.getLogger("paleblue.ground")
 
@@ -331,7 +390,7 @@ def _run_ground(run_ground_station, args: argparse.Namespace, stop: threading.Ev
         stop,
         expect_images=args.expect_images,
         timeout_s=args.timeout,
-        channel=_channel(args.channel),
+        channel=_resolve_channel(args),
         uplink=args.uplink,
         round_trip_s=args.rtt,
         link_rate_bps=args.link_rate,
@@ -406,8 +465,16 @@ def cmd_record(args: argparse.Namespace) -> int:
     path = Path(args.output)
     if path.exists():
         raise CliError(f"record: {path} exists; a recording is never overwritten")
+    config = {"downlink": args.downlink, "uplink": args.uplink}
+    if args.channel is not None or _overrides(args) is not None:  # the tap does not decode: only noted
+        from protocols.channel_file import channel_to_dict
+
+        channel = _resolve_channel(args)
+        config["channel"] = args.channel or "tm-rs-i5"
+        if channel is not None:
+            config["channel_config"] = channel_to_dict(channel)
     stop = _stop_on_signals()
-    header = {"scenario": args.scenario or "", "config": {"downlink": args.downlink, "uplink": args.uplink}}
+    header = {"scenario": args.scenario or "", "config": config}
     stats = record(args.downlink, args.uplink, path, stop, header)
     print(json.dumps(stats.__dict__, indent=2))
     return 0
@@ -453,13 +520,20 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from groundstation.decode import decode_file, print_table
+    """Exit 0 decoded, 1 decoded with faults, 2 usage error, 3 nothing recognised."""
+    from groundstation.decode import decode_file, exit_code, print_table
     from protocols.atomic_file import write_atomically
     from protocols.errors import DecodeError
 
     path = Path(args.file)
+    if path.is_dir():
+        raise CliError(f"decode: {path} is a directory, not a file")
     if not path.is_file():
         raise CliError(f"decode: {path}: no such file")
+    channel = None if args.channel in (None, "none") else _channel(args.channel)
+    overrides = _overrides(args)
+    if overrides is not None:
+        overrides(channel or _channel("tm-rs-i5"))  # an impossible combination is a usage error now
     _setup_logging("decode", args.verbose)
     if not args.verbose:
         logging.getLogger("paleblue").setLevel(logging.ERROR)
@@ -469,18 +543,25 @@ def cmd_decode(args: argparse.Namespace) -> int:
             path,
             Path(args.output),
             args.format,
-            _channel(args.channel) if args.channel != "none" else None,
+            channel,
             Path(args.export_packets) if args.export_packets else None,
             progress,
             write_products=not args.no_products,
+            channel_name=args.channel,
+            overrides=overrides,
         )
     except DecodeError as exc:
         raise CliError(f"decode: {path}: {exc}") from None
     if progress is not None:
         print(file=sys.stderr)
     write_atomically(Path(args.output) / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if summary["input"]["format"] is None:
+        print(
+            f"paleblue: decode: {path}: nothing recognised: {summary['input']['detection']}", file=sys.stderr
+        )
+        return exit_code(summary)
     print_table(summary)
-    return 0
+    return exit_code(summary)
 
 
 def _progress_bar(label: str):
@@ -557,6 +638,7 @@ def _supervise(ground: subprocess.Popen, probe: subprocess.Popen, deadline: floa
 
 def cmd_run(args: argparse.Namespace) -> int:
     scenario = _load_scenario(args.scenario)
+    _resolve_channel(args)  # an impossible channel is one line here, before any process starts
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     downlink = args.downlink or _free_tcp_endpoint()
@@ -574,8 +656,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         str(scenario.image_count),
         "--timeout",
         str(args.timeout),
-        "--channel",
-        args.channel,
+        *_channel_argv(args),
     ]
     probe_cmd = [
         *python,
@@ -584,8 +665,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "--downlink",
         downlink,
         *seed,
-        "--channel",
-        args.channel,
+        *_channel_argv(args),
         "--rate",
         str(args.rate),
         "--inject-ber",
@@ -733,7 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds"
     )
-    p.add_argument("--channel", default="tm-rs-i5", metavar="PRESET", help=CHANNEL_HELP)
+    _channel_options(p)
     p.add_argument(
         "--uplink",
         default=None,
@@ -802,6 +882,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--scenario", default=None, help="scenario name for the recording's header")
+    _channel_options(p, default=None)  # written into the header, for decode; the tap itself decodes nothing
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_record)
 
@@ -831,7 +912,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decode", help="decode a CADU, frame, packet or recording file offline")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("auto", "cadu", "frames", "packets", "recording"), default="auto")
-    p.add_argument("--channel", default="tm-rs-i5", metavar="PRESET", help=CHANNEL_HELP)
+    _channel_options(p, default=None)
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument(
         "--export-packets", metavar="FILE", help="write the extracted packets as a raw packet file"
@@ -860,12 +941,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 CHANNEL_HELP = (
-    "physical channel preset (default tm-rs-i5: TM, RS(255,223) I=5, randomized); 'none' = bare packets"
+    "channel preset name or channel file (TOML) (default tm-rs-i5: TM, RS(255,223) I=5, randomized); "
+    "'none' = bare packets"
 )
 
 
+def _channel_options(p: argparse.ArgumentParser, default: str | None = "tm-rs-i5") -> None:
+    """--channel NAME|FILE and the overrides of its parameters."""
+    help_text = CHANNEL_HELP
+    if default is None:
+        help_text += " (decode: by default a recording's own channel, else what --format auto finds)"
+    p.add_argument("--channel", default=default, metavar="NAME|FILE", help=help_text)
+    p.add_argument("--scid", type=lambda t: int(t, 0), default=None, metavar="ID", help="spacecraft id")
+    p.add_argument("--no-fecf", action="store_true", help="frames without a frame error control field")
+    p.add_argument("--no-ocf", action="store_true", help="frames without an operational control field")
+    p.add_argument(
+        "--rs", type=_reed_solomon, default=None, metavar="E/I[/BASIS]|none",
+        help="Reed-Solomon E (8 or 16), interleave I, basis dual (default) or conventional; or none",
+    )  # fmt: skip
+    p.add_argument("--no-randomizer", action="store_true", help="the codeblocks are not randomized")
+    p.add_argument("--frame-length", type=_positive_int, default=None, metavar="OCTETS")
+
+
+def _reed_solomon(text: str) -> tuple[int, int, bool]:
+    if text == "none":
+        return 0, 5, True
+    parts = text.split("/")
+    try:
+        e, i = int(parts[0]), int(parts[1])
+        basis = parts[2] if len(parts) > 2 else "dual"
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not E/I[/dual|conventional] or none") from None
+    if basis not in ("dual", "conventional") or len(parts) > 3:
+        raise argparse.ArgumentTypeError(f"{text!r}: the basis is 'dual' or 'conventional'")
+    return e, i, basis == "dual"
+
+
 def _link_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--channel", default="tm-rs-i5", metavar="PRESET", help=CHANNEL_HELP)
+    _channel_options(p)
     p.add_argument("--rate", type=_positive_float, default=20e6, metavar="BPS", help="downlink bit rate")
     p.add_argument(
         "--inject-ber",

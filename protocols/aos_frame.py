@@ -18,6 +18,7 @@ then the packet zone. Declared with construct; :func:`unpack_header_fast` is the
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from construct import BitsInteger, BitStruct, Flag
@@ -90,10 +91,23 @@ def unpack_routing_fast(frame: bytes) -> tuple[int, int, int, None, int, int]:
     """(version, spacecraft id, vcid, None, VC count, M_PDU first header pointer) without objects.
 
     Same shape as the TM routing tuple (AOS has no master channel count); tests prove it agrees
-    with :data:`PRIMARY_HEADER` and :data:`MPDU_HEADER`.
+    with :data:`PRIMARY_HEADER` and :data:`MPDU_HEADER`. Frames with an insert zone: :func:`routing_for`.
     """
     word0, high, low, _, mpdu = _HEADER.unpack_from(frame)
     return word0 >> 14, (word0 >> 6) & 0xFF, word0 & 0x3F, None, high << 8 | low, mpdu & 0x7FF
+
+
+def routing_for(config: PhysicalChannelConfig) -> Callable[[bytes], tuple[int, int, int, None, int, int]]:
+    """The routing fast path for this channel: the M_PDU header follows any insert zone."""
+    if not config.insert_zone_length:
+        return unpack_routing_fast
+    at = HEADER_LENGTH + config.insert_zone_length
+
+    def routing(frame: bytes) -> tuple[int, int, int, None, int, int]:
+        version, scid, vcid, _, count, _ = unpack_routing_fast(frame)
+        return version, scid, vcid, None, count, (frame[at] << 8 | frame[at + 1]) & 0x7FF
+
+    return routing
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +149,8 @@ def pack_frame(
     if not 0 <= first_header_pointer < 2048:
         raise ValueError(f"first header pointer {first_header_pointer} does not fit 11 bits")
     header = pack_header_fast(AosHeader(config.spacecraft_id, vcid, vc_frame_count))
-    parts = [header, first_header_pointer.to_bytes(MPDU_HEADER_LENGTH, "big"), packet_zone]
+    insert_zone = bytes(config.insert_zone_length)  # the insert zone service is not used: zeros
+    parts = [header, insert_zone, first_header_pointer.to_bytes(MPDU_HEADER_LENGTH, "big"), packet_zone]
     return close_frame(config, parts, ocf)
 
 
@@ -157,11 +172,12 @@ def unpack_frame(
         raise DecodeError(LAYER, 0, f"transfer frame version {h.version} is not 1 (AOS)")
     if h.spacecraft_id != config.spacecraft_id:
         raise DecodeError(LAYER, 0, f"spacecraft id {h.spacecraft_id} is not {config.spacecraft_id}")
-    fhp = int.from_bytes(frame[HEADER_LENGTH : HEADER_LENGTH + 2], "big")
+    at = HEADER_LENGTH + config.insert_zone_length
+    fhp = int.from_bytes(frame[at : at + 2], "big")
     if fhp >> 11:
-        raise DecodeError(LAYER, HEADER_LENGTH, "M_PDU header spare bits are not zero")
+        raise DecodeError(LAYER, at, "M_PDU header spare bits are not zero")
     if fhp not in (FHP_NO_PACKET_START, FHP_IDLE_DATA) and fhp >= config.packet_zone_length:
-        raise DecodeError(LAYER, HEADER_LENGTH, f"first header pointer {fhp} lies beyond the packet zone")
+        raise DecodeError(LAYER, at, f"first header pointer {fhp} lies beyond the packet zone")
     start = config.header_length
     end = start + config.packet_zone_length
     ocf = bytes(frame[end : end + 4]) if config.ocf else None

@@ -8,6 +8,7 @@ it. :class:`CaduCodec` does one CADU at a time (transmitter) or whole batches wi
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,30 @@ def asm_distances(buffer: np.ndarray) -> np.ndarray:
     for k in range(1, ASM_LENGTH):
         distance = distance + _POPCOUNT[buffer[k : k + count] ^ _ASM_ARRAY[k]]
     return distance
+
+
+def derandomize_prefix(config: PhysicalChannelConfig, data: bytes) -> bytes:
+    """The first octets of a variable-length frame as sent (undoes :func:`variable_cadu`'s randomizing)."""
+    if not config.randomizer:
+        return bytes(data)
+    sequence = _sequence(config.frame_length)[: len(data)]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(sequence, "big")).to_bytes(len(data), "big")
+
+
+def variable_cadu(config: PhysicalChannelConfig, frame: bytes) -> bytes:
+    """ASM + a variable-length frame (uncoded; randomized when configured, the sequence restarting
+    at every frame as for fixed frames). The receiver reads the length from the frame header."""
+    if len(frame) > config.frame_length:
+        raise ValueError(f"frame of {len(frame)} octets is longer than {config.frame_length}")
+    if config.randomizer:
+        sequence = _sequence(config.frame_length)[: len(frame)]
+        frame = (int.from_bytes(frame, "big") ^ int.from_bytes(sequence, "big")).to_bytes(len(frame), "big")
+    return ASM + frame
+
+
+@functools.lru_cache(maxsize=8)
+def _sequence(length: int) -> bytes:
+    return Randomizer(length).sequence
 
 
 def asm_distance(data: bytes | bytearray | memoryview, offset: int = 0) -> int:

@@ -7,7 +7,7 @@ and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -20,15 +20,21 @@ MPDU_HEADER_LENGTH = 2  # AOS M_PDU header: 5 spare bits + 11-bit first header p
 OCF_LENGTH = 4
 FECF_LENGTH = 2
 MAX_FRAME_LENGTH = 2048  # CCSDS 132.0-B §4.1.1 / 732.0-B: at most 2048 octets
+USLP_MAX_FRAME_LENGTH = 65536  # CCSDS 732.1-B-2 §4.1.2.7: a 16-bit length field holding length - 1
+USLP_PRIMARY_HEADER_LENGTH = 7  # without the VC frame count (0..7 octets follow)
+USLP_TFDF_HEADER_LENGTH = 3  # construction rule '000' (packets spanning frames): rules, UPID, FHP
+USLP_TFDF_SHORT_HEADER_LENGTH = 1  # rule '111' (one whole packet, variable-length frames)
 MIN_PACKET_ZONE = 8  # a zone shorter than this could not even carry an idle packet sensibly
 
 TM_IDLE_VCID = 7  # the TM virtual channel reserved for idle frames in paleblue
 AOS_IDLE_VCID = 63  # all ones: AOS idle frames (CCSDS 732.0-B §4.1.2.3)
+USLP_IDLE_VCID = 63  # all ones: USLP Only Idle Data frames (CCSDS 732.1-B-2 §4.1.2.4)
 
 
 class FrameType(StrEnum):
     TM = "tm"
     AOS = "aos"
+    USLP = "uslp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,12 @@ class PhysicalChannelConfig:
     frame length must be a multiple of I and at most I*(255-2E); a shorter frame uses virtual fill.
     ``asm_tolerance`` is how many of the 32 marker bits may be wrong; ``flywheel`` how many missed
     markers the receiver tolerates before dropping from LOCK to SEARCH.
+
+    ``insert_zone_length`` (AOS and USLP) is the insert zone between the primary header and the
+    data field (0 = none). USLP only: ``vc_count_length`` is the octets of the VC frame count (1..7),
+    ``map_id`` the MAP the packets travel on, and ``variable_length`` makes every frame carry one
+    whole packet (TFDZ construction rule '111') with ``frame_length`` as the longest frame allowed.
+    Problems name the field (as spelled in a channel file) first: ``"rs_e: ..."``.
     """
 
     frame_type: FrameType = FrameType.TM
@@ -54,6 +66,10 @@ class PhysicalChannelConfig:
     dual_basis: bool = True
     asm_tolerance: int = 4
     flywheel: int = 3
+    insert_zone_length: int = 0
+    vc_count_length: int = 1
+    map_id: int = 0
+    variable_length: bool = False
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -62,45 +78,71 @@ class PhysicalChannelConfig:
 
     def _problems(self) -> Iterator[str]:
         if not isinstance(self.frame_type, FrameType):
-            yield f"frame type {self.frame_type!r} is neither 'tm' nor 'aos'"
+            yield f"frame_type: {self.frame_type!r} is not one of 'tm', 'aos', 'uslp'"
             return
-        scid_bits = 10 if self.frame_type is FrameType.TM else 8
+        uslp = self.frame_type is FrameType.USLP
+        scid_bits = {FrameType.TM: 10, FrameType.AOS: 8, FrameType.USLP: 16}[self.frame_type]
         if not 0 <= self.spacecraft_id < (1 << scid_bits):
-            yield f"spacecraft id {self.spacecraft_id} does not fit {scid_bits} bits ({self.frame_type})"
-        if not 0 < self.frame_length <= MAX_FRAME_LENGTH:
-            yield f"frame length {self.frame_length} is outside 1..{MAX_FRAME_LENGTH}"
+            yield f"spacecraft_id: {self.spacecraft_id} does not fit {scid_bits} bits ({self.frame_type})"
+        # fixed-length frames keep to 2048 octets, so a first header pointer stays below 0x7FE
+        longest = USLP_MAX_FRAME_LENGTH if uslp and self.variable_length else MAX_FRAME_LENGTH
+        if not 0 < self.frame_length <= longest:
+            yield f"frame_length: {self.frame_length} is outside 1..{longest} ({self.frame_type})"
         if self.secondary_header_length:
             if self.frame_type is not FrameType.TM:
-                yield "only TM frames have a secondary header here (AOS would use an insert zone)"
+                yield "secondary_header_length: only TM frames have a secondary header (use an insert zone)"
             elif not 2 <= self.secondary_header_length <= 64:
-                yield f"TM secondary header length {self.secondary_header_length} is outside 2..64 (0 = none)"
+                yield f"secondary_header_length: {self.secondary_header_length} is outside 2..64 (0 = none)"
+        if self.insert_zone_length:
+            if self.frame_type is FrameType.TM:
+                yield "insert_zone_length: TM frames have no insert zone (use a secondary header)"
+            elif not 0 < self.insert_zone_length <= 64:
+                yield f"insert_zone_length: {self.insert_zone_length} is outside 0..64"
+        if uslp:
+            if not 1 <= self.vc_count_length <= 7:
+                yield f"vc_count_length: {self.vc_count_length} is outside 1..7 octets"
+            if not 0 <= self.map_id < 16:
+                yield f"map_id: {self.map_id} does not fit 4 bits"
+        else:
+            if self.variable_length:
+                yield f"variable_length: only USLP frames may vary in length, not {self.frame_type}"
+            if self.vc_count_length != 1 or self.map_id:
+                yield "vc_count_length: only USLP frames have a VC count length and a MAP id"
+        if self.variable_length and self.rs_e:
+            yield "rs_e: variable-length frames cannot be Reed-Solomon coded (use rs_e = 0)"
         if self.rs_e not in (0, 8, 16):
-            yield f"Reed-Solomon E must be 0 (none), 8 or 16, not {self.rs_e}"
+            yield f"rs_e: Reed-Solomon E must be 0 (none), 8 or 16, not {self.rs_e}"
         elif self.rs_e:
             if self.rs_interleave not in (1, 2, 3, 4, 5, 8):
-                yield f"interleaving depth {self.rs_interleave} is not one of 1, 2, 3, 4, 5, 8"
+                yield f"rs_interleave: depth {self.rs_interleave} is not one of 1, 2, 3, 4, 5, 8"
             else:
                 k = 255 - 2 * self.rs_e
                 if self.frame_length % self.rs_interleave or self.frame_length > k * self.rs_interleave:
                     yield (
-                        f"with RS E={self.rs_e}, I={self.rs_interleave} the frame length must be a "
-                        f"multiple of {self.rs_interleave} and at most {k * self.rs_interleave}, "
+                        f"frame_length: with RS E={self.rs_e}, I={self.rs_interleave} the frame length "
+                        f"must be a multiple of {self.rs_interleave} and at most {k * self.rs_interleave}, "
                         f"not {self.frame_length}"
                     )
         if not 0 <= self.asm_tolerance <= 8:
-            yield f"ASM tolerance {self.asm_tolerance} is outside 0..8 bits"
+            yield f"asm_tolerance: {self.asm_tolerance} is outside 0..8 bits"
         if not 0 <= self.flywheel <= 100:
-            yield f"flywheel {self.flywheel} is outside 0..100"
-        if 0 < self.frame_length <= MAX_FRAME_LENGTH and self.packet_zone_length < MIN_PACKET_ZONE:
-            yield f"frame length {self.frame_length} leaves only {self.packet_zone_length} octets for packets"
+            yield f"flywheel: {self.flywheel} is outside 0..100"
+        if 0 < self.frame_length <= longest and self.packet_zone_length < MIN_PACKET_ZONE:
+            yield (
+                f"frame_length: {self.frame_length} leaves only {self.packet_zone_length} octets for packets"
+            )
 
     # ---------------------------------------------------------------- derived lengths
     @property
     def header_length(self) -> int:
-        """Octets before the packet zone: primary header, secondary header or M_PDU header."""
+        """Octets before the packet zone: primary header, secondary header or insert zone, and the
+        M_PDU / TFDF header."""
         if self.frame_type is FrameType.TM:
             return TM_PRIMARY_HEADER_LENGTH + self.secondary_header_length
-        return AOS_PRIMARY_HEADER_LENGTH + MPDU_HEADER_LENGTH
+        if self.frame_type is FrameType.AOS:
+            return AOS_PRIMARY_HEADER_LENGTH + self.insert_zone_length + MPDU_HEADER_LENGTH
+        tfdf = USLP_TFDF_SHORT_HEADER_LENGTH if self.variable_length else USLP_TFDF_HEADER_LENGTH
+        return USLP_PRIMARY_HEADER_LENGTH + self.vc_count_length + self.insert_zone_length + tfdf
 
     @property
     def trailer_length(self) -> int:
@@ -108,6 +150,7 @@ class PhysicalChannelConfig:
 
     @property
     def packet_zone_length(self) -> int:
+        """Octets for packets in every frame (variable-length USLP: in the longest frame)."""
         return self.frame_length - self.header_length - self.trailer_length
 
     @property
@@ -133,7 +176,16 @@ class PhysicalChannelConfig:
 
     @property
     def vc_count_modulo(self) -> int:
+        if self.frame_type is FrameType.USLP:
+            return 1 << (8 * self.vc_count_length)
         return 256 if self.frame_type is FrameType.TM else 1 << 24
+
+    @property
+    def virtual_fill(self) -> int:
+        """Octets of virtual fill per Reed-Solomon codeblock (a shortened code), 0 uncoded."""
+        if not self.rs_e:
+            return 0
+        return (255 - 2 * self.rs_e) * self.rs_interleave - self.frame_length
 
     def with_changes(self, **changes: object) -> PhysicalChannelConfig:
         return replace(self, **changes)
@@ -141,24 +193,33 @@ class PhysicalChannelConfig:
 
 DEFAULT_PRESET = "tm-rs-i5"
 
-PRESETS: dict[str, PhysicalChannelConfig] = {
-    # The default: TM, RS(255,223) I=5 dual basis, randomized, FECF and OCF, 1115-octet frames.
-    "tm-rs-i5": PhysicalChannelConfig(),
-    "tm-rs-i1": PhysicalChannelConfig(frame_length=223, rs_interleave=1),
-    "tm-rs239-i4": PhysicalChannelConfig(frame_length=956, rs_e=8, rs_interleave=4),
-    "tm-rs-shortened": PhysicalChannelConfig(frame_length=400, rs_interleave=2, secondary_header_length=4),
-    "tm-rs-conventional": PhysicalChannelConfig(dual_basis=False),
-    "tm-uncoded": PhysicalChannelConfig(rs_e=0, randomizer=False, frame_length=1115),
-    "aos-rs-i4": PhysicalChannelConfig(
-        frame_type=FrameType.AOS, spacecraft_id=0xB5, frame_length=892, rs_interleave=4
-    ),
-    "aos-rs239-i8": PhysicalChannelConfig(
-        frame_type=FrameType.AOS, spacecraft_id=0xB5, frame_length=1912, rs_e=8, rs_interleave=8
-    ),
-    "aos-uncoded": PhysicalChannelConfig(
-        frame_type=FrameType.AOS, spacecraft_id=0xB5, frame_length=1024, rs_e=0, ocf=False
-    ),
-}
+
+class _Presets(Mapping[str, PhysicalChannelConfig]):
+    """The channel files shipped in ``protocols/channels/`` (read on first use), by name."""
+
+    def __init__(self) -> None:
+        self._configs: dict[str, PhysicalChannelConfig] | None = None
+
+    def _loaded(self) -> dict[str, PhysicalChannelConfig]:
+        if self._configs is None:
+            from protocols.channel_file import load_preset, preset_names  # the files need this module
+
+            self._configs = {name: load_preset(name).config for name in preset_names()}
+        return self._configs
+
+    def __getitem__(self, name: str) -> PhysicalChannelConfig:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+
+# The default is tm-rs-i5: TM, RS(255,223) I=5 dual basis, randomized, FECF and OCF, 1115-octet
+# frames. Each preset is a channel file (protocols/channels/NAME.toml, see protocols.channel_file).
+PRESETS: Mapping[str, PhysicalChannelConfig] = _Presets()
 
 
 def preset(name: str = DEFAULT_PRESET) -> PhysicalChannelConfig:

@@ -658,6 +658,42 @@ def _aos_frame() -> Target:
     return Target("aos-frame", run, seeds, "aos_frame.unpack_frame", fixup=fix_trailing_crc16)
 
 
+@register("uslp-frame")
+def _uslp_frame() -> Target:
+    from protocols import uslp_frame
+    from protocols.channel_config import FrameType, PhysicalChannelConfig
+
+    fixed = PhysicalChannelConfig(
+        frame_type=FrameType.USLP, spacecraft_id=0xC0DE, frame_length=200, rs_e=16, rs_interleave=1,
+        insert_zone_length=2, vc_count_length=2,
+    )  # fmt: skip
+    variable = PhysicalChannelConfig(
+        frame_type=FrameType.USLP, spacecraft_id=0xC0DE, frame_length=600, rs_e=0, variable_length=True
+    )
+
+    def run(data: bytes) -> object:
+        try:
+            return uslp_frame.unpack_frame(fixed, data)
+        except DecodeError:
+            return uslp_frame.unpack_frame(variable, data)
+
+    packets = seedlib.downlink_packets(1)
+    zone = b"".join(packets)[: fixed.packet_zone_length]
+    seeds = [
+        uslp_frame.pack_frame(fixed, 1, 5, 5, 0, zone),
+        uslp_frame.idle_frame(fixed, 6, 0),
+        uslp_frame.pack_frame(variable, 1, 0, 7, 0, min(packets, key=len)),
+        uslp_frame.idle_frame(variable, 0, 3),
+    ]
+    return Target(
+        "uslp-frame",
+        run,
+        seeds,
+        "uslp_frame.unpack_frame (fixed and variable, TFDF)",
+        fixup=fix_trailing_crc16,
+    )
+
+
 @register("cadu")
 def _cadu() -> Target:
     from protocols import tm_frame

@@ -1,0 +1,1 @@
+"""Channel definition files shipped with paleblue (TOML, see :mod:`protocols.channel_file`)."""
