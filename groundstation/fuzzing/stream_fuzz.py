@@ -313,7 +313,9 @@ def fuzz_stream(
                             json.dumps({"sequence": sequence, "mutations": [{"kind": "oversized"}]}) + "\n"
                         )
                     if not publisher.wait_for_subscriber(subscriber_timeout_s):
-                        report.discrepancies.append("the subscriber did not come back after an oversized message")
+                        report.discrepancies.append(
+                            "the subscriber did not come back after an oversized message"
+                        )
                         return report
                     continue
                 if rng.random() < mutation_rate:
