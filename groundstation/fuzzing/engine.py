@@ -411,35 +411,25 @@ def fuzz_decoders(
     interrupted = False
     names = list(loaded)
     with quiet_station_logs():
-        for index, (name, target) in enumerate(loaded.items()):
-            share = (campaign_deadline - time.monotonic()) / (len(names) - index) if total else seconds
-            share = max(share, 0.0)
-            tracer = CoverageTracer()
-            try:
-                if engine == "atheris":
-                    from groundstation.fuzzing.atheris_engine import fuzz_target_atheris
-
-                    report = fuzz_target_atheris(
-                        target, share, out_dir, rng.getrandbits(31), time_limit, tracer
-                    )
-                else:
-                    target_rng = random.Random(rng.getrandbits(64))
-                    report = fuzz_target_builtin(
-                        target, share, out_dir, target_rng, time_limit, max_executions, tracer
-                    )
-            except KeyboardInterrupt:
-                report = TargetReport(name, engine, interrupted=True, notes=["interrupted"])
-            all_lines |= tracer.lines
-            reports[name] = report
-            if progress is not None:
-                progress(
-                    f"[{index + 1}/{len(names)}] {name}: {report.executions} executions in "
-                    f"{report.seconds:.1f} s, {len(report.findings)} finding(s)"
-                    + (" (interrupted)" if report.interrupted else "")
+        try:
+            for index, (name, target) in enumerate(loaded.items()):
+                share = (campaign_deadline - time.monotonic()) / (len(names) - index) if total else seconds
+                tracer = CoverageTracer()
+                reports[name] = report = _fuzz_one(
+                    target, engine, max(share, 0.0), out_dir, rng, time_limit, max_executions, tracer
                 )
-            if report.interrupted:
-                interrupted = True
-                break
+                all_lines |= tracer.lines
+                if progress is not None:
+                    progress(
+                        f"[{index + 1}/{len(names)}] {name}: {report.executions} executions in "
+                        f"{report.seconds:.1f} s, {len(report.findings)} finding(s)"
+                        + (" (interrupted)" if report.interrupted else "")
+                    )
+                if report.interrupted:
+                    interrupted = True
+                    break
+        except KeyboardInterrupt:  # between targets (a progress line, the coverage merge)
+            interrupted = True
     by_file: dict[str, set[int]] = {}
     for filename, line in all_lines:
         by_file.setdefault(filename, set()).add(line)
@@ -447,6 +437,28 @@ def fuzz_decoders(
     totals = {f: len(executable_lines(PROJECT_ROOT / f)) for f in files}
     not_reached = [name for name in names if name not in reports]
     return FuzzReport(reports, unavailable, len(all_lines), files, totals, interrupted, not_reached)
+
+
+def _fuzz_one(
+    target: Target,
+    engine: str,
+    seconds: float,
+    out_dir: Path,
+    rng: random.Random,
+    time_limit: float,
+    max_executions: int | None,
+    tracer: CoverageTracer,
+) -> TargetReport:
+    """One target with the chosen engine; Ctrl-C ends it with the report of what ran."""
+    try:
+        if engine == "atheris":
+            from groundstation.fuzzing.atheris_engine import fuzz_target_atheris
+
+            return fuzz_target_atheris(target, seconds, out_dir, rng.getrandbits(31), time_limit, tracer)
+        target_rng = random.Random(rng.getrandbits(64))
+        return fuzz_target_builtin(target, seconds, out_dir, target_rng, time_limit, max_executions, tracer)
+    except KeyboardInterrupt:
+        return TargetReport(target.name, engine, interrupted=True, notes=["interrupted"])
 
 
 def reproduce(path: Path, time_limit: float = DEFAULT_TIME_LIMIT_S) -> None:
