@@ -114,7 +114,7 @@ class Archive:
         # t_last >= start through the index; t_first <= end filters the few rows past the range.
         return self._db.execute(
             f"SELECT n, {columns} FROM segments WHERE parameter = ? AND t_last >= ? AND t_first <= ? "
-            "ORDER BY t_first, id",
+            "ORDER BY id",  # insertion order: equal generation times keep it after the stable sort
             (pid, start, end),
         )
 
