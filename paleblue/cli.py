@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from paleblue import __version__
+from paleblue import __version__, archive_cli
 
 DEFAULT_DOWNLINK = "tcp://127.0.0.1:5550"
 DEFAULT_UPLINK = "tcp://127.0.0.1:5551"
@@ -937,6 +937,7 @@ def build_parser() -> argparse.ArgumentParser:
     _link_options(p)
     _delivery_options(p)
     p.set_defaults(func=cmd_run)
+    archive_cli.add_parser(sub, _positive_int)
     return parser
 
 
@@ -1066,7 +1067,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except CliError as exc:
+    except (CliError, archive_cli.ArchiveUsageError) as exc:
         print(f"paleblue: {exc}", file=sys.stderr)
         return 2
     except (OSError, zmq.ZMQError) as exc:  # an endpoint taken or malformed, a file not writable

@@ -1,0 +1,190 @@
+"""Archive engines measured on one workload, and the chosen one's insert and query figures.
+
+The workload is housekeeping as a station archives it: 30 parameters sampled together, each
+sample a generation time, an engineering value, a raw value and a reception time.
+
+* baseline: ``numpy.save`` of the same columns (no database at all);
+* SQLite (WAL), one row per sample, ``executemany`` in one transaction per second of data;
+* DuckDB, one row per sample, inserted from a DataFrame (its fastest path) — when installed;
+* paleblue's segments (SQLite WAL, one row per parameter per 4,096 samples): the per-sample
+  live API (``add_housekeeping``) and the bulk API (``add_samples``).
+
+Then a 24 h query of one parameter from a 10 M-sample archive, for each engine.
+
+    .venv/bin/python benchmarks/bench_archive.py [--samples 1000000] [--big 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PARAMETERS = 30
+DAY = 86_400.0
+
+
+def columns(samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``samples`` samples over 30 parameters, packets evenly spread over one day."""
+    packets = samples // PARAMETERS
+    t = np.linspace(0.0, DAY, packets, endpoint=False) + 2.0e9
+    rng = np.random.default_rng(1)
+    raw = rng.integers(0, 4096, (packets, PARAMETERS)).astype(np.float64)
+    return t, raw * 0.01 - 5.0, raw, t + 0.3
+
+
+def timed(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def bench_numpy(directory: Path, data) -> float:
+    t, eng, raw, rcv = data
+
+    def run() -> None:
+        np.save(directory / "cols.npy", np.stack([np.repeat(t, PARAMETERS), eng.ravel(), raw.ravel(),
+                                                  np.repeat(rcv, PARAMETERS)]))  # fmt: skip
+
+    return timed(run)
+
+
+def _sqlite_rows(path: Path, data) -> None:
+    t, eng, raw, rcv = data
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE s(p INTEGER, gen REAL, eng REAL, raw REAL, rcv REAL)")
+    db.execute("CREATE INDEX s_by_time ON s(p, gen)")
+    per_second = max(1, int(len(t) / DAY))  # packets in one second of data
+    pids = np.arange(PARAMETERS)
+    for start in range(0, len(t), per_second):
+        stop = start + per_second
+        rows = zip(np.tile(pids, stop - start).tolist(), np.repeat(t[start:stop], PARAMETERS).tolist(),
+                   eng[start:stop].ravel().tolist(), raw[start:stop].ravel().tolist(),
+                   np.repeat(rcv[start:stop], PARAMETERS).tolist(), strict=True)  # fmt: skip
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO s VALUES (?,?,?,?,?)", rows)
+        db.execute("COMMIT")
+    db.close()
+
+
+def _duckdb_rows(path: Path, data) -> None:
+    import duckdb
+    import pandas as pd
+
+    t, eng, raw, rcv = data
+    frame = pd.DataFrame({
+        "p": np.tile(np.arange(PARAMETERS), len(t)), "gen": np.repeat(t, PARAMETERS),
+        "eng": eng.ravel(), "raw": raw.ravel(), "rcv": np.repeat(rcv, PARAMETERS),
+    })  # fmt: skip
+    db = duckdb.connect(str(path))
+    db.execute("CREATE TABLE s(p INTEGER, gen DOUBLE, eng DOUBLE, raw DOUBLE, rcv DOUBLE)")
+    db.register("frame", frame)
+    db.execute("INSERT INTO s SELECT * FROM frame")
+    db.close()
+
+
+def _segments_live(path: Path, data) -> None:
+    from groundstation.archive import ArchiveWriter
+
+    t, eng, raw, rcv = data
+    names = [f"P{i:02d}" for i in range(PARAMETERS)]
+    clock = iter(np.repeat(t, 1)).__next__
+    with ArchiveWriter(path, clock=clock) as writer:
+        for k in range(len(t)):
+            writer.add_housekeeping(dict(zip(names, eng[k].tolist(), strict=True)),
+                                    dict(zip(names, raw[k].tolist(), strict=True)), t[k], rcv[k])  # fmt: skip
+            writer.maybe_flush()
+
+
+def _segments_bulk(path: Path, data) -> None:
+    from groundstation.archive import ArchiveWriter
+
+    t, eng, raw, rcv = data
+    with ArchiveWriter(path) as writer:
+        for i in range(PARAMETERS):
+            writer.add_samples(f"P{i:02d}", t, eng[:, i], raw[:, i], rcv)
+
+
+def query_times(directory: Path, big: int, engines: list[str]) -> dict[str, float]:
+    """Median time of a 24 h query of one parameter (all its samples) from a ``big``-sample archive."""
+    data = columns(big)
+    results = {}
+    for engine in engines:
+        path = directory / f"big-{engine}.db"
+        if engine == "sqlite rows":
+            _sqlite_rows(path, data)
+            db = sqlite3.connect(path)
+
+            def query(db=db) -> int:
+                rows = db.execute("SELECT gen, eng FROM s WHERE p = 7 AND gen BETWEEN ? AND ?",
+                                  (2.0e9, 2.0e9 + DAY)).fetchall()  # fmt: skip
+                return len(np.array(rows))
+        elif engine == "duckdb rows":
+            _duckdb_rows(path, data)
+            import duckdb
+
+            db = duckdb.connect(str(path), read_only=True)
+
+            def query(db=db) -> int:
+                return len(db.execute("SELECT gen, eng FROM s WHERE p = 7 AND gen BETWEEN ? AND ?",
+                                      [2.0e9, 2.0e9 + DAY]).fetchnumpy()["gen"])  # fmt: skip
+        else:
+            from groundstation.archive import Archive
+
+            _segments_bulk(path, data)
+            archive = Archive(path)
+
+            def query(archive=archive) -> int:
+                return len(archive.query("P07", 2.0e9, 2.0e9 + DAY))
+
+        count = query()
+        assert count == len(data[0]), (engine, count)
+        results[engine] = float(np.median([timed(query) for _ in range(7)]))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=1_000_000)
+    parser.add_argument("--big", type=int, default=10_000_000)
+    args = parser.parse_args()
+    try:
+        import duckdb  # noqa: F401
+        import pandas  # noqa: F401
+
+        have_duckdb = True
+    except ImportError:
+        have_duckdb = False
+    data = columns(args.samples)
+    samples = len(data[0]) * PARAMETERS
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        rows = [("baseline: numpy.save of the same columns", bench_numpy(directory, data))]
+        rows.append(
+            ("SQLite WAL, a row per sample", timed(lambda: _sqlite_rows(directory / "rows.db", data)))
+        )
+        if have_duckdb:
+            rows.append(("DuckDB, a row per sample (from a DataFrame)",
+                         timed(lambda: _duckdb_rows(directory / "rows.duckdb", data))))  # fmt: skip
+        rows.append(("paleblue segments, live per-sample API",
+                     timed(lambda: _segments_live(directory / "live.db", data))))  # fmt: skip
+        rows.append(
+            ("paleblue segments, bulk API", timed(lambda: _segments_bulk(directory / "bulk.db", data)))
+        )
+        print(f"insert {samples:,} samples ({PARAMETERS} parameters):")
+        for name, seconds in rows:
+            print(f"  {name:<48} {samples / seconds / 1e6:8.2f} M samples/s  ({seconds:.2f} s)", flush=True)
+        engines = ["sqlite rows", *(["duckdb rows"] if have_duckdb else []), "segments"]
+        print(f"24 h query of one parameter from a {args.big:,}-sample archive (median of 7):")
+        for engine, seconds in query_times(directory, args.big, engines).items():
+            print(f"  {engine:<48} {seconds * 1000:8.1f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()

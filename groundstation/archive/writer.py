@@ -1,0 +1,287 @@
+"""The station's side of the archive: everything it decodes, written as it arrives.
+
+:class:`ArchiveWriter` buffers samples in memory and commits them at most every
+``flush_interval_s`` of its injected clock (one SQLite transaction each, WAL), so a ``kill -9`` of
+the station loses at most that last interval and never corrupts the file; other processes read the
+archive meanwhile. The newest segment of each parameter stays open in memory and is rewritten in
+place at each flush until it holds :data:`~groundstation.archive.schema.SEGMENT_SAMPLES` samples.
+
+One writer at a time: a second station on the same archive (after the first stopped, or died)
+continues it, appending new segments beside the old ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from groundstation.archive.schema import (
+    DDL,
+    FORMAT_VERSION,
+    NUMERIC,
+    RECORD_COLUMNS,
+    SEGMENT_COLUMNS,
+    SEGMENT_SAMPLES,
+    TEXT,
+    connect,
+    insert_statement,
+)
+
+_INSERT_SEGMENT = insert_statement("segments", SEGMENT_COLUMNS)
+
+
+class ArchiveError(Exception):
+    """The archive cannot be opened or written (a message for one line)."""
+
+
+@dataclass
+class _OpenSegment:
+    """The newest segment of one parameter: its row id once written, and its samples."""
+
+    row: int | None = None
+    gen: list[float] = field(default_factory=list)
+    eng: list[Any] = field(default_factory=list)
+    raw: list[float] = field(default_factory=list)
+    rcv: list[float] = field(default_factory=list)
+    dirty: bool = False
+
+
+def _is_number(value: Any) -> bool:
+    """Numbers and booleans (stored as 0/1); not strings, enumeration states or None."""
+    return isinstance(value, int | float | np.integer | np.floating | np.bool_)
+
+
+def _pack_values(kind: str, values: list[Any]) -> bytes:
+    if kind == NUMERIC:
+        return np.asarray(values, dtype="<f8").tobytes()
+    return msgpack.packb(
+        [v if isinstance(v, int | float | str | bool) or v is None else str(v) for v in values]
+    )
+
+
+def open_archive_for_writing(path: str | Path) -> sqlite3.Connection:
+    """Create or continue an archive; refuse a file that is not one, or of a newer format."""
+    path = Path(path)
+    try:
+        connection = connect(str(path))
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "meta" not in tables:
+            connection.close()
+            raise ArchiveError(f"{path}: not a paleblue archive (an SQLite file of something else)")
+        connection.executescript(DDL)
+        row = connection.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(f"{path}: not a paleblue archive ({exc})") from None
+    if row is None:
+        connection.execute("INSERT INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
+        connection.execute("INSERT INTO meta VALUES ('created_unix', ?)", (repr(time.time()),))
+    elif row[0] != str(FORMAT_VERSION):
+        connection.close()
+        raise ArchiveError(f"{path}: archive format {row[0]}, this paleblue writes format {FORMAT_VERSION}")
+    return connection
+
+
+class ArchiveWriter:
+    """Appends parameters, events, alarms, command stages and image deliveries to one archive."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        flush_interval_s: float = 1.0,
+        segment_samples: int = SEGMENT_SAMPLES,
+        units: Mapping[str, str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._db = open_archive_for_writing(self.path)
+        self._clock = clock
+        self.flush_interval_s = flush_interval_s
+        self.segment_samples = segment_samples
+        self._units = dict(units or {})
+        self._ids: dict[str, int] = {}
+        self._kinds: dict[str, str] = {}
+        for pid, name, kind in self._db.execute("SELECT id, name, kind FROM parameters"):
+            self._ids[name], self._kinds[name] = pid, kind
+        self._open: dict[str, _OpenSegment] = {}
+        self._rows: dict[str, list[tuple]] = {"events": [], "alarms": [], "commands": [], "images": []}
+        self._last_flush = clock()
+        self.samples_written = 0
+        self.flushes = 0
+
+    # ------------------------------------------------------------------ parameters
+
+    def _parameter(self, name: str, example: Any) -> _OpenSegment:
+        segment = self._open.get(name)
+        if segment is not None:
+            return segment
+        if name not in self._ids:
+            kind = NUMERIC if _is_number(example) else TEXT
+            cursor = self._db.execute(
+                "INSERT INTO parameters(name, kind, unit) VALUES (?, ?, ?)",
+                (name, kind, self._units.get(name, "")),
+            )
+            self._ids[name], self._kinds[name] = int(cursor.lastrowid), kind
+        segment = self._open[name] = _OpenSegment()
+        return segment
+
+    def add_sample(
+        self, name: str, gen: float, eng: Any, raw: float | None = None, rcv: float | None = None
+    ) -> None:
+        """One sample: generation time, engineering value, raw value (default: the engineering
+        value when it is a number) and reception time (default: the generation time)."""
+        segment = self._parameter(name, eng)
+        if self._kinds[name] == NUMERIC and not _is_number(eng):
+            eng = float("nan")  # a text value of a numeric parameter: kept as a gap, not a crash
+        segment.gen.append(float(gen))
+        segment.eng.append(eng)
+        segment.raw.append(
+            float(raw) if raw is not None else (float(eng) if _is_number(eng) else float("nan"))
+        )
+        segment.rcv.append(float(gen if rcv is None else rcv))
+        segment.dirty = True
+        self.samples_written += 1
+        if len(segment.gen) >= self.segment_samples:
+            self._write_segment(name, segment)
+            self._open[name] = _OpenSegment()
+
+    def add_samples(
+        self,
+        name: str,
+        gen: np.ndarray,
+        eng: np.ndarray,
+        raw: np.ndarray | None = None,
+        rcv: np.ndarray | None = None,
+    ) -> None:
+        """Many samples of one numeric parameter at once (the bulk path: no per-sample Python)."""
+        gen = np.asarray(gen, dtype="<f8")
+        eng = np.asarray(eng, dtype="<f8")
+        raw = eng if raw is None else np.asarray(raw, dtype="<f8")
+        rcv = gen if rcv is None else np.asarray(rcv, dtype="<f8")
+        if not len(gen) == len(eng) == len(raw) == len(rcv):
+            raise ValueError("add_samples: columns of different lengths")
+        if len(gen) == 0:
+            return
+        self._parameter(name, 0.0)
+        if self._kinds[name] != NUMERIC:
+            raise ValueError(f"{name} holds text values; add_samples takes numbers")
+        self._write_segment(name, self._open.pop(name))  # keep time order: the open one goes first
+        for start in range(0, len(gen), self.segment_samples):
+            stop = start + self.segment_samples
+            self._insert_columns(name, gen[start:stop], eng[start:stop], raw[start:stop], rcv[start:stop])
+        self.samples_written += len(gen)
+
+    def add_housekeeping(
+        self, values: Mapping[str, Any], raw: Mapping[str, Any], gen: float, rcv: float
+    ) -> None:
+        """Every parameter of one decommutated housekeeping packet."""
+        for name, value in values.items():
+            raw_value = raw.get(name)
+            self.add_sample(name, gen, value, raw_value if _is_number(raw_value) else None, rcv)
+
+    # ------------------------------------------------------------------ other records
+
+    def add_event(
+        self, gen: float, rcv: float, name: str, event_id: int, severity: str, arguments: Mapping
+    ) -> None:
+        self._rows["events"].append((gen, rcv, name, event_id, severity, _json(arguments)))
+
+    def add_alarm(self, gen: float, parameter: str, previous: str, current: str, value: float | None) -> None:
+        self._rows["alarms"].append((gen, parameter, previous, current, value))
+
+    def add_command_stage(
+        self, gen: float, rcv: float, request: str, stage: str, success: bool, detail: Mapping
+    ) -> None:
+        self._rows["commands"].append((gen, rcv, request, stage, int(success), _json(detail)))
+
+    def add_image(self, gen: float, rcv: float, name: str, complete: bool, info: Mapping) -> None:
+        self._rows["images"].append((gen, rcv, name, int(complete), _json(info)))
+
+    # ------------------------------------------------------------------ committing
+
+    def maybe_flush(self) -> bool:
+        """Commit if the flush interval has passed (call it as often as convenient)."""
+        if self._clock() - self._last_flush < self.flush_interval_s:
+            return False
+        self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Commit everything buffered in one transaction."""
+        self._last_flush = self._clock()
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            for name, segment in self._open.items():
+                if segment.dirty:
+                    self._write_segment(name, segment)
+            for table, rows in self._rows.items():
+                if rows:
+                    db.executemany(insert_statement(table, RECORD_COLUMNS[table]), rows)
+                    rows.clear()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.flushes += 1
+
+    def close(self) -> None:
+        """Commit what is buffered and close the file."""
+        try:
+            self.flush()
+        finally:
+            self._db.close()
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ segments
+
+    def _write_segment(self, name: str, segment: _OpenSegment | None) -> None:
+        if segment is None or not segment.gen:
+            return
+        kind = self._kinds[name]
+        gen = np.asarray(segment.gen, dtype="<f8")
+        columns = (
+            gen.tobytes(),
+            _pack_values(kind, segment.eng),
+            np.asarray(segment.raw, dtype="<f8").tobytes(),
+            np.asarray(segment.rcv, dtype="<f8").tobytes(),
+        )
+        t_first, t_last = float(gen.min()), float(gen.max())
+        if segment.row is None:
+            cursor = self._db.execute(
+                _INSERT_SEGMENT,
+                (self._ids[name], t_first, t_last, len(gen), *columns),
+            )
+            segment.row = int(cursor.lastrowid)
+        else:
+            self._db.execute(
+                "UPDATE segments SET t_first=?, t_last=?, n=?, gen=?, eng=?, raw=?, rcv=? WHERE id=?",
+                (t_first, t_last, len(gen), *columns, segment.row),
+            )
+        segment.dirty = False
+
+    def _insert_columns(
+        self, name: str, gen: np.ndarray, eng: np.ndarray, raw: np.ndarray, rcv: np.ndarray
+    ) -> None:
+        self._db.execute(
+            _INSERT_SEGMENT,
+            (self._ids[name], float(gen.min()), float(gen.max()), len(gen), gen.tobytes(), eng.tobytes(),
+             raw.tobytes(), rcv.tobytes()),
+        )  # fmt: skip
+
+
+def _json(value: Mapping | Iterable) -> str:
+    return json.dumps(value, default=str, sort_keys=True)

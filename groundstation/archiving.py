@@ -1,0 +1,305 @@
+"""What the station decodes, kept and shown: the archive, the live feed, alarms and commands.
+
+:class:`StationServices` attaches to a :class:`~groundstation.station.GroundStation` through its
+telemetry callbacks and its list of products, so the decoding chain knows nothing of files or
+clients. The station's loop calls :meth:`StationServices.tick` between messages: it samples the
+station's own link and transport counters as parameters (once a second), records new image
+products, sends the commands the API queued, commits the archive (once a second) and hands the
+batch of updates to the API's clients.
+
+Commands from the API are validated and encoded in the API's thread (so a bad one is answered
+422 at once) and only sent from the station's thread, which owns the uplink socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from groundstation.api.alarms import AlarmBook
+from groundstation.api.app import CommandRefused
+from groundstation.api.live import LiveFeed
+from groundstation.archive import ArchiveWriter
+from groundstation.commanding import CommandEncoder, CommandError, CommandHistory, CommandRecord
+from groundstation.station import GroundStation
+from groundstation.telemetry import Alarm, EventRecord, HousekeepingReport
+from protocols.pus_services import RequestId, VerificationReport
+from protocols.space_packet import SequenceCounter
+from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
+from protocols.zmq_framing import Layer
+
+log = logging.getLogger("paleblue.ground")
+
+SAMPLE_INTERVAL_S = 1.0
+
+
+def station_counters(summary: dict[str, Any]) -> dict[str, float]:
+    """The station's own counters from its summary, named as archived parameters: every number
+    under ``transport`` and ``link`` (per layer and virtual channel), as ``station.<path>``."""
+    values: dict[str, float] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}", value)
+        elif isinstance(node, int | float) and not isinstance(node, bool):
+            values[prefix] = node
+
+    walk("station.transport", summary.get("transport", {}))
+    walk("station.link", {k: v for k, v in summary.get("link", {}).items() if k != "channel"})
+    values["station.octets_received"] = summary.get("octets_received", 0)
+    values["station.images"] = len(summary.get("images", []))
+    values["station.faults"] = sum(
+        v for v in summary.get("faults", {}).values() if isinstance(v, int | float)
+    )
+    return values
+
+
+class StationServices:
+    def __init__(
+        self,
+        station: GroundStation,
+        *,
+        archive: ArchiveWriter | None = None,
+        feed: LiveFeed | None = None,
+        alarms: AlarmBook | None = None,
+        send_uplink: Callable[[Layer, bytes], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        tai_now: Callable[[], float] | None = None,
+    ) -> None:
+        self.station = station
+        self.archive = archive
+        self.feed = feed
+        self.alarms = alarms if alarms is not None else AlarmBook()
+        self._send_uplink = send_uplink
+        self._clock = clock
+        self._wall = wall_clock
+        self._tai_now = tai_now or _tai_now
+        self._last_sample = float("-inf")
+        self._products_seen = 0
+        self.commands = CommandHistory()
+        self._encoder = CommandEncoder(station.mdb)
+        self._tc_frames = TcFrameEncoder(station.mdb.spacecraft_id, station.mdb.tc_virtual_channel)
+        self._sequence = SequenceCounter()
+        self._sequence_lock = threading.Lock()
+        self._outbox: queue.SimpleQueue[CommandRecord] = queue.SimpleQueue()
+        self._attach()
+
+    # ------------------------------------------------------------------ the station's callbacks
+
+    def _attach(self) -> None:
+        telemetry = self.station.telemetry
+        chained = {
+            "on_housekeeping": self._on_housekeeping,
+            "on_event": self._on_event,
+            "on_alarm": self._on_alarm,
+            "on_verification": self._on_verification,
+        }
+        for attribute, ours in chained.items():
+            theirs = getattr(telemetry, attribute)
+            setattr(telemetry, attribute, _both(theirs, ours))
+
+    def _on_housekeeping(self, report: HousekeepingReport) -> None:
+        received = self._tai_now()
+        if self.archive is not None:
+            self.archive.add_housekeeping(report.values, report.raw, report.time, received)
+        if self.feed is not None:
+            for name, value in report.values.items():
+                self.feed.publish(
+                    {
+                        "type": "parameter",
+                        "name": name,
+                        "tai": report.time,
+                        "value": value,
+                        "raw": report.raw.get(name),
+                    }
+                )
+
+    def _on_event(self, record: EventRecord) -> None:
+        received = self._tai_now()
+        if self.archive is not None:
+            self.archive.add_event(
+                record.time, received, record.name, record.event_id, record.severity, record.values
+            )
+        if self.feed is not None:
+            self.feed.publish(
+                {
+                    "type": "event",
+                    "name": record.name,
+                    "tai": record.time,
+                    "severity": record.severity,
+                    "arguments": record.values,
+                }
+            )
+
+    def _on_alarm(self, alarm: Alarm) -> None:
+        self.alarms.update(alarm.parameter, alarm.current, alarm.value, alarm.time)
+        if self.archive is not None:
+            self.archive.add_alarm(alarm.time, alarm.parameter, alarm.previous, alarm.current, alarm.value)
+        if self.feed is not None:
+            self.feed.publish(
+                {
+                    "type": "alarm",
+                    "name": alarm.parameter,
+                    "tai": alarm.time,
+                    "previous": alarm.previous,
+                    "level": alarm.current,
+                    "value": alarm.value,
+                    "state": self.alarms.state(alarm.parameter),
+                }
+            )
+
+    def _on_verification(self, report: VerificationReport, time_tai: float) -> None:
+        record = self.commands.apply(report, time_tai)
+        request = _request_name(record.name if record else "?", report.request_id)
+        detail = {"failure": record.failure if record else None, "code": report.failure_code}
+        if self.archive is not None:
+            self.archive.add_command_stage(
+                time_tai, self._tai_now(), request, report.stage, report.success, detail
+            )
+        if self.feed is not None:
+            self.feed.publish(
+                {
+                    "type": "verification",
+                    "request": request,
+                    "tai": time_tai,
+                    "stage": report.stage,
+                    "success": report.success,
+                    **detail,
+                }
+            )
+
+    # ------------------------------------------------------------------ commands from the API
+
+    def queue_command(self, name: str, arguments: dict[str, Any]) -> str:
+        """Validate and encode now (API thread); the station's thread sends it at its next tick."""
+        if self._send_uplink is None:
+            raise CommandRefused("this station has no uplink (start it with --uplink ENDPOINT)")
+        with self._sequence_lock:
+            apid = self._encoder.apid
+            count = self._sequence.next(apid)
+            try:
+                packet = self._encoder.encode(name, arguments, count)
+            except CommandError as exc:
+                raise CommandRefused(str(exc)) from None
+        record = CommandRecord(name, dict(arguments), RequestId(apid, count), packet, self._tai_now())
+        self._outbox.put(record)
+        return _request_name(name, record.request_id)
+
+    def _send_queued(self) -> None:
+        while True:
+            try:
+                record = self._outbox.get_nowait()
+            except queue.Empty:
+                return
+            assert self._send_uplink is not None
+            self._send_uplink(Layer.CLTUS, wrap_for_uplink(record.packet, self._tc_frames))
+            self.commands.add(record)
+            request = _request_name(record.name, record.request_id)
+            if self.archive is not None:
+                self.archive.add_command_stage(
+                    record.sent_at, record.sent_at, request, "sent", True, {"arguments": record.arguments}
+                )
+            if self.feed is not None:
+                self.feed.publish(
+                    {
+                        "type": "verification",
+                        "request": request,
+                        "tai": record.sent_at,
+                        "stage": "sent",
+                        "success": True,
+                        "arguments": record.arguments,
+                    }
+                )
+
+    # ------------------------------------------------------------------ the loop's side
+
+    def tick(self) -> None:
+        """Between messages: commands out, products and counters in, commit, publish."""
+        self._send_queued()
+        products = self.station.products
+        for product in products[self._products_seen :]:
+            self._record_product(product)
+        self._products_seen = len(products)
+        now = self._clock()
+        if now - self._last_sample >= SAMPLE_INTERVAL_S:
+            self._last_sample = now
+            self._sample_counters()
+        if self.archive is not None:
+            self.archive.maybe_flush()
+        if self.feed is not None:
+            self.feed.flush()
+
+    def _sample_counters(self) -> None:
+        tai = self._tai_now()
+        counters = station_counters(self.station.summary())
+        if self.archive is not None:
+            for name, value in counters.items():
+                self.archive.add_sample(name, tai, value)
+        if self.feed is not None:
+            self.feed.publish({"type": "link", "tai": tai, "counters": counters})
+
+    def _record_product(self, product: Any) -> None:
+        name = product.files.get("name") or next(iter(product.files.values()), f"image-{product.image_id}")
+        name = str(name).rsplit("/", 1)[-1].split(".", 1)[0]
+        info = {
+            "image_id": product.image_id,
+            "width": product.width,
+            "height": product.height,
+            "missing_octets": product.missing_octets,
+            "crc_ok": product.crc_ok,
+            "sha256": product.sha256,
+            "products": dict(product.files),
+            "measurement": product.measurement,
+            "delivery": product.delivery,
+        }
+        tai = self._tai_now()
+        if self.archive is not None:
+            self.archive.add_image(tai, tai, name, product.complete, info)
+        if self.feed is not None:
+            self.feed.publish(
+                {
+                    "type": "image",
+                    "name": name,
+                    "tai": tai,
+                    "complete": product.complete,
+                    "image_id": product.image_id,
+                }
+            )
+
+    def close(self) -> None:
+        """Last samples and commit (every exit path of the station calls this)."""
+        try:
+            self.tick()
+            self._sample_counters()
+        finally:
+            if self.archive is not None:
+                self.archive.close()
+
+
+def _both(first: Callable | None, second: Callable) -> Callable:
+    if first is None:
+        return second
+
+    def call(*args: Any) -> None:
+        first(*args)
+        second(*args)
+
+    return call
+
+
+def _request_name(name: str, request_id: RequestId) -> str:
+    return f"{name}#{request_id.apid}:{request_id.sequence_count}"
+
+
+def _tai_now() -> float:
+    from datetime import UTC, datetime
+
+    from protocols.time_code import utc_to_tai_seconds
+
+    return utc_to_tai_seconds(datetime.now(UTC))

@@ -1,0 +1,136 @@
+"""What a station decodes reaches the archive and the live feed: every housekeeping sample (the
+same values the station decommutated), events, alarms, command stages, products and the station's
+own counters; commands queued by the API go up the uplink from the station's thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from emulator.flight_software import FlightSoftware
+from groundstation.api.app import CommandRefused
+from groundstation.api.live import LiveFeed
+from groundstation.archive import Archive, ArchiveWriter
+from groundstation.archiving import StationServices, station_counters
+from groundstation.station import GroundStation
+from protocols.mission_db import load_mission_db
+from protocols.pus_services import RequestId, Subtype, pack_tm, pack_verification
+from protocols.zmq_framing import Layer
+
+MDB = load_mission_db()
+T0 = 2.1e9
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _services(tmp_path: Path, sent: list | None = None) -> tuple[GroundStation, StationServices, Clock]:
+    station = GroundStation(tmp_path / "out", mdb=MDB)
+    clock = Clock()
+    send = (lambda layer, payload: sent.append((layer, payload))) if sent is not None else None
+    services = StationServices(
+        station,
+        archive=ArchiveWriter(tmp_path / "pass.db", clock=clock),
+        feed=LiveFeed(),
+        send_uplink=send,
+        clock=clock,
+        tai_now=lambda: T0 + clock.now,
+    )
+    return station, services, clock
+
+
+def test_every_housekeeping_sample_is_archived_with_the_decommutated_value(tmp_path: Path) -> None:
+    station, services, clock = _services(tmp_path)
+    fsw = FlightSoftware(MDB)
+    for second in range(40):
+        station.handle_packet_stream(b"".join(fsw.tick(T0 + second * 1.5)))
+        clock.now = second * 0.5
+        services.tick()
+    services.close()
+    decoded = station.telemetry.archive.query("DETECTOR_TEMP")
+    assert len(decoded) >= 20
+    with Archive(tmp_path / "pass.db") as archive:
+        kept = archive.query("DETECTOR_TEMP")
+        assert list(zip(kept.gen.tolist(), kept.value.tolist(), strict=True)) == decoded
+        names = {p.name for p in archive.parameters()}
+        assert set(station.telemetry.latest) <= names
+        assert "station.transport.messages_received" in names or "station.octets_received" in names
+        assert archive.query("station.octets_received").value[-1] == station.octets_received
+
+
+def test_alarms_and_events_reach_the_archive_and_the_alarm_book(tmp_path: Path) -> None:
+    station, services, _ = _services(tmp_path)
+    name, (packet_def, field) = next((n, pf) for n, pf in MDB.parameters.items() if pf[1].limits is not None)
+    limits = field.limits
+    high = (limits.red_high if limits.red_high is not None else limits.yellow_high) or 0.0
+    fsw = FlightSoftware(MDB)
+    fsw.tick(T0)
+    values = fsw.engineering_values() | {name: high + abs(high) + 10}
+    raw = [f.to_raw(values[f.name]) for f in packet_def.layout.values]
+    from protocols.pus_services import pack_hk_report
+
+    station.telemetry.process(
+        pack_tm(
+            packet_def.apid,
+            0,
+            3,
+            25,
+            T0,
+            pack_hk_report(packet_def.structure_id, packet_def.layout.pack_raw(raw)),
+            0,
+            1,
+        )
+    )
+    services.close()
+    assert services.alarms.state(name) == "unacknowledged"
+    with Archive(tmp_path / "pass.db") as archive:
+        assert [a["parameter"] for a in archive.alarms()] == [name]
+
+
+def test_commands_from_the_api_go_up_from_the_station_thread_and_their_stages_are_kept(
+    tmp_path: Path,
+) -> None:
+    sent: list = []
+    station, services, _ = _services(tmp_path, sent)
+    command = next(c for c in MDB.commands if not c.layout.values)
+    request = services.queue_command(command.name, {})
+    assert sent == []  # not from the API's thread
+    services.tick()
+    assert len(sent) == 1 and sent[0][0] == Layer.CLTUS
+    apid, count = (int(x) for x in request.split("#")[1].split(":"))
+    for subtype in (Subtype.ACCEPTANCE_SUCCESS, Subtype.COMPLETION_SUCCESS):
+        report = pack_verification(subtype, RequestId(apid, count))
+        station.telemetry.process(pack_tm(MDB.apids["verification"], 1, 1, subtype, T0 + 1, report, 1, 1))
+    services.close()
+    with Archive(tmp_path / "pass.db") as archive:
+        stages = [(c["request"], c["stage"], c["success"]) for c in archive.commands()]
+    assert stages == [(request, "sent", True), (request, "acceptance", True), (request, "completion", True)]
+    with pytest.raises(CommandRefused, match="unknown command"):
+        services.queue_command("NO_SUCH_COMMAND", {})
+
+
+def test_without_an_uplink_commands_are_refused(tmp_path: Path) -> None:
+    _, services, _ = _services(tmp_path)
+    with pytest.raises(CommandRefused, match="no uplink"):
+        services.queue_command(MDB.commands[0].name, {})
+    services.close()
+
+
+def test_station_counters_are_every_number_of_transport_and_link() -> None:
+    summary = {"transport": {"messages_received": 3, "nested": {"x": 1.5}}, "link": {"channel": {"n": 9},
+               "cadu": {"physical": {"frames_good": 7}}}, "faults": {"a": 2, "b": 1}, "images": [1],
+               "octets_received": 10}  # fmt: skip
+    assert station_counters(summary) == {
+        "station.transport.messages_received": 3,
+        "station.transport.nested.x": 1.5,
+        "station.link.cadu.physical.frames_good": 7,
+        "station.octets_received": 10,
+        "station.images": 1,
+        "station.faults": 3,
+    }
