@@ -303,3 +303,65 @@ def _tai_now() -> float:
     from protocols.time_code import utc_to_tai_seconds
 
     return utc_to_tai_seconds(datetime.now(UTC))
+
+
+class RunningServices:
+    """The station's services and, with ``--api``, the API server beside them."""
+
+    def __init__(self, services: StationServices, server: Any | None) -> None:
+        self.services = services
+        self.server = server
+
+    def tick(self) -> None:
+        self.services.tick()
+
+    def close(self) -> None:
+        try:
+            self.services.close()
+        finally:
+            if self.server is not None:
+                self.server.stop()
+
+
+def open_services(
+    station: GroundStation,
+    send_uplink: Callable[[Layer, bytes], None] | None,
+    *,
+    archive_path: Any | None = None,
+    api_address: tuple[str, int] | None = None,
+    token: str | None = None,
+    announce: Callable[[str], None] = lambda line: log.info("%s", line),
+) -> RunningServices:
+    """The archive (``--archive FILE``) and the API (``--api HOST:PORT``) around one station."""
+    from groundstation.api.app import ApiContext
+    from groundstation.api.dictionary import build_dictionary
+    from groundstation.api.server import ApiServer, new_token
+
+    writer = ArchiveWriter(archive_path) if archive_path is not None else None
+    feed = LiveFeed() if api_address is not None else None
+    services = StationServices(station, archive=writer, feed=feed, send_uplink=send_uplink)
+    server = None
+    if api_address is not None:
+        token = token or new_token()
+        context = ApiContext(
+            dictionary=build_dictionary(station.mdb, sorted(station_counters(station.summary()))),
+            archive_path=writer.path if writer is not None else None,
+            products_dir=station.out_dir,
+            feed=feed,
+            alarms=services.alarms,
+            token=token,
+            send_command=services.queue_command,
+            status=lambda: {
+                "octets_received": station.octets_received,
+                "images": len(station.products),
+                "commands_sent": len(services.commands),
+            },
+        )
+        server = ApiServer(context, *api_address)
+        try:
+            url = server.start()
+        except OSError:
+            services.close()
+            raise
+        announce(f"API on {url} (operator token: {token})")
+    return RunningServices(services, server)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from groundstation.detect import SAMPLE_OCTETS, detect
 from groundstation.station import GroundStation, MessageBatch
@@ -92,8 +92,12 @@ def decode_file(
     chunk_size: int = CHUNK_SIZE,
     channel_name: str | None = None,
     overrides: Callable[[PhysicalChannelConfig], PhysicalChannelConfig] | None = None,
+    attach: Callable[[GroundStation], Any] | None = None,
 ) -> dict:
     """Decode ``path`` into products and ``summary.json`` in ``out_dir``; returns the summary.
+
+    ``attach(station)`` (the archive: ``--archive FILE``) returns services whose ``tick()`` runs
+    between chunks and whose ``close()`` runs once the file is done, however it ends.
 
     ``channel`` None means: the one a recording stores, else the one detected, else the default;
     ``overrides`` (the command line's --scid, --no-fecf, ...) then apply to whichever was chosen.
@@ -116,18 +120,22 @@ def decode_file(
     if overrides is not None:
         used = overrides(used)
     station = GroundStation(out_dir, channel=used, write_products=write_products)
+    services = attach(station) if attach is not None else None
+    tick = services.tick if services is not None else None
     sink: BinaryIO | None = None
     if export_packets is not None:
         sink = open(export_packets, "wb")  # noqa: SIM115 (closed in finally)
         station.packet_sink = lambda packet: sink.write(packet.pack())  # type: ignore[union-attr]
     try:
         if chosen == "recording":
-            _decode_recording(path, station, chunk_size)
+            _decode_recording(path, station, chunk_size, tick)
         elif chosen is not None:
             with open(path, "rb") as stream:
                 done = 0
                 while chunk := stream.read(chunk_size):
                     station.feed_stream(_LAYER_OF_FORMAT[chosen], chunk)
+                    if tick is not None:
+                        tick()
                     done += len(chunk)
                     if progress is not None:
                         progress(done, total)
@@ -135,6 +143,8 @@ def decode_file(
     finally:
         if sink is not None:
             sink.close()
+        if services is not None:
+            services.close()
     summary["input"] = {
         "path": str(path),
         "format": chosen,
@@ -155,7 +165,9 @@ def exit_code(summary: dict) -> int:
     return EXIT_FAULTS if summary["faults"] else EXIT_DECODED
 
 
-def _decode_recording(path: Path, station: GroundStation, chunk_size: int) -> None:
+def _decode_recording(
+    path: Path, station: GroundStation, chunk_size: int, tick: Callable[[], None] | None = None
+) -> None:
     """Replay a recording's downlink units into the station exactly as they were received."""
     from groundstation.recording_reader import RecordingReader
 
@@ -171,6 +183,9 @@ def _decode_recording(path: Path, station: GroundStation, chunk_size: int) -> No
                 continue
             envelope = Envelope(unit.layer, unit.session, unit.sequence).pack()
             batch.add([TOPIC_DOWNLINK, envelope, unit.payload])
+            if tick is not None and unit.sequence % 256 == 0:
+                batch.flush()
+                tick()
     batch.flush()
 
 

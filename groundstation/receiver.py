@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -37,8 +38,12 @@ def run_ground_station(
     round_trip_s: float = 0.2,
     link_rate_bps: float | None = None,
     receive_queue: int | None = None,
+    attach: Callable[[GroundStation, Callable[[Layer, bytes], None] | None], Any] | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
+
+    ``attach(station, send_uplink)`` (the archive and the API) returns services whose ``tick()``
+    runs between batches of messages and whose ``close()`` runs on every way out.
 
     ``on_message(parts, receive_ns)`` sees every message first (a recorder hooks in here).
     ``receive_queue``: octets ZeroMQ may hold for the station before the probe waits (None:
@@ -73,6 +78,7 @@ def run_ground_station(
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,
     )
+    services = attach(station, send_uplink if push is not None else None) if attach is not None else None
     socket = limit_message_size(context.socket(zmq.SUB))
     socket.setsockopt(zmq.RCVHWM, receive_high_water_mark(receive_queue or RECEIVE_QUEUE_OCTETS))
     socket.setsockopt(zmq.LINGER, 0)
@@ -87,6 +93,8 @@ def run_ground_station(
                 log.warning("timeout after %.0f s with %d image(s) done", timeout_s, station.images_done)
                 break
             station.tick()
+            if services is not None:
+                services.tick()
             for endpoint in guard.poll():
                 station.record_refused(endpoint)
             if not socket.poll(20, zmq.POLLIN):
@@ -105,6 +113,8 @@ def run_ground_station(
         station.finish()
         raise
     finally:
+        if services is not None:
+            services.close()
         guard.close()
         socket.close()
         if push is not None:

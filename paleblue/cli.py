@@ -383,6 +383,104 @@ def _recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Name
     return hook
 
 
+def _archive_api_options(p: argparse.ArgumentParser, api: bool = True) -> None:
+    p.add_argument(
+        "--archive",
+        default=None,
+        metavar="FILE",
+        help="keep every parameter, event, alarm, command stage and image in this archive (created or "
+        "continued; see `paleblue archive`)",
+    )
+    if api:
+        p.add_argument(
+            "--api",
+            default=None,
+            metavar="[HOST:]PORT",
+            help="serve the HTTP + WebSocket API here (127.0.0.1 unless a host is given; port 0: any free)",
+        )
+        p.add_argument(
+            "--api-token",
+            default=None,
+            metavar="TOKEN",
+            help="the operator token commands need (default: a new one, printed at start)",
+        )
+
+
+def _services(args: argparse.Namespace):
+    """``attach(station, send_uplink)`` for --archive and --api, checked before anything starts."""
+    archive = getattr(args, "archive", None)
+    api = getattr(args, "api", None)
+    if archive is None and api is None:
+        return None
+    from groundstation.api.server import parse_address
+    from groundstation.archive import ArchiveError, ArchiveWriter
+    from groundstation.archiving import open_services
+
+    address = None
+    if api is not None:
+        try:
+            address = parse_address(api)
+        except ValueError as exc:
+            raise CliError(f"--api: {exc}") from None
+    if archive is not None:
+        try:
+            ArchiveWriter(archive).close()  # a file that is not an archive: one line, before any socket
+        except ArchiveError as exc:
+            raise CliError(f"--archive: {exc}") from None
+
+    def attach(station, send_uplink=None):
+        return open_services(
+            station,
+            send_uplink,
+            archive_path=archive,
+            api_address=address,
+            token=getattr(args, "api_token", None),
+            announce=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+
+    return attach
+
+
+def _decode_services(args: argparse.Namespace):
+    attach = _services(args)
+    return None if attach is None else (lambda station: attach(station, None))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``paleblue serve ARCHIVE``: the API over a finished (or replayed) pass, until Ctrl-C."""
+    from groundstation.api.app import ApiContext
+    from groundstation.api.dictionary import build_dictionary
+    from groundstation.api.server import ApiServer, parse_address
+    from groundstation.archive import Archive, ArchiveError
+    from protocols.mission_db import load_mission_db
+
+    try:
+        host, port = parse_address(args.api)
+    except ValueError as exc:
+        raise CliError(f"serve: --api: {exc}") from None
+    try:
+        with Archive(args.archive) as archive:
+            station_parameters = [p.name for p in archive.parameters("station.*")]
+    except ArchiveError as exc:
+        raise CliError(f"serve: {exc}") from None
+    products = Path(args.products) if args.products else Path(args.archive).resolve().parent
+    context = ApiContext(
+        dictionary=build_dictionary(load_mission_db(), station_parameters),
+        archive_path=Path(args.archive),
+        products_dir=products,
+    )
+    stop = _stop_on_signals()
+    server = ApiServer(context, host, port)
+    url = server.start()
+    print(f"serving {args.archive} on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
 def _run_ground(run_ground_station, args: argparse.Namespace, stop: threading.Event, on_message) -> dict:
     return run_ground_station(
         args.downlink,
@@ -396,6 +494,7 @@ def _run_ground(run_ground_station, args: argparse.Namespace, stop: threading.Ev
         link_rate_bps=args.link_rate,
         on_message=on_message,
         receive_queue=args.receive_queue,
+        attach=_services(args),
     )
 
 
@@ -549,6 +648,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
             write_products=not args.no_products,
             channel_name=args.channel,
             overrides=overrides,
+            attach=_decode_services(args),
         )
     except DecodeError as exc:
         raise CliError(f"decode: {path}: {exc}") from None
@@ -691,6 +791,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     ground_cmd += ["--uplink", uplink, "--rtt", f"{round_trip:.6f}", "--link-rate", str(link_rate)]
     if args.record:
         ground_cmd += ["--record", args.record, "--scenario", scenario.name]
+    for flag in ("archive", "api", "api_token"):
+        if getattr(args, flag) is not None:
+            ground_cmd += [f"--{flag.replace('_', '-')}", getattr(args, flag)]
     if args.curve_keys:
         ground_cmd += ["--curve-keys", args.curve_keys]
         probe_cmd += ["--curve-keys", args.curve_keys]
@@ -798,6 +901,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("ground", help="run the ground station: receive, decode, reassemble, write products")
+    _archive_api_options(p)
     p.add_argument(
         "--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to connect"
     )
@@ -911,6 +1015,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("decode", help="decode a CADU, frame, packet or recording file offline")
     p.add_argument("file", metavar="FILE")
+    _archive_api_options(p, api=False)
     p.add_argument("--format", choices=("auto", "cadu", "frames", "packets", "recording"), default="auto")
     _channel_options(p, default=None)
     p.add_argument("-o", "--output", required=True, metavar="DIR")
@@ -925,6 +1030,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run probe and ground station side by side as two processes")
     p.add_argument("scenario", nargs="?", default="tianwen1-2020-07-27", metavar="SCENARIO")
+    _archive_api_options(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--downlink", default=None, metavar="ENDPOINT", help="default: a free port on 127.0.0.1")
     p.add_argument("--uplink", default=None, metavar="ENDPOINT", help="default: a free port on 127.0.0.1")
@@ -938,6 +1044,17 @@ def build_parser() -> argparse.ArgumentParser:
     _delivery_options(p)
     p.set_defaults(func=cmd_run)
     archive_cli.add_parser(sub, _positive_int)
+
+    p = sub.add_parser("serve", help="serve a finished pass's archive over the API (history, images, alarms)")
+    p.add_argument("archive", metavar="ARCHIVE")
+    p.add_argument("--api", default="127.0.0.1:8080", metavar="[HOST:]PORT", help="where to listen")
+    p.add_argument(
+        "--products",
+        default=None,
+        metavar="DIR",
+        help="where the pass's products are (default: beside ARCHIVE)",
+    )
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
