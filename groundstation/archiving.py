@@ -337,7 +337,8 @@ def open_services(
     from groundstation.api.dictionary import build_dictionary
     from groundstation.api.server import ApiServer, new_token
 
-    writer = ArchiveWriter(archive_path) if archive_path is not None else None
+    units = {name: field.unit for name, (_, field) in station.mdb.parameters.items()}
+    writer = ArchiveWriter(archive_path, units=units) if archive_path is not None else None
     feed = LiveFeed() if api_address is not None else None
     services = StationServices(station, archive=writer, feed=feed, send_uplink=send_uplink)
     server = None
