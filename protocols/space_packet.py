@@ -239,13 +239,24 @@ def holds_whole_packets(data: bytes | memoryview, check: PacketCheck | None = No
     is right). Such buffers can be joined and decoded as one stream for the same packets.
     """
     pos, end = 0, len(data)
+    unpack = _HEADER_STRUCT.unpack_from
+    if check is None:
+        while end - pos >= PRIMARY_HEADER_LENGTH:
+            word0, _, length = unpack(data, pos)
+            if word0 >> 13:
+                return False
+            pos += PRIMARY_HEADER_LENGTH + length + 1
+        return pos == end
+    view, pec_apids = memoryview(data), check.pec_apids
     while end - pos >= PRIMARY_HEADER_LENGTH:
-        word0, _, length = _HEADER_STRUCT.unpack_from(data, pos)
-        if word0 >> 13:
-            return False
+        word0, _, length = unpack(data, pos)
         stop = pos + PRIMARY_HEADER_LENGTH + length + 1
-        if check is not None and (
-            stop > end or not _carries_pec(word0, check.pec_apids) or crc16_wide(memoryview(data)[pos:stop])
+        # version 0, telemetry with a secondary header, a PEC APID (as _carries_pec), right PEC
+        if (
+            word0 & 0xF800 != 0x0800
+            or word0 & 0x7FF not in pec_apids
+            or stop > end
+            or crc16_wide(view[pos:stop])
         ):
             return False
         pos = stop
