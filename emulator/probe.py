@@ -385,10 +385,6 @@ class Probe:
             in_view = self._serve_files(link, in_view)
             if not link.send_batch(stop):
                 break
-            if self.onboard_tai() >= next_tick:  # after sending: FRAMES_SENT counts what went out
-                next_tick += TICK_PERIOD_S
-                for packet in self.fsw.tick(self.onboard_tai()):
-                    link.submit(VC_REALTIME, packet)
             if not link.has_pending() and not self._files_pending() and not drained_reported:
                 drained_reported = True
                 log.info("downlink queue empty: every queued image has been sent")
@@ -396,6 +392,12 @@ class Probe:
                     break
             elif link.has_pending():
                 drained_reported = False
+            # after sending (FRAMES_SENT counts what went out) and after the drain check (a
+            # housekeeping packet just made is not an image still to send)
+            if self.onboard_tai() >= next_tick:
+                next_tick += TICK_PERIOD_S
+                for packet in self.fsw.tick(self.onboard_tai()):
+                    link.submit(VC_REALTIME, packet)
         return 0
 
     def _files_pending(self) -> bool:
