@@ -510,6 +510,7 @@ def cmd_cmd(args: argparse.Namespace) -> int:
         parse_arguments,
     )
     from protocols.mission_db import load_mission_db
+    from protocols.sdls import ArsnExhausted, SaManagementError
 
     mdb = load_mission_db()
     try:
@@ -519,6 +520,10 @@ def cmd_cmd(args: argparse.Namespace) -> int:
         raise CliError(f"cmd: {exc}") from None
     channel = _channel(args.channel)
     security = _security(args.keys, "ground")
+    if security is not None and security.sending_sa("tc", mdb.tc_virtual_channel) is None:
+        raise CliError(
+            f"cmd: SDLS: no operational SA on TC virtual channel {mdb.tc_virtual_channel} in {args.keys}"
+        )
     _curve(args.curve_keys, server=False)
     on_sent = None
     if security is not None:
@@ -547,6 +552,8 @@ def cmd_cmd(args: argparse.Namespace) -> int:
                 return 3
     except TimeoutError as exc:
         raise CliError(f"cmd: {exc}") from None
+    except (SaManagementError, ArsnExhausted) as exc:  # no operational SA, or its ARSN used up
+        raise CliError(f"cmd: SDLS: {exc}") from None
     steps = " -> ".join(state.value for state, _ in record.transitions) or record.state.value
     print(f"{args.name}: {steps}")
     if security is not None and args.name.startswith("SDLS_") and args.name in mdb.command_by_name:

@@ -30,7 +30,7 @@ def test_curve_only_known_keys_connect(tmp_path: Path, processes: Processes) -> 
     generate_curve_keys(keys)
     downlink, uplink = free_endpoint(), free_endpoint()
     processes.start("probe", SCENARIO, "--downlink", downlink, "--uplink", uplink, "--seed", "4",
-                    "--curve-keys", str(keys))  # fmt: skip
+                    "--curve-keys", str(keys), "--rate", "2e6")  # fmt: skip
     mdb = load_mission_db()
     plain = zmq.Context()
     try:
@@ -63,8 +63,8 @@ def test_curve_only_known_keys_connect(tmp_path: Path, processes: Processes) -> 
         connect_curve(keyed, keys)
         try:
             with open_command_client(uplink, downlink, preset(), mdb, 60, context=keyed) as client:
-                client.send_and_assert_command("PING", timeout=30)
-                assert client.await_telemetry("CMD_ACCEPTED", lambda n: n >= 1, timeout=30) == 1
+                client.send_and_assert_command("PING", timeout=60)
+                assert client.await_telemetry("CMD_ACCEPTED", lambda n: n >= 1, timeout=60) == 1
         finally:
             keyed.destroy(linger=0)
         unkeyed = subprocess.run(

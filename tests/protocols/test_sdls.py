@@ -285,3 +285,19 @@ def test_fecf_fast_path_equals_protocols_crc(data: bytes) -> None:
     from protocols.sdls.frames import _crc16_fast
 
     assert _crc16_fast(data) == crc16(data) == _crc16_fast(memoryview(b"x" + data)[1:])
+
+
+def test_cmd_without_an_operational_sa_is_a_one_line_error(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    directory = tmp_path / "keys"
+    generate(directory)
+    ground = load_context(directory, "ground")
+    ground.stop(1)
+    ground.stop(2)
+    save_arsn(directory, "ground", ground)
+    result = subprocess.run([sys.executable, "-m", "paleblue", "cmd", "PING", "--keys", str(directory)],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 2 and "no operational SA" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
