@@ -5,9 +5,9 @@ Frame synchronization works on an arbitrarily chunked stream:
 * SEARCH: every offset whose four octets are within ``asm_tolerance`` bits of the ASM is a
   candidate. A candidate is accepted when the CADU behind it decodes (RS + header + FECF), or
   when another marker follows exactly one CADU later (a real but damaged CADU). Rejected
-  candidates cost one octet each: nothing that follows bad bytes is lost. When no octet-aligned
-  candidate is found, markers beginning at any bit are looked for the same way (as CCSDS 131.0-B
-  receivers do); accepting one re-cuts the stream from that bit on (``bit_slips``).
+  candidates cost one octet each: nothing that follows bad bytes is lost. Markers beginning at
+  any bit are looked for the same way (as CCSDS 131.0-B receivers do) before the first
+  octet-aligned candidate; accepting one re-cuts the stream from that bit on (``bit_slips``).
 * LOCK: CADUs are taken in batches at the expected spacing and decoded with numpy; a CADU whose
   frame decodes is accepted even if its marker has bit errors. A CADU that does not decode is
   dealt with inside its batch: the batch is abandoned only on a re-alignment, and the next batch
@@ -605,9 +605,12 @@ class LinkReceiver:
         """SEARCH: find where a CADU begins, octet-aligned first, then at any bit. False = wait."""
         length = self.config.cadu_length
         result, where = self._find_candidate(self._pos, len(self._buffer), final)
-        bit = 0
-        if result == _NONE:
-            result, where, bit = self._find_bit_candidate(self._pos, len(self._buffer), final)
+        # a marker at a bit offset before the first octet-aligned candidate comes first: octets
+        # before that candidate would be skipped, and a slipped CADU with them
+        limit = len(self._buffer) if result == _NONE else where
+        bit_result, bit_where, bit = self._find_bit_candidate(self._pos, limit, final)
+        if bit_result != _NONE:
+            result, where = bit_result, bit_where
         if result == _NONE:
             keep = 0 if final else ASM_LENGTH  # a marker may begin in the last octets, at any bit
             end = max(self._pos, len(self._buffer) - keep)

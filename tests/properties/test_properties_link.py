@@ -235,3 +235,16 @@ def test_any_correctable_slip_in_the_check_symbols_costs_no_following_cadu(slip:
     end_of_cadu_1 = 2 * CONFIG.cadu_length  # CADU 1's check symbols are its last 32 octets
     mutated = stream[: end_of_cadu_1 - slip - 1] + stream[end_of_cadu_1 - 1 :]
     assert receive(mutated, chunk)[-1:] == packets[1:]
+
+
+@pytest.mark.parametrize("chunk", [1, 97, 4096])
+def test_regression_bits_inserted_before_the_first_cadu_cost_no_cadu(chunk: int) -> None:
+    """Found by the bit-slip property at 20,000 examples: four bits before the first marker, and
+    an octet-aligned false candidate further on that still needed more octets; the search took
+    that one and skipped the slipped first CADU (only when the stream came in pieces)."""
+    packets = [SpacePacket(1519, 51, bytes([30]) * 152).pack(), SpacePacket(97, 26, bytes([140]) * 84).pack()]
+    stream = cadu_stream(CONFIG, packets)
+    length = CONFIG.cadu_length
+    sent = [CODEC.decode(stream[i : i + length])[0] for i in range(0, len(stream), length)]
+    got = frames_received(LinkReceiver(CONFIG), slip_bits(stream, 0, 4), chunk)
+    assert_untouched_decoded(sent, set(), got, "+4 bits at bit 0")
