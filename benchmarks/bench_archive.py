@@ -149,6 +149,51 @@ def query_times(directory: Path, big: int, engines: list[str]) -> dict[str, floa
     return results
 
 
+def station_throughput(seconds_of_hk: int = 20_000) -> dict[str, float]:
+    """Housekeeping-only downlink (the archive's worst case: every octet is parameters) through the
+    station in this process, without and with the archive and a live feed with one subscriber."""
+    import asyncio
+
+    from emulator.flight_software import FlightSoftware
+    from groundstation.api.live import LiveFeed
+    from groundstation.archive import ArchiveWriter
+    from groundstation.archiving import StationServices
+    from groundstation.station import GroundStation
+    from protocols.mission_db import load_mission_db
+    from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+
+    mdb = load_mission_db()
+    fsw = FlightSoftware(mdb)
+    messages = []
+    for second in range(seconds_of_hk):
+        payload = b"".join(fsw.tick(2.0e9 + second))
+        messages.append([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, second).pack(), payload])
+    octets = sum(len(m[2]) for m in messages)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label in ("station alone", "station + archive + live feed"):
+            station = GroundStation(Path(tmp) / label, mdb=mdb, write_products=False)
+            services = None
+            if label != "station alone":
+                loop = asyncio.new_event_loop()
+                feed = LiveFeed()
+                feed.attach(loop)  # the API's loop, drained below as its thread would
+                client = feed.add_client()
+                client.subscribe(["*"])
+                services = StationServices(station, archive=ArchiveWriter(Path(tmp) / "a.db"), feed=feed)
+            started = time.perf_counter()
+            for k, message in enumerate(messages):
+                station.handle_message(message)
+                if services is not None and k % 16 == 0:
+                    services.tick()
+                    loop.run_until_complete(asyncio.sleep(0))  # deliver to the client
+                    client.queue.clear()
+            if services is not None:
+                services.close()
+            results[label] = octets / (time.perf_counter() - started) / 1e6
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=1_000_000)
@@ -184,6 +229,14 @@ def main() -> None:
         print(f"24 h query of one parameter from a {args.big:,}-sample archive (median of 7):")
         for engine, seconds in query_times(directory, args.big, engines).items():
             print(f"  {engine:<48} {seconds * 1000:8.1f} ms", flush=True)
+    print("station throughput, housekeeping-only downlink (the archive's worst case):")
+    figures = station_throughput()
+    for label, rate in figures.items():
+        print(f"  {label:<48} {rate:8.2f} MB/s", flush=True)
+    alone, both = figures.values()
+    print(
+        f"  {'archive + live feed cost':<48} {100 * (1 - both / alone):8.1f} % (target <= 20 %)"
+    )
 
 
 if __name__ == "__main__":
