@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from protocols.errors import DecodeError
 from protocols.image_transport import (
+    MAX_IMAGE_OCTETS,
     ImageHeader,
     ImageReassembler,
     ImageSegment,
@@ -98,3 +99,45 @@ def test_reassembly_in_any_order_under_loss_misses_exactly_the_lost_segments(
         if segment.segment_index not in lost:
             start = segment.offset
             assert result.pixels[start : start + len(segment.data)] == segment.data
+
+
+@st.composite
+def forged_headers(draw: st.DrawFn, avoid: int) -> ImageHeader:
+    """A header no segment of its own follows: any size up to the wire format's, any id but ``avoid``."""
+    width, height = draw(st.integers(1, 8192)), draw(st.integers(1, 8192))
+    bit_depth = draw(st.integers(1, 8 if width * height > MAX_IMAGE_OCTETS // 2 else 16))
+    octets = width * height * (1 if bit_depth <= 8 else 2)
+    segment = draw(st.integers(max(1, -(-octets // 2**32)), 65_000))
+    image_id = draw(st.integers(0, 2**32 - 1).filter(lambda i: i != avoid))
+    return ImageHeader(
+        image_id, width, height, bit_depth, 0, CucTime(draw(st.integers(0, 9))), octets, segment,
+        -(-octets // segment), draw(st.integers(0, 2**32 - 1)), {},
+    )  # fmt: skip
+
+
+@given(images(), st.data())
+def test_forged_headers_anywhere_hold_no_memory_and_leave_a_real_image_whole(
+    image: tuple[ImageHeader, bytes], data: st.DataObject
+) -> None:
+    """Up to 15 forged headers (so the real one is never pushed out of the 16 announcements held),
+    before, among and after a real image's packets: the image is delivered whole, nothing is ever
+    held beyond its own buffer, and each forged header is refused or counted unconfirmed."""
+    header, pixels = image
+    forged = data.draw(st.lists(forged_headers(header.image_id), max_size=15, unique_by=lambda h: h.image_id))
+    stream: list = [header, *iter_segments(header, pixels)]
+    for item in forged:
+        stream.insert(data.draw(st.integers(0, len(stream))), item)
+    reassembler = ImageReassembler()
+    done = []
+    for item in stream:
+        if isinstance(item, ImageHeader):
+            done += reassembler.add_header(item)
+        else:
+            done += [r for r in [reassembler.add_segment(*item)] if r]
+        done += reassembler.take_evicted()
+        assert reassembler.in_progress_octets <= header.image_octets
+    done += reassembler.flush()
+    assert [(r.header, r.pixels) for r in done] == [(header, pixels)] and done[0].crc_ok
+    counters = reassembler.counters
+    assert counters.headers_refused + counters.headers_unconfirmed == len(forged)
+    assert counters.images_evicted == 0
