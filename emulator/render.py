@@ -24,6 +24,7 @@ from emulator.radiometry import (
 )
 from emulator.scene import Camera, SceneRadiance, ShadingOptions, render_radiance
 from emulator.scene_geometry import SceneGeometry
+from emulator.textures import cloud_seed_for
 
 SUPERSAMPLE = 4  # sub-pixel rays per axis on limb and terminator pixels
 
@@ -56,7 +57,14 @@ def electron_rate_image(
     Returns (rate image, scene, electrons per second per unit photon radiance, PSF model used).
     """
     band = band_named(band_name)
-    options = ShadingOptions(band, effects.albedo_maps, effects.clouds, effects.atmosphere, SUPERSAMPLE)
+    options = ShadingOptions(
+        band,
+        effects.albedo_maps,
+        effects.clouds,
+        effects.atmosphere,
+        SUPERSAMPLE,
+        cloud_seed_for(geometry.epoch_utc),
+    )
     scene = render_radiance(geometry, camera, options)
     aperture_d = getattr(camera, "aperture_diameter_m", None)
     focal = getattr(camera, "focal_length_m", None)
