@@ -17,8 +17,10 @@ import numpy as np
 from emulator import psf as psf_module
 from emulator.detector import Effects, SensorConfig, auto_exposure_s, expose
 from emulator.radiometry import (
+    AU_KM,
     aperture_area_m2,
     band_named,
+    band_photon_irradiance,
     electrons_per_photon_radiance,
     pixel_solid_angle_sr,
 )
@@ -106,6 +108,8 @@ def render_geometry(
     band_name = band_named(band).name if band else choose_band(sensor, camera)
     rate, scene, per_radiance, model = electron_rate_image(geometry, camera, sensor, effects, band_name)
     peak_rate = float(rate.max(initial=0.0))
+    band_info = band_named(band_name)
+    sun_km = float(geometry.bodies[0].sun_distance_km) if geometry.bodies else AU_KM
     exposure = sensor.exposure_s if sensor.exposure_s is not None else auto_exposure_s(peak_rate, sensor)
     expected = rate * exposure
     result = expose(
@@ -126,6 +130,12 @@ def render_geometry(
         if model is None
         else {"kind": model.kind, "sigma_px": model.sigma_px, "first_zero_px": model.first_zero_px},
         "peak_expected_e": float(expected.max(initial=0.0)),
+        # Electrons a pixel collects from a surface of radiance factor I/F = 1 (at the first
+        # body's distance from the Sun): divides bias-free DN·gain into reflectance units.
+        "electrons_per_unit_radiance_factor": per_radiance
+        * exposure
+        * band_photon_irradiance(band_info, sun_km)
+        / math.pi,
         "saturated_pixels": result.saturated_pixels,
         "cosmic_ray_hits": result.cosmic_ray_hits,
     }
@@ -210,26 +220,42 @@ def render_scenario(
     )
 
 
+BAND_SEED_STRIDE = 7919  # band k of a capture draws its noise from seed + k·stride (k = 0: the seed)
+
+
 def render_bands(
     scenario: Any, *, seed: int | None = None, effects: Effects | None = None, image_index: int = 0
 ) -> dict[str, RenderedFrame]:
-    """One frame per band the sensor lists (colour cameras), same seed and geometry."""
+    """One frame per band the sensor lists (colour cameras): one capture, same geometry.
+
+    Each band is exposed on its own (automatic exposure per band) with its own noise
+    (band k uses seed + k·``BAND_SEED_STRIDE``; band 0 is exactly ``render_scenario``'s frame).
+    Every frame's truth carries ``capture``: the capture id shared by the bands, the band's
+    index and the full band list, which is how the ground regroups bands that travel as
+    separate images (README, image transport).
+    """
     from emulator.geometry import compute_geometry, truth_geometry
 
     sensor = SensorConfig.from_dict(getattr(scenario, "sensor", {}))
     geometry = compute_geometry(scenario, image_index)
     frame_seed = int(scenario.seed if seed is None else seed)
     bands = sensor.bands or (choose_band(sensor, scenario.camera),)
-    return {
-        name: render_geometry(
+    frames = {}
+    for k, name in enumerate(bands):
+        base = truth_geometry(scenario, geometry)
+        base["capture"] = {
+            "capture_id": f"{scenario.name}-{image_index:03d}",
+            "band_index": k,
+            "bands": list(bands),
+        }
+        frames[name] = render_geometry(
             geometry,
             scenario.camera,
             sensor,
-            seed=frame_seed,
+            seed=frame_seed + k * BAND_SEED_STRIDE,
             effects=effects,
             image_index=image_index,
             band=name,
-            base_truth=truth_geometry(scenario, geometry),
+            base_truth=base,
         )
-        for name in bands
-    }
+    return frames

@@ -73,7 +73,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from emulator.render import render_scenario
+    from emulator.render import render_bands
     from emulator.scenario import list_scenarios
     from protocols.image_products import write_image_products
 
@@ -87,7 +87,15 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise CliError("render: name a SCENARIO or give --all")
     rendered = []
     for scenario in scenarios:
-        frame = render_scenario(scenario, seed=args.seed)
+        frames = render_bands(scenario, seed=args.seed)
+        if len(frames) > 1:  # colour: every band's products, plus an RGB quick-look
+            from emulator.colour import write_colour_products
+
+            files = write_colour_products(frames, out, scenario.name, _json_ready)
+            rendered.append((scenario.name, frames))
+            print(f"{scenario.name}: " + ", ".join(str(p) for p in files.values()))
+            continue
+        frame = next(iter(frames.values()))
         files = write_image_products(
             frame.pixels, frame.bit_depth, _json_ready(frame.truth), out, scenario.name
         )
