@@ -80,24 +80,59 @@ def colour_quicklook(frames: Mapping[str, RenderedFrame]) -> np.ndarray:
     return np.round(stretched * 255.0).astype(np.uint8)
 
 
-def write_colour_products(
+def has_radiometry(frame: RenderedFrame) -> bool:
+    """Whether the frame's truth carries what the anchored stretch needs."""
+    return "electrons_per_unit_radiance_factor" in frame.truth.get("sensor", {})
+
+
+def quicklook_rgb(frames: Mapping[str, RenderedFrame]) -> np.ndarray:
+    """(H, W, 3) uint8: the anchored composite (grey for one band); a percentile stretch when the
+    frames carry no radiometric truth."""
+    if all(has_radiometry(f) for f in frames.values()):
+        return colour_quicklook(frames)
+    from protocols.image_products import quicklook
+
+    frame = next(iter(frames.values()))
+    return np.repeat(quicklook(frame.pixels, frame.bit_depth)[..., None], 3, axis=-1)
+
+
+def write_capture_products(
     frames: Mapping[str, RenderedFrame], directory: str | Path, stem: str, truth_of: Any = None
 ) -> dict[str, Path]:
-    """Per-band products ``<stem>-<band>.{png,raw.png,json}`` and the composite ``<stem>-rgb.png``.
+    """Products of one capture (``paleblue render``).
 
-    ``truth_of(frame)`` makes a frame's truth JSON-ready (the CLI passes its helper).
+    One band: ``<stem>.png`` (quick-look, stretch anchored on the bodies' expected signal),
+    ``<stem>.raw.png`` (16-bit linear counts), ``<stem>.fits`` (the same counts with a WCS
+    header, ``emulator.fits_product``) and ``<stem>.json`` (truth).  Several bands: the same
+    four per band as ``<stem>-<band>.*`` plus the RGB composite ``<stem>-rgb.png``.
+    ``truth_of(truth)`` makes a truth JSON-ready (the CLI passes its helper).
     """
     from PIL import Image
 
+    from emulator.fits_product import write_fits
     from protocols.image_products import write_image_products
 
     out = Path(directory)
     paths: dict[str, Path] = {}
+    single = len(frames) == 1
     for band, frame in frames.items():
+        band_stem = stem if single else f"{stem}-{band}"
         truth = truth_of(frame.truth) if truth_of else frame.truth
-        files = write_image_products(frame.pixels, frame.bit_depth, truth, out, f"{stem}-{band}")
+        files = write_image_products(frame.pixels, frame.bit_depth, truth, out, band_stem)
+        if has_radiometry(frame):
+            grey = colour_quicklook({band: frame})[..., 0]
+            Image.fromarray(grey).save(files["quicklook"])
+        files["fits"] = write_fits(frame, out / f"{band_stem}.fits", frame.truth)
         for kind, path in files.items():
-            paths[f"{band}.{kind}"] = path
-    paths["rgb"] = out / f"{stem}-rgb.png"
-    Image.fromarray(colour_quicklook(frames)).save(paths["rgb"])
+            paths[kind if single else f"{band}.{kind}"] = path
+    if not single:
+        paths["rgb"] = out / f"{stem}-rgb.png"
+        Image.fromarray(quicklook_rgb(frames)).save(paths["rgb"])
     return paths
+
+
+def write_colour_products(
+    frames: Mapping[str, RenderedFrame], directory: str | Path, stem: str, truth_of: Any = None
+) -> dict[str, Path]:
+    """Kept name: ``write_capture_products``."""
+    return write_capture_products(frames, directory, stem, truth_of)

@@ -1,7 +1,8 @@
 """A labelled grid of quick-looks, one tile per rendered scenario (``paleblue render --all``).
 
 Tiles are in colour: a colour camera's capture (a mapping band → frame) is shown as its RGB
-composite (``emulator.colour.colour_quicklook``), a single-band frame as grey.
+composite (``emulator.colour.colour_quicklook``), a single-band frame as grey; both stretched
+from the bodies' expected signal.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from emulator.render import RenderedFrame
-from protocols.image_products import quicklook
 
 TILE_PX = 384
 LABEL_PX = 18
@@ -25,12 +25,11 @@ Capture = RenderedFrame | Mapping[str, RenderedFrame]
 
 def _display(capture: Capture) -> np.ndarray:
     """(H, W, 3) uint8 quick-look of one capture."""
-    if isinstance(capture, RenderedFrame):
-        grey = quicklook(capture.pixels, capture.bit_depth)
-        return np.repeat(grey[..., None], 3, axis=-1)
-    from emulator.colour import colour_quicklook
+    from emulator.colour import quicklook_rgb
 
-    return colour_quicklook(capture)
+    if isinstance(capture, RenderedFrame):
+        return quicklook_rgb({capture.band: capture})
+    return quicklook_rgb(capture)
 
 
 def _caption(name: str, capture: Capture) -> str:

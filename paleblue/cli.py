@@ -73,9 +73,9 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from emulator.colour import write_capture_products
     from emulator.render import render_bands
     from emulator.scenario import list_scenarios
-    from protocols.image_products import write_image_products
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -88,18 +88,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     rendered = []
     for scenario in scenarios:
         frames = render_bands(scenario, seed=args.seed)
-        if len(frames) > 1:  # colour: every band's products, plus an RGB quick-look
-            from emulator.colour import write_colour_products
-
-            files = write_colour_products(frames, out, scenario.name, _json_ready)
-            rendered.append((scenario.name, frames))
-            print(f"{scenario.name}: " + ", ".join(str(p) for p in files.values()))
-            continue
-        frame = next(iter(frames.values()))
-        files = write_image_products(
-            frame.pixels, frame.bit_depth, _json_ready(frame.truth), out, scenario.name
-        )
-        rendered.append((scenario.name, frame))
+        files = write_capture_products(frames, out, scenario.name, _json_ready)
+        rendered.append((scenario.name, frames if len(frames) > 1 else next(iter(frames.values()))))
         print(f"{scenario.name}: " + ", ".join(str(p) for p in files.values()))
     if args.all:
         from emulator.contact_sheet import write_contact_sheet

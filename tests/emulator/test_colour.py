@@ -67,3 +67,29 @@ def test_contact_sheet_is_in_colour() -> None:
     assert sheet.ndim == 3 and sheet.shape[-1] == 3
     blue_excess = sheet[..., 2].astype(int) - sheet[..., 0].astype(int)
     assert blue_excess.max() > 20  # a blue Earth somewhere in the colour tile
+
+
+@pytest.mark.parametrize("name", ["messenger-mdis-2010-05-06", "tianwen2-2025-armcam"])
+def test_quicklook_stretch_is_anchored_on_the_bodies(name: str) -> None:
+    """Sky stays black (no grey noise) and the Earth, even unresolved, reaches near white."""
+    from emulator.colour import quicklook_rgb
+
+    frames = render_bands(load_scenario(name))
+    look = quicklook_rgb(frames)[..., 1]
+    earth = next(iter(frames.values())).truth["bodies"]["earth"]
+    u, v = earth.get("photocentre_px") or earth["centre_px"]
+    core = look[round(v) - 2 : round(v) + 3, round(u) - 2 : round(u) + 3]
+    assert np.median(look) <= 3
+    assert np.percentile(look, 99) <= 20
+    assert core.max() >= 200
+
+
+def test_capture_products_per_band_with_fits(tmp_path) -> None:
+    from emulator.colour import write_capture_products
+
+    frames = render_bands(load_scenario("osirisrex-mapcam-2017-10-02"))
+    paths = write_capture_products(frames, tmp_path, "orex")
+    for band in frames:
+        for kind in ("quicklook", "raw", "truth", "fits"):
+            assert paths[f"{band}.{kind}"].exists()
+    assert paths["rgb"].name == "orex-rgb.png"
