@@ -53,10 +53,11 @@ def radiance_factor(frame: RenderedFrame) -> np.ndarray:
 
 
 def expected_peak_radiance_factor(frame: RenderedFrame) -> float:
-    """The brightest body's expected peak, in I/F (from the truth)."""
+    """The brightest body's (or foreground hardware's) expected peak, in I/F (from the truth)."""
     sensor = frame.truth["sensor"]
     per_if = float(sensor["electrons_per_unit_radiance_factor"])
     peaks = [float(b.get("peak_expected_e", 0.0)) for b in frame.truth.get("bodies", {}).values()]
+    peaks.append(float(frame.truth.get("foreground", {}).get("peak_expected_e", 0.0)))  # hardware in view
     return max(peaks, default=0.0) / per_if
 
 

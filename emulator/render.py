@@ -102,15 +102,32 @@ def render_geometry(
     image_index: int = 0,
     band: str | None = None,
     base_truth: dict[str, Any] | None = None,
+    foreground: Any = None,
 ) -> RenderedFrame:
-    """Render one frame from a ready geometry and camera (what ``render_scenario`` calls)."""
+    """Render one frame from a ready geometry and camera (what ``render_scenario`` calls).
+
+    ``foreground`` (an ``emulator.foreground.Foreground``) puts opaque hardware in front of the sky.
+    """
     effects = effects or Effects.all()
     band_name = band_named(band).name if band else choose_band(sensor, camera)
     rate, scene, per_radiance, model = electron_rate_image(geometry, camera, sensor, effects, band_name)
-    peak_rate = float(rate.max(initial=0.0))
     band_info = band_named(band_name)
+    covered = None
+    if foreground is not None:
+        from emulator.foreground import render_foreground
+
+        covered, fg_radiance = render_foreground(
+            foreground, camera, geometry.sun_dir_cam, _probe_sun_distance_km(geometry), band_info
+        )
+        rate[covered] = fg_radiance[covered] * per_radiance
+    peak_rate = float(rate.max(initial=0.0))  # metered on the bodies (and foreground), before the stars
     sun_km = float(geometry.bodies[0].sun_distance_km) if geometry.bodies else AU_KM
     exposure = sensor.exposure_s if sensor.exposure_s is not None else auto_exposure_s(peak_rate, sensor)
+    star_truth = (
+        _add_stars(rate, geometry, camera, sensor, band_info, model, exposure, covered)
+        if effects.stars
+        else []
+    )
     expected = rate * exposure
     result = expose(
         expected, sensor, effects, exposure, seed, image_index, getattr(camera, "pixel_pitch_m", None)
@@ -139,6 +156,13 @@ def render_geometry(
         "saturated_pixels": result.saturated_pixels,
         "cosmic_ray_hits": result.cosmic_ray_hits,
     }
+    truth["stars"] = star_truth
+    if covered is not None:
+        truth["foreground"] = {
+            "kind": "capsule-and-flag",
+            "covered_fraction": float(covered.mean()),
+            "peak_expected_e": float(expected[covered].max(initial=0.0)),
+        }
     truth["effects"] = effects.as_dict()
     truth["seed"] = int(seed)
     truth["image_index"] = int(image_index)
@@ -151,6 +175,82 @@ def render_geometry(
         band=band_name,
         expected_electrons=expected.astype(np.float32),
     )
+
+
+def _probe_sun_distance_km(geometry: SceneGeometry) -> float:
+    from emulator import ephemeris
+
+    jd = ephemeris.jd_tdb(geometry.epoch_utc)
+    helio = (
+        ephemeris.position_ssb("earth", jd)
+        + np.asarray(geometry.probe_position_km, dtype=float)
+        - ephemeris.position_ssb("sun", jd)
+    )
+    return float(np.linalg.norm(helio))
+
+
+def _foreground_of(scenario: Any) -> Any:
+    table = getattr(scenario, "raw", {}).get("foreground")
+    if not table:
+        return None
+    from emulator.foreground import Foreground
+
+    return Foreground.from_dict(table)
+
+
+def _add_stars(
+    rate: np.ndarray,
+    geometry: SceneGeometry,
+    camera: Camera,
+    sensor: SensorConfig,
+    band: Any,
+    model: psf_module.PsfModel | None,
+    exposure: float,
+    covered: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
+    """Deposit the catalogue stars in ``rate`` (electrons/s) and return their truth entries.
+
+    Stars behind a foreground model (``covered``) are hidden and not listed."""
+    from emulator.stars import stars_in_frame
+
+    area = aperture_area_m2(
+        getattr(camera, "aperture_diameter_m", None), getattr(camera, "focal_length_m", None), sensor.f_number
+    )
+    per_flux = area * sensor.quantum_efficiency * sensor.optics_transmission
+    # Detectable: the brightest pixel, at the worst sub-pixel phase (source on a pixel corner),
+    # reaches 6 sigma of the pixel noise floor (read, quantisation, DSNU, dark).  Reported, not a cut.
+    sigma_psf = model.sigma_px if model is not None and model.sigma_px else 0.5
+    corner_fraction = (0.5 * math.erf(1.0 / (sigma_psf * math.sqrt(2.0)))) ** 2
+    floor_e = math.sqrt(
+        sensor.read_noise_e**2
+        + sensor.gain_e_per_dn**2 / 12.0
+        + sensor.dsnu_e**2
+        + sensor.dark_current_e_per_s * exposure
+    )
+    detection_e = 6.0 * floor_e / corner_fraction
+    out = []
+    for star in stars_in_frame(
+        camera, geometry.cam_to_icrf, geometry.epoch_utc, geometry.probe_position_km, band
+    ):
+        r, c = round(star.v), round(star.u)
+        if covered is not None and 0 <= r < covered.shape[0] and 0 <= c < covered.shape[1] and covered[r, c]:
+            continue
+        electrons_per_s = star.flux_photons_m2_s * per_flux
+        psf_module.add_point_source(rate, star.u, star.v, electrons_per_s, model)
+        expected_e = electrons_per_s * exposure
+        out.append(
+            {
+                "hip": star.hip,
+                "v_mag": star.v_mag,
+                "ra_deg": star.ra_deg,
+                "dec_deg": star.dec_deg,
+                "pixel": [star.u, star.v],
+                "expected_e": expected_e,
+                "detectable": bool(expected_e >= detection_e),
+            }
+        )
+    out.sort(key=lambda entry: entry["v_mag"])
+    return out
 
 
 def _body_truth(
@@ -217,6 +317,7 @@ def render_scenario(
         effects=effects,
         image_index=image_index,
         base_truth=truth_geometry(scenario, geometry),
+        foreground=_foreground_of(scenario),
     )
 
 
@@ -240,6 +341,7 @@ def render_bands(
     geometry = compute_geometry(scenario, image_index)
     frame_seed = int(scenario.seed if seed is None else seed)
     bands = sensor.bands or (choose_band(sensor, scenario.camera),)
+    foreground = _foreground_of(scenario)
     frames = {}
     for k, name in enumerate(bands):
         base = truth_geometry(scenario, geometry)
@@ -257,5 +359,6 @@ def render_bands(
             image_index=image_index,
             band=name,
             base_truth=base,
+            foreground=foreground,
         )
     return frames

@@ -6,6 +6,10 @@ and bias from the median of an annulus outside it; where the Moon stands in fron
 Earth, the Moon's disc is the Moon's aperture and is cut out of the Earth's.  Electrons
 become flux through the camera's aperture, QE and transmission, then a geometric albedo
 through the published phase laws (``emulator.photometry``).
+
+The frame is rendered without a seed's foreground hardware (the Tianwen-2 arm camera's
+capsule): the sky bodies are what is measured, and the capsule would set an exposure a
+hundred times shorter, leaving its Moon a few electrons.
 """
 
 from __future__ import annotations
