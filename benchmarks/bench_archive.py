@@ -234,9 +234,7 @@ def main() -> None:
     for label, rate in figures.items():
         print(f"  {label:<48} {rate:8.2f} MB/s", flush=True)
     alone, both = figures.values()
-    print(
-        f"  {'archive + live feed cost':<48} {100 * (1 - both / alone):8.1f} % (target <= 20 %)"
-    )
+    print(f"  {'archive + live feed cost':<48} {100 * (1 - both / alone):8.1f} % (target <= 20 %)")
 
 
 if __name__ == "__main__":

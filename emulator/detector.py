@@ -81,6 +81,7 @@ class Effects:
     hot_pixels: bool = True
     cosmic_rays: bool = True
     saturation: bool = True
+    stars: bool = True  # Hipparcos background stars (emulator.stars)
 
     @classmethod
     def all(cls) -> Effects:

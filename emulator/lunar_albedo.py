@@ -8,8 +8,14 @@ against a second copy of that table).  The IAU diameter is a feature's longest e
 the irregular Oceanus Procellarum and the long, narrow Mare Frigoris we add our own
 north–south/east–west aspect ratio (last column), an approximation of their outlines.
 
-The 0.15 / 0.07 pair gives the near side a mean normal albedo of about 0.12, the Moon's
-visual geometric albedo; four young bright-rayed craters are added as small bright spots.
+Highlands 0.15 and maria 0.09 (a mare/highland contrast of 0.6, as in V-band lunar
+photometry); the calibrated photometry rescales the disc to the lunar law's geometric albedo
+(``emulator.scene``), so only the relative tones matter.  Four young bright-rayed craters are
+small bright spots.  On the far side, the South Pole-Aitken basin (centre 53° S, 169° W,
+about 2,500 km across; IAU / Garrick-Bethell & Zuber 2009) is a broad, slightly darker tone
+(0.13, its mafic floor) and Tsiolkovskiy's dark mare floor (20.4° S, 129.1° E, 185 km) a spot.
+The highland mottling (±5 %) is smooth noise generated on the sphere
+(``textures.sphere_noise``), so the map has no blocks and no seams; it is sampled bilinearly.
 """
 
 from __future__ import annotations
@@ -18,11 +24,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from emulator.textures import EquirectMap
+from emulator.textures import EquirectMap, sphere_noise
 
 MOON_RADIUS_KM = 1737.4
 HIGHLAND_ALBEDO = 0.15
-MARE_ALBEDO = 0.07
+MARE_ALBEDO = 0.09
 MAP_SHAPE = (360, 720)  # 0.5° texels
 
 # name, latitude (°N), longitude (°E), diameter (km), aspect (N–S extent / E–W extent; ours)
@@ -60,6 +66,11 @@ BRIGHT_CRATERS: tuple[tuple[str, float, float, float], ...] = (
     ("Aristarchus", 23.7, -47.5, 40),
 )
 BRIGHT_CRATER_ALBEDO = 0.25
+# Far-side tones: name, latitude, longitude, diameter (km), aspect, albedo.
+FAR_SIDE_TONES: tuple[tuple[str, float, float, float, float, float], ...] = (
+    ("South Pole-Aitken basin", -53.0, -169.0, 2500, 1.0, 0.13),
+    ("Tsiolkovskiy", -20.4, 129.1, 185, 1.0, 0.09),
+)
 
 
 def _unit_vectors(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
@@ -97,13 +108,16 @@ def lunar_albedo_map() -> EquirectMap:
     mare = np.zeros(points.shape[0])
     for _, mlat, mlon, diameter, aspect in MARIA:
         mare = np.maximum(mare, _feature_weight(points, mlat, mlon, diameter, aspect))
-    albedo = HIGHLAND_ALBEDO + (MARE_ALBEDO - HIGHLAND_ALBEDO) * mare
+    albedo = np.full(points.shape[0], HIGHLAND_ALBEDO)
+    for _, tlat, tlon, diameter, aspect, tone in FAR_SIDE_TONES:
+        albedo = albedo + (tone - albedo) * _feature_weight(points, tlat, tlon, diameter, aspect)
+    albedo = albedo + (MARE_ALBEDO - albedo) * mare
     for _, clat, clon, diameter in BRIGHT_CRATERS:
         weight = _feature_weight(points, clat, clon, diameter * 1.5, 1.0)
         albedo = albedo + (BRIGHT_CRATER_ALBEDO - albedo) * weight
-    # Gentle fixed-seed mottling (±5 %) so the highlands are not a flat field.
-    rng = np.random.Generator(np.random.PCG64(1969))
-    mottle = rng.standard_normal((rows // 8, cols // 8))
-    mottle = np.repeat(np.repeat(mottle, 8, axis=0), 8, axis=1).reshape(-1)
+    # Gentle fixed-seed mottling (±5 %), smooth on the sphere (features of ~100-1,000 km).
+    mottle = sphere_noise(
+        points, 1970, 160, 2.0 * np.pi * MOON_RADIUS_KM / 1000.0, 2.0 * np.pi * MOON_RADIUS_KM / 100.0
+    )
     albedo = albedo * (1.0 + 0.05 * mottle)
     return EquirectMap(albedo.reshape(rows, cols).astype(np.float32))

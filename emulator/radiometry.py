@@ -59,6 +59,11 @@ BANDS: dict[str, Band] = {
     "green": Band("green", 510.0, 590.0),
     "red": Band("red", 590.0, 680.0),
     "nir": Band("nir", 700.0, 900.0),
+    # DSCOVR EPIC's narrow visible channels (centre ± half FWHM: 443/2.6, 551/3.0, 680/1.6 nm;
+    # NASA GSFC EPIC instrument page, Table 1): the real colour images are made from these.
+    "epic443": Band("epic443", 441.7, 444.3),
+    "epic551": Band("epic551", 549.5, 552.5),
+    "epic680": Band("epic680", 679.2, 680.8),
 }
 
 

@@ -17,13 +17,16 @@ import numpy as np
 from emulator import psf as psf_module
 from emulator.detector import Effects, SensorConfig, auto_exposure_s, expose
 from emulator.radiometry import (
+    AU_KM,
     aperture_area_m2,
     band_named,
+    band_photon_irradiance,
     electrons_per_photon_radiance,
     pixel_solid_angle_sr,
 )
 from emulator.scene import Camera, SceneRadiance, ShadingOptions, render_radiance
 from emulator.scene_geometry import SceneGeometry
+from emulator.textures import cloud_seed_for
 
 SUPERSAMPLE = 4  # sub-pixel rays per axis on limb and terminator pixels
 
@@ -56,7 +59,14 @@ def electron_rate_image(
     Returns (rate image, scene, electrons per second per unit photon radiance, PSF model used).
     """
     band = band_named(band_name)
-    options = ShadingOptions(band, effects.albedo_maps, effects.clouds, effects.atmosphere, SUPERSAMPLE)
+    options = ShadingOptions(
+        band,
+        effects.albedo_maps,
+        effects.clouds,
+        effects.atmosphere,
+        SUPERSAMPLE,
+        cloud_seed_for(geometry.epoch_utc),
+    )
     scene = render_radiance(geometry, camera, options)
     aperture_d = getattr(camera, "aperture_diameter_m", None)
     focal = getattr(camera, "focal_length_m", None)
@@ -92,13 +102,32 @@ def render_geometry(
     image_index: int = 0,
     band: str | None = None,
     base_truth: dict[str, Any] | None = None,
+    foreground: Any = None,
 ) -> RenderedFrame:
-    """Render one frame from a ready geometry and camera (what ``render_scenario`` calls)."""
+    """Render one frame from a ready geometry and camera (what ``render_scenario`` calls).
+
+    ``foreground`` (an ``emulator.foreground.Foreground``) puts opaque hardware in front of the sky.
+    """
     effects = effects or Effects.all()
     band_name = band_named(band).name if band else choose_band(sensor, camera)
     rate, scene, per_radiance, model = electron_rate_image(geometry, camera, sensor, effects, band_name)
-    peak_rate = float(rate.max(initial=0.0))
+    band_info = band_named(band_name)
+    covered = None
+    if foreground is not None:
+        from emulator.foreground import render_foreground
+
+        covered, fg_radiance = render_foreground(
+            foreground, camera, geometry.sun_dir_cam, _probe_sun_distance_km(geometry), band_info
+        )
+        rate[covered] = fg_radiance[covered] * per_radiance
+    peak_rate = float(rate.max(initial=0.0))  # metered on the bodies (and foreground), before the stars
+    sun_km = float(geometry.bodies[0].sun_distance_km) if geometry.bodies else AU_KM
     exposure = sensor.exposure_s if sensor.exposure_s is not None else auto_exposure_s(peak_rate, sensor)
+    star_truth = (
+        _add_stars(rate, geometry, camera, sensor, band_info, model, exposure, covered)
+        if effects.stars
+        else []
+    )
     expected = rate * exposure
     result = expose(
         expected, sensor, effects, exposure, seed, image_index, getattr(camera, "pixel_pitch_m", None)
@@ -118,9 +147,22 @@ def render_geometry(
         if model is None
         else {"kind": model.kind, "sigma_px": model.sigma_px, "first_zero_px": model.first_zero_px},
         "peak_expected_e": float(expected.max(initial=0.0)),
+        # Electrons a pixel collects from a surface of radiance factor I/F = 1 (at the first
+        # body's distance from the Sun): divides bias-free DN·gain into reflectance units.
+        "electrons_per_unit_radiance_factor": per_radiance
+        * exposure
+        * band_photon_irradiance(band_info, sun_km)
+        / math.pi,
         "saturated_pixels": result.saturated_pixels,
         "cosmic_ray_hits": result.cosmic_ray_hits,
     }
+    truth["stars"] = star_truth
+    if covered is not None:
+        truth["foreground"] = {
+            "kind": "capsule-and-flag",
+            "covered_fraction": float(covered.mean()),
+            "peak_expected_e": float(expected[covered].max(initial=0.0)),
+        }
     truth["effects"] = effects.as_dict()
     truth["seed"] = int(seed)
     truth["image_index"] = int(image_index)
@@ -133,6 +175,82 @@ def render_geometry(
         band=band_name,
         expected_electrons=expected.astype(np.float32),
     )
+
+
+def _probe_sun_distance_km(geometry: SceneGeometry) -> float:
+    from emulator import ephemeris
+
+    jd = ephemeris.jd_tdb(geometry.epoch_utc)
+    helio = (
+        ephemeris.position_ssb("earth", jd)
+        + np.asarray(geometry.probe_position_km, dtype=float)
+        - ephemeris.position_ssb("sun", jd)
+    )
+    return float(np.linalg.norm(helio))
+
+
+def _foreground_of(scenario: Any) -> Any:
+    table = getattr(scenario, "raw", {}).get("foreground")
+    if not table:
+        return None
+    from emulator.foreground import Foreground
+
+    return Foreground.from_dict(table)
+
+
+def _add_stars(
+    rate: np.ndarray,
+    geometry: SceneGeometry,
+    camera: Camera,
+    sensor: SensorConfig,
+    band: Any,
+    model: psf_module.PsfModel | None,
+    exposure: float,
+    covered: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
+    """Deposit the catalogue stars in ``rate`` (electrons/s) and return their truth entries.
+
+    Stars behind a foreground model (``covered``) are hidden and not listed."""
+    from emulator.stars import stars_in_frame
+
+    area = aperture_area_m2(
+        getattr(camera, "aperture_diameter_m", None), getattr(camera, "focal_length_m", None), sensor.f_number
+    )
+    per_flux = area * sensor.quantum_efficiency * sensor.optics_transmission
+    # Detectable: the brightest pixel, at the worst sub-pixel phase (source on a pixel corner),
+    # reaches 6 sigma of the pixel noise floor (read, quantisation, DSNU, dark).  Reported, not a cut.
+    sigma_psf = model.sigma_px if model is not None and model.sigma_px else 0.5
+    corner_fraction = (0.5 * math.erf(1.0 / (sigma_psf * math.sqrt(2.0)))) ** 2
+    floor_e = math.sqrt(
+        sensor.read_noise_e**2
+        + sensor.gain_e_per_dn**2 / 12.0
+        + sensor.dsnu_e**2
+        + sensor.dark_current_e_per_s * exposure
+    )
+    detection_e = 6.0 * floor_e / corner_fraction
+    out = []
+    for star in stars_in_frame(
+        camera, geometry.cam_to_icrf, geometry.epoch_utc, geometry.probe_position_km, band
+    ):
+        r, c = round(star.v), round(star.u)
+        if covered is not None and 0 <= r < covered.shape[0] and 0 <= c < covered.shape[1] and covered[r, c]:
+            continue
+        electrons_per_s = star.flux_photons_m2_s * per_flux
+        psf_module.add_point_source(rate, star.u, star.v, electrons_per_s, model)
+        expected_e = electrons_per_s * exposure
+        out.append(
+            {
+                "hip": star.hip,
+                "v_mag": star.v_mag,
+                "ra_deg": star.ra_deg,
+                "dec_deg": star.dec_deg,
+                "pixel": [star.u, star.v],
+                "expected_e": expected_e,
+                "detectable": bool(expected_e >= detection_e),
+            }
+        )
+    out.sort(key=lambda entry: entry["v_mag"])
+    return out
 
 
 def _body_truth(
@@ -199,29 +317,48 @@ def render_scenario(
         effects=effects,
         image_index=image_index,
         base_truth=truth_geometry(scenario, geometry),
+        foreground=_foreground_of(scenario),
     )
+
+
+BAND_SEED_STRIDE = 7919  # band k of a capture draws its noise from seed + k·stride (k = 0: the seed)
 
 
 def render_bands(
     scenario: Any, *, seed: int | None = None, effects: Effects | None = None, image_index: int = 0
 ) -> dict[str, RenderedFrame]:
-    """One frame per band the sensor lists (colour cameras), same seed and geometry."""
+    """One frame per band the sensor lists (colour cameras): one capture, same geometry.
+
+    Each band is exposed on its own (automatic exposure per band) with its own noise
+    (band k uses seed + k·``BAND_SEED_STRIDE``; band 0 is exactly ``render_scenario``'s frame).
+    Every frame's truth carries ``capture``: the capture id shared by the bands, the band's
+    index and the full band list, which is how the ground regroups bands that travel as
+    separate images (README, image transport).
+    """
     from emulator.geometry import compute_geometry, truth_geometry
 
     sensor = SensorConfig.from_dict(getattr(scenario, "sensor", {}))
     geometry = compute_geometry(scenario, image_index)
     frame_seed = int(scenario.seed if seed is None else seed)
     bands = sensor.bands or (choose_band(sensor, scenario.camera),)
-    return {
-        name: render_geometry(
+    foreground = _foreground_of(scenario)
+    frames = {}
+    for k, name in enumerate(bands):
+        base = truth_geometry(scenario, geometry)
+        base["capture"] = {
+            "capture_id": f"{scenario.name}-{image_index:03d}",
+            "band_index": k,
+            "bands": list(bands),
+        }
+        frames[name] = render_geometry(
             geometry,
             scenario.camera,
             sensor,
-            seed=frame_seed,
+            seed=frame_seed + k * BAND_SEED_STRIDE,
             effects=effects,
             image_index=image_index,
             band=name,
-            base_truth=truth_geometry(scenario, geometry),
+            base_truth=base,
+            foreground=foreground,
         )
-        for name in bands
-    }
+    return frames

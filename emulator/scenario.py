@@ -473,7 +473,7 @@ def _parse(raw: dict[str, Any], path: Path, expect_name: str | None) -> Scenario
         return ScenarioError(path, field_name, reason)
 
     unknown_tables = sorted(
-        set(raw) - {"scenario", "time", "probe", "attitude", "camera", "sensor", "provenance"}
+        set(raw) - {"scenario", "time", "probe", "attitude", "camera", "sensor", "provenance", "foreground"}
     )
     if unknown_tables:
         raise fail(unknown_tables[0], "unknown table")

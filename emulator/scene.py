@@ -11,6 +11,12 @@ A body whose apparent radius is below ``POINT_SOURCE_RADIUS_PX`` is unresolved: 
 rendered off-line at high resolution in a virtual camera pointed at it, and enters the
 frame as a point source carrying the exact disc-integrated, phase-dependent flux at its
 photocentre (which a crescent shifts toward the Sun).
+
+Photometry (``emulator.photometry``): with albedo maps on, the Earth and the Moon follow the
+calibrated laws, whose disc-integrated brightness matches the published V-band phase curves
+(Mallama & Hilton 2018 for the Earth, Allen's lunar law for the Moon) scaled to each band's
+geometric albedo; with albedo maps off they are the textbook uniform Lambert and
+lunar-Lambert spheres (the analytic reference of the geometric tests).
 """
 
 from __future__ import annotations
@@ -24,7 +30,16 @@ from emulator import photometry
 from emulator.lunar_albedo import HIGHLAND_ALBEDO, lunar_albedo_map
 from emulator.radiometry import Band, band_photon_irradiance
 from emulator.scene_geometry import BodyView, SceneGeometry
-from emulator.textures import earth_albedo_map
+from emulator.textures import (
+    CLOUD_ALBEDO,
+    CLOUD_COVER,
+    CLOUD_SEED,
+    EquirectMap,
+    area_mean,
+    cloud_fraction_map,
+    ocean_mask_map,
+    surface_albedo_map,
+)
 
 POINT_SOURCE_RADIUS_PX = 1.5  # below this apparent radius a body is a point source
 DEFAULT_EARTH_ALBEDO = 0.30  # uniform albedo used when albedo maps are switched off
@@ -55,6 +70,7 @@ class ShadingOptions:
     clouds: bool = True
     atmosphere: bool = True
     supersample: int = 4
+    cloud_seed: int = CLOUD_SEED  # the day's weather (``textures.cloud_seed_for``)
 
 
 @dataclass
@@ -111,6 +127,9 @@ class _PreparedBody:
     tau: float
     albedo_map: object | None
     uniform_albedo: float
+    gain: float = 1.0  # calibrated photometry: g(α) (Moon: divided by the map's mean albedo)
+    cloud_map: EquirectMap | None = None
+    ocean_map: EquirectMap | None = None
 
 
 def _prepare(view: BodyView, index: int, options: ShadingOptions) -> _PreparedBody:
@@ -120,15 +139,34 @@ def _prepare(view: BodyView, index: int, options: ShadingOptions) -> _PreparedBo
     scale_body = stretch @ np.asarray(view.body_to_cam, dtype=float).T
     centre_scaled = scale_body @ np.asarray(view.centre_cam_km, dtype=float)
     kind = view.name.lower()
-    if kind == "earth":
-        albedo_map = earth_albedo_map(options.band.name, options.clouds) if options.albedo_maps else None
+    band = options.band
+    phase = float(view.phase_angle_deg)
+    gain, cloud_map, ocean_map = 1.0, None, None
+    if kind == "earth" and options.albedo_maps:
+        albedo_map = surface_albedo_map(band.name, band.centre_nm)
+        ocean_map = ocean_mask_map()
+        cloud_map = cloud_fraction_map(options.cloud_seed) if options.clouds else None
+        gain = photometry.earth_gain(
+            phase,
+            photometry.band_geometric_albedo("earth", band.low_nm, band.high_nm),
+            photometry.rayleigh_optical_depth(band.centre_nm),
+            _map_mean(albedo_map),
+            _map_mean(ocean_map) * (1.0 - CLOUD_COVER),
+            CLOUD_COVER,
+            CLOUD_ALBEDO,
+        )
         uniform = DEFAULT_EARTH_ALBEDO
-    elif kind == "moon":
-        albedo_map = lunar_albedo_map() if options.albedo_maps else None
+    elif kind == "earth":
+        albedo_map, uniform = None, DEFAULT_EARTH_ALBEDO
+    elif kind == "moon" and options.albedo_maps:
+        albedo_map = lunar_albedo_map()
+        p_band = photometry.band_geometric_albedo("moon", band.low_nm, band.high_nm)
+        gain = photometry.moon_gain(phase, p_band) / _lunar_reference_albedo(albedo_map, view)
         uniform = HIGHLAND_ALBEDO
+    elif kind == "moon":
+        albedo_map, uniform = None, HIGHLAND_ALBEDO
     else:
         albedo_map, uniform = None, DEFAULT_OTHER_ALBEDO
-    phase = float(view.phase_angle_deg)
     return _PreparedBody(
         view=view,
         index=index,
@@ -138,13 +176,60 @@ def _prepare(view: BodyView, index: int, options: ShadingOptions) -> _PreparedBo
         centre_scaled_sq=float(centre_scaled @ centre_scaled),
         radius_sq=a * a,
         flattening_sq=(a / c) ** 2,
-        radiance_scale=band_photon_irradiance(options.band, float(view.sun_distance_km)) / np.pi,
+        radiance_scale=band_photon_irradiance(band, float(view.sun_distance_km)) / np.pi,
         lunar_weight=photometry.lunar_lambert_weight(phase),
         cos_phase=float(np.cos(np.radians(phase))),
-        tau=photometry.rayleigh_optical_depth(options.band.centre_nm) if options.atmosphere else 0.0,
+        tau=photometry.rayleigh_optical_depth(band.centre_nm) if options.atmosphere else 0.0,
         albedo_map=albedo_map,
         uniform_albedo=uniform,
+        gain=gain,
+        cloud_map=cloud_map,
+        ocean_map=ocean_map,
     )
+
+
+_MAP_MEANS: dict[int, float] = {}
+_COARSE_STEP = 6  # texels: the lit-face mean needs no more
+
+
+def _lunar_reference_albedo(texture: EquirectMap, view: BodyView) -> float:
+    """The albedo the lunar law's geometric albedo stands for, for this view.
+
+    The empirical law averages the near side over many lunations, waxing and waning.  A
+    quarter of the reference is the global mean albedo and three quarters the mean over the
+    lit, visible face (weighted μ·μ0), so a far-side or a mare-rich face keeps a quarter of
+    its contrast against the average Moon (the far side comes out about 5 % brighter than the
+    near side; the real waxing/waning asymmetry is of that order).
+    """
+    values = texture.values[::_COARSE_STEP, ::_COARSE_STEP]
+    rows, cols = texture.values.shape
+    shape = values.shape
+    lat = np.radians(90.0 - (np.arange(0, rows, _COARSE_STEP) + 0.5) * 180.0 / rows)
+    lon = np.radians(-180.0 + (np.arange(0, cols, _COARSE_STEP) + 0.5) * 360.0 / cols)
+    clat = np.cos(lat)[:, None]
+    points = np.stack(
+        np.broadcast_arrays(clat * np.cos(lon)[None, :], clat * np.sin(lon)[None, :], np.sin(lat)[:, None]),
+        axis=-1,
+    ).reshape(-1, 3)
+    rotation = np.asarray(view.body_to_cam, dtype=float)
+    observer = -(rotation.T @ np.asarray(view.centre_cam_km, dtype=float))
+    observer /= np.linalg.norm(observer)
+    sun = rotation.T @ np.asarray(view.sun_dir_cam, dtype=float)
+    weight = np.maximum(points @ observer, 0.0) * np.maximum(points @ sun, 0.0)
+    weight = weight * np.broadcast_to(clat, shape).reshape(-1)
+    global_mean = _map_mean(texture)
+    if weight.sum() <= 0.0:
+        return global_mean
+    lit_mean = float((values.reshape(-1) * weight).sum() / weight.sum())
+    return 0.25 * global_mean + 0.75 * lit_mean
+
+
+def _map_mean(texture: EquirectMap) -> float:
+    """Area-weighted mean of a (cached, immutable) map, remembered by identity."""
+    key = id(texture.values)
+    if key not in _MAP_MEANS:
+        _MAP_MEANS[key] = area_mean(texture.values)
+    return _MAP_MEANS[key]
 
 
 def _intersect(body: _PreparedBody, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,9 +260,18 @@ def _shade_hits(
     sun = np.asarray(view.sun_dir_cam, dtype=float)
     mu0 = normal @ sun
     mu = -np.einsum("ij,ij->i", normal, rays)
+    if body.kind == "earth" and body.albedo_map is not None:
+        direction = body_fixed / np.linalg.norm(body_fixed, axis=1)[:, None]
+        surface = body.albedo_map.sample(direction)
+        ocean = body.ocean_map.sample(direction) if body.ocean_map is not None else 0.0
+        cloud = body.cloud_map.sample(direction) if body.cloud_map is not None else 0.0
+        factor = body.gain * photometry.earth_reflectance(
+            surface, cloud, ocean, mu0, mu, view.phase_angle_deg, body.tau, CLOUD_ALBEDO
+        )
+        return factor * body.radiance_scale, mu0, mu
     if body.albedo_map is not None:
         direction = body_fixed / np.linalg.norm(body_fixed, axis=1)[:, None]
-        albedo = body.albedo_map.sample(direction).astype(float)
+        albedo = body.albedo_map.sample(direction).astype(float) * body.gain
     else:
         albedo = body.uniform_albedo
     if body.kind == "moon":

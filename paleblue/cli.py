@@ -130,8 +130,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace, interrupts: _Interrupts) -> int:
     """Render, write each scenario's products whole (a signal waits for the files), then the sheet."""
-    from emulator.render import render_scenario
-    from protocols.image_products import write_image_products
+    from emulator.colour import write_capture_products
+    from emulator.render import render_bands
 
     if args.all:
         scenarios = _list_scenarios()
@@ -143,12 +143,10 @@ def _render(args: argparse.Namespace, interrupts: _Interrupts) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rendered = []
     for scenario in scenarios:
-        frame = render_scenario(scenario, seed=args.seed)
+        frames = render_bands(scenario, seed=args.seed)
         with interrupts.hold():
-            files = write_image_products(
-                frame.pixels, frame.bit_depth, _json_ready(frame.truth), out, scenario.name
-            )
-            rendered.append((scenario.name, frame))
+            files = write_capture_products(frames, out, scenario.name, _json_ready)
+            rendered.append((scenario.name, frames if len(frames) > 1 else next(iter(frames.values()))))
             interrupts.progress = f"{len(rendered)} of {len(scenarios)} scenario(s) written whole to {out}"
             print(f"{scenario.name}: " + ", ".join(str(p) for p in files.values()), flush=True)
     if args.all:
