@@ -145,6 +145,10 @@ RANGES: dict[str, Range] = {
     "probe.phase_angle_deg": Range(0.0, 180.0, "deg"),
     "probe.out_of_plane_deg": Range(-180.0, 180.0, "deg"),
     "attitude.q": Range(-1e6, 1e6),
+    "foreground.capsule_centre_m": Range(-100.0, 100.0, "m"),
+    "foreground.capsule_radius_m": Range(0.0, 100.0, "m", low_open=True),
+    "foreground.flag_direction": Range(-1.0, 1.0),
+    "foreground.flag_size_m": Range(0.0, 100.0, "m", low_open=True),
     "attitude.roll_deg": _ANGLE,
     "attitude.offset_deg": Range(-89.0, 89.0, "deg"),
     "camera.width_px": Range(1, 65_535, "px", integer=True),  # image headers carry 16-bit sizes
