@@ -421,7 +421,6 @@ def free_endpoint() -> str:
 
 def _station_process(endpoint: str, out_dir: str, stop, received, peak_rss_kb) -> None:
     import logging
-    import resource
     import signal
 
     from groundstation.receiver import run_ground_station
@@ -436,7 +435,21 @@ def _station_process(endpoint: str, out_dir: str, stop, received, peak_rss_kb) -
     try:
         run_ground_station(endpoint, Path(out_dir), stop, on_message=count)
     finally:
-        peak_rss_kb.value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+        peak_rss_kb.value = _peak_rss_kb()
+
+
+def _peak_rss_kb() -> int:
+    """This process's own peak resident memory. Not ru_maxrss: Linux keeps that across execve, so a
+    spawned child would report the peak of the (large) process that forked it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
 
 
 def fuzz_stream_local(
