@@ -46,8 +46,9 @@ from protocols.channel_config import (
     FrameType,
     PhysicalChannelConfig,
 )
-from protocols.crc import crc16, crc16_ok
+from protocols.crc import crc16_ok
 from protocols.errors import DecodeError
+from protocols.frame_trailer import close_frame
 
 LAYER = "uslp-frame"
 VERSION = 0b1100
@@ -212,13 +213,7 @@ def _assemble(
             ocf_flag=config.ocf,
         )
     )
-    parts = [header, insert_zone.ljust(config.insert_zone_length, b"\0"), tfdf]
-    if config.ocf:
-        parts.append(ocf if ocf is not None else bytes(OCF_LENGTH))
-    frame = b"".join(parts)
-    if config.fecf:
-        frame += crc16(frame).to_bytes(2, "big")
-    return frame
+    return close_frame(config, [header, insert_zone.ljust(config.insert_zone_length, b"\0"), tfdf], ocf)
 
 
 def pack_frame(
