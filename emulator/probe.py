@@ -185,14 +185,7 @@ class Probe:
 
     def _packetize(self, image_id: int, frame: RenderedFrame) -> list[bytes]:
         pixels = pixel_bytes(frame.pixels, frame.bit_depth)
-        truth = json_ready(
-            {
-                **frame.truth,
-                "scenario": self.scenario.name,
-                "image_id": image_id,
-                "onboard_pixels_sha256": hashlib.sha256(pixels).hexdigest(),
-            }
-        )
+        truth = downlink_truth(frame, self.scenario.name, image_id, pixels)
         header, packets = image_packets(
             image_id,
             frame.pixels,
@@ -428,3 +421,24 @@ class Probe:
             return
         for packet in self.fsw.handle_telecommand(payload):
             self._link.submit(VC_REALTIME, packet)
+
+
+# The image header travels in one space packet (image_transport.MAX_METADATA_OCTETS): a wide field
+# holds thousands of catalogue stars, so the downlinked truth keeps the brightest (about 130 octets
+# each) and says how many there were.  The renderer's full list stays with the rendered frame.
+DOWNLINK_STARS = 200
+
+
+def downlink_truth(frame: RenderedFrame, scenario: str, image_id: int, pixels: bytes) -> dict:
+    """The truth the image header carries: the frame's, with the brightest ``DOWNLINK_STARS`` stars."""
+    stars = frame.truth.get("stars", [])
+    return json_ready(
+        {
+            **frame.truth,
+            "stars": stars[:DOWNLINK_STARS],
+            "stars_in_field": len(stars),
+            "scenario": scenario,
+            "image_id": image_id,
+            "onboard_pixels_sha256": hashlib.sha256(pixels).hexdigest(),
+        }
+    )
