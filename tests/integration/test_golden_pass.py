@@ -1,0 +1,94 @@
+"""The golden pass: what a seeded ``paleblue run`` and a ``paleblue decode`` of a fixed recording give.
+
+Recorded before the ground was redesigned as a typed pipeline (issue 13) and kept since: a refactor
+must leave every summary counter, every product's bytes and the events log exactly as they were.
+The only things allowed to differ are the wall-clock time (``elapsed_s``, the report's "in N s")
+and the folder products are written to.
+
+After an intended change of output, write the goldens anew and say why in the commit:
+``PALEBLUE_GOLDEN=write python -m pytest tests/integration/test_golden_pass.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import PALEBLUE
+
+GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
+# made by `paleblue run longjiang2-2019-02-03 --seed 7 --compress ccsds121 --record FILE`
+RECORDING = GOLDEN / "longjiang2-ccsds121.rec"
+WRITE = os.environ.get("PALEBLUE_GOLDEN") == "write"
+
+
+def _normalised(value: Any, out: Path) -> Any:
+    """The summary with wall-clock time removed and paths made relative to the products folder."""
+    if isinstance(value, dict):
+        return {k: _normalised(v, out) for k, v in value.items() if k != "elapsed_s"}
+    if isinstance(value, list):
+        return [_normalised(v, out) for v in value]
+    if isinstance(value, str) and value.startswith(str(out)):
+        return Path(value).relative_to(out).as_posix()
+    return value
+
+
+def digest(out: Path) -> dict[str, Any]:
+    """Everything a pass leaves in ``out`` that must not change: summary, product hashes, events."""
+    summary = _normalised(json.loads((out / "summary.json").read_text()), out)
+    summary.get("input", {}).pop("path", None)
+    report = re.sub(r" in [0-9.]+ s\.", " in N s.", (out / "report.md").read_text())
+    products = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.iterdir())
+        if p.is_file() and p.name not in ("summary.json", "report.md", "events.log")
+    }
+    events = out / "events.log"
+    return {
+        "summary": summary,
+        "report_sha256": hashlib.sha256(report.encode()).hexdigest(),
+        "products": products,
+        "events": events.read_text().splitlines() if events.exists() else None,
+    }
+
+
+def _check(name: str, got: dict[str, Any]) -> None:
+    path = GOLDEN / f"{name}.json"
+    if WRITE:
+        path.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+    want = json.loads(path.read_text())
+    assert got["products"] == want["products"]
+    assert got["events"] == want["events"]
+    assert got["summary"] == want["summary"]
+    assert got["report_sha256"] == want["report_sha256"]
+
+
+def test_seeded_run_is_the_golden_pass(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [*PALEBLUE, "run", "tianwen1-2020-07-27", "--seed", "7", "-o", str(out)],
+        capture_output=True, text=True, timeout=200,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    _check("run-tianwen1-seed7", digest(out))
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "recording"]], ids=["auto", "named"])
+def test_decode_of_the_fixed_recording_is_golden(tmp_path: Path, extra: list[str]) -> None:
+    out = tmp_path / "decode"
+    result = subprocess.run(
+        [*PALEBLUE, "decode", str(RECORDING), "-o", str(out), *extra],
+        capture_output=True, text=True, timeout=200,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = digest(out)
+    got["summary"].get("input", {}).pop("detection", None)  # says whether it was detected or named
+    got["summary"].get("input", {}).pop("channel_source", None)
+    _check("decode-longjiang2", got)
