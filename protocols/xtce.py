@@ -19,26 +19,25 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from protocols import header_layouts as layouts
 from protocols.calibration import PolynomialCalibration, TableCalibration
 from protocols.mission_db import FieldDef, MissionDatabase
-from protocols.pus_services import REQUEST_ID_LENGTH
 
 XTCE_NAMESPACE = "https://www.omg.org/spec/XTCE/20180204"
 
-_CCSDS_HEADER = (
-    ("CCSDS_VERSION", 3), ("CCSDS_TYPE", 1), ("CCSDS_SEC_HDR_FLAG", 1), ("CCSDS_APID", 11),
-    ("CCSDS_SEQ_FLAGS", 2), ("CCSDS_SEQ_COUNT", 14), ("CCSDS_LENGTH", 16),
-)  # fmt: skip
-_PUS_TM_HEADER = (
-    ("PUS_VERSION", 4), ("PUS_TIME_REF_STATUS", 4), ("PUS_SERVICE", 8), ("PUS_SUBTYPE", 8),
-    ("PUS_MESSAGE_COUNTER", 16), ("PUS_DESTINATION_ID", 16), ("PUS_TIME_PFIELD", 8),
-    ("PUS_TIME_COARSE", 32), ("PUS_TIME_FINE", 16),
-)  # fmt: skip
+# the headers' names and widths, taken from their construct declarations (protocols/header_layouts.py)
+_CCSDS_HEADER = layouts.export_names(layouts.SPACE_PACKET_PRIMARY_HEADER, "CCSDS_")
+_PUS_TM_HEADER = layouts.export_names(layouts.PUS_TM_SECONDARY_HEADER, "PUS_")
 _FIXED = (
-    *_PUS_TM_HEADER, *_CCSDS_HEADER, ("HK_STRUCTURE_ID", 16), ("EVENT_ID", 16), ("PUS_PEC", 16),
-    ("REQUEST_ID", 8 * REQUEST_ID_LENGTH), ("FAILURE_CODE", 16), ("TC_GROUND_TAI", 64),
-    ("TC_ONBOARD_RECEIVE", 56), ("TC_ONBOARD_SEND", 56),
-)  # fmt: skip
+    *_PUS_TM_HEADER,
+    *_CCSDS_HEADER,
+    ("HK_STRUCTURE_ID", layouts.STRUCTURE_ID_BITS),
+    ("EVENT_ID", layouts.EVENT_ID_BITS),
+    ("PUS_PEC", layouts.PEC_BITS),
+    ("REQUEST_ID", layouts.REQUEST_ID_BITS),
+    ("FAILURE_CODE", layouts.FAILURE_CODE_BITS),
+    *layouts.export_names(layouts.TIME_CORRELATION_REPORT_FIELDS, "TC_"),
+)
 
 
 def _sub(parent: ET.Element, tag: str, **attrib: str) -> ET.Element:
@@ -159,7 +158,7 @@ def to_xtce(mdb: MissionDatabase) -> str:
     platform_apid = mdb.apids["housekeeping"]
     _container(containers, "CCSDSPacket", [n for n, _ in _CCSDS_HEADER], abstract=True)
     _container(containers, "PUS_TM", [n for n, _ in _PUS_TM_HEADER], "CCSDSPacket",
-               (("CCSDS_APID", platform_apid), ("CCSDS_TYPE", 0)), abstract=True)  # fmt: skip
+               (("CCSDS_APID", platform_apid), ("CCSDS_PACKET_TYPE", 0)), abstract=True)  # fmt: skip
     _container(containers, "HK_REPORT", ["HK_STRUCTURE_ID"], "PUS_TM",
                (("PUS_SERVICE", 3), ("PUS_SUBTYPE", 25)), abstract=True)  # fmt: skip
     for packet in mdb.packets:
