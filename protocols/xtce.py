@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ET
 from protocols import header_layouts as layouts
 from protocols.calibration import PolynomialCalibration, TableCalibration
 from protocols.mission_db import FieldDef, MissionDatabase
+from protocols.pus_services import Service, Subtype
 
 XTCE_NAMESPACE = "https://www.omg.org/spec/XTCE/20180204"
 
@@ -124,7 +125,11 @@ def _container(parent: ET.Element, name: str, entries: list[str], base: str | No
             comparisons = _sub(_sub(b, "RestrictionCriteria"), "ComparisonList")
             for ref, value in restrictions:
                 _sub(
-                    comparisons, "Comparison", parameterRef=ref, value=str(value), useCalibratedValue="false"
+                    comparisons,
+                    "Comparison",
+                    parameterRef=ref,
+                    value=str(int(value)),
+                    useCalibratedValue="false",
                 )
 
 
@@ -159,34 +164,48 @@ def to_xtce(mdb: MissionDatabase) -> str:
     _container(containers, "CCSDSPacket", [n for n, _ in _CCSDS_HEADER], abstract=True)
     _container(containers, "PUS_TM", [n for n, _ in _PUS_TM_HEADER], "CCSDSPacket",
                (("CCSDS_APID", platform_apid), ("CCSDS_PACKET_TYPE", 0)), abstract=True)  # fmt: skip
-    _container(containers, "HK_REPORT", ["HK_STRUCTURE_ID"], "PUS_TM",
-               (("PUS_SERVICE", 3), ("PUS_SUBTYPE", 25)), abstract=True)  # fmt: skip
+    hk_report = (("PUS_SERVICE", Service.HOUSEKEEPING), ("PUS_SUBTYPE", Subtype.HK_REPORT))
+    _container(containers, "HK_REPORT", ["HK_STRUCTURE_ID"], "PUS_TM", hk_report, abstract=True)
     for packet in mdb.packets:
         entries = [f.name for f in packet.layout.fields] + ["PUS_PEC"]
         _container(containers, packet.name, entries, "HK_REPORT", (("HK_STRUCTURE_ID", packet.structure_id),))
-    _container(containers, "EVENT_REPORT", ["EVENT_ID"], "PUS_TM", (("PUS_SERVICE", 5),), abstract=True)
+    _container(
+        containers, "EVENT_REPORT", ["EVENT_ID"], "PUS_TM", (("PUS_SERVICE", Service.EVENT),), abstract=True
+    )
     for event in mdb.events:
         entries = [f"{event.name}_{f.name}" for f in event.layout.fields] + ["PUS_PEC"]
         _container(containers, event.name, entries, "EVENT_REPORT", (("EVENT_ID", event.event_id),))
-    for subtype, name in ((1, "ACCEPTANCE_SUCCESS"), (7, "COMPLETION_SUCCESS")):
+    for subtype, name in (
+        (Subtype.ACCEPTANCE_SUCCESS, "ACCEPTANCE_SUCCESS"),
+        (Subtype.COMPLETION_SUCCESS, "COMPLETION_SUCCESS"),
+    ):
         _container(
             containers,
             name,
             ["REQUEST_ID", "PUS_PEC"],
             "PUS_TM",
-            (("PUS_SERVICE", 1), ("PUS_SUBTYPE", subtype)),
+            (("PUS_SERVICE", Service.VERIFICATION), ("PUS_SUBTYPE", subtype)),
         )
-    for subtype, name in ((2, "ACCEPTANCE_FAILURE"), (8, "COMPLETION_FAILURE")):
+    for subtype, name in (
+        (Subtype.ACCEPTANCE_FAILURE, "ACCEPTANCE_FAILURE"),
+        (Subtype.COMPLETION_FAILURE, "COMPLETION_FAILURE"),
+    ):
         _container(containers, name, ["REQUEST_ID", "FAILURE_CODE", "PUS_PEC"], "PUS_TM",
-                   (("PUS_SERVICE", 1), ("PUS_SUBTYPE", subtype)))  # fmt: skip
-    _container(containers, "PONG", ["PUS_PEC"], "PUS_TM", (("PUS_SERVICE", 17), ("PUS_SUBTYPE", 2)))
+                   (("PUS_SERVICE", Service.VERIFICATION), ("PUS_SUBTYPE", subtype)))  # fmt: skip
+    _container(
+        containers,
+        "PONG",
+        ["PUS_PEC"],
+        "PUS_TM",
+        (("PUS_SERVICE", Service.TEST), ("PUS_SUBTYPE", Subtype.PONG)),
+    )
     time_entries = ["TC_GROUND_TAI", "TC_ONBOARD_RECEIVE", "TC_ONBOARD_SEND", "PUS_PEC"]
     _container(
         containers,
         "TIME_CORRELATION_REPORT",
         time_entries,
         "PUS_TM",
-        (("PUS_SERVICE", 9), ("PUS_SUBTYPE", 129)),
+        (("PUS_SERVICE", Service.TIME), ("PUS_SUBTYPE", Subtype.TIME_CORRELATION_REPORT)),
     )
 
     _commands(root, mdb)
