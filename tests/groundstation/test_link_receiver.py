@@ -15,6 +15,7 @@ from groundstation.link_receiver import FrameReceiver, LinkReceiver, SyncState
 from protocols.cadu import CaduCodec
 from protocols.channel_config import ASM, ASM_LENGTH, PRESETS, preset
 from protocols.space_packet import SpacePacket
+from tests.fuzz_budget import examples
 
 
 def make_packet(index: int, length: int, apid: int = 0x0C8) -> bytes:
@@ -166,7 +167,8 @@ def test_random_garbage_never_raises_and_memory_is_bounded() -> None:
     assert rx.state is SyncState.SEARCH
 
 
-@settings(max_examples=8)  # each example decodes ~70 codewords carrying up to 16 errors each
+# each example decodes ~70 codewords carrying up to 16 errors each (~27 ms; 750 take 21 s under make fuzz)
+@settings(max_examples=examples(8, fuzz=750))
 @given(st.integers(0, 2**32))
 def test_bit_errors_below_the_limit_are_all_corrected(seed: int) -> None:
     packets, cadus = default_stream(count=60, seed=seed)
@@ -302,7 +304,8 @@ mutations = st.lists(
 )
 
 
-@settings(max_examples=30)
+# ~21 ms an example (30 CADUs, up to 6 edits, RS-decoded; 1,000 took 21 s): 5,000 under make fuzz (~2 min)
+@settings(max_examples=examples(30, fuzz=5000))
 @given(mutations, st.integers(1, 3000))
 def test_mangled_streams_yield_only_packets_that_were_sent(edits: list, chunk: int) -> None:
     packets, cadus = default_stream(count=30, length=600)
