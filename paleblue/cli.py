@@ -269,7 +269,7 @@ def _curve(directory: str | None, server: bool) -> None:
     import zmq
 
     from protocols.sdls.keystore import KeyFileError
-    from protocols.zmq_curve import connect_curve, serve_curve
+    from transport.curve import connect_curve, serve_curve
 
     try:
         if server:
@@ -299,7 +299,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
     try:
         if args.action == "curve":
-            from protocols.zmq_curve import generate_curve_keys
+            from transport.curve import generate_curve_keys
 
             generate_curve_keys(directory, force=args.force)
             print(
