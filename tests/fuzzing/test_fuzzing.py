@@ -17,20 +17,20 @@ import zmq
 from hypothesis import given
 from hypothesis import strategies as st
 
-from groundstation.fuzzing import engine, targets
-from groundstation.fuzzing.coverage import CoverageTracer
-from groundstation.fuzzing.engine import Hang, classify, fuzz_decoders, fuzz_target_builtin, reproduce
-from groundstation.fuzzing.minimize import ddmin
-from groundstation.fuzzing.mutators import MUTATIONS, Mutator
-from groundstation.fuzzing.seeds import decode_parts, encode_parts
-from groundstation.fuzzing.stream_fuzz import (
+from fuzzing import engine, targets
+from fuzzing.coverage import CoverageTracer
+from fuzzing.engine import Hang, classify, fuzz_decoders, fuzz_target_builtin, reproduce
+from fuzzing.minimize import ddmin
+from fuzzing.mutators import MUTATIONS, Mutator
+from fuzzing.seeds import decode_parts, encode_parts
+from fuzzing.stream_fuzz import (
     StationModel,
     check_station_summary,
     free_endpoint,
     fuzz_stream,
     fuzz_stream_local,
 )
-from groundstation.fuzzing.targets import Target, TargetUnavailable, load_target, target_names
+from fuzzing.targets import Target, TargetUnavailable, load_target, target_names
 from protocols.errors import DecodeError
 
 
@@ -317,7 +317,7 @@ def test_engine_module_exports_the_documented_api() -> None:
 
 
 def test_command_line_lists_targets_and_runs_a_short_campaign(tmp_path: Path, capsys) -> None:
-    from groundstation.fuzzing.__main__ import main
+    from fuzzing.__main__ import main
 
     assert main(["list"], prog="paleblue fuzz") == 0
     assert "space-packet" in capsys.readouterr().out
@@ -337,7 +337,7 @@ def test_command_line_lists_targets_and_runs_a_short_campaign(tmp_path: Path, ca
 
 
 def test_stream_source_reads_the_downlink_of_a_recording(tmp_path: Path) -> None:
-    from groundstation.fuzzing.stream_fuzz import source_messages
+    from fuzzing.stream_fuzz import source_messages
     from protocols import recording as rec
     from protocols.zmq_framing import Layer
 
@@ -353,7 +353,7 @@ def test_stream_source_reads_the_downlink_of_a_recording(tmp_path: Path) -> None
 
 
 def test_seconds_is_the_whole_campaigns_budget(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from groundstation.fuzzing.__main__ import main
+    from fuzzing.__main__ import main
 
     status = main(["decoders", "--seconds", "3", "--seed", "1", "--out", str(tmp_path)], prog="paleblue fuzz")
     report = json.loads((tmp_path / "report.json").read_text())
@@ -381,7 +381,7 @@ def test_an_interrupted_campaign_writes_its_report(tmp_path: Path, signum: int, 
         [
             sys.executable,
             "-m",
-            "groundstation.fuzzing",
+            "fuzzing",
             "decoders",
             "--seconds",
             "120",
@@ -408,7 +408,7 @@ def test_an_interrupted_campaign_writes_its_report(tmp_path: Path, signum: int, 
 
 
 def test_a_stream_run_that_cannot_see_the_station_says_it_checked_nothing(tmp_path: Path) -> None:
-    from groundstation.fuzzing.stream_fuzz import StreamFuzzReport, check_summary_file
+    from fuzzing.stream_fuzz import StreamFuzzReport, check_summary_file
 
     report = StreamFuzzReport(messages_sent=10)
     assert report.ok is None and not report.as_dict()["checked"]

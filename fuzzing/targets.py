@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from groundstation.fuzzing import seeds as seedlib
+from fuzzing import seeds as seedlib
 from protocols.errors import DecodeError
 
 
@@ -333,10 +333,10 @@ def _hk_decommutation() -> Target:
         raw = packet.layout.unpack_raw(tm.app_data, 2)
         return [f.to_engineering(r) for f, r in zip(packet.layout.values, raw, strict=True)]
 
-    seeds = [
+    seeds = [  # every layout zero-filled, then the reports the flight software makes
         ps.pack_tm(p.apid, 1, 3, 25, 100.0, ps.pack_hk_report(p.structure_id, bytes(p.layout.length)))
         for p in mdb.packets
-    ]
+    ] + seedlib.housekeeping_packets(len(mdb.packets))
     return Target(
         "hk-decommutation",
         run,

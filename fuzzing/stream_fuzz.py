@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from groundstation.fuzzing import seeds as seedlib
-from groundstation.fuzzing.mutators import Mutator
+from fuzzing import seeds as seedlib
+from fuzzing.mutators import Mutator
 from protocols.errors import DecodeError
 from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SkippedBytes
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter

@@ -29,11 +29,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from groundstation.fuzzing.corpus import Corpus, finding_path
-from groundstation.fuzzing.coverage import EXCLUDED, PROJECT_ROOT, CoverageTracer, executable_lines
-from groundstation.fuzzing.minimize import minimize
-from groundstation.fuzzing.mutators import Mutator
-from groundstation.fuzzing.targets import (
+from fuzzing.corpus import Corpus, finding_path
+from fuzzing.coverage import EXCLUDED, PROJECT_ROOT, CoverageTracer, executable_lines
+from fuzzing.minimize import minimize
+from fuzzing.mutators import Mutator
+from fuzzing.targets import (
     ContractViolation,
     Target,
     TargetUnavailable,
@@ -44,7 +44,7 @@ from protocols.errors import DecodeError
 
 DEFAULT_TIME_LIMIT_S = 2.0
 REPRODUCE_COMMAND = "paleblue fuzz reproduce {path}"
-REPRODUCE_FALLBACK = ".venv/bin/python -m groundstation.fuzzing reproduce {path}"
+REPRODUCE_FALLBACK = ".venv/bin/python -m fuzzing reproduce {path}"
 
 
 class Hang(BaseException):  # BaseException: a decoder's `except Exception` must not swallow it
@@ -452,7 +452,7 @@ def _fuzz_one(
     """One target with the chosen engine; Ctrl-C ends it with the report of what ran."""
     try:
         if engine == "atheris":
-            from groundstation.fuzzing.atheris_engine import fuzz_target_atheris
+            from fuzzing.atheris_engine import fuzz_target_atheris
 
             return fuzz_target_atheris(target, seconds, out_dir, rng.getrandbits(31), time_limit, tracer)
         target_rng = random.Random(rng.getrandbits(64))
