@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m fuzzing") -> int:
             print(f"{name:<20} UNAVAILABLE: {why}")
         return 0
     if args.command == "reproduce":
-        from fuzzing.engine import reproduce
+        from fuzzing.campaign import reproduce
 
         reproduce(args.path)
         return 0
@@ -138,7 +138,7 @@ def _interrupt_on_sigterm() -> list[int]:
 
 def _decoders(args: argparse.Namespace) -> int:
     """A campaign whose report is written however it ends (Ctrl-C and SIGTERM included)."""
-    from fuzzing.engine import fuzz_decoders
+    from fuzzing.campaign import fuzz_decoders
 
     terminated = _interrupt_on_sigterm()
     per_target = args.seconds_per_target is not None

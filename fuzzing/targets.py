@@ -764,7 +764,7 @@ def _link_receiver() -> Target:
 
 @register("frame-receiver")
 def _frame_receiver() -> Target:
-    from groundstation.link_receiver import FrameReceiver
+    from groundstation.frame_receiver import FrameReceiver
 
     config = _small_channel("aos")
 

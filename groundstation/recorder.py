@@ -17,13 +17,13 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
+from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import zmq
 
-import paleblue
 from protocols.errors import DecodeError
 from protocols.recording import (
     DEFAULT_INDEX_INTERVAL_BYTES,
@@ -77,7 +77,7 @@ class RecordingWriter:
             raise ValueError("index_interval_bytes must be positive")
         self.path = Path(path)
         self.header = RecordingHeader(
-            paleblue_version=paleblue.__version__,
+            paleblue_version=_version(),
             scenario=scenario,
             config=dict(config or {}),
             start_ns=time.time_ns(),
@@ -254,6 +254,14 @@ class RecordingWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _version() -> str:
+    """The installed paleblue's version (the ground may not import the command line for it)."""
+    try:
+        return metadata.version("paleblue")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
 
 
 @dataclass

@@ -17,9 +17,10 @@ import zmq
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzzing import engine, targets
+from fuzzing import campaign, targets
+from fuzzing.campaign import fuzz_decoders, reproduce
 from fuzzing.coverage import CoverageTracer
-from fuzzing.engine import Hang, classify, fuzz_decoders, fuzz_target_builtin, reproduce
+from fuzzing.engine import Hang, classify, fuzz_target_builtin
 from fuzzing.minimize import ddmin
 from fuzzing.mutators import MUTATIONS, Mutator
 from fuzzing.seeds import decode_parts, encode_parts
@@ -313,7 +314,7 @@ def test_stream_fuzz_with_oversized_messages_each_refused_and_counted(tmp_path: 
 
 
 def test_engine_module_exports_the_documented_api() -> None:
-    assert callable(engine.fuzz_decoders) and callable(engine.reproduce)
+    assert callable(campaign.fuzz_decoders) and callable(campaign.reproduce)
 
 
 def test_command_line_lists_targets_and_runs_a_short_campaign(tmp_path: Path, capsys) -> None:

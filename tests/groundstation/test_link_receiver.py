@@ -11,9 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.transmitter import Transmitter
-from groundstation.link_receiver import FrameReceiver, LinkReceiver, SyncState
+from groundstation.frame_receiver import FrameReceiver, SyncState
+from groundstation.link_receiver import LinkReceiver
 from protocols.cadu import CaduCodec
-from protocols.channel_config import ASM, ASM_LENGTH, PRESETS, preset
+from protocols.channel_config import ASM, ASM_LENGTH
+from protocols.channel_file import PRESETS, preset
 from protocols.space_packet import SpacePacket
 
 

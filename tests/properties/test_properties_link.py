@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from fuzzing.mutators import Mutation
 from fuzzing.seeds import cadu_stream
-from groundstation.link_receiver import FrameReceiver, LinkReceiver
+from groundstation.frame_receiver import FrameReceiver
+from groundstation.link_receiver import LinkReceiver
 from protocols.cadu import CaduCodec
 from protocols.channel_config import FrameType, PhysicalChannelConfig
 from protocols.space_packet import SpacePacket
