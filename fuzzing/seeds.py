@@ -1,14 +1,15 @@
 """Valid encodings, made by the real builders: seeds for the fuzzer and the stream fuzzer.
 
 The packets are what the probe sends, built by the probe's own code: images by its image
-packetizer (:func:`emulator.imaging.image_packets`), housekeeping by its flight software from the
-mission database's layouts (:class:`emulator.flight_software.FlightSoftware`), frames and CADUs by
-its transmitter (:class:`emulator.transmitter.Transmitter`). A change to any of them changes the
-seeds with it, so the fuzzers start from the bytes the ground really receives.
+packetizer (:func:`emulator.imaging.image_packets`), housekeeping from the mission database's
+layouts packed as the flight software packs them, frames and CADUs by its transmitter
+(:class:`emulator.transmitter.Transmitter`). A change to any of them changes the seeds with it,
+so the fuzzers start from the bytes the ground really receives.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -16,11 +17,10 @@ from functools import cache
 import numpy as np
 
 from emulator import imaging
-from emulator.flight_software import FlightSoftware
 from emulator.transmitter import Transmitter
 from protocols.channel_config import PhysicalChannelConfig
-from protocols.mission_db import MissionDatabase, load_mission_db
-from protocols.pus_services import Service, unpack_tm
+from protocols.mission_db import FieldDef, MissionDatabase, load_mission_db
+from protocols.pus_services import Service, Subtype, pack_hk_report, pack_tm
 from protocols.space_packet import SequenceCounter
 from protocols.time_code import CucTime
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
@@ -75,18 +75,35 @@ def image_packets(
     return packets
 
 
-def housekeeping_packets(count: int, seed: int = 0) -> list[bytes]:
-    """Platform housekeeping reports (3,25) as the flight software makes them from the database.
+def housekeeping_packets(
+    count: int, counter: SequenceCounter | None = None, seed: int = 0, mdb: MissionDatabase | None = None
+) -> list[bytes]:
+    """Housekeeping reports (3,25) laid out by the mission database, each structure in turn, with
+    random raw values every parameter can hold (enumerations take one of their states), packed as
+    the flight software packs its reports (the layout's ``pack_raw``, ``pack_hk_report``,
+    ``pack_tm``)."""
+    mdb = mdb or _mission_db()
+    counter = counter or SequenceCounter()
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        packet = mdb.packets[i % len(mdb.packets)]
+        raw = [_random_raw(f, rng) for f in packet.layout.values]
+        body = pack_hk_report(packet.structure_id, packet.layout.pack_raw(raw))
+        time = CucTime(1_280_000_000 + i, 0)
+        sequence = counter.next(packet.apid)
+        service, subtype = Service.HOUSEKEEPING, Subtype.HK_REPORT
+        out.append(pack_tm(packet.apid, sequence, service, subtype, time, body, i, mdb.destination_id))
+    return out
 
-    Every structure of the mission database in turn, one second of on-board time apart from a
-    start ``seed`` seconds later."""
-    software = FlightSoftware(_mission_db())
-    now = float(1_280_000_000 + seed)
-    out: list[bytes] = []
-    while len(out) < count:
-        out += [p for p in software.tick(now) if unpack_tm(p).service == Service.HOUSEKEEPING]
-        now += 1.0
-    return out[:count]
+
+def _random_raw(f: FieldDef, rng: random.Random) -> int | float:
+    if f.kind == "float":
+        return rng.uniform(-1e3, 1e3)
+    if f.kind == "enum":
+        return rng.choice(sorted(f.calibration.values.values()))  # type: ignore[attr-defined]
+    low, high = f.raw_range
+    return rng.randint(int(low), int(high))
 
 
 def downlink_packets(images: int = 2, housekeeping_every: int = 3, seed: int = 0) -> list[bytes]:
@@ -95,7 +112,7 @@ def downlink_packets(images: int = 2, housekeeping_every: int = 3, seed: int = 0
     pictures = [image_packets(i, counter=counter, seed=seed + i) for i in range(1, images + 1)]
     every = housekeeping_every
     slots = sum(1 for picture in pictures for i in range(len(picture)) if every and i % every == 0)
-    housekeeping = iter(housekeeping_packets(slots, seed=seed))
+    housekeeping = iter(housekeeping_packets(slots, counter, seed=seed))
     packets: list[bytes] = []
     for picture in pictures:
         for i, packet in enumerate(picture):

@@ -130,7 +130,7 @@ class GroundStation:
         self.faults = FaultLog(log)
         self.transport = MessageGapCounter()
         # reassembly faults (refused, unconfirmed or duplicate images) go to the fault log
-        self.messages_refused = 0  # refused by ZeroMQ (over MAX_MESSAGE_OCTETS): see zmq_guard
+        self.messages_refused = 0  # refused by ZeroMQ (too long): see transport/connection_guard
         self.reassembler = ImageReassembler(on_fault=lambda kind, detail: self.faults.record(kind, detail))
         # the publisher session of the messages being handled (None: a raw file), so that a
         # restarted probe's image 1 is a new image, not a duplicate of the last session's
