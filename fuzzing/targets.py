@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from groundstation.fuzzing import seeds as seedlib
+from fuzzing import seeds as seedlib
 from protocols.errors import DecodeError
 from protocols.mission_db import default_spacecraft_id
 
@@ -334,10 +334,10 @@ def _hk_decommutation() -> Target:
         raw = packet.layout.unpack_raw(tm.app_data, 2)
         return [f.to_engineering(r) for f, r in zip(packet.layout.values, raw, strict=True)]
 
-    seeds = [
+    seeds = [  # every layout zero-filled, then the reports the flight software makes
         ps.pack_tm(p.apid, 1, 3, 25, 100.0, ps.pack_hk_report(p.structure_id, bytes(p.layout.length)))
         for p in mdb.packets
-    ]
+    ] + seedlib.housekeeping_packets(len(mdb.packets))
     return Target(
         "hk-decommutation",
         run,
@@ -769,7 +769,7 @@ def _link_receiver() -> Target:
 
 @register("frame-receiver")
 def _frame_receiver() -> Target:
-    from groundstation.link_receiver import FrameReceiver
+    from groundstation.frame_receiver import FrameReceiver
 
     config = _small_channel("aos")
 
