@@ -18,7 +18,7 @@ from protocols.image_transport import (
     iter_segments,
     make_image_header,
 )
-from protocols.pus import TmSecondaryHeader, pack_tm_packet
+from protocols.pus import TmPacket, TmSecondaryHeader
 from protocols.space_packet import SequenceCounter, SequenceFlags
 from protocols.time_code import CucTime
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
@@ -93,7 +93,7 @@ def _tm(
     flags: int = SequenceFlags.UNSEGMENTED,
 ) -> bytes:
     header = TmSecondaryHeader(service, subtype, time, message_counter=counter.next(apid + 0x800) & 0xFFFF)
-    return pack_tm_packet(apid, counter.next(apid), header, payload, flags)
+    return TmPacket(apid, counter.next(apid), header, payload, flags).pack()
 
 
 def downlink_packets(images: int = 2, housekeeping_every: int = 3, seed: int = 0) -> list[bytes]:
