@@ -39,7 +39,7 @@ from protocols.pus_services import (
     unpack_tm,
     unpack_verification,
 )
-from protocols.space_packet import PRIMARY_HEADER_LENGTH, SpacePacket
+from protocols.space_packet import SpacePacket, peek_header
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +187,10 @@ class TelemetryProcessor:
     def process(self, packet: bytes, received_at: float | None = None) -> object | None:
         """Decode one TM packet; returns what it held, or None (and counts why) if it could not."""
         try:
-            if len(packet) >= PRIMARY_HEADER_LENGTH:
-                apid = ((packet[0] & 0x07) << 8) | packet[1]
-                if apid not in self._platform_apids:
-                    self.counters["not-platform"] += 1
-                    return None
+            header = peek_header(packet)
+            if header is not None and header.apid not in self._platform_apids:
+                self.counters["not-platform"] += 1
+                return None
             tm = unpack_tm(packet)
             return self._dispatch(tm, received_at)
         except DecodeError as exc:
