@@ -29,11 +29,14 @@ from protocols.errors import DecodeError
 from protocols.mission_db import FieldDef, HousekeepingPacket, MissionDatabase
 from protocols.pus_services import (
     TM_OVERHEAD,
+    ConnectionTestSubtype,
+    HousekeepingSubtype,
     Service,
-    Subtype,
     TimeCorrelation,
+    TimeSubtype,
     TmPacket,
     VerificationReport,
+    message_name,
     unpack_event_id,
     unpack_structure_id,
     unpack_tm,
@@ -203,7 +206,7 @@ class TelemetryProcessor:
 
     def _dispatch(self, tm: TmPacket, received_at: float | None) -> object:
         key = (tm.service, tm.subtype)
-        if key == (Service.HOUSEKEEPING, Subtype.HK_REPORT):
+        if key == (Service.HOUSEKEEPING, HousekeepingSubtype.HK_REPORT):
             return self._housekeeping(tm)
         if tm.service == Service.EVENT:
             return self._event(tm)
@@ -213,16 +216,16 @@ class TelemetryProcessor:
             if self.on_verification is not None:
                 self.on_verification(report, tm.time)
             return report
-        if key == (Service.TEST, Subtype.PONG):
+        if key == (Service.TEST, ConnectionTestSubtype.PONG):
             self.counters["pong"] += 1
             self.pongs.append(tm.time)
             return tm
-        if key == (Service.TIME, Subtype.TIME_CORRELATION_REPORT):
+        if key == (Service.TIME, TimeSubtype.TIME_CORRELATION_REPORT):
             report = TimeCorrelation.unpack(tm.app_data)
             self.counters["time-report"] += 1
             self.time_reports.append((report, received_at if received_at is not None else tm.time))
             return report
-        raise DecodeError(LAYER, 7, f"no handler for service {tm.service},{tm.subtype}")
+        raise DecodeError(LAYER, 7, f"no handler for {message_name(tm.service, tm.subtype)}")
 
     # ------------------------------------------------------------------ housekeeping
 

@@ -68,6 +68,7 @@ __all__ = [  # the API, PUS packets and layouts of protocols.pus re-exported
     "PRIMARY_HEADER",
     "REQUEST_ID",
     "REQUEST_ID_LENGTH",
+    "SUBTYPES",
     "TC_OVERHEAD",
     "TC_SECONDARY_HEADER",
     "TC_SECONDARY_HEADER_LENGTH",
@@ -78,16 +79,23 @@ __all__ = [  # the API, PUS packets and layouts of protocols.pus re-exported
     "TM_SECONDARY_HEADER_LENGTH",
     "VERIFICATION_FAILURE",
     "VERIFICATION_SUCCESS",
+    "ConnectionTestSubtype",
+    "EventSubtype",
     "FailureCode",
+    "FunctionSubtype",
+    "HousekeepingSubtype",
     "RequestId",
     "Service",
     "Subtype",
     "TcPacket",
     "TcSecondaryHeader",
     "TimeCorrelation",
+    "TimeSubtype",
     "TmPacket",
     "TmSecondaryHeader",
     "VerificationReport",
+    "VerificationSubtype",
+    "message_name",
     "pack_event",
     "pack_function",
     "pack_hk_report",
@@ -115,21 +123,81 @@ class Service(IntEnum):
     TEST = 17
 
 
-class Subtype(IntEnum):
+class VerificationSubtype(IntEnum):
     ACCEPTANCE_SUCCESS = 1
     ACCEPTANCE_FAILURE = 2
     COMPLETION_SUCCESS = 7
     COMPLETION_FAILURE = 8
+
+
+class HousekeepingSubtype(IntEnum):
     HK_REPORT = 25
     HK_MODIFY_INTERVAL = 31
+
+
+class EventSubtype(IntEnum):
+    """The severity of an event report is its subtype."""
+
+    INFORMATIVE = 1
+    LOW_SEVERITY = 2
+    MEDIUM_SEVERITY = 3
+    HIGH_SEVERITY = 4
+
+
+class FunctionSubtype(IntEnum):
     PERFORM_FUNCTION = 1
+
+
+class TimeSubtype(IntEnum):
     TIME_CORRELATION_REQUEST = 128
     TIME_CORRELATION_REPORT = 129
+
+
+class ConnectionTestSubtype(IntEnum):
+    """Service 17, the are-you-alive connection test."""
+
     PING = 1
     PONG = 2
 
 
-EVENT_SUBTYPES = (1, 2, 3, 4)  # informative, low, medium, high severity
+SUBTYPES: dict[int, type[IntEnum]] = {
+    Service.VERIFICATION: VerificationSubtype,
+    Service.HOUSEKEEPING: HousekeepingSubtype,
+    Service.EVENT: EventSubtype,
+    Service.FUNCTION: FunctionSubtype,
+    Service.TIME: TimeSubtype,
+    Service.TEST: ConnectionTestSubtype,
+}
+
+
+def message_name(service: int, subtype: int) -> str:
+    """``TEST.PONG`` for 17,2; the numbers (``17,99``) when this module does not know the message."""
+    subtypes = SUBTYPES.get(service)
+    if subtypes is None or subtype not in subtypes._value2member_map_:
+        return f"{service},{subtype}"
+    return f"{Service(service).name}.{subtypes(subtype).name}"
+
+
+class Subtype:
+    """Every subtype by name, whatever its service (the per-service enums are the types).
+
+    A namespace, not an enum: several services share numbers, so ``Subtype(2)`` could only
+    guess; use :data:`SUBTYPES` or :func:`message_name` to name a subtype of a service."""
+
+    ACCEPTANCE_SUCCESS = VerificationSubtype.ACCEPTANCE_SUCCESS
+    ACCEPTANCE_FAILURE = VerificationSubtype.ACCEPTANCE_FAILURE
+    COMPLETION_SUCCESS = VerificationSubtype.COMPLETION_SUCCESS
+    COMPLETION_FAILURE = VerificationSubtype.COMPLETION_FAILURE
+    HK_REPORT = HousekeepingSubtype.HK_REPORT
+    HK_MODIFY_INTERVAL = HousekeepingSubtype.HK_MODIFY_INTERVAL
+    PERFORM_FUNCTION = FunctionSubtype.PERFORM_FUNCTION
+    TIME_CORRELATION_REQUEST = TimeSubtype.TIME_CORRELATION_REQUEST
+    TIME_CORRELATION_REPORT = TimeSubtype.TIME_CORRELATION_REPORT
+    PING = ConnectionTestSubtype.PING
+    PONG = ConnectionTestSubtype.PONG
+
+
+EVENT_SUBTYPES = tuple(EventSubtype)  # informative, low, medium, high severity
 ACK_ACCEPTANCE = 0b1000
 ACK_COMPLETION = 0b0001
 
@@ -219,7 +287,10 @@ class VerificationReport:
 
     @property
     def success(self) -> bool:
-        return self.subtype in (Subtype.ACCEPTANCE_SUCCESS, Subtype.COMPLETION_SUCCESS)
+        return self.subtype in (
+            VerificationSubtype.ACCEPTANCE_SUCCESS,
+            VerificationSubtype.COMPLETION_SUCCESS,
+        )
 
     @property
     def stage(self) -> str:
@@ -229,17 +300,17 @@ class VerificationReport:
 def pack_verification(subtype: int, request_id: RequestId, failure_code: int | None = None) -> bytes:
     """Application data of 1,1 / 1,7 (no code) or 1,2 / 1,8 (with a failure code)."""
     rid = REQUEST_ID.parse(request_id.pack())
-    if subtype in (Subtype.ACCEPTANCE_FAILURE, Subtype.COMPLETION_FAILURE):
+    if subtype in (VerificationSubtype.ACCEPTANCE_FAILURE, VerificationSubtype.COMPLETION_FAILURE):
         if failure_code is None:
             raise ValueError("a failure report needs a failure code")
         return VERIFICATION_FAILURE.build({"request_id": rid, "failure_code": int(failure_code)})
-    if subtype not in (Subtype.ACCEPTANCE_SUCCESS, Subtype.COMPLETION_SUCCESS):
+    if subtype not in (VerificationSubtype.ACCEPTANCE_SUCCESS, VerificationSubtype.COMPLETION_SUCCESS):
         raise ValueError(f"1,{subtype} is not a verification report paleblue sends")
     return VERIFICATION_SUCCESS.build({"request_id": rid})
 
 
 def unpack_verification(subtype: int, app_data: bytes) -> VerificationReport:
-    failure = subtype in (Subtype.ACCEPTANCE_FAILURE, Subtype.COMPLETION_FAILURE)
+    failure = subtype in (VerificationSubtype.ACCEPTANCE_FAILURE, VerificationSubtype.COMPLETION_FAILURE)
     if subtype not in (1, 2, 7, 8):
         raise DecodeError(LAYER, 0, f"verification subtype {subtype} is not 1, 2, 7 or 8")
     need = REQUEST_ID_LENGTH + (2 if failure else 0)
