@@ -39,7 +39,6 @@ from protocols.pus_services import (
     message_name,
     unpack_event_id,
     unpack_structure_id,
-    unpack_tm,
     unpack_verification,
 )
 from protocols.space_packet import SpacePacket, peek_header
@@ -189,16 +188,35 @@ class TelemetryProcessor:
 
     def process(self, packet: bytes, received_at: float | None = None) -> object | None:
         """Decode one TM packet; returns what it held, or None (and counts why) if it could not."""
+        header = peek_header(packet)
+        if header is not None and header.apid not in self._platform_apids:
+            self.counters["not-platform"] += 1
+            return None
         try:
-            header = peek_header(packet)
-            if header is not None and header.apid not in self._platform_apids:
-                self.counters["not-platform"] += 1
-                return None
-            tm = unpack_tm(packet)
+            tm = TmPacket.unpack(packet)
+        except DecodeError as exc:
+            self.count_undecodable(exc)
+            return None
+        return self.process_tm(tm, received_at)
+
+    def process_tm(self, tm: TmPacket, received_at: float | None = None) -> object | None:
+        """One platform packet already decoded (the station's way in: each packet decoded once)."""
+        if tm.apid not in self._platform_apids:
+            self.counters["not-platform"] += 1
+            return None
+        try:
             return self._dispatch(tm, received_at)
         except DecodeError as exc:
-            self._count_bad(exc.layer, exc)
+            self.count_undecodable(exc)
             return None
+
+    def count_undecodable(self, exc: DecodeError) -> None:
+        """A platform packet that could not be decoded, counted by the layer that refused it."""
+        self._count_bad(exc.layer, exc)
+
+    @property
+    def undecodable_total(self) -> int:
+        return sum(self.undecodable.values())
 
     def _count_bad(self, reason: str, exc: Exception) -> None:
         self.undecodable[reason] += 1
