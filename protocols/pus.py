@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, Self
 
 import numpy as np
 from construct import BitsInteger, BitStruct, Bytes, Flag, Int8ub, Int16ub, Struct
@@ -232,9 +232,57 @@ def _whole_packet(packet: bytes | memoryview, layer: str) -> SpacePacket:
     return sp
 
 
+class _PusPacket:
+    """What TM and TC packets share: the secondary header's service and subtype, pack and unpack."""
+
+    __slots__ = ()
+    PACKET_TYPE: ClassVar[int]
+    SECONDARY_HEADER: ClassVar[type[TmSecondaryHeader] | type[TcSecondaryHeader]]
+    SECONDARY_HEADER_LENGTH: ClassVar[int]
+    LAYER: ClassVar[str]
+
+    apid: int
+    sequence_count: int
+    header: TmSecondaryHeader | TcSecondaryHeader
+    app_data: bytes
+    sequence_flags: int
+
+    @property
+    def service(self) -> int:
+        return self.header.service
+
+    @property
+    def subtype(self) -> int:
+        return self.header.subtype
+
+    def pack(self) -> bytes:
+        """Primary header, secondary header, application data, PEC: the one place they are written."""
+        body = self.header.pack() + self.app_data
+        return _pack_with_pec(self.apid, self.sequence_count, self.PACKET_TYPE, self.sequence_flags, body)
+
+    @classmethod
+    def unpack(cls, packet: bytes | memoryview) -> Self:
+        """Decode one whole packet (nothing after it) or raise DecodeError (``pus-pec``: bad PEC)."""
+        return cls.from_space_packet(_whole_packet(packet, cls.LAYER))
+
+    @classmethod
+    def from_space_packet(cls, packet: SpacePacket) -> Self:
+        """Check a space packet as this kind of PUS-C packet (type, flag, length, PEC, secondary
+        header) or raise DecodeError. Offsets count from the start of the packet."""
+        data = _checked_data(packet, cls.PACKET_TYPE, cls.SECONDARY_HEADER_LENGTH, cls.LAYER)
+        header = cls.SECONDARY_HEADER.unpack(data, 0)
+        app_data = data[cls.SECONDARY_HEADER_LENGTH : -PEC_LENGTH]
+        return cls(packet.apid, packet.sequence_count, header, app_data, packet.sequence_flags)  # type: ignore[call-arg]
+
+
 @dataclass(frozen=True, slots=True)
-class TmPacket:
+class TmPacket(_PusPacket):
     """A whole PUS-C telemetry packet as a value (the PEC is computed by :meth:`pack`)."""
+
+    PACKET_TYPE: ClassVar[int] = PacketType.TELEMETRY
+    SECONDARY_HEADER: ClassVar[type[TmSecondaryHeader]] = TmSecondaryHeader
+    SECONDARY_HEADER_LENGTH: ClassVar[int] = TM_SECONDARY_HEADER_LENGTH
+    LAYER: ClassVar[str] = LAYER_TM
 
     apid: int
     sequence_count: int
@@ -243,39 +291,18 @@ class TmPacket:
     sequence_flags: int = SequenceFlags.UNSEGMENTED
 
     @property
-    def service(self) -> int:
-        return self.header.service
-
-    @property
-    def subtype(self) -> int:
-        return self.header.subtype
-
-    @property
     def time(self) -> float:
         return self.header.time.seconds
 
-    def pack(self) -> bytes:
-        """Primary header, secondary header, application data, PEC."""
-        body = self.header.pack() + self.app_data
-        return _pack_with_pec(self.apid, self.sequence_count, PacketType.TELEMETRY, self.sequence_flags, body)
-
-    @classmethod
-    def unpack(cls, packet: bytes | memoryview) -> TmPacket:
-        """Decode one whole packet (nothing after it) or raise DecodeError (``pus-pec``: bad PEC)."""
-        return cls.from_space_packet(_whole_packet(packet, LAYER_TM))
-
-    @classmethod
-    def from_space_packet(cls, packet: SpacePacket) -> TmPacket:
-        """Check a space packet as PUS-C TM (PEC included). Offsets count from the packet start."""
-        data = _checked_data(packet, PacketType.TELEMETRY, TM_SECONDARY_HEADER_LENGTH, LAYER_TM)
-        header = TmSecondaryHeader.unpack(data, 0)
-        app_data = data[TM_SECONDARY_HEADER_LENGTH:-PEC_LENGTH]
-        return cls(packet.apid, packet.sequence_count, header, app_data, packet.sequence_flags)
-
 
 @dataclass(frozen=True, slots=True)
-class TcPacket:
+class TcPacket(_PusPacket):
     """A whole PUS-C telecommand packet as a value (the PEC is computed by :meth:`pack`)."""
+
+    PACKET_TYPE: ClassVar[int] = PacketType.TELECOMMAND
+    SECONDARY_HEADER: ClassVar[type[TcSecondaryHeader]] = TcSecondaryHeader
+    SECONDARY_HEADER_LENGTH: ClassVar[int] = TC_SECONDARY_HEADER_LENGTH
+    LAYER: ClassVar[str] = LAYER_TC
 
     apid: int
     sequence_count: int
@@ -284,34 +311,8 @@ class TcPacket:
     sequence_flags: int = SequenceFlags.UNSEGMENTED
 
     @property
-    def service(self) -> int:
-        return self.header.service
-
-    @property
-    def subtype(self) -> int:
-        return self.header.subtype
-
-    @property
     def request_id(self) -> RequestId:
         return RequestId(self.apid, self.sequence_count)
-
-    def pack(self) -> bytes:
-        body = self.header.pack() + self.app_data
-        return _pack_with_pec(
-            self.apid, self.sequence_count, PacketType.TELECOMMAND, self.sequence_flags, body
-        )
-
-    @classmethod
-    def unpack(cls, packet: bytes | memoryview) -> TcPacket:
-        """Decode one whole packet (nothing after it) or raise DecodeError (``pus-pec``: bad PEC)."""
-        return cls.from_space_packet(_whole_packet(packet, LAYER_TC))
-
-    @classmethod
-    def from_space_packet(cls, packet: SpacePacket) -> TcPacket:
-        data = _checked_data(packet, PacketType.TELECOMMAND, TC_SECONDARY_HEADER_LENGTH, LAYER_TC)
-        header = TcSecondaryHeader.unpack(data, 0)
-        app_data = data[TC_SECONDARY_HEADER_LENGTH:-PEC_LENGTH]
-        return cls(packet.apid, packet.sequence_count, header, app_data, packet.sequence_flags)
 
 
 def pack_tm_packet(
