@@ -23,7 +23,7 @@ from protocols.cltu import encode_cltu
 from protocols.errors import DecodeError
 from protocols.mission_db import MissionDatabase, load_mission_db
 from protocols.sdls import SecurityContext
-from protocols.space_packet import PacketStreamDecoder, SpacePacket
+from protocols.space_packet import PacketStreamDecoder, SpacePacket, peek_header
 from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 from transport.sender import Sender
@@ -114,7 +114,7 @@ class CommandLink:
             ]
         else:
             return []
-        return [p for p in raw if ((p[0] & 0x07) << 8 | p[1]) in self._platform_apids]
+        return [p for p in raw if (h := peek_header(p)) is not None and h.apid in self._platform_apids]
 
     def close(self) -> None:
         self._push.close()

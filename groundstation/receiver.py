@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from groundstation.fault_log import FaultLog
 from groundstation.station import GroundStation
 from protocols.channel_config import PhysicalChannelConfig
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
@@ -51,57 +52,27 @@ def run_ground_station(
     refusal is counted (``transport.messages_refused``) and the connection made again.
     Returns the pass summary, also written to ``out_dir`` on every way out (an exception too).
     """
-    push = None
-    if uplink is not None:
-        push = Sender(uplink, linger_ms=0, high_water_mark=10_000)
-    session = random.SystemRandom().getrandbits(32)
-    sent = [0]
-
-    def send_uplink(layer: Layer, payload: bytes) -> None:
-        assert push is not None
-        envelope = Envelope(layer, session, sent[0]).pack()
-        if push.send([TOPIC_UPLINK, envelope, payload], block=False):
-            sent[0] += 1
-        else:  # the probe is not there: the reply is lost, as over a link, and counted
-            station.faults.record("uplink not accepting", f"{len(payload)} octets dropped")
-
+    uplink_sender = _UplinkSender(uplink) if uplink is not None else None
+    send_uplink = uplink_sender.send if uplink_sender is not None else None
     station = GroundStation(
         out_dir,
         expect_images,
         channel,
-        send_uplink=send_uplink if push is not None else None,
+        send_uplink=send_uplink,
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,
     )
-    services = attach(station, send_uplink if push is not None else None) if attach is not None else None
+    if uplink_sender is not None:
+        uplink_sender.faults = station.faults
+    services = attach(station, send_uplink) if attach is not None else None
     subscriber = Subscriber(
         downlink,
         [TOPIC_DOWNLINK],
         high_water_mark=receive_high_water_mark(receive_queue or RECEIVE_QUEUE_OCTETS),
     )
     log.info("listening on %s, products to %s", downlink, out_dir)
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     try:
-        while not stop.is_set() and not station.finished:
-            if deadline is not None and time.monotonic() > deadline:
-                log.warning("timeout after %.0f s with %d image(s) done", timeout_s, station.images_done)
-                break
-            station.tick()
-            if services is not None:
-                services.tick()
-            for endpoint in subscriber.refusals():
-                station.record_refused(endpoint)
-            if not subscriber.poll(20):
-                continue
-            for _ in range(256):  # drain what is queued, then let the timers run
-                parts = subscriber.receive()
-                if parts is None:
-                    break
-                if on_message is not None:
-                    on_message(parts, time.time_ns())
-                station.handle_message(parts)
-                if station.finished:
-                    break
+        _receive(station, services, subscriber, stop, timeout_s, on_message)
     except BaseException:  # an error or an interrupt: the pass still ends with its summary
         station.finish()
         raise
@@ -109,6 +80,58 @@ def run_ground_station(
         if services is not None:
             services.close()
         subscriber.close()
-        if push is not None:
-            push.close()
+        if uplink_sender is not None:
+            uplink_sender.close()
     return station.finish()
+
+
+class _UplinkSender:
+    """CFDP replies up a ZeroMQ PUSH; one the probe does not take is lost, as over a link, and counted."""
+
+    def __init__(self, uplink: str) -> None:
+        self.push = Sender(uplink, linger_ms=0, high_water_mark=10_000)
+        self.session = random.SystemRandom().getrandbits(32)
+        self.sent = 0
+        self.faults: FaultLog | None = None
+
+    def send(self, layer: Layer, payload: bytes) -> None:
+        envelope = Envelope(layer, self.session, self.sent).pack()
+        if self.push.send([TOPIC_UPLINK, envelope, payload], block=False):
+            self.sent += 1
+        elif self.faults is not None:  # the probe is not there: the reply is lost, as over a link
+            self.faults.record("uplink not accepting", f"{len(payload)} octets dropped")
+
+    def close(self) -> None:
+        self.push.close()
+
+
+def _receive(
+    station: GroundStation,
+    services: Any,
+    subscriber: Subscriber,
+    stop: threading.Event,
+    timeout_s: float | None,
+    on_message: Callable[[list[bytes], int], None] | None,
+) -> None:
+    """Messages to the station until stopped, done or out of time; timers between batches."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while not stop.is_set() and not station.finished:
+        if deadline is not None and time.monotonic() > deadline:
+            log.warning("timeout after %.0f s with %d image(s) done", timeout_s, station.images_done)
+            return
+        station.tick()
+        if services is not None:
+            services.tick()
+        for endpoint in subscriber.refusals():
+            station.record_refused(endpoint)
+        if not subscriber.poll(20):
+            continue
+        for _ in range(256):  # drain what is queued, then let the timers run
+            parts = subscriber.receive()
+            if parts is None:
+                break
+            if on_message is not None:
+                on_message(parts, time.time_ns())
+            station.handle_message(parts)
+            if station.finished:
+                break

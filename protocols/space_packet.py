@@ -101,6 +101,16 @@ def unpack_header_fast(data: bytes | memoryview, offset: int = 0) -> PrimaryHead
     )
 
 
+def peek_header(data: bytes | memoryview, offset: int = 0) -> PrimaryHeader | None:
+    """The primary header at ``offset``, nothing else checked (None: fewer than six octets there).
+
+    The one place that reads APID, type or count from raw bytes: a router's first look at a unit
+    before deciding who decodes it."""
+    if offset < 0 or len(data) - offset < PRIMARY_HEADER_LENGTH:
+        return None
+    return unpack_header_fast(data, offset)
+
+
 def pack_header_fast(h: PrimaryHeader) -> bytes:
     if not 0 <= h.apid <= 0x7FF:
         raise ValueError(f"APID {h.apid} does not fit 11 bits")
