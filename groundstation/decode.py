@@ -26,6 +26,7 @@ from groundstation.station import GroundStation, MessageBatch
 from protocols.channel_config import ASM, PRESETS, PhysicalChannelConfig, preset
 from protocols.channel_file import channel_from_dict, channel_to_dict
 from protocols.errors import DecodeError
+from protocols.mission_db import MissionDatabase
 from protocols.recording import SYNC_MARKER
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 
@@ -93,6 +94,7 @@ def decode_file(
     channel_name: str | None = None,
     overrides: Callable[[PhysicalChannelConfig], PhysicalChannelConfig] | None = None,
     attach: Callable[[GroundStation], Any] | None = None,
+    mdb: MissionDatabase | None = None,
 ) -> dict:
     """Decode ``path`` into products and ``summary.json`` in ``out_dir``; returns the summary.
 
@@ -119,7 +121,7 @@ def decode_file(
     used = used if used is not None else preset()
     if overrides is not None:
         used = overrides(used)
-    station = GroundStation(out_dir, channel=used, write_products=write_products)
+    station = GroundStation(out_dir, channel=used, mdb=mdb, write_products=write_products)
     services = attach(station) if attach is not None else None
     tick = services.tick if services is not None else None
     sink: BinaryIO | None = None

@@ -15,6 +15,7 @@ import zmq
 from groundstation.station import GroundStation
 from groundstation.zmq_guard import ConnectionGuard, limit_message_size, receive_high_water_mark
 from protocols.channel_config import PhysicalChannelConfig
+from protocols.mission_db import MissionDatabase
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 
 log = logging.getLogger("paleblue.ground")
@@ -39,9 +40,11 @@ def run_ground_station(
     link_rate_bps: float | None = None,
     receive_queue: int | None = None,
     attach: Callable[[GroundStation, Callable[[Layer, bytes], None] | None], Any] | None = None,
+    mdb: MissionDatabase | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
+    ``mdb``: the mission database (None: paleblue's own).
     ``attach(station, send_uplink)`` (the archive and the API) returns services whose ``tick()``
     runs between batches of messages and whose ``close()`` runs on every way out.
 
@@ -74,6 +77,7 @@ def run_ground_station(
         out_dir,
         expect_images,
         channel,
+        mdb=mdb,
         send_uplink=send_uplink if push is not None else None,
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,
