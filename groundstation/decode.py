@@ -28,6 +28,7 @@ from groundstation.station import GroundStation
 from protocols.channel_config import ASM, PhysicalChannelConfig
 from protocols.channel_file import PRESETS, channel_from_dict, channel_to_dict, preset
 from protocols.errors import DecodeError
+from protocols.mission_db import MissionDatabase
 from protocols.recording import SYNC_MARKER
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 
@@ -95,6 +96,7 @@ def decode_file(
     channel_name: str | None = None,
     overrides: Callable[[PhysicalChannelConfig], PhysicalChannelConfig] | None = None,
     attach: Callable[[GroundStation], Any] | None = None,
+    mdb: MissionDatabase | None = None,
 ) -> dict:
     """Decode ``path`` into products and ``summary.json`` in ``out_dir``; returns the summary.
 
@@ -121,7 +123,7 @@ def decode_file(
     used = used if used is not None else preset()
     if overrides is not None:
         used = overrides(used)
-    station = GroundStation(out_dir, channel=used, write_products=write_products)
+    station = GroundStation(out_dir, channel=used, mdb=mdb, write_products=write_products)
     services = attach(station) if attach is not None else None
     tick = services.tick if services is not None else None
     sink: BinaryIO | None = None
