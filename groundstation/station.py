@@ -29,6 +29,7 @@ from protocols.apids import Apid, apid_name
 from protocols.atomic_file import append_line, write_atomically
 from protocols.channel_config import PhysicalChannelConfig, preset
 from protocols.errors import DecodeError
+from protocols.image_metadata import ImageMetadata
 from protocols.image_products import missing_pixels, product_stem, write_image_products
 from protocols.image_transport import (
     IMAGE_SEGMENT_HEADER_LENGTH,
@@ -474,15 +475,20 @@ class GroundStation:
             .reshape(h.height, h.width)
             .astype(dtype.newbyteorder("="))
         )
-        stem = self._unique_stem(product_stem(h.metadata, h.image_id, partial=not image.complete))
+        try:
+            metadata = ImageMetadata.from_map(h.metadata)
+        except DecodeError as exc:  # the pixels are still good: products without the probe's truth
+            self.faults.record("bad image metadata", f"image {h.image_id}: {exc.reason}")
+            metadata = ImageMetadata()
+        stem = self._unique_stem(product_stem(metadata.scenario, h.image_id, partial=not image.complete))
         measurement: dict = {}
         try:
             if self.write_products:
-                measurement = measure_bodies(pixels, h.metadata)
+                measurement = measure_bodies(pixels, metadata)
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             self.faults.record("bad image metadata", f"image {h.image_id}: {exc!r}")
         truth = {
-            **h.metadata,
+            **metadata.to_map(),
             "received": {
                 "complete": image.complete,
                 "crc32_ok": image.crc_ok,
@@ -514,7 +520,7 @@ class GroundStation:
             sha256=hashlib.sha256(image.pixels).hexdigest(),
             files={k: str(v) for k, v in files.items()},
             measurement=measurement,
-            onboard_sha256=h.metadata.get("onboard_pixels_sha256"),
+            onboard_sha256=metadata.onboard_pixels_sha256,
             delivery=delivery or {"method": "image packets (PUS 128)"},
         )
         self.products.append(product)
