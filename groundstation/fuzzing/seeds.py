@@ -11,6 +11,15 @@ import struct
 from collections.abc import Iterable
 
 from protocols.apids import Apid
+from protocols.image_metadata import (
+    BodyTruth,
+    BrownDistortion,
+    CameraCalibration,
+    ImageMetadata,
+    PsfTruth,
+    SensorTruth,
+    StarTruth,
+)
 from protocols.image_transport import (
     SERVICE_IMAGE,
     SUBTYPE_IMAGE_HEADER,
@@ -39,8 +48,9 @@ def image_packets(
 ) -> list[bytes]:
     """One small image as the probe sends it: a header packet and its data segment packets.
 
-    The default metadata has the shapes the station reads (scenario, sensor, bodies), so that
-    mutations of the msgpack reach the product-writing code with values of the wrong type.
+    The default metadata (:func:`image_metadata`) has what the station reads (scenario, camera,
+    bodies, sensor), so that mutations of the msgpack reach its decoder and the measuring and
+    product-writing code behind it.
     """
     counter = counter or SequenceCounter()
     rng = random.Random(seed)
@@ -50,16 +60,7 @@ def image_packets(
         mask = (1 << (bit_depth - 8)) - 1
         pixels = bytes(b & mask if i % 2 == 0 else b for i, b in enumerate(pixels))
     time = CucTime(1_280_000_000 + image_id, 0x8000)
-    truth = (
-        metadata
-        if metadata is not None
-        else {
-            "scenario": "fuzz",
-            "sensor": {"exposure_s": 0.001},
-            "exposure_s": 0.001,
-            "bodies": {"earth": {"pixel_centre": [width / 2, height / 2], "radius_px": 2.0}},
-        }
-    )
+    truth = metadata if metadata is not None else image_metadata(width, height, bit_depth).to_map()
     header = make_image_header(image_id, pixels, width, height, bit_depth, 1000, time, truth, segment_octets)
     packets = [_tm(Apid.CAMERA, counter, SUBTYPE_IMAGE_HEADER, header.pack(), time, SERVICE_IMAGE)]
     for flags, segment in iter_segments(header, pixels):
@@ -67,6 +68,37 @@ def image_packets(
             _tm(Apid.CAMERA, counter, SUBTYPE_IMAGE_SEGMENT, segment.pack(), time, SERVICE_IMAGE, flags)
         )
     return packets
+
+
+def image_metadata(width: int = 8, height: int = 6, bit_depth: int = 12) -> ImageMetadata:
+    """Metadata of a small image as the probe writes it: scenario, epoch, camera, a body, sensor, a star."""
+    return ImageMetadata(
+        scenario="fuzz",
+        epoch_utc="2020-07-27T12:00:00.000Z",
+        camera=CameraCalibration(
+            cam_to_icrf_quaternion_wxyz=(1.0, 0.0, 0.0, 0.0),
+            width_px=width,
+            height_px=height,
+            fx_px=40.0,
+            fy_px=40.0,
+            cx_px=(width - 1) / 2,
+            cy_px=(height - 1) / 2,
+            distortion=BrownDistortion(k1=-0.05),
+        ),
+        bodies={
+            "earth": BodyTruth(
+                centre_px=(width / 2, height / 2), in_frame=True, apparent_radius_px=2.0, range_km=1.2e6
+            )
+        },
+        sensor=SensorTruth(
+            band="pan", bit_depth=bit_depth, exposure_s=0.001, psf=PsfTruth("gaussian", 0.8, 0.0)
+        ),
+        stars=(
+            StarTruth(hip=61941, v_mag=2.75, ra_deg=190.4, dec_deg=-1.45, pixel=(1.5, 2.5), expected_e=5.1),
+        ),
+        stars_in_field=1,
+        image_id=1,
+    )
 
 
 def housekeeping_packets(count: int, counter: SequenceCounter | None = None, seed: int = 0) -> list[bytes]:
