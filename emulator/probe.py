@@ -430,12 +430,10 @@ class Probe:
 DOWNLINK_STARS = 200
 
 
-def downlink_metadata(frame: RenderedFrame, scenario: str, image_id: int, pixels: bytes) -> ImageMetadata:
-    """The metadata the image header carries: the frame's truth, with the brightest
-    ``DOWNLINK_STARS`` stars, read through the declared contract (so the probe cannot send a map
-    the ground would refuse: a renderer value out of contract stops here, naming its key)."""
+def downlink_truth(frame: RenderedFrame, scenario: str, image_id: int, pixels: bytes) -> dict:
+    """The frame's truth as plain JSON types, with the brightest ``DOWNLINK_STARS`` stars."""
     stars = frame.truth.get("stars", [])
-    truth = json_ready(
+    return json_ready(
         {
             **frame.truth,
             "stars": stars[:DOWNLINK_STARS],
@@ -445,4 +443,10 @@ def downlink_metadata(frame: RenderedFrame, scenario: str, image_id: int, pixels
             "onboard_pixels_sha256": hashlib.sha256(pixels).hexdigest(),
         }
     )
-    return ImageMetadata.from_map(truth)
+
+
+def downlink_metadata(frame: RenderedFrame, scenario: str, image_id: int, pixels: bytes) -> ImageMetadata:
+    """The metadata the image header carries: :func:`downlink_truth` read through the declared
+    contract, so the probe cannot send a map the ground would refuse (a renderer value out of
+    contract stops here, naming its key)."""
+    return ImageMetadata.from_map(downlink_truth(frame, scenario, image_id, pixels))
