@@ -4,6 +4,7 @@ damage as well as before (the promise of ``test_properties_space_packet.py``, th
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections import Counter
@@ -115,6 +116,24 @@ def test_hostile_image_metadata_is_a_fault_not_an_internal_error(metadata: dict,
     for parts in image_messages(metadata):
         station.handle_message(parts)
     assert "internal error" not in station.faults.counts
+    assert len(station.products) == 1  # the pixels are good whatever the metadata says
+
+
+@pytest.mark.parametrize("metadata", HOSTILE_METADATA[:2])
+def test_refused_image_metadata_is_counted_and_the_image_still_written(
+    metadata: dict, tmp_path: Path
+) -> None:
+    """A map the declared contract refuses (protocols.image_metadata) is the counted fault 'bad
+    image metadata'; the image is written without the probe's truth, under a neutral name."""
+    station = station_module.GroundStation(tmp_path / "station")
+    for parts in image_messages(metadata):
+        station.handle_message(parts)
+    assert station.faults.counts["bad image metadata"] == 1
+    (product,) = station.products
+    assert product.onboard_sha256 is None
+    assert (tmp_path / "station" / "image-001.png").exists()
+    truth = json.loads((tmp_path / "station" / "image-001.json").read_text())
+    assert "sensor" not in truth and truth["received"]["complete"]
 
 
 @pytest.mark.parametrize("metadata", HOSTILE_METADATA[:2])
