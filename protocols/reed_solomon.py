@@ -145,6 +145,15 @@ def _syndrome_table(e: int) -> np.ndarray:
     return np.ascontiguousarray(table).view(np.uint64)
 
 
+@cache
+def _wire_syndrome_table(e: int, dual_basis: bool) -> np.ndarray:
+    """:func:`_syndrome_table` indexed by the symbol as received: in the dual basis, row v holds
+    the contributions of the conventional symbol TO_CONVENTIONAL[v], so that a received block's
+    syndromes need no basis conversion of the block first."""
+    table = _syndrome_table(e)
+    return np.ascontiguousarray(table[:, _TO_CONVENTIONAL_ARRAY, :]) if dual_basis else table
+
+
 GATHER_MAX_CODEWORDS = 640  # up to this many codewords one flat gather beats the loop
 
 
@@ -230,6 +239,7 @@ class CcsdsReedSolomon:
         self.codeblock_length = frame_length + self.parity_length * interleave
         self._parity = _parity_table(e)[self.virtual_fill :]  # (data_symbols, 256, 2E)
         self._syndromes = _syndrome_table(e)
+        self._wire_syndromes = _wire_syndrome_table(e, dual_basis)[self.virtual_fill :]
 
     # ------------------------------------------------------------------ encoding
     def encode(self, frame: bytes | bytearray | memoryview) -> bytes:
@@ -271,9 +281,14 @@ class CcsdsReedSolomon:
 
         Interleaving puts symbol s of codeword l at column s*I + l, check symbols included.
         """
-        n = blocks.shape[0]
-        shaped = blocks.reshape(n, self.codeword_length, self.interleave).transpose(1, 0, 2)
-        return np.ascontiguousarray(shaped).reshape(self.codeword_length, n * self.interleave)
+        n, i = blocks.shape[0], self.interleave
+        if i == 1:
+            return np.ascontiguousarray(blocks.T)
+        # the I symbols of one position of one block move together: as one I-octet item, the
+        # transposition is a copy of n * codeword_length items instead of I times as many
+        items = np.ascontiguousarray(blocks).reshape(n, self.codeword_length, i).view(f"V{i}")
+        moved = np.ascontiguousarray(items.reshape(n, self.codeword_length).T)
+        return moved.view(np.uint8).reshape(self.codeword_length, n * i)
 
     def syndromes_many(self, by_position: np.ndarray) -> np.ndarray:
         """(codeword_length, m) conventional symbols -> (m, 2E/8) uint64 packed syndromes."""
@@ -282,8 +297,8 @@ class CcsdsReedSolomon:
     def decode_many(self, blocks: np.ndarray) -> BatchResult:
         """Decode (n, codeblock_length) uint8 blocks (wire basis); frames come back in wire basis."""
         n = blocks.shape[0]
-        conventional = _TO_CONVENTIONAL_ARRAY[blocks] if self.dual_basis else blocks
-        syndromes = self.syndromes_many(self.by_position(conventional))
+        # syndromes straight from the received symbols (the table takes the basis into account)
+        syndromes = _xor_of_contributions(self._wire_syndromes, self.by_position(blocks))
         corrected = np.zeros(n * self.interleave, dtype=np.int64)
         frames = blocks[:, : self.frame_length]
         bad = np.flatnonzero(syndromes.any(axis=1))
@@ -299,8 +314,11 @@ class CcsdsReedSolomon:
                 for position, magnitude in fixes:
                     if position < self.data_symbols:
                         column = position * self.interleave + lane
-                        value = int(conventional[block, column]) ^ magnitude
-                        frames[block, column] = TO_DUAL[value] if self.dual_basis else value
+                        received = int(blocks[block, column])
+                        if self.dual_basis:
+                            frames[block, column] = TO_DUAL[TO_CONVENTIONAL[received] ^ magnitude]
+                        else:
+                            frames[block, column] = received ^ magnitude
         return BatchResult(frames, corrected.reshape(n, self.interleave))
 
     def _correct(self, syndromes: list[int]) -> list[tuple[int, int]] | None:
