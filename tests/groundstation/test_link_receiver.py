@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.transmitter import Transmitter
-from groundstation.link_receiver import FrameReceiver, LinkReceiver, SyncState
+from groundstation.link_receiver import FrameCountTracker, FrameReceiver, LinkReceiver, SyncState
 from protocols.cadu import CaduCodec
 from protocols.channel_config import ASM, ASM_LENGTH, PRESETS, preset
 from protocols.space_packet import SpacePacket
@@ -591,3 +591,21 @@ def test_lock_lost_inside_a_batch_goes_to_search_there() -> None:
     assert rx.counters.frames_good == len(cadus)
     assert rx.counters.asm_misses == config.flywheel + 1 and rx.counters.sync_losses == 1
     assert rx.counters.bytes_skipped == len(garbage)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([2, 3, 4, 8, 64, 256]),
+    st.lists(st.tuples(st.integers(0, 300), st.integers(0, 2)), max_size=300),
+)
+def test_frame_count_tracker_in_order_shortcut_changes_no_verdict(
+    modulo: int, steps: list[tuple[int, int]]
+) -> None:
+    """The shortcut for the frame after the newest gives what the general path gives."""
+    fast, general = FrameCountTracker(modulo, window=16), FrameCountTracker(modulo, window=16)
+    general._in_order_fast = False
+    count = 0
+    for jump, digest in steps:
+        count = (count + (1 if jump < 200 else jump)) % modulo  # mostly in order, some jumps back
+        assert fast.classify(count, digest) == general.classify(count, digest)
+        assert (fast.last, fast._recent, fast._missing) == (general.last, general._recent, general._missing)
