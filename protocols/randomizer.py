@@ -8,6 +8,8 @@ marker and restarts at every CADU, so randomizing and de-randomizing are the sam
 
 from __future__ import annotations
 
+from functools import cache, lru_cache
+
 import numpy as np
 
 PERIOD_OCTETS = 255
@@ -21,10 +23,16 @@ def _sequence_bits(count: int) -> list[int]:
     return bits[:count]
 
 
-def _sequence_octets(length: int) -> bytes:
+@cache
+def _period() -> bytes:
     bits = _sequence_bits(PERIOD_OCTETS * 8)
-    period = bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
-    return (period * (length // PERIOD_OCTETS + 1))[:length]
+    return bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
+
+
+@lru_cache(maxsize=64)  # bounded: one-off randomizing may see blocks of any length
+def _sequence_octets(length: int) -> bytes:
+    """The sequence for one block length, shared by every receiver and codec of that length."""
+    return (_period() * (length // PERIOD_OCTETS + 1))[:length]
 
 
 PERIOD = _sequence_octets(PERIOD_OCTETS)
