@@ -568,14 +568,15 @@ class LinkReceiver:
     def _decode_rows(self, rows: np.ndarray) -> tuple[list[bytes], list[int], list[str | None]]:
         """Frames, symbols corrected and fault (None = good) for each CADU row."""
         decoded = self._codec.decode_bodies(rows[:, ASM_LENGTH:])
-        frames = [row.tobytes() for row in decoded.frames]
-        coded = decoded.corrected.shape[1] > 0
-        corrected = decoded.corrected.sum(axis=1).tolist() if coded else [0] * len(frames)
+        count, length = decoded.frames.shape
+        joined = decoded.frames.tobytes()
+        frames = [joined[k : k + length] for k in range(0, count * length, length)]
+        fault = self._demux.frame_fault
+        if not decoded.corrected.any():  # no codeword needed correcting (or the code is off)
+            return frames, [0] * count, [fault(frame) for frame in frames]
+        corrected = decoded.corrected.sum(axis=1).tolist()
         ok = decoded.ok.tolist()
-        faults = [
-            (self._demux.frame_fault(frame) if good else "uncorrectable")
-            for frame, good in zip(frames, ok, strict=True)
-        ]
+        faults = [(fault(frame) if good else "uncorrectable") for frame, good in zip(frames, ok, strict=True)]
         return frames, corrected, faults
 
     def _process(self, out: list[LinkOutput], final: bool) -> None:
