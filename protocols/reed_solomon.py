@@ -22,7 +22,7 @@ and Forney steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from itertools import pairwise
 
 import numpy as np
@@ -237,9 +237,20 @@ class CcsdsReedSolomon:
         self.virtual_fill = k - self.data_symbols
         self.codeword_length = self.data_symbols + self.parity_length
         self.codeblock_length = frame_length + self.parity_length * interleave
-        self._parity = _parity_table(e)[self.virtual_fill :]  # (data_symbols, 256, 2E)
-        self._syndromes = _syndrome_table(e)
-        self._wire_syndromes = _wire_syndrome_table(e, dual_basis)[self.virtual_fill :]
+
+    # The tables (2-4 MB, some 30 ms to build) are built on first use, once per process: a ground
+    # station that never sees a coded CADU (a packet file decoded offline) never builds them.
+    @cached_property
+    def _parity(self) -> np.ndarray:
+        return _parity_table(self.e)[self.virtual_fill :]  # (data_symbols, 256, 2E/8)
+
+    @cached_property
+    def _syndromes(self) -> np.ndarray:
+        return _syndrome_table(self.e)
+
+    @cached_property
+    def _wire_syndromes(self) -> np.ndarray:
+        return _wire_syndrome_table(self.e, self.dual_basis)[self.virtual_fill :]
 
     # ------------------------------------------------------------------ encoding
     def encode(self, frame: bytes | bytearray | memoryview) -> bytes:
