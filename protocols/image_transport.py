@@ -648,7 +648,8 @@ class ImageReassembler:
         buffer = np.frombuffer(image.buffer, dtype=np.uint8)
         first = int(placed[0]) * h.segment_octets
         if width == h.segment_octets and int(placed[-1]) - int(placed[0]) == taken - 1:
-            buffer[first : first + taken * width] = segments.data[:taken].reshape(-1)  # contiguous: one copy
+            # consecutive segments: one copy of the (strided) payload rows into their place
+            buffer[first : first + taken * width].reshape(taken, width)[...] = segments.data[:taken]
         else:
             for row, index in enumerate(placed.tolist()):
                 start = index * h.segment_octets

@@ -68,6 +68,7 @@ def gf_pow_alpha(e: int) -> int:
     return EXP[e % 255]
 
 
+@cache  # built with the tables that need it (on first coding), not at import
 def _multiplication_table() -> np.ndarray:
     table = np.zeros((256, 256), dtype=np.uint8)
     logs = np.array(LOG[1:], dtype=np.int64)
@@ -76,18 +77,13 @@ def _multiplication_table() -> np.ndarray:
     return table
 
 
-MUL = _multiplication_table()
-
-
 def _dual_basis_tables() -> tuple[bytes, bytes]:
+    # the conversion is linear: bit ``row`` of a value contributes row 7 - row of the matrix, so
+    # each value is the one without its lowest set bit plus that bit's row
     to_dual = bytearray(256)
-    for value in range(256):
-        out = 0
-        for column in range(8):
-            for row in range(8):
-                if value & (1 << row):
-                    out ^= _TAL[7 - row] & (1 << column)
-        to_dual[value] = out
+    for value in range(1, 256):
+        lowest = (value & -value).bit_length() - 1
+        to_dual[value] = to_dual[value & (value - 1)] ^ _TAL[7 - lowest]
     to_conventional = bytearray(256)
     for value, dual in enumerate(to_dual):
         to_conventional[dual] = value
@@ -129,7 +125,7 @@ def _parity_table(e: int) -> np.ndarray:
         current = [*current[1:], 0]
         if top:
             current = [c ^ gf_mul(top, gc) for c, gc in zip(current, g, strict=True)]
-    table = MUL[np.arange(256)[None, :, None], remainders[:, None, :]]  # (k, 256, 2E)
+    table = _multiplication_table()[np.arange(256)[None, :, None], remainders[:, None, :]]  # (k, 256, 2E)
     return np.ascontiguousarray(table).view(np.uint64)  # (k, 256, 2E/8)
 
 
@@ -141,7 +137,7 @@ def _syndrome_table(e: int) -> np.ndarray:
     j = np.arange(2 * e)
     exponents = (PRIMITIVE_POWER * (fcr + j)[None, :] * (SYMBOLS - 1 - positions)[:, None]) % 255
     powers = np.array(EXP, dtype=np.uint8)[exponents]  # (255, 2E)
-    table = MUL[np.arange(256)[None, :, None], powers[:, None, :]]  # (255, 256, 2E)
+    table = _multiplication_table()[np.arange(256)[None, :, None], powers[:, None, :]]  # (255, 256, 2E)
     return np.ascontiguousarray(table).view(np.uint64)
 
 
