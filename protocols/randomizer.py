@@ -8,7 +8,7 @@ marker and restarts at every CADU, so randomizing and de-randomizing are the sam
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import lru_cache
 
 import numpy as np
 
@@ -23,15 +23,17 @@ def _sequence_bits(count: int) -> list[int]:
     return bits[:count]
 
 
-@cache
+@lru_cache(maxsize=1)
 def _period() -> bytes:
     bits = _sequence_bits(PERIOD_OCTETS * 8)
     return bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
 
 
-@lru_cache(maxsize=64)  # bounded: one-off randomizing may see blocks of any length
+# Every receiver, transmitter and codec builds a Randomizer for its block length: the sequence was
+# most of their construction (1.6 ms of 1.6 ms). Cached per length, immutable, at most 64 lengths kept
+# (a channel has one; ``randomize`` of odd lengths must not grow it without bound).
+@lru_cache(maxsize=64)
 def _sequence_octets(length: int) -> bytes:
-    """The sequence for one block length, shared by every receiver and codec of that length."""
     return (_period() * (length // PERIOD_OCTETS + 1))[:length]
 
 

@@ -7,7 +7,16 @@ import zlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.crc import CHECK_VALUE, append_crc16, crc16, crc16_ok, crc16_reference, crc16_wide, crc32_wide
+from protocols.crc import (
+    CHECK_VALUE,
+    append_crc16,
+    crc16,
+    crc16_ok,
+    crc16_reference,
+    crc16_wide,
+    crc32_wide,
+    replace_trailing_crc16,
+)
 
 
 def test_check_value_of_the_standard_string() -> None:
@@ -56,3 +65,10 @@ def test_wide_crc32_is_zlibs(data: bytes) -> None:
 def test_wide_crc32_of_a_whole_image_is_zlibs() -> None:
     image = bytes(range(256)) * 8192 + b"\x01"  # 2 MiB and one octet
     assert crc32_wide(image) == zlib.crc32(image) and crc32_wide(b"123456789") == 0xCBF43926
+
+
+@given(st.binary(max_size=100))
+def test_replace_trailing_crc16_makes_the_check_pass(data: bytes) -> None:
+    fixed = replace_trailing_crc16(data)
+    assert len(fixed) == len(data)
+    assert fixed == data if len(data) < 3 else crc16_ok(fixed) and fixed[:-2] == data[:-2]
