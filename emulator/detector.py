@@ -64,6 +64,73 @@ def _stream(entropy: int, *key: int) -> np.random.Generator:
     )
 
 
+_SMALL_POISSON_MAX_LAM = 0.02  # below this, dark-charge draws take the vectorised path
+
+
+def poisson_small(rng: np.random.Generator, lam: float, shape: tuple[int, ...]) -> np.ndarray:
+    """``rng.poisson(lam, shape)`` for a small scalar ``lam``, the same numbers, vectorised.
+
+    numpy draws a Poisson variate of mean below 10 by multiplying uniforms ``U`` (its
+    ``random()`` doubles) until the product falls to exp(−lam) or below; X is the number of
+    factors before that.  Every uniform at or below exp(−lam) therefore ends a variate; a run
+    of k uniforms above it before such a one is one variate X = 1 when k = 1, and is walked
+    factor by factor, as numpy does, when k ≥ 2 (rare for a small mean); every other variate
+    is 0.  The stream is read past what numpy would read; nothing else draws from it.
+    """
+    if not 0.0 < lam <= _SMALL_POISSON_MAX_LAM:
+        return rng.poisson(lam, shape)
+    n = math.prod(shape)
+    enlam = math.exp(-lam)
+    spare = int(n * (1.0 - enlam) * 3.0) + 64
+    uniforms = rng.random(n + spare)
+    highs = np.flatnonzero(uniforms > enlam)
+    while uniforms.size - highs.size < n:  # fewer than n lows: fewer than n complete variates
+        uniforms = np.concatenate([uniforms, rng.random(spare)])
+        highs = np.flatnonzero(uniforms > enlam)
+    out = np.zeros(n, dtype=np.int64)
+    if highs.size == 0:
+        return out.reshape(shape)
+    first = np.ones(highs.size, dtype=bool)
+    first[1:] = highs[1:] != highs[:-1] + 1
+    run_index = np.flatnonzero(first)  # index into highs of each run's first high
+    run_length = np.diff(np.append(run_index, highs.size))
+    low_at = highs[run_index] + run_length  # the uniform that ends the run's last variate
+    complete = low_at < uniforms.size
+    run_index, run_length, low_at = run_index[complete], run_length[complete], low_at[complete]
+    count = np.ones(run_length.size, dtype=np.int64)  # variates each run holds
+    walked = {}
+    for r in np.flatnonzero(run_length >= 2).tolist():
+        start = int(highs[run_index[r]])
+        walked[r] = _walk(uniforms[start : int(low_at[r]) + 1].tolist(), enlam)
+        count[r] = len(walked[r])
+    extra_before = np.cumsum(count - 1) - (count - 1)
+    # Index of the variate that ends at the run's low: lows before it, plus the extra
+    # variates that ended on a high (long runs) up to and including this run.
+    last = low_at - (run_index + run_length) + extra_before + count - 1
+    single = (run_length == 1) & (last < n)
+    out[last[single]] = 1
+    for r, values in walked.items():
+        end = int(last[r])
+        for k, value in enumerate(values):
+            index = end - (len(values) - 1) + k
+            if index < n:
+                out[index] = value
+    return out.reshape(shape)
+
+
+def _walk(uniforms: list[float], enlam: float) -> list[int]:
+    """numpy's multiplication method over a run of uniforms ending at or below ``enlam``."""
+    values, x, product = [], 0, 1.0
+    for u in uniforms:
+        product *= u
+        if product > enlam:
+            x += 1
+        else:
+            values.append(x)
+            x, product = 0, 1.0
+    return values
+
+
 @dataclass(frozen=True)
 class Effects:
     """Which scene and detector effects are on.  ``Effects.none()`` is the ideal geometric image."""
@@ -376,7 +443,7 @@ def expose(
     if effects.dark_current and config.dark_current_e_per_s > 0.0:
         mean_dark = config.dark_current_e_per_s * exposure_s
         if effects.shot_noise:
-            electrons += _stream(seed, image_index, _STREAMS["dark"]).poisson(mean_dark, shape)
+            electrons += poisson_small(_stream(seed, image_index, _STREAMS["dark"]), mean_dark, shape)
         else:
             electrons += np.float32(mean_dark)
     if effects.hot_pixels and hot_where.size:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emulator.detector import Effects, SensorConfig, auto_exposure_s, expose
+from emulator.detector import Effects, SensorConfig, auto_exposure_s, expose, poisson_small
 
 FLAT = (256, 256)
 
@@ -132,3 +132,29 @@ def test_auto_exposure_lands_below_target_on_the_ladder(peak_rate: float) -> Non
     assert t * peak_rate > target / 1.3 or t in (config.exposure_min_s, config.exposure_max_s)
     mantissa = t / 10 ** np.floor(np.log10(t) + 1e-12)
     assert any(abs(mantissa - step) < 1e-9 for step in (1, 1.25, 1.6, 2, 2.5, 3.15, 4, 5, 6.3, 8))
+
+
+@pytest.mark.parametrize("lam", [1e-6, 0.00126, 0.00625, 0.0157, 0.02, 0.05])
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (512, 300)])
+def test_poisson_small_draws_numpys_numbers(lam: float, shape: tuple[int, ...]) -> None:
+    for seed in range(3):
+        reference = np.random.Generator(np.random.PCG64(seed)).poisson(lam, shape)
+        drawn = poisson_small(np.random.Generator(np.random.PCG64(seed)), lam, shape)
+        assert drawn.dtype == reference.dtype and drawn.shape == reference.shape
+        assert np.array_equal(drawn, reference)
+
+
+def test_poisson_small_walks_long_runs_like_numpy() -> None:
+    # A mean where runs of several uniforms above exp(-lam) are common, forced through the fast path.
+    import emulator.detector as detector
+
+    saved = detector._SMALL_POISSON_MAX_LAM
+    detector._SMALL_POISSON_MAX_LAM = 1.0
+    try:
+        for lam in (0.3, 1.0):
+            reference = np.random.Generator(np.random.PCG64(9)).poisson(lam, 20_000)
+            assert np.array_equal(
+                poisson_small(np.random.Generator(np.random.PCG64(9)), lam, (20_000,)), reference
+            )
+    finally:
+        detector._SMALL_POISSON_MAX_LAM = saved
