@@ -197,20 +197,22 @@ def stars_in_frame(
     )
     v_mag = catalogue.v_mag[index[keep]]
     flux = photon_flux(v_mag, band)
-    geometric = directions[index[keep]]
-    uv_kept = uv[keep]
+    kept = index[keep]
+    geometric = directions[kept].tolist()  # Python floats: the same values, faster per star
+    uv_kept = uv[keep].tolist()
+    hips = catalogue.hip[kept].tolist()
+    v_list, flux_list = v_mag.tolist(), flux.tolist()
     out = []
-    for k, i in enumerate(index[keep]):
-        d = geometric[k]
+    for k, d in enumerate(geometric):
         out.append(
             StarImage(
-                hip=int(catalogue.hip[i]),
-                v_mag=float(v_mag[k]),
+                hip=hips[k],
+                v_mag=v_list[k],
                 ra_deg=float(math.degrees(math.atan2(d[1], d[0])) % 360.0),
                 dec_deg=float(math.degrees(math.asin(max(-1.0, min(1.0, d[2]))))),
-                u=float(uv_kept[k, 0]),
-                v=float(uv_kept[k, 1]),
-                flux_photons_m2_s=float(flux[k]),
+                u=uv_kept[k][0],
+                v=uv_kept[k][1],
+                flux_photons_m2_s=flux_list[k],
             )
         )
     return out
