@@ -39,7 +39,8 @@ from emulator.tc_reception import Rejection, TcReception
 from emulator.uplink import Uplink
 from protocols.apids import Apid
 from protocols.cfdp import TransactionState, TransmissionMode
-from protocols.channel_config import PhysicalChannelConfig, preset
+from protocols.channel_config import PhysicalChannelConfig
+from protocols.channel_file import preset
 from protocols.errors import DecodeError
 from protocols.image_file import Compression, pack_image_file
 from protocols.image_transport import DEFAULT_SEGMENT_OCTETS, ImageHeader

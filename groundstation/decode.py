@@ -23,8 +23,8 @@ from typing import Any, BinaryIO
 
 from groundstation.detect import SAMPLE_OCTETS, detect
 from groundstation.station import GroundStation, MessageBatch
-from protocols.channel_config import ASM, PRESETS, PhysicalChannelConfig, preset
-from protocols.channel_file import channel_from_dict, channel_to_dict
+from protocols.channel_config import ASM, PhysicalChannelConfig
+from protocols.channel_file import PRESETS, channel_from_dict, channel_to_dict, preset
 from protocols.errors import DecodeError
 from protocols.recording import SYNC_MARKER
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer

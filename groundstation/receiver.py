@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import zmq
-
 from groundstation.station import GroundStation
-from groundstation.zmq_guard import ConnectionGuard, limit_message_size, receive_high_water_mark
 from protocols.channel_config import PhysicalChannelConfig
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
+from transport.limits import receive_high_water_mark
+from transport.sender import Sender
+from transport.subscriber import Subscriber
 
 log = logging.getLogger("paleblue.ground")
 
@@ -51,23 +51,18 @@ def run_ground_station(
     refusal is counted (``transport.messages_refused``) and the connection made again.
     Returns the pass summary, also written to ``out_dir`` on every way out (an exception too).
     """
-    context = zmq.Context.instance()
     push = None
     if uplink is not None:
-        push = limit_message_size(context.socket(zmq.PUSH))
-        push.setsockopt(zmq.LINGER, 0)
-        push.setsockopt(zmq.SNDHWM, 10_000)
-        push.connect(uplink)
+        push = Sender(uplink, linger_ms=0, high_water_mark=10_000)
     session = random.SystemRandom().getrandbits(32)
     sent = [0]
 
     def send_uplink(layer: Layer, payload: bytes) -> None:
         assert push is not None
         envelope = Envelope(layer, session, sent[0]).pack()
-        try:
-            push.send_multipart([TOPIC_UPLINK, envelope, payload], flags=zmq.NOBLOCK)
+        if push.send([TOPIC_UPLINK, envelope, payload], block=False):
             sent[0] += 1
-        except zmq.Again:  # the probe is not there: the reply is lost, as over a link, and counted
+        else:  # the probe is not there: the reply is lost, as over a link, and counted
             station.faults.record("uplink not accepting", f"{len(payload)} octets dropped")
 
     station = GroundStation(
@@ -79,12 +74,11 @@ def run_ground_station(
         link_rate_bps=link_rate_bps,
     )
     services = attach(station, send_uplink if push is not None else None) if attach is not None else None
-    socket = limit_message_size(context.socket(zmq.SUB))
-    socket.setsockopt(zmq.RCVHWM, receive_high_water_mark(receive_queue or RECEIVE_QUEUE_OCTETS))
-    socket.setsockopt(zmq.LINGER, 0)
-    socket.setsockopt(zmq.SUBSCRIBE, TOPIC_DOWNLINK)
-    guard = ConnectionGuard(socket)
-    guard.connect(downlink)
+    subscriber = Subscriber(
+        downlink,
+        [TOPIC_DOWNLINK],
+        high_water_mark=receive_high_water_mark(receive_queue or RECEIVE_QUEUE_OCTETS),
+    )
     log.info("listening on %s, products to %s", downlink, out_dir)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     try:
@@ -95,14 +89,13 @@ def run_ground_station(
             station.tick()
             if services is not None:
                 services.tick()
-            for endpoint in guard.poll():
+            for endpoint in subscriber.refusals():
                 station.record_refused(endpoint)
-            if not socket.poll(20, zmq.POLLIN):
+            if not subscriber.poll(20):
                 continue
             for _ in range(256):  # drain what is queued, then let the timers run
-                try:
-                    parts = socket.recv_multipart(flags=zmq.NOBLOCK)
-                except zmq.Again:
+                parts = subscriber.receive()
+                if parts is None:
                     break
                 if on_message is not None:
                     on_message(parts, time.time_ns())
@@ -115,8 +108,7 @@ def run_ground_station(
     finally:
         if services is not None:
             services.close()
-        guard.close()
-        socket.close()
+        subscriber.close()
         if push is not None:
             push.close()
     return station.finish()

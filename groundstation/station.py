@@ -22,12 +22,14 @@ import numpy as np
 
 from groundstation.fault_log import FaultLog
 from groundstation.file_reception import ImageFileReception
-from groundstation.link_receiver import FrameReceiver, LinkOutput, LinkReceiver
+from groundstation.frame_receiver import FrameReceiver, LinkOutput
+from groundstation.link_receiver import LinkReceiver
 from groundstation.optical_navigation import measure_bodies
 from groundstation.telemetry import Alarm, EventRecord, TelemetryProcessor
 from protocols.apids import Apid, apid_name
 from protocols.atomic_file import append_line, write_atomically
-from protocols.channel_config import PhysicalChannelConfig, preset
+from protocols.channel_config import PhysicalChannelConfig
+from protocols.channel_file import preset
 from protocols.errors import DecodeError
 from protocols.image_products import missing_pixels, product_stem, write_image_products
 from protocols.image_transport import (
@@ -42,11 +44,11 @@ from protocols.image_transport import (
     SegmentColumns,
 )
 from protocols.mission_db import MissionDatabase, load_mission_db
-from protocols.packet_run import PacketRun
 from protocols.pus import PEC_LENGTH, TM_PAYLOAD_OFFSET, TmRunColumns, tm_run_columns, unpack_tm_packet
 from protocols.pus_services import FailureCode, VerificationReport
 from protocols.space_packet import (
     MISSION_PACKETS,
+    PacketRun,
     PacketStreamDecoder,
     PacketType,
     SequenceCounter,
@@ -128,7 +130,7 @@ class GroundStation:
         self.faults = FaultLog(log)
         self.transport = MessageGapCounter()
         # reassembly faults (refused, unconfirmed or duplicate images) go to the fault log
-        self.messages_refused = 0  # refused by ZeroMQ (over MAX_MESSAGE_OCTETS): see zmq_guard
+        self.messages_refused = 0  # refused by ZeroMQ (too long): see transport/connection_guard
         self.reassembler = ImageReassembler(on_fault=lambda kind, detail: self.faults.record(kind, detail))
         # the publisher session of the messages being handled (None: a raw file), so that a
         # restarted probe's image 1 is a new image, not a duplicate of the last session's

@@ -42,7 +42,7 @@ from protocols.space_packet import (
 from protocols.time_code import CUC_LENGTH_4_2, CUC_PFIELD_4_2, CucTime
 
 if TYPE_CHECKING:
-    from protocols.packet_run import PacketRun
+    from protocols.space_packet import PacketRun
 
 LAYER_TM = "pus-tm"
 LAYER_TC = "pus-tc"
@@ -200,7 +200,7 @@ def unpack_tm_packet(packet: SpacePacket) -> tuple[TmSecondaryHeader, bytes]:
 
 @dataclass(frozen=True)
 class TmRunColumns:
-    """The PUS-C TM fields of every packet of a :class:`~protocols.packet_run.PacketRun`.
+    """The PUS-C TM fields of every packet of a :class:`~protocols.space_packet.PacketRun`.
 
     ``valid[i]`` is True exactly when :func:`unpack_tm_packet` accepts packet ``i`` (secondary
     header flag set, data field long enough, PEC right, PUS-C, CUC P-field 0x1E); the other

@@ -88,7 +88,7 @@ MAX_PLAUSIBLE_GAP = 1 << 24
 # is one space packet of 65,542 octets (6 + 65,536) or a message of CADUs (8 of at most
 # 2,048 + 256 parity + 4 ASM = 18,464 octets); 1 MiB leaves sixteen times the margin. A longer
 # frame is refused by ZeroMQ before it is buffered (the connection is dropped: the receiver counts
-# and reconnects, see groundstation/zmq_guard.py).
+# and reconnects, see transport/connection_guard.py).
 MAX_MESSAGE_OCTETS = 1 << 20
 
 # How many counts, sessions and unconfirmed messages a MessageGapCounter remembers at most.

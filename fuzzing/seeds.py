@@ -1,0 +1,179 @@
+"""Valid encodings, made by the real builders: seeds for the fuzzer and the stream fuzzer.
+
+The packets are what the probe sends, built by the probe's own code: images by its image
+packetizer (:func:`emulator.imaging.image_packets`), housekeeping from the mission database's
+layouts packed as the flight software packs them, frames and CADUs by its transmitter
+(:class:`emulator.transmitter.Transmitter`). A change to any of them changes the seeds with it,
+so the fuzzers start from the bytes the ground really receives.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+import numpy as np
+
+from emulator import imaging
+from emulator.transmitter import Transmitter
+from protocols.channel_config import PhysicalChannelConfig
+from protocols.mission_db import FieldDef, MissionDatabase, load_mission_db
+from protocols.pus_services import Service, Subtype, pack_hk_report, pack_tm
+from protocols.space_packet import SequenceCounter
+from protocols.time_code import CucTime
+from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+
+EPOCH = datetime(2020, 7, 23, 4, 41, tzinfo=UTC)  # a capture time for the seed images
+
+
+@cache
+def _mission_db() -> MissionDatabase:
+    return load_mission_db()
+
+
+def image_packets(
+    image_id: int = 1,
+    width: int = 8,
+    height: int = 6,
+    bit_depth: int = 12,
+    segment_octets: int = 40,
+    counter: SequenceCounter | None = None,
+    seed: int = 0,
+    metadata: dict | None = None,
+) -> list[bytes]:
+    """One small image as the probe sends it: a header packet and its data segment packets.
+
+    The default metadata has the shapes the station reads (scenario, sensor, bodies), so that
+    mutations of the msgpack reach the product-writing code with values of the wrong type.
+    """
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 1 << bit_depth, size=(height, width), dtype=np.uint16)
+    captured = EPOCH + timedelta(seconds=image_id)
+    truth = (
+        metadata
+        if metadata is not None
+        else {
+            "scenario": "fuzz",
+            "sensor": {"exposure_s": 0.001},
+            "exposure_s": 0.001,
+            "bodies": {"earth": {"pixel_centre": [width / 2, height / 2], "radius_px": 2.0}},
+        }
+    )
+    _, packets = imaging.image_packets(
+        image_id,
+        pixels,
+        bit_depth,
+        0.001,
+        captured,
+        truth,
+        counter or SequenceCounter(),
+        CucTime.from_utc(captured),
+        segment_octets,
+    )
+    return packets
+
+
+def housekeeping_packets(
+    count: int, counter: SequenceCounter | None = None, seed: int = 0, mdb: MissionDatabase | None = None
+) -> list[bytes]:
+    """Housekeeping reports (3,25) laid out by the mission database, each structure in turn, with
+    random raw values every parameter can hold (enumerations take one of their states), packed as
+    the flight software packs its reports (the layout's ``pack_raw``, ``pack_hk_report``,
+    ``pack_tm``)."""
+    mdb = mdb or _mission_db()
+    counter = counter or SequenceCounter()
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        packet = mdb.packets[i % len(mdb.packets)]
+        raw = [_random_raw(f, rng) for f in packet.layout.values]
+        body = pack_hk_report(packet.structure_id, packet.layout.pack_raw(raw))
+        time = CucTime(1_280_000_000 + i, 0)
+        sequence = counter.next(packet.apid)
+        service, subtype = Service.HOUSEKEEPING, Subtype.HK_REPORT
+        out.append(pack_tm(packet.apid, sequence, service, subtype, time, body, i, mdb.destination_id))
+    return out
+
+
+def _random_raw(f: FieldDef, rng: random.Random) -> int | float:
+    if f.kind == "float":
+        return rng.uniform(-1e3, 1e3)
+    if f.kind == "enum":
+        return rng.choice(sorted(f.calibration.values.values()))  # type: ignore[attr-defined]
+    low, high = f.raw_range
+    return rng.randint(int(low), int(high))
+
+
+def downlink_packets(images: int = 2, housekeeping_every: int = 3, seed: int = 0) -> list[bytes]:
+    """A short pass: images with a housekeeping report after every ``housekeeping_every``-th packet."""
+    counter = SequenceCounter()
+    pictures = [image_packets(i, counter=counter, seed=seed + i) for i in range(1, images + 1)]
+    every = housekeeping_every
+    slots = sum(1 for picture in pictures for i in range(len(picture)) if every and i % every == 0)
+    housekeeping = iter(housekeeping_packets(slots, counter, seed=seed))
+    packets: list[bytes] = []
+    for picture in pictures:
+        for i, packet in enumerate(picture):
+            packets.append(packet)
+            if every and i % every == 0:
+                packets.append(next(housekeeping))
+    return packets
+
+
+def group_into_messages(packets: Iterable[bytes], per_message: int = 3) -> list[bytes]:
+    """Concatenate whole packets into message payloads, ``per_message`` packets each."""
+    packets = list(packets)
+    return [b"".join(packets[i : i + per_message]) for i in range(0, len(packets), per_message)]
+
+
+def envelope_messages(
+    payloads: Iterable[bytes], session: int = 0x5EED, layer: Layer = Layer.PACKETS
+) -> list[list[bytes]]:
+    """3-frame ZeroMQ messages (topic, envelope, payload) numbered from 0 in one session."""
+    return [[TOPIC_DOWNLINK, Envelope(layer, session, n).pack(), p] for n, p in enumerate(payloads)]
+
+
+def encode_parts(messages: Iterable[list[bytes]]) -> bytes:
+    """Messages as one fuzzable byte string: per message a frame count octet, then u16-prefixed frames."""
+    out = bytearray()
+    for parts in messages:
+        out.append(len(parts) & 0xFF)
+        for frame in parts:
+            out += len(frame[:0xFFFF]).to_bytes(2, "big") + frame[:0xFFFF]
+    return bytes(out)
+
+
+def decode_parts(data: bytes) -> list[list[bytes]]:
+    """Inverse of :func:`encode_parts` that accepts any bytes (a short frame just ends early)."""
+    messages: list[list[bytes]] = []
+    pos = 0
+    while pos < len(data):
+        count = data[pos]
+        pos += 1
+        parts = []
+        for _ in range(count):
+            if pos >= len(data):
+                break
+            length = int.from_bytes(data[pos : pos + 2], "big")
+            parts.append(bytes(data[pos + 2 : pos + 2 + length]))
+            pos += 2 + length
+        messages.append(parts)
+    return messages
+
+
+def cadu_stream(
+    config: PhysicalChannelConfig, packets: Iterable[bytes], vcid: int = 1, coded: bool = True
+) -> bytes:
+    """Packets on one virtual channel through the probe's transmitter: CADUs, or bare frames if not
+    ``coded``; no idle frames after the last packet."""
+    transmitter = Transmitter(config, {vcid: 0})
+    for packet in packets:
+        transmitter.submit(vcid, packet)
+    if coded:
+        return transmitter.drain()
+    frames = bytearray()
+    while transmitter.has_pending():
+        frames += transmitter.next_frame()
+    return bytes(frames)
