@@ -60,7 +60,7 @@ def test_a_damaged_message_costs_no_packet_of_another_message(case: tuple[list[b
     undamaged, victim, damaged = case
     payloads = [damaged if n == victim else payload for n, payload in enumerate(undamaged)]
     with tempfile.TemporaryDirectory() as out:
-        station = station_module.GroundStation(Path(out))
+        station = station_module.GroundStation(Path(out), mdb=MDB)  # the default database, parsed once
         for n, payload in enumerate(payloads):
             station.handle_message([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, n).pack(), payload])
         summary = station.summary()
@@ -102,7 +102,7 @@ def test_a_damaged_message_loses_only_the_packets_the_damage_touched(
 @given(st.lists(st.lists(st.binary(max_size=40), max_size=4), max_size=6))
 def test_any_frames_never_raise_and_never_hit_an_internal_error(messages: list[list[bytes]]) -> None:
     with tempfile.TemporaryDirectory() as out:
-        station = station_module.GroundStation(Path(out))
+        station = station_module.GroundStation(Path(out), mdb=MDB)
         for parts in messages:
             station.handle_message(parts)
         assert "internal error" not in station.faults.counts
