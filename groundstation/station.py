@@ -485,7 +485,7 @@ class GroundStation:
         try:
             if self.write_products:
                 measurement = measure_bodies(pixels, metadata)
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as exc:
             self.faults.record("bad image metadata", f"image {h.image_id}: {exc!r}")
         truth = {
             **metadata.to_map(),
