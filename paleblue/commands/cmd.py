@@ -21,9 +21,7 @@ from paleblue.commands.options import CHANNEL_HELP, positive_float
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cmd", help="send a telecommand to a running probe and follow its verification")
-    p.add_argument(
-        "name", metavar="NAME", help="command name from the mission database (telecommands.toml)"
-    )
+    p.add_argument("name", metavar="NAME", help="command name from the mission database (telecommands.toml)")
     p.add_argument("arguments", nargs="*", metavar="ARG=VALUE")
     p.add_argument("--uplink", default=DEFAULT_UPLINK, metavar="ENDPOINT", help="the probe's uplink endpoint")
     p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="the probe's downlink")
