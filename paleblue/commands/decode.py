@@ -14,9 +14,10 @@ from paleblue.commands.common import (
     channel_by_name,
     channel_overrides,
     ground_services,
+    mission_db,
     setup_logging,
 )
-from paleblue.commands.options import archive_api_options, channel_options
+from paleblue.commands.options import archive_api_options, channel_options, mdb_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-products", action="store_true", help="summary only: checksums and counts, no image files"
     )
+    mdb_option(p)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=main)
 
@@ -67,6 +69,7 @@ def main(args: argparse.Namespace) -> int:
             channel_name=args.channel,
             overrides=overrides,
             attach=decode_services(args),
+            mdb=mission_db(args),
         )
     except DecodeError as exc:
         raise CliError(f"decode: {path}: {exc}") from None

@@ -14,6 +14,7 @@ from paleblue.commands.common import (
     DEFAULT_DOWNLINK,
     CliError,
     ground_services,
+    mission_db,
     resolve_channel,
     setup_logging,
     stop_on_signals,
@@ -22,6 +23,7 @@ from paleblue.commands.common import (
 from paleblue.commands.options import (
     archive_api_options,
     channel_options,
+    mdb_option,
     octets,
     positive_float,
     positive_int,
@@ -79,6 +81,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "A message over 1 MiB is refused, counted (transport.messages_refused) and the link "
         "reconnected",
     )
+    mdb_option(p)
     p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)  # written into the recording header
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=main)
@@ -143,4 +146,5 @@ def _run_ground(run_ground_station, args: argparse.Namespace, stop: threading.Ev
         on_message=on_message,
         receive_queue=args.receive_queue,
         attach=ground_services(args),
+        mdb=mission_db(args),
     )

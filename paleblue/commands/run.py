@@ -21,7 +21,13 @@ from paleblue.commands.common import (
     load_scenario,
     resolve_channel,
 )
-from paleblue.commands.options import archive_api_options, delivery_options, link_options, positive_float
+from paleblue.commands.options import (
+    archive_api_options,
+    delivery_options,
+    link_options,
+    mdb_option,
+    positive_float,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     link_options(p)
     delivery_options(p)
+    mdb_option(p)
     p.set_defaults(func=main)
 
 
@@ -103,6 +110,9 @@ def main(args: argparse.Namespace) -> int:
     if args.curve_keys:
         ground_cmd += ["--curve-keys", args.curve_keys]
         probe_cmd += ["--curve-keys", args.curve_keys]
+    if args.mdb:  # checked by resolve_channel above: a bad file is one line before anything starts
+        ground_cmd += ["--mdb", args.mdb]
+        probe_cmd += ["--mdb", args.mdb]
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
     # its closing brief duplicates summary.json; a pipe nobody read would stall it past 64 KiB
