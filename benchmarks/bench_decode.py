@@ -35,6 +35,7 @@ def make_files(directory: Path, size_mb: int) -> tuple[Path, Path]:
     """A pass of 1024x1024 10-bit images as image packets: raw file and recording."""
     from emulator.imaging import image_packets
     from groundstation.recorder import RecordingWriter
+    from protocols.image_metadata import ImageMetadata
     from protocols.space_packet import SequenceCounter
     from protocols.time_code import CucTime
     from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
@@ -47,7 +48,8 @@ def make_files(directory: Path, size_mb: int) -> tuple[Path, Path]:
         while written < size_mb * 1_000_000:
             image_id += 1
             _, packets = image_packets(
-                image_id, pixels, 10, 0.01, datetime(2020, 7, 27, tzinfo=UTC), {"scenario": "bench"},
+                image_id, pixels, 10, 0.01, datetime(2020, 7, 27, tzinfo=UTC),
+                ImageMetadata(scenario="bench"),
                 sequence, CucTime(1_000_000_000 + image_id),
             )  # fmt: skip
             for start in range(0, len(packets), PACKETS_PER_MESSAGE):
