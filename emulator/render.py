@@ -229,6 +229,7 @@ def _add_stars(
     )
     detection_e = 6.0 * floor_e / corner_fraction
     out = []
+    deposits: tuple[list[float], list[float], list[float]] = ([], [], [])
     for star in stars_in_frame(
         camera, geometry.cam_to_icrf, geometry.epoch_utc, geometry.probe_position_km, band
     ):
@@ -236,7 +237,9 @@ def _add_stars(
         if covered is not None and 0 <= r < covered.shape[0] and 0 <= c < covered.shape[1] and covered[r, c]:
             continue
         electrons_per_s = star.flux_photons_m2_s * per_flux
-        psf_module.add_point_source(rate, star.u, star.v, electrons_per_s, model)
+        deposits[0].append(star.u)
+        deposits[1].append(star.v)
+        deposits[2].append(electrons_per_s)
         expected_e = electrons_per_s * exposure
         out.append(
             {
@@ -249,6 +252,7 @@ def _add_stars(
                 "detectable": bool(expected_e >= detection_e),
             }
         )
+    psf_module.add_point_sources(rate, *deposits, model)  # in catalogue order, as one by one
     out.sort(key=lambda entry: entry["v_mag"])
     return out
 

@@ -414,21 +414,31 @@ def render_radiance(geometry: SceneGeometry, camera: Camera, options: ShadingOpt
     for body in prepared:
         km_per_px[body.index] = _km_per_px(body.view, camera)
 
+    # Everything below works in the window that encloses every box (row-major order inside
+    # the window is the frame's row-major order, so sums and sample order are unchanged).
+    w_r0, w_r1 = min(b[0] for b in boxes), max(b[1] for b in boxes)
+    w_c0, w_c1 = min(b[2] for b in boxes), max(b[3] for b in boxes)
+    window = (slice(w_r0, w_r1), slice(w_c0, w_c1))
+    local = [(r0 - w_r0, r1 - w_r0, c0 - w_c0, c1 - w_c0) for r0, r1, c0, c1 in boxes]
+    radiance_w, coverage_w, label_w = radiance[window], coverage[window], label[window]
+
     # 1. Pixel centres inside the union of the bounding boxes.
-    inside = np.zeros((height, width), dtype=bool)
-    for r0, r1, c0, c1 in boxes:
+    inside = np.zeros((w_r1 - w_r0, w_c1 - w_c0), dtype=bool)
+    for r0, r1, c0, c1 in local:
         inside[r0:r1, c0:c1] = True
     rows, cols = np.nonzero(inside)
-    samples = _shade_samples(prepared, cols.astype(float), rows.astype(float), camera, options, km_per_px)
-    radiance[rows, cols] = samples.radiance
-    coverage[rows, cols] = samples.lit
-    label[rows, cols] = samples.body
-    near_edge = np.zeros((height, width), dtype=bool)
+    samples = _shade_samples(
+        prepared, (cols + w_c0).astype(float), (rows + w_r0).astype(float), camera, options, km_per_px
+    )
+    radiance_w[rows, cols] = samples.radiance
+    coverage_w[rows, cols] = samples.lit
+    label_w[rows, cols] = samples.body
+    near_edge = np.zeros(inside.shape, dtype=bool)
     near_edge[rows, cols] = samples.near_edge
 
     # 2. Pixels whose 3x3 neighbourhood changes body or lit state are edges too.
-    state = np.where(label >= 0, label.astype(np.int16) * 2 + coverage.astype(np.int16), -1)
-    for r0, r1, c0, c1 in boxes:
+    state = np.where(label_w >= 0, label_w.astype(np.int16) * 2 + coverage_w.astype(np.int16), -1)
+    for r0, r1, c0, c1 in local:
         sub = state[r0:r1, c0:c1]
         changed = np.zeros(sub.shape, dtype=bool)
         changed[1:, :] |= sub[1:, :] != sub[:-1, :]
@@ -442,20 +452,20 @@ def render_radiance(geometry: SceneGeometry, camera: Camera, options: ShadingOpt
     per_body_flux = np.zeros(len(scene.bodies) + 1)
     per_body_lit = np.zeros(len(scene.bodies) + 1)
     interior = inside & ~near_edge
-    interior_owner = label[interior].astype(np.intp) + 1
-    per_body_flux += np.bincount(interior_owner, weights=radiance[interior], minlength=per_body_flux.size)
-    per_body_lit += np.bincount(interior_owner, weights=coverage[interior], minlength=per_body_lit.size)
+    interior_owner = label_w[interior].astype(np.intp) + 1
+    per_body_flux += np.bincount(interior_owner, weights=radiance_w[interior], minlength=per_body_flux.size)
+    per_body_lit += np.bincount(interior_owner, weights=coverage_w[interior], minlength=per_body_lit.size)
     if edge_rows.size:
         n = max(1, int(options.supersample))
         offsets = _subpixel_offsets(n)
         du = np.tile(offsets, n)
         dv = np.repeat(offsets, n)
-        u = (edge_cols[:, None] + du[None, :]).ravel()
-        v = (edge_rows[:, None] + dv[None, :]).ravel()
+        u = ((edge_cols + w_c0)[:, None] + du[None, :]).ravel()
+        v = ((edge_rows + w_r0)[:, None] + dv[None, :]).ravel()
         sub = _shade_samples(prepared, u, v, camera, options, km_per_px)
         weight = 1.0 / (n * n)
-        radiance[edge_rows, edge_cols] = sub.radiance.reshape(-1, n * n).mean(axis=1)
-        coverage[edge_rows, edge_cols] = sub.lit.reshape(-1, n * n).mean(axis=1)
+        radiance_w[edge_rows, edge_cols] = sub.radiance.reshape(-1, n * n).mean(axis=1)
+        coverage_w[edge_rows, edge_cols] = sub.lit.reshape(-1, n * n).mean(axis=1)
         per_body_flux += np.bincount(
             sub.body + 1, weights=sub.radiance * weight, minlength=per_body_flux.size
         )

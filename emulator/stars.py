@@ -198,6 +198,7 @@ def stars_in_frame(
     v_mag = catalogue.v_mag[index[keep]]
     flux = photon_flux(v_mag, band)
     geometric = directions[index[keep]]
+    uv_kept = uv[keep]
     out = []
     for k, i in enumerate(index[keep]):
         d = geometric[k]
@@ -207,8 +208,8 @@ def stars_in_frame(
                 v_mag=float(v_mag[k]),
                 ra_deg=float(math.degrees(math.atan2(d[1], d[0])) % 360.0),
                 dec_deg=float(math.degrees(math.asin(max(-1.0, min(1.0, d[2]))))),
-                u=float(uv[keep][k, 0]),
-                v=float(uv[keep][k, 1]),
+                u=float(uv_kept[k, 0]),
+                v=float(uv_kept[k, 1]),
                 flux_photons_m2_s=float(flux[k]),
             )
         )

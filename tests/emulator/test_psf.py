@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emulator.psf import PsfModel, add_point_source, bessel_j1, convolve, convolve_regions, psf_kernel
+from emulator.psf import (
+    PsfModel,
+    add_point_source,
+    add_point_sources,
+    bessel_j1,
+    convolve,
+    convolve_regions,
+    psf_kernel,
+)
 
 
 def test_bessel_j1_matches_tabulated_values() -> None:
@@ -63,3 +71,19 @@ def test_point_source_conserves_flux_and_centroid(u: float, v: float, blur: bool
     assert image.sum() == pytest.approx(1000.0, rel=1e-9)
     assert (image * cols).sum() / 1000.0 == pytest.approx(u, abs=2e-3)
     assert (image * rows).sum() / 1000.0 == pytest.approx(v, abs=2e-3)
+
+
+@pytest.mark.parametrize(
+    "model", [PsfModel("gaussian", sigma_px=0.8), PsfModel("gaussian", sigma_px=2.3), None]
+)
+def test_batched_point_sources_match_one_by_one_bit_for_bit(model: PsfModel | None) -> None:
+    rng = np.random.default_rng(5)
+    us = list(rng.uniform(-4.0, 68.0, 60))  # some straddle or leave the edges
+    vs = list(rng.uniform(-4.0, 52.0, 60))
+    fluxes = list(rng.uniform(1.0, 1e6, 60))
+    one_by_one = np.zeros((48, 64))
+    for u, v, flux in zip(us, vs, fluxes, strict=True):
+        add_point_source(one_by_one, u, v, flux, model)
+    batched = np.zeros((48, 64))
+    add_point_sources(batched, us, vs, fluxes, model)
+    assert np.array_equal(batched, one_by_one)
