@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--cpu-time", action="store_true", help="rate readers by CPU time of their process")
     parser.add_argument("--repeat", type=int, default=1, help="best of N runs of each reader")
     parser.add_argument("--dir", type=Path, help="keep the generated files here (reused when present)")
+    parser.add_argument("--packets-only", action="store_true", help="skip the recording's readers")
     args = parser.parse_args()
     if args.child:
         child(args.child[0], Path(args.child[1]))
@@ -138,10 +139,10 @@ def main() -> None:
         raw, rec = directory / "pass.bin", directory / "pass.pbrec"
         if not (raw.exists() and rec.exists()):
             raw, rec = make_files(directory, args.size_mb)
-        measure(raw, rec, args.cpu_time, max(1, args.repeat))
+        measure(raw, rec, args.cpu_time, max(1, args.repeat), args.packets_only)
 
 
-def measure(raw: Path, rec: Path, cpu_time: bool, repeat: int) -> None:
+def measure(raw: Path, rec: Path, cpu_time: bool, repeat: int, packets_only: bool = False) -> None:
     size = {raw: raw.stat().st_size, rec: rec.stat().st_size}
     megabytes = f"packets {size[raw] / 1e6:.0f} MB, recording {size[rec] / 1e6:.0f} MB"
     clock = "cpu_seconds" if cpu_time else "seconds"
@@ -155,6 +156,8 @@ def measure(raw: Path, rec: Path, cpu_time: bool, repeat: int) -> None:
         ("plain read of the recording", "read", rec),
         ("paleblue decode, recording", "paleblue-recording", rec),
     ]
+    if packets_only:
+        rows = rows[:3]
     results: dict[tuple[str, Path], dict] = {}
     warm_up()
     for _ in range(repeat):  # alternate the readers, so each baseline shares the minutes of ours

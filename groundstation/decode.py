@@ -16,14 +16,12 @@ impossible channel), 3 nothing recognised.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from groundstation.detect import SAMPLE_OCTETS, detect
 from groundstation.message_batch import MessageBatch
-from groundstation.pass_report import PassReport
 from groundstation.station import GroundStation
 from protocols.channel_config import ASM, PhysicalChannelConfig
 from protocols.channel_file import PRESETS, channel_from_dict, channel_to_dict, preset
@@ -191,8 +189,3 @@ def _decode_recording(
                 batch.flush()
                 tick()
     batch.flush()
-
-
-def print_table(summary: dict, out=sys.stdout) -> None:
-    """The human view of a decode: per virtual channel and per APID (:meth:`PassReport.decode_table`)."""
-    print(PassReport(summary).decode_table(), end="", file=out)

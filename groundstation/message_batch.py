@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from groundstation.fault_log import FaultLog
 from protocols.errors import DecodeError
 from protocols.space_packet import MISSION_PACKETS, holds_whole_packets
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
-
-if TYPE_CHECKING:
-    from groundstation.station import GroundStation
+from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
 
 log = logging.getLogger("paleblue.ground")
+
+
+class BatchedStation(Protocol):
+    """What a batch needs of the station it feeds (:class:`~groundstation.station.GroundStation`)."""
+
+    octets_received: int
+    transport: MessageGapCounter
+    origin: int | None
+    faults: FaultLog
+
+    def handle_message(self, parts: list[bytes]) -> None: ...
+
+    def record_transport_loss(self, lost: int, envelope: Envelope) -> None: ...
+
+    def handle_packet_stream(self, payload: bytes) -> None: ...
 
 
 class MessageBatch:
@@ -28,7 +41,7 @@ class MessageBatch:
 
     max_octets = 4 << 20  # pending payload at most: a bound on memory, long enough for runs
 
-    def __init__(self, station: GroundStation) -> None:
+    def __init__(self, station: BatchedStation) -> None:
         self.station = station
         self._pending: list[bytes] = []
         self._octets = 0

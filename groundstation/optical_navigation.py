@@ -20,6 +20,8 @@ from groundstation.centre_finding import Centroid, LimbFit, brightness_centroid,
 from groundstation.horizon_navigation import BODY_SHAPES, earth_pole_icrf, horizon_fixes
 from protocols.image_metadata import CameraCalibration, ImageMetadata
 
+_FARTHEST_PX = 1e15  # beyond any detector by far; below where window arithmetic overflows
+
 
 def _body_truths(metadata: ImageMetadata) -> dict[str, dict]:
     """Per-body a priori: pixel centre, apparent radius and (when given) range."""
@@ -27,6 +29,8 @@ def _body_truths(metadata: ImageMetadata) -> dict[str, dict]:
     for name, body in metadata.body_truths().items():
         u, v = body.centre_px  # type: ignore[misc]
         truth = {"u": float(u), "v": float(v), "radius": float(body.apparent_radius_px)}  # type: ignore[arg-type]
+        if max(abs(truth["u"]), abs(truth["v"]), truth["radius"]) > _FARTHEST_PX:
+            continue  # finite, but no frame reaches it: its window's edges would overflow
         if body.range_km is not None:
             truth["range_km"] = float(body.range_km)
         out[name] = truth

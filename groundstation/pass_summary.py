@@ -10,13 +10,39 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from groundstation.fault_log import FaultLog
+from groundstation.file_reception import ImageFileReception
+from groundstation.frame_receiver import FrameReceiver
+from groundstation.link_receiver import LinkReceiver
+from groundstation.packet_book import PacketBook
 from groundstation.products import ImageProduct
+from groundstation.telemetry import TelemetryProcessor
 from protocols.channel_config import PhysicalChannelConfig
+from protocols.image_transport import ImageReassembler
+from protocols.zmq_framing import MessageGapCounter
 
-if TYPE_CHECKING:
-    from groundstation.station import GroundStation
+
+class StationCounters(Protocol):
+    """What a summary reads off a station (:class:`~groundstation.station.GroundStation`)."""
+
+    started: float
+    octets_received: int
+    transport: MessageGapCounter
+    messages_refused: int
+    channel: PhysicalChannelConfig
+    link: LinkReceiver
+    frames: FrameReceiver
+    book: PacketBook
+    telemetry: TelemetryProcessor
+    files: ImageFileReception
+    uplink_count: int
+    reassembler: ImageReassembler
+    faults: FaultLog
+
+    @property
+    def products(self) -> list[ImageProduct]: ...
 
 
 @dataclass(frozen=True)
@@ -98,7 +124,7 @@ def channel_summary(config: PhysicalChannelConfig) -> dict:
     }
 
 
-def summarize(station: GroundStation) -> PassSummary:
+def summarize(station: StationCounters) -> PassSummary:
     """Every counter of ``station`` now."""
     telemetry = station.telemetry
     return PassSummary(

@@ -149,7 +149,7 @@ class ProductWriter:
             return {}
         try:
             return measure_bodies(pixels, metadata)
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as exc:
             self.faults.record("bad image metadata", f"image {header.image_id}: {exc!r}")
             return {}
 

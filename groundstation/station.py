@@ -267,9 +267,11 @@ class GroundStation:
         telemetry = self.telemetry
         before = telemetry.undecodable_total
         try:
-            telemetry.process_tm(TmPacket.from_space_packet(packet), time.time())
+            tm = TmPacket.from_space_packet(packet)
         except DecodeError as exc:
             telemetry.count_undecodable(exc)
+        else:
+            telemetry.process_tm(tm, time.time())
         if telemetry.undecodable_total > before:
             self.faults.record("bad platform packet", f"sequence count {packet.sequence_count}")
 

@@ -401,7 +401,7 @@ class BodyTruth(_Record):
     photocentre_px: tuple[float, float] | None = None
 
     _READERS: ClassVar[dict] = {
-        "centre_px": _vector_of(2, -1e12, 1e12),
+        "centre_px": _vector_of(2),
         "in_frame": _boolean,
         "apparent_radius_px": _ranged(0.0),
         "apparent_radius_deg": _ranged(0.0, 180.0),
@@ -415,7 +415,7 @@ class BodyTruth(_Record):
         "peak_expected_dn": _ranged(0.0),
         "total_expected_e": _ranged(0.0),
         "total_expected_dn": _ranged(0.0),
-        "photocentre_px": _vector_of(2, -1e12, 1e12),
+        "photocentre_px": _vector_of(2),
     }
     _NULLABLE: ClassVar[frozenset[str]] = frozenset({"centre_px"})
 
@@ -437,7 +437,7 @@ class StarTruth(_Record):
         "v_mag": _ranged(-30.0, 30.0),
         "ra_deg": _ranged(0.0, 360.0),
         "dec_deg": _ranged(-90.0, 90.0),
-        "pixel": _vector_of(2, -1e12, 1e12),
+        "pixel": _vector_of(2),
         "expected_e": _ranged(0.0),
         "detectable": _boolean,
     }
@@ -571,8 +571,8 @@ class ImageMetadata(_Record):
     _READERS: ClassVar[dict] = {
         "scenario": _string,
         "epoch_utc": _epoch,
-        "probe_position_km": _vector_of(3, -1e12, 1e12),
-        "probe_earth_range_km": _ranged(0.0, 1e12),
+        "probe_position_km": _vector_of(3),
+        "probe_earth_range_km": _ranged(0.0),
         "camera": CameraCalibration._read,
         "sun_direction_cam": _vector_of(3, -1.0 - 1e-9, 1.0 + 1e-9),
         "bodies": _bodies,

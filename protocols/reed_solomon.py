@@ -167,7 +167,8 @@ def _xor_of_contributions(tables: np.ndarray, by_position: np.ndarray) -> np.nda
         flat = tables.reshape(-1, tables.shape[2])
         index = by_position.astype(np.intp)
         index += _row_offsets(positions)
-        return np.bitwise_xor.reduce(flat.take(index, axis=0), axis=0)
+        # every index is a position row (p * 256) plus an octet: in range, so no bounds check
+        return np.bitwise_xor.reduce(flat.take(index, axis=0, mode="clip"), axis=0)
     return _xor_by_position(tables, by_position)
 
 

@@ -10,9 +10,7 @@ one at the top: a late import hides a dependency, it does not remove it). The ru
 - nothing imports ``paleblue`` (the command line).
 
 And no two modules import each other, directly or round a longer circle (a strongly connected
-component of the module graph with more than one module). An import under ``if TYPE_CHECKING:``
-names a type for annotations only and never runs, so it obeys the layer rules but makes no circle
-(a handler module may annotate the station that calls it).
+component of the module graph with more than one module).
 """
 
 from __future__ import annotations
@@ -45,27 +43,10 @@ def module_files() -> dict[str, Path]:
     return modules
 
 
-def _type_checking_imports(tree: ast.AST) -> set[ast.AST]:
-    """The import statements inside ``if TYPE_CHECKING:`` blocks."""
-    found: set[ast.AST] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for inner in node.body:
-                found.update(n for n in ast.walk(inner) if isinstance(n, (ast.Import, ast.ImportFrom)))
-    return found
-
-
-def imports_of(
-    name: str, path: Path, modules: dict[str, Path], runtime_only: bool = False
-) -> Iterator[tuple[str, int]]:
-    """The modules of ours that ``name`` imports, each with the line, wherever the import stands
-    (``runtime_only``: leaving out the imports for type annotations only)."""
+def imports_of(name: str, path: Path, modules: dict[str, Path]) -> Iterator[tuple[str, int]]:
+    """The modules of ours that ``name`` imports, each with the line, wherever the import stands."""
     is_package = path.name == "__init__.py"
-    tree = ast.parse(path.read_text(), str(path))
-    type_only = _type_checking_imports(tree) if runtime_only else set()
-    for node in ast.walk(tree):
-        if node in type_only:
-            continue
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -89,12 +70,12 @@ def imports_of(
                 yield target, node.lineno
 
 
-def import_graph(runtime_only: bool = False) -> tuple[dict[str, set[str]], dict[tuple[str, str], int]]:
+def import_graph() -> tuple[dict[str, set[str]], dict[tuple[str, str], int]]:
     modules = module_files()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     lines: dict[tuple[str, str], int] = {}
     for name, path in modules.items():
-        for target, line in imports_of(name, path, modules, runtime_only):
+        for target, line in imports_of(name, path, modules):
             graph[name].add(target)
             lines.setdefault((name, target), line)
     return graph, lines
@@ -160,7 +141,7 @@ def test_no_module_imports_across_or_up_the_layers() -> None:
 
 
 def test_no_import_circle() -> None:
-    graph, lines = import_graph(runtime_only=True)
+    graph, lines = import_graph()
     circles = []
     for component in strongly_connected(graph):
         if len(component) > 1:
@@ -170,11 +151,6 @@ def test_no_import_circle() -> None:
             ]
             circles.append(" <-> ".join(component) + "\n" + "\n".join(edges))
     assert not circles, "import circles:\n" + "\n".join(circles)
-
-
-def test_type_checking_imports_are_told_apart() -> None:
-    tree = ast.parse("from typing import TYPE_CHECKING\nimport a\nif TYPE_CHECKING:\n    import b\n")
-    assert [n.names[0].name for n in _type_checking_imports(tree)] == ["b"]
 
 
 def test_the_circle_finder_finds_a_circle() -> None:

@@ -67,6 +67,9 @@ class Archive:
             raise ArchiveError(f"{self.path}: no such archive")
         try:
             self._db = connect(str(self.path), readonly=True)
+            if self._db.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,):
+                self._db.close()
+                raise ArchiveError(f"{self.path}: an empty archive (being created, or never written)")
             row = self._db.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"{self.path}: not a paleblue archive ({exc})") from None

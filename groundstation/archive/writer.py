@@ -70,20 +70,29 @@ def _pack_values(kind: str, values: list[Any]) -> bytes:
 def open_archive_for_writing(path: str | Path) -> sqlite3.Connection:
     """Create or continue an archive; refuse a file that is not one, or of a newer format."""
     path = Path(path)
+    connection = None
     try:
         connection = connect(str(path))
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and "meta" not in tables:
             connection.close()
             raise ArchiveError(f"{path}: not a paleblue archive (an SQLite file of something else)")
-        connection.executescript(DDL)
+        # the schema and its format version in one transaction: a reader that opens the file while
+        # it is being created sees an empty file or a whole archive, never tables without a version
+        connection.execute("BEGIN IMMEDIATE")
+        for statement in DDL.split(";"):
+            if statement.strip():
+                connection.execute(statement)
         row = connection.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
+        if row is None:
+            connection.execute("INSERT INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
+            connection.execute("INSERT INTO meta VALUES ('created_unix', ?)", (repr(time.time()),))
+        connection.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
+        if connection is not None:
+            connection.close()
         raise ArchiveError(f"{path}: not a paleblue archive ({exc})") from None
-    if row is None:
-        connection.execute("INSERT INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
-        connection.execute("INSERT INTO meta VALUES ('created_unix', ?)", (repr(time.time()),))
-    elif row[0] != str(FORMAT_VERSION):
+    if row is not None and row[0] != str(FORMAT_VERSION):
         connection.close()
         raise ArchiveError(f"{path}: archive format {row[0]}, this paleblue writes format {FORMAT_VERSION}")
     return connection

@@ -40,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Exit 0 decoded, 1 decoded with faults, 2 usage error, 3 nothing recognised."""
-    from groundstation.decode import decode_file, exit_code, print_table
+    from groundstation.decode import decode_file, exit_code
+    from groundstation.pass_report import PassReport
     from protocols.atomic_file import write_atomically
     from protocols.errors import DecodeError
 
@@ -81,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
             f"paleblue: decode: {path}: nothing recognised: {summary['input']['detection']}", file=sys.stderr
         )
         return exit_code(summary)
-    print_table(summary)
+    print(PassReport(summary).decode_table(), end="")
     return exit_code(summary)
 
 

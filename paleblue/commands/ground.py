@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import threading
 from pathlib import Path
@@ -98,9 +97,9 @@ def main(args: argparse.Namespace) -> int:
         if args.record:
             on_message = recording_hook(stack, Path(args.record), args)
         summary = _run_ground(run_ground_station, args, stop, on_message)
-    brief = {k: summary[k] for k in ("transport", "packets_by_apid", "faults")}
-    brief["link"] = summary["link"]["cadu"]["physical"]
-    print(json.dumps(brief, indent=2))
+    from groundstation.pass_report import PassReport
+
+    print(PassReport(summary).ground_brief(), end="")
     if args.expect_images is not None and len(summary["images"]) < args.expect_images:
         return 1
     return 0

@@ -138,6 +138,9 @@ def test_hostile_truth_metadata_is_measured_without_a_fit_and_without_an_error()
     ):
         with pytest.raises(DecodeError):
             ImageMetadata.from_map({"bodies": {**bodies, "bad": bad}})
-    measured = measure_bodies(pixels, ImageMetadata.from_map({"bodies": bodies}))
+    far = {
+        "far": {"centre_px": [1e308, -1e308], "apparent_radius_px": 1e308}
+    }  # finite: the contract admits it
+    measured = measure_bodies(pixels, ImageMetadata.from_map({"bodies": {**bodies, **far}}))
     assert set(measured) == {"huge", "fine"}
     assert "limb" not in measured["huge"] and measured["fine"]["limb"]["error_px"] < 0.6

@@ -146,6 +146,28 @@ def test_a_second_writer_continues_the_archive(tmp_path: Path) -> None:
         assert [p.name for p in archive.parameters()] == ["A", "B"]
 
 
+def test_an_archive_being_created_is_empty_or_whole_to_a_reader(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).execute("PRAGMA user_version = 0").connection.close()
+    empty.touch()
+    with pytest.raises(ArchiveError, match="an empty archive"):
+        Archive(empty)
+    # the writer creates its tables and format version in one transaction: held open, a reader
+    # sees no table at all (before the fix it saw tables without a version, "no such table: meta")
+    path = tmp_path / "pass.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    with pytest.raises(ArchiveError, match="an empty archive"):
+        Archive(path)
+    writer.execute("ROLLBACK")
+    writer.close()
+    ArchiveWriter(path).close()
+    with Archive(path) as archive:
+        assert archive.parameters() == []
+
+
 def test_files_that_are_not_archives_are_refused(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(os.urandom(4096))
