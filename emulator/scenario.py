@@ -1,7 +1,7 @@
 """Imaging scenarios: one TOML file per real Earth–Moon imaging event, loaded into a :class:`Scenario`.
 
-A seed name such as ``tianwen1-2020-07-27`` resolves to ``seeds/<name>.toml``
-in the repository (``$PALEBLUE_SEEDS`` overrides the directory); a path loads
+A seed name such as ``tianwen1-2020-07-27`` resolves to ``emulator/seeds/<name>.toml``,
+package data read with :mod:`importlib.resources` (``$PALEBLUE_SEEDS`` overrides the directory); a path loads
 any file. Every problem raises :class:`ScenarioError` with one line naming the
 file and the field.
 
@@ -62,6 +62,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -311,9 +312,9 @@ class Scenario:
 
 
 def seeds_directory() -> Path:
-    """Where seed scenarios live: ``$PALEBLUE_SEEDS`` or the repository's ``seeds/``."""
+    """Where seed scenarios live: ``$PALEBLUE_SEEDS`` or the package's ``emulator/seeds/``."""
     override = os.environ.get(SEEDS_ENV)
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "seeds"
+    return Path(override) if override else Path(str(resources.files("emulator") / "seeds"))
 
 
 def scenario_names() -> list[str]:

@@ -15,23 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocols import header_layouts as layouts
 from protocols.calibration import EnumerationCalibration, PolynomialCalibration
 from protocols.mission_db import FieldDef, HousekeepingPacket, MissionDatabase
 
-# (name, ccsdspy data type, bits): the PUS-C TM secondary header with its CUC time stamp.
+# (name, ccsdspy data type, bits): the PUS-C TM secondary header with its CUC time stamp, then the
+# structure id; widths from the construct declarations (protocols/header_layouts.py)
 PUS_TM_HEADER_FIELDS = (
-    ("PUS_VERSION", "uint", 4),
-    ("PUS_TIME_REF_STATUS", "uint", 4),
-    ("PUS_SERVICE", "uint", 8),
-    ("PUS_SUBTYPE", "uint", 8),
-    ("PUS_MESSAGE_COUNTER", "uint", 16),
-    ("PUS_DESTINATION_ID", "uint", 16),
-    ("PUS_TIME_PFIELD", "uint", 8),
-    ("PUS_TIME_COARSE", "uint", 32),
-    ("PUS_TIME_FINE", "uint", 16),
-    ("HK_STRUCTURE_ID", "uint", 16),
+    *((name, "uint", bits) for name, bits in layouts.export_names(layouts.PUS_TM_SECONDARY_HEADER, "PUS_")),
+    ("HK_STRUCTURE_ID", "uint", layouts.STRUCTURE_ID_BITS),
 )
-PEC_FIELD = ("PUS_PEC", "uint", 16)
+PEC_FIELD = ("PUS_PEC", "uint", layouts.PEC_BITS)
 
 
 def _data_type(f: FieldDef) -> str:

@@ -8,8 +8,10 @@ and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+
+from protocols.mission_db import default_spacecraft_id
 
 ASM = bytes.fromhex("1ACFFC1D")  # attached sync marker (CCSDS 131.0-B §9.3)
 ASM_LENGTH = len(ASM)
@@ -55,7 +57,7 @@ class PhysicalChannelConfig:
     """
 
     frame_type: FrameType = FrameType.TM
-    spacecraft_id: int = 0x1B5
+    spacecraft_id: int = field(default_factory=default_spacecraft_id)  # the mission database's
     frame_length: int = 1115
     fecf: bool = True
     ocf: bool = True

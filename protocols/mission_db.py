@@ -1,7 +1,9 @@
 """The mission database: housekeeping layouts, calibrations, limits, events and telecommands.
 
-One declarative TOML file set (``mdb/`` at the repository root) is the single
-source of truth for the probe and the ground. The order of parameters in a
+One declarative TOML file set is the single source of truth for the probe and
+the ground: paleblue's own ships as package data in ``protocols/mdb/default/``
+(read with :mod:`importlib.resources`, so an installed wheel has it); a mission
+of its own is any directory with the same four files (``--mdb DIR``). The order of parameters in a
 file is the packet layout: bit offsets are computed here, never written by
 hand. Every file is validated on load; a :class:`MissionDbError` names the
 file, the line and the field at fault (``tomllib`` reports no lines for
@@ -14,11 +16,13 @@ a struct/big-integer fast path for one packet, and a numpy batch path.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +41,8 @@ from protocols.calibration import (
 from protocols.calibration import polynomial as polynomial_calibration
 from protocols.errors import DecodeError
 
-DEFAULT_DIRECTORY = Path(__file__).resolve().parents[1] / "mdb"
+# paleblue's database, shipped inside the package (a directory on disk for any installed wheel)
+DEFAULT_DIRECTORY = Path(str(resources.files("protocols") / "mdb" / "default"))
 FILES = ("mission.toml", "housekeeping.toml", "events.toml", "telecommands.toml")
 KINDS = ("uint", "int", "float", "enum", "bool", "spare")
 SEVERITY_SUBTYPES = {"info": 1, "low": 2, "medium": 3, "high": 4}
@@ -468,6 +473,17 @@ class MissionDatabase:
 
 
 # --------------------------------------------------------------------------- loading
+
+
+@functools.cache
+def default_spacecraft_id() -> int:
+    """The spacecraft id of paleblue's own database (``[mission] spacecraft_id``): the one source of the
+    id the channel presets and the TC frames use, read without compiling the whole database."""
+    source = _Source(DEFAULT_DIRECTORY / "mission.toml")
+    where = [("mission", None)]
+    return _get(
+        source, _table(source, source.data, "mission", []), where, "spacecraft_id", int, bound=(0, 1023)
+    )
 
 
 def load_mission_db(directory: Path | None = None) -> MissionDatabase:

@@ -19,6 +19,8 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from construct import Int8ub, Int16ub, Int32ub, Struct
+
 from protocols.errors import DecodeError
 
 LAYER_CUC = "cuc-time"
@@ -27,7 +29,9 @@ LAYER_CDS = "cds-time"
 CCSDS_EPOCH = datetime(1958, 1, 1, tzinfo=UTC)
 
 CUC_PFIELD_4_2 = 0x1E
-CUC_LENGTH_4_2 = 7  # P-field + 4 coarse + 2 fine
+# CUC with a one-octet P-field, 4 coarse and 2 fine octets: the time stamp of every PUS-C TM packet
+CUC_4_2 = Struct("p_field" / Int8ub, "coarse" / Int32ub, "fine" / Int16ub)
+CUC_LENGTH_4_2 = CUC_4_2.sizeof()  # 7
 
 CDS_PFIELD_MS = 0x40
 CDS_PFIELD_US = 0x41

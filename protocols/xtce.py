@@ -19,26 +19,26 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from protocols import header_layouts as layouts
 from protocols.calibration import PolynomialCalibration, TableCalibration
 from protocols.mission_db import FieldDef, MissionDatabase
-from protocols.pus_services import REQUEST_ID_LENGTH
+from protocols.pus_services import Service, Subtype
 
 XTCE_NAMESPACE = "https://www.omg.org/spec/XTCE/20180204"
 
-_CCSDS_HEADER = (
-    ("CCSDS_VERSION", 3), ("CCSDS_TYPE", 1), ("CCSDS_SEC_HDR_FLAG", 1), ("CCSDS_APID", 11),
-    ("CCSDS_SEQ_FLAGS", 2), ("CCSDS_SEQ_COUNT", 14), ("CCSDS_LENGTH", 16),
-)  # fmt: skip
-_PUS_TM_HEADER = (
-    ("PUS_VERSION", 4), ("PUS_TIME_REF_STATUS", 4), ("PUS_SERVICE", 8), ("PUS_SUBTYPE", 8),
-    ("PUS_MESSAGE_COUNTER", 16), ("PUS_DESTINATION_ID", 16), ("PUS_TIME_PFIELD", 8),
-    ("PUS_TIME_COARSE", 32), ("PUS_TIME_FINE", 16),
-)  # fmt: skip
+# the headers' names and widths, taken from their construct declarations (protocols/header_layouts.py)
+_CCSDS_HEADER = layouts.export_names(layouts.SPACE_PACKET_PRIMARY_HEADER, "CCSDS_")
+_PUS_TM_HEADER = layouts.export_names(layouts.PUS_TM_SECONDARY_HEADER, "PUS_")
 _FIXED = (
-    *_PUS_TM_HEADER, *_CCSDS_HEADER, ("HK_STRUCTURE_ID", 16), ("EVENT_ID", 16), ("PUS_PEC", 16),
-    ("REQUEST_ID", 8 * REQUEST_ID_LENGTH), ("FAILURE_CODE", 16), ("TC_GROUND_TAI", 64),
-    ("TC_ONBOARD_RECEIVE", 56), ("TC_ONBOARD_SEND", 56),
-)  # fmt: skip
+    *_PUS_TM_HEADER,
+    *_CCSDS_HEADER,
+    ("HK_STRUCTURE_ID", layouts.STRUCTURE_ID_BITS),
+    ("EVENT_ID", layouts.EVENT_ID_BITS),
+    ("PUS_PEC", layouts.PEC_BITS),
+    ("REQUEST_ID", layouts.REQUEST_ID_BITS),
+    ("FAILURE_CODE", layouts.FAILURE_CODE_BITS),
+    *layouts.export_names(layouts.TIME_CORRELATION_REPORT_FIELDS, "TC_"),
+)
 
 
 def _sub(parent: ET.Element, tag: str, **attrib: str) -> ET.Element:
@@ -125,7 +125,11 @@ def _container(parent: ET.Element, name: str, entries: list[str], base: str | No
             comparisons = _sub(_sub(b, "RestrictionCriteria"), "ComparisonList")
             for ref, value in restrictions:
                 _sub(
-                    comparisons, "Comparison", parameterRef=ref, value=str(value), useCalibratedValue="false"
+                    comparisons,
+                    "Comparison",
+                    parameterRef=ref,
+                    value=str(int(value)),
+                    useCalibratedValue="false",
                 )
 
 
@@ -159,35 +163,49 @@ def to_xtce(mdb: MissionDatabase) -> str:
     platform_apid = mdb.apids["housekeeping"]
     _container(containers, "CCSDSPacket", [n for n, _ in _CCSDS_HEADER], abstract=True)
     _container(containers, "PUS_TM", [n for n, _ in _PUS_TM_HEADER], "CCSDSPacket",
-               (("CCSDS_APID", platform_apid), ("CCSDS_TYPE", 0)), abstract=True)  # fmt: skip
-    _container(containers, "HK_REPORT", ["HK_STRUCTURE_ID"], "PUS_TM",
-               (("PUS_SERVICE", 3), ("PUS_SUBTYPE", 25)), abstract=True)  # fmt: skip
+               (("CCSDS_APID", platform_apid), ("CCSDS_PACKET_TYPE", 0)), abstract=True)  # fmt: skip
+    hk_report = (("PUS_SERVICE", Service.HOUSEKEEPING), ("PUS_SUBTYPE", Subtype.HK_REPORT))
+    _container(containers, "HK_REPORT", ["HK_STRUCTURE_ID"], "PUS_TM", hk_report, abstract=True)
     for packet in mdb.packets:
         entries = [f.name for f in packet.layout.fields] + ["PUS_PEC"]
         _container(containers, packet.name, entries, "HK_REPORT", (("HK_STRUCTURE_ID", packet.structure_id),))
-    _container(containers, "EVENT_REPORT", ["EVENT_ID"], "PUS_TM", (("PUS_SERVICE", 5),), abstract=True)
+    _container(
+        containers, "EVENT_REPORT", ["EVENT_ID"], "PUS_TM", (("PUS_SERVICE", Service.EVENT),), abstract=True
+    )
     for event in mdb.events:
         entries = [f"{event.name}_{f.name}" for f in event.layout.fields] + ["PUS_PEC"]
         _container(containers, event.name, entries, "EVENT_REPORT", (("EVENT_ID", event.event_id),))
-    for subtype, name in ((1, "ACCEPTANCE_SUCCESS"), (7, "COMPLETION_SUCCESS")):
+    for subtype, name in (
+        (Subtype.ACCEPTANCE_SUCCESS, "ACCEPTANCE_SUCCESS"),
+        (Subtype.COMPLETION_SUCCESS, "COMPLETION_SUCCESS"),
+    ):
         _container(
             containers,
             name,
             ["REQUEST_ID", "PUS_PEC"],
             "PUS_TM",
-            (("PUS_SERVICE", 1), ("PUS_SUBTYPE", subtype)),
+            (("PUS_SERVICE", Service.VERIFICATION), ("PUS_SUBTYPE", subtype)),
         )
-    for subtype, name in ((2, "ACCEPTANCE_FAILURE"), (8, "COMPLETION_FAILURE")):
+    for subtype, name in (
+        (Subtype.ACCEPTANCE_FAILURE, "ACCEPTANCE_FAILURE"),
+        (Subtype.COMPLETION_FAILURE, "COMPLETION_FAILURE"),
+    ):
         _container(containers, name, ["REQUEST_ID", "FAILURE_CODE", "PUS_PEC"], "PUS_TM",
-                   (("PUS_SERVICE", 1), ("PUS_SUBTYPE", subtype)))  # fmt: skip
-    _container(containers, "PONG", ["PUS_PEC"], "PUS_TM", (("PUS_SERVICE", 17), ("PUS_SUBTYPE", 2)))
+                   (("PUS_SERVICE", Service.VERIFICATION), ("PUS_SUBTYPE", subtype)))  # fmt: skip
+    _container(
+        containers,
+        "PONG",
+        ["PUS_PEC"],
+        "PUS_TM",
+        (("PUS_SERVICE", Service.TEST), ("PUS_SUBTYPE", Subtype.PONG)),
+    )
     time_entries = ["TC_GROUND_TAI", "TC_ONBOARD_RECEIVE", "TC_ONBOARD_SEND", "PUS_PEC"]
     _container(
         containers,
         "TIME_CORRELATION_REPORT",
         time_entries,
         "PUS_TM",
-        (("PUS_SERVICE", 9), ("PUS_SUBTYPE", 129)),
+        (("PUS_SERVICE", Service.TIME), ("PUS_SUBTYPE", Subtype.TIME_CORRELATION_REPORT)),
     )
 
     _commands(root, mdb)

@@ -1,14 +1,15 @@
 """Valid encodings built from the protocol code alone: seeds for the fuzzer and the stream fuzzer.
 
 The ground station may not import the emulator, so the packets are built here with
-:mod:`protocols.image_transport` and :mod:`protocols.pus` directly, as the probe would.
+:mod:`protocols.image_transport` and :mod:`protocols.pus` directly, as the probe would;
+housekeeping reports take their layouts from the mission database, as the flight software does.
 """
 
 from __future__ import annotations
 
 import random
-import struct
 from collections.abc import Iterable
+from functools import cache
 
 from protocols.apids import Apid
 from protocols.image_transport import (
@@ -18,13 +19,17 @@ from protocols.image_transport import (
     iter_segments,
     make_image_header,
 )
+from protocols.mission_db import FieldDef, MissionDatabase, load_mission_db
 from protocols.pus import TmSecondaryHeader, pack_tm_packet
+from protocols.pus_services import Service, Subtype, pack_hk_report
 from protocols.space_packet import SequenceCounter, SequenceFlags
 from protocols.time_code import CucTime
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 
-SERVICE_HOUSEKEEPING = 3
-SUBTYPE_HOUSEKEEPING_REPORT = 25
+
+@cache
+def _mission_db() -> MissionDatabase:
+    return load_mission_db()
 
 
 def image_packets(
@@ -69,18 +74,31 @@ def image_packets(
     return packets
 
 
-def housekeeping_packets(count: int, counter: SequenceCounter | None = None, seed: int = 0) -> list[bytes]:
-    """Platform housekeeping reports (3,25) with a structure id and a few parameters."""
+def housekeeping_packets(
+    count: int, counter: SequenceCounter | None = None, seed: int = 0, mdb: MissionDatabase | None = None
+) -> list[bytes]:
+    """Housekeeping reports (3,25) laid out by the mission database, each structure in turn, with
+    random raw values every parameter can hold (enumerations take one of their states)."""
+    mdb = mdb or _mission_db()
     counter = counter or SequenceCounter()
     rng = random.Random(seed)
     out = []
     for i in range(count):
-        params = struct.pack(">HhfB", 1, rng.randint(-100, 100), rng.random(), i & 0xFF)
+        packet = mdb.packets[i % len(mdb.packets)]
+        raw = [_random_raw(f, rng) for f in packet.layout.values]
+        body = pack_hk_report(packet.structure_id, packet.layout.pack_raw(raw))
         time = CucTime(1_280_000_000 + i, 0)
-        out.append(
-            _tm(Apid.PLATFORM, counter, SUBTYPE_HOUSEKEEPING_REPORT, params, time, SERVICE_HOUSEKEEPING)
-        )
+        out.append(_tm(packet.apid, counter, Subtype.HK_REPORT, body, time, Service.HOUSEKEEPING))
     return out
+
+
+def _random_raw(f: FieldDef, rng: random.Random) -> int | float:
+    if f.kind == "float":
+        return rng.uniform(-1e3, 1e3)
+    if f.kind == "enum":
+        return rng.choice(sorted(f.calibration.values.values()))  # type: ignore[attr-defined]
+    low, high = f.raw_range
+    return rng.randint(int(low), int(high))
 
 
 def _tm(

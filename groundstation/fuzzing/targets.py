@@ -23,6 +23,7 @@ from pathlib import Path
 
 from groundstation.fuzzing import seeds as seedlib
 from protocols.errors import DecodeError
+from protocols.mission_db import default_spacecraft_id
 
 
 class ContractViolation(AssertionError):
@@ -553,7 +554,7 @@ def _tc_frame() -> Target:
     return Target(
         "tc-frame",
         run,
-        [TcFrame(0x1B5, 0, 1, b"\x18\x65\xc0\x00\x00\x05abcdef").pack()],
+        [TcFrame(default_spacecraft_id(), 0, 1, b"\x18\x65\xc0\x00\x00\x05abcdef").pack()],
         "TcFrame.unpack (FECF)",
         fixup=fix_tc_frame,
     )
@@ -570,7 +571,9 @@ def _sdls_tc() -> Target:
                             auth_mask=bytes.fromhex("ffffffff00")),
     ]  # fmt: skip
     sender = SecurityContext(sas, [key])
-    seeds = [sender.protect_tc(0x1B5, vc, 0, b"\x18\x65\xc0\x00\x00\x05abcdef") for vc in (0, 1)]
+    seeds = [
+        sender.protect_tc(default_spacecraft_id(), vc, 0, b"\x18\x65\xc0\x00\x00\x05abcdef") for vc in (0, 1)
+    ]
 
     def run(data: bytes) -> object:
         receiver = SecurityContext(sas, [key])  # fresh ARSNs: every input is judged on its own
@@ -622,7 +625,9 @@ def _cltu() -> Target:
 def _small_channel(frame_type: str):
     from protocols.channel_config import FrameType, PhysicalChannelConfig
 
-    spacecraft = 0x1B5 if frame_type == "tm" else 0xB5  # AOS has an 8-bit spacecraft id
+    spacecraft = default_spacecraft_id()
+    if frame_type == "aos":
+        spacecraft &= 0xFF  # AOS has an 8-bit spacecraft id
     return PhysicalChannelConfig(
         frame_type=FrameType(frame_type), spacecraft_id=spacecraft, frame_length=200, rs_e=16, rs_interleave=1
     )

@@ -8,16 +8,14 @@ each body's implied V geometric albedo within 15 % of 0.40 (Earth) and 0.12 (Moo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from emulator import photometry
 from emulator.radiometry import band_named
-from emulator.scenario import load_scenario
+from emulator.scenario import load_scenario, scenario_names
 from tests.emulator.seed_photometry import measure
 
-SEEDS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "seeds").glob("*.toml"))
+SEEDS = scenario_names()
 
 
 @pytest.mark.parametrize("name", SEEDS)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
 from pathlib import Path
 
@@ -121,33 +119,6 @@ def test_an_older_recording_naming_a_preset_uses_it(packets, tmp_path: Path) -> 
     _recording(path, _transmit(PRESETS["aos-uncoded"], packets), {"channel": "aos-uncoded"})
     summary = decode_file(path, tmp_path / "out", write_products=False)
     assert summary["packets_by_apid"] == {"CAMERA": len(packets)}
-
-
-def test_ground_records_the_resolved_channel(tmp_path: Path) -> None:
-    """`paleblue ground --record` writes the channel (with overrides) into the recording header."""
-    from groundstation.recording_reader import RecordingReader
-    from paleblue import cli
-
-    args = argparse.Namespace(
-        command="ground",
-        channel="aos-uncoded",
-        scid=0x2A,
-        no_fecf=True,
-        no_ocf=False,
-        rs=None,
-        no_randomizer=False,
-        frame_length=1000,
-        downlink="tcp://127.0.0.1:1",
-        scenario="t",
-    )
-    path = tmp_path / "rec.pbrec"
-    with contextlib.ExitStack() as stack:
-        cli._recording_hook(stack, path, args)
-    with RecordingReader(path) as reader:
-        stored = reader.header.config
-    assert stored["channel"] == "aos-uncoded"
-    expected = PRESETS["aos-uncoded"].with_changes(spacecraft_id=0x2A, fecf=False, frame_length=1000)
-    assert stored["channel_config"] == channel_to_dict(expected)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

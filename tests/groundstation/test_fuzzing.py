@@ -428,3 +428,16 @@ def test_a_stream_run_that_cannot_see_the_station_says_it_checked_nothing(tmp_pa
     odd = StreamFuzzReport()
     check_summary_file(odd, tmp_path / "list.json", written_after=started - 5, wait_s=1)
     assert odd.ok is False and "not a station summary" in odd.discrepancies[0]
+
+
+def test_housekeeping_seeds_are_laid_out_by_the_mission_database() -> None:
+    """Every seed report decodes with the database, each structure in turn, nothing counted as bad."""
+    from groundstation.fuzzing.seeds import housekeeping_packets
+    from groundstation.telemetry import TelemetryProcessor
+    from protocols.mission_db import load_mission_db
+
+    mdb = load_mission_db()
+    processor = TelemetryProcessor(mdb)
+    reports = [processor.process(p) for p in housekeeping_packets(2 * len(mdb.packets), seed=3)]
+    assert [r.structure_id for r in reports] == [p.structure_id for p in mdb.packets] * 2
+    assert not processor.undecodable

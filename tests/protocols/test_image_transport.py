@@ -202,7 +202,7 @@ def test_every_seed_camera_fits_the_mission_limits() -> None:
     import tomllib
     from pathlib import Path
 
-    seeds = sorted((Path(__file__).resolve().parents[2] / "seeds").glob("*.toml"))
+    seeds = sorted((Path(__file__).resolve().parents[2] / "emulator" / "seeds").glob("*.toml"))
     assert seeds
     for path in seeds:
         seed = tomllib.loads(path.read_text())

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from paleblue.commands.options import positive_int
+
 
 class ArchiveUsageError(Exception):
     """A bad archive argument: one line, exit status 2."""
@@ -51,7 +53,7 @@ def _iso(tai: float | None) -> str:
         return f"TAI {tai:.3f}"
 
 
-def add_parser(sub: argparse._SubParsersAction, positive_int) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``archive`` and its sub-commands on the main parser."""
     top = sub.add_parser("archive", help="query and export a telemetry archive (written by --archive)")
     commands = top.add_subparsers(dest="archive_command", required=True, metavar="SUBCOMMAND")
@@ -96,10 +98,10 @@ def add_parser(sub: argparse._SubParsersAction, positive_int) -> None:
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--raw", action="store_true", help="raw values instead of engineering values")
-    top.set_defaults(func=cmd_archive)
+    top.set_defaults(func=main)
 
 
-def cmd_archive(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     from groundstation.archive import Archive, ArchiveError
 
     try:

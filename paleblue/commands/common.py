@@ -1,0 +1,251 @@
+"""What the commands share: user errors, signals, scenarios, channels, keys."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+DEFAULT_DOWNLINK = "tcp://127.0.0.1:5550"
+DEFAULT_UPLINK = "tcp://127.0.0.1:5551"
+CURVE_HELP = "ZeroMQ CURVE certificates (`paleblue keys curve DIR`): encrypted sockets, known clients only"
+KEYS_HELP = "SDLS key directory (`paleblue keys generate DIR`): TCs only in authenticated TC frames"
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def setup_logging(name: str, verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format=f"%(asctime)s {name}: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived: the command stops at a safe point and exits 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class Interrupts:
+    """SIGINT/SIGTERM raise :class:`Interrupted` at once, except inside :meth:`hold` (writing a
+    file): there the first one waits for the block to end. Later signals are ignored: the command
+    is already stopping."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.progress = "nothing written"  # what is complete, for the one line an interrupt prints
+        self._held = 0
+        signal.signal(signal.SIGINT, self._handler)
+        signal.signal(signal.SIGTERM, self._handler)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            return
+        self.signum = signum
+        if not self._held:
+            raise Interrupted(signum)
+
+    @contextlib.contextmanager
+    def hold(self):
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+        if not self._held and self.signum is not None:
+            raise Interrupted(self.signum)
+
+
+def load_scenario(name: str):
+    from emulator.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(name)
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+
+
+def list_scenarios():
+    from emulator.scenario import ScenarioError, list_scenarios
+
+    try:
+        return list_scenarios()
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+
+
+def json_ready(value: object) -> object:
+    from emulator.probe import json_ready
+
+    return json_ready(value)
+
+
+def channel_by_name(name: str):
+    """A channel preset by name or a channel file; 'none' means bare space packets without frames."""
+    from protocols.channel_file import load_channel
+
+    if name == "none":
+        return None
+    try:
+        return load_channel(name).config
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def channel_overrides(args: argparse.Namespace):
+    """The channel override flags as a function of the base channel (None when none are given)."""
+    from protocols.channel_file import with_overrides
+
+    given = {
+        "spacecraft_id": getattr(args, "scid", None),
+        "fecf": False if getattr(args, "no_fecf", False) else None,
+        "ocf": False if getattr(args, "no_ocf", False) else None,
+        "rs": getattr(args, "rs", None),
+        "randomizer": False if getattr(args, "no_randomizer", False) else None,
+        "frame_length": getattr(args, "frame_length", None),
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return None
+
+    def apply(config):
+        try:
+            return with_overrides(config, **given)
+        except ValueError as exc:
+            raise CliError(
+                f"{args.command}: --channel {args.channel or 'tm-rs-i5'} with the overrides: {exc}"
+            ) from None
+
+    return apply
+
+
+def resolve_channel(args: argparse.Namespace):
+    """--channel NAME|FILE (default tm-rs-i5) with the override flags applied; None = bare packets."""
+    name = args.channel or "tm-rs-i5"
+    config = channel_by_name(name)
+    apply = channel_overrides(args)
+    if apply is None:
+        return config
+    if config is None:
+        raise CliError(f"{args.command}: --channel none carries no frames, so it takes no channel overrides")
+    return apply(config)
+
+
+def channel_argv(args: argparse.Namespace) -> list[str]:
+    """The channel flags again, for a child process (paleblue run)."""
+    argv = ["--channel", args.channel or "tm-rs-i5"]
+    if args.scid is not None:
+        argv += ["--scid", str(args.scid)]
+    if args.rs is not None:
+        e, i, dual = args.rs
+        argv += ["--rs", f"{e}/{i}/{'dual' if dual else 'conventional'}" if e else "none"]
+    if args.frame_length is not None:
+        argv += ["--frame-length", str(args.frame_length)]
+    for flag in ("no_fecf", "no_ocf", "no_randomizer"):
+        if getattr(args, flag):
+            argv.append("--" + flag.replace("_", "-"))
+    return argv
+
+
+_AUTHENTICATORS: list = []  # the probe's ZAP authenticator lives as long as the process
+
+
+def use_curve(directory: str | None, server: bool) -> None:
+    """--curve-keys: every ZeroMQ socket this process opens is a CURVE server (probe) or client."""
+    if directory is None:
+        return
+    import zmq
+
+    from protocols.sdls.keystore import KeyFileError
+    from protocols.zmq_curve import connect_curve, serve_curve
+
+    try:
+        if server:
+            _AUTHENTICATORS.append(serve_curve(zmq.Context.instance(), Path(directory)))
+        else:
+            connect_curve(zmq.Context.instance(), Path(directory))
+    except KeyFileError as exc:
+        raise CliError(f"curve: {exc}") from None
+
+
+def security_context(directory: str | None, role: str):
+    """The SDLS context from a key directory (None without one); a bad key file is a usage error."""
+    if directory is None:
+        return None
+    from protocols.sdls.keystore import KeyFileError, load_context
+
+    try:
+        return load_context(Path(directory), role)
+    except KeyFileError as exc:
+        raise CliError(f"keys: {exc}") from None
+
+
+def compression_of(name: str):
+    from protocols.image_file import Compression
+
+    return Compression.CCSDS121 if name == "ccsds121" else Compression.NONE
+
+
+def link_profile_of(name: str | None, time_scale: float, range_km: float):
+    if name is None:
+        return None
+    from emulator.link_simulator import profile
+
+    return profile(name, time_scale=time_scale, range_km=range_km)
+
+
+def ground_services(args: argparse.Namespace):
+    """``attach(station, send_uplink)`` for --archive and --api, checked before anything starts."""
+    archive = getattr(args, "archive", None)
+    api = getattr(args, "api", None)
+    if archive is None and api is None:
+        return None
+    from groundstation.api.server import parse_address
+    from groundstation.archive import ArchiveError, ArchiveWriter
+    from groundstation.archiving import open_services
+
+    address = None
+    if api is not None:
+        try:
+            address = parse_address(api)
+        except ValueError as exc:
+            raise CliError(f"--api: {exc}") from None
+    if archive is not None:
+        try:
+            ArchiveWriter(archive).close()  # a file that is not an archive: one line, before any socket
+        except ArchiveError as exc:
+            raise CliError(f"--archive: {exc}") from None
+
+    def attach(station, send_uplink=None):
+        return open_services(
+            station,
+            send_uplink,
+            archive_path=archive,
+            api_address=address,
+            token=getattr(args, "api_token", None),
+            announce=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+
+    return attach

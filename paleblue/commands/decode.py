@@ -1,0 +1,103 @@
+"""``paleblue decode``: decode a CADU, frame, packet or recording file offline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from paleblue.commands.common import (
+    CliError,
+    channel_by_name,
+    channel_overrides,
+    ground_services,
+    setup_logging,
+)
+from paleblue.commands.options import archive_api_options, channel_options
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("decode", help="decode a CADU, frame, packet or recording file offline")
+    p.add_argument("file", metavar="FILE")
+    archive_api_options(p, api=False)
+    p.add_argument("--format", choices=("auto", "cadu", "frames", "packets", "recording"), default="auto")
+    channel_options(p, default=None)
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument(
+        "--export-packets", metavar="FILE", help="write the extracted packets as a raw packet file"
+    )
+    p.add_argument(
+        "--no-products", action="store_true", help="summary only: checksums and counts, no image files"
+    )
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Exit 0 decoded, 1 decoded with faults, 2 usage error, 3 nothing recognised."""
+    from groundstation.decode import decode_file, exit_code, print_table
+    from protocols.atomic_file import write_atomically
+    from protocols.errors import DecodeError
+
+    path = Path(args.file)
+    if path.is_dir():
+        raise CliError(f"decode: {path} is a directory, not a file")
+    if not path.is_file():
+        raise CliError(f"decode: {path}: no such file")
+    channel = None if args.channel in (None, "none") else channel_by_name(args.channel)
+    overrides = channel_overrides(args)
+    if overrides is not None:
+        overrides(channel or channel_by_name("tm-rs-i5"))  # an impossible combination is a usage error now
+    setup_logging("decode", args.verbose)
+    if not args.verbose:
+        logging.getLogger("paleblue").setLevel(logging.ERROR)
+    progress = _progress_bar("decode") if sys.stderr.isatty() else None
+    try:
+        summary = decode_file(
+            path,
+            Path(args.output),
+            args.format,
+            channel,
+            Path(args.export_packets) if args.export_packets else None,
+            progress,
+            write_products=not args.no_products,
+            channel_name=args.channel,
+            overrides=overrides,
+            attach=decode_services(args),
+        )
+    except DecodeError as exc:
+        raise CliError(f"decode: {path}: {exc}") from None
+    if progress is not None:
+        print(file=sys.stderr)
+    write_atomically(Path(args.output) / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if summary["input"]["format"] is None:
+        print(
+            f"paleblue: decode: {path}: nothing recognised: {summary['input']['detection']}", file=sys.stderr
+        )
+        return exit_code(summary)
+    print_table(summary)
+    return exit_code(summary)
+
+
+def decode_services(args: argparse.Namespace):
+    attach = ground_services(args)
+    return None if attach is None else (lambda station: attach(station, None))
+
+
+def _progress_bar(label: str):
+    """A one-line progress bar on the terminal, redrawn at most ten times a second."""
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.1 and done < total:
+            return
+        last[0] = now
+        fraction = done / total if total else 1.0
+        bar = "#" * int(fraction * 30)
+        print(f"\r{label} [{bar:<30}] {fraction:6.1%} {done / 1e6:,.1f} MB", end="", file=sys.stderr)
+
+    return show

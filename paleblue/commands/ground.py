@@ -1,0 +1,146 @@
+"""``paleblue ground``: receive, decode and reassemble a downlink; optionally record, archive and serve it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import threading
+from pathlib import Path
+
+from paleblue.commands.common import (
+    CURVE_HELP,
+    DEFAULT_DOWNLINK,
+    CliError,
+    ground_services,
+    resolve_channel,
+    setup_logging,
+    stop_on_signals,
+    use_curve,
+)
+from paleblue.commands.options import (
+    archive_api_options,
+    channel_options,
+    octets,
+    positive_float,
+    positive_int,
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ground", help="run the ground station: receive, decode, reassemble, write products")
+    archive_api_options(p)
+    p.add_argument(
+        "--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to connect"
+    )
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
+    p.add_argument(
+        "--expect-images",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="exit after N images (default: run until stopped)",
+    )
+    p.add_argument(
+        "--timeout", type=positive_float, default=None, metavar="S", help="give up after S seconds"
+    )
+    channel_options(p)
+    p.add_argument(
+        "--uplink",
+        default=None,
+        metavar="ENDPOINT",
+        help="the probe's uplink, for CFDP replies (ACK, NAK, Finished); default: none",
+    )
+    p.add_argument(
+        "--rtt",
+        type=positive_float,
+        default=0.2,
+        metavar="S",
+        help="round-trip light time the CFDP timers allow for (default 0.2)",
+    )
+    p.add_argument(
+        "--link-rate",
+        type=positive_float,
+        default=None,
+        metavar="BPS",
+        help="configured downlink rate, to report goodput against",
+    )
+    p.add_argument("--record", default=None, metavar="FILE", help="record every received message to FILE")
+    p.add_argument(
+        "--receive-queue",
+        type=octets,
+        default=None,
+        metavar="SIZE",
+        help="octets ZeroMQ may queue for the station before the probe is held back, with an optional "
+        "k, M or G (KiB, MiB, GiB) (default 64M: 63 messages of the 1 MiB a message may hold at most; "
+        "at least one message; smaller bounds memory, the probe then waits: nothing is dropped). "
+        "A message over 1 MiB is refused, counted (transport.messages_refused) and the link "
+        "reconnected",
+    )
+    p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)  # written into the recording header
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from groundstation.receiver import run_ground_station
+
+    setup_logging("ground", args.verbose)
+    use_curve(args.curve_keys, server=False)
+    stop = stop_on_signals()
+    with contextlib.ExitStack() as stack:
+        on_message = None
+        if args.record:
+            on_message = recording_hook(stack, Path(args.record), args)
+        summary = _run_ground(run_ground_station, args, stop, on_message)
+    brief = {k: summary[k] for k in ("transport", "packets_by_apid", "faults")}
+    brief["link"] = summary["link"]["cadu"]["physical"]
+    print(json.dumps(brief, indent=2))
+    if args.expect_images is not None and len(summary["images"]) < args.expect_images:
+        return 1
+    return 0
+
+
+def recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Namespace):
+    """Record every received message, exactly as received, before the station processes it."""
+    from groundstation.recorder import RecordingWriter
+    from protocols.channel_file import channel_to_dict
+    from protocols.errors import DecodeError
+
+    if path.exists():
+        raise CliError(f"ground: {path} exists; a recording is never overwritten")
+    channel = resolve_channel(args)
+    config = {"channel": args.channel or "tm-rs-i5", "downlink": args.downlink}
+    if channel is not None:  # decode uses it unless told otherwise
+        config["channel_config"] = channel_to_dict(channel)
+    writer = stack.enter_context(RecordingWriter(path, scenario=args.scenario or "", config=config))
+    log = logging.getLogger("paleblue.ground")
+
+    def hook(parts: list[bytes], receive_ns: int) -> None:
+        if len(parts) != 3:
+            return  # counted by the station as malformed; the format records whole messages only
+        try:
+            writer.write("downlink", parts[0], parts[1], parts[2], receive_ns)
+        except (DecodeError, ValueError) as exc:
+            log.warning("not recorded (malformed): %s", exc)
+
+    return hook
+
+
+def _run_ground(run_ground_station, args: argparse.Namespace, stop: threading.Event, on_message) -> dict:
+    return run_ground_station(
+        args.downlink,
+        Path(args.output),
+        stop,
+        expect_images=args.expect_images,
+        timeout_s=args.timeout,
+        channel=resolve_channel(args),
+        uplink=args.uplink,
+        round_trip_s=args.rtt,
+        link_rate_bps=args.link_rate,
+        on_message=on_message,
+        receive_queue=args.receive_queue,
+        attach=ground_services(args),
+    )

@@ -1,0 +1,74 @@
+"""``paleblue probe``: render a scenario and downlink its images over ZeroMQ."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from paleblue.commands.common import (
+    CURVE_HELP,
+    DEFAULT_DOWNLINK,
+    DEFAULT_UPLINK,
+    KEYS_HELP,
+    compression_of,
+    link_profile_of,
+    load_scenario,
+    resolve_channel,
+    security_context,
+    setup_logging,
+    stop_on_signals,
+    use_curve,
+)
+from paleblue.commands.options import delivery_options, link_options, positive_int
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("probe", help="run the probe: render and downlink a scenario's images")
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to bind")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--exit-after-downlink", action="store_true", help="exit once every image is sent")
+    delivery_options(p)
+    p.add_argument(
+        "--uplink", default=DEFAULT_UPLINK, metavar="ENDPOINT", help="ZeroMQ endpoint to bind for TCs"
+    )
+    link_options(p)
+    p.add_argument(
+        "--subscribers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="wait for N downlink subscribers (a ground station and taps) before sending (default 1)",
+    )
+    p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
+    p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from emulator.probe import Probe, ProbeOptions
+
+    setup_logging("probe", args.verbose)
+    scenario = load_scenario(args.scenario)
+    channel = resolve_channel(args)
+    stop = stop_on_signals()
+    options = ProbeOptions(
+        downlink=args.downlink,
+        seed=args.seed,
+        exit_after_downlink=args.exit_after_downlink,
+        channel=channel,
+        rate_bps=args.rate,
+        bit_error_rate=args.inject_ber,
+        uplink=args.uplink,
+        delivery=args.delivery or ("cfdp" if args.link else "packets"),
+        cfdp_class=args.cfdp_class,
+        compression=compression_of(args.compress),
+        link_profile=link_profile_of(args.link, args.time_scale, scenario.range_km),
+        time_scale=args.time_scale,
+        subscribers=args.subscribers,
+        security=security_context(args.keys, "probe"),
+        security_dir=Path(args.keys) if args.keys else None,
+    )
+    use_curve(args.curve_keys, server=True)
+    return Probe(scenario, options).run(stop)

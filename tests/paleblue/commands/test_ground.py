@@ -1,0 +1,36 @@
+"""`paleblue ground`'s own work before the station starts: the recording header."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+from groundstation.recording_reader import RecordingReader
+from paleblue.commands import ground
+from protocols.channel_config import PRESETS
+from protocols.channel_file import channel_to_dict
+
+
+def test_ground_records_the_resolved_channel(tmp_path: Path) -> None:
+    """`paleblue ground --record` writes the channel (with overrides) into the recording header."""
+    args = argparse.Namespace(
+        command="ground",
+        channel="aos-uncoded",
+        scid=0x2A,
+        no_fecf=True,
+        no_ocf=False,
+        rs=None,
+        no_randomizer=False,
+        frame_length=1000,
+        downlink="tcp://127.0.0.1:1",
+        scenario="t",
+    )
+    path = tmp_path / "rec.pbrec"
+    with contextlib.ExitStack() as stack:
+        ground.recording_hook(stack, path, args)
+    with RecordingReader(path) as reader:
+        stored = reader.header.config
+    assert stored["channel"] == "aos-uncoded"
+    expected = PRESETS["aos-uncoded"].with_changes(spacecraft_id=0x2A, fecf=False, frame_length=1000)
+    assert stored["channel_config"] == channel_to_dict(expected)
