@@ -52,11 +52,22 @@ docs-figures: $(RUNTIME_STAMP)
 
 FUZZ_SECONDS ?= 60
 
-# Longer campaigns: the property suites at 20,000 examples each, then coverage-guided fuzzing of every
-# decoder target (atheris when it installs, the built-in engine otherwise).
+# The property suites make fuzz runs: every layer's (packets, frames, CADUs, recordings, the station),
+# including the ground station's decoder properties outside tests/protocols and tests/properties.
+FUZZ_TESTS ?= tests/protocols tests/properties \
+	tests/groundstation/test_link_receiver.py tests/groundstation/test_uslp_link.py \
+	tests/groundstation/test_recording_reader.py tests/groundstation/test_bulk_segments.py \
+	tests/groundstation/test_station.py tests/groundstation/test_telemetry.py
+
+# Longer campaigns: the property suites at 20,000 examples each (a few heavy ones at a smaller number
+# stated beside them, tests/fuzz_budget.py), then coverage-guided fuzzing of every decoder target
+# (atheris when it installs, the built-in engine otherwise). A property at 20,000 examples takes
+# minutes, so the per-test limits of `make test` (pyproject.toml: 240 s stack dump, 300 s failure) are
+# raised to an hour here; a hang still fails.
 fuzz: $(TEST_STAMP)
 	-$(PIP) -e '.[fuzz]' || echo "atheris unavailable: the built-in engine will run"
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -n 2 -m "not slow" tests/protocols tests/properties
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -n 2 -m "not slow" \
+		--timeout 3600 -o faulthandler_timeout=3600 $(FUZZ_TESTS)
 	$(BIN)/paleblue fuzz decoders --seconds-per-target $(FUZZ_SECONDS) --out out/fuzz
 
 clean:

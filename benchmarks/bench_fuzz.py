@@ -10,7 +10,7 @@ For each target, the same run measures:
    corpus bookkeeping) for the same time.
 
 The ratio is the instrumentation's price; atheris figures come from a campaign
-(``python -m groundstation.fuzzing decoders --engine atheris``), whose libFuzzer does its own.
+(``python -m fuzzing decoders --engine atheris``), whose libFuzzer does its own.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from groundstation.fuzzing.engine import fuzz_target_builtin, quiet_station_logs
-from groundstation.fuzzing.mutators import Mutator
-from groundstation.fuzzing.targets import available_targets
+from fuzzing.engine import fuzz_target_builtin, quiet_station_logs
+from fuzzing.mutators import Mutator
+from fuzzing.targets import available_targets
 from protocols.errors import DecodeError
 
 

@@ -33,7 +33,8 @@ import zmq
 
 from emulator.transmitter import Transmitter
 from groundstation.link_receiver import LinkReceiver
-from protocols.channel_config import PRESETS, PhysicalChannelConfig
+from protocols.channel_config import PhysicalChannelConfig
+from protocols.channel_file import PRESETS
 from protocols.randomizer import Randomizer
 from protocols.reed_solomon import EXP, PRIMITIVE_POWER, TO_CONVENTIONAL
 from protocols.space_packet import SpacePacket

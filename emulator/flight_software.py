@@ -31,12 +31,15 @@ from protocols.pus_services import (
     ACK_ACCEPTANCE,
     ACK_COMPLETION,
     LAYER_PEC,
+    ConnectionTestSubtype,
     FailureCode,
+    HousekeepingSubtype,
     RequestId,
     Service,
-    Subtype,
     TcPacket,
     TimeCorrelation,
+    TimeSubtype,
+    VerificationSubtype,
     pack_event,
     pack_hk_report,
     pack_tm,
@@ -221,7 +224,7 @@ class FlightSoftware:
         packet = self.mdb.packet_by_sid[structure_id]
         raw = [f.to_raw(values[f.name]) for f in packet.layout.values]
         body = pack_hk_report(structure_id, packet.layout.pack_raw(raw))
-        return self._tm(packet.apid, Service.HOUSEKEEPING, Subtype.HK_REPORT, body, self.now)
+        return self._tm(packet.apid, Service.HOUSEKEEPING, HousekeepingSubtype.HK_REPORT, body, self.now)
 
     def _monitor_limits(self, values: dict[str, Any]) -> list[bytes]:
         """On-board monitoring: an event when a parameter gets worse; SAFE mode on a red power limit."""
@@ -278,22 +281,26 @@ class FlightSoftware:
             log.info("TC rejected: %s", rejection)
             out = []
             if request_id is not None:
-                out.append(self._verification(Subtype.ACCEPTANCE_FAILURE, request_id, rejection.code))
+                out.append(
+                    self._verification(VerificationSubtype.ACCEPTANCE_FAILURE, request_id, rejection.code)
+                )
             out.append(self._event("COMMAND_REJECTED", request_id.value if request_id else 0, rejection.code))
             return out
         self.commands_accepted += 1
         out = []
         flags = tc.header.ack_flags
         if flags & ACK_ACCEPTANCE:
-            out.append(self._verification(Subtype.ACCEPTANCE_SUCCESS, tc.request_id))
+            out.append(self._verification(VerificationSubtype.ACCEPTANCE_SUCCESS, tc.request_id))
         try:
             out.extend(self._executors[command.name](tc, args))
         except CommandFailure as failure:
             log.info("TC %s failed: %s", command.name, failure)
-            out.append(self._verification(Subtype.COMPLETION_FAILURE, tc.request_id, failure.code))
+            out.append(
+                self._verification(VerificationSubtype.COMPLETION_FAILURE, tc.request_id, failure.code)
+            )
             return out
         if flags & ACK_COMPLETION:
-            out.append(self._verification(Subtype.COMPLETION_SUCCESS, tc.request_id))
+            out.append(self._verification(VerificationSubtype.COMPLETION_SUCCESS, tc.request_id))
         return out
 
     def _accept(self, packet: bytes) -> tuple[TcPacket, CommandDef, dict[str, Any]]:
@@ -341,7 +348,11 @@ class FlightSoftware:
     # ------------------------------------------------------------------ executors
 
     def _ping(self, tc: TcPacket, args: dict[str, Any]) -> list[bytes]:
-        return [self._tm(self.mdb.apids["housekeeping"], Service.TEST, Subtype.PONG, b"", self._time())]
+        return [
+            self._tm(
+                self.mdb.apids["housekeeping"], Service.TEST, ConnectionTestSubtype.PONG, b"", self._time()
+            )
+        ]
 
     def _set_mode(self, tc: TcPacket, args: dict[str, Any]) -> list[bytes]:
         return self._change_mode(args["MODE"])
@@ -398,7 +409,7 @@ class FlightSoftware:
     def _time_report(self, tc: TcPacket, args: dict[str, Any]) -> list[bytes]:
         received = self._time()
         report = TimeCorrelation(args["GROUND_TAI_S"], received, self._time())
-        return [self._tm(self.mdb.apids["housekeeping"], Service.TIME, Subtype.TIME_CORRELATION_REPORT,
+        return [self._tm(self.mdb.apids["housekeeping"], Service.TIME, TimeSubtype.TIME_CORRELATION_REPORT,
                          report.pack(), received)]  # fmt: skip
 
     def _sa_command(self, name: str, tc: TcPacket, args: dict[str, Any]) -> list[bytes]:

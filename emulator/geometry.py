@@ -35,7 +35,7 @@ from emulator.camera import CameraModel
 from emulator.scene_geometry import BodyView, SceneGeometry
 
 if TYPE_CHECKING:
-    from emulator.scenario import AttitudeSpec, ProbeSpec, Scenario
+    from emulator.scenario_spec import AttitudeSpec, ProbeSpec, Scenario
 
 IMAGED_BODIES = ("earth", "moon")
 

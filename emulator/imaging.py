@@ -16,8 +16,8 @@ from protocols.image_transport import (
     iter_segments,
     make_image_header,
 )
-from protocols.pus import TmSecondaryHeader, pack_tm_packet
-from protocols.space_packet import SequenceCounter, SequenceFlags
+from protocols.pus import TmPacket, TmSecondaryHeader
+from protocols.space_packet import SequenceCounter
 from protocols.time_code import CucTime
 
 
@@ -52,18 +52,11 @@ def image_packets(
         metadata=truth,
         segment_octets=segment_octets,
     )
-    packets = [
-        pack_tm_packet(
-            Apid.CAMERA,
-            sequence.next(Apid.CAMERA),
-            TmSecondaryHeader(SERVICE_IMAGE, SUBTYPE_IMAGE_HEADER, now),
-            header.pack(),
-            SequenceFlags.UNSEGMENTED,
-        )
-    ]
+    first = TmSecondaryHeader(SERVICE_IMAGE, SUBTYPE_IMAGE_HEADER, now)
+    packets = [TmPacket(Apid.CAMERA, sequence.next(Apid.CAMERA), first, header.pack()).pack()]
     secondary = TmSecondaryHeader(SERVICE_IMAGE, SUBTYPE_IMAGE_SEGMENT, now)
     for flags, segment in iter_segments(header, data):
         packets.append(
-            pack_tm_packet(Apid.CAMERA, sequence.next(Apid.CAMERA), secondary, segment.pack(), flags)
+            TmPacket(Apid.CAMERA, sequence.next(Apid.CAMERA), secondary, segment.pack(), flags).pack()
         )
     return header, packets

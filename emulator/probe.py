@@ -39,14 +39,15 @@ from emulator.tc_reception import Rejection, TcReception
 from emulator.uplink import Uplink
 from protocols.apids import Apid
 from protocols.cfdp import TransactionState, TransmissionMode
-from protocols.channel_config import PhysicalChannelConfig, preset
+from protocols.channel_config import PhysicalChannelConfig
+from protocols.channel_file import preset
 from protocols.errors import DecodeError
 from protocols.image_file import Compression, pack_image_file
 from protocols.image_transport import DEFAULT_SEGMENT_OCTETS, ImageHeader
 from protocols.mission_db import MissionDatabase, load_mission_db
 from protocols.sdls import SecurityContext
 from protocols.sdls.keystore import save_arsn
-from protocols.space_packet import SequenceCounter, SpacePacket
+from protocols.space_packet import SequenceCounter, SpacePacket, peek_header
 from protocols.time_code import CucTime, utc_to_tai_seconds
 from protocols.zmq_framing import Layer
 
@@ -411,7 +412,8 @@ class Probe:
                 self._link.submit(VC_REALTIME, event)
             return
         payload = received
-        if self._files is not None and len(payload) > 6 and ((payload[0] & 7) << 8 | payload[1]) == Apid.CFDP:
+        header = peek_header(payload)
+        if self._files is not None and len(payload) > 6 and header is not None and header.apid == Apid.CFDP:
             try:
                 packet, _ = SpacePacket.unpack(payload)
             except DecodeError as exc:

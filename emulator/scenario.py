@@ -60,7 +60,7 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -71,7 +71,9 @@ import numpy as np
 from emulator import ephemeris
 from emulator.camera import CameraConfigError, CameraModel
 from emulator.detector import SensorConfig
+from emulator.geometry import compute_geometry, framed_bodies, visible_bodies
 from emulator.radiometry import band_named
+from emulator.scenario_spec import AttitudeSpec, ProbeSpec, Scenario
 from protocols.image_transport import MAX_IMAGE_OCTETS
 
 DEFAULT_SCENARIO = "tianwen1-2020-07-27"
@@ -254,61 +256,6 @@ class ScenarioError(Exception):
         super().__init__(message)
         self.source = str(source)
         self.field = field_name
-
-
-@dataclass(frozen=True)
-class ProbeSpec:
-    """Where the probe is, as the file states it (resolved against the ephemeris per epoch)."""
-
-    origin: str
-    position_km: tuple[float, float, float] | None = None
-    range_km: float | None = None
-    ra_deg: float | None = None
-    dec_deg: float | None = None
-    phase_angle_deg: float | None = None
-    out_of_plane_deg: float = 0.0
-
-
-@dataclass(frozen=True)
-class AttitudeSpec:
-    """How the camera is pointed."""
-
-    mode: str  # "target" | "quaternion"
-    target: str | None = None
-    q: tuple[float, float, float, float] | None = None
-    up: str = "celestial-north"
-    roll_deg: float = 0.0
-    offset_deg: tuple[float, float] = (0.0, 0.0)
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One imaging event: when, where the probe is, where it looks, and with what camera."""
-
-    name: str
-    title: str
-    spacecraft: str
-    mission: str
-    camera_name: str
-    description: str
-    epoch_utc: datetime
-    probe: ProbeSpec
-    attitude: AttitudeSpec
-    camera: CameraModel
-    image_count: int = 1
-    seed: int = 0
-    interval_s: float = 60.0
-    range_km: float = math.nan  # probe–Earth distance at the first image, filled in by load_scenario
-    sensor: dict[str, Any] = field(default_factory=dict, compare=False)
-    provenance: dict[str, str] = field(default_factory=dict, compare=False)
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    source_path: Path | None = None
-
-    def epoch_of(self, image_index: int) -> datetime:
-        """Capture instant of image ``image_index`` (0-based)."""
-        if not 0 <= image_index < self.image_count:
-            raise IndexError(f"image_index {image_index} outside 0..{self.image_count - 1}")
-        return self.epoch_utc + timedelta(seconds=self.interval_s * image_index)
 
 
 def seeds_directory() -> Path:
@@ -762,8 +709,6 @@ def provenance_gaps(scenario: Scenario) -> list[str]:
 
 def _check_geometry(scenario: Scenario, path: Path) -> Scenario:
     """Refuse a pointing that sees neither body, or an earth-moon framing the field cannot hold."""
-    from emulator.geometry import compute_geometry, framed_bodies, visible_bodies
-
     attitude = scenario.attitude
     for index in sorted({0, scenario.image_count - 1}):
         geometry = compute_geometry(scenario, index)

@@ -18,15 +18,16 @@ import zmq
 
 from groundstation.commanding import CommandClient
 from groundstation.link_receiver import LinkReceiver
-from groundstation.zmq_guard import ConnectionGuard, limit_message_size
 from protocols.channel_config import PhysicalChannelConfig
 from protocols.cltu import encode_cltu
 from protocols.errors import DecodeError
 from protocols.mission_db import MissionDatabase, load_mission_db
 from protocols.sdls import SecurityContext
-from protocols.space_packet import PacketStreamDecoder, SpacePacket
+from protocols.space_packet import PacketStreamDecoder, SpacePacket, peek_header
 from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
+from transport.sender import Sender
+from transport.subscriber import Subscriber
 
 MAX_MESSAGES_PER_RECEIVE = 64
 
@@ -44,16 +45,8 @@ class CommandLink:
         on_sent: Callable[[SecurityContext], None] | None = None,
         context: zmq.Context | None = None,
     ) -> None:
-        context = context or zmq.Context.instance()
-        self._push = limit_message_size(context.socket(zmq.PUSH))
-        self._push.setsockopt(zmq.LINGER, 2000)
-        self._push.connect(uplink)
-        self._sub = limit_message_size(context.socket(zmq.SUB))
-        self._sub.setsockopt(zmq.LINGER, 0)
-        self._sub.setsockopt(zmq.RCVHWM, 100_000)
-        self._sub.setsockopt(zmq.SUBSCRIBE, TOPIC_DOWNLINK)
-        self._guard = ConnectionGuard(self._sub)  # an oversized message drops the link: made again
-        self._guard.connect(downlink)
+        self._push = Sender(uplink, context, linger_ms=2000)
+        self._sub = Subscriber(downlink, [TOPIC_DOWNLINK], context, high_water_mark=100_000)
         self._receiver = LinkReceiver(channel) if channel is not None else None
         self._encoder = TcFrameEncoder(mdb.spacecraft_id, mdb.tc_virtual_channel)
         self._security = security
@@ -79,20 +72,19 @@ class CommandLink:
             cltu = encode_cltu(frame)
         else:
             cltu = wrap_for_uplink(packet, self._encoder)
-        self._push.send_multipart([TOPIC_UPLINK, envelope, cltu])
+        self._push.send([TOPIC_UPLINK, envelope, cltu])
 
     def receive(self, timeout_s: float) -> bytes | None:
         """Platform packets (concatenated) from whatever downlink arrives within ``timeout_s``."""
-        self.messages_refused += len(self._guard.poll())
+        self.messages_refused += len(self._sub.refusals())
         if not self._sub.poll(int(timeout_s * 1000)):
             return None
         packets: list[bytes] = []
         # bounded: a downlink arriving faster than this process decodes it must not keep one call
         # (and so every deadline of the client above it) from ever returning
         for _ in range(MAX_MESSAGES_PER_RECEIVE):
-            try:
-                parts = self._sub.recv_multipart(flags=zmq.NOBLOCK)
-            except zmq.Again:
+            parts = self._sub.receive()
+            if parts is None:
                 break
             self.messages_received += 1
             packets += self._platform_packets(parts)
@@ -122,11 +114,10 @@ class CommandLink:
             ]
         else:
             return []
-        return [p for p in raw if ((p[0] & 0x07) << 8 | p[1]) in self._platform_apids]
+        return [p for p in raw if (h := peek_header(p)) is not None and h.apid in self._platform_apids]
 
     def close(self) -> None:
         self._push.close()
-        self._guard.close()
         self._sub.close()
 
 
@@ -145,7 +136,7 @@ def open_command_client(
 
     With ``security``, every TC goes up in an SDLS-secured frame with the next ARSN of the TC
     channel's SA; ``on_sent`` persists the ARSNs (``paleblue cmd --keys``). ``context``: the ZeroMQ
-    context for the sockets (one set up by :func:`protocols.zmq_curve.connect_curve` for CURVE)."""
+    context for the sockets (one set up by :func:`transport.curve.connect_curve` for CURVE)."""
     mdb = mdb or load_mission_db()
     link = CommandLink(uplink, downlink, channel, mdb, security, on_sent, context)
     try:

@@ -32,7 +32,7 @@ from protocols.pus_services import (
     pack_function,
     pack_tc,
 )
-from protocols.space_packet import SequenceCounter
+from protocols.space_packet import SequenceCounter, peek_header
 
 
 class CommandError(ValueError):
@@ -257,7 +257,10 @@ class CommandClient:
 
     def send_raw(self, packet: bytes, name: str = "RAW") -> CommandRecord:
         """Send bytes that skip ground validation (tests of the on-board checks); still tracked."""
-        rid = RequestId(((packet[0] & 7) << 8) | packet[1], ((packet[2] & 0x3F) << 8) | packet[3])
+        header = peek_header(packet)
+        if header is None:
+            raise ValueError(f"a telecommand needs a 6-octet primary header, not {len(packet)} octets")
+        rid = RequestId(header.apid, header.sequence_count)
         record = CommandRecord(name, {}, rid, packet, self._clock())
         self.history.add(record)
         self._send(packet)

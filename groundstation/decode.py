@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from groundstation.detect import SAMPLE_OCTETS, detect
-from groundstation.station import GroundStation, MessageBatch
-from protocols.channel_config import ASM, PRESETS, PhysicalChannelConfig, preset
-from protocols.channel_file import channel_from_dict, channel_to_dict
+from groundstation.message_batch import MessageBatch
+from groundstation.pass_report import PassReport
+from groundstation.station import GroundStation
+from protocols.channel_config import ASM, PhysicalChannelConfig
+from protocols.channel_file import PRESETS, channel_from_dict, channel_to_dict, preset
 from protocols.errors import DecodeError
 from protocols.recording import SYNC_MARKER
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
@@ -190,48 +192,5 @@ def _decode_recording(
 
 
 def print_table(summary: dict, out=sys.stdout) -> None:
-    """The human view of a decode: per virtual channel and per APID."""
-    physical = summary["link"]["cadu"]["physical"]
-    print(
-        f"input: {summary['input']['path']} ({summary['input']['format']}, "
-        f"{summary['input']['octets']} octets)",
-        file=out,
-    )
-    if "detection" in summary["input"]:
-        print(f"auto: {summary['input']['detection']}", file=out)
-    if "channel_source" in summary["input"]:
-        print(f"channel: {summary['input']['channel_source']}", file=out)
-    if physical["cadus"]:
-        print(
-            f"CADUs {physical['cadus']}: good {physical['frames_good']}, "
-            f"corrected {physical['frames_corrected']} "
-            f"({physical['symbols_corrected']} symbols), uncorrectable {physical['uncorrectable']}, "
-            f"CRC failures {physical['crc_failures']}, sync losses {physical['sync_losses']}, "
-            f"skipped {physical['bytes_skipped']} octets",
-            file=out,
-        )
-    virtual = summary["link"]["cadu"]["virtual"] or summary["link"]["frames"]["virtual"]
-    if virtual:
-        print(f"{'VC':>4} {'frames':>8} {'missing':>8} {'packets':>8} {'lost':>6}", file=out)
-        for vcid, c in virtual.items():
-            print(
-                f"{vcid:>4} {c.get('frames', 0):>8} {c.get('frames_missing', 0):>8} "
-                f"{c.get('packets', 0):>8} {c.get('packets_lost', 0):>6}",
-                file=out,
-            )
-    gaps = summary["packet_sequence_gaps_by_apid"]
-    spans = summary["packet_time_span_by_apid"]
-    print(f"{'APID':<12} {'packets':>8} {'gaps':>6}  first .. last on-board time", file=out)
-    for name, count in summary["packets_by_apid"].items():
-        first, last = spans.get(name, ["", ""])
-        print(f"{name:<12} {count:>8} {gaps.get(name, 0):>6}  {first} .. {last}", file=out)
-    images = summary["images"]
-    for p in images:
-        state = "complete" if p["complete"] else f"incomplete ({p['missing_octets']} octets missing)"
-        print(
-            f"image {p['image_id']}: {p['width']}x{p['height']} {state}, "
-            f"CRC {'ok' if p['crc_ok'] else 'bad'}",
-            file=out,
-        )
-    if summary["faults"]:
-        print("faults: " + ", ".join(f"{k} {v}" for k, v in summary["faults"].items()), file=out)
+    """The human view of a decode: per virtual channel and per APID (:meth:`PassReport.decode_table`)."""
+    print(PassReport(summary).decode_table(), end="", file=out)

@@ -25,16 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from groundstation.link_receiver import FrameReceiver, LinkReceiver
+from groundstation.frame_receiver import FrameReceiver
+from groundstation.link_receiver import LinkReceiver
 from protocols.cadu import asm_distances
-from protocols.channel_config import (
-    ASM,
-    ASM_LENGTH,
-    DEFAULT_PRESET,
-    PRESETS,
-    FrameType,
-    PhysicalChannelConfig,
-)
+from protocols.channel_config import ASM, ASM_LENGTH, FrameType, PhysicalChannelConfig
+from protocols.channel_file import DEFAULT_PRESET, PRESETS
 from protocols.randomizer import Randomizer
 from protocols.recording import SYNC_MARKER
 

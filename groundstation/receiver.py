@@ -10,12 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import zmq
-
+from groundstation.fault_log import FaultLog
 from groundstation.station import GroundStation
-from groundstation.zmq_guard import ConnectionGuard, limit_message_size, receive_high_water_mark
 from protocols.channel_config import PhysicalChannelConfig
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
+from transport.limits import receive_high_water_mark
+from transport.sender import Sender
+from transport.subscriber import Subscriber
 
 log = logging.getLogger("paleblue.ground")
 
@@ -51,72 +52,86 @@ def run_ground_station(
     refusal is counted (``transport.messages_refused``) and the connection made again.
     Returns the pass summary, also written to ``out_dir`` on every way out (an exception too).
     """
-    context = zmq.Context.instance()
-    push = None
-    if uplink is not None:
-        push = limit_message_size(context.socket(zmq.PUSH))
-        push.setsockopt(zmq.LINGER, 0)
-        push.setsockopt(zmq.SNDHWM, 10_000)
-        push.connect(uplink)
-    session = random.SystemRandom().getrandbits(32)
-    sent = [0]
-
-    def send_uplink(layer: Layer, payload: bytes) -> None:
-        assert push is not None
-        envelope = Envelope(layer, session, sent[0]).pack()
-        try:
-            push.send_multipart([TOPIC_UPLINK, envelope, payload], flags=zmq.NOBLOCK)
-            sent[0] += 1
-        except zmq.Again:  # the probe is not there: the reply is lost, as over a link, and counted
-            station.faults.record("uplink not accepting", f"{len(payload)} octets dropped")
-
+    uplink_sender = _UplinkSender(uplink) if uplink is not None else None
+    send_uplink = uplink_sender.send if uplink_sender is not None else None
     station = GroundStation(
         out_dir,
         expect_images,
         channel,
-        send_uplink=send_uplink if push is not None else None,
+        send_uplink=send_uplink,
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,
     )
-    services = attach(station, send_uplink if push is not None else None) if attach is not None else None
-    socket = limit_message_size(context.socket(zmq.SUB))
-    socket.setsockopt(zmq.RCVHWM, receive_high_water_mark(receive_queue or RECEIVE_QUEUE_OCTETS))
-    socket.setsockopt(zmq.LINGER, 0)
-    socket.setsockopt(zmq.SUBSCRIBE, TOPIC_DOWNLINK)
-    guard = ConnectionGuard(socket)
-    guard.connect(downlink)
+    if uplink_sender is not None:
+        uplink_sender.faults = station.faults
+    services = attach(station, send_uplink) if attach is not None else None
+    subscriber = Subscriber(
+        downlink,
+        [TOPIC_DOWNLINK],
+        high_water_mark=receive_high_water_mark(receive_queue or RECEIVE_QUEUE_OCTETS),
+    )
     log.info("listening on %s, products to %s", downlink, out_dir)
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     try:
-        while not stop.is_set() and not station.finished:
-            if deadline is not None and time.monotonic() > deadline:
-                log.warning("timeout after %.0f s with %d image(s) done", timeout_s, station.images_done)
-                break
-            station.tick()
-            if services is not None:
-                services.tick()
-            for endpoint in guard.poll():
-                station.record_refused(endpoint)
-            if not socket.poll(20, zmq.POLLIN):
-                continue
-            for _ in range(256):  # drain what is queued, then let the timers run
-                try:
-                    parts = socket.recv_multipart(flags=zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                if on_message is not None:
-                    on_message(parts, time.time_ns())
-                station.handle_message(parts)
-                if station.finished:
-                    break
+        _receive(station, services, subscriber, stop, timeout_s, on_message)
     except BaseException:  # an error or an interrupt: the pass still ends with its summary
         station.finish()
         raise
     finally:
         if services is not None:
             services.close()
-        guard.close()
-        socket.close()
-        if push is not None:
-            push.close()
+        subscriber.close()
+        if uplink_sender is not None:
+            uplink_sender.close()
     return station.finish()
+
+
+class _UplinkSender:
+    """CFDP replies up a ZeroMQ PUSH; one the probe does not take is lost, as over a link, and counted."""
+
+    def __init__(self, uplink: str) -> None:
+        self.push = Sender(uplink, linger_ms=0, high_water_mark=10_000)
+        self.session = random.SystemRandom().getrandbits(32)
+        self.sent = 0
+        self.faults: FaultLog | None = None
+
+    def send(self, layer: Layer, payload: bytes) -> None:
+        envelope = Envelope(layer, self.session, self.sent).pack()
+        if self.push.send([TOPIC_UPLINK, envelope, payload], block=False):
+            self.sent += 1
+        elif self.faults is not None:  # the probe is not there: the reply is lost, as over a link
+            self.faults.record("uplink not accepting", f"{len(payload)} octets dropped")
+
+    def close(self) -> None:
+        self.push.close()
+
+
+def _receive(
+    station: GroundStation,
+    services: Any,
+    subscriber: Subscriber,
+    stop: threading.Event,
+    timeout_s: float | None,
+    on_message: Callable[[list[bytes], int], None] | None,
+) -> None:
+    """Messages to the station until stopped, done or out of time; timers between batches."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while not stop.is_set() and not station.finished:
+        if deadline is not None and time.monotonic() > deadline:
+            log.warning("timeout after %.0f s with %d image(s) done", timeout_s, station.images_done)
+            return
+        station.tick()
+        if services is not None:
+            services.tick()
+        for endpoint in subscriber.refusals():
+            station.record_refused(endpoint)
+        if not subscriber.poll(20):
+            continue
+        for _ in range(256):  # drain what is queued, then let the timers run
+            parts = subscriber.receive()
+            if parts is None:
+                break
+            if on_message is not None:
+                on_message(parts, time.time_ns())
+            station.handle_message(parts)
+            if station.finished:
+                break

@@ -17,14 +17,13 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
+from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import zmq
 
-import paleblue
-from groundstation.zmq_guard import ConnectionGuard, limit_message_size
 from protocols.errors import DecodeError
 from protocols.recording import (
     DEFAULT_INDEX_INTERVAL_BYTES,
@@ -37,6 +36,7 @@ from protocols.recording import (
     frame_body,
 )
 from protocols.zmq_framing import Envelope, MessageGapCounter
+from transport.subscriber import Subscriber
 
 DEFAULT_RCVHWM = 20_000  # messages: ZeroMQ's receive queue is the tap's bounded write-behind buffer
 _MAX_IOVECS = 512  # well under IOV_MAX (1024 on Linux)
@@ -77,7 +77,7 @@ class RecordingWriter:
             raise ValueError("index_interval_bytes must be positive")
         self.path = Path(path)
         self.header = RecordingHeader(
-            paleblue_version=paleblue.__version__,
+            paleblue_version=_version(),
             scenario=scenario,
             config=dict(config or {}),
             start_ns=time.time_ns(),
@@ -256,6 +256,14 @@ class RecordingWriter:
         self.close()
 
 
+def _version() -> str:
+    """The installed paleblue's version (the ground may not import the command line for it)."""
+    try:
+        return metadata.version("paleblue")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
+
+
 @dataclass
 class RecordStats:
     """What a tap saw; updated live while :meth:`Recorder.run` runs."""
@@ -266,7 +274,7 @@ class RecordStats:
     uplink_lost: int = 0
     sessions: int = 0  # publisher sessions seen (a restarted probe is a new one)
     malformed: int = 0  # messages that were not topic/envelope/payload: counted, not recordable
-    refused: int = 0  # messages ZeroMQ refused (over MAX_MESSAGE_OCTETS): see groundstation/zmq_guard
+    refused: int = 0  # messages ZeroMQ refused (over MAX_MESSAGE_OCTETS): see transport/connection_guard
     file_bytes: int = 0
 
     @property
@@ -312,8 +320,7 @@ class Recorder:
     def run(self, stop: threading.Event | None = None) -> RecordStats:
         """Record until ``stop`` is set (or Ctrl-C); drains what is already queued, then closes."""
         stop = stop or threading.Event()
-        sockets: dict[zmq.Socket[Any], Direction] = {}
-        guards: list[ConnectionGuard] = []
+        subscribers: dict[zmq.Socket[Any], tuple[Subscriber, Direction]] = {}
         poller = zmq.Poller()
         writer = RecordingWriter(
             self.path,
@@ -323,43 +330,36 @@ class Recorder:
         )
         try:
             for direction, endpoint in self.endpoints.items():
-                sub = limit_message_size(self._context.socket(zmq.SUB))
-                sub.setsockopt(zmq.LINGER, 0)
-                sub.setsockopt(zmq.RCVHWM, self._rcvhwm)
-                sub.setsockopt(zmq.SUBSCRIBE, direction.topic)
-                sockets[sub] = direction
-                guards.append(ConnectionGuard(sub))  # an oversized message: counted, reconnected
-                guards[-1].connect(endpoint)
-                poller.register(sub, zmq.POLLIN)
+                # an oversized message: counted, reconnected
+                sub = Subscriber(endpoint, [direction.topic], self._context, high_water_mark=self._rcvhwm)
+                subscribers[sub.socket] = (sub, direction)
+                poller.register(sub.socket, zmq.POLLIN)
             try:
                 while not stop.is_set():
                     ready = dict(poller.poll(100))
-                    self.stats.refused += sum(len(guard.poll()) for guard in guards)
+                    self.stats.refused += sum(len(sub.refusals()) for sub, _ in subscribers.values())
                     if not ready:
                         writer.flush()  # lets an interval flush/fsync policy catch up when idle
-                    for sub in ready:
-                        self._receive_queued(sub, sockets[sub], writer)
+                    for socket in ready:
+                        self._receive_queued(*subscribers[socket], writer)
             except KeyboardInterrupt:
                 pass
-            for sub, direction in sockets.items():  # what ZeroMQ already holds is recorded, not dropped
+            for sub, direction in subscribers.values():  # what ZeroMQ holds is recorded, not dropped
                 self._receive_queued(sub, direction, writer, limit=None)
         finally:
-            for guard in guards:
-                guard.close()
-            for sub in sockets:
+            for sub, _ in subscribers.values():
                 sub.close()
             writer.close()
             self.stats.file_bytes = writer.bytes_written
         return self.stats
 
     def _receive_queued(
-        self, sub: zmq.Socket[Any], direction: Direction, writer: RecordingWriter, limit: int | None = 1000
+        self, sub: Subscriber, direction: Direction, writer: RecordingWriter, limit: int | None = 1000
     ) -> None:
         count = 0
         while limit is None or count < limit:
-            try:
-                parts = sub.recv_multipart(zmq.NOBLOCK, copy=True)
-            except zmq.Again:
+            parts = sub.receive()
+            if parts is None:
                 return
             count += 1
             self._record_one(direction, parts, time.time_ns(), writer)

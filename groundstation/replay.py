@@ -28,9 +28,9 @@ from typing import Any
 import zmq
 
 from groundstation.recording_reader import RecordingReader
-from groundstation.zmq_guard import limit_message_size
 from protocols.recording import Direction, RecordingHeader, SkippedBytes
 from protocols.zmq_framing import Envelope
+from transport.publisher import Publisher
 
 DEFAULT_SNDHWM = 1000
 _POLL_MS = 100
@@ -53,50 +53,24 @@ class _Stopped(Exception):
 
 
 class _Publisher:
-    """The XPUB side: wait for a subscriber, then send with back-pressure and an ear on ``stop``."""
+    """The shared publisher, stopping with :class:`_Stopped` when ``stop`` fires while it waits."""
 
     def __init__(
         self, context: zmq.Context[Any], to: str, sndhwm: int, linger_ms: int, stop: threading.Event
     ):
         self.stop = stop
-        self.socket = limit_message_size(context.socket(zmq.XPUB))
-        self.socket.setsockopt(zmq.XPUB_NODROP, 1)
-        self.socket.setsockopt(zmq.SNDHWM, sndhwm)
-        self.socket.setsockopt(zmq.SNDTIMEO, _POLL_MS)  # a blocked send wakes up to look at stop
-        self.socket.setsockopt(zmq.LINGER, linger_ms)  # deliver what is queued when we close
-        self.socket.bind(to)
+        self._publisher = Publisher(
+            to, context, send_high_water_mark=sndhwm, linger_ms=linger_ms, poll_ms=_POLL_MS
+        )
 
     def wait_for_subscribers(self, topics: Iterable[bytes]) -> None:
         """Return once every topic has a subscriber (one SUB's subscriptions arrive one by one)."""
-        missing = set(topics)
-        while missing:
-            if self.stop.is_set():
-                raise _Stopped
-            if not self.socket.poll(_POLL_MS, zmq.POLLIN):
-                continue
-            message = self.socket.recv()
-            if message[:1] == b"\x01":
-                missing = {topic for topic in missing if not topic.startswith(message[1:])}
-
-    def drain_subscriptions(self) -> None:
-        while True:
-            try:
-                self.socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        if not self._publisher.wait_for_topics(topics, self.stop):
+            raise _Stopped
 
     def send(self, frames: list[bytes]) -> None:
-        """All frames of one message; each frame is retried on EAGAIN (it was not sent)."""
-        last = len(frames) - 1
-        for i, frame in enumerate(frames):
-            while True:
-                try:
-                    self.socket.send(frame, zmq.SNDMORE if i < last else 0)
-                    break
-                except zmq.Again:
-                    self.drain_subscriptions()
-                    if self.stop.is_set():
-                        raise _Stopped from None
+        if not self._publisher.send(frames, self.stop):
+            raise _Stopped
 
     def sleep_until(self, deadline_ns: int) -> None:
         delay = (deadline_ns - time.monotonic_ns()) / 1e9
@@ -104,7 +78,7 @@ class _Publisher:
             raise _Stopped
 
     def close(self) -> None:
-        self.socket.close()
+        self._publisher.close()
 
 
 def parse_start_time(text: str, header: RecordingHeader | None) -> int:

@@ -29,17 +29,19 @@ from protocols.errors import DecodeError
 from protocols.mission_db import FieldDef, HousekeepingPacket, MissionDatabase
 from protocols.pus_services import (
     TM_OVERHEAD,
+    ConnectionTestSubtype,
+    HousekeepingSubtype,
     Service,
-    Subtype,
     TimeCorrelation,
+    TimeSubtype,
     TmPacket,
     VerificationReport,
+    message_name,
     unpack_event_id,
     unpack_structure_id,
-    unpack_tm,
     unpack_verification,
 )
-from protocols.space_packet import PRIMARY_HEADER_LENGTH, SpacePacket
+from protocols.space_packet import SpacePacket, peek_header
 
 log = logging.getLogger(__name__)
 
@@ -186,17 +188,35 @@ class TelemetryProcessor:
 
     def process(self, packet: bytes, received_at: float | None = None) -> object | None:
         """Decode one TM packet; returns what it held, or None (and counts why) if it could not."""
+        header = peek_header(packet)
+        if header is not None and header.apid not in self._platform_apids:
+            self.counters["not-platform"] += 1
+            return None
         try:
-            if len(packet) >= PRIMARY_HEADER_LENGTH:
-                apid = ((packet[0] & 0x07) << 8) | packet[1]
-                if apid not in self._platform_apids:
-                    self.counters["not-platform"] += 1
-                    return None
-            tm = unpack_tm(packet)
+            tm = TmPacket.unpack(packet)
+        except DecodeError as exc:
+            self.count_undecodable(exc)
+            return None
+        return self.process_tm(tm, received_at)
+
+    def process_tm(self, tm: TmPacket, received_at: float | None = None) -> object | None:
+        """One platform packet already decoded (the station's way in: each packet decoded once)."""
+        if tm.apid not in self._platform_apids:
+            self.counters["not-platform"] += 1
+            return None
+        try:
             return self._dispatch(tm, received_at)
         except DecodeError as exc:
-            self._count_bad(exc.layer, exc)
+            self.count_undecodable(exc)
             return None
+
+    def count_undecodable(self, exc: DecodeError) -> None:
+        """A platform packet that could not be decoded, counted by the layer that refused it."""
+        self._count_bad(exc.layer, exc)
+
+    @property
+    def undecodable_total(self) -> int:
+        return sum(self.undecodable.values())
 
     def _count_bad(self, reason: str, exc: Exception) -> None:
         self.undecodable[reason] += 1
@@ -204,7 +224,7 @@ class TelemetryProcessor:
 
     def _dispatch(self, tm: TmPacket, received_at: float | None) -> object:
         key = (tm.service, tm.subtype)
-        if key == (Service.HOUSEKEEPING, Subtype.HK_REPORT):
+        if key == (Service.HOUSEKEEPING, HousekeepingSubtype.HK_REPORT):
             return self._housekeeping(tm)
         if tm.service == Service.EVENT:
             return self._event(tm)
@@ -214,16 +234,16 @@ class TelemetryProcessor:
             if self.on_verification is not None:
                 self.on_verification(report, tm.time)
             return report
-        if key == (Service.TEST, Subtype.PONG):
+        if key == (Service.TEST, ConnectionTestSubtype.PONG):
             self.counters["pong"] += 1
             self.pongs.append(tm.time)
             return tm
-        if key == (Service.TIME, Subtype.TIME_CORRELATION_REPORT):
+        if key == (Service.TIME, TimeSubtype.TIME_CORRELATION_REPORT):
             report = TimeCorrelation.unpack(tm.app_data)
             self.counters["time-report"] += 1
             self.time_reports.append((report, received_at if received_at is not None else tm.time))
             return report
-        raise DecodeError(LAYER, 7, f"no handler for service {tm.service},{tm.subtype}")
+        raise DecodeError(LAYER, 7, f"no handler for {message_name(tm.service, tm.subtype)}")
 
     # ------------------------------------------------------------------ housekeeping
 

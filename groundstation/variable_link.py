@@ -7,14 +7,15 @@ spacecraft id, a length in range) the frame is taken and checked (FECF, header f
 else costs one octet, counted in ``bytes_skipped``, so nothing that follows bad bytes is lost.
 Memory holds at most one longest frame plus the unprocessed tail of the last chunk.
 
-Same counters and interface as :class:`groundstation.link_receiver.LinkReceiver`.
+Same counters (:mod:`groundstation.frame_receiver`) and interface as
+:class:`groundstation.link_receiver.LinkReceiver`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from groundstation.link_receiver import (
+from groundstation.frame_receiver import (
     CloseReport,
     LinkOutput,
     PhysicalChannelCounters,

@@ -1,4 +1,6 @@
-"""Physical channel configuration: which frames, which coding, how long; and named presets.
+"""Physical channel configuration: which frames, which coding, how long.
+
+Named presets are channel files, read by :mod:`protocols.channel_file`.
 
 One frozen value describes both ends of the link, so the transmitter and the receiver cannot
 disagree about lengths. Everything derived (CADU length, packet zone length) is computed here
@@ -7,7 +9,7 @@ and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -191,42 +193,3 @@ class PhysicalChannelConfig:
 
     def with_changes(self, **changes: object) -> PhysicalChannelConfig:
         return replace(self, **changes)
-
-
-DEFAULT_PRESET = "tm-rs-i5"
-
-
-class _Presets(Mapping[str, PhysicalChannelConfig]):
-    """The channel files shipped in ``protocols/channels/`` (read on first use), by name."""
-
-    def __init__(self) -> None:
-        self._configs: dict[str, PhysicalChannelConfig] | None = None
-
-    def _loaded(self) -> dict[str, PhysicalChannelConfig]:
-        if self._configs is None:
-            from protocols.channel_file import load_preset, preset_names  # the files need this module
-
-            self._configs = {name: load_preset(name).config for name in preset_names()}
-        return self._configs
-
-    def __getitem__(self, name: str) -> PhysicalChannelConfig:
-        return self._loaded()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._loaded())
-
-    def __len__(self) -> int:
-        return len(self._loaded())
-
-
-# The default is tm-rs-i5: TM, RS(255,223) I=5 dual basis, randomized, FECF and OCF, 1115-octet
-# frames. Each preset is a channel file (protocols/channels/NAME.toml, see protocols.channel_file).
-PRESETS: Mapping[str, PhysicalChannelConfig] = _Presets()
-
-
-def preset(name: str = DEFAULT_PRESET) -> PhysicalChannelConfig:
-    """A named configuration; unknown names list the known ones."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown channel preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None

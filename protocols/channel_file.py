@@ -42,6 +42,7 @@ Every problem is one line that names the file and the key: ``ValueError("FILE: c
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -322,3 +323,40 @@ def channel_to_toml(definition: ChannelDefinition) -> str:
         if vc.name:
             lines.append(f'name = "{vc.name}"')
     return "\n".join(lines) + "\n"
+
+
+DEFAULT_PRESET = "tm-rs-i5"
+
+
+class _Presets(Mapping[str, PhysicalChannelConfig]):
+    """The channel files shipped in ``protocols/channels/`` (read on first use), by name."""
+
+    def __init__(self) -> None:
+        self._configs: dict[str, PhysicalChannelConfig] | None = None
+
+    def _loaded(self) -> dict[str, PhysicalChannelConfig]:
+        if self._configs is None:
+            self._configs = {name: load_preset(name).config for name in preset_names()}
+        return self._configs
+
+    def __getitem__(self, name: str) -> PhysicalChannelConfig:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+
+# The default is tm-rs-i5: TM, RS(255,223) I=5 dual basis, randomized, FECF and OCF, 1115-octet
+# frames. Each preset is a channel file (protocols/channels/NAME.toml, read by this module).
+PRESETS: Mapping[str, PhysicalChannelConfig] = _Presets()
+
+
+def preset(name: str = DEFAULT_PRESET) -> PhysicalChannelConfig:
+    """A named configuration; unknown names list the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown channel preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None

@@ -49,6 +49,14 @@ def append_crc16(data: bytes | bytearray) -> bytes:
     return bytes(data) + crc16(data).to_bytes(2, "big")
 
 
+def replace_trailing_crc16(data: bytes | bytearray) -> bytes:
+    """``data`` with its last two octets replaced by the CRC of the rest (unchanged below 3 octets):
+    a packet's PEC or a frame's FECF made right again, after an edit such as a fuzzer's."""
+    if len(data) < 3:
+        return bytes(data)
+    return append_crc16(data[:-2])
+
+
 def crc16_ok(data_with_crc: bytes | bytearray | memoryview) -> bool:
     """True when the last two octets are the CRC of the rest (CRC over the whole is then 0)."""
     return binascii.crc_hqx(data_with_crc, INITIAL_VALUE) == 0

@@ -32,25 +32,86 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from construct import BitsInteger, BitStruct, Bytes, Flag, Float64b, Int16ub, Struct
+from construct import Bytes, Float64b, Int16ub, Struct
 
-from protocols.crc import crc16
 from protocols.errors import DecodeError
-from protocols.pus import (
+from protocols.pus import (  # re-exported: the packets and their layouts are part of this module's API
+    LAYER_PEC,
+    PEC_LENGTH,
+    REQUEST_ID,
+    REQUEST_ID_LENGTH,
+    TC_OVERHEAD,
+    TC_SECONDARY_HEADER,
     TC_SECONDARY_HEADER_LENGTH,
+    TM_OVERHEAD,
+    TM_SECONDARY_HEADER,
     TM_SECONDARY_HEADER_LENGTH,
+    RequestId,
+    TcPacket,
     TcSecondaryHeader,
+    TmPacket,
     TmSecondaryHeader,
-    pack_tm_packet,
 )
-from protocols.space_packet import PRIMARY_HEADER_LENGTH, PacketType, SpacePacket
+from protocols.space_packet import PRIMARY_HEADER
 from protocols.time_code import CUC_LENGTH_4_2, CucTime
 
+__all__ = [  # the API, PUS packets and layouts of protocols.pus re-exported
+    "ACK_ACCEPTANCE",
+    "ACK_COMPLETION",
+    "EVENT_REPORT_HEADER",
+    "EVENT_SUBTYPES",
+    "FUNCTION_HEADER",
+    "HK_REPORT_HEADER",
+    "LAYER",
+    "LAYER_PEC",
+    "PEC_LENGTH",
+    "PRIMARY_HEADER",
+    "REQUEST_ID",
+    "REQUEST_ID_LENGTH",
+    "SUBTYPES",
+    "TC_OVERHEAD",
+    "TC_SECONDARY_HEADER",
+    "TC_SECONDARY_HEADER_LENGTH",
+    "TIME_CORRELATION_REPORT",
+    "TIME_CORRELATION_REQUEST",
+    "TM_OVERHEAD",
+    "TM_SECONDARY_HEADER",
+    "TM_SECONDARY_HEADER_LENGTH",
+    "VERIFICATION_FAILURE",
+    "VERIFICATION_SUCCESS",
+    "ConnectionTestSubtype",
+    "EventSubtype",
+    "FailureCode",
+    "FunctionSubtype",
+    "HousekeepingSubtype",
+    "RequestId",
+    "Service",
+    "Subtype",
+    "TcPacket",
+    "TcSecondaryHeader",
+    "TimeCorrelation",
+    "TimeSubtype",
+    "TmPacket",
+    "TmSecondaryHeader",
+    "VerificationReport",
+    "VerificationSubtype",
+    "message_name",
+    "pack_event",
+    "pack_function",
+    "pack_hk_report",
+    "pack_tc",
+    "pack_tm",
+    "pack_verification",
+    "request_id_of",
+    "unpack_event_id",
+    "unpack_function_id",
+    "unpack_structure_id",
+    "unpack_tc",
+    "unpack_tm",
+    "unpack_verification",
+]  # fmt: skip
+
 LAYER = "pus-service"
-LAYER_PEC = "pus-pec"
-PEC_LENGTH = 2
-TM_OVERHEAD = PRIMARY_HEADER_LENGTH + TM_SECONDARY_HEADER_LENGTH + PEC_LENGTH
-TC_OVERHEAD = PRIMARY_HEADER_LENGTH + TC_SECONDARY_HEADER_LENGTH + PEC_LENGTH
 
 
 class Service(IntEnum):
@@ -62,21 +123,81 @@ class Service(IntEnum):
     TEST = 17
 
 
-class Subtype(IntEnum):
+class VerificationSubtype(IntEnum):
     ACCEPTANCE_SUCCESS = 1
     ACCEPTANCE_FAILURE = 2
     COMPLETION_SUCCESS = 7
     COMPLETION_FAILURE = 8
+
+
+class HousekeepingSubtype(IntEnum):
     HK_REPORT = 25
     HK_MODIFY_INTERVAL = 31
+
+
+class EventSubtype(IntEnum):
+    """The severity of an event report is its subtype."""
+
+    INFORMATIVE = 1
+    LOW_SEVERITY = 2
+    MEDIUM_SEVERITY = 3
+    HIGH_SEVERITY = 4
+
+
+class FunctionSubtype(IntEnum):
     PERFORM_FUNCTION = 1
+
+
+class TimeSubtype(IntEnum):
     TIME_CORRELATION_REQUEST = 128
     TIME_CORRELATION_REPORT = 129
+
+
+class ConnectionTestSubtype(IntEnum):
+    """Service 17, the are-you-alive connection test."""
+
     PING = 1
     PONG = 2
 
 
-EVENT_SUBTYPES = (1, 2, 3, 4)  # informative, low, medium, high severity
+SUBTYPES: dict[int, type[IntEnum]] = {
+    Service.VERIFICATION: VerificationSubtype,
+    Service.HOUSEKEEPING: HousekeepingSubtype,
+    Service.EVENT: EventSubtype,
+    Service.FUNCTION: FunctionSubtype,
+    Service.TIME: TimeSubtype,
+    Service.TEST: ConnectionTestSubtype,
+}
+
+
+def message_name(service: int, subtype: int) -> str:
+    """``TEST.PONG`` for 17,2; the numbers (``17,99``) when this module does not know the message."""
+    subtypes = SUBTYPES.get(service)
+    if subtypes is None or subtype not in subtypes._value2member_map_:
+        return f"{service},{subtype}"
+    return f"{Service(service).name}.{subtypes(subtype).name}"
+
+
+class Subtype:
+    """Every subtype by name, whatever its service (the per-service enums are the types).
+
+    A namespace, not an enum: several services share numbers, so ``Subtype(2)`` could only
+    guess; use :data:`SUBTYPES` or :func:`message_name` to name a subtype of a service."""
+
+    ACCEPTANCE_SUCCESS = VerificationSubtype.ACCEPTANCE_SUCCESS
+    ACCEPTANCE_FAILURE = VerificationSubtype.ACCEPTANCE_FAILURE
+    COMPLETION_SUCCESS = VerificationSubtype.COMPLETION_SUCCESS
+    COMPLETION_FAILURE = VerificationSubtype.COMPLETION_FAILURE
+    HK_REPORT = HousekeepingSubtype.HK_REPORT
+    HK_MODIFY_INTERVAL = HousekeepingSubtype.HK_MODIFY_INTERVAL
+    PERFORM_FUNCTION = FunctionSubtype.PERFORM_FUNCTION
+    TIME_CORRELATION_REQUEST = TimeSubtype.TIME_CORRELATION_REQUEST
+    TIME_CORRELATION_REPORT = TimeSubtype.TIME_CORRELATION_REPORT
+    PING = ConnectionTestSubtype.PING
+    PONG = ConnectionTestSubtype.PONG
+
+
+EVENT_SUBTYPES = tuple(EventSubtype)  # informative, low, medium, high severity
 ACK_ACCEPTANCE = 0b1000
 ACK_COMPLETION = 0b0001
 
@@ -92,15 +213,6 @@ class FailureCode(IntEnum):
     EXECUTION_FAILED = 6
 
 
-REQUEST_ID = BitStruct(
-    "version" / BitsInteger(3),
-    "packet_type" / BitsInteger(1),
-    "secondary_header_flag" / Flag,
-    "apid" / BitsInteger(11),
-    "sequence_flags" / BitsInteger(2),
-    "sequence_count" / BitsInteger(14),
-)
-REQUEST_ID_LENGTH = 4
 VERIFICATION_SUCCESS = Struct("request_id" / REQUEST_ID)
 VERIFICATION_FAILURE = Struct("request_id" / REQUEST_ID, "failure_code" / Int16ub)
 HK_REPORT_HEADER = Struct("structure_id" / Int16ub)
@@ -112,43 +224,6 @@ TIME_CORRELATION_REPORT = Struct(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RequestId:
-    """Which telecommand a verification report is about."""
-
-    apid: int
-    sequence_count: int
-    packet_type: int = PacketType.TELECOMMAND
-    secondary_header_flag: bool = True
-    sequence_flags: int = 0b11
-    version: int = 0
-
-    def pack(self) -> bytes:
-        return REQUEST_ID.build(
-            {
-                "version": self.version,
-                "packet_type": self.packet_type,
-                "secondary_header_flag": self.secondary_header_flag,
-                "apid": self.apid,
-                "sequence_flags": self.sequence_flags,
-                "sequence_count": self.sequence_count,
-            }
-        )
-
-    @property
-    def value(self) -> int:
-        return int.from_bytes(self.pack(), "big")
-
-    @classmethod
-    def unpack(cls, data: bytes | memoryview, offset: int = 0) -> RequestId:
-        if len(data) - offset < REQUEST_ID_LENGTH:
-            raise DecodeError(LAYER, offset, "request id needs 4 octets")
-        p = REQUEST_ID.parse(bytes(data[offset : offset + REQUEST_ID_LENGTH]))
-        return cls(
-            p.apid, p.sequence_count, p.packet_type, p.secondary_header_flag, p.sequence_flags, p.version
-        )
-
-
 def request_id_of(packet: bytes | memoryview) -> RequestId | None:
     """The request id of a telecommand however broken the rest is (None below four octets)."""
     if len(packet) < REQUEST_ID_LENGTH:
@@ -157,51 +232,7 @@ def request_id_of(packet: bytes | memoryview) -> RequestId | None:
 
 
 # --------------------------------------------------------------------------- packets
-
-
-@dataclass(frozen=True, slots=True)
-class TmPacket:
-    apid: int
-    sequence_count: int
-    header: TmSecondaryHeader
-    app_data: bytes
-
-    @property
-    def service(self) -> int:
-        return self.header.service
-
-    @property
-    def subtype(self) -> int:
-        return self.header.subtype
-
-    @property
-    def time(self) -> float:
-        return self.header.time.seconds
-
-
-@dataclass(frozen=True, slots=True)
-class TcPacket:
-    apid: int
-    sequence_count: int
-    header: TcSecondaryHeader
-    app_data: bytes
-
-    @property
-    def service(self) -> int:
-        return self.header.service
-
-    @property
-    def subtype(self) -> int:
-        return self.header.subtype
-
-    @property
-    def request_id(self) -> RequestId:
-        return RequestId(self.apid, self.sequence_count)
-
-
-def _with_pec(apid: int, sequence_count: int, packet_type: int, body: bytes) -> bytes:
-    packed = SpacePacket(apid, sequence_count, body + b"\0\0", packet_type=packet_type).pack()
-    return packed[:-PEC_LENGTH] + crc16(packed[:-PEC_LENGTH]).to_bytes(2, "big")
+# TmPacket and TcPacket (protocols.pus) are the packets; these are the service-level shorthands.
 
 
 def pack_tm(
@@ -217,7 +248,7 @@ def pack_tm(
     """A whole PUS-C TM packet, PEC included."""
     cuc = time if isinstance(time, CucTime) else CucTime.from_seconds(time)
     header = TmSecondaryHeader(service, subtype, cuc, message_counter & 0xFFFF, destination_id)
-    return pack_tm_packet(apid, sequence_count, header, app_data)
+    return TmPacket(apid, sequence_count, header, app_data).pack()
 
 
 def pack_tc(
@@ -230,37 +261,19 @@ def pack_tc(
     ack_flags: int = ACK_ACCEPTANCE | ACK_COMPLETION,
 ) -> bytes:
     """A whole PUS-C TC packet, PEC included."""
-    header = TcSecondaryHeader(service, subtype, source_id, ack_flags)
-    return _with_pec(apid, sequence_count, PacketType.TELECOMMAND, header.pack() + app_data)
-
-
-def _check_packet(packet: bytes | memoryview, packet_type: int, overhead: int, layer: str) -> SpacePacket:
-    sp, length = SpacePacket.unpack(packet)
-    if length != len(packet):
-        raise DecodeError(layer, length, f"{len(packet) - length} octets after the packet")
-    if sp.packet_type != packet_type:
-        raise DecodeError(layer, 0, f"packet type {sp.packet_type} is not {packet_type}")
-    if not sp.secondary_header_flag:
-        raise DecodeError(layer, 0, "no secondary header")
-    if length < overhead:
-        raise DecodeError(layer, PRIMARY_HEADER_LENGTH, f"{length} octets is shorter than a PUS packet")
-    if crc16(packet[:-PEC_LENGTH]) != int.from_bytes(packet[-PEC_LENGTH:], "big"):
-        raise DecodeError(LAYER_PEC, length - PEC_LENGTH, "packet error control does not match")
-    return sp
+    return TcPacket(
+        apid, sequence_count, TcSecondaryHeader(service, subtype, source_id, ack_flags), app_data
+    ).pack()
 
 
 def unpack_tm(packet: bytes | memoryview) -> TmPacket:
-    """Decode one whole PUS-C TM packet (PEC checked) or raise DecodeError."""
-    sp = _check_packet(packet, PacketType.TELEMETRY, TM_OVERHEAD, "pus-tm")
-    header = TmSecondaryHeader.unpack(sp.data)
-    return TmPacket(sp.apid, sp.sequence_count, header, sp.data[TM_SECONDARY_HEADER_LENGTH:-PEC_LENGTH])
+    """Decode one whole PUS-C TM packet (PEC checked) or raise DecodeError: :meth:`TmPacket.unpack`."""
+    return TmPacket.unpack(packet)
 
 
 def unpack_tc(packet: bytes | memoryview) -> TcPacket:
     """Decode one whole PUS-C TC packet; a wrong checksum raises DecodeError with layer ``pus-pec``."""
-    sp = _check_packet(packet, PacketType.TELECOMMAND, TC_OVERHEAD, "pus-tc")
-    header = TcSecondaryHeader.unpack(sp.data)
-    return TcPacket(sp.apid, sp.sequence_count, header, sp.data[TC_SECONDARY_HEADER_LENGTH:-PEC_LENGTH])
+    return TcPacket.unpack(packet)
 
 
 # --------------------------------------------------------------------------- service messages
@@ -274,7 +287,10 @@ class VerificationReport:
 
     @property
     def success(self) -> bool:
-        return self.subtype in (Subtype.ACCEPTANCE_SUCCESS, Subtype.COMPLETION_SUCCESS)
+        return self.subtype in (
+            VerificationSubtype.ACCEPTANCE_SUCCESS,
+            VerificationSubtype.COMPLETION_SUCCESS,
+        )
 
     @property
     def stage(self) -> str:
@@ -284,17 +300,17 @@ class VerificationReport:
 def pack_verification(subtype: int, request_id: RequestId, failure_code: int | None = None) -> bytes:
     """Application data of 1,1 / 1,7 (no code) or 1,2 / 1,8 (with a failure code)."""
     rid = REQUEST_ID.parse(request_id.pack())
-    if subtype in (Subtype.ACCEPTANCE_FAILURE, Subtype.COMPLETION_FAILURE):
+    if subtype in (VerificationSubtype.ACCEPTANCE_FAILURE, VerificationSubtype.COMPLETION_FAILURE):
         if failure_code is None:
             raise ValueError("a failure report needs a failure code")
         return VERIFICATION_FAILURE.build({"request_id": rid, "failure_code": int(failure_code)})
-    if subtype not in (Subtype.ACCEPTANCE_SUCCESS, Subtype.COMPLETION_SUCCESS):
+    if subtype not in (VerificationSubtype.ACCEPTANCE_SUCCESS, VerificationSubtype.COMPLETION_SUCCESS):
         raise ValueError(f"1,{subtype} is not a verification report paleblue sends")
     return VERIFICATION_SUCCESS.build({"request_id": rid})
 
 
 def unpack_verification(subtype: int, app_data: bytes) -> VerificationReport:
-    failure = subtype in (Subtype.ACCEPTANCE_FAILURE, Subtype.COMPLETION_FAILURE)
+    failure = subtype in (VerificationSubtype.ACCEPTANCE_FAILURE, VerificationSubtype.COMPLETION_FAILURE)
     if subtype not in (1, 2, 7, 8):
         raise DecodeError(LAYER, 0, f"verification subtype {subtype} is not 1, 2, 7 or 8")
     need = REQUEST_ID_LENGTH + (2 if failure else 0)

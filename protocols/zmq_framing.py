@@ -23,6 +23,7 @@ restarted probe or a replay starts a new count instead of looking like a gap.
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import IntEnum
@@ -87,7 +88,7 @@ MAX_PLAUSIBLE_GAP = 1 << 24
 # is one space packet of 65,542 octets (6 + 65,536) or a message of CADUs (8 of at most
 # 2,048 + 256 parity + 4 ASM = 18,464 octets); 1 MiB leaves sixteen times the margin. A longer
 # frame is refused by ZeroMQ before it is buffered (the connection is dropped: the receiver counts
-# and reconnects, see groundstation/zmq_guard.py).
+# and reconnects, see transport/connection_guard.py).
 MAX_MESSAGE_OCTETS = 1 << 20
 
 # How many counts, sessions and unconfirmed messages a MessageGapCounter remembers at most.
@@ -95,6 +96,26 @@ COUNTS_PER_SESSION = 4
 SESSIONS_REMEMBERED = 256
 UNCONFIRMED_SESSIONS = 64
 UNCONFIRMED_MESSAGES = 64
+
+
+def _longest_rising_run(sequences: list[int], low: int, high: int) -> int:
+    """The length of the longest strictly rising subsequence of ``sequences`` within [low, high).
+
+    Real messages of a session arrive in rising order, damaged envelopes anywhere: the longest rising
+    run between the count and the confirmed message is the most messages that can have been real, so
+    the gap is counted lost only as far as no arrival can explain it. (Taking each message that
+    continues the run greedily let one damaged early number, say 3 read as 7, hide the real 4, 5 and
+    6 after it and count them lost.) Patience sorting: ``tails[k]`` is the smallest last number of a
+    rising run of length k + 1, so the chain's at most ``UNCONFIRMED_MESSAGES`` take O(n log n)."""
+    tails: list[int] = []
+    for sequence in sequences:
+        if low <= sequence < high:
+            k = bisect_left(tails, sequence)
+            if k == len(tails):
+                tails.append(sequence)
+            else:
+                tails[k] = sequence
+    return len(tails)
 
 
 class _Session:
@@ -215,11 +236,7 @@ class MessageGapCounter:
         else:  # a new session, or the session counting again from the start
             base = 0
             self._sessions_confirmed += 1
-        kept, expected = 0, base  # unconfirmed messages on the way from the count to the confirmed one
-        for sequence in earlier:
-            if expected <= sequence < confirmed:
-                kept += 1
-                expected = sequence + 1
+        kept = _longest_rising_run(earlier, base, confirmed)  # real messages on the way to the confirmed one
         self._discontinuities += len(earlier) - kept
         self._use_cursor(state, cursor)
         gap = confirmed - base - kept

@@ -50,7 +50,7 @@ def optical_navigation_table() -> str:
 
 def fuzz_target_count() -> str:
     """How many decoder targets ``paleblue fuzz list`` shows."""
-    from groundstation.fuzzing.targets import available_targets
+    from fuzzing.targets import available_targets
 
     loaded, unavailable = available_targets()
     return f"{len(loaded) + len(unavailable)}"

@@ -179,7 +179,7 @@ def use_curve(directory: str | None, server: bool) -> None:
     import zmq
 
     from protocols.sdls.keystore import KeyFileError
-    from protocols.zmq_curve import connect_curve, serve_curve
+    from transport.curve import connect_curve, serve_curve
 
     try:
         if server:

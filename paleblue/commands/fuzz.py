@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """``paleblue fuzz ...``: the fuzzers' own command line (groundstation/fuzzing)."""
-    from groundstation.fuzzing.__main__ import main as fuzz_main
+    """``paleblue fuzz ...``: the fuzzers' own command line (fuzzing/)."""
+    from fuzzing.__main__ import main as fuzz_main
 
     return fuzz_main(args.fuzz_arguments, prog="paleblue fuzz")

@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
     try:
         if args.action == "curve":
-            from protocols.zmq_curve import generate_curve_keys
+            from transport.curve import generate_curve_keys
 
             generate_curve_keys(directory, force=args.force)
             print(

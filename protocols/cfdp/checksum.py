@@ -3,7 +3,8 @@
 Checksum type codes are SANA's (see :class:`ChecksumType`): 0 modular, 1 Proximity-1
 CRC-32 (CCSDS 211.2 annex C: polynomial 0x00A00805, preset zero, no reflection, no
 final XOR), 2 CRC-32C (Castagnoli, reflected, preset and final XOR all ones),
-3 IEEE 802.3 CRC-32 (zlib), 15 null (always zero).
+3 IEEE 802.3 CRC-32 (zlib), 15 null (always zero). The PDU CRC (727.0-B-5 §4.1.3) is
+CRC-16/CCITT-FALSE, :func:`protocols.crc.crc16`.
 
 The modular checksum adds big-endian 32-bit words *aligned to the file offset*, so a
 segment at an unaligned offset contributes its bytes in the right lanes and the
@@ -12,7 +13,6 @@ checksum of a file is the sum (mod 2^32) of its segments' checksums.
 
 from __future__ import annotations
 
-import binascii
 import zlib
 from collections.abc import Callable
 
@@ -21,11 +21,6 @@ import numpy as np
 from protocols.cfdp.constants import ChecksumType
 
 _MASK32 = 0xFFFFFFFF
-
-
-def crc16_ccitt_false(data: bytes | bytearray | memoryview) -> int:
-    """PDU CRC (727.0-B-5 §4.1.3): polynomial 0x1021, preset 0xFFFF, no reflection, no XOR out."""
-    return binascii.crc_hqx(data, 0xFFFF)
 
 
 def modular_checksum(data: bytes | bytearray | memoryview, offset: int = 0) -> int:

@@ -34,7 +34,6 @@ from construct import (
     this,
 )
 
-from protocols.cfdp.checksum import crc16_ccitt_false
 from protocols.cfdp.constants import (
     AckSubtype,
     ConditionCode,
@@ -55,6 +54,7 @@ from protocols.cfdp.header import (
     unpack_header,
     unpack_header_fast,
 )
+from protocols.crc import crc16
 from protocols.errors import DecodeError
 
 CRC_LENGTH = 2
@@ -360,7 +360,7 @@ def encode_pdu(pdu: Pdu) -> bytes:
     unprotected = pack_header(pdu.header, len(data_field) + crc_length) + data_field
     if not crc_length:
         return unprotected
-    return unprotected + crc16_ccitt_false(unprotected).to_bytes(2, "big")
+    return unprotected + crc16(unprotected).to_bytes(2, "big")
 
 
 def encode_file_data_fast(header: PduHeader, offset: int, data: bytes) -> bytes:
@@ -384,7 +384,7 @@ def encode_file_data_fast(header: PduHeader, offset: int, data: bytes) -> bytes:
     unprotected = prefix + offset.to_bytes(width, "big") + data
     if not crc_length:
         return unprotected
-    return unprotected + crc16_ccitt_false(unprotected).to_bytes(2, "big")
+    return unprotected + crc16(unprotected).to_bytes(2, "big")
 
 
 # ---------------------------------------------------------------- decoding
@@ -415,7 +415,7 @@ def _frame(data: bytes | bytearray | memoryview, fast: bool) -> tuple[PduHeader,
         if data_field_length < CRC_LENGTH:
             raise DecodeError(LAYER, start, "CRC flag set but the data field cannot hold a CRC")
         end -= CRC_LENGTH
-        expected = crc16_ccitt_false(data[:end])
+        expected = crc16(data[:end])
         if int.from_bytes(data[end:], "big") != expected:
             raise DecodeError(LAYER, end, f"PDU CRC mismatch (computed 0x{expected:04X})")
     return header, start, end

@@ -7,7 +7,7 @@ import pytest
 from emulator.transmitter import Transmitter
 from protocols import aos_frame, tm_frame
 from protocols.cadu import CaduCodec
-from protocols.channel_config import preset
+from protocols.channel_file import preset
 from protocols.clcw import Clcw
 from protocols.space_packet import SpacePacket
 

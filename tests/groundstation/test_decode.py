@@ -17,7 +17,7 @@ from emulator.imaging import image_packets
 from emulator.transmitter import Transmitter
 from groundstation.decode import decode_file, detect_format
 from groundstation.station import GroundStation
-from protocols.channel_config import preset
+from protocols.channel_file import preset
 from protocols.space_packet import SequenceCounter
 from protocols.time_code import CucTime
 from protocols.zmq_framing import Layer

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.transmitter import Transmitter
-from groundstation.link_receiver import FrameReceiver, LinkReceiver
+from groundstation.frame_receiver import FrameReceiver
+from groundstation.link_receiver import LinkReceiver
 from groundstation.variable_link import VariableLinkReceiver
 from protocols.channel_config import FrameType, PhysicalChannelConfig
 from protocols.frame_packets import idle_packet

@@ -20,9 +20,9 @@ from spacepackets.ccsds.spacepacket import SpacePacketHeader
 
 from emulator.imaging import image_packets
 from emulator.transmitter import Transmitter
-from groundstation.fuzzing.seeds import housekeeping_packets
-from protocols.channel_config import ASM_LENGTH, PRESETS, FrameType, PhysicalChannelConfig
-from protocols.channel_file import ChannelDefinition, channel_to_toml
+from fuzzing.seeds import housekeeping_packets
+from protocols.channel_config import ASM_LENGTH, FrameType, PhysicalChannelConfig
+from protocols.channel_file import PRESETS, ChannelDefinition, channel_to_toml
 from protocols.randomizer import Randomizer
 from protocols.reed_solomon import EXP, PRIMITIVE_POWER, TO_CONVENTIONAL
 from protocols.space_packet import SequenceCounter

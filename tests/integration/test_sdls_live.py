@@ -12,7 +12,7 @@ import zmq
 
 from groundstation.command_link import open_command_client
 from groundstation.commanding import CommandClient, CommandState
-from protocols.channel_config import preset
+from protocols.channel_file import preset
 from protocols.cltu import encode_cltu
 from protocols.crc import crc16
 from protocols.mission_db import load_mission_db

@@ -9,7 +9,7 @@ import pytest
 
 from groundstation.command_link import open_command_client
 from groundstation.commanding import CommandClient, CommandFailed
-from protocols.channel_config import preset
+from protocols.channel_file import preset
 from protocols.cltu import encode_cltu
 from protocols.mission_db import load_mission_db
 from protocols.pus_services import FailureCode

@@ -6,7 +6,7 @@ import random
 
 from hypothesis import strategies as st
 
-from groundstation.fuzzing.mutators import MUTATIONS, Mutation
+from fuzzing.mutators import MUTATIONS, Mutation
 from protocols.apids import Apid
 from protocols.pus import TcSecondaryHeader, TmSecondaryHeader, pack_tm_packet
 from protocols.space_packet import SpacePacket

@@ -22,9 +22,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from groundstation.fuzzing.mutators import Mutation
-from groundstation.fuzzing.seeds import cadu_stream
-from groundstation.link_receiver import FrameReceiver, LinkReceiver
+from fuzzing.mutators import Mutation
+from fuzzing.seeds import cadu_stream
+from groundstation.frame_receiver import FrameReceiver
+from groundstation.link_receiver import LinkReceiver
 from protocols.cadu import CaduCodec
 from protocols.channel_config import FrameType, PhysicalChannelConfig
 from protocols.space_packet import SpacePacket

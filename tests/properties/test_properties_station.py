@@ -94,16 +94,9 @@ def test_any_frames_never_raise_and_never_hit_an_internal_error(messages: list[l
 
 
 def image_messages(metadata: dict, drop_last_segment: bool = False) -> list[list[bytes]]:
-    from groundstation.fuzzing import seeds as seedlib
-    from protocols.image_transport import SERVICE_IMAGE, iter_segments, make_image_header
-    from protocols.space_packet import SequenceCounter
-    from protocols.time_code import CucTime
+    from fuzzing import seeds as seedlib
 
-    counter, time, pixels = SequenceCounter(), CucTime(100, 0), bytes(range(48))
-    header = make_image_header(1, pixels, 8, 6, 8, 1000, time, metadata, 40)
-    packets = [seedlib._tm(0x0C8, counter, 1, header.pack(), time, SERVICE_IMAGE)]
-    for flags, segment in iter_segments(header, pixels):
-        packets.append(seedlib._tm(0x0C8, counter, 2, segment.pack(), time, SERVICE_IMAGE, flags))
+    packets = seedlib.image_packets(1, width=8, height=6, bit_depth=8, segment_octets=40, metadata=metadata)
     if drop_last_segment:
         packets.pop()
     return seedlib.envelope_messages(seedlib.group_into_messages(packets, 2))

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols import aos_frame
-from protocols.channel_config import PRESETS, preset
+from protocols.channel_file import PRESETS, preset
 from protocols.errors import DecodeError
 
 AOS_CONFIGS = [c for c in PRESETS.values() if c.frame_type == "aos"]

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols.cadu import CaduCodec, asm_distance, asm_distances
-from protocols.channel_config import ASM, PRESETS, FrameType, PhysicalChannelConfig, preset
+from protocols.channel_config import ASM, FrameType, PhysicalChannelConfig
+from protocols.channel_file import PRESETS, preset
 from protocols.errors import DecodeError
 from protocols.randomizer import randomize
 from protocols.reed_solomon import CcsdsReedSolomon

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from protocols.channel_config import PRESETS, FrameType, PhysicalChannelConfig, preset
+from protocols.channel_config import FrameType, PhysicalChannelConfig
 from protocols.channel_file import (
+    PRESETS,
     channel_from_dict,
     channel_to_dict,
     channel_to_toml,
     load_channel,
     load_preset,
     parse_channel,
+    preset,
     preset_names,
     with_overrides,
 )

@@ -5,7 +5,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.crc import CHECK_VALUE, append_crc16, crc16, crc16_ok, crc16_reference, crc16_wide
+from protocols.crc import (
+    CHECK_VALUE,
+    append_crc16,
+    crc16,
+    crc16_ok,
+    crc16_reference,
+    crc16_wide,
+    replace_trailing_crc16,
+)
 
 
 def test_check_value_of_the_standard_string() -> None:
@@ -43,3 +51,10 @@ def test_appended_crc_checks_and_any_bit_flip_is_caught(data: bytes, draw: st.Da
 def test_wide_tables_give_the_same_crc(data: bytes) -> None:
     assert crc16_wide(data) == crc16(data) == crc16_reference(data)
     assert crc16_wide(memoryview(bytearray(data))) == crc16(data)
+
+
+@given(st.binary(max_size=100))
+def test_replace_trailing_crc16_makes_the_check_pass(data: bytes) -> None:
+    fixed = replace_trailing_crc16(data)
+    assert len(fixed) == len(data)
+    assert fixed == data if len(data) < 3 else crc16_ok(fixed) and fixed[:-2] == data[:-2]

@@ -6,7 +6,8 @@ import pytest
 from construct import BitsInteger, BitStruct, Bytes, Int8ub, Struct
 
 from protocols import header_layouts as layouts
-from protocols.channel_config import PRESETS, PhysicalChannelConfig
+from protocols.channel_config import PhysicalChannelConfig
+from protocols.channel_file import PRESETS
 from protocols.mission_db import default_spacecraft_id, load_mission_db
 from protocols.pus import TM_SECONDARY_HEADER_LENGTH, TmSecondaryHeader, pack_tm_packet
 from protocols.pus_services import pack_hk_report

@@ -11,8 +11,12 @@ from hypothesis import strategies as st
 
 from protocols.errors import DecodeError
 from protocols.pus import (
+    LAYER_PEC,
+    TC_SECONDARY_HEADER,
     TM_SECONDARY_HEADER,
+    TcPacket,
     TcSecondaryHeader,
+    TmPacket,
     TmSecondaryHeader,
     pack_tm_packet,
     packet_error_control,
@@ -42,6 +46,40 @@ def test_tm_secondary_header_round_trip(header: TmSecondaryHeader) -> None:
     assert len(raw) == 14
     assert TmSecondaryHeader.unpack(raw) == header
     assert TM_SECONDARY_HEADER.parse(raw).flags.pus_version == 2
+
+
+@given(tm_headers)
+def test_tm_secondary_header_fast_path_is_the_declaration(header: TmSecondaryHeader) -> None:
+    declared = {
+        "flags": {"pus_version": 2, "time_reference_status": header.time_reference_status},
+        "service": header.service,
+        "subtype": header.subtype,
+        "message_counter": header.message_counter,
+        "destination_id": header.destination_id,
+        "time": header.time.pack(with_pfield=True),
+    }
+    raw = TM_SECONDARY_HEADER.build(declared)
+    assert header.pack() == raw
+    parsed = TM_SECONDARY_HEADER.parse(raw)
+    assert TmSecondaryHeader.unpack(raw) == TmSecondaryHeader(
+        parsed.service, parsed.subtype, CucTime.unpack(parsed.time)[0], parsed.message_counter,
+        parsed.destination_id, parsed.flags.time_reference_status,
+    )  # fmt: skip
+
+
+@given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 65535), st.integers(0, 15))
+def test_tc_secondary_header_fast_path_is_the_declaration(service: int, subtype: int, source: int, ack: int):
+    raw = TcSecondaryHeader(service, subtype, source, ack).pack()
+    declared = {"flags": {"pus_version": 2, "ack_flags": ack}, "service": service, "subtype": subtype}
+    assert raw == TC_SECONDARY_HEADER.build({**declared, "source_id": source})
+
+
+@given(tm_headers, st.integers(0, 0x7FE), st.integers(0, 16383), st.integers(0, 3), st.binary(max_size=64))
+def test_tm_packet_round_trip(header: TmSecondaryHeader, apid: int, count: int, flags: int, data: bytes):
+    tm = TmPacket(apid, count, header, data, flags)
+    raw = tm.pack()
+    assert TmPacket.unpack(raw) == tm == TmPacket.from_space_packet(SpacePacket.unpack(raw)[0])
+    assert TcPacket.unpack(TcPacket(apid, count, TcSecondaryHeader(17, 1), data).pack()).app_data == data
 
 
 @given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 65535), st.integers(0, 15))
@@ -77,7 +115,7 @@ def test_corrupted_packet_fails_pec_with_offset() -> None:
     packet, _ = SpacePacket.unpack(bytes(raw))
     with pytest.raises(DecodeError) as info:
         unpack_tm_packet(packet)
-    assert info.value.layer == "pus-tm"
+    assert info.value.layer == LAYER_PEC
     assert info.value.offset == len(raw) - 2
 
 

@@ -15,11 +15,14 @@ from protocols.errors import DecodeError
 from protocols.pus_services import (
     LAYER_PEC,
     REQUEST_ID_LENGTH,
+    SUBTYPES,
     FailureCode,
     RequestId,
+    Service,
     Subtype,
     TimeCorrelation,
     VerificationReport,
+    message_name,
     pack_tc,
     pack_tm,
     pack_verification,
@@ -122,3 +125,13 @@ def test_time_correlation_round_trip_and_offset() -> None:
     assert decoded == report
     offset, delay = decoded.offset_and_delay(ground_receive_tai=1001.0)
     assert offset == pytest.approx(10.0) and delay == pytest.approx(0.5)
+
+
+def test_each_service_names_its_own_subtypes() -> None:
+    assert message_name(17, 2) == "TEST.PONG"  # once printed as ACCEPTANCE_FAILURE (one enum for all)
+    assert message_name(1, 2) == "VERIFICATION.ACCEPTANCE_FAILURE"
+    assert message_name(9, 129) == "TIME.TIME_CORRELATION_REPORT"
+    assert message_name(17, 99) == "17,99" and message_name(42, 1) == "42,1"
+    assert set(SUBTYPES) == set(Service)
+    assert (Subtype.PONG, Subtype.PING, Subtype.HK_REPORT) == (2, 1, 25)
+    assert SUBTYPES[Service.TEST](Subtype.PONG) is Subtype.PONG

@@ -16,6 +16,7 @@ from protocols.space_packet import (
     SkippedBytes,
     SpacePacket,
     holds_whole_packets,
+    peek_header,
     sequence_gap,
     unpack_header_fast,
 )
@@ -52,6 +53,14 @@ def test_fast_header_path_equals_construct_declaration(raw: bytes) -> None:
     assert fast.data_length == declared.data_length
     if fast.version == 0:
         assert PRIMARY_HEADER.build(declared) == fast.pack() == raw
+
+
+@given(packets, st.integers(0, 3))
+def test_peek_header_reads_what_unpack_reads(packet: SpacePacket, offset: int) -> None:
+    raw = bytes(offset) + packet.pack()
+    header = peek_header(raw, offset)
+    assert header is not None and header == packet.header()
+    assert peek_header(raw[offset : offset + 5]) is None and peek_header(raw, -1) is None
 
 
 @given(packets)

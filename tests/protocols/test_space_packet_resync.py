@@ -16,10 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols.apids import Apid
-from protocols.packet_run import MIN_RUN_PACKETS, PacketRun
 from protocols.pus import TmSecondaryHeader, pack_tm_packet
 from protocols.space_packet import (
+    MIN_RUN_PACKETS,
     MISSION_PACKETS,
+    PacketRun,
     PacketStreamDecoder,
     SkippedBytes,
     SpacePacket,

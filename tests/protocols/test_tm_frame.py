@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from spacepackets.ccsds.tm_frame import TmTransferFrame
 
 from protocols import tm_frame
-from protocols.channel_config import PRESETS, PhysicalChannelConfig, preset
+from protocols.channel_config import PhysicalChannelConfig
+from protocols.channel_file import PRESETS, preset
 from protocols.clcw import CLCW, Clcw
 from protocols.crc import crc16_ok
 from protocols.errors import DecodeError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from protocols.errors import DecodeError
@@ -184,17 +184,38 @@ def test_two_publishers_sharing_a_session_never_inflate_the_loss(
     assert counter.lost == 0
 
 
-@given(st.integers(10, 150), st.data())
-def test_damaged_envelopes_claim_at_most_their_own_messages(length: int, data) -> None:
-    withheld = data.draw(st.sets(st.integers(0, length - 3), max_size=length // 3))
+@st.composite
+def damaged_streams(draw: st.DrawFn) -> tuple[int, frozenset[int], dict[int, int]]:
+    """(length, withheld sequence numbers, {index of an arriving message: its damaged number}).
+
+    Damaged envelopes are isolated (odd indices): two damaged envelopes in a row that happen to be
+    consecutive numbers are a pair, and a pair is believed (a counter cannot tell them from real
+    messages)."""
+    length = draw(st.integers(10, 150))
+    withheld = draw(st.frozensets(st.integers(0, length - 3), max_size=length // 3))
+    arriving = length - len(withheld)
+    damage: dict[int, int] = {}
+    for index in sorted(draw(st.sets(st.integers(0, arriving - 3), max_size=5))):
+        if index % 2:
+            n = _sequences(0, length, withheld)[index]
+            damage[index] = draw(
+                st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 63).map(lambda bit, n=n: n ^ (1 << bit)))
+            )
+    return length, withheld, damage
+
+
+@given(damaged_streams())
+# found by make fuzz at 20,000 examples: the greedy run from the count took the damaged 5 (1 with bit 2
+# set) and skipped the real 2 and 4 after it, claiming 4 lost where 3 envelopes were damaged
+@example((10, frozenset(), {1: 5, 3: 0, 5: 0}))
+# the same with 3, 5 and 7 damaged: 3 read as 7 hid the real 4 and 6 (4 lost claimed)
+@example((20, frozenset(), {3: 7, 5: 5 ^ (1 << 40), 7: 7 ^ (1 << 41)}))
+def test_damaged_envelopes_claim_at_most_their_own_messages(
+    case: tuple[int, frozenset[int], dict[int, int]],
+) -> None:
+    length, withheld, damage = case
     sequences = _sequences(0, length, withheld)
-    # isolated: two damaged envelopes in a row that happen to be consecutive numbers are a pair, and a
-    # pair is believed (a counter cannot tell them from real messages)
-    damaged = {i for i in data.draw(st.sets(st.integers(0, len(sequences) - 3), max_size=5)) if i % 2}
-    for index in damaged:
-        n = sequences[index]
-        sequences[index] = data.draw(
-            st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 63).map(lambda bit, n=n: n ^ (1 << bit)))
-        )
+    for index, value in damage.items():
+        sequences[index] = value
     counter = _count([(3, n) for n in sequences])
-    assert counter.lost <= len(withheld) + len(damaged)
+    assert counter.lost <= len(withheld) + len(damage)

@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols.cfdp.checksum import (
-    crc16_ccitt_false,
     crc32c,
     file_checksum,
     ieee_crc32,
@@ -19,6 +18,7 @@ from protocols.cfdp.checksum import (
     proximity1_crc32,
 )
 from protocols.cfdp.constants import ChecksumType
+from protocols.crc import crc16 as pdu_crc  # the PDU CRC is the one CRC-16 of protocols.crc
 
 PROXIMITY1_GENERATOR = 0x1_00A0_0805
 
@@ -39,14 +39,14 @@ def _reference_modular(data: bytes) -> int:
 
 
 def test_check_values_of_the_catalogue() -> None:
-    assert crc16_ccitt_false(b"123456789") == 0x29B1
+    assert pdu_crc(b"123456789") == 0x29B1
     assert crc32c(b"123456789") == 0xE3069283
     assert ieee_crc32(b"123456789") == 0xCBF43926
 
 
 @given(st.binary(max_size=300))
 def test_crcs_match_fastcrc(data: bytes) -> None:
-    assert crc16_ccitt_false(data) == fastcrc.crc16.ibm_3740(data)
+    assert pdu_crc(data) == fastcrc.crc16.ibm_3740(data)
     assert crc32c(data) == fastcrc.crc32.iscsi(data)
     assert ieee_crc32(data) == fastcrc.crc32.iso_hdlc(data)
 

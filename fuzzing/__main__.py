@@ -1,9 +1,9 @@
-"""``python -m groundstation.fuzzing``: the fuzzers' command line until ``paleblue fuzz`` wires them.
+"""``python -m fuzzing``: the fuzzers' command line until ``paleblue fuzz`` wires them.
 
-python -m groundstation.fuzzing decoders [--target NAME ...] [--seconds 60] [--out out/fuzz]
-python -m groundstation.fuzzing stream [--source REC] [--to tcp://127.0.0.1:5599 | --local]
-python -m groundstation.fuzzing reproduce out/fuzz/findings/<target>/<sha1>.bin
-python -m groundstation.fuzzing list
+python -m fuzzing decoders [--target NAME ...] [--seconds 60] [--out out/fuzz]
+python -m fuzzing stream [--source REC] [--to tcp://127.0.0.1:5599 | --local]
+python -m fuzzing reproduce out/fuzz/findings/<target>/<sha1>.bin
+python -m fuzzing list
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-def build_parser(prog: str = "python -m groundstation.fuzzing") -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m fuzzing") -> argparse.ArgumentParser:
     """The ``fuzz`` command line; ``paleblue fuzz`` can reuse it with ``prog="paleblue fuzz"``."""
     parser = argparse.ArgumentParser(prog=prog, description="Fuzz-test the decoders and the ground station.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,11 +72,11 @@ def build_parser(prog: str = "python -m groundstation.fuzzing") -> argparse.Argu
     return parser
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m groundstation.fuzzing") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m fuzzing") -> int:
     """Run one fuzz command; returns the exit status (1 when something was found)."""
     args = build_parser(prog).parse_args(argv)
     if args.command == "list":
-        from groundstation.fuzzing.targets import available_targets
+        from fuzzing.targets import available_targets
 
         ok, missing = available_targets()
         for name, target in ok.items():
@@ -85,13 +85,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m groundstation.fuz
             print(f"{name:<20} UNAVAILABLE: {why}")
         return 0
     if args.command == "reproduce":
-        from groundstation.fuzzing.engine import reproduce
+        from fuzzing.campaign import reproduce
 
         reproduce(args.path)
         return 0
     if args.command == "decoders":
         return _decoders(args)
-    from groundstation.fuzzing.stream_fuzz import check_summary_file, fuzz_stream, fuzz_stream_local
+    from fuzzing.stream_fuzz import check_summary_file, fuzz_stream, fuzz_stream_local
 
     if args.local or args.to is None:
         result = fuzz_stream_local(
@@ -138,7 +138,7 @@ def _interrupt_on_sigterm() -> list[int]:
 
 def _decoders(args: argparse.Namespace) -> int:
     """A campaign whose report is written however it ends (Ctrl-C and SIGTERM included)."""
-    from groundstation.fuzzing.engine import fuzz_decoders
+    from fuzzing.campaign import fuzz_decoders
 
     terminated = _interrupt_on_sigterm()
     per_target = args.seconds_per_target is not None

@@ -13,7 +13,6 @@ soon as its module imports.
 from __future__ import annotations
 
 import atexit
-import binascii
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -21,7 +20,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from groundstation.fuzzing import seeds as seedlib
+from fuzzing import seeds as seedlib
+from protocols.crc import replace_trailing_crc16
 from protocols.errors import DecodeError
 from protocols.mission_db import default_spacecraft_id
 
@@ -114,19 +114,12 @@ def prepare_input(target: Target, data: bytes) -> bytes:
     return data
 
 
-def fix_trailing_crc16(data: bytes) -> bytes:
-    """Recompute a CRC-16/CCITT-FALSE in the last two octets (PUS PEC, TM/AOS FECF)."""
-    if len(data) < 3:
-        return data
-    return data[:-2] + binascii.crc_hqx(data[:-2], 0xFFFF).to_bytes(2, "big")
-
-
 def fix_space_packet(data: bytes) -> bytes:
     """Make the primary header's length field match the input, then fix the PEC."""
     if len(data) < 8:
         return data
     fixed = data[:4] + (len(data) - 7).to_bytes(2, "big") + data[6:]
-    return fix_trailing_crc16(fixed)
+    return replace_trailing_crc16(fixed)
 
 
 def fix_tc_frame(data: bytes) -> bytes:
@@ -134,7 +127,7 @@ def fix_tc_frame(data: bytes) -> bytes:
     if len(data) < 8 or len(data) > 1024:
         return data
     word = (data[2] << 8 | data[3]) & 0xFC00 | (len(data) - 1)
-    return fix_trailing_crc16(data[:2] + word.to_bytes(2, "big") + data[4:])
+    return replace_trailing_crc16(data[:2] + word.to_bytes(2, "big") + data[4:])
 
 
 def chunk_sizes(data: bytes) -> tuple[int, bytes]:
@@ -334,10 +327,10 @@ def _hk_decommutation() -> Target:
         raw = packet.layout.unpack_raw(tm.app_data, 2)
         return [f.to_engineering(r) for f, r in zip(packet.layout.values, raw, strict=True)]
 
-    seeds = [
+    seeds = [  # every layout zero-filled, then the reports the flight software makes
         ps.pack_tm(p.apid, 1, 3, 25, 100.0, ps.pack_hk_report(p.structure_id, bytes(p.layout.length)))
         for p in mdb.packets
-    ]
+    ] + seedlib.housekeeping_packets(len(mdb.packets))
     return Target(
         "hk-decommutation",
         run,
@@ -601,7 +594,7 @@ def _sdls_tm() -> Target:
         return process_fixed(sa, key, 0, data, 6, 4)
 
     return Target("sdls-tm", run, [seed], "process_fixed (SDLS AES-GCM on a TM frame with OCF)",
-                  fixup=fix_trailing_crc16)  # fmt: skip
+                  fixup=replace_trailing_crc16)  # fmt: skip
 
 
 @register("cltu")
@@ -645,7 +638,7 @@ def _tm_frame() -> Target:
     zone = b"".join(seedlib.downlink_packets(1))[: config.packet_zone_length]
     seeds = [tm_frame.pack_frame(config, 1, 5, 5, 0, zone), tm_frame.idle_frame(config, 6, 0)]
     return Target(
-        "tm-frame", run, seeds, "tm_frame.unpack_frame (header, FHP, OCF, FECF)", fixup=fix_trailing_crc16
+        "tm-frame", run, seeds, "tm_frame.unpack_frame (header, FHP, OCF, FECF)", fixup=replace_trailing_crc16
     )
 
 
@@ -660,7 +653,7 @@ def _aos_frame() -> Target:
 
     zone = b"".join(seedlib.downlink_packets(1))[: config.packet_zone_length]
     seeds = [aos_frame.pack_frame(config, 1, 5, 5, 0, zone), aos_frame.idle_frame(config, 6, 0)]
-    return Target("aos-frame", run, seeds, "aos_frame.unpack_frame", fixup=fix_trailing_crc16)
+    return Target("aos-frame", run, seeds, "aos_frame.unpack_frame", fixup=replace_trailing_crc16)
 
 
 @register("uslp-frame")
@@ -695,7 +688,7 @@ def _uslp_frame() -> Target:
         run,
         seeds,
         "uslp_frame.unpack_frame (fixed and variable, TFDF)",
-        fixup=fix_trailing_crc16,
+        fixup=replace_trailing_crc16,
     )
 
 
@@ -769,7 +762,7 @@ def _link_receiver() -> Target:
 
 @register("frame-receiver")
 def _frame_receiver() -> Target:
-    from groundstation.link_receiver import FrameReceiver
+    from groundstation.frame_receiver import FrameReceiver
 
     config = _small_channel("aos")
 

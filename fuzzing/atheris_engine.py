@@ -14,16 +14,16 @@ import sys
 import time
 from pathlib import Path
 
-from groundstation.fuzzing.corpus import Corpus
-from groundstation.fuzzing.coverage import PROJECT_ROOT, CoverageTracer
-from groundstation.fuzzing.engine import (
+from fuzzing.corpus import Corpus
+from fuzzing.coverage import PROJECT_ROOT, CoverageTracer
+from fuzzing.engine import (
     Outcome,
     TargetReport,
     classify,
     record_finding,
     replay_coverage,
 )
-from groundstation.fuzzing.targets import Target, prepare_input
+from fuzzing.targets import Target, prepare_input
 
 _STAT = re.compile(r"stat::(\w+):\s+(\d+)")
 MAX_REPLAY = 3000  # corpus entries replayed to measure coverage in our units
@@ -53,7 +53,7 @@ def fuzz_target_atheris(
         command = [
             sys.executable,
             "-m",
-            "groundstation.fuzzing.atheris_driver",
+            "fuzzing.atheris_driver",
             target.name,
             str(corpus.directory),
             f"-max_total_time={int(remaining)}",

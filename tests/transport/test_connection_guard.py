@@ -12,8 +12,9 @@ import pytest
 import zmq
 
 from groundstation.receiver import run_ground_station
-from groundstation.zmq_guard import ConnectionGuard, receive_high_water_mark
 from protocols.zmq_framing import MAX_MESSAGE_OCTETS, TOPIC_DOWNLINK, Envelope, Layer
+from transport.connection_guard import ConnectionGuard
+from transport.limits import receive_high_water_mark
 
 TEN_MB = 10_000_000
 

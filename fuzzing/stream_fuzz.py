@@ -21,14 +21,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import zmq
-
-from groundstation.fuzzing import seeds as seedlib
-from groundstation.fuzzing.mutators import Mutator
-from groundstation.zmq_guard import limit_message_size
+from fuzzing import seeds as seedlib
+from fuzzing.mutators import Mutator
 from protocols.errors import DecodeError
 from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SkippedBytes
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
+from transport.publisher import Publisher
 
 PAYLOAD_MUTATIONS = (
     "bit-flip",
@@ -215,40 +213,6 @@ def mutate_message(
 # ------------------------------------------------------------------------------------- sending
 
 
-class _Publisher:
-    def __init__(self, endpoint: str) -> None:
-        self.context = zmq.Context.instance()
-        self.socket = limit_message_size(self.context.socket(zmq.XPUB))
-        self.socket.setsockopt(zmq.XPUB_NODROP, 1)
-        self.socket.setsockopt(zmq.XPUB_VERBOSE, 1)  # a station that reconnects subscribes again
-        self.socket.setsockopt(zmq.SNDHWM, SEND_HIGH_WATER_MARK)
-        self.socket.setsockopt(zmq.LINGER, 2000)
-        self.socket.bind(endpoint)
-
-    def wait_for_subscriber(self, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.socket.poll(100, zmq.POLLIN):
-                event = self.socket.recv()
-                if event[:1] == b"\x01" and TOPIC_DOWNLINK.startswith(event[1:]):
-                    return True
-        return False
-
-    def send(self, parts: list[bytes], deadline: float) -> bool:
-        """Send without dropping: wait while the subscriber is behind (until ``deadline``)."""
-        while True:
-            try:
-                self.socket.send_multipart(parts, flags=zmq.NOBLOCK)
-                return True
-            except zmq.Again:
-                if time.monotonic() > deadline:
-                    return False
-                self.socket.poll(100, zmq.POLLOUT)
-
-    def close(self) -> None:
-        self.socket.close()
-
-
 def _oversized(parts: list[bytes], octets: int) -> list[bytes]:
     return [parts[0], parts[1], bytes(octets)]
 
@@ -284,10 +248,10 @@ def fuzz_stream(
     report = StreamFuzzReport(log_path=str(log_path) if log_path else None)
     model = StationModel()
     session = rng.getrandbits(32)
-    publisher = _Publisher(to)
+    publisher = Publisher(to, send_high_water_mark=SEND_HIGH_WATER_MARK)
     log_file = open(log_path, "w") if log_path else None  # noqa: SIM115 - closed in finally
     try:
-        if not publisher.wait_for_subscriber(subscriber_timeout_s):
+        if not publisher.wait_for_topics([TOPIC_DOWNLINK], timeout_s=subscriber_timeout_s):
             report.discrepancies.append(f"no subscriber connected to {to} within {subscriber_timeout_s} s")
             return report
         started = time.monotonic()
@@ -302,7 +266,7 @@ def fuzz_stream(
                 parts = [TOPIC_DOWNLINK, Envelope(layer, session, sequence).pack(), payload]
                 to_send, log = [parts], []
                 if oversized_rate and rng.random() < oversized_rate:
-                    if not publisher.send(_oversized(parts, oversized_octets), deadline + 10):
+                    if not publisher.send(_oversized(parts, oversized_octets), deadline=deadline + 10):
                         report.discrepancies.append("subscriber stopped reading: send timed out")
                         return report
                     report.messages_sent += 1
@@ -312,7 +276,7 @@ def fuzz_stream(
                         log_file.write(
                             json.dumps({"sequence": sequence, "mutations": [{"kind": "oversized"}]}) + "\n"
                         )
-                    if not publisher.wait_for_subscriber(subscriber_timeout_s):
+                    if not publisher.wait_for_topics([TOPIC_DOWNLINK], timeout_s=subscriber_timeout_s):
                         report.discrepancies.append(
                             "the subscriber did not come back after an oversized message"
                         )
@@ -327,7 +291,7 @@ def fuzz_stream(
                     if log_file:
                         log_file.write(json.dumps({"sequence": sequence, "mutations": log}) + "\n")
                 for message in to_send:
-                    if not publisher.send(message, deadline + 10):
+                    if not publisher.send(message, deadline=deadline + 10):
                         report.discrepancies.append("subscriber stopped reading: send timed out")
                         return report
                     model.observe(message)

@@ -1,6 +1,6 @@
-"""Receiving sockets that refuse oversized messages, and say so.
+"""A receiving socket that refuses oversized messages, says so, and comes back.
 
-Every socket we open sets ``ZMQ_MAXMSGSIZE`` to :data:`protocols.zmq_framing.MAX_MESSAGE_OCTETS`:
+Every socket we open sets ``ZMQ_MAXMSGSIZE`` (:func:`transport.limits.limit_message_size`):
 ZeroMQ reads a frame's length before its octets and refuses a longer frame before buffering any of
 it, by dropping the connection. For a socket that *connects* (the ground station's SUB, a tap's,
 a command client's) the connection does not come back on its own: libzmq 4.3 ends the session on
@@ -29,24 +29,8 @@ from collections.abc import Callable
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from protocols.zmq_framing import MAX_MESSAGE_OCTETS
-
 _EVENTS = zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED | zmq.EVENT_CONNECTED | zmq.EVENT_CONNECT_DELAYED
 _BACK = {zmq.EVENT_CONNECT_RETRIED, zmq.EVENT_CONNECTED, zmq.EVENT_CONNECT_DELAYED}
-
-
-def limit_message_size(socket: zmq.Socket) -> zmq.Socket:
-    """Refuse frames over :data:`MAX_MESSAGE_OCTETS` on ``socket`` (set before bind or connect)."""
-    socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_OCTETS)
-    return socket
-
-
-def receive_high_water_mark(queue_octets: int) -> int:
-    """Messages ZeroMQ may queue so that they hold at most ``queue_octets`` (at least one message).
-
-    ZeroMQ's receive queue counts messages; each holds at most ``MAX_MESSAGE_OCTETS`` octets of
-    payload (plus 18 of topic and envelope), so this many messages bound it in octets."""
-    return max(1, queue_octets // (MAX_MESSAGE_OCTETS + 64))
 
 
 class ConnectionGuard:

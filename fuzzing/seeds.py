@@ -1,30 +1,31 @@
-"""Valid encodings built from the protocol code alone: seeds for the fuzzer and the stream fuzzer.
+"""Valid encodings, made by the real builders: seeds for the fuzzer and the stream fuzzer.
 
-The ground station may not import the emulator, so the packets are built here with
-:mod:`protocols.image_transport` and :mod:`protocols.pus` directly, as the probe would;
-housekeeping reports take their layouts from the mission database, as the flight software does.
+The packets are what the probe sends, built by the probe's own code: images by its image
+packetizer (:func:`emulator.imaging.image_packets`), housekeeping from the mission database's
+layouts packed as the flight software packs them, frames and CADUs by its transmitter
+(:class:`emulator.transmitter.Transmitter`). A change to any of them changes the seeds with it,
+so the fuzzers start from the bytes the ground really receives.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from protocols.apids import Apid
-from protocols.image_transport import (
-    SERVICE_IMAGE,
-    SUBTYPE_IMAGE_HEADER,
-    SUBTYPE_IMAGE_SEGMENT,
-    iter_segments,
-    make_image_header,
-)
+import numpy as np
+
+from emulator import imaging
+from emulator.transmitter import Transmitter
+from protocols.channel_config import PhysicalChannelConfig
 from protocols.mission_db import FieldDef, MissionDatabase, load_mission_db
-from protocols.pus import TmSecondaryHeader, pack_tm_packet
-from protocols.pus_services import Service, Subtype, pack_hk_report
-from protocols.space_packet import SequenceCounter, SequenceFlags
+from protocols.pus_services import Service, Subtype, pack_hk_report, pack_tm
+from protocols.space_packet import SequenceCounter
 from protocols.time_code import CucTime
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+
+EPOCH = datetime(2020, 7, 23, 4, 41, tzinfo=UTC)  # a capture time for the seed images
 
 
 @cache
@@ -47,14 +48,9 @@ def image_packets(
     The default metadata has the shapes the station reads (scenario, sensor, bodies), so that
     mutations of the msgpack reach the product-writing code with values of the wrong type.
     """
-    counter = counter or SequenceCounter()
-    rng = random.Random(seed)
-    sample = 1 if bit_depth <= 8 else 2
-    pixels = bytes(rng.getrandbits(8) for _ in range(width * height * sample))
-    if sample == 2:  # keep samples within the bit depth, as a real camera would
-        mask = (1 << (bit_depth - 8)) - 1
-        pixels = bytes(b & mask if i % 2 == 0 else b for i, b in enumerate(pixels))
-    time = CucTime(1_280_000_000 + image_id, 0x8000)
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 1 << bit_depth, size=(height, width), dtype=np.uint16)
+    captured = EPOCH + timedelta(seconds=image_id)
     truth = (
         metadata
         if metadata is not None
@@ -65,12 +61,17 @@ def image_packets(
             "bodies": {"earth": {"pixel_centre": [width / 2, height / 2], "radius_px": 2.0}},
         }
     )
-    header = make_image_header(image_id, pixels, width, height, bit_depth, 1000, time, truth, segment_octets)
-    packets = [_tm(Apid.CAMERA, counter, SUBTYPE_IMAGE_HEADER, header.pack(), time, SERVICE_IMAGE)]
-    for flags, segment in iter_segments(header, pixels):
-        packets.append(
-            _tm(Apid.CAMERA, counter, SUBTYPE_IMAGE_SEGMENT, segment.pack(), time, SERVICE_IMAGE, flags)
-        )
+    _, packets = imaging.image_packets(
+        image_id,
+        pixels,
+        bit_depth,
+        0.001,
+        captured,
+        truth,
+        counter or SequenceCounter(),
+        CucTime.from_utc(captured),
+        segment_octets,
+    )
     return packets
 
 
@@ -78,7 +79,9 @@ def housekeeping_packets(
     count: int, counter: SequenceCounter | None = None, seed: int = 0, mdb: MissionDatabase | None = None
 ) -> list[bytes]:
     """Housekeeping reports (3,25) laid out by the mission database, each structure in turn, with
-    random raw values every parameter can hold (enumerations take one of their states)."""
+    random raw values every parameter can hold (enumerations take one of their states), packed as
+    the flight software packs its reports (the layout's ``pack_raw``, ``pack_hk_report``,
+    ``pack_tm``)."""
     mdb = mdb or _mission_db()
     counter = counter or SequenceCounter()
     rng = random.Random(seed)
@@ -88,7 +91,9 @@ def housekeeping_packets(
         raw = [_random_raw(f, rng) for f in packet.layout.values]
         body = pack_hk_report(packet.structure_id, packet.layout.pack_raw(raw))
         time = CucTime(1_280_000_000 + i, 0)
-        out.append(_tm(packet.apid, counter, Subtype.HK_REPORT, body, time, Service.HOUSEKEEPING))
+        sequence = counter.next(packet.apid)
+        service, subtype = Service.HOUSEKEEPING, Subtype.HK_REPORT
+        out.append(pack_tm(packet.apid, sequence, service, subtype, time, body, i, mdb.destination_id))
     return out
 
 
@@ -101,28 +106,19 @@ def _random_raw(f: FieldDef, rng: random.Random) -> int | float:
     return rng.randint(int(low), int(high))
 
 
-def _tm(
-    apid: int,
-    counter: SequenceCounter,
-    subtype: int,
-    payload: bytes,
-    time: CucTime,
-    service: int,
-    flags: int = SequenceFlags.UNSEGMENTED,
-) -> bytes:
-    header = TmSecondaryHeader(service, subtype, time, message_counter=counter.next(apid + 0x800) & 0xFFFF)
-    return pack_tm_packet(apid, counter.next(apid), header, payload, flags)
-
-
 def downlink_packets(images: int = 2, housekeeping_every: int = 3, seed: int = 0) -> list[bytes]:
-    """A short pass: images interleaved with housekeeping, one shared sequence counter."""
+    """A short pass: images with a housekeeping report after every ``housekeeping_every``-th packet."""
     counter = SequenceCounter()
+    pictures = [image_packets(i, counter=counter, seed=seed + i) for i in range(1, images + 1)]
+    every = housekeeping_every
+    slots = sum(1 for picture in pictures for i in range(len(picture)) if every and i % every == 0)
+    housekeeping = iter(housekeeping_packets(slots, counter, seed=seed))
     packets: list[bytes] = []
-    for image_id in range(1, images + 1):
-        for i, packet in enumerate(image_packets(image_id, counter=counter, seed=seed + image_id)):
+    for picture in pictures:
+        for i, packet in enumerate(picture):
             packets.append(packet)
-            if housekeeping_every and i % housekeeping_every == 0:
-                packets += housekeeping_packets(1, counter, seed=seed + i)
+            if every and i % every == 0:
+                packets.append(next(housekeeping))
     return packets
 
 
@@ -167,27 +163,17 @@ def decode_parts(data: bytes) -> list[list[bytes]]:
     return messages
 
 
-def cadu_stream(config, packets: Iterable[bytes], vcid: int = 1, coded: bool = True) -> bytes:
-    """Packets packed into frames of one VC (then CADUs if ``coded``) as the transmitter does.
-
-    Built from :mod:`protocols` alone (the emulator's transmitter is out of bounds here);
-    ``config`` is a :class:`protocols.channel_config.PhysicalChannelConfig`.
-    """
-    from protocols import aos_frame, tm_frame
-    from protocols.cadu import CaduCodec
-    from protocols.channel_config import FrameType
-    from protocols.frame_packets import PacketPacker
-
-    frames_module = tm_frame if config.frame_type == FrameType.TM else aos_frame
-    packer = PacketPacker(config.packet_zone_length)
+def cadu_stream(
+    config: PhysicalChannelConfig, packets: Iterable[bytes], vcid: int = 1, coded: bool = True
+) -> bytes:
+    """Packets on one virtual channel through the probe's transmitter: CADUs, or bare frames if not
+    ``coded``; no idle frames after the last packet."""
+    transmitter = Transmitter(config, {vcid: 0})
     for packet in packets:
-        packer.add(packet)
-    codec = CaduCodec(config)
-    out = bytearray()
-    count = 0
-    while packer.has_pending():
-        fhp, zone = packer.next_zone()
-        frame = frames_module.pack_frame(config, vcid, count, count, fhp, zone)
-        out += codec.encode(frame) if coded else frame
-        count += 1
-    return bytes(out)
+        transmitter.submit(vcid, packet)
+    if coded:
+        return transmitter.drain()
+    frames = bytearray()
+    while transmitter.has_pending():
+        frames += transmitter.next_frame()
+    return bytes(frames)

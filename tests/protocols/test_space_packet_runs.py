@@ -17,7 +17,6 @@ from protocols.image_transport import (
     segment_flags,
     segment_flags_of,
 )
-from protocols.packet_run import MIN_RUN_PACKETS, PacketRun, run_length_at
 from protocols.pus import (
     TM_PAYLOAD_OFFSET,
     TmSecondaryHeader,
@@ -25,7 +24,15 @@ from protocols.pus import (
     tm_run_columns,
     unpack_tm_packet,
 )
-from protocols.space_packet import PRIMARY_HEADER, PacketStreamDecoder, SkippedBytes, SpacePacket
+from protocols.space_packet import (
+    MIN_RUN_PACKETS,
+    PRIMARY_HEADER,
+    PacketRun,
+    PacketStreamDecoder,
+    SkippedBytes,
+    SpacePacket,
+    run_length_at,
+)
 from protocols.time_code import CucTime
 
 

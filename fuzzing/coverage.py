@@ -14,9 +14,9 @@ from pathlib import Path
 from types import CodeType, FrameType
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOTS = (PROJECT_ROOT / "protocols", PROJECT_ROOT / "groundstation")
-EXCLUDED = (PROJECT_ROOT / "groundstation" / "fuzzing",)
+EXCLUDED = (PROJECT_ROOT / "fuzzing",)
 
 Arc = tuple[CodeType, int, int]  # (function, previous line or -1 at entry, line)
 

@@ -1,6 +1,6 @@
 """Child process of the atheris engine.
 
-Run as ``python -m groundstation.fuzzing.atheris_driver TARGET [libFuzzer args]``.
+Run as ``python -m fuzzing.atheris_driver TARGET [libFuzzer args]``.
 
 The decoder modules are imported inside ``atheris.instrument_imports`` so libFuzzer sees their
 branches. Findings already recorded in this campaign (``PALEBLUE_FUZZ_KNOWN``: one signature per
@@ -18,8 +18,8 @@ def main(argv: list[str]) -> None:
 
     name = argv[1]
     with atheris.instrument_imports(include=["protocols", "groundstation"]):
-        from groundstation.fuzzing.engine import _signature, quiet_station_logs
-        from groundstation.fuzzing.targets import load_target, prepare_input
+        from fuzzing.engine import _signature, quiet_station_logs
+        from fuzzing.targets import load_target, prepare_input
         from protocols.errors import DecodeError
 
         target = load_target(name)

@@ -1,0 +1,230 @@
+"""The one reporter of a pass: every human view of a :class:`~groundstation.pass_summary.PassSummary`.
+
+``report.md`` (:meth:`PassReport.markdown`), the table ``paleblue decode`` prints
+(:meth:`PassReport.decode_table`), the lines ``paleblue run`` ends with (:meth:`PassReport.run_lines`)
+and the brief ``paleblue ground`` prints (:meth:`PassReport.ground_brief`) are all rendered here,
+from the same typed summary.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from groundstation.pass_summary import PassSummary
+from groundstation.products import ImageProduct
+
+
+def _summary(summary: PassSummary | dict) -> PassSummary:
+    return summary if isinstance(summary, PassSummary) else PassSummary.from_dict(summary)
+
+
+def _optical_navigation_line(p: ImageProduct, body: str, m: dict) -> str:
+    line = (
+        f"- image {p.image_id} {body}: centroid ({m['u']:.2f}, {m['v']:.2f}), "
+        f"error {m['error_px']:.2f} px, lit pixels {m['lit_pixels']}"
+    )
+    if "limb" in m:
+        limb, truth_radius = m["limb"], m["truth_radius_px"]
+        line += (
+            f"; lit-limb centre ({limb['u']:.2f}, {limb['v']:.2f}), "
+            f"error {limb['error_px']:.2f} px, radius {limb['radius_px']:.2f} px "
+            f"(truth {truth_radius:.2f}) from {limb['points']} limb points"
+        )
+    if "horizon" in m:
+        horizon = m["horizon"]
+        line += (
+            f"; horizon-fix centre ({horizon['u']:.2f}, {horizon['v']:.2f}), "
+            f"error {horizon['error_px']:.2f} px"
+        )
+        if "range_km" in horizon:
+            line += f", range {horizon['range_km']:,.0f} km"
+            if "range_error_percent" in horizon:
+                line += f" ({horizon['range_error_percent']:+.2f} % from truth)"
+    return line
+
+
+def _image_state(p: ImageProduct) -> str:
+    """How ``paleblue run`` describes one image."""
+    state = "complete, CRC ok" if p.crc_ok else ("complete, CRC FAILED" if p.complete else "INCOMPLETE")
+    if p.identical_to_onboard is not None:
+        state += ", sha256 " + ("= on board" if p.identical_to_onboard else "DIFFERS from on board")
+    delivery = p.delivery
+    if delivery.get("goodput_bps"):
+        fraction = delivery.get("goodput_fraction_of_link_rate") or 0
+        state += (
+            f", CFDP {delivery['duration_s']:.1f} s, {delivery['nak_rounds']} NAK rounds, goodput "
+            f"{delivery['goodput_bps'] / 1e6:.2f} Mbit/s ({100 * fraction:.0f} % of the link rate)"
+        )
+    return state
+
+
+class PassReport:
+    """Renders one pass's summary for people."""
+
+    def __init__(self, summary: PassSummary | dict) -> None:
+        self.summary = _summary(summary)
+
+    # -- report.md ---------------------------------------------------------------------------
+    def markdown(self) -> str:
+        """``report.md``: a short human report of the pass."""
+        s = self.summary
+        t = s.transport
+        lines = ["# paleblue ground station report", ""]
+        lines.append(
+            f"Received {t.messages_received} messages ({s.octets_received} octets), "
+            f"{t.messages_lost} lost in transport, in {s.elapsed_s} s."
+        )
+        lines += self._images_section() + self._navigation_section()
+        lines += self._link_section() + self._housekeeping_section()
+        lines += ["", "## Packets by APID", ""]
+        lines += [f"- {k}: {v}" for k, v in s.packets_by_apid.items()]
+        lines += ["", "## Faults", ""]
+        lines += [f"- {k}: {v}" for k, v in s.faults.items()] or ["- none"]
+        return "\n".join(lines) + "\n"
+
+    def _images_section(self) -> list[str]:
+        lines = [
+            "",
+            "## Images",
+            "",
+            "| id | size | complete | CRC | sha256 | quick-look |",
+            "|---|---|---|---|---|---|",
+        ]
+        for p in self.summary.images:
+            lines.append(
+                f"| {p.image_id} | {p.width}x{p.height} {p.bit_depth}-bit | {p.complete} | "
+                f"{'ok' if p.crc_ok else 'FAIL'} | `{p.sha256[:16]}` | "
+                f"{Path(p.files.get('quicklook', '')).name} |"
+            )
+        return lines
+
+    def _navigation_section(self) -> list[str]:
+        lines = ["", "## Optical navigation (measured against truth, pixels)", ""]
+        for p in self.summary.images:
+            for body, m in sorted(p.measurement.items()):
+                if "error_px" in m:
+                    lines.append(_optical_navigation_line(p, body, m))
+        return lines
+
+    def _link_section(self) -> list[str]:
+        physical = self.summary.link_physical
+        if not physical["cadus"]:
+            return []
+        channel = self.summary.link["channel"]
+        return [
+            "",
+            "## Space link",
+            "",
+            f"{channel['frame_type'].upper()} frames of {channel['frame_length']} octets, "
+            f"RS E={channel['rs_e']} I={channel['rs_interleave']}: "
+            f"{physical['cadus']} CADUs, {physical['frames_good']} frames good, "
+            f"{physical['frames_corrected']} corrected ({physical['symbols_corrected']} symbols), "
+            f"{physical['uncorrectable']} uncorrectable, {physical['crc_failures']} CRC failures, "
+            f"{physical['sync_losses']} sync losses, {physical['idle_frames']} idle frames.",
+        ]
+
+    def _housekeeping_section(self) -> list[str]:
+        telemetry = self.summary.telemetry
+        if not telemetry["latest"]:
+            return []
+        levels = telemetry["limit_levels"]
+        return [
+            "",
+            "## Housekeeping (latest engineering values; limit level 0 nominal, 1 yellow, 2 red)",
+            "",
+            f"{telemetry['counters'].get('housekeeping', 0)} housekeeping reports, "
+            f"{telemetry['events']} events, {telemetry['alarms']} alarm transitions (see events.log).",
+            "",
+        ] + [
+            f"- {name}: {value}" + (f" (limit level {levels[name]})" if levels.get(name) else "")
+            for name, value in telemetry["latest"].items()
+        ]
+
+    # -- paleblue decode ---------------------------------------------------------------------
+    def decode_table(self) -> str:
+        """The human view of a decode: input, link, per virtual channel and per APID, images, faults."""
+        s = self.summary
+        source = s.input or {}
+        lines = [f"input: {source.get('path')} ({source.get('format')}, {source.get('octets')} octets)"]
+        if "detection" in source:
+            lines.append(f"auto: {source['detection']}")
+        if "channel_source" in source:
+            lines.append(f"channel: {source['channel_source']}")
+        physical = s.link_physical
+        if physical["cadus"]:
+            lines.append(
+                f"CADUs {physical['cadus']}: good {physical['frames_good']}, "
+                f"corrected {physical['frames_corrected']} "
+                f"({physical['symbols_corrected']} symbols), uncorrectable {physical['uncorrectable']}, "
+                f"CRC failures {physical['crc_failures']}, sync losses {physical['sync_losses']}, "
+                f"skipped {physical['bytes_skipped']} octets"
+            )
+        lines += self._virtual_channel_rows() + self._apid_rows()
+        for p in s.images:
+            state = "complete" if p.complete else f"incomplete ({p.missing_octets} octets missing)"
+            lines.append(
+                f"image {p.image_id}: {p.width}x{p.height} {state}, CRC {'ok' if p.crc_ok else 'bad'}"
+            )
+        if s.faults:
+            lines.append("faults: " + ", ".join(f"{k} {v}" for k, v in s.faults.items()))
+        return "\n".join(lines) + "\n"
+
+    def _virtual_channel_rows(self) -> list[str]:
+        virtual = self.summary.link["cadu"]["virtual"] or self.summary.link["frames"]["virtual"]
+        if not virtual:
+            return []
+        rows = [f"{'VC':>4} {'frames':>8} {'missing':>8} {'packets':>8} {'lost':>6}"]
+        for vcid, c in virtual.items():
+            rows.append(
+                f"{vcid:>4} {c.get('frames', 0):>8} {c.get('frames_missing', 0):>8} "
+                f"{c.get('packets', 0):>8} {c.get('packets_lost', 0):>6}"
+            )
+        return rows
+
+    def _apid_rows(self) -> list[str]:
+        s = self.summary
+        gaps, spans = s.packet_sequence_gaps_by_apid, s.packet_time_span_by_apid
+        rows = [f"{'APID':<12} {'packets':>8} {'gaps':>6}  first .. last on-board time"]
+        for name, count in s.packets_by_apid.items():
+            first, last = spans.get(name, ["", ""])
+            rows.append(f"{name:<12} {count:>8} {gaps.get(name, 0):>6}  {first} .. {last}")
+        return rows
+
+    # -- paleblue run / paleblue ground --------------------------------------------------------
+    def run_lines(self, out_dir: Path, elapsed_s: float) -> str:
+        """What ``paleblue run`` prints once both processes are done."""
+        s = self.summary
+        lines = [f"run: finished in {elapsed_s:.1f} s; products in {out_dir.resolve()}"]
+        for p in s.images:
+            lines.append(
+                f"  image {p.image_id}: {p.width}x{p.height} {p.bit_depth}-bit, {_image_state(p)}, "
+                f"sha256 {p.sha256[:16]}…  {p.files.get('quicklook')}"
+            )
+        lines.append(f"  report: {out_dir / 'report.md'}   summary: {out_dir / 'summary.json'}")
+        lines.append(f"  transport: {dict(s.transport.__dict__)}")
+        physical = s.link_physical
+        if physical["cadus"]:
+            lines.append(
+                f"  link: {physical['cadus']} CADUs, {physical['frames_good']} frames good, "
+                f"{physical['frames_corrected']} corrected ({physical['symbols_corrected']} RS symbols), "
+                f"{physical['uncorrectable']} uncorrectable, {physical['crc_failures']} CRC failures"
+            )
+        lines.append(f"  faults: {s.faults or 'none'}")
+        return "\n".join(lines) + "\n"
+
+    def ground_brief(self) -> str:
+        """What ``paleblue ground`` prints at the end: transport, packets, faults and the link, as JSON."""
+        s = self.summary
+        brief = {
+            "transport": dict(s.transport.__dict__),
+            "packets_by_apid": s.packets_by_apid,
+            "faults": s.faults,
+            "link": s.link_physical,
+        }
+        return json.dumps(brief, indent=2) + "\n"
+
+
+def render_report(summary: PassSummary | dict) -> str:
+    """``report.md`` of a pass."""
+    return PassReport(summary).markdown()

@@ -1,0 +1,164 @@
+"""Image products: a reassembled image becomes its files, its measurement and an :class:`ImageProduct`.
+
+Whatever way an image came (image packets or a CFDP file), it is written here: the quick-look,
+the raw 16-bit PNG and the truth JSON (:func:`protocols.image_products.write_image_products`),
+measured against its truth (optical navigation) and listed in the pass summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from groundstation.fault_log import FaultLog
+from groundstation.optical_navigation import measure_bodies
+from protocols.image_products import missing_pixels, product_stem, write_image_products
+from protocols.image_transport import ImageHeader, ReassembledImage
+
+log = logging.getLogger("paleblue.ground")
+
+PACKET_DELIVERY = {"method": "image packets (PUS 128)"}
+
+
+@dataclass
+class ImageProduct:
+    image_id: int
+    complete: bool
+    crc_ok: bool
+    width: int
+    height: int
+    bit_depth: int
+    missing_octets: int
+    sha256: str
+    files: dict[str, str]
+    measurement: dict = field(default_factory=dict)
+    onboard_sha256: str | None = None  # what the probe computed at capture, from the metadata
+    delivery: dict = field(default_factory=dict)  # how it came: image packets or a CFDP transaction
+
+    @property
+    def identical_to_onboard(self) -> bool | None:
+        return None if self.onboard_sha256 is None else self.onboard_sha256 == self.sha256
+
+    def as_dict(self) -> dict:
+        """The summary's form of the product (its fields and ``identical_to_onboard``)."""
+        return {**self.__dict__, "identical_to_onboard": self.identical_to_onboard}
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> ImageProduct:
+        return cls(**{k: v for k, v in fields.items() if k != "identical_to_onboard"})
+
+
+def _pixel_array(image: ReassembledImage) -> np.ndarray:
+    h = image.header
+    dtype = np.dtype(">u2") if h.bit_depth > 8 else np.dtype("u1")
+    return np.frombuffer(image.pixels, dtype=dtype).reshape(h.height, h.width).astype(dtype.newbyteorder("="))
+
+
+def _truth(image: ReassembledImage, measurement: dict) -> dict:
+    """The truth JSON: the probe's metadata, what the ground received and what it measured."""
+    h = image.header
+    received = {
+        "complete": image.complete,
+        "crc32_ok": image.crc_ok,
+        "missing_ranges": image.missing,
+        "exposure_us": h.exposure_us,
+        "capture_time_utc": h.capture_time.to_utc().isoformat(),
+        "bit_depth": h.bit_depth,
+    }
+    return {**h.metadata, "received": received, "measured": measurement}
+
+
+class ProductWriter:
+    """Writes each image of a pass (``write_products`` False: checksums and counts only)."""
+
+    def __init__(self, out_dir: Path, faults: FaultLog, write_products: bool = True) -> None:
+        self.out_dir = out_dir
+        self.faults = faults
+        self.write_products = write_products
+        self.products: list[ImageProduct] = []
+        self._stems: set[str] = set()  # product names used: a second image 1 gets its own
+
+    def write(self, image: ReassembledImage, delivery: dict | None = None) -> ImageProduct:
+        h = image.header
+        pixels = _pixel_array(image)
+        stem = self._unique_stem(product_stem(h.metadata, h.image_id, partial=not image.complete))
+        measurement = self._measure(pixels, h)
+        truth = _truth(image, measurement)
+        missing = missing_pixels(image.missing, h.width, h.height, h.bit_depth) if image.missing else None
+        files = self._files(pixels, h, truth, stem, missing)
+        product = ImageProduct(
+            image_id=h.image_id,
+            complete=image.complete,
+            crc_ok=image.crc_ok,
+            width=h.width,
+            height=h.height,
+            bit_depth=h.bit_depth,
+            missing_octets=sum(end - start for start, end in image.missing),
+            sha256=hashlib.sha256(image.pixels).hexdigest(),
+            files={k: str(v) for k, v in files.items()},
+            measurement=measurement,
+            onboard_sha256=h.metadata.get("onboard_pixels_sha256"),
+            delivery=delivery or dict(PACKET_DELIVERY),
+        )
+        self.products.append(product)
+        if image.complete and not image.crc_ok:
+            self.faults.record("image CRC mismatch", f"image {h.image_id}")
+        state = "complete" if image.complete else f"INCOMPLETE ({product.missing_octets} octets missing)"
+        log.info(
+            "image %d %s: %dx%d %d-bit, sha256 %s… → %s",
+            h.image_id, state, h.width, h.height, h.bit_depth, product.sha256[:12], files.get("quicklook"),
+        )  # fmt: skip
+        return product
+
+    def write_file_image(
+        self, header: ImageHeader, pixels: bytes, transaction: dict, link_rate_bps: float | None
+    ) -> ImageProduct:
+        """An image that came as a CFDP file, with how the transaction went."""
+        image = ReassembledImage(header, pixels, [])
+        if not image.crc_ok:
+            self.faults.record("image CRC mismatch", f"CFDP image {header.image_id}")
+        octets, duration = transaction["file_octets"], transaction["duration_s"]
+        goodput = 8 * octets / duration if duration > 0 and octets else None
+        delivery = {
+            "method": "CFDP class 2 file",
+            **transaction,
+            "goodput_bps": goodput,
+            "compression_ratio": header.image_octets / octets if octets else None,
+            "link_rate_bps": link_rate_bps,
+            "goodput_fraction_of_link_rate": goodput / link_rate_bps if goodput and link_rate_bps else None,
+        }
+        return self.write(image, delivery)
+
+    def _measure(self, pixels: np.ndarray, header: ImageHeader) -> dict:
+        if not self.write_products:
+            return {}
+        try:
+            return measure_bodies(pixels, header.metadata)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            self.faults.record("bad image metadata", f"image {header.image_id}: {exc!r}")
+            return {}
+
+    def _files(
+        self, pixels: np.ndarray, h: ImageHeader, truth: dict, stem: str, missing: np.ndarray | None
+    ) -> dict:
+        if not self.write_products:
+            return {}
+        try:
+            return write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem, missing)
+        except (OSError, ValueError, TypeError) as exc:
+            self.faults.record("image products not written", f"image {h.image_id}: {exc!r}")
+            return {}
+
+    def _unique_stem(self, stem: str) -> str:
+        """``stem``, or ``stem-2``, ``-3``… when an image of this pass was already written under it
+        (a restarted probe numbers its images from 1 again)."""
+        unique, number = stem, 1
+        while unique in self._stems:
+            number += 1
+            unique = f"{stem}-{number}"
+        self._stems.add(unique)
+        return unique

@@ -1,0 +1,67 @@
+"""Frame receiver: bare transfer frames (no ASM, no coding) back to packets, past damaged frames."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.transmitter import Transmitter
+from groundstation.frame_receiver import FrameReceiver
+from protocols.channel_file import preset
+from tests.groundstation.test_link_receiver import make_packet
+
+
+def test_frame_receiver_takes_bare_frames() -> None:
+    config = preset("tm-uncoded")
+    tx = Transmitter(config, {2: 0})
+    packets = [make_packet(i, 300 + i) for i in range(20)]
+    for p in packets:
+        tx.submit(2, p)
+    frames = b""
+    while tx.has_pending():
+        frames += tx.next_frame()
+    rx = FrameReceiver(config)
+    got = []
+    for i in range(0, len(frames), 333):
+        got += [o.packet for o in rx.feed(frames[i : i + 333])]
+    assert got == packets
+    assert rx.close().leftover_octets == 0
+
+
+def test_frame_receiver_counts_crc_failures_and_leftovers() -> None:
+    config = preset("tm-uncoded")
+    tx = Transmitter(config, {0: 1})
+    tx.submit(0, make_packet(0, 100))
+    frames = [tx.next_frame() for _ in range(3)]
+    broken = bytearray(frames[1])
+    broken[50] ^= 4
+    rx = FrameReceiver(config)
+    got = rx.feed(frames[0] + bytes(broken) + frames[2] + b"\x01\x02")
+    assert [o.packet for o in got] == [make_packet(0, 100)]
+    assert rx.counters.crc_failures == 1 and rx.counters.frames_good == 2
+    assert rx.close().leftover_octets == 2
+
+
+@pytest.mark.parametrize("chunk", [1, 333, 1 << 20])
+@pytest.mark.parametrize("edit", ["insert", "delete"])
+def test_regression_bare_frames_after_an_inserted_or_deleted_octet_are_decoded(chunk: int, edit: str) -> None:
+    """Frames with a FECF: one octet more or less inside a frame cost that frame only (the frame
+    receiver kept the old spacing and lost every frame after it)."""
+    config = preset("tm-uncoded")
+    tx = Transmitter(config, {2: 0})
+    packets = [make_packet(i, 300 + i) for i in range(20)]
+    for p in packets:
+        tx.submit(2, p)
+    frames = []
+    while tx.has_pending():
+        frames.append(tx.next_frame())
+    at = 2 * config.frame_length + 500
+    stream = b"".join(frames)
+    stream = stream[:at] + b"\x55" + stream[at:] if edit == "insert" else stream[:at] + stream[at + 1 :]
+    rx = FrameReceiver(config)
+    got = []
+    for i in range(0, len(stream), chunk):
+        got += [o.packet for o in rx.feed(stream[i : i + chunk])]
+    assert rx.counters.frames_good == len(frames) - 1 and rx.counters.crc_failures == 1
+    assert rx.vc_counters[2].frames_missing == 1
+    assert packets[-1] in got and set(got) <= set(packets)
+    assert rx.close().leftover_octets == 0
