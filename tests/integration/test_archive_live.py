@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from groundstation.archive import Archive
+from groundstation.archive import Archive, ArchiveError
 from groundstation.telemetry import TelemetryProcessor
 from protocols.mission_db import load_mission_db
 from tests.integration.conftest import PALEBLUE, Processes, free_endpoint, run_pass
@@ -94,8 +94,11 @@ def test_kill_9_of_the_ground_leaves_an_archive_that_opens_and_continues(
     while samples < 300 and time.monotonic() < deadline:  # the station has flushed some seconds
         time.sleep(0.5)
         if db.exists():
-            with Archive(db) as archive:
-                samples = sum(p.samples for p in archive.parameters())
+            try:
+                with Archive(db) as archive:
+                    samples = sum(p.samples for p in archive.parameters())
+            except ArchiveError:  # the file is there, its schema not committed yet (a loaded machine)
+                continue
     assert samples >= 300
     os.kill(ground.pid, signal.SIGKILL)
     ground.wait(10)
