@@ -8,7 +8,7 @@ TEST_STAMP    := $(VENV)/.installed-test
 BENCH_STAMP   := $(VENV)/.installed-bench
 SCENARIO ?= tianwen1-2020-07-27
 
-.PHONY: demo test lint bench fuzz clean docs-figures
+.PHONY: demo test lint bench fuzz clean docs-figures wheel-check
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -37,6 +37,11 @@ test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	timeout --kill-after=30 1200 $(BIN)/python -m pytest -q -n 2 --dist load || \
 		{ status=$$?; [ $$status -ne 124 ] || echo "make test: the suite ran past 20 minutes and was stopped"; exit $$status; }
+
+# Build the wheel, install it into a fresh venv outside the checkout, then run scenarios, a pass and a
+# command from there (tools/wheel_check.py; tests/tools/test_wheel_check.py runs it in `make test`).
+wheel-check: $(RUNTIME_STAMP)
+	$(BIN)/python tools/wheel_check.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -39,6 +39,7 @@ def make_files(directory: Path, size_mb: float) -> dict[str, tuple[Path, str]]:
     from emulator.imaging import image_packets
     from emulator.transmitter import Transmitter
     from protocols.channel_file import load_channel
+    from protocols.image_metadata import ImageMetadata
     from protocols.space_packet import SequenceCounter
     from protocols.time_code import CucTime
 
@@ -57,7 +58,7 @@ def make_files(directory: Path, size_mb: float) -> dict[str, tuple[Path, str]]:
     while sum(map(len, packets)) < size_mb * 1_000_000:
         image_id += 1
         _, more = image_packets(
-            image_id, pixels, 10, 0.01, datetime(2020, 7, 27, tzinfo=UTC), {"scenario": "bench"},
+            image_id, pixels, 10, 0.01, datetime(2020, 7, 27, tzinfo=UTC), ImageMetadata(scenario="bench"),
             sequence, CucTime(1_000_000_000 + image_id),
         )  # fmt: skip
         packets += more

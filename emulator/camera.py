@@ -14,7 +14,8 @@ distorted ones::
     y_d = y (1 + k1 r² + k2 r⁴ + k3 r⁶) + p1 (r² + 2 y²) + 2 p2 x y
     u = fx x_d + cx,  v = fy y_d + cy
 
-:meth:`CameraModel.rays` inverts it with vectorised Newton iterations.
+:meth:`CameraModel.rays` inverts it (``protocols.image_metadata.BrownDistortion``, the model the ground
+inverts too).
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from emulator.attitude import dcm_to_quat
+from protocols.image_metadata import BrownDistortion, CameraCalibration
+
+# The Brown model is declared once, with the image metadata that carries it to the ground.
+Distortion = BrownDistortion
+
 CONSISTENCY_TOLERANCE = 0.01  # relative: redundant parameters must agree to 1 %
 ROUND_TRIP_TOLERANCE_PX = 1e-3
-_NEWTON_ITERATIONS = 12
-_NEWTON_STOP = 1e-12  # normalised units: far below 1e-6 px for any focal length here
 _DISTORTION_KEYS = ("k1", "k2", "k3", "p1", "p2")
 _KNOWN_KEYS = frozenset(
     {
@@ -56,21 +61,6 @@ class CameraConfigError(ValueError):
         super().__init__(f"{field_name}: {reason}")
         self.field = field_name
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class Distortion:
-    """Brown–Conrady coefficients; all zero means an ideal pinhole."""
-
-    k1: float = 0.0
-    k2: float = 0.0
-    k3: float = 0.0
-    p1: float = 0.0
-    p2: float = 0.0
-
-    @property
-    def is_zero(self) -> bool:
-        return not any((self.k1, self.k2, self.k3, self.p1, self.p2))
 
 
 @dataclass(frozen=True)
@@ -112,38 +102,28 @@ class CameraModel:
 
     def distort(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ideal normalised coordinates → distorted normalised coordinates."""
-        d = self.distortion
-        if d.is_zero:
-            return x, y
-        r2 = x * x + y * y
-        radial = 1.0 + r2 * (d.k1 + r2 * (d.k2 + r2 * d.k3))
-        xd = x * radial + 2.0 * d.p1 * x * y + d.p2 * (r2 + 2.0 * x * x)
-        yd = y * radial + d.p1 * (r2 + 2.0 * y * y) + 2.0 * d.p2 * x * y
-        return xd, yd
+        return self.distortion.distort(x, y)
 
     def undistort(self, xd: np.ndarray, yd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Distorted normalised coordinates → ideal ones, by Newton's method on the 2x2 Jacobian."""
-        d = self.distortion
-        if d.is_zero:
-            return xd, yd
-        x, y = xd.copy(), yd.copy()
-        for _ in range(_NEWTON_ITERATIONS):
-            r2 = x * x + y * y
-            radial = 1.0 + r2 * (d.k1 + r2 * (d.k2 + r2 * d.k3))
-            dradial_dr2 = d.k1 + r2 * (2.0 * d.k2 + 3.0 * r2 * d.k3)
-            fx_ = x * radial + 2.0 * d.p1 * x * y + d.p2 * (r2 + 2.0 * x * x) - xd
-            fy_ = y * radial + d.p1 * (r2 + 2.0 * y * y) + 2.0 * d.p2 * x * y - yd
-            j11 = radial + 2.0 * x * x * dradial_dr2 + 2.0 * d.p1 * y + 6.0 * d.p2 * x
-            j12 = 2.0 * x * y * dradial_dr2 + 2.0 * d.p1 * x + 2.0 * d.p2 * y  # the Jacobian is symmetric
-            j22 = radial + 2.0 * y * y * dradial_dr2 + 6.0 * d.p1 * y + 2.0 * d.p2 * x
-            det = j11 * j22 - j12 * j12
-            step_x = (j22 * fx_ - j12 * fy_) / det
-            step_y = (j11 * fy_ - j12 * fx_) / det
-            x -= step_x
-            y -= step_y
-            if float(np.max(np.abs(step_x) + np.abs(step_y), initial=0.0)) < _NEWTON_STOP:
-                break
-        return x, y
+        """Distorted normalised coordinates → ideal ones (see ``BrownDistortion.undistort``)."""
+        return self.distortion.undistort(xd, yd)
+
+    def calibration(self, cam_to_icrf: np.ndarray | None = None) -> CameraCalibration:
+        """The calibration the image metadata carries to the ground (with the attitude, a
+        camera-to-ICRF rotation matrix, when given)."""
+        quaternion = None if cam_to_icrf is None else tuple(float(c) for c in dcm_to_quat(cam_to_icrf))
+        return CameraCalibration(
+            cam_to_icrf_quaternion_wxyz=quaternion,
+            width_px=self.width,
+            height_px=self.height,
+            fx_px=self.fx,
+            fy_px=self.fy,
+            cx_px=self.cx,
+            cy_px=self.cy,
+            fov_x_deg=self.fov_x_deg,
+            fov_y_deg=self.fov_y_deg,
+            distortion=self.distortion,
+        )
 
     def project(self, points_cam: np.ndarray) -> np.ndarray:
         """Camera-frame points (N, 3) → pixel coordinates (N, 2) as (u, v); NaN behind the camera."""

@@ -15,7 +15,6 @@ light the camera receives left it (see :mod:`emulator.ephemeris`).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,6 @@ from emulator import ephemeris
 from emulator.attitude import (
     CELESTIAL_NORTH,
     ECLIPTIC_NORTH,
-    dcm_to_quat,
     look_at,
     offset_pointing,
     quat_to_dcm,
@@ -325,19 +323,8 @@ def truth_geometry(scenario: Scenario, geometry: SceneGeometry) -> dict[str, Any
         "epoch_utc": ephemeris.utc_iso(geometry.epoch_utc),
         "probe_position_km": [float(c) for c in geometry.probe_position_km],
         "probe_earth_range_km": float(np.linalg.norm(geometry.probe_position_km)),
-        "camera": {
-            "cam_to_icrf_quaternion_wxyz": [float(c) for c in dcm_to_quat(geometry.cam_to_icrf)],
-            "width_px": camera.width,
-            "height_px": camera.height,
-            "fx_px": camera.fx,
-            "fy_px": camera.fy,
-            "cx_px": camera.cx,
-            "cy_px": camera.cy,
-            "fov_x_deg": camera.fov_x_deg,
-            "fov_y_deg": camera.fov_y_deg,
-            # The calibration the ground needs to turn limb pixels into lines of sight.
-            "distortion": {"model": "brown", **dataclasses.asdict(camera.distortion)},
-        },
+        # The calibration the ground needs to turn limb pixels into lines of sight.
+        "camera": camera.calibration(geometry.cam_to_icrf).to_map(),
         "sun_direction_cam": [float(c) for c in geometry.sun_dir_cam],
         "bodies": bodies,
     }

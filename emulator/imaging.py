@@ -7,6 +7,7 @@ from datetime import datetime
 import numpy as np
 
 from protocols.apids import Apid
+from protocols.image_metadata import ImageMetadata
 from protocols.image_transport import (
     DEFAULT_SEGMENT_OCTETS,
     SERVICE_IMAGE,
@@ -33,7 +34,7 @@ def image_packets(
     bit_depth: int,
     exposure_s: float,
     capture_time_utc: datetime,
-    truth: dict,
+    metadata: ImageMetadata,
     sequence: SequenceCounter,
     now: CucTime,
     segment_octets: int = DEFAULT_SEGMENT_OCTETS,
@@ -49,7 +50,7 @@ def image_packets(
         bit_depth=bit_depth,
         exposure_us=round(exposure_s * 1e6),
         capture_time=CucTime.from_utc(capture_time_utc),
-        metadata=truth,
+        metadata=metadata.to_map(),
         segment_octets=segment_octets,
     )
     first = TmSecondaryHeader(SERVICE_IMAGE, SUBTYPE_IMAGE_HEADER, now)

@@ -43,6 +43,7 @@ from protocols.channel_config import PhysicalChannelConfig
 from protocols.channel_file import preset
 from protocols.errors import DecodeError
 from protocols.image_file import Compression, pack_image_file
+from protocols.image_metadata import ImageMetadata
 from protocols.image_transport import DEFAULT_SEGMENT_OCTETS, ImageHeader
 from protocols.mission_db import MissionDatabase, load_mission_db
 from protocols.sdls import SecurityContext
@@ -186,14 +187,14 @@ class Probe:
 
     def _packetize(self, image_id: int, frame: RenderedFrame) -> list[bytes]:
         pixels = pixel_bytes(frame.pixels, frame.bit_depth)
-        truth = downlink_truth(frame, self.scenario.name, image_id, pixels)
+        metadata = downlink_metadata(frame, self.scenario.name, image_id, pixels)
         header, packets = image_packets(
             image_id,
             frame.pixels,
             frame.bit_depth,
             frame.exposure_s,
             frame.capture_time_utc,
-            truth,
+            metadata,
             self.sequence,
             CucTime.from_seconds(self.onboard_tai()),
             self.options.segment_octets,
@@ -432,7 +433,7 @@ DOWNLINK_STARS = 200
 
 
 def downlink_truth(frame: RenderedFrame, scenario: str, image_id: int, pixels: bytes) -> dict:
-    """The truth the image header carries: the frame's, with the brightest ``DOWNLINK_STARS`` stars."""
+    """The frame's truth as plain JSON types, with the brightest ``DOWNLINK_STARS`` stars."""
     stars = frame.truth.get("stars", [])
     return json_ready(
         {
@@ -444,3 +445,10 @@ def downlink_truth(frame: RenderedFrame, scenario: str, image_id: int, pixels: b
             "onboard_pixels_sha256": hashlib.sha256(pixels).hexdigest(),
         }
     )
+
+
+def downlink_metadata(frame: RenderedFrame, scenario: str, image_id: int, pixels: bytes) -> ImageMetadata:
+    """The metadata the image header carries: :func:`downlink_truth` read through the declared
+    contract, so the probe cannot send a map the ground would refuse (a renderer value out of
+    contract stops here, naming its key)."""
+    return ImageMetadata.from_map(downlink_truth(frame, scenario, image_id, pixels))

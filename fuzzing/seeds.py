@@ -10,7 +10,8 @@ so the fuzzers start from the bytes the ground really receives.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -19,6 +20,15 @@ import numpy as np
 from emulator import imaging
 from emulator.transmitter import Transmitter
 from protocols.channel_config import PhysicalChannelConfig
+from protocols.image_metadata import (
+    BodyTruth,
+    BrownDistortion,
+    CameraCalibration,
+    ImageMetadata,
+    PsfTruth,
+    SensorTruth,
+    StarTruth,
+)
 from protocols.mission_db import FieldDef, MissionDatabase, load_mission_db
 from protocols.pus_services import Service, Subtype, pack_hk_report, pack_tm
 from protocols.space_packet import SequenceCounter
@@ -41,38 +51,71 @@ def image_packets(
     segment_octets: int = 40,
     counter: SequenceCounter | None = None,
     seed: int = 0,
-    metadata: dict | None = None,
+    metadata: Mapping | None = None,
 ) -> list[bytes]:
     """One small image as the probe sends it: a header packet and its data segment packets.
 
-    The default metadata has the shapes the station reads (scenario, sensor, bodies), so that
-    mutations of the msgpack reach the product-writing code with values of the wrong type.
+    The default metadata (:func:`image_metadata`) has what the station reads (scenario, camera,
+    bodies, sensor), so that mutations of the msgpack reach its decoder and the measuring and
+    product-writing code behind it; ``metadata`` sends another map as it is, hostile ones too.
     """
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 1 << bit_depth, size=(height, width), dtype=np.uint16)
     captured = EPOCH + timedelta(seconds=image_id)
-    truth = (
-        metadata
-        if metadata is not None
-        else {
-            "scenario": "fuzz",
-            "sensor": {"exposure_s": 0.001},
-            "exposure_s": 0.001,
-            "bodies": {"earth": {"pixel_centre": [width / 2, height / 2], "radius_px": 2.0}},
-        }
-    )
+    declared = image_metadata(width, height, bit_depth) if metadata is None else _MapAsIs(metadata)
     _, packets = imaging.image_packets(
         image_id,
         pixels,
         bit_depth,
         0.001,
         captured,
-        truth,
+        declared,  # type: ignore[arg-type]
         counter or SequenceCounter(),
         CucTime.from_utc(captured),
         segment_octets,
     )
     return packets
+
+
+@dataclass(frozen=True)
+class _MapAsIs:
+    """A metadata map sent as it is (not through :class:`ImageMetadata`): the fuzzers' hostile maps."""
+
+    fields: Mapping
+
+    def to_map(self) -> dict:
+        return dict(self.fields)
+
+
+def image_metadata(width: int = 8, height: int = 6, bit_depth: int = 12) -> ImageMetadata:
+    """Metadata of a small image as the probe writes it: scenario, epoch, camera, a body, sensor, a star."""
+    return ImageMetadata(
+        scenario="fuzz",
+        epoch_utc="2020-07-27T12:00:00.000Z",
+        camera=CameraCalibration(
+            cam_to_icrf_quaternion_wxyz=(1.0, 0.0, 0.0, 0.0),
+            width_px=width,
+            height_px=height,
+            fx_px=40.0,
+            fy_px=40.0,
+            cx_px=(width - 1) / 2,
+            cy_px=(height - 1) / 2,
+            distortion=BrownDistortion(k1=-0.05),
+        ),
+        bodies={
+            "earth": BodyTruth(
+                centre_px=(width / 2, height / 2), in_frame=True, apparent_radius_px=2.0, range_km=1.2e6
+            )
+        },
+        sensor=SensorTruth(
+            band="pan", bit_depth=bit_depth, exposure_s=0.001, psf=PsfTruth("gaussian", 0.8, 0.0)
+        ),
+        stars=(
+            StarTruth(hip=61941, v_mag=2.75, ra_deg=190.4, dec_deg=-1.45, pixel=(1.5, 2.5), expected_e=5.1),
+        ),
+        stars_in_field=1,
+        image_id=1,
+    )
 
 
 def housekeeping_packets(

@@ -398,6 +398,25 @@ def _image_header() -> Target:
     return Target("image-header", run, [packet[6 + 14 : -2]], "ImageHeader.unpack (fields, msgpack metadata)")
 
 
+@register("image-metadata")
+def _image_metadata() -> Target:
+    import msgpack
+
+    from protocols.image_metadata import LAYER, ImageMetadata
+
+    def run(data: bytes) -> object:
+        try:  # as ImageHeader.unpack reads the map out of the header
+            value = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except Exception:
+            raise DecodeError(LAYER, 0, "not msgpack") from None
+        metadata = ImageMetadata.from_map(value)
+        require(ImageMetadata.from_map(metadata.to_map()) == metadata, "metadata does not survive its map")
+        return metadata
+
+    seed = msgpack.packb(seedlib.image_metadata().to_map(), use_bin_type=True)
+    return Target("image-metadata", run, [seed], "ImageMetadata.from_map of a msgpack map (hostile values)")
+
+
 @register("image-segment")
 def _image_segment() -> Target:
     from protocols.image_transport import ImageSegment

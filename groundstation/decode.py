@@ -16,18 +16,17 @@ impossible channel), 3 nothing recognised.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from groundstation.detect import SAMPLE_OCTETS, detect
 from groundstation.message_batch import MessageBatch
-from groundstation.pass_report import PassReport
 from groundstation.station import GroundStation
 from protocols.channel_config import ASM, PhysicalChannelConfig
 from protocols.channel_file import PRESETS, channel_from_dict, channel_to_dict, preset
 from protocols.errors import DecodeError
+from protocols.mission_db import MissionDatabase
 from protocols.recording import SYNC_MARKER
 from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 
@@ -95,6 +94,7 @@ def decode_file(
     channel_name: str | None = None,
     overrides: Callable[[PhysicalChannelConfig], PhysicalChannelConfig] | None = None,
     attach: Callable[[GroundStation], Any] | None = None,
+    mdb: MissionDatabase | None = None,
 ) -> dict:
     """Decode ``path`` into products and ``summary.json`` in ``out_dir``; returns the summary.
 
@@ -121,7 +121,7 @@ def decode_file(
     used = used if used is not None else preset()
     if overrides is not None:
         used = overrides(used)
-    station = GroundStation(out_dir, channel=used, write_products=write_products)
+    station = GroundStation(out_dir, channel=used, mdb=mdb, write_products=write_products)
     services = attach(station) if attach is not None else None
     tick = services.tick if services is not None else None
     sink: BinaryIO | None = None
@@ -189,8 +189,3 @@ def _decode_recording(
                 batch.flush()
                 tick()
     batch.flush()
-
-
-def print_table(summary: dict, out=sys.stdout) -> None:
-    """The human view of a decode: per virtual channel and per APID (:meth:`PassReport.decode_table`)."""
-    print(PassReport(summary).decode_table(), end="", file=out)

@@ -21,6 +21,7 @@ from protocols.cfdp import FileReceiver, ReceivingEntity
 from protocols.cfdp.config import GROUND_ENTITY_ID, image_delivery_config
 from protocols.errors import DecodeError
 from protocols.image_file import Compression, unpack_image_file, unpack_image_header
+from protocols.image_metadata import ImageMetadata
 from protocols.image_products import missing_pixels, product_stem, quicklook
 from protocols.image_transport import ImageHeader
 from protocols.space_packet import PRIMARY_HEADER_LENGTH
@@ -115,7 +116,7 @@ class ImageFileReception:
         image = quicklook(pixels.astype(np.uint16), header.bit_depth, missing)  # as image packets' partials
         from PIL import Image
 
-        name = f"{product_stem(header.metadata, header.image_id, partial=True)}.png"
+        name = f"{product_stem(_scenario(header), header.image_id, partial=True)}.png"
         picture = Image.fromarray(image)
         write_atomically(self.out_dir / name, lambda file: picture.save(file, format="PNG"))
         self.partial_images_written += 1
@@ -144,7 +145,7 @@ class ImageFileReception:
         except DecodeError as exc:
             log.warning("CFDP file %s is not an image file: %s", receiver.transaction_id, exc)
             return
-        (self.out_dir / f"{product_stem(header.metadata, header.image_id, partial=True)}.png").unlink(
+        (self.out_dir / f"{product_stem(_scenario(header), header.image_id, partial=True)}.png").unlink(
             missing_ok=True
         )
         self._on_image(header, pixels, record)
@@ -161,3 +162,12 @@ class ImageFileReception:
 
 def _dtype(header: ImageHeader) -> np.dtype:
     return np.dtype(">u2") if header.bit_depth > 8 else np.dtype("u1")
+
+
+def _scenario(header: ImageHeader) -> str | None:
+    """The scenario the image's metadata names (None when the metadata is refused: the station
+    counts that fault when the image is written)."""
+    try:
+        return ImageMetadata.from_map(header.metadata).scenario
+    except DecodeError:
+        return None

@@ -17,7 +17,7 @@ import numpy as np
 
 from protocols import aos_frame, tm_frame, uslp_frame
 from protocols.channel_config import FrameType, PhysicalChannelConfig
-from protocols.crc import crc16_ok
+from protocols.crc import crc16_wide
 from protocols.frame_packets import PacketCounters, PacketExtractor
 
 
@@ -97,10 +97,22 @@ class FrameCountTracker:
         self.last: int | None = None
         self._recent: dict[int, int] = {}  # count -> digest of the frame, newest last
         self._missing: dict[int, None] = {}  # counts found missing within the window, oldest first
+        # the next count is never within the window behind the newest (true for modulo >= 4)
+        self._in_order_fast = modulo - 1 > self.window
 
     def classify(self, count: int, digest: int) -> tuple[str, int]:
         """("next", missing before it) | ("late", 0) | ("duplicate", 0); updates the state."""
         last = self.last
+        if (
+            last is not None
+            and self._in_order_fast
+            and count == (last + 1) % self.modulo
+            and not self._missing
+        ):
+            # the common case, the frame after the newest (the general path below gives the same)
+            self.last = count
+            self._remember(count, digest)
+            return "next", 0
         if last is not None:
             back = (last - count) % self.modulo
             if back == 0 or (back <= self.window and self._recent.get(count) == digest):
@@ -156,11 +168,15 @@ class _FrameDemultiplexer:
             int(config.secondary_header_length > 0),
             max(config.secondary_header_length - 1, 0),
         )
+        self._spacecraft_id = config.spacecraft_id
+        self._idle_vcid = config.idle_vcid
+        self._fecf = config.fecf
+        self._is_tm = config.frame_type is FrameType.TM
 
     def header_plausible(self, frame: bytes | np.ndarray) -> bool:
         """Version and spacecraft id as configured: the cheap test before trusting a candidate."""
         word0 = int(frame[0]) << 8 | int(frame[1])
-        if self.config.frame_type is FrameType.TM:
+        if self._is_tm:
             return word0 >> 14 == 0 and (word0 >> 4) & 0x3FF == self.config.spacecraft_id
         if self.config.frame_type is FrameType.USLP:  # version and the first 12 spacecraft id bits
             return word0 >> 12 == uslp_frame.VERSION and word0 & 0xFFF == self.config.spacecraft_id >> 4
@@ -168,7 +184,7 @@ class _FrameDemultiplexer:
 
     def frame_fault(self, frame: bytes) -> str | None:
         """None when the frame is sound, else which counter it belongs to."""
-        if self.config.fecf and not crc16_ok(frame):
+        if self._fecf and crc16_wide(frame):  # the CRC over a frame and its FECF is 0
             return "crc_failures"
         if not self.header_plausible(frame):
             return "header_errors"
@@ -177,9 +193,8 @@ class _FrameDemultiplexer:
     def handle(self, frame: bytes, corrected: int, out: list[LinkOutput]) -> None:
         """One frame whose FECF and Reed-Solomon check passed: count it and cut its packets."""
         c = self.counters
-        config = self.config
         version, scid, vcid, mc, count, fhp = self._routing(frame)
-        if version != self._version or scid != config.spacecraft_id or not self._flags_ok(frame):
+        if version != self._version or scid != self._spacecraft_id or not self._flags_ok(frame):
             c.header_errors += 1
             return
         c.frames_good += 1
@@ -194,15 +209,16 @@ class _FrameDemultiplexer:
                 c.mc_frames_missing -= c.mc_frames_missing > 0
             elif kind == "duplicate":
                 c.mc_frames_duplicated += 1
-            c.mc_frames_missing += missing
-        if vcid == config.idle_vcid:
+            elif missing:
+                c.mc_frames_missing += missing
+        if vcid == self._idle_vcid:
             c.idle_frames += 1
             return
         vc = self.vc_counters.get(vcid)
         if vc is None:
             vc = self.vc_counters[vcid] = VirtualChannelCounters()
             self._extractors[vcid] = PacketExtractor(vc)
-            self._vc_counts[vcid] = FrameCountTracker(config.vc_count_modulo)
+            self._vc_counts[vcid] = FrameCountTracker(self.config.vc_count_modulo)
         kind, missing = self._vc_counts[vcid].classify(count, digest)
         if kind == "duplicate":  # the same frame again (a replayed or duplicated CADU): nothing new
             vc.frames_duplicated += 1
@@ -228,14 +244,12 @@ class _FrameDemultiplexer:
     def _flags_ok(self, frame: bytes) -> bool:
         """TM: OCF and secondary header flags and the secondary header id as configured; USLP: flags,
         length field and data field header."""
-        if self.config.frame_type is FrameType.USLP:
-            return uslp_frame.flags_ok(self.config, frame)
-        if self.config.frame_type is not FrameType.TM:
-            return True
-        expected = self._tm_flags
-        if (frame[1] & 1, frame[4] >> 7) != expected[:2]:
+        if not self._is_tm:
+            return self.config.frame_type is not FrameType.USLP or uslp_frame.flags_ok(self.config, frame)
+        ocf, secondary, secondary_id = self._tm_flags
+        if frame[1] & 1 != ocf or frame[4] >> 7 != secondary:
             return False
-        return not self.config.secondary_header_length or frame[tm_frame.HEADER_LENGTH] == expected[2]
+        return not secondary or frame[tm_frame.HEADER_LENGTH] == secondary_id
 
     def close(self) -> int:
         return sum(e.close() > 0 for e in self._extractors.values())

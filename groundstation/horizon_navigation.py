@@ -12,7 +12,8 @@ Singular Value Decomposition", JGCD 39(11), 2016). The Earth is scaled as the WG
 its IAU pole; the Moon is a sphere.
 
 The camera calibration comes with each image (pinhole intrinsics and Brown distortion in the image
-metadata). Pure functions; no I/O.
+metadata, :class:`protocols.image_metadata.CameraCalibration`: the model the probe rendered with).
+Pure functions; no I/O.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from datetime import datetime
 import numpy as np
 
 from groundstation.centre_finding import fit_circle
+from protocols.image_metadata import CameraCalibration
 
-_UNDISTORT_ITERATIONS = 30
 _J2000 = datetime.fromisoformat("2000-01-01T12:00:00+00:00")
 
 
@@ -43,91 +44,11 @@ BODY_SHAPES: dict[str, BodyShape] = {
 
 
 @dataclass(frozen=True)
-class CameraCalibration:
-    """Pinhole intrinsics with Brown–Conrady distortion (OpenCV's k1, k2, p1, p2, k3)."""
-
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    k1: float = 0.0
-    k2: float = 0.0
-    k3: float = 0.0
-    p1: float = 0.0
-    p2: float = 0.0
-
-    @classmethod
-    def from_metadata(cls, camera: object) -> CameraCalibration | None:
-        """From an image's ``camera`` metadata; None when it is missing or not plausible."""
-        if not isinstance(camera, dict):
-            return None
-        distortion = camera.get("distortion") or {}
-        try:
-            values = [float(camera[key]) for key in ("fx_px", "fy_px", "cx_px", "cy_px")]
-            coefficients = {k: float(distortion.get(k, 0.0)) for k in ("k1", "k2", "k3", "p1", "p2")}
-        except (KeyError, TypeError, ValueError, AttributeError):
-            return None
-        if not all(math.isfinite(x) for x in (*values, *coefficients.values())) or min(values[:2]) <= 0:
-            return None
-        return cls(*values, **coefficients)
-
-    def _distort(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r2 = x * x + y * y
-        radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3))
-        return (
-            x * radial + 2.0 * self.p1 * x * y + self.p2 * (r2 + 2.0 * x * x),
-            y * radial + self.p1 * (r2 + 2.0 * y * y) + 2.0 * self.p2 * x * y,
-        )
-
-    def lines_of_sight(self, uv: np.ndarray) -> np.ndarray:
-        """Pixel positions (N, 2) → unit vectors (N, 3) in the camera frame (z along the boresight).
-
-        Undistorts by fixed-point iteration, as OpenCV's undistortPoints does: x = (xd - tangential(x))
-        / radial(x), which converges for the mild distortion of navigation cameras."""
-        xd = (uv[:, 0] - self.cx) / self.fx
-        yd = (uv[:, 1] - self.cy) / self.fy
-        x, y = xd.copy(), yd.copy()
-        for _ in range(_UNDISTORT_ITERATIONS):
-            r2 = x * x + y * y
-            radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3))
-            x = (xd - 2.0 * self.p1 * x * y - self.p2 * (r2 + 2.0 * x * x)) / radial
-            y = (yd - self.p1 * (r2 + 2.0 * y * y) - 2.0 * self.p2 * x * y) / radial
-        rays = np.column_stack([x, y, np.ones_like(x)])
-        return rays / np.linalg.norm(rays, axis=1, keepdims=True)
-
-    def pixel_of(self, direction: np.ndarray) -> tuple[float, float]:
-        """Where a camera-frame direction in front of the camera appears (distortion applied)."""
-        x, y = direction[0] / direction[2], direction[1] / direction[2]
-        with np.errstate(all="ignore"):  # far off axis with strong distortion: inf, for the caller to refuse
-            xd, yd = self._distort(np.array(x), np.array(y))
-            return float(self.fx * xd + self.cx), float(self.fy * yd + self.cy)
-
-
-@dataclass(frozen=True)
 class HorizonFix:
     position_km: np.ndarray  # camera to body centre, camera frame
     u: float  # where the body's centre appears
     v: float
     range_km: float
-
-
-def quaternion_matrix(wxyz: object) -> np.ndarray | None:
-    """Rotation matrix of a scalar-first unit quaternion; None if it is not one."""
-    try:
-        w, x, y, z = (float(c) for c in wxyz)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        return None
-    norm = math.sqrt(w * w + x * x + y * y + z * z)
-    if not math.isfinite(norm) or abs(norm - 1.0) > 1e-3:
-        return None
-    w, x, y, z = w / norm, x / norm, y / norm, z / norm
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
 
 
 def earth_pole_icrf(epoch_utc: str) -> np.ndarray | None:

@@ -43,7 +43,7 @@ from groundstation.frame_receiver import (
     _FrameDemultiplexer,
 )
 from groundstation.variable_link import VariableLinkReceiver
-from protocols.cadu import CaduCodec, asm_distances
+from protocols.cadu import CaduCodec, asm_distances, marker_errors
 from protocols.channel_config import ASM, ASM_LENGTH, PhysicalChannelConfig
 
 _FOUND, _NEED_MORE, _NONE = "found", "need-more", "none"
@@ -79,6 +79,7 @@ class LinkReceiver:
         self.counters = PhysicalChannelCounters()
         self.state = SyncState.SEARCH
         self._codec = CaduCodec(config)
+        self._cadu_length = config.cadu_length
         self._demux = _FrameDemultiplexer(config, self.counters)
         self._buffer = bytearray()  # the stream, read from the bit where the last slip put it
         self._pos = 0
@@ -216,14 +217,15 @@ class LinkReceiver:
     def _decode_rows(self, rows: np.ndarray) -> tuple[list[bytes], list[int], list[str | None]]:
         """Frames, symbols corrected and fault (None = good) for each CADU row."""
         decoded = self._codec.decode_bodies(rows[:, ASM_LENGTH:])
-        frames = [row.tobytes() for row in decoded.frames]
-        coded = decoded.corrected.shape[1] > 0
-        corrected = decoded.corrected.sum(axis=1).tolist() if coded else [0] * len(frames)
+        count, length = decoded.frames.shape
+        joined = decoded.frames.tobytes()
+        frames = [joined[k : k + length] for k in range(0, count * length, length)]
+        fault = self._demux.frame_fault
+        if not decoded.corrected.any():  # no codeword needed correcting (or the code is off)
+            return frames, [0] * count, [fault(frame) for frame in frames]
+        corrected = decoded.corrected.sum(axis=1).tolist()
         ok = decoded.ok.tolist()
-        faults = [
-            (self._demux.frame_fault(frame) if good else "uncorrectable")
-            for frame, good in zip(frames, ok, strict=True)
-        ]
+        faults = [(fault(frame) if good else "uncorrectable") for frame, good in zip(frames, ok, strict=True)]
         return frames, corrected, faults
 
     def _process(self, out: list[LinkOutput], final: bool) -> None:
@@ -242,7 +244,7 @@ class LinkReceiver:
                 break
             count = min(available, self._batch)
             rows = self._rows(self._pos, count)
-            distances = asm_distances(rows[:, :ASM_LENGTH].reshape(-1))[::ASM_LENGTH].tolist()
+            distances = marker_errors(rows)
             frames, corrected, faults = self._decode_rows(rows)
             realignments = self._realignments
             waiting = False
@@ -306,9 +308,10 @@ class LinkReceiver:
         return True
 
     def _accept(self, frame: bytes, corrected: int, asm_errors: int, out: list[LinkOutput]) -> None:
-        self.counters.cadus += 1
-        self.counters.asm_bit_errors += asm_errors
-        self._pos += self.config.cadu_length
+        counters = self.counters
+        counters.cadus += 1
+        counters.asm_bit_errors += asm_errors
+        self._pos += self._cadu_length
         self.state = SyncState.LOCK
         self._misses = 0
         self._demux.handle(frame, corrected, out)

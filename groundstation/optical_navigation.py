@@ -14,44 +14,26 @@ centred farther out than the body.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from groundstation.centre_finding import Centroid, LimbFit, brightness_centroid, fit_lit_limb
-from groundstation.horizon_navigation import (
-    BODY_SHAPES,
-    CameraCalibration,
-    earth_pole_icrf,
-    horizon_fixes,
-    quaternion_matrix,
-)
+from groundstation.horizon_navigation import BODY_SHAPES, earth_pole_icrf, horizon_fixes
+from protocols.image_metadata import CameraCalibration, ImageMetadata
+
+_FARTHEST_PX = 1e15  # beyond any detector by far; below where window arithmetic overflows
 
 
-def _body_truths(metadata: dict) -> dict[str, dict]:
-    """Per-body truth entries with a pixel centre and radius, whatever the nesting."""
-    bodies = metadata.get("bodies", {})
-    if isinstance(bodies, list):
-        bodies = {str(b.get("name", i)): b for i, b in enumerate(bodies) if isinstance(b, dict)}
+def _body_truths(metadata: ImageMetadata) -> dict[str, dict]:
+    """Per-body a priori: pixel centre, apparent radius and (when given) range."""
     out = {}
-    for name, b in bodies.items() if isinstance(bodies, dict) else []:
-        if not isinstance(b, dict):
-            continue
-        centre = b.get("pixel_centre") or b.get("centre_px") or b.get("pixel_center")
-        radius = b.get("radius_px") or b.get("apparent_radius_px")
-        if isinstance(centre, dict):
-            centre = [centre.get("u"), centre.get("v")]
-        if centre is None or radius is None:
-            continue
-        try:
-            truth = {"u": float(centre[0]), "v": float(centre[1]), "radius": float(radius)}
-        except (TypeError, ValueError, IndexError):
-            continue
-        if all(np.isfinite(list(truth.values()))) and truth["radius"] >= 0:  # metadata may be hostile
-            out[name] = truth
-            range_km = b.get("range_km")
-            if isinstance(range_km, int | float) and math.isfinite(range_km) and range_km > 0:
-                truth["range_km"] = float(range_km)
+    for name, body in metadata.body_truths().items():
+        u, v = body.centre_px  # type: ignore[misc]
+        truth = {"u": float(u), "v": float(v), "radius": float(body.apparent_radius_px)}  # type: ignore[arg-type]
+        if max(abs(truth["u"]), abs(truth["v"]), truth["radius"]) > _FARTHEST_PX:
+            continue  # finite, but no frame reaches it: its window's edges would overflow
+        if body.range_km is not None:
+            truth["range_km"] = float(body.range_km)
+        out[name] = truth
     return out
 
 
@@ -63,13 +45,15 @@ def background_level(pixels: np.ndarray) -> tuple[float, float]:
     return median, max(sigma, 0.5)
 
 
-def measure_bodies(pixels: np.ndarray, metadata: dict, threshold_sigma: float = 5.0) -> dict[str, dict]:
+def measure_bodies(
+    pixels: np.ndarray, metadata: ImageMetadata, threshold_sigma: float = 5.0
+) -> dict[str, dict]:
     """Centroid of light and lit-limb centre per body named in the truth, with their errors."""
     truths = _body_truths(metadata)
     if not truths:
         return {}
     median, sigma = background_level(pixels)
-    camera = CameraCalibration.from_metadata(metadata.get("camera"))
+    camera = metadata.camera
     height, width = pixels.shape
     result: dict[str, dict] = {}
     for name, t in truths.items():
@@ -115,17 +99,14 @@ def measure_bodies(pixels: np.ndarray, metadata: dict, threshold_sigma: float = 
     return result
 
 
-def _pole_in_camera(metadata: dict) -> np.ndarray | None:
-    camera = metadata.get("camera")
-    cam_to_icrf = (
-        quaternion_matrix(camera.get("cam_to_icrf_quaternion_wxyz")) if isinstance(camera, dict) else None
-    )
-    pole = earth_pole_icrf(metadata.get("epoch_utc"))
+def _pole_in_camera(metadata: ImageMetadata) -> np.ndarray | None:
+    cam_to_icrf = None if metadata.camera is None else metadata.camera.attitude_matrix()
+    pole = None if metadata.epoch_utc is None else earth_pole_icrf(metadata.epoch_utc)
     return None if cam_to_icrf is None or pole is None else cam_to_icrf.T @ pole
 
 
 def _horizon_entry(
-    name: str, limb: LimbFit, camera: CameraCalibration | None, metadata: dict, truth: dict
+    name: str, limb: LimbFit, camera: CameraCalibration | None, metadata: ImageMetadata, truth: dict
 ) -> dict | None:
     """The body's centre from the limb's lines of sight at the a priori range, and its range and
     position solved for freely, beside the truth."""

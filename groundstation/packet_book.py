@@ -6,8 +6,9 @@ from collections import Counter
 
 from groundstation.fault_log import FaultLog
 from protocols.apids import apid_name
+from protocols.pus import TM_SECONDARY_HEADER_LENGTH, TM_TIME_OFFSET
 from protocols.space_packet import SpacePacket, sequence_gap
-from protocols.time_code import CUC_PFIELD_4_2, tai_seconds_to_utc
+from protocols.time_code import CUC_PFIELD_4_2, CucTime, tai_seconds_to_utc
 
 
 class PacketBook:
@@ -39,9 +40,11 @@ class PacketBook:
     def note_packet_time(self, apid: int, packet: SpacePacket) -> None:
         """The PUS-C time field when it is there (read before the PEC is checked: any packet's)."""
         data = packet.data
-        if not packet.secondary_header_flag or len(data) < 14 or data[7] != CUC_PFIELD_4_2:
+        if not packet.secondary_header_flag or len(data) < TM_SECONDARY_HEADER_LENGTH:
             return
-        seconds = int.from_bytes(data[8:12], "big") + int.from_bytes(data[12:14], "big") / 65536.0
+        if data[TM_TIME_OFFSET] != CUC_PFIELD_4_2:
+            return
+        seconds = CucTime.unpack(data, TM_TIME_OFFSET)[0].seconds
         self.note_time(apid, seconds, seconds)
 
     def packets_by_name(self) -> dict[str, int]:

@@ -16,6 +16,8 @@ import numpy as np
 
 from groundstation.fault_log import FaultLog
 from groundstation.optical_navigation import measure_bodies
+from protocols.errors import DecodeError
+from protocols.image_metadata import ImageMetadata
 from protocols.image_products import missing_pixels, product_stem, write_image_products
 from protocols.image_transport import ImageHeader, ReassembledImage
 
@@ -58,7 +60,7 @@ def _pixel_array(image: ReassembledImage) -> np.ndarray:
     return np.frombuffer(image.pixels, dtype=dtype).reshape(h.height, h.width).astype(dtype.newbyteorder("="))
 
 
-def _truth(image: ReassembledImage, measurement: dict) -> dict:
+def _truth(image: ReassembledImage, metadata: ImageMetadata, measurement: dict) -> dict:
     """The truth JSON: the probe's metadata, what the ground received and what it measured."""
     h = image.header
     received = {
@@ -69,7 +71,7 @@ def _truth(image: ReassembledImage, measurement: dict) -> dict:
         "capture_time_utc": h.capture_time.to_utc().isoformat(),
         "bit_depth": h.bit_depth,
     }
-    return {**h.metadata, "received": received, "measured": measurement}
+    return {**metadata.to_map(), "received": received, "measured": measurement}
 
 
 class ProductWriter:
@@ -85,9 +87,10 @@ class ProductWriter:
     def write(self, image: ReassembledImage, delivery: dict | None = None) -> ImageProduct:
         h = image.header
         pixels = _pixel_array(image)
-        stem = self._unique_stem(product_stem(h.metadata, h.image_id, partial=not image.complete))
-        measurement = self._measure(pixels, h)
-        truth = _truth(image, measurement)
+        metadata = self._metadata(h)
+        stem = self._unique_stem(product_stem(metadata.scenario, h.image_id, partial=not image.complete))
+        measurement = self._measure(pixels, h, metadata)
+        truth = _truth(image, metadata, measurement)
         missing = missing_pixels(image.missing, h.width, h.height, h.bit_depth) if image.missing else None
         files = self._files(pixels, h, truth, stem, missing)
         product = ImageProduct(
@@ -101,7 +104,7 @@ class ProductWriter:
             sha256=hashlib.sha256(image.pixels).hexdigest(),
             files={k: str(v) for k, v in files.items()},
             measurement=measurement,
-            onboard_sha256=h.metadata.get("onboard_pixels_sha256"),
+            onboard_sha256=metadata.onboard_pixels_sha256,
             delivery=delivery or dict(PACKET_DELIVERY),
         )
         self.products.append(product)
@@ -133,12 +136,20 @@ class ProductWriter:
         }
         return self.write(image, delivery)
 
-    def _measure(self, pixels: np.ndarray, header: ImageHeader) -> dict:
+    def _metadata(self, header: ImageHeader) -> ImageMetadata:
+        """The declared metadata; a hostile map is a fault, and the pixels still make products."""
+        try:
+            return ImageMetadata.from_map(header.metadata)
+        except DecodeError as exc:
+            self.faults.record("bad image metadata", f"image {header.image_id}: {exc.reason}")
+            return ImageMetadata()
+
+    def _measure(self, pixels: np.ndarray, header: ImageHeader, metadata: ImageMetadata) -> dict:
         if not self.write_products:
             return {}
         try:
-            return measure_bodies(pixels, header.metadata)
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            return measure_bodies(pixels, metadata)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as exc:
             self.faults.record("bad image metadata", f"image {header.image_id}: {exc!r}")
             return {}
 

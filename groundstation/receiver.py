@@ -13,6 +13,7 @@ from typing import Any
 from groundstation.fault_log import FaultLog
 from groundstation.station import GroundStation
 from protocols.channel_config import PhysicalChannelConfig
+from protocols.mission_db import MissionDatabase
 from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 from transport.limits import receive_high_water_mark
 from transport.sender import Sender
@@ -40,9 +41,11 @@ def run_ground_station(
     link_rate_bps: float | None = None,
     receive_queue: int | None = None,
     attach: Callable[[GroundStation, Callable[[Layer, bytes], None] | None], Any] | None = None,
+    mdb: MissionDatabase | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
+    ``mdb``: the mission database (None: paleblue's own).
     ``attach(station, send_uplink)`` (the archive and the API) returns services whose ``tick()``
     runs between batches of messages and whose ``close()`` runs on every way out.
 
@@ -58,6 +61,7 @@ def run_ground_station(
         out_dir,
         expect_images,
         channel,
+        mdb=mdb,
         send_uplink=send_uplink,
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,

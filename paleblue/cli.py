@@ -16,6 +16,7 @@ from paleblue.commands import (
     fuzz,
     ground,
     keys,
+    mdb,
     probe,
     record,
     render,
@@ -27,7 +28,22 @@ from paleblue.commands import (
 from paleblue.commands.common import CliError
 
 # in the order `paleblue --help` lists them
-COMMANDS = (scenarios, render, probe, ground, cmd, keys, record, replay, fuzz, decode, run, archive, serve)
+COMMANDS = (
+    scenarios,
+    render,
+    probe,
+    ground,
+    cmd,
+    keys,
+    record,
+    replay,
+    fuzz,
+    decode,
+    run,
+    archive,
+    serve,
+    mdb,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,17 @@ def asm_distances(buffer: np.ndarray) -> np.ndarray:
     return distance
 
 
+_ASM_VALUE = int.from_bytes(ASM, "big")
+
+
+def marker_errors(rows: np.ndarray) -> list[int]:
+    """Bit errors between the ASM and the first four octets of each row of a (n, >= 4) uint8
+    array: ``asm_distances`` at the start of every CADU of a batch, without scoring the offsets
+    between them."""
+    words = np.ascontiguousarray(rows[:, :ASM_LENGTH]).view(">u4").reshape(-1).tolist()
+    return [(word ^ _ASM_VALUE).bit_count() for word in words]
+
+
 def derandomize_prefix(config: PhysicalChannelConfig, data: bytes) -> bytes:
     """The first octets of a variable-length frame as sent (undoes :func:`variable_cadu`'s randomizing)."""
     if not config.randomizer:

@@ -117,6 +117,8 @@ class PacketCounters:
 class PacketExtractor:
     """Reassembles the packets of one virtual channel from consecutive packet zones."""
 
+    shortcuts = True  # the common continuations taken directly (tests compare with False)
+
     def __init__(
         self,
         counters: PacketCounters | None = None,
@@ -195,6 +197,20 @@ class PacketExtractor:
     def _finish_partial(self, zone: bytes, fhp: int, out: list[bytes]) -> int:
         """Complete the packet carried over from the previous zone; returns where to go on."""
         n = len(zone)
+        need = self._need
+        if (
+            need and self.shortcuts
+        ):  # the common cases, with the header known, as the general path below has them:
+            take = need - len(self._partial)
+            if take > n and fhp == FHP_NO_PACKET_START:  # the packet goes on past this zone
+                self._partial += zone
+                return n
+            if fhp == take:  # it ends here, where the zone's first header begins
+                self._partial += zone[:take]
+                self._emit(bytes(self._partial), out)
+                self._partial.clear()
+                self._need = 0
+                return take
         pos = 0
         if not self._partial:
             if fhp != 0:  # the previous zone ended on a boundary, so a header must start at 0

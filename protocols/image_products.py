@@ -101,10 +101,10 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
-def product_stem(metadata: dict, image_id: int, partial: bool = False) -> str:
+def product_stem(scenario: str | None, image_id: int, partial: bool = False) -> str:
     """``<scenario>-<id>[-partial]``: the scenario comes from downlinked metadata, so only a safe
     subset of characters is kept (no directory can be named through it)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", str(metadata.get("scenario", "image")))[:80].lstrip(".") or "image"
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", scenario or "image")[:80].lstrip(".") or "image"
     return f"{name}-{image_id:03d}" + ("-partial" if partial else "")
 
 

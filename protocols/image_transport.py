@@ -38,6 +38,7 @@ from construct import (
     Struct,
 )
 
+from protocols.crc import crc32_wide
 from protocols.errors import DecodeError
 from protocols.space_packet import SequenceFlags
 from protocols.time_code import CUC_LENGTH_4_2, CucTime
@@ -324,7 +325,7 @@ class ReassembledImage:
 
     @cached_property
     def crc_ok(self) -> bool:  # asked for by the counters, the summary and the report: computed once
-        return self.complete and zlib.crc32(self.pixels) == self.header.crc32
+        return self.complete and crc32_wide(self.pixels) == self.header.crc32
 
 
 @dataclass(frozen=True)
@@ -401,6 +402,8 @@ class _ImageInProgress:
     def missing_ranges(self) -> list[tuple[int, int]]:
         ranges: list[tuple[int, int]] = []
         h = self.header
+        if self.count == h.segment_count:  # every segment placed (each is placed once)
+            return ranges
         for index, got in enumerate(self.received):
             if got:
                 continue
@@ -645,7 +648,8 @@ class ImageReassembler:
         buffer = np.frombuffer(image.buffer, dtype=np.uint8)
         first = int(placed[0]) * h.segment_octets
         if width == h.segment_octets and int(placed[-1]) - int(placed[0]) == taken - 1:
-            buffer[first : first + taken * width] = segments.data[:taken].reshape(-1)  # contiguous: one copy
+            # consecutive segments: one copy of the (strided) payload rows into their place
+            buffer[first : first + taken * width].reshape(taken, width)[...] = segments.data[:taken]
         else:
             for row, index in enumerate(placed.tolist()):
                 start = index * h.segment_octets

@@ -64,7 +64,8 @@ TM_SECONDARY_HEADER = Struct(
     "destination_id" / Int16ub,
     "time" / Bytes(CUC_LENGTH_4_2),
 )
-TM_SECONDARY_HEADER_LENGTH = 7 + CUC_LENGTH_4_2
+TM_TIME_OFFSET = 7  # the CUC time field (P-field first) in the secondary header
+TM_SECONDARY_HEADER_LENGTH = TM_TIME_OFFSET + CUC_LENGTH_4_2
 TM_PAYLOAD_OFFSET = PRIMARY_HEADER_LENGTH + TM_SECONDARY_HEADER_LENGTH  # in a whole packet
 
 TC_SECONDARY_HEADER = Struct(
@@ -108,9 +109,10 @@ class TmSecondaryHeader:
         flags, service, subtype, counter, destination = _TM_FIXED.unpack_from(data, offset)
         if flags >> 4 != PUS_VERSION_C:
             raise DecodeError(LAYER_TM, offset, f"PUS version {flags >> 4} is not 2 (PUS-C)")
-        if data[offset + 7] != CUC_PFIELD_4_2:
-            raise DecodeError(LAYER_TM, offset + 7, f"time P-field 0x{data[offset + 7]:02X} is not 0x1E")
-        time, _ = CucTime.unpack(data, offset + 7)
+        at = offset + TM_TIME_OFFSET
+        if data[at] != CUC_PFIELD_4_2:
+            raise DecodeError(LAYER_TM, at, f"time P-field 0x{data[at]:02X} is not 0x1E")
+        time, _ = CucTime.unpack(data, at)
         return cls(service, subtype, time, counter, destination, flags & 0x0F)
 
 
@@ -363,9 +365,9 @@ def tm_run_columns(run: PacketRun) -> TmRunColumns:
         & ((rows[:, 0] >> 4) & 1 == PacketType.TELEMETRY)
         & ((rows[:, 0] >> 3) & 1 == 1)
         & (rows[:, secondary] >> 4 == PUS_VERSION_C)
-        & (rows[:, secondary + 7] == CUC_PFIELD_4_2)
+        & (rows[:, secondary + TM_TIME_OFFSET] == CUC_PFIELD_4_2)
     )
-    time = rows[:, secondary + 8 : secondary + 14]
+    time = rows[:, secondary + TM_TIME_OFFSET + 1 : secondary + TM_SECONDARY_HEADER_LENGTH]
     coarse = time[:, :4].astype(np.uint32)
     seconds = (coarse[:, 0] << 24 | coarse[:, 1] << 16 | coarse[:, 2] << 8 | coarse[:, 3]).astype(np.float64)
     seconds += (time[:, 4].astype(np.uint32) << 8 | time[:, 5]) / 65536.0

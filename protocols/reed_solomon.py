@@ -22,7 +22,7 @@ and Forney steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from itertools import pairwise
 
 import numpy as np
@@ -68,6 +68,7 @@ def gf_pow_alpha(e: int) -> int:
     return EXP[e % 255]
 
 
+@cache  # built with the tables that need it (on first coding), not at import
 def _multiplication_table() -> np.ndarray:
     table = np.zeros((256, 256), dtype=np.uint8)
     logs = np.array(LOG[1:], dtype=np.int64)
@@ -76,18 +77,13 @@ def _multiplication_table() -> np.ndarray:
     return table
 
 
-MUL = _multiplication_table()
-
-
 def _dual_basis_tables() -> tuple[bytes, bytes]:
+    # the conversion is linear: bit ``row`` of a value contributes row 7 - row of the matrix, so
+    # each value is the one without its lowest set bit plus that bit's row
     to_dual = bytearray(256)
-    for value in range(256):
-        out = 0
-        for column in range(8):
-            for row in range(8):
-                if value & (1 << row):
-                    out ^= _TAL[7 - row] & (1 << column)
-        to_dual[value] = out
+    for value in range(1, 256):
+        lowest = (value & -value).bit_length() - 1
+        to_dual[value] = to_dual[value & (value - 1)] ^ _TAL[7 - lowest]
     to_conventional = bytearray(256)
     for value, dual in enumerate(to_dual):
         to_conventional[dual] = value
@@ -129,7 +125,7 @@ def _parity_table(e: int) -> np.ndarray:
         current = [*current[1:], 0]
         if top:
             current = [c ^ gf_mul(top, gc) for c, gc in zip(current, g, strict=True)]
-    table = MUL[np.arange(256)[None, :, None], remainders[:, None, :]]  # (k, 256, 2E)
+    table = _multiplication_table()[np.arange(256)[None, :, None], remainders[:, None, :]]  # (k, 256, 2E)
     return np.ascontiguousarray(table).view(np.uint64)  # (k, 256, 2E/8)
 
 
@@ -141,8 +137,17 @@ def _syndrome_table(e: int) -> np.ndarray:
     j = np.arange(2 * e)
     exponents = (PRIMITIVE_POWER * (fcr + j)[None, :] * (SYMBOLS - 1 - positions)[:, None]) % 255
     powers = np.array(EXP, dtype=np.uint8)[exponents]  # (255, 2E)
-    table = MUL[np.arange(256)[None, :, None], powers[:, None, :]]  # (255, 256, 2E)
+    table = _multiplication_table()[np.arange(256)[None, :, None], powers[:, None, :]]  # (255, 256, 2E)
     return np.ascontiguousarray(table).view(np.uint64)
+
+
+@cache
+def _wire_syndrome_table(e: int, dual_basis: bool) -> np.ndarray:
+    """:func:`_syndrome_table` indexed by the symbol as received: in the dual basis, row v holds
+    the contributions of the conventional symbol TO_CONVENTIONAL[v], so that a received block's
+    syndromes need no basis conversion of the block first."""
+    table = _syndrome_table(e)
+    return np.ascontiguousarray(table[:, _TO_CONVENTIONAL_ARRAY, :]) if dual_basis else table
 
 
 GATHER_MAX_CODEWORDS = 640  # up to this many codewords one flat gather beats the loop
@@ -162,7 +167,8 @@ def _xor_of_contributions(tables: np.ndarray, by_position: np.ndarray) -> np.nda
         flat = tables.reshape(-1, tables.shape[2])
         index = by_position.astype(np.intp)
         index += _row_offsets(positions)
-        return np.bitwise_xor.reduce(flat.take(index, axis=0), axis=0)
+        # every index is a position row (p * 256) plus an octet: in range, so no bounds check
+        return np.bitwise_xor.reduce(flat.take(index, axis=0, mode="clip"), axis=0)
     return _xor_by_position(tables, by_position)
 
 
@@ -228,8 +234,20 @@ class CcsdsReedSolomon:
         self.virtual_fill = k - self.data_symbols
         self.codeword_length = self.data_symbols + self.parity_length
         self.codeblock_length = frame_length + self.parity_length * interleave
-        self._parity = _parity_table(e)[self.virtual_fill :]  # (data_symbols, 256, 2E)
-        self._syndromes = _syndrome_table(e)
+
+    # The tables (2-4 MB, some 30 ms to build) are built on first use, once per process: a ground
+    # station that never sees a coded CADU (a packet file decoded offline) never builds them.
+    @cached_property
+    def _parity(self) -> np.ndarray:
+        return _parity_table(self.e)[self.virtual_fill :]  # (data_symbols, 256, 2E/8)
+
+    @cached_property
+    def _syndromes(self) -> np.ndarray:
+        return _syndrome_table(self.e)
+
+    @cached_property
+    def _wire_syndromes(self) -> np.ndarray:
+        return _wire_syndrome_table(self.e, self.dual_basis)[self.virtual_fill :]
 
     # ------------------------------------------------------------------ encoding
     def encode(self, frame: bytes | bytearray | memoryview) -> bytes:
@@ -271,9 +289,14 @@ class CcsdsReedSolomon:
 
         Interleaving puts symbol s of codeword l at column s*I + l, check symbols included.
         """
-        n = blocks.shape[0]
-        shaped = blocks.reshape(n, self.codeword_length, self.interleave).transpose(1, 0, 2)
-        return np.ascontiguousarray(shaped).reshape(self.codeword_length, n * self.interleave)
+        n, i = blocks.shape[0], self.interleave
+        if i == 1:
+            return np.ascontiguousarray(blocks.T)
+        # the I symbols of one position of one block move together: as one I-octet item, the
+        # transposition is a copy of n * codeword_length items instead of I times as many
+        items = np.ascontiguousarray(blocks).reshape(n, self.codeword_length, i).view(f"V{i}")
+        moved = np.ascontiguousarray(items.reshape(n, self.codeword_length).T)
+        return moved.view(np.uint8).reshape(self.codeword_length, n * i)
 
     def syndromes_many(self, by_position: np.ndarray) -> np.ndarray:
         """(codeword_length, m) conventional symbols -> (m, 2E/8) uint64 packed syndromes."""
@@ -282,8 +305,8 @@ class CcsdsReedSolomon:
     def decode_many(self, blocks: np.ndarray) -> BatchResult:
         """Decode (n, codeblock_length) uint8 blocks (wire basis); frames come back in wire basis."""
         n = blocks.shape[0]
-        conventional = _TO_CONVENTIONAL_ARRAY[blocks] if self.dual_basis else blocks
-        syndromes = self.syndromes_many(self.by_position(conventional))
+        # syndromes straight from the received symbols (the table takes the basis into account)
+        syndromes = _xor_of_contributions(self._wire_syndromes, self.by_position(blocks))
         corrected = np.zeros(n * self.interleave, dtype=np.int64)
         frames = blocks[:, : self.frame_length]
         bad = np.flatnonzero(syndromes.any(axis=1))
@@ -299,8 +322,11 @@ class CcsdsReedSolomon:
                 for position, magnitude in fixes:
                     if position < self.data_symbols:
                         column = position * self.interleave + lane
-                        value = int(conventional[block, column]) ^ magnitude
-                        frames[block, column] = TO_DUAL[value] if self.dual_basis else value
+                        received = int(blocks[block, column])
+                        if self.dual_basis:
+                            frames[block, column] = TO_DUAL[TO_CONVENTIONAL[received] ^ magnitude]
+                        else:
+                            frames[block, column] = received ^ magnitude
         return BatchResult(frames, corrected.reshape(n, self.interleave))
 
     def _correct(self, syndromes: list[int]) -> list[tuple[int, int]] | None:

@@ -21,9 +21,11 @@ README = ROOT / "README.md"
 
 def optical_navigation_table() -> str:
     """Every seed rendered with every effect, each body measured as the ground station measures it."""
+    from emulator.probe import json_ready
     from emulator.render import render_scenario
     from emulator.scenario import load_scenario, scenario_names
     from groundstation.optical_navigation import measure_bodies
+    from protocols.image_metadata import ImageMetadata
 
     rows = [
         "| seed | body | radius | centroid | limb circle | horizon fix | free range |",
@@ -31,7 +33,8 @@ def optical_navigation_table() -> str:
     ]
     for name in scenario_names():
         frame = render_scenario(load_scenario(name))
-        for body, entry in sorted(measure_bodies(frame.pixels, frame.truth).items()):
+        metadata = ImageMetadata.from_map(json_ready(frame.truth))  # as the ground reads it off the link
+        for body, entry in sorted(measure_bodies(frame.pixels, metadata).items()):
             if entry.get("status") != "detected":
                 continue
             limb, horizon = entry.get("limb"), entry.get("horizon")

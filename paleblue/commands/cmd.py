@@ -13,17 +13,17 @@ from paleblue.commands.common import (
     KEYS_HELP,
     CliError,
     channel_by_name,
+    channel_overrides,
+    mission_db_or_default,
     security_context,
     use_curve,
 )
-from paleblue.commands.options import CHANNEL_HELP, positive_float
+from paleblue.commands.options import CHANNEL_HELP, mdb_option, positive_float
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cmd", help="send a telecommand to a running probe and follow its verification")
-    p.add_argument(
-        "name", metavar="NAME", help="command name from the mission database (telecommands.toml)"
-    )
+    p.add_argument("name", metavar="NAME", help="command name from the mission database (telecommands.toml)")
     p.add_argument("arguments", nargs="*", metavar="ARG=VALUE")
     p.add_argument("--uplink", default=DEFAULT_UPLINK, metavar="ENDPOINT", help="the probe's uplink endpoint")
     p.add_argument("--downlink", default=DEFAULT_DOWNLINK, metavar="ENDPOINT", help="the probe's downlink")
@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=positive_float, default=30.0, metavar="S")
     p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
+    mdb_option(p)
     p.set_defaults(func=main)
 
 
@@ -48,16 +49,18 @@ def main(args: argparse.Namespace) -> int:
         CommandTimeout,
         parse_arguments,
     )
-    from protocols.mission_db import load_mission_db
     from protocols.sdls import ArsnExhausted, SaManagementError
 
-    mdb = load_mission_db()
+    mdb = mission_db_or_default(args)
     try:
         arguments = parse_arguments(mdb, args.name, args.arguments)
         CommandEncoder(mdb).encode(args.name, arguments, 0)  # every check, before any socket opens
     except CommandError as exc:
         raise CliError(f"cmd: {exc}") from None
     channel = channel_by_name(args.channel)
+    overrides = channel_overrides(args)  # --mdb: the frames carry its spacecraft id
+    if channel is not None and overrides is not None:
+        channel = overrides(channel)
     security = security_context(args.keys, "ground")
     if security is not None and security.sending_sa("tc", mdb.tc_virtual_channel) is None:
         raise CliError(

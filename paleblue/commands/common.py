@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -114,10 +115,7 @@ def channel_by_name(name: str):
         raise CliError(str(exc)) from None
 
 
-def channel_overrides(args: argparse.Namespace):
-    """The channel override flags as a function of the base channel (None when none are given)."""
-    from protocols.channel_file import with_overrides
-
+def _override_flags(args: argparse.Namespace) -> dict:
     given = {
         "spacecraft_id": getattr(args, "scid", None),
         "fecf": False if getattr(args, "no_fecf", False) else None,
@@ -126,13 +124,29 @@ def channel_overrides(args: argparse.Namespace):
         "randomizer": False if getattr(args, "no_randomizer", False) else None,
         "frame_length": getattr(args, "frame_length", None),
     }
-    given = {k: v for k, v in given.items() if v is not None}
-    if not given:
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def channel_overrides(args: argparse.Namespace):
+    """The channel override flags as a function of the base channel (None when none are given).
+
+    With ``--mdb DIR`` and no ``--scid`` the frames carry that database's spacecraft id (its low
+    8 bits in AOS frames, as the shipped AOS presets do with 437)."""
+    from protocols.channel_config import FrameType
+    from protocols.channel_file import with_overrides
+
+    given = _override_flags(args)
+    database = mission_db(args)
+    if not given and database is None:
         return None
+    masks = {FrameType.TM: 0x3FF, FrameType.AOS: 0xFF, FrameType.USLP: 0xFFFF}
 
     def apply(config):
+        changes = dict(given)
+        if database is not None and "spacecraft_id" not in changes:
+            changes["spacecraft_id"] = database.spacecraft_id & masks[config.frame_type]
         try:
-            return with_overrides(config, **given)
+            return with_overrides(config, **changes)
         except ValueError as exc:
             raise CliError(
                 f"{args.command}: --channel {args.channel or 'tm-rs-i5'} with the overrides: {exc}"
@@ -149,8 +163,38 @@ def resolve_channel(args: argparse.Namespace):
     if apply is None:
         return config
     if config is None:
+        if not _override_flags(args):
+            return None  # --mdb alone: bare packets have no spacecraft id to follow it
         raise CliError(f"{args.command}: --channel none carries no frames, so it takes no channel overrides")
     return apply(config)
+
+
+@functools.cache
+def _load_mdb(directory: str | None):
+    from protocols.mission_db import DEFAULT_DIRECTORY, MissionDbError, load_mission_db
+
+    path = Path(directory) if directory is not None else None
+    if path is not None and not path.is_dir():
+        raise CliError(f"{path}: not a directory (a mission database is a directory of TOML files)")
+    try:
+        return load_mission_db(path)
+    except MissionDbError as exc:
+        where = (path or DEFAULT_DIRECTORY) / exc.file
+        at = f"{where}:{exc.line}" if exc.line else str(where)
+        field = "" if exc.field == "-" else f"{exc.field}: "  # a TOML syntax error names no field
+        raise CliError(f"{at}: {field}{exc.reason}") from None
+
+
+def mission_db(args: argparse.Namespace):
+    """``--mdb DIR`` loaded and checked (a bad file is one line, ``file:line: field: reason``);
+    None without it, so each part loads paleblue's own database as it does by default."""
+    directory = getattr(args, "mdb", None)
+    return None if directory is None else _load_mdb(directory)
+
+
+def mission_db_or_default(args: argparse.Namespace):
+    """``--mdb DIR``, else paleblue's own database."""
+    return _load_mdb(getattr(args, "mdb", None))
 
 
 def channel_argv(args: argparse.Namespace) -> list[str]:

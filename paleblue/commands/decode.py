@@ -14,9 +14,10 @@ from paleblue.commands.common import (
     channel_by_name,
     channel_overrides,
     ground_services,
+    mission_db,
     setup_logging,
 )
-from paleblue.commands.options import archive_api_options, channel_options
+from paleblue.commands.options import archive_api_options, channel_options, mdb_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,13 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-products", action="store_true", help="summary only: checksums and counts, no image files"
     )
+    mdb_option(p)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     """Exit 0 decoded, 1 decoded with faults, 2 usage error, 3 nothing recognised."""
-    from groundstation.decode import decode_file, exit_code, print_table
+    from groundstation.decode import decode_file, exit_code
+    from groundstation.pass_report import PassReport
     from protocols.atomic_file import write_atomically
     from protocols.errors import DecodeError
 
@@ -67,6 +70,7 @@ def main(args: argparse.Namespace) -> int:
             channel_name=args.channel,
             overrides=overrides,
             attach=decode_services(args),
+            mdb=mission_db(args),
         )
     except DecodeError as exc:
         raise CliError(f"decode: {path}: {exc}") from None
@@ -78,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
             f"paleblue: decode: {path}: nothing recognised: {summary['input']['detection']}", file=sys.stderr
         )
         return exit_code(summary)
-    print_table(summary)
+    print(PassReport(summary).decode_table(), end="")
     return exit_code(summary)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import threading
 from pathlib import Path
@@ -14,6 +13,7 @@ from paleblue.commands.common import (
     DEFAULT_DOWNLINK,
     CliError,
     ground_services,
+    mission_db,
     resolve_channel,
     setup_logging,
     stop_on_signals,
@@ -22,6 +22,7 @@ from paleblue.commands.common import (
 from paleblue.commands.options import (
     archive_api_options,
     channel_options,
+    mdb_option,
     octets,
     positive_float,
     positive_int,
@@ -79,6 +80,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "A message over 1 MiB is refused, counted (transport.messages_refused) and the link "
         "reconnected",
     )
+    mdb_option(p)
     p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)  # written into the recording header
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=main)
@@ -95,9 +97,9 @@ def main(args: argparse.Namespace) -> int:
         if args.record:
             on_message = recording_hook(stack, Path(args.record), args)
         summary = _run_ground(run_ground_station, args, stop, on_message)
-    brief = {k: summary[k] for k in ("transport", "packets_by_apid", "faults")}
-    brief["link"] = summary["link"]["cadu"]["physical"]
-    print(json.dumps(brief, indent=2))
+    from groundstation.pass_report import PassReport
+
+    print(PassReport(summary).ground_brief(), end="")
     if args.expect_images is not None and len(summary["images"]) < args.expect_images:
         return 1
     return 0
@@ -143,4 +145,5 @@ def _run_ground(run_ground_station, args: argparse.Namespace, stop: threading.Ev
         on_message=on_message,
         receive_queue=args.receive_queue,
         attach=ground_services(args),
+        mdb=mission_db(args),
     )

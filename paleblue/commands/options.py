@@ -107,6 +107,15 @@ def archive_api_options(p: argparse.ArgumentParser, api: bool = True) -> None:
         )
 
 
+def mdb_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mdb",
+        default=None,
+        metavar="DIR",
+        help="a mission database directory of your own (default: paleblue's; `paleblue mdb check DIR`)",
+    )
+
+
 def probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value < 0.5:

@@ -13,13 +13,14 @@ from paleblue.commands.common import (
     compression_of,
     link_profile_of,
     load_scenario,
+    mission_db,
     resolve_channel,
     security_context,
     setup_logging,
     stop_on_signals,
     use_curve,
 )
-from paleblue.commands.options import delivery_options, link_options, positive_int
+from paleblue.commands.options import delivery_options, link_options, mdb_option, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
+    mdb_option(p)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=main)
 
@@ -71,4 +73,4 @@ def main(args: argparse.Namespace) -> int:
         security_dir=Path(args.keys) if args.keys else None,
     )
     use_curve(args.curve_keys, server=True)
-    return Probe(scenario, options).run(stop)
+    return Probe(scenario, options, mission_db(args)).run(stop)

@@ -21,7 +21,13 @@ from paleblue.commands.common import (
     load_scenario,
     resolve_channel,
 )
-from paleblue.commands.options import archive_api_options, delivery_options, link_options, positive_float
+from paleblue.commands.options import (
+    archive_api_options,
+    delivery_options,
+    link_options,
+    mdb_option,
+    positive_float,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     link_options(p)
     delivery_options(p)
+    mdb_option(p)
     p.set_defaults(func=main)
 
 
@@ -103,6 +110,9 @@ def main(args: argparse.Namespace) -> int:
     if args.curve_keys:
         ground_cmd += ["--curve-keys", args.curve_keys]
         probe_cmd += ["--curve-keys", args.curve_keys]
+    if args.mdb:  # checked by resolve_channel above: a bad file is one line before anything starts
+        ground_cmd += ["--mdb", args.mdb]
+        probe_cmd += ["--mdb", args.mdb]
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
     # its closing brief duplicates summary.json; a pipe nobody read would stall it past 64 KiB
@@ -131,37 +141,13 @@ def main(args: argparse.Namespace) -> int:
             f"run: the ground station (status {ground.returncode}) wrote no summary in {out}"
             + (f": {said}" if said else "")
         )
-    summary = json.loads(summary_path.read_text())
-    images = summary["images"]
-    print(f"run: finished in {time.monotonic() - started:.1f} s; products in {out.resolve()}")
-    for p in images:
-        state = (
-            "complete, CRC ok" if p["crc_ok"] else ("complete, CRC FAILED" if p["complete"] else "INCOMPLETE")
-        )
-        if p.get("identical_to_onboard") is not None:
-            state += ", sha256 " + ("= on board" if p["identical_to_onboard"] else "DIFFERS from on board")
-        delivery = p.get("delivery", {})
-        if delivery.get("goodput_bps"):
-            fraction = delivery.get("goodput_fraction_of_link_rate") or 0
-            state += (
-                f", CFDP {delivery['duration_s']:.1f} s, {delivery['nak_rounds']} NAK rounds, goodput "
-                f"{delivery['goodput_bps'] / 1e6:.2f} Mbit/s ({100 * fraction:.0f} % of the link rate)"
-            )
-        print(
-            f"  image {p['image_id']}: {p['width']}x{p['height']} {p['bit_depth']}-bit, {state}, "
-            f"sha256 {p['sha256'][:16]}…  {p['files'].get('quicklook')}"
-        )
-    print(f"  report: {out / 'report.md'}   summary: {summary_path}")
-    print(f"  transport: {summary['transport']}")
-    physical = summary["link"]["cadu"]["physical"]
-    if physical["cadus"]:
-        print(
-            f"  link: {physical['cadus']} CADUs, {physical['frames_good']} frames good, "
-            f"{physical['frames_corrected']} corrected ({physical['symbols_corrected']} RS symbols), "
-            f"{physical['uncorrectable']} uncorrectable, {physical['crc_failures']} CRC failures"
-        )
-    print(f"  faults: {summary['faults'] or 'none'}")
-    ok = len(images) >= scenario.image_count and all(p["crc_ok"] for p in images)
+    from groundstation.pass_report import PassReport
+    from groundstation.pass_summary import PassSummary
+
+    summary = PassSummary.from_dict(json.loads(summary_path.read_text()))
+    print(PassReport(summary).run_lines(out, time.monotonic() - started), end="")
+    images = summary.images
+    ok = len(images) >= scenario.image_count and all(p.crc_ok for p in images)
     return 0 if ok and ground.returncode == 0 else 1
 
 

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from paleblue.commands.common import CliError, stop_on_signals
+from paleblue.commands.common import CliError, mission_db_or_default, stop_on_signals
+from paleblue.commands.options import mdb_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="where the pass's products are (default: beside ARCHIVE)",
     )
+    mdb_option(p)
     p.set_defaults(func=main)
 
 
@@ -28,7 +30,6 @@ def main(args: argparse.Namespace) -> int:
     from groundstation.api.dictionary import build_dictionary
     from groundstation.api.server import ApiServer, parse_address
     from groundstation.archive import Archive, ArchiveError
-    from protocols.mission_db import load_mission_db
 
     try:
         host, port = parse_address(args.api)
@@ -41,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
         raise CliError(f"serve: {exc}") from None
     products = Path(args.products) if args.products else Path(args.archive).resolve().parent
     context = ApiContext(
-        dictionary=build_dictionary(load_mission_db(), station_parameters),
+        dictionary=build_dictionary(mission_db_or_default(args), station_parameters),
         archive_path=Path(args.archive),
         products_dir=products,
     )

@@ -1,4 +1,5 @@
-"""Every seed scenario's first image fits its image header: the probe downlinks each of them.
+"""Every seed scenario's first image fits its image header: the probe downlinks each of them, and
+its truth goes through the declared image metadata (protocols.image_metadata) octet for octet.
 
 A wide-field camera sees thousands of catalogue stars; their truth once made the header's metadata
 exceed one space packet, and ``paleblue run`` of three seeds stopped with a ValueError.
@@ -10,7 +11,7 @@ import msgpack
 import pytest
 
 from emulator.imaging import image_packets, pixel_bytes
-from emulator.probe import DOWNLINK_STARS, downlink_truth
+from emulator.probe import DOWNLINK_STARS, downlink_metadata, downlink_truth, json_ready
 from emulator.render import render_scenario
 from emulator.scenario import list_scenarios, load_scenario
 from protocols.image_transport import MAX_METADATA_OCTETS
@@ -22,12 +23,15 @@ from protocols.time_code import CucTime
 def test_each_seed_image_header_fits_one_packet(name: str) -> None:
     frame = render_scenario(load_scenario(name), seed=1, image_index=0)
     pixels = pixel_bytes(frame.pixels, frame.bit_depth)
-    truth = downlink_truth(frame, name, 1, pixels)
+    metadata = downlink_metadata(frame, name, 1, pixels)
+    truth = metadata.to_map()
+    # the declared contract writes the very octets the probe's truth packs to
+    assert msgpack.packb(truth) == msgpack.packb(downlink_truth(frame, name, 1, pixels))
     assert len(msgpack.packb(truth)) <= MAX_METADATA_OCTETS
     assert truth["stars_in_field"] == len(frame.truth["stars"])
-    assert truth["stars"] == frame.truth["stars"][:DOWNLINK_STARS]
+    assert truth["stars"] == json_ready(frame.truth["stars"][:DOWNLINK_STARS])
     header, packets = image_packets(
-        1, frame.pixels, frame.bit_depth, frame.exposure_s, frame.capture_time_utc, truth,
+        1, frame.pixels, frame.bit_depth, frame.exposure_s, frame.capture_time_utc, metadata,
         SequenceCounter(), CucTime.from_seconds(0.0), 4000,
     )  # fmt: skip
     assert header.width * header.height > 0 and packets

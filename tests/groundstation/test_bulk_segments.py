@@ -26,6 +26,7 @@ from groundstation.recording_reader import RecordingReader
 from groundstation.station import GroundStation, MessageBatch
 from protocols.apids import Apid
 from protocols.errors import DecodeError
+from protocols.image_metadata import ImageMetadata
 from protocols.image_transport import (
     SERVICE_IMAGE,
     SUBTYPE_IMAGE_HEADER,
@@ -49,8 +50,9 @@ def _pass(images: int = 2, seed: int = 3) -> list[bytes]:
     for image_id in range(1, images + 1):
         pixels = rng.integers(0, 4096, size=(30, 40), dtype=np.uint16)
         _, some = image_packets(
-            image_id, pixels, 12, 0.01, WHEN, {"scenario": "bulk"}, sequence, CucTime(1000 + image_id), 60
-        )
+            image_id, pixels, 12, 0.01, WHEN, ImageMetadata(scenario="bulk"), sequence,
+            CucTime(1000 + image_id), 60,
+        )  # fmt: skip
         packets += some
     return packets
 
@@ -186,8 +188,8 @@ def _segment_stream(rnd: random.Random) -> tuple[ImageReassembler, ImageReassemb
     """Two reassemblers that know the same image, and a damaged list of its segments."""
     pixels = rnd.randbytes(2 * 40 * 30)
     _, packets = image_packets(
-        7, np.frombuffer(pixels, ">u2").reshape(30, 40) & 0x0FFF, 12, 0.01, WHEN, {}, SequenceCounter(),
-        CucTime(5), 100,
+        7, np.frombuffer(pixels, ">u2").reshape(30, 40) & 0x0FFF, 12, 0.01, WHEN, ImageMetadata(),
+        SequenceCounter(), CucTime(5), 100,
     )  # fmt: skip
     from protocols.image_transport import ImageHeader
     from protocols.pus import unpack_tm_packet

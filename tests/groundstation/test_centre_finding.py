@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.render import render_scenario
+from emulator.probe import json_ready
+from emulator.render import RenderedFrame, render_scenario
 from emulator.scenario import load_scenario
 from groundstation.centre_finding import (
     MIN_LIMB_RADIUS_PX,
@@ -19,6 +20,8 @@ from groundstation.centre_finding import (
     sample_bilinear,
 )
 from groundstation.optical_navigation import measure_bodies
+from protocols.errors import DecodeError
+from protocols.image_metadata import ImageMetadata
 
 CENTRE, RADIUS = (40.3, 41.7), 20.0
 
@@ -102,7 +105,7 @@ def test_tianwen1_crescents_measured_at_the_limb_not_the_centroid() -> None:
     """The default scenario, rendered with every effect on (noise included): the Earth is a
     crescent 26 px in radius whose centroid of light sits 19 px sunward of its centre."""
     frame = render_scenario(load_scenario("tianwen1-2020-07-27"))
-    measured = measure_bodies(frame.pixels, frame.truth)
+    measured = measure_bodies(frame.pixels, frame_metadata(frame))
     earth, moon = measured["earth"], measured["moon"]
     assert earth["error_px"] > 10 and moon["error_px"] > 2
     assert earth["limb"]["error_px"] < 0.5 and moon["limb"]["error_px"] < 1.0
@@ -111,20 +114,33 @@ def test_tianwen1_crescents_measured_at_the_limb_not_the_centroid() -> None:
 
 def test_dscovr_moon_in_front_of_the_earth_is_not_given_a_wrong_limb() -> None:
     frame = render_scenario(load_scenario("dscovr-epic-2015-07-16"))
-    measured = measure_bodies(frame.pixels, frame.truth)
+    measured = measure_bodies(frame.pixels, frame_metadata(frame))
     assert "limb" not in measured["moon"]
     assert measured["earth"]["limb"]["error_px"] < 0.005 * measured["earth"]["truth_radius_px"]
 
 
+def frame_metadata(frame: RenderedFrame) -> ImageMetadata:
+    """A rendered frame's truth as the ground reads it off the link."""
+    return ImageMetadata.from_map(json_ready(frame.truth))
+
+
 def test_hostile_truth_metadata_is_measured_without_a_fit_and_without_an_error() -> None:
-    """Image metadata arrives from the link: a radius of 1e12 px must not become 1e12 samples."""
+    """Image metadata arrives from the link: a radius of 1e12 px must not become 1e12 samples, and
+    a centre or radius that is no finite number is refused before anything is measured."""
     pixels = (lambert_sphere(0, 0.0) + 100).astype(np.uint16)
     bodies = {
         "huge": {"centre_px": [40.3, 41.7], "apparent_radius_px": 1e12},
-        "nan": {"centre_px": [float("nan"), 41.7], "apparent_radius_px": 20.0},
-        "inf": {"centre_px": [40.3, 41.7], "apparent_radius_px": float("inf")},
         "fine": {"centre_px": [40.3, 41.7], "apparent_radius_px": 20.0},
     }
-    measured = measure_bodies(pixels, {"bodies": bodies})
+    for bad in (
+        {"centre_px": [float("nan"), 41.7]},
+        {"centre_px": [1.0, 2.0], "apparent_radius_px": math.inf},
+    ):
+        with pytest.raises(DecodeError):
+            ImageMetadata.from_map({"bodies": {**bodies, "bad": bad}})
+    far = {
+        "far": {"centre_px": [1e308, -1e308], "apparent_radius_px": 1e308}
+    }  # finite: the contract admits it
+    measured = measure_bodies(pixels, ImageMetadata.from_map({"bodies": {**bodies, **far}}))
     assert set(measured) == {"huge", "fine"}
     assert "limb" not in measured["huge"] and measured["fine"]["limb"]["error_px"] < 0.6

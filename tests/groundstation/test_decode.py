@@ -18,6 +18,7 @@ from emulator.transmitter import Transmitter
 from groundstation.decode import decode_file, detect_format
 from groundstation.station import GroundStation
 from protocols.channel_file import preset
+from protocols.image_metadata import ImageMetadata
 from protocols.space_packet import SequenceCounter
 from protocols.time_code import CucTime
 from protocols.zmq_framing import Layer
@@ -31,7 +32,7 @@ def _packets() -> list[bytes]:
         12,
         0.01,
         datetime(2020, 7, 27, tzinfo=UTC),
-        {"scenario": "t"},
+        ImageMetadata(scenario="t"),
         SequenceCounter(),
         CucTime.from_utc(datetime(2020, 7, 27, tzinfo=UTC)),
         300,

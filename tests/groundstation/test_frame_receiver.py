@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.transmitter import Transmitter
-from groundstation.frame_receiver import FrameReceiver
+from groundstation.frame_receiver import FrameCountTracker, FrameReceiver
 from protocols.channel_file import preset
 from tests.groundstation.test_link_receiver import make_packet
 
@@ -65,3 +67,21 @@ def test_regression_bare_frames_after_an_inserted_or_deleted_octet_are_decoded(c
     assert rx.vc_counters[2].frames_missing == 1
     assert packets[-1] in got and set(got) <= set(packets)
     assert rx.close().leftover_octets == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([2, 3, 4, 8, 64, 256]),
+    st.lists(st.tuples(st.integers(0, 300), st.integers(0, 2)), max_size=300),
+)
+def test_frame_count_tracker_in_order_shortcut_changes_no_verdict(
+    modulo: int, steps: list[tuple[int, int]]
+) -> None:
+    """The shortcut for the frame after the newest gives what the general path gives."""
+    fast, general = FrameCountTracker(modulo, window=16), FrameCountTracker(modulo, window=16)
+    general._in_order_fast = False
+    count = 0
+    for jump, digest in steps:
+        count = (count + (1 if jump < 200 else jump)) % modulo  # mostly in order, some jumps back
+        assert fast.classify(count, digest) == general.classify(count, digest)
+        assert (fast.last, fast._recent, fast._missing) == (general.last, general._recent, general._missing)

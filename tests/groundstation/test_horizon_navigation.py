@@ -15,16 +15,19 @@ from emulator.scenario import load_scenario
 from groundstation.horizon_navigation import (
     BODY_SHAPES,
     BodyShape,
-    CameraCalibration,
     earth_pole_icrf,
     horizon_fix,
-    quaternion_matrix,
     unit_sphere_scaling,
 )
 from groundstation.optical_navigation import measure_bodies
-from tests.groundstation.test_centre_finding import lambert_sphere
+from protocols.errors import DecodeError
+from protocols.image_metadata import BrownDistortion, CameraCalibration, ImageMetadata
+from tests.groundstation.test_centre_finding import frame_metadata, lambert_sphere
 
-CAMERA = CameraCalibration(fx=2400.0, fy=2390.0, cx=639.5, cy=511.5, k1=-0.06, k2=0.01, p1=2e-4, p2=-1e-4)
+CAMERA = CameraCalibration(
+    fx_px=2400.0, fy_px=2390.0, cx_px=639.5, cy_px=511.5,
+    distortion=BrownDistortion(k1=-0.06, k2=0.01, p1=2e-4, p2=-1e-4),
+)  # fmt: skip
 
 
 def _basis(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,17 +100,17 @@ def test_without_its_pole_the_oblate_earth_is_off_by_its_flattening() -> None:
 
 
 def test_ground_calibration_projects_as_the_emulator_camera_does() -> None:
-    """Two implementations of the Brown model (the probe's renders, the ground's inverts by
-    fixed-point iteration where the probe uses Newton's method) agree on every pixel."""
+    """The calibration the ground reads off the link is the probe's own (one Brown model, which the
+    probe renders with and the ground inverts): it projects and unprojects as the camera does."""
     camera = CameraModel.from_config(
         {"width_px": 640, "height_px": 480, "fov_deg_x": 37.0, "pixel_pitch_um": 8.9,
          "distortion": {"model": "brown", "k1": -0.08, "k2": 0.01, "p1": 1e-3, "p2": -5e-4}}
     )  # fmt: skip
-    ground = CameraCalibration.from_metadata(
+    ground = CameraCalibration.from_map(
         {"fx_px": camera.fx, "fy_px": camera.fy, "cx_px": camera.cx, "cy_px": camera.cy,
          "distortion": {"model": "brown", "k1": -0.08, "k2": 0.01, "k3": 0.0, "p1": 1e-3, "p2": -5e-4}}
     )  # fmt: skip
-    assert ground is not None
+    assert ground.distortion == camera.distortion
     rng = np.random.default_rng(5)
     uv = np.column_stack([rng.uniform(0, 639, 200), rng.uniform(0, 479, 200)])
     rays = ground.lines_of_sight(uv)
@@ -123,7 +126,7 @@ def test_large_off_axis_moons_are_centred_by_the_horizon_not_the_circle(scenario
     distortion), rendered with every effect: the outline's circle is centred 3.8-4.1 px away from
     where the body's centre projects, the lines of sight put it within a fraction of a pixel."""
     frame = render_scenario(load_scenario(scenario))
-    measured = measure_bodies(frame.pixels, frame.truth)[body]
+    measured = measure_bodies(frame.pixels, frame_metadata(frame))[body]
     assert measured["limb"]["error_px"] > 2.0
     assert measured["horizon"]["error_px"] < 0.5
     assert abs(measured["horizon"]["range_error_percent"]) < 0.5
@@ -131,7 +134,7 @@ def test_large_off_axis_moons_are_centred_by_the_horizon_not_the_circle(scenario
 
 def test_tianwen1_horizon_fix_beside_the_circle() -> None:
     frame = render_scenario(load_scenario("tianwen1-2020-07-27"))
-    earth = measure_bodies(frame.pixels, frame.truth)["earth"]
+    earth = measure_bodies(frame.pixels, frame_metadata(frame))["earth"]
     assert earth["horizon"]["error_px"] < 0.5 and earth["horizon"]["points"] >= 40
     assert abs(earth["horizon"]["range_error_percent"]) < 5.0  # a 26 px crescent: range is weak
 
@@ -149,19 +152,23 @@ def test_tianwen1_horizon_fix_beside_the_circle() -> None:
         {"fx_px": 1.0, "fy_px": 1.0, "cx_px": 1.0, "cy_px": 1.0, "distortion": {"k1": [1]}},
     ],
 )
-def test_hostile_camera_metadata_gives_no_calibration(camera: object) -> None:
-    assert CameraCalibration.from_metadata(camera) is None
+def test_hostile_camera_metadata_is_refused(camera: object) -> None:
+    with pytest.raises(DecodeError):
+        CameraCalibration.from_map(camera)
 
 
 def test_hostile_attitude_and_epoch_give_no_pole_and_no_error() -> None:
-    assert quaternion_matrix([1.0, 0.0]) is None
-    assert quaternion_matrix([2.0, 0.0, 0.0, 0.0]) is None
-    assert quaternion_matrix("abcd") is None
+    calibration = {"fx_px": 1.0, "fy_px": 1.0, "cx_px": 1.0, "cy_px": 1.0}
+    for quaternion in ([1.0, 0.0], [2.0, 0.0, 0.0, 0.0], "abcd"):
+        with pytest.raises(DecodeError):
+            CameraCalibration.from_map({**calibration, "cam_to_icrf_quaternion_wxyz": quaternion})
     assert earth_pole_icrf("not a date") is None
     assert earth_pole_icrf(None) is None  # type: ignore[arg-type]
     pole = earth_pole_icrf("2025-05-30T07:35:00Z")
     assert pole is not None and 0.9999 < pole[2] < 1.0  # 0.35° of precession since J2000
-    assert np.allclose(quaternion_matrix([1.0, 0.0, 0.0, 0.0]), np.eye(3))
+    attitude = CameraCalibration.from_map({**calibration, "cam_to_icrf_quaternion_wxyz": [1, 0, 0, 0]})
+    assert CameraCalibration.from_map(calibration).attitude_matrix() is None
+    assert np.allclose(attitude.attitude_matrix(), np.eye(3))
 
 
 def test_degenerate_limbs_give_no_fix() -> None:
@@ -175,6 +182,7 @@ def test_degenerate_limbs_give_no_fix() -> None:
 
 hostile_numbers = st.one_of(
     st.floats(20.0, 2e6),  # plausible focal lengths, principal points and ranges, so fixes happen too
+    st.floats(20.0, 2e6),  # (twice: so that whole maps pass the decoder often enough to be measured)
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0.0, -1.0, 1e-300, 1e300, 5e-324]),
     st.text(max_size=3),
@@ -188,18 +196,27 @@ hostile_numbers = st.one_of(
         optional={"distortion": st.dictionaries(st.sampled_from(["k1", "k2", "p1", "p2"]), hostile_numbers)},
     ),
     range_km=hostile_numbers,
-    quaternion=st.lists(hostile_numbers, max_size=5),
-    epoch=st.one_of(st.text(max_size=30), st.just("9999-12-31T23:59:59Z")),
+    quaternion=st.one_of(
+        st.lists(hostile_numbers, max_size=5), st.sampled_from([[1.0, 0.0, 0.0, 0.0], [0.5, -0.5, 0.5, 0.5]])
+    ),
+    epoch=st.one_of(
+        st.text(max_size=30), st.sampled_from(["9999-12-31T23:59:59Z", "2020-07-27T12:00:00.000Z"])
+    ),
 )
 def test_hostile_metadata_gives_a_measurement_or_none_never_an_error(
     camera: dict, range_km: object, quaternion: list, epoch: str
 ) -> None:
     """Image metadata arrives from the link: whatever the calibration, range, attitude or epoch say,
-    measuring the image returns (with or without a horizon fix) and its numbers are finite."""
+    the metadata is refused, or measuring the image returns (with or without a horizon fix) and its
+    numbers are finite."""
     pixels = (lambert_sphere(60, 0.5) + 100).astype(np.uint16)
     camera = {**camera, "cam_to_icrf_quaternion_wxyz": quaternion}
     bodies = {"earth": {"centre_px": [40.3, 41.7], "apparent_radius_px": 20.0, "range_km": range_km}}
-    measured = measure_bodies(pixels, {"camera": camera, "bodies": bodies, "epoch_utc": epoch})
+    try:
+        metadata = ImageMetadata.from_map({"camera": camera, "bodies": bodies, "epoch_utc": epoch})
+    except DecodeError:
+        return
+    measured = measure_bodies(pixels, metadata)
     horizon = measured["earth"].get("horizon")
     if horizon is not None:
         assert all(math.isfinite(horizon[key]) for key in ("u", "v", "error_px"))

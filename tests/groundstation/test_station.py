@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from emulator.imaging import image_packets
 from groundstation.station import GroundStation
+from protocols.image_metadata import BodyTruth, ImageMetadata
 from protocols.pus import TmSecondaryHeader, pack_tm_packet
 from protocols.space_packet import SequenceCounter
 from protocols.time_code import CucTime
@@ -33,7 +34,9 @@ class Sender:
 
 def _image(seed: int = 1, width: int = 40, height: int = 30) -> tuple[np.ndarray, list[bytes]]:
     pixels = np.random.default_rng(seed).integers(0, 4096, size=(height, width), dtype=np.uint16)
-    truth = {"scenario": "unit", "bodies": {"earth": {"pixel_centre": [20.0, 15.0], "radius_px": 5.0}}}
+    truth = ImageMetadata(
+        scenario="unit", bodies={"earth": BodyTruth(centre_px=(20.0, 15.0), apparent_radius_px=5.0)}
+    )
     _, packets = image_packets(
         1, pixels, 12, 0.01, datetime(2020, 7, 27, tzinfo=UTC), truth, SequenceCounter(), CucTime(1), 200
     )

@@ -16,6 +16,7 @@ import pytest
 from emulator.imaging import image_packets
 from groundstation.station import GroundStation, MessageBatch
 from protocols.apids import Apid
+from protocols.image_metadata import ImageMetadata
 from protocols.image_transport import SERVICE_IMAGE, SUBTYPE_IMAGE_HEADER, ImageHeader
 from protocols.pus import TmSecondaryHeader, pack_tm_packet
 from protocols.space_packet import SequenceCounter, SequenceFlags
@@ -29,7 +30,7 @@ def _image(seed: int, sequence: SequenceCounter, image_id: int = 1, when: dateti
     """A 40 x 30 12-bit image of the scenario 'pass': a header and 40 segments of 60 octets."""
     pixels = np.random.default_rng(seed).integers(0, 4096, size=(30, 40), dtype=np.uint16)
     _, packets = image_packets(
-        image_id, pixels, 12, 0.01, when, {"scenario": "pass"}, sequence, CucTime(9), 60
+        image_id, pixels, 12, 0.01, when, ImageMetadata(scenario="pass"), sequence, CucTime(9), 60
     )
     return packets
 

@@ -23,6 +23,7 @@ from emulator.transmitter import Transmitter
 from fuzzing.seeds import housekeeping_packets
 from protocols.channel_config import ASM_LENGTH, FrameType, PhysicalChannelConfig
 from protocols.channel_file import PRESETS, ChannelDefinition, channel_to_toml
+from protocols.image_metadata import ImageMetadata
 from protocols.randomizer import Randomizer
 from protocols.reed_solomon import EXP, PRIMITIVE_POWER, TO_CONVENTIONAL
 from protocols.space_packet import SequenceCounter
@@ -94,7 +95,15 @@ def _packets() -> list[bytes]:
     pixels = np.random.default_rng(7).integers(0, 4000, size=(40, 60), dtype=np.uint16)
     when = datetime(2020, 7, 27, tzinfo=UTC)
     _, image = image_packets(
-        3, pixels, 12, 0.01, when, {"scenario": "suite"}, SequenceCounter(), CucTime.from_utc(when), 900
+        3,
+        pixels,
+        12,
+        0.01,
+        when,
+        ImageMetadata(scenario="suite"),
+        SequenceCounter(),
+        CucTime.from_utc(when),
+        900,
     )
     housekeeping = housekeeping_packets(10)
     return [*housekeeping[:5], *image, *housekeeping[5:]]

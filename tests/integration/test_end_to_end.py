@@ -15,6 +15,7 @@ from PIL import Image
 
 from emulator.downlink import Downlink
 from emulator.imaging import image_packets
+from protocols.image_metadata import ImageMetadata
 from protocols.space_packet import SequenceCounter
 from protocols.time_code import CucTime
 from protocols.zmq_framing import Layer
@@ -112,7 +113,7 @@ def test_live_ground_station_survives_garbage(tmp_path: Path, processes: Process
     try:
         assert downlink.wait_for_subscriber(_deadline(stop, 30))
         pixels = np.arange(64 * 48, dtype=np.uint16).reshape(48, 64)
-        truth = {"scenario": "garbage-test"}
+        truth = ImageMetadata(scenario="garbage-test")
         _, packets = image_packets(
             5, pixels, 12, 0.1, datetime(2020, 7, 27, tzinfo=UTC), truth, SequenceCounter(), CucTime(1), 300
         )

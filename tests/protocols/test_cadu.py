@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.cadu import CaduCodec, asm_distance, asm_distances
+from protocols.cadu import CaduCodec, asm_distance, asm_distances, marker_errors
 from protocols.channel_config import ASM, FrameType, PhysicalChannelConfig
 from protocols.channel_file import PRESETS, preset
 from protocols.errors import DecodeError
@@ -90,3 +90,12 @@ def test_decode_reports_corrections_and_refuses_what_it_cannot_fix() -> None:
         codec.decode(b"\0" * config.cadu_length)
     with pytest.raises(DecodeError):
         codec.decode(bytes(cadu[:-1]))
+
+
+@given(st.lists(st.binary(min_size=8, max_size=8), min_size=1, max_size=20), st.integers(0, 31))
+def test_marker_errors_are_the_asm_distances_at_each_row_start(rows: list[bytes], flips: int) -> None:
+    array = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), 8).copy()
+    array[0, :4] = np.frombuffer((0x1ACFFC1D ^ ((1 << flips) - 1)).to_bytes(4, "big"), dtype=np.uint8)
+    expected = [int(asm_distances(row)[0]) for row in array]
+    assert marker_errors(array) == expected
+    assert expected[0] == flips

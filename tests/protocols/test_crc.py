@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +14,7 @@ from protocols.crc import (
     crc16_ok,
     crc16_reference,
     crc16_wide,
+    crc32_wide,
     replace_trailing_crc16,
 )
 
@@ -51,6 +54,17 @@ def test_appended_crc_checks_and_any_bit_flip_is_caught(data: bytes, draw: st.Da
 def test_wide_tables_give_the_same_crc(data: bytes) -> None:
     assert crc16_wide(data) == crc16(data) == crc16_reference(data)
     assert crc16_wide(memoryview(bytearray(data))) == crc16(data)
+
+
+@given(st.binary(max_size=5000))
+def test_wide_crc32_is_zlibs(data: bytes) -> None:
+    assert crc32_wide(data) == zlib.crc32(data)
+    assert crc32_wide(memoryview(bytearray(data))) == zlib.crc32(data)
+
+
+def test_wide_crc32_of_a_whole_image_is_zlibs() -> None:
+    image = bytes(range(256)) * 8192 + b"\x01"  # 2 MiB and one octet
+    assert crc32_wide(image) == zlib.crc32(image) and crc32_wide(b"123456789") == 0xCBF43926
 
 
 @given(st.binary(max_size=100))

@@ -158,3 +158,36 @@ def test_check_packet_refuses_non_packets() -> None:
         check_packet(packet(0, 10)[:-1])
     with pytest.raises(ValueError):
         check_packet(b"\xe0" + packet(0, 10)[1:])
+
+
+@given(
+    packet_lists,
+    st.integers(8, 600),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3), st.integers(0, 0x7FF)), max_size=8),
+)
+def test_shortcuts_for_common_continuations_change_no_outcome(
+    packets: list[bytes], zone_length: int, damage: list[tuple[int, int, int]]
+) -> None:
+    """Zones with gaps and wrong pointers give the same packets and counters with the direct
+    continuations as through the general path alone."""
+    packer = PacketPacker(zone_length)
+    for packet in packets:
+        packer.add(packet)
+    zones = []
+    while packer.has_pending():
+        zones.append([*packer.next_zone(), False])
+    for index, kind, value in damage:
+        if zones:
+            zone = zones[index % len(zones)]
+            if kind == 0:
+                zone[0] = value  # a wrong first header pointer
+            elif kind == 1:
+                zone[2] = True  # a gap before it
+            elif kind == 2:
+                zones.remove(zone)  # a lost zone
+    fast, general = PacketExtractor(), PacketExtractor()
+    general.shortcuts = False
+    for fhp, zone, gap in zones:
+        assert fast.push(zone, fhp, gap=gap) == general.push(zone, fhp, gap=gap)
+    assert fast.close() == general.close()
+    assert fast.counters == general.counters

@@ -25,6 +25,7 @@ from protocols.reed_solomon import (
     CcsdsReedSolomon,
     _parity_table,
     _syndrome_table,
+    _wire_syndrome_table,
     _xor_by_position,
     _xor_of_contributions,
     generator_polynomial,
@@ -262,4 +263,27 @@ def test_gathered_syndromes_and_parity_equal_the_position_loop(codewords: int, e
         by_position = rng.integers(0, 256, (positions, codewords), dtype=np.uint8)
         np.testing.assert_array_equal(
             _xor_of_contributions(table, by_position), _xor_by_position(table, by_position)
+        )
+
+
+@pytest.mark.parametrize("interleave", [1, 2, 5, 8])
+@pytest.mark.parametrize("dual_basis", [False, True])
+def test_syndromes_of_received_symbols_equal_those_of_converted_symbols(
+    interleave: int, dual_basis: bool
+) -> None:
+    """The decoder reads syndromes straight from wire-basis symbols (the table folds the basis
+    conversion in) and transposes blocks I octets at a time: the same syndromes as converting
+    every symbol first and transposing octet by octet."""
+    rs = CcsdsReedSolomon(16, interleave, 100 * interleave, dual_basis=dual_basis)
+    rng = np.random.default_rng(interleave)
+    for n in (1, 3, 8, 200):
+        blocks = rng.integers(0, 256, (n, rs.codeblock_length), dtype=np.uint8)
+        conventional = np.frombuffer(blocks.tobytes().translate(TO_CONVENTIONAL), dtype=np.uint8)
+        conventional = (conventional if dual_basis else blocks.reshape(-1)).reshape(blocks.shape)
+        plain = conventional.reshape(n, rs.codeword_length, interleave).transpose(1, 0, 2)
+        plain = plain.reshape(rs.codeword_length, n * interleave)
+        np.testing.assert_array_equal(rs.by_position(conventional), plain)
+        wire = _wire_syndrome_table(16, dual_basis)[rs.virtual_fill :]
+        np.testing.assert_array_equal(
+            _xor_of_contributions(wire, rs.by_position(blocks)), rs.syndromes_many(plain)
         )
