@@ -159,8 +159,8 @@ def station_throughput(seconds_of_hk: int = 20_000) -> dict[str, float]:
     from groundstation.archive import ArchiveWriter
     from groundstation.archiving import StationServices
     from groundstation.station import GroundStation
-    from protocols.mission_db import load_mission_db
-    from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+    from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+    from protocols.mdb.mission_db import load_mission_db
 
     mdb = load_mission_db()
     fsw = FlightSoftware(mdb)

@@ -38,10 +38,10 @@ def make_files(directory: Path, size_mb: float) -> dict[str, tuple[Path, str]]:
     """The same image packets through each channel's transmitter: name -> (CADU file, --channel)."""
     from emulator.imaging import image_packets
     from emulator.transmitter import Transmitter
-    from protocols.channel_file import load_channel
-    from protocols.image_metadata import ImageMetadata
-    from protocols.space_packet import SequenceCounter
-    from protocols.time_code import CucTime
+    from protocols.image.image_metadata import ImageMetadata
+    from protocols.link.channel_file import load_channel
+    from protocols.packets.space_packet import SequenceCounter
+    from protocols.packets.time_code import CucTime
 
     foreign = directory / "foreign.toml"
     foreign.write_text(FOREIGN_TOML)
@@ -80,7 +80,7 @@ def child(path: Path, channel: str) -> None:
     import logging
 
     from groundstation.decode import decode_file
-    from protocols.channel_file import load_channel
+    from protocols.link.channel_file import load_channel
 
     logging.disable(logging.WARNING)
     started = time.perf_counter()

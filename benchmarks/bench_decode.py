@@ -35,10 +35,10 @@ def make_files(directory: Path, size_mb: int) -> tuple[Path, Path]:
     """A pass of 1024x1024 10-bit images as image packets: raw file and recording."""
     from emulator.imaging import image_packets
     from groundstation.recorder import RecordingWriter
-    from protocols.image_metadata import ImageMetadata
-    from protocols.space_packet import SequenceCounter
-    from protocols.time_code import CucTime
-    from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+    from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+    from protocols.image.image_metadata import ImageMetadata
+    from protocols.packets.space_packet import SequenceCounter
+    from protocols.packets.time_code import CucTime
 
     raw_path, rec_path = directory / "pass.bin", directory / "pass.pbrec"
     sequence, rng = SequenceCounter(), np.random.default_rng(1)

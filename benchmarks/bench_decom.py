@@ -23,9 +23,9 @@ import ccsdspy  # noqa: F401  (imported first so that its logger can be quietene
 
 from emulator.flight_software import FlightSoftware
 from groundstation.telemetry import TelemetryProcessor, decommutate_batch
-from protocols.ccsdspy_export import ccsdspy_definition
-from protocols.mission_db import load_mission_db
-from protocols.pus_services import unpack_structure_id, unpack_tm
+from protocols.mdb.ccsdspy_export import ccsdspy_definition
+from protocols.mdb.mission_db import load_mission_db
+from protocols.pus.pus_services import unpack_structure_id, unpack_tm
 
 CLOCK = time.perf_counter  # --cpu-time: time.process_time
 

@@ -33,11 +33,11 @@ import zmq
 
 from emulator.transmitter import Transmitter
 from groundstation.link_receiver import LinkReceiver
-from protocols.channel_config import PhysicalChannelConfig
-from protocols.channel_file import PRESETS
-from protocols.randomizer import Randomizer
-from protocols.reed_solomon import EXP, PRIMITIVE_POWER, TO_CONVENTIONAL
-from protocols.space_packet import SpacePacket
+from protocols.coding.randomizer import Randomizer
+from protocols.coding.reed_solomon import EXP, PRIMITIVE_POWER, TO_CONVENTIONAL
+from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.link.channel_file import PRESETS
+from protocols.packets.space_packet import SpacePacket
 
 CLOCK = time.perf_counter  # --cpu-time: time.process_time (this process only, for a busy machine)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from groundstation.recorder import RecordingWriter
 from groundstation.recording_reader import RecordingReader
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 
 MB = 1_000_000
 CHUNK = 1 << 20

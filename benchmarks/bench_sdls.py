@@ -17,8 +17,8 @@ import time
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from protocols.link.tc_frame import TcFrame, TcFrameEncoder
 from protocols.sdls import SaKey, SecurityAssociation, SecurityContext, ServiceType
-from protocols.tc_frame import TcFrame, TcFrameEncoder
 
 FRAME = 1115
 HEADER, OCF, FECF = 6, 4, 2

@@ -14,7 +14,7 @@ distorted ones::
     y_d = y (1 + k1 r² + k2 r⁴ + k3 r⁶) + p1 (r² + 2 y²) + 2 p2 x y
     u = fx x_d + cx,  v = fy y_d + cy
 
-:meth:`CameraModel.rays` inverts it (``protocols.image_metadata.BrownDistortion``, the model the ground
+:meth:`CameraModel.rays` inverts it (``protocols.image.image_metadata.BrownDistortion``, the model the ground
 inverts too).
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from emulator.attitude import dcm_to_quat
-from protocols.image_metadata import BrownDistortion, CameraCalibration
+from protocols.image.image_metadata import BrownDistortion, CameraCalibration
 
 # The Brown model is declared once, with the image metadata that carries it to the ground.
 Distortion = BrownDistortion

@@ -91,7 +91,7 @@ def quicklook_rgb(frames: Mapping[str, RenderedFrame]) -> np.ndarray:
     frames carry no radiometric truth."""
     if all(has_radiometry(f) for f in frames.values()):
         return colour_quicklook(frames)
-    from protocols.image_products import quicklook
+    from protocols.image.image_products import quicklook
 
     frame = next(iter(frames.values()))
     return np.repeat(quicklook(frame.pixels, frame.bit_depth)[..., None], 3, axis=-1)
@@ -111,7 +111,7 @@ def write_capture_products(
     from PIL import Image
 
     from emulator.fits_product import write_fits
-    from protocols.image_products import write_image_products
+    from protocols.image.image_products import write_image_products
 
     out = Path(directory)
     paths: dict[str, Path] = {}

@@ -4,7 +4,7 @@ The probe publishes on a :class:`transport.publisher.Publisher` (an XPUB with ``
 full send queue blocks the probe instead of dropping messages, back-pressure, not loss). It holds
 its downlink until the first subscriber arrives, so a ground station started after the probe (a
 slow joiner) still receives the first image. Every message carries the envelope of
-:mod:`protocols.zmq_framing` with a per-session sequence number, so any loss that happens anyway is
+:mod:`protocols.capture.zmq_framing` with a per-session sequence number, so any loss that happens anyway is
 counted by the receiver.
 """
 
@@ -16,7 +16,7 @@ import threading
 
 import zmq
 
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 from transport.publisher import Publisher
 
 log = logging.getLogger("paleblue.probe.downlink")

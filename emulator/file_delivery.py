@@ -13,10 +13,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from protocols.apids import Apid
 from protocols.cfdp import FileSender, SendingEntity, TransmissionMode
 from protocols.cfdp.config import GROUND_ENTITY_ID, PROBE_ENTITY_ID, image_delivery_config
-from protocols.space_packet import SequenceCounter, SpacePacket
+from protocols.packets.apids import Apid
+from protocols.packets.space_packet import SequenceCounter, SpacePacket
 
 log = logging.getLogger("paleblue.probe.cfdp")
 

@@ -26,8 +26,9 @@ from typing import Any
 
 from emulator.platform_model import PlatformModel, ScenarioInfo, ScenarioSnapshot, cruise_scenario
 from protocols.errors import DecodeError
-from protocols.mission_db import CommandDef, EventDef, FieldDef, MissionDatabase
-from protocols.pus_services import (
+from protocols.mdb.mission_db import CommandDef, EventDef, FieldDef, MissionDatabase
+from protocols.packets.space_packet import SequenceCounter
+from protocols.pus.pus_services import (
     ACK_ACCEPTANCE,
     ACK_COMPLETION,
     LAYER_PEC,
@@ -48,7 +49,6 @@ from protocols.pus_services import (
     unpack_function_id,
     unpack_tc,
 )
-from protocols.space_packet import SequenceCounter
 
 log = logging.getLogger(__name__)
 

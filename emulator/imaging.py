@@ -6,9 +6,8 @@ from datetime import datetime
 
 import numpy as np
 
-from protocols.apids import Apid
-from protocols.image_metadata import ImageMetadata
-from protocols.image_transport import (
+from protocols.image.image_metadata import ImageMetadata
+from protocols.image.image_transport import (
     DEFAULT_SEGMENT_OCTETS,
     SERVICE_IMAGE,
     SUBTYPE_IMAGE_HEADER,
@@ -17,9 +16,10 @@ from protocols.image_transport import (
     iter_segments,
     make_image_header,
 )
-from protocols.pus import TmPacket, TmSecondaryHeader
-from protocols.space_packet import SequenceCounter
-from protocols.time_code import CucTime
+from protocols.packets.apids import Apid
+from protocols.packets.space_packet import SequenceCounter
+from protocols.packets.time_code import CucTime
+from protocols.pus.packets import TmPacket, TmSecondaryHeader
 
 
 def pixel_bytes(pixels: np.ndarray, bit_depth: int) -> bytes:

@@ -37,20 +37,20 @@ from emulator.scenario import Scenario
 from emulator.space_link import DEFAULT_RATE_BPS, VC_PAYLOAD, VC_REALTIME, CaduDownlink, PacketDownlink
 from emulator.tc_reception import Rejection, TcReception
 from emulator.uplink import Uplink
-from protocols.apids import Apid
+from protocols.capture.zmq_framing import Layer
 from protocols.cfdp import TransactionState, TransmissionMode
-from protocols.channel_config import PhysicalChannelConfig
-from protocols.channel_file import preset
 from protocols.errors import DecodeError
-from protocols.image_file import Compression, pack_image_file
-from protocols.image_metadata import ImageMetadata
-from protocols.image_transport import DEFAULT_SEGMENT_OCTETS, ImageHeader
-from protocols.mission_db import MissionDatabase, load_mission_db
+from protocols.image.image_file import Compression, pack_image_file
+from protocols.image.image_metadata import ImageMetadata
+from protocols.image.image_transport import DEFAULT_SEGMENT_OCTETS, ImageHeader
+from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.link.channel_file import preset
+from protocols.mdb.mission_db import MissionDatabase, load_mission_db
+from protocols.packets.apids import Apid
+from protocols.packets.space_packet import SequenceCounter, SpacePacket, peek_header
+from protocols.packets.time_code import CucTime, utc_to_tai_seconds
 from protocols.sdls import SecurityContext
 from protocols.sdls.keystore import save_arsn
-from protocols.space_packet import SequenceCounter, SpacePacket, peek_header
-from protocols.time_code import CucTime, utc_to_tai_seconds
-from protocols.zmq_framing import Layer
 
 log = logging.getLogger("paleblue.probe")
 

@@ -74,7 +74,7 @@ from emulator.detector import SensorConfig
 from emulator.geometry import compute_geometry, framed_bodies, visible_bodies
 from emulator.radiometry import band_named
 from emulator.scenario_spec import AttitudeSpec, ProbeSpec, Scenario
-from protocols.image_transport import MAX_IMAGE_OCTETS
+from protocols.image.image_transport import MAX_IMAGE_OCTETS
 
 DEFAULT_SCENARIO = "tianwen1-2020-07-27"
 SEEDS_ENV = "PALEBLUE_SEEDS"

@@ -17,8 +17,8 @@ import numpy as np
 from emulator.downlink import Downlink
 from emulator.link_simulator import LinkSimulator
 from emulator.transmitter import Transmitter
-from protocols.channel_config import PhysicalChannelConfig
-from protocols.zmq_framing import Layer
+from protocols.capture.zmq_framing import Layer
+from protocols.link.channel_config import PhysicalChannelConfig
 
 VC_REALTIME = 0  # housekeeping, events, verification: served first
 VC_PAYLOAD = 1  # images and files

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from protocols.cltu import INFO_OCTETS, decode_cltu
+from protocols.capture.zmq_framing import Layer
+from protocols.coding.cltu import INFO_OCTETS, decode_cltu
 from protocols.errors import DecodeError
+from protocols.link.tc_frame import HEADER_LENGTH, TcFrame, check_frame_address, unpack_header_fast
 from protocols.sdls import Reason, SaManagementError, SdlsRejected, SecurityContext
-from protocols.tc_frame import HEADER_LENGTH, TcFrame, check_frame_address, unpack_header_fast
-from protocols.zmq_framing import Layer
 
 log = logging.getLogger("paleblue.probe.tc")
 

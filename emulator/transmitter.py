@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 
-from protocols import aos_frame, tm_frame, uslp_frame
-from protocols.cadu import CaduCodec, variable_cadu
-from protocols.channel_config import FrameType, PhysicalChannelConfig
-from protocols.clcw import Clcw
-from protocols.frame_packets import PacketPacker, check_packet
+from protocols.coding.cadu import CaduCodec, variable_cadu
+from protocols.link import aos_frame, tm_frame, uslp_frame
+from protocols.link.channel_config import FrameType, PhysicalChannelConfig
+from protocols.link.clcw import Clcw
+from protocols.link.frame_packets import PacketPacker, check_packet
 
 DEFAULT_MAX_PENDING_OCTETS = 64 * 1024 * 1024
 

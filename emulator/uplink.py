@@ -1,7 +1,7 @@
 """The probe's uplink: telecommand messages from the shared puller, checked.
 
 PULL (not SUB) because commands must not be lost to a slow join: a PUSH sender queues its message
-until the connection is up. Each message has the three frames of :mod:`protocols.zmq_framing` with
+until the connection is up. Each message has the three frames of :mod:`protocols.capture.zmq_framing` with
 topic ``tc``; the payload is one CLTU (layer CLTUS) or one bare TC packet (layer PACKETS).
 """
 
@@ -11,8 +11,8 @@ import logging
 
 import zmq
 
+from protocols.capture.zmq_framing import TOPIC_UPLINK, Envelope, Layer
 from protocols.errors import DecodeError
-from protocols.zmq_framing import TOPIC_UPLINK, Envelope, Layer
 from transport.puller import Puller
 
 log = logging.getLogger("paleblue.probe.uplink")

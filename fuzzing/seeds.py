@@ -19,8 +19,8 @@ import numpy as np
 
 from emulator import imaging
 from emulator.transmitter import Transmitter
-from protocols.channel_config import PhysicalChannelConfig
-from protocols.image_metadata import (
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.image.image_metadata import (
     BodyTruth,
     BrownDistortion,
     CameraCalibration,
@@ -29,11 +29,11 @@ from protocols.image_metadata import (
     SensorTruth,
     StarTruth,
 )
-from protocols.mission_db import FieldDef, MissionDatabase, load_mission_db
-from protocols.pus_services import Service, Subtype, pack_hk_report, pack_tm
-from protocols.space_packet import SequenceCounter
-from protocols.time_code import CucTime
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.mdb.mission_db import FieldDef, MissionDatabase, load_mission_db
+from protocols.packets.space_packet import SequenceCounter
+from protocols.packets.time_code import CucTime
+from protocols.pus.pus_services import Service, Subtype, pack_hk_report, pack_tm
 
 EPOCH = datetime(2020, 7, 23, 4, 41, tzinfo=UTC)  # a capture time for the seed images
 

@@ -2,7 +2,7 @@
 
 We bind an XPUB (``XPUB_NODROP``: back-pressure instead of silent drops), wait for a subscriber
 (our station or anyone's that connects a SUB), and send 3-frame messages as
-:mod:`protocols.zmq_framing` describes. Every mutation is logged (message, frame, kind, offset),
+:mod:`protocols.capture.zmq_framing` describes. Every mutation is logged (message, frame, kind, offset),
 and alongside it the counters the station *must* end with are computed from the same protocol
 decoders: every message sent is either decoded into packets and skipped spans, or counted as a
 fault (malformed, unknown topic, bad envelope, unsupported layer) or as lost in transport.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 from fuzzing import seeds as seedlib
 from fuzzing.mutators import Mutator
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
 from protocols.errors import DecodeError
-from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SkippedBytes
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
+from protocols.packets.space_packet import MISSION_PACKETS, PacketStreamDecoder, SkippedBytes
 from transport.publisher import Publisher
 
 PAYLOAD_MUTATIONS = (
@@ -175,7 +175,7 @@ def source_messages(source: Path | None, seed: int = 0) -> list[tuple[Layer, byt
         packets = seedlib.downlink_packets(images=3, seed=seed)
         return [(Layer.PACKETS, p) for p in seedlib.group_into_messages(packets, per_message=3)]
     from groundstation.recording_reader import RecordingReader
-    from protocols.recording import Direction
+    from protocols.capture.recording import Direction
 
     with RecordingReader(source) as reader:
         return [(u.layer, u.payload) for u in reader.units() if u.direction == Direction.DOWNLINK]

@@ -21,9 +21,9 @@ from functools import cache
 from pathlib import Path
 
 from fuzzing import seeds as seedlib
-from protocols.crc import replace_trailing_crc16
+from protocols.coding.crc import replace_trailing_crc16
 from protocols.errors import DecodeError
-from protocols.mission_db import default_spacecraft_id
+from protocols.mdb.mission_db import default_spacecraft_id
 
 
 class ContractViolation(AssertionError):
@@ -146,7 +146,7 @@ def chunks(data: bytes, size: int) -> list[bytes]:
 
 @register("space-packet")
 def _space_packet() -> Target:
-    from protocols.space_packet import SpacePacket
+    from protocols.packets.space_packet import SpacePacket
 
     def run(data: bytes) -> object:
         packet, length = SpacePacket.unpack(data)
@@ -158,7 +158,7 @@ def _space_packet() -> Target:
 
 @register("packet-stream")
 def _packet_stream() -> Target:
-    from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SkippedBytes
+    from protocols.packets.space_packet import MISSION_PACKETS, PacketStreamDecoder, SkippedBytes
 
     def decode_all(stream: bytes, size: int) -> list:
         decoder = PacketStreamDecoder(check=MISSION_PACKETS)  # as the station and decode cut packets
@@ -199,7 +199,7 @@ def _packet_stream() -> Target:
 
 @register("cuc-time")
 def _cuc() -> Target:
-    from protocols.time_code import CucTime
+    from protocols.packets.time_code import CucTime
 
     def run(data: bytes) -> object:
         return CucTime.unpack(data)
@@ -214,7 +214,7 @@ def _cuc() -> Target:
 
 @register("cds-time")
 def _cds() -> Target:
-    from protocols.time_code import CDS_PFIELD_MS, CDS_PFIELD_US, CdsTime
+    from protocols.packets.time_code import CDS_PFIELD_MS, CDS_PFIELD_US, CdsTime
 
     def run(data: bytes) -> object:
         return CdsTime.unpack(data)
@@ -228,7 +228,7 @@ def _cds() -> Target:
 
 @register("pus-tm-header")
 def _pus_tm_header() -> Target:
-    from protocols.pus import TmSecondaryHeader
+    from protocols.pus.packets import TmSecondaryHeader
 
     def run(data: bytes) -> object:
         header = TmSecondaryHeader.unpack(data)
@@ -241,7 +241,7 @@ def _pus_tm_header() -> Target:
 
 @register("pus-tc-header")
 def _pus_tc_header() -> Target:
-    from protocols.pus import TcSecondaryHeader
+    from protocols.pus.packets import TcSecondaryHeader
 
     def run(data: bytes) -> object:
         return TcSecondaryHeader.unpack(data)
@@ -251,8 +251,8 @@ def _pus_tc_header() -> Target:
 
 @register("pus-tm-packet")
 def _pus_tm_packet() -> Target:
-    from protocols.pus import unpack_tm_packet
-    from protocols.space_packet import SpacePacket
+    from protocols.packets.space_packet import SpacePacket
+    from protocols.pus.packets import unpack_tm_packet
 
     def run(data: bytes) -> object:
         packet, _ = SpacePacket.unpack(data)
@@ -269,7 +269,7 @@ def _pus_tm_packet() -> Target:
 
 @register("pus-services")
 def _pus_services() -> Target:
-    from protocols import pus_services as ps
+    from protocols.pus import pus_services as ps
 
     service_decoders: dict[tuple[int, int], Callable[[bytes], object]] = {
         (1, 1): lambda d: ps.unpack_verification(1, d),
@@ -313,8 +313,8 @@ def _pus_services() -> Target:
 
 @register("hk-decommutation")
 def _hk_decommutation() -> Target:
-    from protocols import pus_services as ps
-    from protocols.mission_db import load_mission_db
+    from protocols.mdb.mission_db import load_mission_db
+    from protocols.pus import pus_services as ps
 
     mdb = load_mission_db()
     by_structure = {p.structure_id: p for p in mdb.packets}
@@ -345,8 +345,8 @@ def _telemetry_processor() -> Target:
     import math
 
     from groundstation.telemetry import TelemetryProcessor
-    from protocols import pus_services as ps
-    from protocols.mission_db import load_mission_db
+    from protocols.mdb.mission_db import load_mission_db
+    from protocols.pus import pus_services as ps
 
     mdb = load_mission_db()
 
@@ -389,7 +389,7 @@ def _telemetry_processor() -> Target:
 
 @register("image-header")
 def _image_header() -> Target:
-    from protocols.image_transport import ImageHeader
+    from protocols.image.image_transport import ImageHeader
 
     def run(data: bytes) -> object:
         return ImageHeader.unpack(data)
@@ -402,7 +402,7 @@ def _image_header() -> Target:
 def _image_metadata() -> Target:
     import msgpack
 
-    from protocols.image_metadata import LAYER, ImageMetadata
+    from protocols.image.image_metadata import LAYER, ImageMetadata
 
     def run(data: bytes) -> object:
         try:  # as ImageHeader.unpack reads the map out of the header
@@ -419,7 +419,7 @@ def _image_metadata() -> Target:
 
 @register("image-segment")
 def _image_segment() -> Target:
-    from protocols.image_transport import ImageSegment
+    from protocols.image.image_transport import ImageSegment
 
     def run(data: bytes) -> object:
         return ImageSegment.unpack(data)
@@ -430,14 +430,14 @@ def _image_segment() -> Target:
 
 @register("image-reassembler")
 def _image_reassembler() -> Target:
-    from protocols.image_transport import (
+    from protocols.image.image_transport import (
         SUBTYPE_IMAGE_HEADER,
         ImageHeader,
         ImageReassembler,
         ImageSegment,
     )
-    from protocols.pus import unpack_tm_packet
-    from protocols.space_packet import PacketStreamDecoder, SpacePacket
+    from protocols.packets.space_packet import PacketStreamDecoder, SpacePacket
+    from protocols.pus.packets import unpack_tm_packet
 
     def run(data: bytes) -> object:
         reassembler = ImageReassembler(max_in_progress=2, max_orphan_octets=4096)
@@ -470,7 +470,7 @@ def _image_reassembler() -> Target:
 
 @register("zmq-envelope")
 def _zmq_envelope() -> Target:
-    from protocols.zmq_framing import Envelope, Layer
+    from protocols.capture.zmq_framing import Envelope, Layer
 
     def run(data: bytes) -> object:
         envelope = Envelope.unpack(data)
@@ -558,7 +558,7 @@ def _cfdp_pdu() -> Target:
 
 @register("tc-frame")
 def _tc_frame() -> Target:
-    from protocols.tc_frame import TcFrame
+    from protocols.link.tc_frame import TcFrame
 
     def run(data: bytes) -> object:
         return TcFrame.unpack(data)
@@ -618,7 +618,7 @@ def _sdls_tm() -> Target:
 
 @register("cltu")
 def _cltu() -> Target:
-    from protocols.cltu import decode_cltu, encode_cltu
+    from protocols.coding.cltu import decode_cltu, encode_cltu
 
     def run(data: bytes) -> object:
         return decode_cltu(data)
@@ -635,7 +635,7 @@ def _cltu() -> Target:
 
 
 def _small_channel(frame_type: str):
-    from protocols.channel_config import FrameType, PhysicalChannelConfig
+    from protocols.link.channel_config import FrameType, PhysicalChannelConfig
 
     spacecraft = default_spacecraft_id()
     if frame_type == "aos":
@@ -647,7 +647,7 @@ def _small_channel(frame_type: str):
 
 @register("tm-frame")
 def _tm_frame() -> Target:
-    from protocols import tm_frame
+    from protocols.link import tm_frame
 
     config = _small_channel("tm")
 
@@ -663,7 +663,7 @@ def _tm_frame() -> Target:
 
 @register("aos-frame")
 def _aos_frame() -> Target:
-    from protocols import aos_frame
+    from protocols.link import aos_frame
 
     config = _small_channel("aos")
 
@@ -677,8 +677,8 @@ def _aos_frame() -> Target:
 
 @register("uslp-frame")
 def _uslp_frame() -> Target:
-    from protocols import uslp_frame
-    from protocols.channel_config import FrameType, PhysicalChannelConfig
+    from protocols.link import uslp_frame
+    from protocols.link.channel_config import FrameType, PhysicalChannelConfig
 
     fixed = PhysicalChannelConfig(
         frame_type=FrameType.USLP, spacecraft_id=0xC0DE, frame_length=200, rs_e=16, rs_interleave=1,
@@ -713,8 +713,8 @@ def _uslp_frame() -> Target:
 
 @register("cadu")
 def _cadu() -> Target:
-    from protocols import tm_frame
-    from protocols.cadu import CaduCodec
+    from protocols.coding.cadu import CaduCodec
+    from protocols.link import tm_frame
 
     config = _small_channel("tm")
     codec = CaduCodec(config)
@@ -729,7 +729,7 @@ def _cadu() -> Target:
 
 @register("reed-solomon")
 def _reed_solomon() -> Target:
-    from protocols.reed_solomon import CcsdsReedSolomon
+    from protocols.coding.reed_solomon import CcsdsReedSolomon
 
     codec = CcsdsReedSolomon(8, 2, 100)
 
@@ -749,7 +749,7 @@ def _reed_solomon() -> Target:
 @register("link-receiver")
 def _link_receiver() -> Target:
     from groundstation.link_receiver import LinkReceiver
-    from protocols.space_packet import SpacePacket
+    from protocols.packets.space_packet import SpacePacket
 
     config = _small_channel("tm")
 
@@ -808,8 +808,8 @@ def _frame_receiver() -> Target:
 
 @register("recording")
 def _recording() -> Target:
-    from protocols import recording as rec
-    from protocols.zmq_framing import Layer
+    from protocols.capture import recording as rec
+    from protocols.capture.zmq_framing import Layer
 
     def run(data: bytes) -> object:
         size, stream = chunk_sizes(data)

@@ -27,10 +27,10 @@ from groundstation.archive import ArchiveWriter
 from groundstation.commanding import CommandEncoder, CommandError, CommandHistory, CommandRecord
 from groundstation.station import GroundStation
 from groundstation.telemetry import Alarm, EventRecord, HousekeepingReport
-from protocols.pus_services import RequestId, VerificationReport
-from protocols.space_packet import SequenceCounter
-from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
-from protocols.zmq_framing import Layer
+from protocols.capture.zmq_framing import Layer
+from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
+from protocols.packets.space_packet import SequenceCounter
+from protocols.pus.pus_services import RequestId, VerificationReport
 
 log = logging.getLogger("paleblue.ground")
 
@@ -300,7 +300,7 @@ def _request_name(name: str, request_id: RequestId) -> str:
 def _tai_now() -> float:
     from datetime import UTC, datetime
 
-    from protocols.time_code import utc_to_tai_seconds
+    from protocols.packets.time_code import utc_to_tai_seconds
 
     return utc_to_tai_seconds(datetime.now(UTC))
 

@@ -1,7 +1,7 @@
 """Image segments placed in bulk: a run of equal-length packets checked and reassembled as arrays.
 
 A raw packet file, or messages joined by :class:`~groundstation.message_batch.MessageBatch`,
-arrive as :class:`~protocols.space_packet.PacketRun`. Bulk takes only the packets that the
+arrive as :class:`~protocols.packets.space_packet.PacketRun`. Bulk takes only the packets that the
 one-at-a-time path would handle without a fault (camera APID, right PEC, PUS 128,2, the next
 sequence count, a segment its image is waiting for); every other packet goes one by one, so
 the effects are the same as one packet at a time (tests compare both).
@@ -14,8 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from groundstation.packet_book import PacketBook
-from protocols.apids import Apid
-from protocols.image_transport import (
+from protocols.image.image_transport import (
     IMAGE_SEGMENT_HEADER_LENGTH,
     SERVICE_IMAGE,
     SUBTYPE_IMAGE_SEGMENT,
@@ -23,8 +22,9 @@ from protocols.image_transport import (
     ReassembledImage,
     SegmentColumns,
 )
-from protocols.pus import PEC_LENGTH, TM_PAYLOAD_OFFSET, TmRunColumns, tm_run_columns
-from protocols.space_packet import PacketRun, SpacePacket, sequence_gap
+from protocols.packets.apids import Apid
+from protocols.packets.space_packet import PacketRun, SpacePacket, sequence_gap
+from protocols.pus.packets import PEC_LENGTH, TM_PAYLOAD_OFFSET, TmRunColumns, tm_run_columns
 
 # Image segments placed in bulk are checked this many at a time; after a refusal, up to
 # MAX_BACKOFF packets go one by one before bulk is tried again (bounds the cost of hostile runs).

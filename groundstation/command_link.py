@@ -18,14 +18,14 @@ import zmq
 
 from groundstation.commanding import CommandClient
 from groundstation.link_receiver import LinkReceiver
-from protocols.channel_config import PhysicalChannelConfig
-from protocols.cltu import encode_cltu
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
+from protocols.coding.cltu import encode_cltu
 from protocols.errors import DecodeError
-from protocols.mission_db import MissionDatabase, load_mission_db
+from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
+from protocols.mdb.mission_db import MissionDatabase, load_mission_db
+from protocols.packets.space_packet import PacketStreamDecoder, SpacePacket, peek_header
 from protocols.sdls import SecurityContext
-from protocols.space_packet import PacketStreamDecoder, SpacePacket, peek_header
-from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
-from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 from transport.sender import Sender
 from transport.subscriber import Subscriber
 

@@ -22,8 +22,9 @@ from enum import Enum
 from typing import Any
 
 from groundstation.telemetry import EventRecord, HousekeepingReport, TelemetryProcessor
-from protocols.mission_db import CommandDef, MissionDatabase
-from protocols.pus_services import (
+from protocols.mdb.mission_db import CommandDef, MissionDatabase
+from protocols.packets.space_packet import SequenceCounter, peek_header
+from protocols.pus.pus_services import (
     ACK_ACCEPTANCE,
     ACK_COMPLETION,
     FailureCode,
@@ -32,7 +33,6 @@ from protocols.pus_services import (
     pack_function,
     pack_tc,
 )
-from protocols.space_packet import SequenceCounter, peek_header
 
 
 class CommandError(ValueError):

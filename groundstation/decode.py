@@ -23,12 +23,12 @@ from typing import Any, BinaryIO
 from groundstation.detect import SAMPLE_OCTETS, detect
 from groundstation.message_batch import MessageBatch
 from groundstation.station import GroundStation
-from protocols.channel_config import ASM, PhysicalChannelConfig
-from protocols.channel_file import PRESETS, channel_from_dict, channel_to_dict, preset
+from protocols.capture.recording import SYNC_MARKER
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 from protocols.errors import DecodeError
-from protocols.mission_db import MissionDatabase
-from protocols.recording import SYNC_MARKER
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.link.channel_config import ASM, PhysicalChannelConfig
+from protocols.link.channel_file import PRESETS, channel_from_dict, channel_to_dict, preset
+from protocols.mdb.mission_db import MissionDatabase
 
 FORMATS = ("auto", "cadu", "frames", "packets", "recording")
 CHUNK_SIZE = 1 << 20

@@ -27,11 +27,11 @@ import numpy as np
 
 from groundstation.frame_receiver import FrameReceiver
 from groundstation.link_receiver import LinkReceiver
-from protocols.cadu import asm_distances
-from protocols.channel_config import ASM, ASM_LENGTH, FrameType, PhysicalChannelConfig
-from protocols.channel_file import DEFAULT_PRESET, PRESETS
-from protocols.randomizer import Randomizer
-from protocols.recording import SYNC_MARKER
+from protocols.capture.recording import SYNC_MARKER
+from protocols.coding.cadu import asm_distances
+from protocols.coding.randomizer import Randomizer
+from protocols.link.channel_config import ASM, ASM_LENGTH, FrameType, PhysicalChannelConfig
+from protocols.link.channel_file import DEFAULT_PRESET, PRESETS
 
 SAMPLE_OCTETS = 256 * 1024
 MIN_UNITS = 3  # markers or frames needed before a spacing counts as regular

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from groundstation.telemetry import Alarm, EventRecord
 from protocols.atomic_file import append_line
-from protocols.pus_services import FailureCode, VerificationReport
-from protocols.time_code import tai_seconds_to_utc
+from protocols.packets.time_code import tai_seconds_to_utc
+from protocols.pus.pus_services import FailureCode, VerificationReport
 
 log = logging.getLogger("paleblue.ground")
 

@@ -20,12 +20,12 @@ from protocols.atomic_file import write_atomically
 from protocols.cfdp import FileReceiver, ReceivingEntity
 from protocols.cfdp.config import GROUND_ENTITY_ID, image_delivery_config
 from protocols.errors import DecodeError
-from protocols.image_file import Compression, unpack_image_file, unpack_image_header
-from protocols.image_metadata import ImageMetadata
-from protocols.image_products import missing_pixels, product_stem, quicklook
-from protocols.image_transport import ImageHeader
-from protocols.space_packet import PRIMARY_HEADER_LENGTH
-from protocols.tc_frame import MAX_DATA_LENGTH as TC_FRAME_MAX_DATA
+from protocols.image.image_file import Compression, unpack_image_file, unpack_image_header
+from protocols.image.image_metadata import ImageMetadata
+from protocols.image.image_products import missing_pixels, product_stem, quicklook
+from protocols.image.image_transport import ImageHeader
+from protocols.link.tc_frame import MAX_DATA_LENGTH as TC_FRAME_MAX_DATA
+from protocols.packets.space_packet import PRIMARY_HEADER_LENGTH
 
 log = logging.getLogger("paleblue.ground.cfdp")
 

@@ -15,10 +15,10 @@ from enum import StrEnum
 
 import numpy as np
 
-from protocols import aos_frame, tm_frame, uslp_frame
-from protocols.channel_config import FrameType, PhysicalChannelConfig
-from protocols.crc import crc16_wide
-from protocols.frame_packets import PacketCounters, PacketExtractor
+from protocols.coding.crc import crc16_wide
+from protocols.link import aos_frame, tm_frame, uslp_frame
+from protocols.link.channel_config import FrameType, PhysicalChannelConfig
+from protocols.link.frame_packets import PacketCounters, PacketExtractor
 
 
 class SyncState(StrEnum):

@@ -12,7 +12,7 @@ Singular Value Decomposition", JGCD 39(11), 2016). The Earth is scaled as the WG
 its IAU pole; the Moon is a sphere.
 
 The camera calibration comes with each image (pinhole intrinsics and Brown distortion in the image
-metadata, :class:`protocols.image_metadata.CameraCalibration`: the model the probe rendered with).
+metadata, :class:`protocols.image.image_metadata.CameraCalibration`: the model the probe rendered with).
 Pure functions; no I/O.
 """
 
@@ -25,7 +25,7 @@ from datetime import datetime
 import numpy as np
 
 from groundstation.centre_finding import fit_circle
-from protocols.image_metadata import CameraCalibration
+from protocols.image.image_metadata import CameraCalibration
 
 _J2000 = datetime.fromisoformat("2000-01-01T12:00:00+00:00")
 

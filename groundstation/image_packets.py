@@ -1,6 +1,6 @@
 """The camera APID's packets one at a time: PUS 128,1 image headers and 128,2 image segments.
 
-Each packet is decoded once (:meth:`protocols.pus.TmPacket.from_space_packet`, PEC checked) and
+Each packet is decoded once (:meth:`protocols.pus.packets.TmPacket.from_space_packet`, PEC checked) and
 its typed value handed to the reassembler; the images it completes or evicts go on as products.
 Runs of segments take the bulk path (:mod:`groundstation.bulk_segments`) to the same effect.
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from groundstation.fault_log import FaultLog
 from protocols.errors import DecodeError
-from protocols.image_transport import (
+from protocols.image.image_transport import (
     SERVICE_IMAGE,
     SUBTYPE_IMAGE_HEADER,
     SUBTYPE_IMAGE_SEGMENT,
@@ -20,8 +20,8 @@ from protocols.image_transport import (
     ImageSegment,
     ReassembledImage,
 )
-from protocols.pus import TmPacket
-from protocols.space_packet import SpacePacket
+from protocols.packets.space_packet import SpacePacket
+from protocols.pus.packets import TmPacket
 
 
 class ImagePackets:

@@ -43,8 +43,8 @@ from groundstation.frame_receiver import (
     _FrameDemultiplexer,
 )
 from groundstation.variable_link import VariableLinkReceiver
-from protocols.cadu import CaduCodec, asm_distances, marker_errors
-from protocols.channel_config import ASM, ASM_LENGTH, PhysicalChannelConfig
+from protocols.coding.cadu import CaduCodec, asm_distances, marker_errors
+from protocols.link.channel_config import ASM, ASM_LENGTH, PhysicalChannelConfig
 
 _FOUND, _NEED_MORE, _NONE = "found", "need-more", "none"
 ASM_VALUE = int.from_bytes(ASM, "big")

@@ -6,9 +6,9 @@ import logging
 from typing import Protocol
 
 from groundstation.fault_log import FaultLog
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
 from protocols.errors import DecodeError
-from protocols.space_packet import MISSION_PACKETS, holds_whole_packets
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
+from protocols.packets.space_packet import MISSION_PACKETS, holds_whole_packets
 
 log = logging.getLogger("paleblue.ground")
 

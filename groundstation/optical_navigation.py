@@ -18,7 +18,7 @@ import numpy as np
 
 from groundstation.centre_finding import Centroid, LimbFit, brightness_centroid, fit_lit_limb
 from groundstation.horizon_navigation import BODY_SHAPES, earth_pole_icrf, horizon_fixes
-from protocols.image_metadata import CameraCalibration, ImageMetadata
+from protocols.image.image_metadata import CameraCalibration, ImageMetadata
 
 _FARTHEST_PX = 1e15  # beyond any detector by far; below where window arithmetic overflows
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 
 from groundstation.fault_log import FaultLog
-from protocols.apids import apid_name
-from protocols.pus import TM_SECONDARY_HEADER_LENGTH, TM_TIME_OFFSET
-from protocols.space_packet import SpacePacket, sequence_gap
-from protocols.time_code import CUC_PFIELD_4_2, CucTime, tai_seconds_to_utc
+from protocols.packets.apids import apid_name
+from protocols.packets.space_packet import SpacePacket, sequence_gap
+from protocols.packets.time_code import CUC_PFIELD_4_2, CucTime, tai_seconds_to_utc
+from protocols.pus.packets import TM_SECONDARY_HEADER_LENGTH, TM_TIME_OFFSET
 
 
 class PacketBook:

@@ -19,9 +19,9 @@ from groundstation.link_receiver import LinkReceiver
 from groundstation.packet_book import PacketBook
 from groundstation.products import ImageProduct
 from groundstation.telemetry import TelemetryProcessor
-from protocols.channel_config import PhysicalChannelConfig
-from protocols.image_transport import ImageReassembler
-from protocols.zmq_framing import MessageGapCounter
+from protocols.capture.zmq_framing import MessageGapCounter
+from protocols.image.image_transport import ImageReassembler
+from protocols.link.channel_config import PhysicalChannelConfig
 
 
 class StationCounters(Protocol):

@@ -1,7 +1,7 @@
 """Image products: a reassembled image becomes its files, its measurement and an :class:`ImageProduct`.
 
 Whatever way an image came (image packets or a CFDP file), it is written here: the quick-look,
-the raw 16-bit PNG and the truth JSON (:func:`protocols.image_products.write_image_products`),
+the raw 16-bit PNG and the truth JSON (:func:`protocols.image.image_products.write_image_products`),
 measured against its truth (optical navigation) and listed in the pass summary.
 """
 
@@ -17,9 +17,9 @@ import numpy as np
 from groundstation.fault_log import FaultLog
 from groundstation.optical_navigation import measure_bodies
 from protocols.errors import DecodeError
-from protocols.image_metadata import ImageMetadata
-from protocols.image_products import missing_pixels, product_stem, write_image_products
-from protocols.image_transport import ImageHeader, ReassembledImage
+from protocols.image.image_metadata import ImageMetadata
+from protocols.image.image_products import missing_pixels, product_stem, write_image_products
+from protocols.image.image_transport import ImageHeader, ReassembledImage
 
 log = logging.getLogger("paleblue.ground")
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from groundstation.fault_log import FaultLog
 from groundstation.station import GroundStation
-from protocols.channel_config import PhysicalChannelConfig
-from protocols.mission_db import MissionDatabase
-from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
+from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.mdb.mission_db import MissionDatabase
 from transport.limits import receive_high_water_mark
 from transport.sender import Sender
 from transport.subscriber import Subscriber

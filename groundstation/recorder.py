@@ -24,8 +24,7 @@ from typing import Any
 
 import zmq
 
-from protocols.errors import DecodeError
-from protocols.recording import (
+from protocols.capture.recording import (
     DEFAULT_INDEX_INTERVAL_BYTES,
     Direction,
     IndexRecord,
@@ -35,7 +34,8 @@ from protocols.recording import (
     encode_unit_body,
     frame_body,
 )
-from protocols.zmq_framing import Envelope, MessageGapCounter
+from protocols.capture.zmq_framing import Envelope, MessageGapCounter
+from protocols.errors import DecodeError
 from transport.subscriber import Subscriber
 
 DEFAULT_RCVHWM = 20_000  # messages: ZeroMQ's receive queue is the tap's bounded write-behind buffer

@@ -1,7 +1,7 @@
 """Reading recordings: streamed in bounded chunks, damage reported, seek by time through the index.
 
 The reader never loads a whole file: it feeds fixed-size chunks to
-:class:`protocols.recording.RecordingDecoder`, so memory stays flat for any
+:class:`protocols.capture.recording.RecordingDecoder`, so memory stays flat for any
 size. A torn tail (crash mid-write) and corrupted frames in the middle come
 back as :class:`SkippedBytes` (offset, length, reason) in
 :attr:`RecordingReader.skipped`; every good record around them is returned.
@@ -24,8 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from protocols.errors import DecodeError
-from protocols.recording import (
+from protocols.capture.recording import (
     FRAME_HEADER_LENGTH,
     Entry,
     IndexRecord,
@@ -37,6 +36,7 @@ from protocols.recording import (
     decode_frame,
     parse_frame_header,
 )
+from protocols.errors import DecodeError
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 

@@ -28,8 +28,8 @@ from typing import Any
 import zmq
 
 from groundstation.recording_reader import RecordingReader
-from protocols.recording import Direction, RecordingHeader, SkippedBytes
-from protocols.zmq_framing import Envelope
+from protocols.capture.recording import Direction, RecordingHeader, SkippedBytes
+from protocols.capture.zmq_framing import Envelope
 from transport.publisher import Publisher
 
 DEFAULT_SNDHWM = 1000

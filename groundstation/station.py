@@ -2,7 +2,7 @@
 
 message (receiver, replay or offline decode) → layer (CADUs or frames:
 :mod:`~groundstation.link_receiver`) → space packet → APID → a handler given a value decoded
-once: platform :class:`~protocols.pus.TmPacket` to :mod:`~groundstation.telemetry`, camera
+once: platform :class:`~protocols.pus.packets.TmPacket` to :mod:`~groundstation.telemetry`, camera
 packets to :mod:`~groundstation.image_packets` (runs of segments in bulk:
 :mod:`~groundstation.bulk_segments`), CFDP PDUs to :mod:`~groundstation.file_reception`.
 Images become :mod:`~groundstation.products`, telemetry callbacks :mod:`~groundstation.event_log`
@@ -33,15 +33,22 @@ from groundstation.pass_report import render_report
 from groundstation.pass_summary import summarize
 from groundstation.products import ImageProduct, ProductWriter
 from groundstation.telemetry import TelemetryProcessor
-from protocols.apids import Apid, apid_name
 from protocols.atomic_file import write_atomically
-from protocols.channel_config import PhysicalChannelConfig
-from protocols.channel_file import preset
+from protocols.capture.zmq_framing import (
+    MAX_MESSAGE_OCTETS,
+    TOPIC_DOWNLINK,
+    Envelope,
+    Layer,
+    MessageGapCounter,
+)
 from protocols.errors import DecodeError
-from protocols.image_transport import ImageHeader, ImageReassembler
-from protocols.mission_db import MissionDatabase, load_mission_db
-from protocols.pus import TmPacket
-from protocols.space_packet import (
+from protocols.image.image_transport import ImageHeader, ImageReassembler
+from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.link.channel_file import preset
+from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
+from protocols.mdb.mission_db import MissionDatabase, load_mission_db
+from protocols.packets.apids import Apid, apid_name
+from protocols.packets.space_packet import (
     MISSION_PACKETS,
     PacketRun,
     PacketStreamDecoder,
@@ -50,8 +57,7 @@ from protocols.space_packet import (
     SkippedBytes,
     SpacePacket,
 )
-from protocols.tc_frame import TcFrameEncoder, wrap_for_uplink
-from protocols.zmq_framing import MAX_MESSAGE_OCTETS, TOPIC_DOWNLINK, Envelope, Layer, MessageGapCounter
+from protocols.pus.packets import TmPacket
 
 __all__ = ["GroundStation", "ImageProduct", "MessageBatch", "render_report"]  # the last three: moved
 

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from protocols.errors import DecodeError
-from protocols.mission_db import FieldDef, HousekeepingPacket, MissionDatabase
-from protocols.pus_services import (
+from protocols.mdb.mission_db import FieldDef, HousekeepingPacket, MissionDatabase
+from protocols.packets.space_packet import SpacePacket, peek_header
+from protocols.pus.pus_services import (
     TM_OVERHEAD,
     ConnectionTestSubtype,
     HousekeepingSubtype,
@@ -41,7 +42,6 @@ from protocols.pus_services import (
     unpack_structure_id,
     unpack_verification,
 )
-from protocols.space_packet import SpacePacket, peek_header
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from groundstation.frame_receiver import (
     VirtualChannelCounters,
     _FrameDemultiplexer,
 )
-from protocols import uslp_frame
-from protocols.cadu import asm_distances, derandomize_prefix
-from protocols.channel_config import ASM, ASM_LENGTH, PhysicalChannelConfig
+from protocols.coding.cadu import asm_distances, derandomize_prefix
+from protocols.link import uslp_frame
+from protocols.link.channel_config import ASM, ASM_LENGTH, PhysicalChannelConfig
 
 ASM_VALUE = int.from_bytes(ASM, "big")
 

@@ -25,7 +25,7 @@ def optical_navigation_table() -> str:
     from emulator.render import render_scenario
     from emulator.scenario import load_scenario, scenario_names
     from groundstation.optical_navigation import measure_bodies
-    from protocols.image_metadata import ImageMetadata
+    from protocols.image.image_metadata import ImageMetadata
 
     rows = [
         "| seed | body | radius | centroid | limb circle | horizon fix | free range |",

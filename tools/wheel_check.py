@@ -95,7 +95,7 @@ def check_scenarios(bin_dir: Path, cwd: Path, env: dict[str, str]) -> int:
 
 
 def check_mission_db(bin_dir: Path, cwd: Path, env: dict[str, str]) -> str:
-    code = "from protocols.mission_db import DEFAULT_DIRECTORY; print(DEFAULT_DIRECTORY)"
+    code = "from protocols.mdb.mission_db import DEFAULT_DIRECTORY; print(DEFAULT_DIRECTORY)"
     directory = _run([str(bin_dir / "python"), "-c", code], cwd, env, 120).stdout.strip()
     return _run([str(bin_dir / "paleblue"), "mdb", "check", directory], cwd, env, 120).stdout.strip()
 

@@ -6,7 +6,7 @@ behind a :class:`~transport.connection_guard.ConnectionGuard`) is what a ground 
 and a command client receive on; :class:`~transport.sender.Sender` (PUSH) and
 :class:`~transport.puller.Puller` (PULL) carry the uplink. :mod:`transport.limits` bounds every
 socket in octets; :mod:`transport.curve` puts ZeroMQ CURVE on a process's sockets. The messages
-themselves (topic, envelope, payload) are declared in :mod:`protocols.zmq_framing`.
+themselves (topic, envelope, payload) are declared in :mod:`protocols.capture.zmq_framing`.
 
 Layering: this package imports only :mod:`protocols` and third-party libraries.
 """

@@ -1,6 +1,6 @@
 """Octet bounds on every socket: ZeroMQ refuses a frame over the limit before buffering it.
 
-Every socket we open sets ``ZMQ_MAXMSGSIZE`` to :data:`protocols.zmq_framing.MAX_MESSAGE_OCTETS`
+Every socket we open sets ``ZMQ_MAXMSGSIZE`` to :data:`protocols.capture.zmq_framing.MAX_MESSAGE_OCTETS`
 (a receiving socket that *connects* then needs :class:`transport.connection_guard.ConnectionGuard`
 to come back after a refusal), and a receive queue is sized in octets, not messages.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zmq
 
-from protocols.zmq_framing import MAX_MESSAGE_OCTETS
+from protocols.capture.zmq_framing import MAX_MESSAGE_OCTETS
 
 
 def limit_message_size(socket: zmq.Socket) -> zmq.Socket:

@@ -5,7 +5,7 @@ back-pressure, not loss, paced by the slowest subscriber. ``XPUB_VERBOSE`` passe
 subscription, so a subscriber that reconnects (after ZeroMQ refused an oversized message) is seen
 subscribing again. A sender waits for its subscribers before the first message, so one started
 after it (a slow joiner) still receives everything. The probe's downlink, a replayed recording and
-the stream fuzzer all send on it; what they send is :mod:`protocols.zmq_framing`'s three frames.
+the stream fuzzer all send on it; what they send is :mod:`protocols.capture.zmq_framing`'s three frames.
 """
 
 from __future__ import annotations

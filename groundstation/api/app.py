@@ -41,7 +41,7 @@ from groundstation.api.messages import (
     Subscription,
 )
 from groundstation.archive import Archive, ArchiveError
-from protocols.time_code import tai_seconds_to_utc, utc_to_tai_seconds
+from protocols.packets.time_code import tai_seconds_to_utc, utc_to_tai_seconds
 
 API_VERSION = "1"
 

@@ -10,8 +10,8 @@ from groundstation.api.messages import (
     LimitsInfo,
     ParameterInfo,
 )
-from protocols.calibration import EnumerationCalibration
-from protocols.mission_db import FieldDef, MissionDatabase
+from protocols.mdb.calibration import EnumerationCalibration
+from protocols.mdb.mission_db import FieldDef, MissionDatabase
 
 
 def _enumeration(f: FieldDef) -> dict[str, int] | None:

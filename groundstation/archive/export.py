@@ -16,7 +16,7 @@ import numpy as np
 
 from groundstation.archive.reader import Archive
 from groundstation.archive.writer import ArchiveError
-from protocols.time_code import tai_minus_utc, tai_seconds_to_utc
+from protocols.packets.time_code import tai_minus_utc, tai_seconds_to_utc
 
 FORMATS = ("csv", "parquet")
 WINDOW_SAMPLES = 1_000_000

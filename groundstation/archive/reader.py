@@ -239,7 +239,7 @@ class Archive:
         """The aligned table as a pandas DataFrame indexed by UTC time (pandas must be installed)."""
         import pandas as pd
 
-        from protocols.time_code import tai_seconds_to_utc
+        from protocols.packets.time_code import tai_seconds_to_utc
 
         times, columns = self.aligned(names, start, end, raw=raw)
         index = pd.DatetimeIndex([tai_seconds_to_utc(t) for t in times], name="time_utc")

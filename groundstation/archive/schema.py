@@ -8,7 +8,7 @@ their blobs into numpy arrays without a copy; an insert appends to a Python list
 write only once per flush. Events, alarms, command verification stages, image deliveries and the
 station's own counters are ordinary rows.
 
-Times are TAI seconds since 1958-01-01 (the packets' CUC epoch, :mod:`protocols.time_code`):
+Times are TAI seconds since 1958-01-01 (the packets' CUC epoch, :mod:`protocols.packets.time_code`):
 ``gen`` is the generation time the packet carries, ``rcv`` the station's reception time.
 """
 

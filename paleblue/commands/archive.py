@@ -23,7 +23,7 @@ class ArchiveUsageError(Exception):
 
 def parse_time(text: str) -> float:
     """ISO 8601 UTC or TAI seconds since 1958 -> TAI seconds since 1958."""
-    from protocols.time_code import utc_to_tai_seconds
+    from protocols.packets.time_code import utc_to_tai_seconds
 
     try:
         value = float(text)
@@ -43,7 +43,7 @@ def parse_time(text: str) -> float:
 
 
 def _iso(tai: float | None) -> str:
-    from protocols.time_code import tai_seconds_to_utc
+    from protocols.packets.time_code import tai_seconds_to_utc
 
     if tai is None:
         return "-"

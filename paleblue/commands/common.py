@@ -105,7 +105,7 @@ def json_ready(value: object) -> object:
 
 def channel_by_name(name: str):
     """A channel preset by name or a channel file; 'none' means bare space packets without frames."""
-    from protocols.channel_file import load_channel
+    from protocols.link.channel_file import load_channel
 
     if name == "none":
         return None
@@ -132,8 +132,8 @@ def channel_overrides(args: argparse.Namespace):
 
     With ``--mdb DIR`` and no ``--scid`` the frames carry that database's spacecraft id (its low
     8 bits in AOS frames, as the shipped AOS presets do with 437)."""
-    from protocols.channel_config import FrameType
-    from protocols.channel_file import with_overrides
+    from protocols.link.channel_config import FrameType
+    from protocols.link.channel_file import with_overrides
 
     given = _override_flags(args)
     database = mission_db(args)
@@ -171,7 +171,7 @@ def resolve_channel(args: argparse.Namespace):
 
 @functools.cache
 def _load_mdb(directory: str | None):
-    from protocols.mission_db import DEFAULT_DIRECTORY, MissionDbError, load_mission_db
+    from protocols.mdb.mission_db import DEFAULT_DIRECTORY, MissionDbError, load_mission_db
 
     path = Path(directory) if directory is not None else None
     if path is not None and not path.is_dir():
@@ -247,7 +247,7 @@ def security_context(directory: str | None, role: str):
 
 
 def compression_of(name: str):
-    from protocols.image_file import Compression
+    from protocols.image.image_file import Compression
 
     return Compression.CCSDS121 if name == "ccsds121" else Compression.NONE
 

@@ -108,8 +108,8 @@ def main(args: argparse.Namespace) -> int:
 def recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Namespace):
     """Record every received message, exactly as received, before the station processes it."""
     from groundstation.recorder import RecordingWriter
-    from protocols.channel_file import channel_to_dict
     from protocols.errors import DecodeError
+    from protocols.link.channel_file import channel_to_dict
 
     if path.exists():
         raise CliError(f"ground: {path} exists; a recording is never overwritten")

@@ -38,8 +38,8 @@ def check(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     from protocols.atomic_file import write_atomically
-    from protocols.ccsdspy_export import to_csv
-    from protocols.xtce import to_xtce
+    from protocols.mdb.ccsdspy_export import to_csv
+    from protocols.mdb.xtce import to_xtce
 
     if args.xtce is None and args.ccsdspy is None:
         raise CliError("mdb export: say what to write: --xtce FILE and/or --ccsdspy DIR")

@@ -40,7 +40,7 @@ def main(args: argparse.Namespace) -> int:
         raise CliError(f"record: {path} exists; a recording is never overwritten")
     config = {"downlink": args.downlink, "uplink": args.uplink}
     if args.channel is not None or channel_overrides(args) is not None:  # the tap does not decode: only noted
-        from protocols.channel_file import channel_to_dict
+        from protocols.link.channel_file import channel_to_dict
 
         channel = resolve_channel(args)
         config["channel"] = args.channel or "tm-rs-i5"

@@ -4,7 +4,7 @@ Checksum type codes are SANA's (see :class:`ChecksumType`): 0 modular, 1 Proximi
 CRC-32 (CCSDS 211.2 annex C: polynomial 0x00A00805, preset zero, no reflection, no
 final XOR), 2 CRC-32C (Castagnoli, reflected, preset and final XOR all ones),
 3 IEEE 802.3 CRC-32 (zlib), 15 null (always zero). The PDU CRC (727.0-B-5 §4.1.3) is
-CRC-16/CCITT-FALSE, :func:`protocols.crc.crc16`.
+CRC-16/CCITT-FALSE, :func:`protocols.coding.crc.crc16`.
 
 The modular checksum adds big-endian 32-bit words *aligned to the file offset*, so a
 segment at an unaligned offset contributes its bytes in the right lanes and the

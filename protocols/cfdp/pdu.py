@@ -54,7 +54,7 @@ from protocols.cfdp.header import (
     unpack_header,
     unpack_header_fast,
 )
-from protocols.crc import crc16
+from protocols.coding.crc import crc16
 from protocols.errors import DecodeError
 
 CRC_LENGTH = 2

@@ -17,11 +17,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from protocols.link.tc_frame import HEADER_LENGTH, TcFrame, unpack_header_fast
 from protocols.sdls.association import SaKey, SaState, SecurityAssociation
 from protocols.sdls.frames import apply_fixed, apply_tc, process_fixed, process_tc
 from protocols.sdls.reasons import Reason, SdlsRejected
 from protocols.sdls.security import Verified, read_spi
-from protocols.tc_frame import HEADER_LENGTH, TcFrame, unpack_header_fast
 
 
 class SaManagementError(ValueError):

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import anycrc
 
-from protocols.crc import crc16
+from protocols.coding.crc import crc16
 from protocols.errors import DecodeError
+from protocols.link.tc_frame import FECF_LENGTH, HEADER_LENGTH, MAX_FRAME_LENGTH, TC_FRAME_HEADER, TcFrame
 from protocols.sdls.association import SaKey, SecurityAssociation
 from protocols.sdls.reasons import Reason, SdlsRejected
 from protocols.sdls.security import Verified, apply_security, process_security
-from protocols.tc_frame import FECF_LENGTH, HEADER_LENGTH, MAX_FRAME_LENGTH, TC_FRAME_HEADER, TcFrame
 
 # CRC-16/CCITT-FALSE by crcany's word-wise tables (anycrc): a whole TM frame's FECF several times
-# faster than binascii's byte loop; tests prove it equal to protocols.crc.crc16.
+# faster than binascii's byte loop; tests prove it equal to protocols.coding.crc.crc16.
 _crc16_fast = anycrc.Model("CRC16-IBM-3740").calc
 
 

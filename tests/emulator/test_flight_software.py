@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from emulator.flight_software import FlightSoftware, LinkStatus
 from emulator.platform_model import ScenarioSnapshot, cruise_scenario
 from groundstation.commanding import CommandEncoder
-from protocols.mission_db import load_mission_db
-from protocols.pus_services import (
+from protocols.mdb.mission_db import load_mission_db
+from protocols.pus.pus_services import (
     ACK_ACCEPTANCE,
     FailureCode,
     pack_function,

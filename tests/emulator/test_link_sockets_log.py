@@ -13,7 +13,7 @@ import zmq
 
 from emulator.downlink import Downlink
 from emulator.uplink import Uplink
-from protocols.zmq_framing import TOPIC_DOWNLINK
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK
 
 
 def _until(condition, seconds: float = 10.0) -> None:

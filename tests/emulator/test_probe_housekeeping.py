@@ -15,9 +15,9 @@ from emulator.geometry import compute_geometry, probe_velocity_km_s
 from emulator.probe import Probe, ProbeOptions
 from emulator.scenario import load_scenario
 from emulator.space_link import CADUS_PER_MESSAGE, VC_REALTIME, CaduDownlink
-from protocols.channel_file import preset
-from protocols.mission_db import load_mission_db
-from protocols.pus_services import unpack_structure_id, unpack_tm
+from protocols.link.channel_file import preset
+from protocols.mdb.mission_db import load_mission_db
+from protocols.pus.pus_services import unpack_structure_id, unpack_tm
 
 MDB = load_mission_db()
 

@@ -1,5 +1,5 @@
 """Every seed scenario's first image fits its image header: the probe downlinks each of them, and
-its truth goes through the declared image metadata (protocols.image_metadata) octet for octet.
+its truth goes through the declared image metadata (protocols.image.image_metadata) octet for octet.
 
 A wide-field camera sees thousands of catalogue stars; their truth once made the header's metadata
 exceed one space packet, and ``paleblue run`` of three seeds stopped with a ValueError.
@@ -14,9 +14,9 @@ from emulator.imaging import image_packets, pixel_bytes
 from emulator.probe import DOWNLINK_STARS, downlink_metadata, downlink_truth, json_ready
 from emulator.render import render_scenario
 from emulator.scenario import list_scenarios, load_scenario
-from protocols.image_transport import MAX_METADATA_OCTETS
-from protocols.space_packet import SequenceCounter
-from protocols.time_code import CucTime
+from protocols.image.image_transport import MAX_METADATA_OCTETS
+from protocols.packets.space_packet import SequenceCounter
+from protocols.packets.time_code import CucTime
 
 
 @pytest.mark.parametrize("name", [s.name for s in list_scenarios()])

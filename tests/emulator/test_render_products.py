@@ -10,7 +10,7 @@ from PIL import Image
 
 from emulator.contact_sheet import TILE_PX, contact_sheet, write_contact_sheet
 from emulator.render import RenderedFrame
-from protocols.image_products import quicklook, write_image_products
+from protocols.image.image_products import quicklook, write_image_products
 
 
 def _frame(seed: int) -> RenderedFrame:

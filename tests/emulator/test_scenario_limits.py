@@ -26,7 +26,7 @@ from emulator.scenario import (
     load_scenario,
     seeds_directory,
 )
-from protocols.image_transport import MAX_IMAGE_OCTETS
+from protocols.image.image_transport import MAX_IMAGE_OCTETS
 
 SEED = (seeds_directory() / f"{DEFAULT_SCENARIO}.toml").read_text()
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -247,7 +247,7 @@ def test_a_product_beyond_image_transport_is_refused(tmp_path: Path, monkeypatch
 
 
 def test_commanded_exposure_limit_matches_the_mission_database() -> None:
-    from protocols.mission_db import load_mission_db
+    from protocols.mdb.mission_db import load_mission_db
 
     command = load_mission_db().command_by_name["TAKE_IMAGE"]
     exposure = next(a for a in command.layout.fields if a.name == "EXPOSURE_US")

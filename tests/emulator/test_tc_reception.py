@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from emulator.tc_reception import EVENTS_PER_SECOND, Rejection, TcReception
-from protocols.cltu import encode_cltu
+from protocols.capture.zmq_framing import Layer
+from protocols.coding.cltu import encode_cltu
+from protocols.link.tc_frame import TcFrameEncoder
 from protocols.sdls import Reason, SaKey, SecurityAssociation, SecurityContext
-from protocols.tc_frame import TcFrameEncoder
-from protocols.zmq_framing import Layer
 
 SCID = 437
 PACKET = bytes.fromhex("1c9ac0000009") + b"0123456789"
@@ -69,8 +69,8 @@ def test_a_flood_is_counted_in_full_but_evented_at_a_bounded_rate() -> None:
 def test_sa_management_commands_through_the_flight_software() -> None:
     from emulator.flight_software import FlightSoftware
     from groundstation.commanding import CommandEncoder
-    from protocols.mission_db import load_mission_db
-    from protocols.pus_services import unpack_tm
+    from protocols.mdb.mission_db import load_mission_db
+    from protocols.pus.pus_services import unpack_tm
 
     mdb = load_mission_db()
     ground, probe = contexts()

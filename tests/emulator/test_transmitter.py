@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from emulator.transmitter import Transmitter
-from protocols import aos_frame, tm_frame
-from protocols.cadu import CaduCodec
-from protocols.channel_file import preset
-from protocols.clcw import Clcw
-from protocols.space_packet import SpacePacket
+from protocols.coding.cadu import CaduCodec
+from protocols.link import aos_frame, tm_frame
+from protocols.link.channel_file import preset
+from protocols.link.clcw import Clcw
+from protocols.packets.space_packet import SpacePacket
 
 
 def packet(index: int, length: int = 100) -> bytes:

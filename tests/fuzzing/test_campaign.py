@@ -17,7 +17,7 @@ def test_fuzz_decoders_reports_per_target_and_unavailable(tmp_path: Path) -> Non
     assert "not-a-target" in report.unavailable
     for t in report.targets.values():
         assert t.executions >= 400 and t.lines > 0 and t.corpus_size >= 1
-    assert report.lines > 0 and "protocols/zmq_framing.py" in report.files
+    assert report.lines > 0 and "protocols/capture/zmq_framing.py" in report.files
     assert report.findings == []
     assert "total:" in report.render()
     assert any((tmp_path / "corpus" / "zmq-envelope").iterdir())

@@ -22,7 +22,7 @@ def test_housekeeping_seeds_are_laid_out_by_the_mission_database() -> None:
     """Every seed report decodes with the database, each structure in turn, nothing counted as bad."""
     from fuzzing.seeds import housekeeping_packets
     from groundstation.telemetry import TelemetryProcessor
-    from protocols.mission_db import load_mission_db
+    from protocols.mdb.mission_db import load_mission_db
 
     mdb = load_mission_db()
     processor = TelemetryProcessor(mdb)
@@ -36,8 +36,8 @@ def test_a_seed_pass_is_what_the_probes_builders_make_and_the_ground_takes_whole
     transmitter: the link receiver gives back every packet, each passing the mission's checks."""
     from fuzzing.seeds import cadu_stream, downlink_packets
     from groundstation.link_receiver import LinkReceiver
-    from protocols.channel_file import preset
-    from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SpacePacket
+    from protocols.link.channel_file import preset
+    from protocols.packets.space_packet import MISSION_PACKETS, PacketStreamDecoder, SpacePacket
 
     packets = downlink_packets(2, seed=5)
     decoder = PacketStreamDecoder(check=MISSION_PACKETS)

@@ -96,8 +96,8 @@ def test_stream_fuzz_with_oversized_messages_each_refused_and_counted(tmp_path: 
 
 def test_stream_source_reads_the_downlink_of_a_recording(tmp_path: Path) -> None:
     from fuzzing.stream_fuzz import source_messages
-    from protocols import recording as rec
-    from protocols.zmq_framing import Layer
+    from protocols.capture import recording as rec
+    from protocols.capture.zmq_framing import Layer
 
     path = tmp_path / "pass.pbr"
     data = rec.encode_record(rec.RecordingHeader("0.1.0", "test"))

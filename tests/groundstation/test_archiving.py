@@ -14,9 +14,9 @@ from groundstation.api.live import LiveFeed
 from groundstation.archive import Archive, ArchiveWriter
 from groundstation.archiving import StationServices, station_counters
 from groundstation.station import GroundStation
-from protocols.mission_db import load_mission_db
-from protocols.pus_services import RequestId, Subtype, pack_tm, pack_verification
-from protocols.zmq_framing import Layer
+from protocols.capture.zmq_framing import Layer
+from protocols.mdb.mission_db import load_mission_db
+from protocols.pus.pus_services import RequestId, Subtype, pack_tm, pack_verification
 
 MDB = load_mission_db()
 T0 = 2.1e9
@@ -73,7 +73,7 @@ def test_alarms_and_events_reach_the_archive_and_the_alarm_book(tmp_path: Path) 
     fsw.tick(T0)
     values = fsw.engineering_values() | {name: high + abs(high) + 10}
     raw = [f.to_raw(values[f.name]) for f in packet_def.layout.values]
-    from protocols.pus_services import pack_hk_report
+    from protocols.pus.pus_services import pack_hk_report
 
     station.telemetry.process(
         pack_tm(

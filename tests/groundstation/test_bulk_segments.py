@@ -24,10 +24,10 @@ from groundstation.decode import decode_file
 from groundstation.recorder import FsyncPolicy, RecordingWriter
 from groundstation.recording_reader import RecordingReader
 from groundstation.station import GroundStation, MessageBatch
-from protocols.apids import Apid
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 from protocols.errors import DecodeError
-from protocols.image_metadata import ImageMetadata
-from protocols.image_transport import (
+from protocols.image.image_metadata import ImageMetadata
+from protocols.image.image_transport import (
     SERVICE_IMAGE,
     SUBTYPE_IMAGE_HEADER,
     ImageHeader,
@@ -36,10 +36,10 @@ from protocols.image_transport import (
     SegmentColumns,
     iter_segments,
 )
-from protocols.pus import TmSecondaryHeader, pack_tm_packet
-from protocols.space_packet import SequenceCounter, SequenceFlags
-from protocols.time_code import CucTime
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.packets.apids import Apid
+from protocols.packets.space_packet import SequenceCounter, SequenceFlags
+from protocols.packets.time_code import CucTime
+from protocols.pus.packets import TmSecondaryHeader, pack_tm_packet
 
 WHEN = datetime(2020, 7, 27, tzinfo=UTC)
 
@@ -191,9 +191,9 @@ def _segment_stream(rnd: random.Random) -> tuple[ImageReassembler, ImageReassemb
         7, np.frombuffer(pixels, ">u2").reshape(30, 40) & 0x0FFF, 12, 0.01, WHEN, ImageMetadata(),
         SequenceCounter(), CucTime(5), 100,
     )  # fmt: skip
-    from protocols.image_transport import ImageHeader
-    from protocols.pus import unpack_tm_packet
-    from protocols.space_packet import SpacePacket
+    from protocols.image.image_transport import ImageHeader
+    from protocols.packets.space_packet import SpacePacket
+    from protocols.pus.packets import unpack_tm_packet
 
     header = ImageHeader.unpack(unpack_tm_packet(SpacePacket.unpack(packets[0])[0])[1])
     pixel_data = b"".join(unpack_tm_packet(SpacePacket.unpack(p)[0])[1][12:] for p in packets[1:])

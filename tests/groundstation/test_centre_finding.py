@@ -21,7 +21,7 @@ from groundstation.centre_finding import (
 )
 from groundstation.optical_navigation import measure_bodies
 from protocols.errors import DecodeError
-from protocols.image_metadata import ImageMetadata
+from protocols.image.image_metadata import ImageMetadata
 
 CENTRE, RADIUS = (40.3, 41.7), 20.0
 

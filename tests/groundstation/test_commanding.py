@@ -14,8 +14,8 @@ from groundstation.commanding import (
     CommandTimeout,
     parse_arguments,
 )
-from protocols.mission_db import load_mission_db
-from protocols.pus_services import (
+from protocols.mdb.mission_db import load_mission_db
+from protocols.pus.pus_services import (
     FailureCode,
     RequestId,
     VerificationReport,

@@ -17,11 +17,11 @@ from emulator.imaging import image_packets
 from emulator.transmitter import Transmitter
 from groundstation.decode import decode_file, detect_format
 from groundstation.station import GroundStation
-from protocols.channel_file import preset
-from protocols.image_metadata import ImageMetadata
-from protocols.space_packet import SequenceCounter
-from protocols.time_code import CucTime
-from protocols.zmq_framing import Layer
+from protocols.capture.zmq_framing import Layer
+from protocols.image.image_metadata import ImageMetadata
+from protocols.link.channel_file import preset
+from protocols.packets.space_packet import SequenceCounter
+from protocols.packets.time_code import CucTime
 
 
 def _packets() -> list[bytes]:
@@ -143,7 +143,7 @@ def test_detect_format() -> None:
 
 def _newer_recording(path: Path, packets: list[bytes]) -> Path:
     """A recording whose header says a newer format version, then units that version 1 could read."""
-    from protocols.recording import FORMAT_VERSION, Direction, UnitRecord, encode_record, frame_body
+    from protocols.capture.recording import FORMAT_VERSION, Direction, UnitRecord, encode_record, frame_body
 
     header = {
         "magic": "paleblue-recording", "format_version": FORMAT_VERSION + 1, "paleblue_version": "9.0",
@@ -157,7 +157,7 @@ def _newer_recording(path: Path, packets: list[bytes]) -> Path:
 
 def test_decode_refuses_a_recording_from_a_newer_format_version(tmp_path: Path, packets) -> None:
     """Issue 12, finding 9: replay refused it, decode read it as version 1."""
-    from protocols.recording import RecordingVersionError
+    from protocols.capture.recording import RecordingVersionError
 
     source = _newer_recording(tmp_path / "future.pbrec", packets)
     for fmt in ("auto", "recording"):

@@ -11,9 +11,9 @@ from emulator.transmitter import Transmitter
 from groundstation.decode import EXIT_DECODED, EXIT_FAULTS, EXIT_NOTHING_RECOGNISED, decode_file, exit_code
 from groundstation.detect import detect
 from groundstation.recorder import FsyncPolicy, RecordingWriter
-from protocols.channel_config import FrameType, PhysicalChannelConfig
-from protocols.channel_file import PRESETS, channel_to_dict
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.link.channel_config import FrameType, PhysicalChannelConfig
+from protocols.link.channel_file import PRESETS, channel_to_dict
 from tests.groundstation.test_decode import _packets
 
 FOREIGN = PhysicalChannelConfig(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from groundstation.event_log import EventLog, tai_iso
 from groundstation.telemetry import Alarm, EventRecord
-from protocols.pus_services import RequestId, VerificationReport, VerificationSubtype
+from protocols.pus.pus_services import RequestId, VerificationReport, VerificationSubtype
 
 T0 = 1_000_000_000.0
 

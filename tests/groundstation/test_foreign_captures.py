@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from groundstation.decode import decode_file
-from protocols.apids import apid_name
-from protocols.space_packet import SEQUENCE_COUNT_MODULO
+from protocols.packets.apids import apid_name
+from protocols.packets.space_packet import SEQUENCE_COUNT_MODULO
 
 
 def _ccsdspy_packets(directory: Path, apid: int, count: int) -> bytes:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from emulator.transmitter import Transmitter
 from groundstation.frame_receiver import FrameCountTracker, FrameReceiver
-from protocols.channel_file import preset
+from protocols.link.channel_file import preset
 from tests.groundstation.test_link_receiver import make_packet
 
 

@@ -21,7 +21,7 @@ from groundstation.horizon_navigation import (
 )
 from groundstation.optical_navigation import measure_bodies
 from protocols.errors import DecodeError
-from protocols.image_metadata import BrownDistortion, CameraCalibration, ImageMetadata
+from protocols.image.image_metadata import BrownDistortion, CameraCalibration, ImageMetadata
 from tests.groundstation.test_centre_finding import frame_metadata, lambert_sphere
 
 CAMERA = CameraCalibration(

@@ -6,7 +6,7 @@ import logging
 
 from groundstation.fault_log import FaultLog
 from groundstation.image_packets import ImagePackets
-from protocols.image_transport import (
+from protocols.image.image_transport import (
     SERVICE_IMAGE,
     SUBTYPE_IMAGE_HEADER,
     SUBTYPE_IMAGE_SEGMENT,
@@ -14,9 +14,9 @@ from protocols.image_transport import (
     iter_segments,
     make_image_header,
 )
-from protocols.pus import TmPacket, TmSecondaryHeader
-from protocols.space_packet import SpacePacket
-from protocols.time_code import CucTime
+from protocols.packets.space_packet import SpacePacket
+from protocols.packets.time_code import CucTime
+from protocols.pus.packets import TmPacket, TmSecondaryHeader
 
 
 def _camera(subtype: int, data: bytes, count: int = 0, flags: int = 3) -> SpacePacket:

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from emulator.transmitter import Transmitter
 from groundstation.frame_receiver import SyncState
 from groundstation.link_receiver import LinkReceiver
-from protocols.cadu import CaduCodec
-from protocols.channel_config import ASM, ASM_LENGTH
-from protocols.channel_file import PRESETS, preset
-from protocols.space_packet import SpacePacket
+from protocols.coding.cadu import CaduCodec
+from protocols.link.channel_config import ASM, ASM_LENGTH
+from protocols.link.channel_file import PRESETS, preset
+from protocols.packets.space_packet import SpacePacket
 from tests.fuzz_budget import examples
 
 
@@ -214,9 +214,9 @@ def test_lost_lock_goes_through_flywheel_to_search() -> None:
 
 def test_frames_with_impossible_pointers_and_lengths_are_counted() -> None:
     config = preset()
-    from protocols import tm_frame
-    from protocols.cadu import CaduCodec
-    from protocols.frame_packets import idle_packet
+    from protocols.coding.cadu import CaduCodec
+    from protocols.link import tm_frame
+    from protocols.link.frame_packets import idle_packet
 
     codec = CaduCodec(config)
     zone = make_packet(0, 50) + idle_packet(config.packet_zone_length - 56)
@@ -490,8 +490,8 @@ def test_missing_frames_equal_the_frames_withheld_with_reordering_and_duplicatio
 def test_a_frame_after_a_long_gap_is_not_taken_for_a_duplicate() -> None:
     """With an 8-bit count, a frame after 195 lost ones carries the count of one 61 frames back;
     it is a new frame (not the one seen with that count), so it is counted after 195 missing."""
-    from protocols import tm_frame
-    from protocols.frame_packets import idle_packet
+    from protocols.link import tm_frame
+    from protocols.link.frame_packets import idle_packet
 
     config = preset()
     codec = CaduCodec(config)

@@ -6,9 +6,9 @@ import logging
 
 from groundstation.fault_log import FaultLog
 from groundstation.packet_book import PacketBook
-from protocols.pus import TmPacket, TmSecondaryHeader
-from protocols.space_packet import SpacePacket
-from protocols.time_code import CucTime
+from protocols.packets.space_packet import SpacePacket
+from protocols.packets.time_code import CucTime
+from protocols.pus.packets import TmPacket, TmSecondaryHeader
 
 
 def test_a_gap_in_the_sequence_counts_is_a_fault_and_wraps_at_16384() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from groundstation.fault_log import FaultLog
 from groundstation.products import ImageProduct, ProductWriter
-from protocols.image_transport import ReassembledImage, make_image_header
-from protocols.time_code import CucTime
+from protocols.image.image_transport import ReassembledImage, make_image_header
+from protocols.packets.time_code import CucTime
 
 PIXELS = bytes(range(256)) * 16
 

@@ -20,9 +20,9 @@ import zmq
 
 from groundstation.recorder import FsyncPolicy, Recorder, RecordingWriter
 from groundstation.recording_reader import RecordingReader, read_recording
+from protocols.capture.recording import Direction, SkippedBytes, UnitRecord, encode_record
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 from protocols.errors import DecodeError
-from protocols.recording import Direction, SkippedBytes, UnitRecord, encode_record
-from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -135,8 +135,8 @@ _WRITER_SCRIPT = textwrap.dedent(
     """
     import os, sys, time
     from groundstation.recorder import RecordingWriter
-    from protocols.recording import Direction, UnitRecord, encode_record
-    from protocols.zmq_framing import Layer
+    from protocols.capture.recording import Direction, UnitRecord, encode_record
+    from protocols.capture.zmq_framing import Layer
 
     path, mode, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 

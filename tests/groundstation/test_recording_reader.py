@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from groundstation.recorder import FsyncPolicy, RecordingWriter
 from groundstation.recording_reader import RecordingReader, read_recording
-from protocols.errors import DecodeError
-from protocols.recording import (
+from protocols.capture.recording import (
     FORMAT_VERSION,
     Direction,
     IndexRecord,
@@ -24,7 +23,8 @@ from protocols.recording import (
     encode_record,
     frame_body,
 )
-from protocols.zmq_framing import Layer
+from protocols.capture.zmq_framing import Layer
+from protocols.errors import DecodeError
 
 
 def _unit(i: int, size: int = 200) -> UnitRecord:

@@ -12,9 +12,9 @@ import zmq
 
 from groundstation.recorder import FsyncPolicy, RecordingWriter
 from groundstation.replay import ReplayStats, parse_start_time, replay
+from protocols.capture.recording import Direction, RecordingHeader, UnitRecord
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer, MessageGapCounter
 from protocols.errors import DecodeError
-from protocols.recording import Direction, RecordingHeader, UnitRecord
-from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer, MessageGapCounter
 
 RECORDED_SESSION = 4242
 COUNT = 120

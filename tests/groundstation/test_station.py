@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from emulator.imaging import image_packets
 from groundstation.station import GroundStation
-from protocols.image_metadata import BodyTruth, ImageMetadata
-from protocols.pus import TmSecondaryHeader, pack_tm_packet
-from protocols.space_packet import SequenceCounter
-from protocols.time_code import CucTime
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.image.image_metadata import BodyTruth, ImageMetadata
+from protocols.packets.space_packet import SequenceCounter
+from protocols.packets.time_code import CucTime
+from protocols.pus.packets import TmSecondaryHeader, pack_tm_packet
 
 
 class Sender:

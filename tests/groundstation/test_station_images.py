@@ -15,13 +15,13 @@ import pytest
 
 from emulator.imaging import image_packets
 from groundstation.station import GroundStation, MessageBatch
-from protocols.apids import Apid
-from protocols.image_metadata import ImageMetadata
-from protocols.image_transport import SERVICE_IMAGE, SUBTYPE_IMAGE_HEADER, ImageHeader
-from protocols.pus import TmSecondaryHeader, pack_tm_packet
-from protocols.space_packet import SequenceCounter, SequenceFlags
-from protocols.time_code import CucTime
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.image.image_metadata import ImageMetadata
+from protocols.image.image_transport import SERVICE_IMAGE, SUBTYPE_IMAGE_HEADER, ImageHeader
+from protocols.packets.apids import Apid
+from protocols.packets.space_packet import SequenceCounter, SequenceFlags
+from protocols.packets.time_code import CucTime
+from protocols.pus.packets import TmSecondaryHeader, pack_tm_packet
 
 WHEN = datetime(2020, 7, 27, tzinfo=UTC)
 
@@ -165,10 +165,10 @@ def test_a_partial_image_looks_the_same_by_image_packets_and_by_cfdp(tmp_path: P
     from PIL import Image
 
     from groundstation.file_reception import ImageFileReception
-    from protocols.image_file import pack_image_file
-    from protocols.image_transport import ImageSegment
-    from protocols.pus import unpack_tm_packet
-    from protocols.space_packet import SpacePacket
+    from protocols.image.image_file import pack_image_file
+    from protocols.image.image_transport import ImageSegment
+    from protocols.packets.space_packet import SpacePacket
+    from protocols.pus.packets import unpack_tm_packet
 
     packets = _image(4, SequenceCounter())
     lost = set(range(12, 30))  # segments of 60 octets: octets 720..1800 never come

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from emulator.flight_software import FlightSoftware, no_security_status
 from groundstation.telemetry import Alarm, TelemetryArchive, TelemetryProcessor, decommutate_batch
-from protocols.ccsdspy_export import ccsdspy_definition, to_csv
-from protocols.mission_db import load_mission_db
-from protocols.pus_services import pack_event, pack_hk_report, pack_tm, unpack_tm
+from protocols.mdb.ccsdspy_export import ccsdspy_definition, to_csv
+from protocols.mdb.mission_db import load_mission_db
+from protocols.pus.pus_services import pack_event, pack_hk_report, pack_tm, unpack_tm
 
 MDB = load_mission_db()
 T0 = 2.1e9
@@ -88,7 +88,7 @@ def test_ccsdspy_decodes_our_housekeeping_to_our_values(structure_id: int) -> No
 
 def test_xtce_definition_decodes_our_packets_in_space_packet_parser(tmp_path) -> None:
     spp = pytest.importorskip("space_packet_parser")
-    from protocols.xtce import to_xtce
+    from protocols.mdb.xtce import to_xtce
 
     path = tmp_path / "paleblue.xml"
     path.write_text(to_xtce(MDB))

@@ -12,8 +12,8 @@ from emulator.transmitter import Transmitter
 from groundstation.frame_receiver import FrameReceiver
 from groundstation.link_receiver import LinkReceiver
 from groundstation.variable_link import VariableLinkReceiver
-from protocols.channel_config import FrameType, PhysicalChannelConfig
-from protocols.frame_packets import idle_packet
+from protocols.link.channel_config import FrameType, PhysicalChannelConfig
+from protocols.link.frame_packets import idle_packet
 
 USLP_FIXED = PhysicalChannelConfig(frame_type=FrameType.USLP, spacecraft_id=0xC0DE, frame_length=1115)
 USLP_VARIABLE = PhysicalChannelConfig(

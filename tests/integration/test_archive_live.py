@@ -17,7 +17,7 @@ import pytest
 
 from groundstation.archive import Archive, ArchiveError
 from groundstation.telemetry import TelemetryProcessor
-from protocols.mission_db import load_mission_db
+from protocols.mdb.mission_db import load_mission_db
 from tests.integration.conftest import PALEBLUE, Processes, free_endpoint, run_pass
 
 pytestmark = pytest.mark.slow

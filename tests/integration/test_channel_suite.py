@@ -21,13 +21,13 @@ from spacepackets.ccsds.spacepacket import SpacePacketHeader
 from emulator.imaging import image_packets
 from emulator.transmitter import Transmitter
 from fuzzing.seeds import housekeeping_packets
-from protocols.channel_config import ASM_LENGTH, FrameType, PhysicalChannelConfig
-from protocols.channel_file import PRESETS, ChannelDefinition, channel_to_toml
-from protocols.image_metadata import ImageMetadata
-from protocols.randomizer import Randomizer
-from protocols.reed_solomon import EXP, PRIMITIVE_POWER, TO_CONVENTIONAL
-from protocols.space_packet import SequenceCounter
-from protocols.time_code import CucTime
+from protocols.coding.randomizer import Randomizer
+from protocols.coding.reed_solomon import EXP, PRIMITIVE_POWER, TO_CONVENTIONAL
+from protocols.image.image_metadata import ImageMetadata
+from protocols.link.channel_config import ASM_LENGTH, FrameType, PhysicalChannelConfig
+from protocols.link.channel_file import PRESETS, ChannelDefinition, channel_to_toml
+from protocols.packets.space_packet import SequenceCounter
+from protocols.packets.time_code import CucTime
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ import pytest
 
 from groundstation.command_link import open_command_client
 from groundstation.commanding import CommandState
-from protocols.channel_file import preset
-from protocols.mission_db import load_mission_db
-from protocols.pus_services import FailureCode, pack_function, pack_tc
+from protocols.link.channel_file import preset
+from protocols.mdb.mission_db import load_mission_db
+from protocols.pus.pus_services import FailureCode, pack_function, pack_tc
 from tests.integration.conftest import PALEBLUE, Processes, free_endpoint
 
 pytestmark = pytest.mark.slow

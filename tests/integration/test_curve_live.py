@@ -12,11 +12,11 @@ import zmq
 
 from groundstation.command_link import open_command_client
 from groundstation.commanding import CommandEncoder
-from protocols.channel_file import preset
-from protocols.cltu import encode_cltu
-from protocols.mission_db import load_mission_db
-from protocols.tc_frame import TcFrameEncoder
-from protocols.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
+from protocols.coding.cltu import encode_cltu
+from protocols.link.channel_file import preset
+from protocols.link.tc_frame import TcFrameEncoder
+from protocols.mdb.mission_db import load_mission_db
 from tests.integration.conftest import PALEBLUE, Processes, free_endpoint
 from transport.curve import connect_curve, generate_curve_keys
 

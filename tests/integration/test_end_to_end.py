@@ -15,10 +15,10 @@ from PIL import Image
 
 from emulator.downlink import Downlink
 from emulator.imaging import image_packets
-from protocols.image_metadata import ImageMetadata
-from protocols.space_packet import SequenceCounter
-from protocols.time_code import CucTime
-from protocols.zmq_framing import Layer
+from protocols.capture.zmq_framing import Layer
+from protocols.image.image_metadata import ImageMetadata
+from protocols.packets.space_packet import SequenceCounter
+from protocols.packets.time_code import CucTime
 from tests.integration.conftest import PALEBLUE, SCENARIO, Processes, free_endpoint, run_pass
 
 pytestmark = pytest.mark.slow

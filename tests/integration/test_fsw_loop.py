@@ -9,10 +9,10 @@ import pytest
 from emulator.flight_software import FlightSoftware, ImageRequest
 from groundstation.commanding import CommandClient, CommandEncoder, CommandFailed, CommandState
 from groundstation.telemetry import TelemetryProcessor
-from protocols.cltu import decode_cltu, encode_cltu
-from protocols.mission_db import load_mission_db
-from protocols.pus_services import FailureCode, pack_function, pack_tc
-from protocols.tc_frame import TcFrame, TcFrameEncoder
+from protocols.coding.cltu import decode_cltu, encode_cltu
+from protocols.link.tc_frame import TcFrame, TcFrameEncoder
+from protocols.mdb.mission_db import load_mission_db
+from protocols.pus.pus_services import FailureCode, pack_function, pack_tc
 
 START_TAI = 2.1e9
 

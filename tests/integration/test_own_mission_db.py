@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from groundstation.recording_reader import RecordingReader
-from protocols.mission_db import DEFAULT_DIRECTORY
+from protocols.mdb.mission_db import DEFAULT_DIRECTORY
 from tests.integration.conftest import run_pass
 
 

@@ -12,14 +12,14 @@ import zmq
 
 from groundstation.command_link import open_command_client
 from groundstation.commanding import CommandClient, CommandState
-from protocols.channel_file import preset
-from protocols.cltu import encode_cltu
-from protocols.crc import crc16
-from protocols.mission_db import load_mission_db
+from protocols.capture.zmq_framing import TOPIC_UPLINK, Envelope, Layer
+from protocols.coding.cltu import encode_cltu
+from protocols.coding.crc import crc16
+from protocols.link.channel_file import preset
+from protocols.link.tc_frame import TcFrameEncoder
+from protocols.mdb.mission_db import load_mission_db
 from protocols.sdls import SecurityAssociation, SecurityContext
 from protocols.sdls.keystore import generate, load_context, save_arsn
-from protocols.tc_frame import TcFrameEncoder
-from protocols.zmq_framing import TOPIC_UPLINK, Envelope, Layer
 from tests.integration.conftest import PALEBLUE, Processes, free_endpoint
 
 pytestmark = pytest.mark.slow

@@ -9,10 +9,10 @@ import pytest
 
 from groundstation.command_link import open_command_client
 from groundstation.commanding import CommandClient, CommandFailed
-from protocols.channel_file import preset
-from protocols.cltu import encode_cltu
-from protocols.mission_db import load_mission_db
-from protocols.pus_services import FailureCode
+from protocols.coding.cltu import encode_cltu
+from protocols.link.channel_file import preset
+from protocols.mdb.mission_db import load_mission_db
+from protocols.pus.pus_services import FailureCode
 from protocols.sdls import SecurityContext
 from protocols.sdls.frames import apply_tc
 from protocols.sdls.keystore import generate, load_context, save_arsn

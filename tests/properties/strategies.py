@@ -7,10 +7,10 @@ import random
 from hypothesis import strategies as st
 
 from fuzzing.mutators import MUTATIONS, Mutation
-from protocols.apids import Apid
-from protocols.pus import TcSecondaryHeader, TmSecondaryHeader, pack_tm_packet
-from protocols.space_packet import SpacePacket
-from protocols.time_code import CdsTime, CucTime
+from protocols.packets.apids import Apid
+from protocols.packets.space_packet import SpacePacket
+from protocols.packets.time_code import CdsTime, CucTime
+from protocols.pus.packets import TcSecondaryHeader, TmSecondaryHeader, pack_tm_packet
 
 apids = st.integers(0, 0x7FE)  # 0x7FF is idle
 sequence_counts = st.integers(0, 0x3FFF)

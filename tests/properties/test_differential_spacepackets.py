@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from spacepackets.ccsds.spacepacket import SpacePacketHeader
 from spacepackets.ecss.tm import PusTm
 
-from protocols import pus_services as ps
 from protocols.errors import DecodeError
-from protocols.space_packet import SpacePacket, unpack_header_fast
+from protocols.packets.space_packet import SpacePacket, unpack_header_fast
+from protocols.pus import pus_services as ps
 from tests.properties.strategies import mutations, pus_tm_packets, space_packets
 
 

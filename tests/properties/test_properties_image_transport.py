@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols.errors import DecodeError
-from protocols.image_transport import (
+from protocols.image.image_transport import (
     MAX_IMAGE_OCTETS,
     ImageHeader,
     ImageReassembler,
@@ -16,7 +16,7 @@ from protocols.image_transport import (
     iter_segments,
     make_image_header,
 )
-from protocols.time_code import CucTime
+from protocols.packets.time_code import CucTime
 
 
 @st.composite

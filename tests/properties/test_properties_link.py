@@ -26,9 +26,9 @@ from fuzzing.mutators import Mutation
 from fuzzing.seeds import cadu_stream
 from groundstation.frame_receiver import FrameReceiver
 from groundstation.link_receiver import LinkReceiver
-from protocols.cadu import CaduCodec
-from protocols.channel_config import FrameType, PhysicalChannelConfig
-from protocols.space_packet import SpacePacket
+from protocols.coding.cadu import CaduCodec
+from protocols.link.channel_config import FrameType, PhysicalChannelConfig
+from protocols.packets.space_packet import SpacePacket
 from tests.properties.strategies import mutations
 
 CONFIG = PhysicalChannelConfig(frame_type=FrameType.TM, frame_length=200, rs_e=16, rs_interleave=1)

@@ -16,11 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from groundstation.station import GroundStation, MessageBatch
-from protocols import recording as rec
+from protocols.capture import recording as rec
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 from protocols.errors import DecodeError
-from protocols.mission_db import load_mission_db
-from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SpacePacket
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.mdb.mission_db import load_mission_db
+from protocols.packets.space_packet import MISSION_PACKETS, PacketStreamDecoder, SpacePacket
 from tests.properties.strategies import mission_packet_lists, mutations
 
 MDB = load_mission_db()  # loaded once, not per example

@@ -23,7 +23,7 @@ from emulator.scenario import (
     scenario_names,
     seeds_directory,
 )
-from protocols.image_transport import MAX_IMAGE_OCTETS
+from protocols.image.image_transport import MAX_IMAGE_OCTETS
 
 SEEDS = {name: (seeds_directory() / f"{name}.toml").read_text() for name in scenario_names()}
 _ASSIGNMENT = re.compile(r"^([A-Za-z_\"][^=\n]*?) = (.*)$", re.MULTILINE)

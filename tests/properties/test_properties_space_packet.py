@@ -29,7 +29,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols.errors import DecodeError
-from protocols.space_packet import (
+from protocols.packets.space_packet import (
     MISSION_PACKETS,
     PRIMARY_HEADER_LENGTH,
     PacketCheck,

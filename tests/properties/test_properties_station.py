@@ -14,14 +14,14 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from protocols.space_packet import MISSION_PACKETS, PacketStreamDecoder, SpacePacket
-from protocols.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+from protocols.packets.space_packet import MISSION_PACKETS, PacketStreamDecoder, SpacePacket
 from tests.properties.strategies import mission_packet_lists, mutations, packet_lists
 from tests.properties.test_properties_space_packet import decoded_with_offsets, promised
 
 station_module = pytest.importorskip("groundstation.station")
 logging.getLogger("paleblue").setLevel(logging.CRITICAL)
-MDB = pytest.importorskip("protocols.mission_db").load_mission_db()  # loaded once, not per example
+MDB = pytest.importorskip("protocols.mdb.mission_db").load_mission_db()  # loaded once, not per example
 
 
 def apids_decoded(payload: bytes) -> Counter[int]:
@@ -147,7 +147,7 @@ def test_hostile_image_metadata_is_a_fault_not_an_internal_error(metadata: dict,
 def test_refused_image_metadata_is_counted_and_the_image_still_written(
     metadata: dict, tmp_path: Path
 ) -> None:
-    """A map the declared contract refuses (protocols.image_metadata) is the counted fault 'bad
+    """A map the declared contract refuses (protocols.image.image_metadata) is the counted fault 'bad
     image metadata'; the image is written without the probe's truth, under a neutral name."""
     station = station_module.GroundStation(tmp_path / "station")
     for parts in image_messages(metadata):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols import pus_services as ps
 from protocols.errors import DecodeError
-from protocols.pus import TcSecondaryHeader, TmSecondaryHeader, unpack_tm_packet
-from protocols.space_packet import SpacePacket
-from protocols.time_code import CdsTime, CucTime
+from protocols.packets.space_packet import SpacePacket
+from protocols.packets.time_code import CdsTime, CucTime
+from protocols.pus import pus_services as ps
+from protocols.pus.packets import TcSecondaryHeader, TmSecondaryHeader, unpack_tm_packet
 from tests.properties.strategies import any_cuc_times, cds_values, pus_tm_packets, tc_headers, tm_headers
 
 

@@ -19,7 +19,7 @@ from protocols.atomic_file import append_line, write_atomically
 _WRITER = """
 import sys
 import numpy as np
-from protocols.image_products import write_image_products
+from protocols.image.image_products import write_image_products
 pixels = np.random.default_rng(1).integers(0, 65535, (2048, 2048), dtype=np.uint16)
 for round in range(1000):
     write_image_products(pixels, 16, {"scenario": "kill-test", "round": round}, sys.argv[1], "frame-001")

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.crc import crc16
+from protocols.coding.crc import crc16
 from protocols.errors import DecodeError
+from protocols.link.tc_frame import TcFrame
 from protocols.sdls import (
     ArsnExhausted,
     Reason,
@@ -33,7 +34,6 @@ from protocols.sdls.keystore import (
     save_arsn,
 )
 from protocols.sdls.security import mask
-from protocols.tc_frame import TcFrame
 
 KEY = SaKey(1, bytes(range(32)))
 KEY2 = SaKey(2, bytes(range(32, 64)))

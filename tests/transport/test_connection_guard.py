@@ -12,7 +12,7 @@ import pytest
 import zmq
 
 from groundstation.receiver import run_ground_station
-from protocols.zmq_framing import MAX_MESSAGE_OCTETS, TOPIC_DOWNLINK, Envelope, Layer
+from protocols.capture.zmq_framing import MAX_MESSAGE_OCTETS, TOPIC_DOWNLINK, Envelope, Layer
 from transport.connection_guard import ConnectionGuard
 from transport.limits import receive_high_water_mark
 

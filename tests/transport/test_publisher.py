@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from protocols.zmq_framing import TOPIC_DOWNLINK
+from protocols.capture.zmq_framing import TOPIC_DOWNLINK
 from transport.publisher import Publisher
 from transport.subscriber import Subscriber
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from protocols.zmq_framing import TOPIC_UPLINK
+from protocols.capture.zmq_framing import TOPIC_UPLINK
 from transport.puller import Puller
 from transport.sender import Sender
 

@@ -19,7 +19,7 @@ from groundstation.api.dictionary import build_dictionary
 from groundstation.api.live import LiveFeed
 from groundstation.api.server import ApiServer, parse_address
 from groundstation.archive import ArchiveWriter
-from protocols.mission_db import load_mission_db
+from protocols.mdb.mission_db import load_mission_db
 
 TOKEN = "s3cret-token"
 T0 = 2.0e9

@@ -12,7 +12,7 @@ import pytest
 from groundstation.archive import Archive, ArchiveWriter
 from groundstation.archive.export import export, utc_times
 from paleblue.cli import main
-from protocols.time_code import tai_seconds_to_utc, utc_to_tai_seconds
+from protocols.packets.time_code import tai_seconds_to_utc, utc_to_tai_seconds
 
 T0 = 2.0e9  # TAI seconds since 1958: 2021
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from groundstation.recording_reader import RecordingReader
 from paleblue.commands import ground
-from protocols.channel_file import PRESETS, channel_to_dict
+from protocols.link.channel_file import PRESETS, channel_to_dict
 
 
 def test_ground_records_the_resolved_channel(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ import pytest
 from emulator.flight_software import FlightSoftware, no_security_status
 from groundstation.telemetry import TelemetryProcessor, decommutate_batch
 from paleblue import cli
-from protocols.mission_db import DEFAULT_DIRECTORY, load_mission_db
-from protocols.pus_services import unpack_tm
+from protocols.mdb.mission_db import DEFAULT_DIRECTORY, load_mission_db
+from protocols.pus.pus_services import unpack_tm
 
 MDB = load_mission_db()
 T0 = 2.1e9

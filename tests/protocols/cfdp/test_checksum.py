@@ -18,7 +18,7 @@ from protocols.cfdp.checksum import (
     proximity1_crc32,
 )
 from protocols.cfdp.constants import ChecksumType
-from protocols.crc import crc16 as pdu_crc  # the PDU CRC is the one CRC-16 of protocols.crc
+from protocols.coding.crc import crc16 as pdu_crc  # the PDU CRC is the one CRC-16 of protocols.coding.crc
 
 PROXIMITY1_GENERATOR = 0x1_00A0_0805
 

@@ -1,1 +1,0 @@
-"""Channel definition files shipped with paleblue (TOML, see :mod:`protocols.channel_file`)."""

@@ -1,0 +1,1 @@
+"""Channel definition files shipped with paleblue (TOML, see :mod:`protocols.link.channel_file`)."""
