@@ -95,6 +95,7 @@ def decode_file(
     overrides: Callable[[PhysicalChannelConfig], PhysicalChannelConfig] | None = None,
     attach: Callable[[GroundStation], Any] | None = None,
     mdb: MissionDatabase | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> dict:
     """Decode ``path`` into products and ``summary.json`` in ``out_dir``; returns the summary.
 
@@ -103,6 +104,9 @@ def decode_file(
 
     ``channel`` None means: the one a recording stores, else the one detected, else the default;
     ``overrides`` (the command line's --scid, --no-fecf, ...) then apply to whichever was chosen.
+
+    ``stop()`` true (an operator's Ctrl-C) ends the decoding at the next chunk: the summary then
+    covers what was read, and ``summary["input"]["interrupted"]`` says how far that was.
     """
     total = path.stat().st_size
     with open(path, "rb") as stream:
@@ -128,13 +132,17 @@ def decode_file(
     if export_packets is not None:
         sink = open(export_packets, "wb")  # noqa: SIM115 (closed in finally)
         station.packet_sink = lambda packet: sink.write(packet.pack())  # type: ignore[union-attr]
+    stopped_at: dict | None = None
     try:
         if chosen == "recording":
-            _decode_recording(path, station, chunk_size, tick)
+            stopped_at = _decode_recording(path, station, chunk_size, tick, stop)
         elif chosen is not None:
             with open(path, "rb") as stream:
                 done = 0
                 while chunk := stream.read(chunk_size):
+                    if stop is not None and stop():
+                        stopped_at = {"octets_read": done}
+                        break
                     station.feed_stream(_LAYER_OF_FORMAT[chosen], chunk)
                     if tick is not None:
                         tick()
@@ -157,6 +165,8 @@ def decode_file(
         summary["input"]["detection"] = detection.reason
     if channel_note:
         summary["input"]["channel_source"] = channel_note
+    if stopped_at is not None:
+        summary["input"]["interrupted"] = stopped_at
     return summary
 
 
@@ -168,9 +178,14 @@ def exit_code(summary: dict) -> int:
 
 
 def _decode_recording(
-    path: Path, station: GroundStation, chunk_size: int, tick: Callable[[], None] | None = None
-) -> None:
-    """Replay a recording's downlink units into the station exactly as they were received."""
+    path: Path,
+    station: GroundStation,
+    chunk_size: int,
+    tick: Callable[[], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> dict | None:
+    """Replay a recording's downlink units into the station exactly as they were received; the
+    units read if ``stop()`` ended it early, else None."""
     from groundstation.recording_reader import RecordingReader
 
     batch = MessageBatch(station)  # a few packets a message: decoded joined, with the same effects
@@ -179,8 +194,12 @@ def _decode_recording(
         batch.flush()  # what came before the skipped bytes is handled before they are recorded
         station.faults.record("recording bytes skipped", f"{item.length} at {item.offset}: {item.reason}")
 
+    stopped_at = None
     with RecordingReader(path, chunk_size=chunk_size, on_skip=skipped, salvage=True) as reader:
-        for unit in reader:
+        for count, unit in enumerate(reader):
+            if stop is not None and stop():
+                stopped_at = {"units_read": count}
+                break
             if unit.direction.topic != TOPIC_DOWNLINK:
                 continue
             envelope = Envelope(unit.layer, unit.session, unit.sequence).pack()
@@ -189,3 +208,4 @@ def _decode_recording(
                 batch.flush()
                 tick()
     batch.flush()
+    return stopped_at

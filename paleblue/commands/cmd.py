@@ -12,6 +12,8 @@ from paleblue.commands.common import (
     DEFAULT_UPLINK,
     KEYS_HELP,
     CliError,
+    Interrupted,
+    Interrupts,
     channel_by_name,
     channel_overrides,
     mission_db_or_default,
@@ -39,7 +41,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Send one telecommand to a running probe; with --wait, exit 0 only on completion."""
+    """Send one telecommand to a running probe; with --wait, exit 0 only on completion (130/143
+    when SIGINT/SIGTERM stops the waiting: one line saying whether the command went out)."""
+    interrupts = Interrupts()
+    interrupts.progress = "nothing sent"
+    try:
+        return _cmd(args, interrupts)
+    except Interrupted as exc:
+        print(f"paleblue: cmd: {args.name}: interrupted by {exc}; {interrupts.progress}", file=sys.stderr)
+        return 128 + exc.signum
+
+
+def _cmd(args: argparse.Namespace, interrupts: Interrupts) -> int:
     from groundstation.command_link import open_command_client
     from groundstation.commanding import (
         CommandEncoder,
@@ -83,7 +96,12 @@ def main(args: argparse.Namespace) -> int:
                 print(f"{args.name}: sent (request {record.request_id})")
                 return 0
             try:
-                record = client.send_and_assert_command(args.name, arguments, args.timeout)
+                with interrupts.hold():  # sent whole, and known to be sent
+                    record = client.send_command(args.name, arguments)
+                    interrupts.progress = f"sent (request {record.request_id}), its verification not awaited"
+                record = client.wait_for(record, args.timeout)
+                if record.state is not CommandState.COMPLETED:
+                    raise CommandFailed(record)
             except CommandFailed as exc:
                 record = exc.record
                 stage = "acceptance" if record.state is CommandState.REJECTED else "completion"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from paleblue.commands.common import (
     CliError,
+    Interrupted,
+    Interrupts,
     channel_by_name,
     channel_overrides,
     ground_services,
@@ -39,12 +41,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Exit 0 decoded, 1 decoded with faults, 2 usage error, 3 nothing recognised."""
-    from groundstation.decode import decode_file, exit_code
-    from groundstation.pass_report import PassReport
-    from protocols.atomic_file import write_atomically
-    from protocols.errors import DecodeError
+    """Exit 0 decoded, 1 decoded with faults, 2 usage error, 3 nothing recognised, 130/143 when
+    SIGINT/SIGTERM stopped it (the summary of what was read is written first)."""
+    interrupts = Interrupts()  # first: Ctrl-C even during the imports is one line
+    try:
+        return _decode(args, interrupts)
+    except Interrupted as exc:
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # off the progress bar's line
+        print(f"paleblue: decode: interrupted by {exc}; {interrupts.progress}", file=sys.stderr)
+        return 128 + exc.signum
 
+
+def _decode(args: argparse.Namespace, interrupts: Interrupts) -> int:
     path = Path(args.file)
     if path.is_dir():
         raise CliError(f"decode: {path} is a directory, not a file")
@@ -58,6 +67,16 @@ def main(args: argparse.Namespace) -> int:
     if not args.verbose:
         logging.getLogger("paleblue").setLevel(logging.ERROR)
     progress = _progress_bar("decode") if sys.stderr.isatty() else None
+    with interrupts.hold():  # a signal stops the decoding at the next chunk; the summary is written
+        return _decode_and_summarise(args, path, channel, overrides, progress, interrupts)
+
+
+def _decode_and_summarise(args, path: Path, channel, overrides, progress, interrupts: Interrupts) -> int:
+    from groundstation.decode import decode_file, exit_code
+    from groundstation.pass_report import PassReport
+    from protocols.atomic_file import write_atomically
+    from protocols.errors import DecodeError
+
     try:
         summary = decode_file(
             path,
@@ -71,12 +90,18 @@ def main(args: argparse.Namespace) -> int:
             overrides=overrides,
             attach=decode_services(args),
             mdb=mission_db(args),
+            stop=lambda: interrupts.signum is not None,
         )
     except DecodeError as exc:
         raise CliError(f"decode: {path}: {exc}") from None
     if progress is not None:
         print(file=sys.stderr)
     write_atomically(Path(args.output) / "summary.json", json.dumps(summary, indent=2) + "\n")
+    stopped = summary["input"].get("interrupted")
+    if stopped is not None:
+        read = ", ".join(f"{value:,} {key.replace('_', ' ')}" for key, value in stopped.items())
+        interrupts.progress = f"summary of what was read ({read}) written to {args.output}/summary.json"
+        return 128 + (interrupts.signum or 2)  # the hold's end raises Interrupted first
     if summary["input"]["format"] is None:
         print(
             f"paleblue: decode: {path}: nothing recognised: {summary['input']['detection']}", file=sys.stderr

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import socket
 import subprocess
@@ -79,3 +80,81 @@ def test_run_whose_probe_dies_at_start_ends_at_once_with_its_error(tmp_path: Pat
         lines
     )
     assert not any("Traceback" in line for line in lines), lines
+
+
+def _large_cadu_file(path: Path) -> Path:
+    """About 36 MB of CADUs (a few seconds to decode): one generated stretch, repeated."""
+    from emulator.transmitter import Transmitter
+    from protocols.link.channel_file import preset
+    from tests.groundstation.test_decode import _packets
+
+    packets = _packets()
+    tx = Transmitter(preset(), {1: 0})
+    stretch = bytearray()
+    while len(stretch) < 3_000_000:
+        for packet in packets:
+            tx.submit(1, packet)
+        stretch += tx.drain()
+    path.write_bytes(bytes(stretch) * 12)
+    return path
+
+
+def _interrupt_when(process: subprocess.Popen, ready, signum: signal.Signals) -> tuple[str, str]:
+    """Send ``signum`` once ``ready()`` (the command is mid-work, its handlers set); its output."""
+    try:
+        deadline = time.monotonic() + 30
+        while not ready() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signum)
+        return process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_decode_interrupted_writes_the_summary_of_what_was_read(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
+    source = _large_cadu_file(tmp_path / "large.cadu")
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [*PALEBLUE, "decode", str(source), "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, stderr = _interrupt_when(process, out.exists, signum)  # the station made it: decoding
+    assert process.returncode == status, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0].startswith(f"paleblue: decode: interrupted by {signum.name}; summary of what was read ")
+    summary = json.loads((out / "summary.json").read_text())
+    read = summary["input"]["interrupted"]["octets_read"]
+    assert 0 <= read < source.stat().st_size
+    assert f"{read:,} octets read" in lines[0]
+    assert summary["input"]["format"] == "cadu"
+
+
+def test_cmd_wait_interrupted_is_one_line(tmp_path: Path) -> None:
+    ports = []
+    for _ in range(2):
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as free:
+            free.bind(("127.0.0.1", 0))
+            ports.append(free.getsockname()[1])
+    process = subprocess.Popen(
+        [*PALEBLUE, "cmd", "PING", "--wait", "--timeout", "60",
+         "--uplink", f"tcp://127.0.0.1:{ports[0]}", "--downlink", f"tcp://127.0.0.1:{ports[1]}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    started = time.monotonic()
+    _, stderr = _interrupt_when(process, lambda: time.monotonic() - started > 2.0, signal.SIGINT)
+    assert process.returncode == 130, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0].startswith("paleblue: cmd: PING: interrupted by SIGINT"), lines[0]
