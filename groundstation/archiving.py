@@ -200,6 +200,10 @@ class StationServices:
             assert self._send_uplink is not None
             self._send_uplink(Layer.CLTUS, wrap_for_uplink(record.packet, self._tc_frames))
             self.commands.add(record)
+            rid = record.request_id
+            self.station.events.on_sent(
+                record.name, record.arguments, rid.apid, rid.sequence_count, record.sent_at
+            )
             request = _request_name(record.name, record.request_id)
             if self.archive is not None:
                 self.archive.add_command_stage(

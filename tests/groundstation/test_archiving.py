@@ -108,6 +108,12 @@ def test_commands_from_the_api_go_up_from_the_station_thread_and_their_stages_ar
         report = pack_verification(subtype, RequestId(apid, count))
         station.telemetry.process(pack_tm(MDB.apids["verification"], 1, 1, subtype, T0 + 1, report, 1, 1))
     services.close()
+    events = (tmp_path / "out" / "events.log").read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in events] == [
+        f"SENT {command.name} (TC APID {apid} count {count})",
+        f"VERIFY acceptance ok: {command.name} (TC APID {apid} count {count})",
+        f"VERIFY completion ok: {command.name} (TC APID {apid} count {count})",
+    ]
     with Archive(tmp_path / "pass.db") as archive:
         stages = [(c["request"], c["stage"], c["success"]) for c in archive.commands()]
     assert stages == [(request, "sent", True), (request, "acceptance", True), (request, "completion", True)]
