@@ -137,18 +137,9 @@ def decode_file(
         if chosen == "recording":
             stopped_at = _decode_recording(path, station, chunk_size, tick, stop)
         elif chosen is not None:
-            with open(path, "rb") as stream:
-                done = 0
-                while chunk := stream.read(chunk_size):
-                    if stop is not None and stop():
-                        stopped_at = {"octets_read": done}
-                        break
-                    station.feed_stream(_LAYER_OF_FORMAT[chosen], chunk)
-                    if tick is not None:
-                        tick()
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, total)
+            stopped_at = _decode_stream(
+                path, station, _LAYER_OF_FORMAT[chosen], chunk_size, tick, progress, stop
+            )
         summary = station.finish()
     finally:
         if sink is not None:
@@ -168,6 +159,31 @@ def decode_file(
     if stopped_at is not None:
         summary["input"]["interrupted"] = stopped_at
     return summary
+
+
+def _decode_stream(
+    path: Path,
+    station: GroundStation,
+    layer: Layer,
+    chunk_size: int,
+    tick: Callable[[], None] | None,
+    progress: Callable[[int, int], None] | None,
+    stop: Callable[[], bool] | None,
+) -> dict | None:
+    """Feed a CADU, frame or packet file to the station in chunks; how far it got if stopped."""
+    total = path.stat().st_size
+    with open(path, "rb") as stream:
+        done = 0
+        while chunk := stream.read(chunk_size):
+            if stop is not None and stop():
+                return {"octets_read": done}
+            station.feed_stream(layer, chunk)
+            if tick is not None:
+                tick()
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    return None
 
 
 def exit_code(summary: dict) -> int:

@@ -9,6 +9,7 @@ from the same typed summary.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from groundstation.pass_summary import PassSummary
@@ -59,11 +60,39 @@ def _image_state(p: ImageProduct) -> str:
     return state
 
 
-class PassReport:
-    """Renders one pass's summary for people."""
+def _image_size(p: ImageProduct) -> str:
+    """``80x60 px, 12-bit (7,200 octets)``: the image's shape and its packed size."""
+    return f"{p.width}x{p.height} px, {p.bit_depth}-bit ({p.width * p.height * p.bit_depth // 8:,} octets)"
 
-    def __init__(self, summary: PassSummary | dict) -> None:
+
+def _delivery(p: ImageProduct) -> str:
+    """How the image came down, with its rate when it came by CFDP."""
+    delivery = p.delivery
+    method = delivery.get("method", "")
+    if delivery.get("goodput_bps"):
+        method += f", {delivery['duration_s']:.1f} s, goodput {delivery['goodput_bps'] / 1e3:,.1f} kbit/s"
+    return method
+
+
+def default_units() -> dict[str, str]:
+    """Each housekeeping parameter's unit in paleblue's own mission database."""
+    from protocols.mdb.mission_db import load_mission_db
+
+    return parameter_units(load_mission_db())
+
+
+def parameter_units(mdb) -> dict[str, str]:
+    """Each housekeeping parameter's unit in ``mdb`` (``""`` for enumerations, flags and counts)."""
+    return {name: field.unit for name, (_, field) in mdb.parameters.items()}
+
+
+class PassReport:
+    """Renders one pass's summary for people; housekeeping values with their mission-database
+    units (``units``; paleblue's own database when not given)."""
+
+    def __init__(self, summary: PassSummary | dict, units: Mapping[str, str] | None = None) -> None:
         self.summary = _summary(summary)
+        self._units = units
 
     # -- report.md ---------------------------------------------------------------------------
     def markdown(self) -> str:
@@ -72,13 +101,13 @@ class PassReport:
         t = s.transport
         lines = ["# paleblue ground station report", ""]
         lines.append(
-            f"Received {t.messages_received} messages ({s.octets_received} octets), "
+            f"Received {t.messages_received} messages ({s.octets_received:,} octets), "
             f"{t.messages_lost} lost in transport, in {s.elapsed_s} s."
         )
         lines += self._images_section() + self._navigation_section()
         lines += self._link_section() + self._housekeeping_section()
         lines += ["", "## Packets by APID", ""]
-        lines += [f"- {k}: {v}" for k, v in s.packets_by_apid.items()]
+        lines += [f"- {k}: {v} packets" for k, v in s.packets_by_apid.items()]
         lines += ["", "## Faults", ""]
         lines += [f"- {k}: {v}" for k, v in s.faults.items()] or ["- none"]
         return "\n".join(lines) + "\n"
@@ -88,13 +117,13 @@ class PassReport:
             "",
             "## Images",
             "",
-            "| id | size | complete | CRC | sha256 | quick-look |",
-            "|---|---|---|---|---|---|",
+            "| id | size | complete | CRC | delivery | sha256 | quick-look |",
+            "|---|---|---|---|---|---|---|",
         ]
         for p in self.summary.images:
             lines.append(
-                f"| {p.image_id} | {p.width}x{p.height} {p.bit_depth}-bit | {p.complete} | "
-                f"{'ok' if p.crc_ok else 'FAIL'} | `{p.sha256[:16]}` | "
+                f"| {p.image_id} | {_image_size(p)} | {p.complete} | "
+                f"{'ok' if p.crc_ok else 'FAIL'} | {_delivery(p)} | `{p.sha256[:16]}` | "
                 f"{Path(p.files.get('quicklook', '')).name} |"
             )
         return lines
@@ -129,6 +158,7 @@ class PassReport:
         if not telemetry["latest"]:
             return []
         levels = telemetry["limit_levels"]
+        units = self._units if self._units is not None else default_units()
         return [
             "",
             "## Housekeeping (latest engineering values; limit level 0 nominal, 1 yellow, 2 red)",
@@ -137,7 +167,8 @@ class PassReport:
             f"{telemetry['events']} events, {telemetry['alarms']} alarm transitions (see events.log).",
             "",
         ] + [
-            f"- {name}: {value}" + (f" (limit level {levels[name]})" if levels.get(name) else "")
+            f"- {name}: {_with_unit(value, units.get(name, ''))}"
+            + (f" (limit level {levels[name]})" if levels.get(name) else "")
             for name, value in telemetry["latest"].items()
         ]
 
@@ -225,6 +256,15 @@ class PassReport:
         return json.dumps(brief, indent=2) + "\n"
 
 
-def render_report(summary: PassSummary | dict) -> str:
-    """``report.md`` of a pass."""
-    return PassReport(summary).markdown()
+def _with_unit(value: object, unit: str) -> str:
+    """``28.25 V``: a float to 6 significant digits (large ones to 0.1 with thousands separated)."""
+    if isinstance(value, float):
+        text = f"{value:,.1f}" if abs(value) >= 1e5 else f"{value:.6g}"
+    else:
+        text = str(value)
+    return f"{text} {unit}" if unit else text
+
+
+def render_report(summary: PassSummary | dict, units: Mapping[str, str] | None = None) -> str:
+    """``report.md`` of a pass (housekeeping ``units`` by parameter: paleblue's own by default)."""
+    return PassReport(summary, units).markdown()

@@ -29,7 +29,7 @@ from groundstation.image_packets import ImagePackets
 from groundstation.link_receiver import LinkReceiver
 from groundstation.message_batch import MessageBatch
 from groundstation.packet_book import PacketBook
-from groundstation.pass_report import render_report
+from groundstation.pass_report import parameter_units, render_report
 from groundstation.pass_summary import summarize
 from groundstation.products import ImageProduct, ProductWriter
 from groundstation.telemetry import TelemetryProcessor
@@ -328,7 +328,7 @@ class GroundStation:
         summary = summarize(self)
         as_dict = summary.as_dict()
         write_atomically(self.out_dir / "summary.json", json.dumps(as_dict, indent=2, default=repr) + "\n")
-        write_atomically(self.out_dir / "report.md", render_report(summary))
+        write_atomically(self.out_dir / "report.md", render_report(summary, parameter_units(self.mdb)))
         return as_dict
 
     def _flush_everything(self) -> None:

@@ -22,7 +22,34 @@ def test_report_md_has_a_row_for_each_image_and_a_line_for_each_apid() -> None:
     report = render_report(summary).splitlines()
     assert report[0] == "# paleblue ground station report"
     assert sum(re.match(r"\| \d+ \|", line) is not None for line in report) == len(summary["images"])
-    assert all(f"- {k}: {v}" in report for k, v in summary["packets_by_apid"].items())
+    assert all(f"- {k}: {v} packets" in report for k, v in summary["packets_by_apid"].items())
+
+
+def test_report_md_gives_values_their_units() -> None:
+    summary, _ = _golden("run-tianwen1-seed7.json")
+    report = render_report(summary).splitlines()
+    assert "- BUS_VOLTAGE: 28.25 V" in report
+    assert "- SOLAR_ARRAY_CURRENT: 3.2 A" in report
+    assert "- EARTH_DISTANCE: 1,200,000.0 km" in report
+    assert "- ELECTRONICS_TEMP: 20 degC" in report
+    assert "- RATE_X: 0 deg/s" in report
+    assert "- MODE: CRUISE" in report  # an enumeration has no unit
+    assert any(line.startswith("| 1 | 1024x1024 px, 10-bit (1,310,720 octets) |") for line in report)
+    assert any(line.startswith("Received ") and "(2,547,768 octets)" in line for line in report)
+
+
+def test_report_md_takes_the_units_of_the_pass_mission_database() -> None:
+    summary, _ = _golden("run-tianwen1-seed7.json")
+    report = render_report(summary, {"BUS_VOLTAGE": "mV"}).splitlines()
+    assert "- BUS_VOLTAGE: 28.25 mV" in report and "- SOLAR_ARRAY_CURRENT: 3.2" in report
+
+
+def test_a_cfdp_image_shows_its_delivery_rate() -> None:
+    summary, _ = _golden("run-tianwen1-seed7.json")
+    image = summary["images"][0]
+    image["delivery"] = {"method": "CFDP", "duration_s": 2.0, "goodput_bps": 655_360.0, "nak_rounds": 0}
+    report = render_report(summary)
+    assert "| CFDP, 2.0 s, goodput 655.4 kbit/s |" in report
 
 
 def test_ground_brief_is_transport_packets_faults_and_the_physical_link() -> None:
