@@ -22,7 +22,9 @@ from typing import Any, BinaryIO
 
 from groundstation.detect import SAMPLE_OCTETS, detect
 from groundstation.message_batch import MessageBatch
+from groundstation.pass_report import parameter_units, render_report
 from groundstation.station import GroundStation
+from protocols.atomic_file import write_atomically
 from protocols.capture.recording import SYNC_MARKER
 from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 from protocols.errors import DecodeError
@@ -40,6 +42,7 @@ EXIT_CODES = {
     EXIT_NOTHING_RECOGNISED: "nothing recognised",
 }
 
+SKIPPED_HINT_FRACTION = 0.5  # more of the file skipped than this: the channel is likely wrong
 _LAYER_OF_FORMAT = {"cadu": Layer.CADUS, "frames": Layer.FRAMES, "packets": Layer.PACKETS}
 
 
@@ -158,7 +161,20 @@ def decode_file(
         summary["input"]["channel_source"] = channel_note
     if stopped_at is not None:
         summary["input"]["interrupted"] = stopped_at
+    if chosen == "cadu":
+        _hint_at_the_channel(summary, sample, station, out_dir)
     return summary
+
+
+def _hint_at_the_channel(summary: dict, sample: bytes, station: GroundStation, out_dir: Path) -> None:
+    """Most of a CADU file skipped: the channel is likely wrong, so say what the file looks like
+    (``input.looked_like``, every shipped preset tried) and write report.md again with the hint."""
+    total = summary["input"]["octets"]
+    if summary["link"]["cadu"]["physical"]["bytes_skipped"] <= SKIPPED_HINT_FRACTION * total:
+        return
+    looked = detect(sample, len(sample) == total)
+    summary["input"]["looked_like"] = looked.reason if looked.format is not None else None
+    write_atomically(out_dir / "report.md", render_report(summary, parameter_units(station.mdb)))
 
 
 def _decode_stream(

@@ -94,6 +94,22 @@ class PassReport:
         self.summary = _summary(summary)
         self._units = units
 
+    def channel_hint(self) -> str | None:
+        """When most received bytes were skipped (no sync, no decodable CADU): check --channel."""
+        s = self.summary
+        source = s.input or {}
+        received = source.get("octets") or s.octets_received
+        skipped = s.link_physical["bytes_skipped"]
+        if not received or skipped <= received / 2:
+            return None
+        hint = f"most bytes were skipped ({skipped:,} of {received:,} octets): check --channel"
+        looked = source.get("looked_like")
+        if looked:
+            hint += f" (this file looked like {looked})"
+        elif "looked_like" not in source:
+            hint += " (the probe's and the ground's channels must match)"
+        return hint
+
     # -- report.md ---------------------------------------------------------------------------
     def markdown(self) -> str:
         """``report.md``: a short human report of the pass."""
@@ -104,6 +120,9 @@ class PassReport:
             f"Received {t.messages_received} messages ({s.octets_received:,} octets), "
             f"{t.messages_lost} lost in transport, in {s.elapsed_s} s."
         )
+        hint = self.channel_hint()
+        if hint is not None:
+            lines += ["", f"**{hint[0].upper()}{hint[1:]}.**"]
         lines += self._images_section() + self._navigation_section()
         lines += self._link_section() + self._housekeeping_section()
         lines += ["", "## Packets by APID", ""]
@@ -199,6 +218,9 @@ class PassReport:
             )
         if s.faults:
             lines.append("faults: " + ", ".join(f"{k} {v}" for k, v in s.faults.items()))
+        hint = self.channel_hint()
+        if hint is not None:
+            lines.append(f"hint: {hint}")
         return "\n".join(lines) + "\n"
 
     def _virtual_channel_rows(self) -> list[str]:
@@ -242,6 +264,9 @@ class PassReport:
                 f"{physical['uncorrectable']} uncorrectable, {physical['crc_failures']} CRC failures"
             )
         lines.append(f"  faults: {s.faults or 'none'}")
+        hint = self.channel_hint()
+        if hint is not None:
+            lines.append(f"  hint: {hint}")
         return "\n".join(lines) + "\n"
 
     def ground_brief(self) -> str:

@@ -179,3 +179,30 @@ def test_decode_and_replay_refuse_a_newer_recording_alike(tmp_path: Path, packet
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"paleblue: {command}: ") and "format version 2 is newer" in line
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_a_cadu_file_decoded_with_the_wrong_channel_hints_at_the_channel(tmp_path: Path, packets) -> None:
+    from groundstation.pass_report import PassReport
+
+    source = tmp_path / "pass.cadu"
+    source.write_bytes(_cadus(packets) * 3)
+    out = tmp_path / "out"
+    summary = decode_file(source, out, "cadu", preset("aos-rs-i4"), channel_name="aos-rs-i4")
+    assert summary["link"]["cadu"]["physical"]["bytes_skipped"] > source.stat().st_size / 2
+    assert "tm-rs-i5" in summary["input"]["looked_like"]
+    hint = PassReport(summary).channel_hint()
+    assert hint.startswith("most bytes were skipped (") and "check --channel" in hint
+    assert "this file looked like CADUs" in hint and "tm-rs-i5" in hint
+    assert f"hint: {hint}" in PassReport(summary).decode_table().splitlines()
+    assert "check --channel (this file looked like CADUs" in (out / "report.md").read_text()
+
+
+def test_a_cadu_file_decoded_with_its_channel_gives_no_hint(tmp_path: Path, packets) -> None:
+    from groundstation.pass_report import PassReport
+
+    source = tmp_path / "pass.cadu"
+    source.write_bytes(_cadus(packets))
+    summary = decode_file(source, tmp_path / "out", "cadu", preset())
+    assert "looked_like" not in summary["input"]
+    assert PassReport(summary).channel_hint() is None
+    assert "skipped" not in (tmp_path / "out" / "report.md").read_text()

@@ -78,3 +78,12 @@ def test_decode_table_lists_each_apid_and_image() -> None:
     for name, count in summary["packets_by_apid"].items():
         assert any(line.split()[:2] == [name, str(count)] for line in table)
     assert sum(line.startswith("image ") for line in table) == len(summary["images"])
+
+
+def test_a_live_pass_with_most_bytes_skipped_says_check_the_channel(tmp_path: Path) -> None:
+    summary, _ = _golden("run-tianwen1-seed7.json")
+    summary["link"]["cadu"]["physical"]["bytes_skipped"] = summary["octets_received"] - 10
+    hint = "check --channel (the probe's and the ground's channels must match)"
+    assert hint in PassReport(summary).channel_hint()
+    assert f"{hint}.**" in render_report(summary)
+    assert PassReport(summary).run_lines(tmp_path, 1.0).splitlines()[-1].startswith("  hint: most bytes")
