@@ -42,6 +42,7 @@ EXIT_CODES = {
     EXIT_NOTHING_RECOGNISED: "nothing recognised",
 }
 
+DAMAGE_LISTED = 10  # damaged stretches of a recording listed in the summary (all are counted)
 SKIPPED_HINT_FRACTION = 0.5  # more of the file skipped than this: the channel is likely wrong
 _LAYER_OF_FORMAT = {"cadu": Layer.CADUS, "frames": Layer.FRAMES, "packets": Layer.PACKETS}
 
@@ -136,9 +137,10 @@ def decode_file(
         sink = open(export_packets, "wb")  # noqa: SIM115 (closed in finally)
         station.packet_sink = lambda packet: sink.write(packet.pack())  # type: ignore[union-attr]
     stopped_at: dict | None = None
+    damage: list[dict] = []
     try:
         if chosen == "recording":
-            stopped_at = _decode_recording(path, station, chunk_size, tick, stop)
+            stopped_at = _decode_recording(path, station, chunk_size, tick, stop, damage)
         elif chosen is not None:
             stopped_at = _decode_stream(
                 path, station, _LAYER_OF_FORMAT[chosen], chunk_size, tick, progress, stop
@@ -149,32 +151,49 @@ def decode_file(
             sink.close()
         if services is not None:
             services.close()
-    summary["input"] = {
-        "path": str(path),
-        "format": chosen,
-        "octets": total,
-        "channel": channel_to_dict(used),
-    }
-    if detection is not None:
-        summary["input"]["detection"] = detection.reason
-    if channel_note:
-        summary["input"]["channel_source"] = channel_note
-    if stopped_at is not None:
-        summary["input"]["interrupted"] = stopped_at
+    summary["input"] = _input_of(path, chosen, total, used, detection, channel_note, stopped_at, damage)
     if chosen == "cadu":
-        _hint_at_the_channel(summary, sample, station, out_dir)
+        _hint_at_the_channel(summary, sample)
+    if damage or "looked_like" in summary["input"]:  # report.md then says it too
+        write_atomically(out_dir / "report.md", render_report(summary, parameter_units(station.mdb)))
     return summary
 
 
-def _hint_at_the_channel(summary: dict, sample: bytes, station: GroundStation, out_dir: Path) -> None:
+def _input_of(
+    path: Path,
+    chosen: str | None,
+    total: int,
+    used: PhysicalChannelConfig,
+    detection,
+    channel_note: str,
+    stopped_at: dict | None,
+    damage: list[dict],
+) -> dict:
+    """``summary["input"]``: what was decoded, how it was chosen, and how far it got."""
+    described: dict = {"path": str(path), "format": chosen, "octets": total, "channel": channel_to_dict(used)}
+    if detection is not None:
+        described["detection"] = detection.reason
+    if channel_note:
+        described["channel_source"] = channel_note
+    if stopped_at is not None:
+        described["interrupted"] = stopped_at
+    if damage:
+        described["recording_damage"] = {
+            "stretches": len(damage),
+            "octets_skipped": sum(d["length"] for d in damage),
+            "first": damage[:DAMAGE_LISTED],
+        }
+    return described
+
+
+def _hint_at_the_channel(summary: dict, sample: bytes) -> None:
     """Most of a CADU file skipped: the channel is likely wrong, so say what the file looks like
-    (``input.looked_like``, every shipped preset tried) and write report.md again with the hint."""
+    (``input.looked_like``, every shipped preset tried)."""
     total = summary["input"]["octets"]
     if summary["link"]["cadu"]["physical"]["bytes_skipped"] <= SKIPPED_HINT_FRACTION * total:
         return
     looked = detect(sample, len(sample) == total)
     summary["input"]["looked_like"] = looked.reason if looked.format is not None else None
-    write_atomically(out_dir / "report.md", render_report(summary, parameter_units(station.mdb)))
 
 
 def _decode_stream(
@@ -215,9 +234,11 @@ def _decode_recording(
     chunk_size: int,
     tick: Callable[[], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    damage: list[dict] | None = None,
 ) -> dict | None:
     """Replay a recording's downlink units into the station exactly as they were received; the
-    units read if ``stop()`` ended it early, else None."""
+    units read if ``stop()`` ended it early, else None. Each damaged stretch skipped (torn,
+    corrupt) is appended to ``damage`` as its offset, length and reason."""
     from groundstation.recording_reader import RecordingReader
 
     batch = MessageBatch(station)  # a few packets a message: decoded joined, with the same effects
@@ -225,6 +246,8 @@ def _decode_recording(
     def skipped(item) -> None:
         batch.flush()  # what came before the skipped bytes is handled before they are recorded
         station.faults.record("recording bytes skipped", f"{item.length} at {item.offset}: {item.reason}")
+        if damage is not None:
+            damage.append({"offset": item.offset, "length": item.length, "reason": item.reason})
 
     stopped_at = None
     with RecordingReader(path, chunk_size=chunk_size, on_skip=skipped, salvage=True) as reader:

@@ -110,6 +110,22 @@ class PassReport:
             hint += " (the probe's and the ground's channels must match)"
         return hint
 
+    def damage_lines(self) -> list[str]:
+        """A damaged recording: how much was skipped, and where and why (the first stretches)."""
+        damage = (self.summary.input or {}).get("recording_damage")
+        if not damage:
+            return []
+        lines = [
+            f"recording damaged: {damage['octets_skipped']:,} octets skipped "
+            f"in {damage['stretches']} stretch(es)"
+        ]
+        lines += [
+            f"  {d['length']:,} octets at offset {d['offset']:,}: {d['reason']}" for d in damage["first"]
+        ]
+        if damage["stretches"] > len(damage["first"]):
+            lines.append(f"  ... and {damage['stretches'] - len(damage['first'])} more (see -v)")
+        return lines
+
     # -- report.md ---------------------------------------------------------------------------
     def markdown(self) -> str:
         """``report.md``: a short human report of the pass."""
@@ -129,6 +145,9 @@ class PassReport:
         lines += [f"- {k}: {v} packets" for k, v in s.packets_by_apid.items()]
         lines += ["", "## Faults", ""]
         lines += [f"- {k}: {v}" for k, v in s.faults.items()] or ["- none"]
+        damage = self.damage_lines()
+        if damage:
+            lines += ["", "## Recording damage", "", *(f"- {line.strip()}" for line in damage)]
         return "\n".join(lines) + "\n"
 
     def _images_section(self) -> list[str]:
@@ -218,6 +237,7 @@ class PassReport:
             )
         if s.faults:
             lines.append("faults: " + ", ".join(f"{k} {v}" for k, v in s.faults.items()))
+        lines += self.damage_lines()
         hint = self.channel_hint()
         if hint is not None:
             lines.append(f"hint: {hint}")

@@ -206,3 +206,26 @@ def test_a_cadu_file_decoded_with_its_channel_gives_no_hint(tmp_path: Path, pack
     assert "looked_like" not in summary["input"]
     assert PassReport(summary).channel_hint() is None
     assert "skipped" not in (tmp_path / "out" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("damage", ["torn", "corrupt"])
+def test_a_damaged_recording_says_where_and_why_without_verbose(tmp_path: Path, damage: str) -> None:
+    from groundstation.pass_report import PassReport
+
+    golden = Path(__file__).resolve().parents[1] / "fixtures" / "golden" / "longjiang2-ccsds121.rec"
+    data = bytearray(golden.read_bytes())
+    if damage == "torn":
+        data = data[:300_000]
+    else:
+        data[100_000:100_050] = b"\xff" * 50
+    source = tmp_path / "damaged.rec"
+    source.write_bytes(bytes(data))
+    summary = decode_file(source, tmp_path / "out")
+    found = summary["input"]["recording_damage"]
+    assert found["stretches"] == 1 and found["octets_skipped"] == found["first"][0]["length"] > 0
+    first = found["first"][0]
+    reason = "torn" if damage == "torn" else "CRC-32 mismatch"
+    assert reason in first["reason"]
+    where = f"octets at offset {first['offset']:,}: {first['reason']}"
+    assert any(where in line for line in PassReport(summary).decode_table().splitlines())
+    assert where in (tmp_path / "out" / "report.md").read_text()
