@@ -155,7 +155,8 @@ def decode_file(
     if chosen == "cadu":
         _hint_at_the_channel(summary, sample)
     if damage or "looked_like" in summary["input"]:  # report.md then says it too
-        write_atomically(out_dir / "report.md", render_report(summary, parameter_units(station.mdb)))
+        report = render_report(summary, parameter_units(station.mdb), station.events.path.exists())
+        write_atomically(out_dir / "report.md", report)
     return summary
 
 

@@ -90,9 +90,12 @@ class PassReport:
     """Renders one pass's summary for people; housekeeping values with their mission-database
     units (``units``; paleblue's own database when not given)."""
 
-    def __init__(self, summary: PassSummary | dict, units: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, summary: PassSummary | dict, units: Mapping[str, str] | None = None, events_log: bool = False
+    ) -> None:
         self.summary = _summary(summary)
         self._units = units
+        self._events_log = events_log  # an events.log was written: the report may point to it
 
     def channel_hint(self) -> str | None:
         """When most received bytes were skipped (no sync, no decodable CADU): check --channel."""
@@ -202,7 +205,8 @@ class PassReport:
             "## Housekeeping (latest engineering values; limit level 0 nominal, 1 yellow, 2 red)",
             "",
             f"{telemetry['counters'].get('housekeeping', 0)} housekeeping reports, "
-            f"{telemetry['events']} events, {telemetry['alarms']} alarm transitions (see events.log).",
+            f"{telemetry['events']} events, {telemetry['alarms']} alarm transitions"
+            + (" (see events.log)." if self._events_log else "."),
             "",
         ] + [
             f"- {name}: {_with_unit(value, units.get(name, ''))}"
@@ -310,6 +314,9 @@ def _with_unit(value: object, unit: str) -> str:
     return f"{text} {unit}" if unit else text
 
 
-def render_report(summary: PassSummary | dict, units: Mapping[str, str] | None = None) -> str:
-    """``report.md`` of a pass (housekeeping ``units`` by parameter: paleblue's own by default)."""
-    return PassReport(summary, units).markdown()
+def render_report(
+    summary: PassSummary | dict, units: Mapping[str, str] | None = None, events_log: bool = False
+) -> str:
+    """``report.md`` of a pass (housekeeping ``units`` by parameter: paleblue's own by default);
+    ``events_log``: an ``events.log`` was written beside it, so the report points to it."""
+    return PassReport(summary, units, events_log).markdown()

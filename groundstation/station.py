@@ -328,7 +328,8 @@ class GroundStation:
         summary = summarize(self)
         as_dict = summary.as_dict()
         write_atomically(self.out_dir / "summary.json", json.dumps(as_dict, indent=2, default=repr) + "\n")
-        write_atomically(self.out_dir / "report.md", render_report(summary, parameter_units(self.mdb)))
+        report = render_report(summary, parameter_units(self.mdb), self.events.path.exists())
+        write_atomically(self.out_dir / "report.md", report)
         return as_dict
 
     def _flush_everything(self) -> None:

@@ -7,7 +7,9 @@ import json
 import re
 from pathlib import Path
 
+from emulator.flight_software import FlightSoftware
 from groundstation.pass_report import PassReport, render_report
+from groundstation.station import GroundStation
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 
@@ -87,3 +89,23 @@ def test_a_live_pass_with_most_bytes_skipped_says_check_the_channel(tmp_path: Pa
     assert hint in PassReport(summary).channel_hint()
     assert f"{hint}.**" in render_report(summary)
     assert PassReport(summary).run_lines(tmp_path, 1.0).splitlines()[-1].startswith("  hint: most bytes")
+
+
+def test_report_md_points_to_events_log_only_when_there_is_one() -> None:
+    summary, _ = _golden("run-tianwen1-seed7.json")
+    assert "events.log" not in render_report(summary)
+    assert "alarm transitions (see events.log)." in render_report(summary, events_log=True)
+
+
+def test_a_pass_without_events_writes_no_events_log_and_its_report_does_not_mention_one(
+    tmp_path: Path,
+) -> None:
+    station = GroundStation(tmp_path, write_products=False)
+    station.handle_packet_stream(b"".join(FlightSoftware(station.mdb).tick(2.1e9)))
+    station.finish()
+    report = (tmp_path / "report.md").read_text()
+    assert "housekeeping reports" in report  # the section that used to say "see events.log"
+    assert not (tmp_path / "events.log").exists() and "events.log" not in report
+    station.events.write_line("2026-01-01T00:00:00.000+00:00 EVENT INFO TEST")
+    station.finish()
+    assert "(see events.log)." in (tmp_path / "report.md").read_text()
