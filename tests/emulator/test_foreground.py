@@ -36,6 +36,9 @@ def test_arm_camera_shows_capsule_flag_and_a_blue_earth() -> None:
     assert dot[:, 2].mean() > dot[:, 0].mean()
     sky = look[round(v) + 20 : round(v) + 60, round(u) - 20 : round(u) + 20]
     assert np.median(sky) <= 3  # the lift is local: the sky around stays black
+    moon = first.truth["bodies"]["moon"]  # a few electrons, below the noise: not dressed up as a dot
+    mu, mv = moon.get("photocentre_px") or moon["centre_px"]
+    assert look[round(mv) - 1 : round(mv) + 2, round(mu) - 1 : round(mu) + 2].max() < 40
     # No star is listed behind the capsule.
     mask_frames = [f.truth["stars"] for f in frames.values()]
     assert all(isinstance(stars, list) for stars in mask_frames)
