@@ -26,6 +26,7 @@ from construct import BitsInteger, BitStruct, Flag
 from protocols.errors import DecodeError
 from protocols.link.channel_config import MPDU_HEADER_LENGTH, FrameType, PhysicalChannelConfig
 from protocols.link.frame_trailer import check_length_and_fecf, close_frame
+from protocols.link.frame_view import FrameView
 
 LAYER = "aos-frame"
 VERSION = 1
@@ -111,23 +112,11 @@ def routing_for(config: PhysicalChannelConfig) -> Callable[[bytes], tuple[int, i
 
 
 @dataclass(frozen=True, slots=True)
-class AosFrame:
+class AosFrame(FrameView):
     header: AosHeader
     first_header_pointer: int
     packet_zone: bytes
     ocf: bytes | None = None
-
-    @property
-    def vcid(self) -> int:
-        return self.header.vcid
-
-    @property
-    def vc_frame_count(self) -> int:
-        return self.header.vc_frame_count
-
-    @property
-    def mc_frame_count(self) -> None:
-        return None  # AOS has no master channel frame count
 
 
 def pack_frame(

@@ -25,6 +25,7 @@ from construct import BitsInteger, BitStruct, Flag
 from protocols.errors import DecodeError
 from protocols.link.channel_config import FrameType, PhysicalChannelConfig
 from protocols.link.frame_trailer import check_length_and_fecf, close_frame
+from protocols.link.frame_view import FrameView
 
 LAYER = "tm-frame"
 VERSION = 0
@@ -112,21 +113,13 @@ def unpack_routing_fast(frame: bytes) -> tuple[int, int, int, int, int, int]:
 
 
 @dataclass(frozen=True, slots=True)
-class TmFrame:
+class TmFrame(FrameView):
     """One decoded TM frame; ``packet_zone`` is the data field after any secondary header."""
 
     header: TmHeader
     packet_zone: bytes
     secondary_header: bytes = b""  # the secondary header data, after its identification octet
     ocf: bytes | None = None
-
-    @property
-    def vcid(self) -> int:
-        return self.header.vcid
-
-    @property
-    def vc_frame_count(self) -> int:
-        return self.header.vc_frame_count
 
     @property
     def mc_frame_count(self) -> int:

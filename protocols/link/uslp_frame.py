@@ -49,6 +49,7 @@ from protocols.link.channel_config import (
     PhysicalChannelConfig,
 )
 from protocols.link.frame_trailer import close_frame
+from protocols.link.frame_view import FrameView
 
 LAYER = "uslp-frame"
 VERSION = 0b1100
@@ -160,7 +161,7 @@ def unpack_header_fast(data: bytes | memoryview, offset: int = 0) -> UslpHeader:
 
 
 @dataclass(frozen=True, slots=True)
-class UslpFrame:
+class UslpFrame(FrameView):
     header: UslpHeader
     construction_rule: int
     upid: int
@@ -168,18 +169,6 @@ class UslpFrame:
     packet_zone: bytes
     insert_zone: bytes = b""
     ocf: bytes | None = None
-
-    @property
-    def vcid(self) -> int:
-        return self.header.vcid
-
-    @property
-    def vc_frame_count(self) -> int:
-        return self.header.vc_frame_count
-
-    @property
-    def mc_frame_count(self) -> None:
-        return None  # USLP has no master channel frame count
 
 
 def _check_config(config: PhysicalChannelConfig) -> None:

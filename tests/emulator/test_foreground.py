@@ -29,6 +29,16 @@ def test_arm_camera_shows_capsule_flag_and_a_blue_earth() -> None:
     core = composite_radiance_factor(frames)[round(v) - 1 : round(v) + 2, round(u) - 1 : round(u) + 2]
     mean = core.reshape(-1, 3).mean(axis=0)
     assert mean[2] > mean[0] > 0.0
+    # ... and the quick-look shows it: a point-like body gets its own display level (a small blue
+    # dot as published), though it is about a hundred times fainter than the sunlit capsule.
+    dot = look[round(v) - 1 : round(v) + 2, round(u) - 1 : round(u) + 2].reshape(-1, 3)
+    assert dot.max() >= 100, f"Earth dot {dot.tolist()}"
+    assert dot[:, 2].mean() > dot[:, 0].mean()
+    sky = look[round(v) + 20 : round(v) + 60, round(u) - 20 : round(u) + 20]
+    assert np.median(sky) <= 3  # the lift is local: the sky around stays black
+    moon = first.truth["bodies"]["moon"]  # a few electrons, below the noise: not dressed up as a dot
+    mu, mv = moon.get("photocentre_px") or moon["centre_px"]
+    assert look[round(mv) - 1 : round(mv) + 2, round(mu) - 1 : round(mu) + 2].max() < 40
     # No star is listed behind the capsule.
     mask_frames = [f.truth["stars"] for f in frames.values()]
     assert all(isinstance(stars, list) for stars in mask_frames)

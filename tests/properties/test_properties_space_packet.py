@@ -44,6 +44,7 @@ from tests.properties.strategies import (
     packet_lists,
     space_packets,
 )
+from tests.properties.tiling import assert_tiles
 
 
 def decode_stream(
@@ -86,19 +87,6 @@ def test_any_bytes_give_a_packet_or_a_decode_error(data: bytes) -> None:
 def test_any_chunking_gives_the_same_output(packets: list[SpacePacket], tail: bytes, cuts: list[int]) -> None:
     stream = b"".join(p.pack() for p in packets) + tail
     assert decode_stream(stream, cuts) == decode_stream(stream)
-
-
-def assert_tiles(stream: bytes, units: list[SpacePacket | SkippedBytes]) -> None:
-    covered = 0
-    for unit in units:
-        if isinstance(unit, SkippedBytes):
-            assert unit.offset == covered and unit.length > 0
-            covered += unit.length
-        else:
-            packed = unit.pack()
-            assert stream[covered : covered + len(packed)] == packed
-            covered += len(packed)
-    assert covered == len(stream)
 
 
 @given(st.data(), packet_lists)

@@ -27,6 +27,7 @@ from protocols.packets.space_packet import (
 )
 from protocols.packets.time_code import CucTime
 from protocols.pus.packets import TmSecondaryHeader, pack_tm_packet
+from tests.properties.tiling import assert_tiles
 
 
 def mission_packets(count: int, seed: int, equal_length: bool = False) -> list[bytes]:
@@ -64,19 +65,6 @@ def packets_of(units: list) -> list[bytes]:
 
 def skipped_octets(units: list) -> int:
     return sum(u.length for u in units if isinstance(u, SkippedBytes))
-
-
-def assert_tiles(stream: bytes, units: list) -> None:
-    covered = 0
-    for unit in units:
-        if isinstance(unit, SkippedBytes):
-            assert unit.offset == covered and unit.length > 0
-            covered += unit.length
-        else:
-            packed = unit.pack()
-            assert stream[covered : covered + len(packed)] == packed
-            covered += len(packed)
-    assert covered == len(stream)
 
 
 def set_length_zero(packet: bytes) -> bytes:
