@@ -12,6 +12,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -91,8 +92,15 @@ def main(argv: list[str] | None = None, prog: str = "python -m fuzzing") -> int:
         return 0
     if args.command == "decoders":
         return _decoders(args)
+    return _stream(args, prog)
+
+
+def _stream(args: argparse.Namespace, prog: str) -> int:
+    """A stream campaign whose report is written however it ends: SIGINT or SIGTERM stops it
+    between two messages, every message sent is counted, one line says so, exit 130 or 143."""
     from fuzzing.stream_fuzz import check_summary_file, fuzz_stream, fuzz_stream_local
 
+    stop, signals = _stop_on_signals()
     if args.local or args.to is None:
         result = fuzz_stream_local(
             args.out,
@@ -101,6 +109,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m fuzzing") -> int:
             args.mutation_rate,
             args.source,
             oversized_rate=args.oversized_rate,
+            stop=stop,
         )
     else:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -113,14 +122,24 @@ def main(argv: list[str] | None = None, prog: str = "python -m fuzzing") -> int:
             args.mutation_rate,
             log_path=args.out / "mutations.jsonl",
             oversized_rate=args.oversized_rate,
+            stop=stop,
         )
         if args.summary is not None and not result.interrupted:
-            check_summary_file(result, args.summary, written_after=started, wait_s=args.summary_wait)
+            check_summary_file(
+                result, args.summary, written_after=started, wait_s=args.summary_wait, stop=stop
+            )
         (args.out / "stream_fuzz.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     print(json.dumps(result.as_dict(), indent=2))
+    if result.interrupted or signals:
+        signum = signals[0] if signals else signal.SIGINT
+        verdict = result.verdict().replace(", interrupted", "", 1)
+        print(
+            f"{prog} stream: interrupted by {signal.Signals(signum).name}; {verdict}; "
+            f"the report is in {args.out / 'stream_fuzz.json'}",
+            file=sys.stderr,
+        )
+        return 128 + signum
     print(result.verdict(), file=sys.stderr)
-    if result.interrupted:
-        return 130
     return 1 if result.ok is False else 0
 
 
@@ -134,6 +153,21 @@ def _interrupt_on_sigterm() -> list[int]:
 
     signal.signal(signal.SIGTERM, handler)
     return received
+
+
+def _stop_on_signals() -> tuple[threading.Event, list[int]]:
+    """SIGINT and SIGTERM stop a stream campaign between two messages (so every message sent is
+    counted); the list holds the first signal once one came, later ones change nothing."""
+    stop, received = threading.Event(), []
+
+    def handler(signum: int, frame: object) -> None:
+        if not received:
+            received.append(signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop, received
 
 
 def _decoders(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import random
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -230,6 +231,7 @@ def fuzz_stream(
     max_messages: int | None = None,
     oversized_rate: float = 0.0,
     oversized_octets: int = OVERSIZED_OCTETS,
+    stop: threading.Event | None = None,
 ) -> StreamFuzzReport:
     """Replay the source, mutated, into whatever subscribes at ``to`` (we bind) for ``seconds``.
 
@@ -238,7 +240,9 @@ def fuzz_stream(
     drops the connection): after one, nothing more is sent until the station has subscribed again,
     so the refused message is all it loses. Each mutated message is
     logged as one JSON line to ``log_path``. ``station_alive`` (our station: its process is
-    running) is polled between messages; the run stops early if it turns False.
+    running) is polled between messages; the run stops early if it turns False. ``stop`` (set by
+    a signal handler) ends the run between two messages, ``interrupted``, like Ctrl-C: every
+    message sent is counted.
     """
     rng = random.Random(seed)
     mutator = Mutator(rng, kinds=PAYLOAD_MUTATIONS)
@@ -251,7 +255,15 @@ def fuzz_stream(
     publisher = Publisher(to, send_high_water_mark=SEND_HIGH_WATER_MARK)
     log_file = open(log_path, "w") if log_path else None  # noqa: SIM115 - closed in finally
     try:
-        if not publisher.wait_for_topics([TOPIC_DOWNLINK], timeout_s=subscriber_timeout_s):
+        try:
+            subscribed = publisher.wait_for_topics([TOPIC_DOWNLINK], stop, timeout_s=subscriber_timeout_s)
+        except KeyboardInterrupt:  # stopped before anything was sent
+            report.interrupted = True
+            return report
+        if not subscribed and stop is not None and stop.is_set():
+            report.interrupted = True
+            return report
+        if not subscribed:
             report.discrepancies.append(f"no subscriber connected to {to} within {subscriber_timeout_s} s")
             return report
         started = time.monotonic()
@@ -260,13 +272,17 @@ def fuzz_stream(
             for sequence, (layer, payload) in enumerate(_forever(source_units, report)):
                 if time.monotonic() > deadline or (max_messages is not None and sequence >= max_messages):
                     break
+                if stop is not None and stop.is_set():
+                    report.interrupted = True
+                    break
                 if station_alive is not None and sequence % 20 == 0 and not station_alive():
                     report.station_alive = False
                     break
                 parts = [TOPIC_DOWNLINK, Envelope(layer, session, sequence).pack(), payload]
                 to_send, log = [parts], []
                 if oversized_rate and rng.random() < oversized_rate:
-                    if not publisher.send(_oversized(parts, oversized_octets), deadline=deadline + 10):
+                    if not publisher.send(_oversized(parts, oversized_octets), stop, deadline + 10):
+                        _stopped(stop)
                         report.discrepancies.append("subscriber stopped reading: send timed out")
                         return report
                     report.messages_sent += 1
@@ -276,7 +292,8 @@ def fuzz_stream(
                         log_file.write(
                             json.dumps({"sequence": sequence, "mutations": [{"kind": "oversized"}]}) + "\n"
                         )
-                    if not publisher.wait_for_topics([TOPIC_DOWNLINK], timeout_s=subscriber_timeout_s):
+                    if not publisher.wait_for_topics([TOPIC_DOWNLINK], stop, subscriber_timeout_s):
+                        _stopped(stop)
                         report.discrepancies.append(
                             "the subscriber did not come back after an oversized message"
                         )
@@ -291,7 +308,8 @@ def fuzz_stream(
                     if log_file:
                         log_file.write(json.dumps({"sequence": sequence, "mutations": log}) + "\n")
                 for message in to_send:
-                    if not publisher.send(message, deadline=deadline + 10):
+                    if not publisher.send(message, stop, deadline + 10):
+                        _stopped(stop)
                         report.discrepancies.append("subscriber stopped reading: send timed out")
                         return report
                     model.observe(message)
@@ -307,6 +325,12 @@ def fuzz_stream(
             log_file.close()
         publisher.close()
     return report
+
+
+def _stopped(stop: threading.Event | None) -> None:
+    """A send gave up because ``stop`` was set: end the run as Ctrl-C would (nothing was sent)."""
+    if stop is not None and stop.is_set():
+        raise KeyboardInterrupt
 
 
 def _forever(units: list[tuple[Layer, bytes]], report: StreamFuzzReport) -> Iterator[tuple[Layer, bytes]]:
@@ -349,15 +373,26 @@ def check_station_summary(expected: ExpectedCounters, summary: dict) -> list[str
     return problems
 
 
-def check_summary_file(report: StreamFuzzReport, path: Path, *, written_after: float, wait_s: float) -> None:
+def check_summary_file(
+    report: StreamFuzzReport,
+    path: Path,
+    *,
+    written_after: float,
+    wait_s: float,
+    stop: threading.Event | None = None,
+) -> None:
     """Check a station's ``summary.json`` (written after ``written_after``, a ``time.time()``).
 
     Waits up to ``wait_s`` for the station to write it (it does so when it stops); a file that
-    never comes, or that is not a summary, is a discrepancy, never a pass.
+    never comes, or that is not a summary, is a discrepancy, never a pass. ``stop`` set while
+    waiting ends the wait: the report is ``interrupted`` and nothing was checked.
     """
     path = Path(path)
     deadline = time.monotonic() + wait_s
     while not (path.exists() and path.stat().st_mtime >= written_after):
+        if stop is not None and stop.is_set():
+            report.interrupted = True
+            return
         if time.monotonic() > deadline:
             report.discrepancies.append(f"{path} was not written within {wait_s:g} s of the run")
             return
@@ -391,6 +426,7 @@ def _station_process(endpoint: str, out_dir: str, stop, received, peak_rss_kb) -
 
     logging.getLogger("paleblue").setLevel(logging.ERROR)
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())  # terminated: still a summary
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches us too: the parent stops us
 
     def count(parts: list[bytes], receive_ns: int) -> None:
         with received.get_lock():
@@ -416,6 +452,22 @@ def _peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
 
 
+def _start_ignoring_sigint(process: multiprocessing.process.BaseProcess) -> None:
+    """Start a spawned child with SIGINT ignored from its first instruction (an ignored signal stays
+    ignored across exec): a terminal's Ctrl-C reaches the whole process group, and the parent, not
+    the signal, stops the child, so it still writes its summary."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():  # no signals to handle there
+        process.start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def fuzz_stream_local(
     out_dir: Path,
     seconds: float,
@@ -426,6 +478,7 @@ def fuzz_stream_local(
     drain_timeout_s: float = 60.0,
     max_messages: int | None = None,
     oversized_rate: float = 0.0,
+    stop: threading.Event | None = None,
 ) -> StreamFuzzReport:
     """Start our ground station in a child process, fuzz it, stop it, and check its summary.
 
@@ -435,13 +488,15 @@ def fuzz_stream_local(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context = multiprocessing.get_context("spawn")
-    stop, received, peak_rss_kb = context.Event(), context.Value("q", 0), context.Value("q", 0)
+    station_stop, received, peak_rss_kb = context.Event(), context.Value("q", 0), context.Value("q", 0)
     endpoint = free_endpoint()
     station_dir = out_dir / "station"
     process = context.Process(
-        target=_station_process, args=(endpoint, str(station_dir), stop, received, peak_rss_kb), daemon=True
+        target=_station_process,
+        args=(endpoint, str(station_dir), station_stop, received, peak_rss_kb),
+        daemon=True,
     )
-    process.start()
+    _start_ignoring_sigint(process)
     try:
         report = fuzz_stream(
             source,
@@ -453,17 +508,21 @@ def fuzz_stream_local(
             station_alive=process.is_alive,
             max_messages=max_messages,
             oversized_rate=oversized_rate,
+            stop=stop,
         )
         deadline = time.monotonic() + drain_timeout_s
-        while received.value < report.expected.messages_delivered and process.is_alive():
-            if time.monotonic() > deadline:
-                report.discrepancies.append(
-                    f"station received {received.value} of {report.expected.messages_delivered} messages"
-                )
-                break
-            time.sleep(0.05)
+        try:
+            while received.value < report.expected.messages_delivered and process.is_alive():
+                if time.monotonic() > deadline:
+                    report.discrepancies.append(
+                        f"station received {received.value} of {report.expected.messages_delivered} messages"
+                    )
+                    break
+                time.sleep(0.05)
+        except KeyboardInterrupt:  # a second interrupt: stop waiting, the summary says what arrived
+            report.interrupted = True
         report.station_alive = process.is_alive() if report.station_alive is not False else False
-        stop.set()
+        station_stop.set()
         process.join(drain_timeout_s)
     finally:
         if process.is_alive():
@@ -473,8 +532,8 @@ def fuzz_stream_local(
     summary_path = station_dir / "summary.json"
     if not summary_path.exists():
         report.discrepancies.append(f"station wrote no {summary_path} (exit code {process.exitcode})")
-        return report
-    report.summary = json.loads(summary_path.read_text())
-    report.discrepancies += check_station_summary(report.expected, report.summary)
+    else:
+        report.summary = json.loads(summary_path.read_text())
+        report.discrepancies += check_station_summary(report.expected, report.summary)
     (out_dir / "stream_fuzz.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     return report
