@@ -3,7 +3,9 @@
 PDUs arrive in space packets on APID CFDP; replies (ACK, NAK, Finished) go up
 the uplink through ``send_pdu``. While a transaction is open the station
 writes ``<name>-partial.png`` at most once a second, with the octets still
-missing drawn as a grey hatch; when the file is complete and its CFDP checksum
+missing drawn as a grey hatch, and once more when the pass ends with it open (an
+interrupt or a timeout): the summary then lists the open transfer, what arrived
+and the octet ranges missing. When the file is complete and its CFDP checksum
 verified, the image is handed over for the final products.
 """
 
@@ -34,6 +36,7 @@ MAX_PDU_LENGTH = TC_FRAME_MAX_DATA - PRIMARY_HEADER_LENGTH
 PARTIAL_EVERY_S = 1.0
 PROGRESS_EVERY_S = 1.0
 SILENCE_IS_OUTAGE_S = 1.0  # no downlink for this long: the pass is over, freeze the CFDP timers
+MISSING_RANGES_SHOWN = 32  # an open transfer's missing octet ranges listed in the summary
 
 
 class ImageFileReception:
@@ -61,6 +64,8 @@ class ImageFileReception:
         self.suspended = False
         self.outages = 0
         self.partial_images_written = 0
+        self._partial_names: dict[tuple[int, int], str] = {}  # open transactions' partial images
+        self._no_partial: dict[tuple[int, int], str] = {}  # why an open transaction has none
 
     def handle(self, pdu: bytes) -> None:
         self.entity.handle(pdu)
@@ -97,17 +102,23 @@ class ImageFileReception:
     def _on_segment(self, tid: tuple[int, int], offset: int, data: bytes) -> None:
         self._dirty.add(tid)
 
-    def _write_partial(self, tid: tuple[int, int]) -> None:
+    def _write_partial(self, tid: tuple[int, int]) -> str | None:
+        """Write the open transaction's partial image; its file name, or why there is none."""
         receiver = self.entity.transactions.get(tid)
         if receiver is None or receiver.ended:
-            return
+            return None
         partial = receiver.partial_bytes()
         try:
             header, compression, start = unpack_image_header(partial)
         except DecodeError:
-            return  # the header octets have not arrived yet
-        if compression != Compression.NONE or len(partial) != start + header.image_octets:
-            return  # a compressed image cannot be shown before it is whole
+            self._no_partial[tid] = "the image file's header has not arrived"
+            return None
+        if compression != Compression.NONE:
+            self._no_partial[tid] = "a compressed image cannot be shown before it is whole"
+            return None
+        if len(partial) != start + header.image_octets:
+            self._no_partial[tid] = "the image file's size does not match its header"
+            return None
         pixels = np.frombuffer(partial, dtype=_dtype(header), offset=start).reshape(
             header.height, header.width
         )
@@ -120,6 +131,41 @@ class ImageFileReception:
         picture = Image.fromarray(image)
         write_atomically(self.out_dir / name, lambda file: picture.save(file, format="PNG"))
         self.partial_images_written += 1
+        self._partial_names[tid] = name
+        self._no_partial.pop(tid, None)
+        return name
+
+    def close(self) -> None:
+        """End of the pass (its end, a timeout or an interrupt): every transaction still open gets
+        its partial image written as it stands now, the missing ranges hatched."""
+        for receiver in self._open():
+            self._write_partial(receiver.transaction_id)
+        self._dirty.clear()
+
+    def open_transfers(self) -> list[dict]:
+        """The transactions still open: how much of the file arrived, which octet ranges are
+        missing (the first ``MISSING_RANGES_SHOWN``, and how many there are) and the partial image."""
+        out = []
+        for receiver in self._open():
+            progress = receiver.progress()
+            tid = receiver.transaction_id
+            end = progress.file_size if progress.file_size is not None else receiver.received.highest_end
+            missing = receiver.received.gaps(0, end)
+            record = {
+                "transaction": list(tid),
+                "state": progress.state,
+                "file_octets": progress.file_size,
+                "octets_received": progress.bytes_done,
+                "percent_received": round(progress.percent, 1) if progress.file_size is not None else None,
+                "missing_octets": sum(b - a for a, b in missing) if progress.file_size is not None else None,
+                "missing_ranges": [list(r) for r in missing[:MISSING_RANGES_SHOWN]],
+                "missing_range_count": len(missing),
+                "partial_image": self._partial_names.get(tid),
+            }
+            if record["partial_image"] is None:
+                record["no_partial_image"] = self._no_partial.get(tid, "no file data has arrived")
+            out.append(record)
+        return out
 
     def _on_end(self, receiver: FileReceiver) -> None:
         progress = receiver.progress()
@@ -153,7 +199,7 @@ class ImageFileReception:
     def summary(self) -> dict:
         return {
             "transactions": [self.transactions[t] for t in sorted(self.transactions)],
-            "open": [r.progress().line() for r in self._open()],
+            "open": self.open_transfers(),
             "rejections": dict(self.entity.all_rejections()),
             "outages_detected": self.outages,
             "partial_images_written": self.partial_images_written,

@@ -142,7 +142,7 @@ class PassReport:
         hint = self.channel_hint()
         if hint is not None:
             lines += ["", f"**{hint[0].upper()}{hint[1:]}.**"]
-        lines += self._images_section() + self._navigation_section()
+        lines += self._images_section() + self._open_transfers_section() + self._navigation_section()
         lines += self._link_section() + self._housekeeping_section()
         lines += ["", "## Packets by APID", ""]
         lines += [f"- {k}: {v} packets" for k, v in s.packets_by_apid.items()]
@@ -168,6 +168,22 @@ class PassReport:
                 f"{Path(p.files.get('quicklook', '')).name} |"
             )
         return lines
+
+    def open_transfer_lines(self) -> list[str]:
+        """One line per CFDP file transfer still open when the pass ended: what arrived, what is
+        missing, and its partial image."""
+        return [_open_transfer_line(t) for t in self.summary.cfdp.get("open", []) if isinstance(t, dict)]
+
+    def _open_transfers_section(self) -> list[str]:
+        lines = self.open_transfer_lines()
+        if not lines:
+            return []
+        return [
+            "",
+            "## File transfers still open at the end of the pass (CFDP)",
+            "",
+            *(f"- {x}" for x in lines),
+        ]
 
     def _navigation_section(self) -> list[str]:
         lines = ["", "## Optical navigation (measured against truth, pixels)", ""]
@@ -269,15 +285,17 @@ class PassReport:
         return rows
 
     # -- paleblue run / paleblue ground --------------------------------------------------------
-    def run_lines(self, out_dir: Path, elapsed_s: float) -> str:
-        """What ``paleblue run`` prints once both processes are done."""
+    def run_lines(self, out_dir: Path, elapsed_s: float, interrupted: bool = False) -> str:
+        """What ``paleblue run`` prints once both processes are done (or were stopped)."""
         s = self.summary
-        lines = [f"run: finished in {elapsed_s:.1f} s; products in {out_dir.resolve()}"]
+        ended = "interrupted after" if interrupted else "finished in"
+        lines = [f"run: {ended} {elapsed_s:.1f} s; products in {out_dir.resolve()}"]
         for p in s.images:
             lines.append(
                 f"  image {p.image_id}: {p.width}x{p.height} {p.bit_depth}-bit, {_image_state(p)}, "
                 f"sha256 {p.sha256[:16]}…  {p.files.get('quicklook')}"
             )
+        lines += [f"  open transfer: {line}" for line in self.open_transfer_lines()]
         lines.append(f"  report: {out_dir / 'report.md'}   summary: {out_dir / 'summary.json'}")
         lines.append(f"  transport: {dict(s.transport.__dict__)}")
         physical = s.link_physical
@@ -303,6 +321,27 @@ class PassReport:
             "link": s.link_physical,
         }
         return json.dumps(brief, indent=2) + "\n"
+
+
+def _open_transfer_line(t: dict) -> str:
+    """``transaction 1/0 receiving: 241,920 of 2,121,592 octets (11.4 %); missing octets ...``"""
+    source, sequence = t["transaction"]
+    if t["file_octets"] is None:
+        line = f"transaction {source}/{sequence} {t['state']}: {t['octets_received']:,} octets (size unknown)"
+    else:
+        line = (
+            f"transaction {source}/{sequence} {t['state']}: {t['octets_received']:,} of "
+            f"{t['file_octets']:,} octets ({t['percent_received']:.1f} %)"
+        )
+    ranges = ", ".join(f"{a:,}-{b - 1:,}" for a, b in t["missing_ranges"])
+    if ranges:
+        more = t["missing_range_count"] - len(t["missing_ranges"])
+        line += f"; missing octets {ranges}" + (f" and {more} more range(s)" if more > 0 else "")
+    if t.get("partial_image"):
+        line += f"; partial image {t['partial_image']} (missing data hatched)"
+    else:
+        line += f"; no partial image: {t.get('no_partial_image', 'none written')}"
+    return line
 
 
 def _with_unit(value: object, unit: str) -> str:

@@ -339,3 +339,4 @@ class GroundStation:
             self._handle_link_outputs(report.outputs)
         for image in self.reassembler.flush():
             self.images.write(image)
+        self.files.close()  # file transfers still open: their partial images as they stand

@@ -30,10 +30,23 @@ def setup_logging(name: str, verbose: bool) -> None:
     )
 
 
-def stop_on_signals() -> threading.Event:
-    stop = threading.Event()
+class SignalStop(threading.Event):
+    """Set by SIGINT or SIGTERM; ``signum`` is the first signal that came (None: none yet)."""
+
+    signum: int | None = None
+
+    def interrupted_by(self) -> str:
+        return signal.Signals(self.signum or signal.SIGINT).name
+
+
+def stop_on_signals() -> SignalStop:
+    """SIGINT and SIGTERM set the returned event: a long-running command stops at its next safe
+    point, writes what it has, and exits 128 + ``signum``."""
+    stop = SignalStop()
 
     def handler(signum: int, frame: object) -> None:
+        if stop.signum is None:
+            stop.signum = signum
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)

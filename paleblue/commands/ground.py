@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import sys
 import threading
 from pathlib import Path
 
@@ -99,10 +100,28 @@ def main(args: argparse.Namespace) -> int:
         summary = _run_ground(run_ground_station, args, stop, on_message)
     from groundstation.pass_report import PassReport
 
-    print(PassReport(summary).ground_brief(), end="")
+    report = PassReport(summary)
+    print(report.ground_brief(), end="")
+    if stop.signum is not None:  # Ctrl-C or SIGTERM: the pass ended early, its files are written
+        print(
+            f"paleblue: ground: interrupted by {stop.interrupted_by()}; {_written(report, args)}",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum
     if args.expect_images is not None and len(summary["images"]) < args.expect_images:
         return 1
     return 0
+
+
+def _written(report, args: argparse.Namespace) -> str:
+    """What an interrupted pass left in the output directory, in a few words."""
+    out = Path(args.output)
+    images = len(report.summary.images)
+    written = f"summary.json and report.md written to {out} ({images} image(s)"
+    open_transfers = report.open_transfer_lines()
+    if open_transfers:
+        written += f", {len(open_transfers)} file transfer(s) still open: {'; '.join(open_transfers)}"
+    return written + ")"
 
 
 def recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Namespace):

@@ -20,6 +20,7 @@ from paleblue.commands.common import (
     link_profile_of,
     load_scenario,
     resolve_channel,
+    stop_on_signals,
 )
 from paleblue.commands.options import (
     archive_api_options,
@@ -115,15 +116,14 @@ def main(args: argparse.Namespace) -> int:
         probe_cmd += ["--mdb", args.mdb]
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
     started = time.monotonic()
+    stop = stop_on_signals()  # Ctrl-C or SIGTERM: both children stopped, the pass's files written
     # its closing brief duplicates summary.json; a pipe nobody read would stall it past 64 KiB
     ground = subprocess.Popen(ground_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     probe = subprocess.Popen(probe_cmd, stderr=subprocess.PIPE, text=True)
     relays = {"ground station": _relay_stderr(ground), "probe": _relay_stderr(probe)}
     early = None  # a child that ended before the ground station had its images
     try:
-        early = _supervise(ground, probe, started + args.timeout + 30)
-    except KeyboardInterrupt:
-        pass
+        early = _supervise(ground, probe, started + args.timeout + 30, stop)
     finally:
         _stop_process(probe, "probe")
         _stop_process(ground, "ground station")
@@ -135,6 +135,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"run: the {name} exited early with status {process.returncode}: {said}", file=sys.stderr)
         return 1
     summary_path = out / "summary.json"
+    if not summary_path.exists() and stop.signum is not None:  # stopped before the station began
+        print(
+            f"run: interrupted by {stop.interrupted_by()}; probe and ground station stopped", file=sys.stderr
+        )
+        return 128 + stop.signum
     if not summary_path.exists():
         said = relays["ground station"].last_line
         raise CliError(
@@ -145,7 +150,15 @@ def main(args: argparse.Namespace) -> int:
     from groundstation.pass_summary import PassSummary
 
     summary = PassSummary.from_dict(json.loads(summary_path.read_text()))
-    print(PassReport(summary).run_lines(out, time.monotonic() - started), end="")
+    elapsed = time.monotonic() - started
+    print(PassReport(summary).run_lines(out, elapsed, interrupted=stop.signum is not None), end="")
+    if stop.signum is not None:
+        print(
+            f"run: interrupted by {stop.interrupted_by()}; probe and ground station stopped, "
+            f"{len(summary.images)} image(s), summary.json and report.md written to {out}",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum
     images = summary.images
     ok = len(images) >= scenario.image_count and all(p.crc_ok for p in images)
     return 0 if ok and ground.returncode == 0 else 1
@@ -191,13 +204,21 @@ def _relay_stderr(process: subprocess.Popen) -> _StderrRelay:
     return relay
 
 
-def _supervise(ground: subprocess.Popen, probe: subprocess.Popen, deadline: float, poll_s: float = 0.1):
+def _supervise(
+    ground: subprocess.Popen,
+    probe: subprocess.Popen,
+    deadline: float,
+    stop: threading.Event | None = None,
+    poll_s: float = 0.1,
+):
     """Wait for the ground station to finish; a probe that exits first ends the wait at once.
 
     Returns ``("probe", process)`` for a probe that ended first, else None (the ground station
-    finished, or the deadline passed: then it is said, and the caller stops both).
+    finished, the deadline passed: then it is said, or ``stop`` was set; the caller stops both).
     """
     while ground.poll() is None:
+        if stop is not None and stop.is_set():
+            return None
         if probe.poll() is not None:
             return ("probe", probe)
         if time.monotonic() > deadline:

@@ -109,3 +109,30 @@ def test_a_pass_without_events_writes_no_events_log_and_its_report_does_not_ment
     station.events.write_line("2026-01-01T00:00:00.000+00:00 EVENT INFO TEST")
     station.finish()
     assert "(see events.log)." in (tmp_path / "report.md").read_text()
+
+
+def test_an_open_file_transfer_is_listed_with_what_is_missing_or_why_there_is_no_image() -> None:
+    summary, _ = _golden("run-tianwen1-seed7.json")
+    assert "still open" not in render_report(summary)  # a pass that ended whole lists none
+    summary["cfdp"]["open"] = [
+        {"transaction": [1, 4], "state": "receiving", "file_octets": 1000, "octets_received": 430,
+         "percent_received": 43.0, "missing_octets": 570, "missing_ranges": [[100, 200], [530, 1000]],
+         "missing_range_count": 40, "partial_image": "x-004-partial.png"},
+        {"transaction": [1, 5], "state": "receiving", "file_octets": None, "octets_received": 64,
+         "percent_received": None, "missing_octets": None, "missing_ranges": [],
+         "missing_range_count": 0, "partial_image": None,
+         "no_partial_image": "the image file's header has not arrived"},
+    ]  # fmt: skip
+    report = render_report(summary).splitlines()
+    at = report.index("## File transfers still open at the end of the pass (CFDP)")
+    assert report[at + 2] == (
+        "- transaction 1/4 receiving: 430 of 1,000 octets (43.0 %); missing octets 100-199, 530-999 "
+        "and 38 more range(s); partial image x-004-partial.png (missing data hatched)"
+    )
+    assert report[at + 3] == (
+        "- transaction 1/5 receiving: 64 octets (size unknown); "
+        "no partial image: the image file's header has not arrived"
+    )
+    assert (
+        PassReport(summary).run_lines(Path("out"), 1.0, interrupted=True).startswith("run: interrupted after")
+    )

@@ -46,7 +46,9 @@ def test_a_signalled_ground_leaves_a_complete_summary(tmp_path: Path, signum: in
         try:
             assert "listening on" in ground.stderr.readline()
             ground.send_signal(signum)
-            assert ground.wait(60) == 0
+            assert ground.wait(60) == 128 + signum  # stopped, not finished: 130 or 143
+            last = ground.stderr.read().splitlines()[-1]
+            assert last.startswith(f"paleblue: ground: interrupted by {signal.Signals(signum).name}; ")
         finally:
             if ground.poll() is None:
                 ground.kill()

@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -158,3 +159,93 @@ def test_cmd_wait_interrupted_is_one_line(tmp_path: Path) -> None:
     lines = stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in stderr, stderr
     assert lines[0].startswith("paleblue: cmd: PING: interrupted by SIGINT"), lines[0]
+
+
+# ------------------------------------------------------------- Ctrl-C during a CFDP file transfer
+
+SLOW_CFDP = ["--delivery", "cfdp", "--rate", "300000", "--seed", "1"]  # a 2 MB image: about a minute
+
+
+def _partial_written(out: Path):
+    return lambda: any(out.glob("*-partial.png"))
+
+
+def _check_open_transfer(out: Path) -> dict:
+    """summary.json lists the one open transfer; its partial image hatches exactly the octets the
+    summary says are missing (written at the interrupt, not a second earlier); report.md lists it."""
+    from protocols.image.image_products import HATCH_LEVELS, HATCH_PERIOD, missing_pixels
+    from tests.integration.conftest import SCENARIO
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images"] == []
+    [transfer] = summary["cfdp"]["open"]
+    size, received = transfer["file_octets"], transfer["octets_received"]
+    assert 0 < received < size and transfer["missing_octets"] == size - received
+    assert transfer["percent_received"] == round(100 * received / size, 1)
+    assert 0 < transfer["missing_range_count"] == len(transfer["missing_ranges"])
+    assert sum(b - a for a, b in transfer["missing_ranges"]) == size - received
+    with Image.open(out / transfer["partial_image"]) as image:
+        quicklook = np.asarray(image)
+    height, width = quicklook.shape
+    start = size - width * height * 2  # 10-bit samples: two octets each, after the file's header
+    missing = missing_pixels(
+        [(a - start, b - start) for a, b in transfer["missing_ranges"]], width, height, 10
+    )
+    assert missing.any() and not missing.all()
+    rows, cols = np.indices(missing.shape)
+    dark, light = HATCH_LEVELS
+    hatch = np.where((rows + cols) % HATCH_PERIOD < HATCH_PERIOD // 2, dark, light)
+    assert (quicklook[missing] == hatch[missing]).all()  # what is missing now is hatched ...
+    assert (quicklook[~missing] != hatch[~missing]).any()  # ... and what arrived is the sky
+    transaction = "/".join(str(n) for n in transfer["transaction"])
+    report = (out / "report.md").read_text()
+    assert "## File transfers still open at the end of the pass (CFDP)" in report
+    assert f"- transaction {transaction} " in report and f"{received:,} of {size:,} octets" in report
+    assert f"partial image {SCENARIO}-001-partial.png" in report
+    return transfer
+
+
+@pytest.mark.slow
+def test_ground_interrupted_mid_cfdp_transfer_writes_the_partial_image_and_the_open_transfer(
+    tmp_path: Path, processes
+) -> None:
+    from tests.integration.conftest import SCENARIO, free_endpoint
+
+    out = tmp_path / "out"
+    downlink, uplink = free_endpoint(), free_endpoint()
+    ground = processes.start(
+        "ground", "--downlink", downlink, "--uplink", uplink, "-o", str(out), "--expect-images", "1",
+        "--timeout", "120", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    processes.start(
+        "probe", SCENARIO, "--downlink", downlink, "--uplink", uplink, *SLOW_CFDP,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _, stderr = _interrupt_when(ground, _partial_written(out), signal.SIGINT)
+    assert ground.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr
+    last = stderr.splitlines()[-1]
+    assert last.startswith(
+        f"paleblue: ground: interrupted by SIGINT; summary.json and report.md written to {out}"
+    )
+    transfer = _check_open_transfer(out)
+    assert f"1 file transfer(s) still open: transaction {transfer['transaction'][0]}/" in last
+
+
+@pytest.mark.slow
+def test_run_interrupted_mid_cfdp_transfer_stops_both_and_lists_the_open_transfer(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [*PALEBLUE, "run", "-o", str(out), "--timeout", "120", *SLOW_CFDP],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stdout, stderr = _interrupt_when(process, _partial_written(out), signal.SIGINT)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1].startswith("run: interrupted by SIGINT; probe and ground station stopped")
+    assert "paleblue: ground: interrupted by SIGTERM" in stderr  # run stopped its station cleanly
+    transfer = _check_open_transfer(out)
+    assert stdout.startswith("run: interrupted after ")
+    assert f"  open transfer: transaction {transfer['transaction'][0]}/" in stdout
