@@ -156,3 +156,28 @@ def test_an_interrupted_stream_campaign_to_any_station_reports_every_message_it_
     expected = report["expected"]
     assert report["messages_sent"] == expected["messages_delivered"] + expected["messages_filtered"]
     assert received[0] == expected["messages_delivered"] > 0  # every message sent is counted
+
+
+@pytest.mark.slow
+def test_fuzz_decoders_seconds_20_bounds_the_whole_campaign_and_shows_progress(tmp_path: Path) -> None:
+    """The issue's own case: `--seconds 20` ran about 9 minutes, silent (20 s for each target)."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paleblue", "fuzz", "decoders", "--seconds", "20", "--engine", "builtin",
+         "--out", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        first = process.stderr.readline()
+        first_after = time.monotonic() - started
+        rest = process.communicate(timeout=120)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    elapsed = time.monotonic() - started
+    assert process.returncode == 0, rest
+    targets = len(json.loads((tmp_path / "report.json").read_text())["targets"])
+    assert first.startswith(f"[1/{targets}] ") and first_after < 10, (first, first_after)
+    assert rest.splitlines()[-1].startswith(f"[{targets}/{targets}] ")
+    assert elapsed < 35, elapsed  # 20 s of fuzzing, start-up and the last target's seeds
