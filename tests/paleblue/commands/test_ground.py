@@ -24,6 +24,7 @@ def test_ground_records_the_resolved_channel(tmp_path: Path) -> None:
         frame_length=1000,
         downlink="tcp://127.0.0.1:1",
         scenario="t",
+        record_idle=False,
     )
     path = tmp_path / "rec.pbrec"
     with contextlib.ExitStack() as stack:
@@ -33,3 +34,4 @@ def test_ground_records_the_resolved_channel(tmp_path: Path) -> None:
     assert stored["channel"] == "aos-uncoded"
     expected = PRESETS["aos-uncoded"].with_changes(spacecraft_id=0x2A, fecf=False, frame_length=1000)
     assert stored["channel_config"] == channel_to_dict(expected)
+    assert stored["idle_frames"] == "noted"  # a message of idle frames only: a count, not the frames
