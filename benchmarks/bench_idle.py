@@ -1,6 +1,6 @@
 """An idle probe and ground station: CPU time of each process and how fast the recording grows.
 
-    .venv/bin/python benchmarks/bench_idle.py [--seconds 600] [--scenario longjiang2-2019-02-03]
+    .venv/bin/python benchmarks/bench_idle.py [--seconds 60] [--scenario longjiang2-2019-02-03]
         [--record-idle] [--probe-args "..."] [--ground-args "..."]
 
 Starts ``paleblue probe`` and ``paleblue ground --record FILE`` as two processes on free ports (in
@@ -10,7 +10,8 @@ window of ``--seconds``: the CPU time (user + system, from ``/proc/PID/stat``) e
 in it, as a share of one core, and the octets the recording grew by. The ground is then stopped
 with SIGTERM and its ``summary.json`` read for the idle frames it counted. The machine's load
 average is printed beside the figures (the CPU time of a process does not depend on the load,
-its wall-clock pace may).
+its wall-clock pace may). The baseline is the same measurement of another checkout (``main``
+before the change): run this script with ``PYTHONPATH`` set to an export of it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def _follow(stream, lines: list[str], seen: threading.Event, marker: str) -> Non
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=600.0, help="idle window (default 600)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="idle window (default 60)")
     parser.add_argument("--scenario", default="longjiang2-2019-02-03")
     parser.add_argument("--record-idle", action="store_true", help="pass --record-idle to the ground")
     parser.add_argument("--probe-args", default="", help="more probe arguments, one shell-quoted string")
