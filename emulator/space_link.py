@@ -154,7 +154,7 @@ class CaduDownlink:
             self._next_send += passed * self._frame_s
         heartbeat = now >= self._next_idle_frame and passed > 0 and self.in_view()
         if passed > 0:
-            self.transmitter.pass_idle(passed - heartbeat)
+            self.transmitter.pass_idle(passed - int(heartbeat))  # the idle CADU sent takes one
         if heartbeat:
             self._next_idle_frame = now + IDLE_FRAME_PERIOD_S
             self._next_send -= self._frame_s  # the frame time was counted: _send adds it again
