@@ -5,7 +5,8 @@ endpoint fails at once), capture its images, and wait for a ground station to
 subscribe (so start-up order does not matter). Then, until stopped: take
 telecommands from the uplink and hand them to the flight software, keep the
 downlink busy — real-time packets first, then image data, then idle frames, at
-the link's bit rate — and tick the flight software about once a second
+the link's bit rate (an idle link sends a few idle frames a second and counts the
+rest: see :mod:`emulator.space_link`) — and tick the flight software about once a second
 (housekeeping, events) after each batch, so housekeeping counts what went out.
 """
 
@@ -135,18 +136,16 @@ class Probe:
     def onboard_tai(self) -> float:
         """On-board time, from the scenario's epoch.
 
-        With transfer frames it is counted by the frame clock (CADUs sent x CADU duration at the
-        link rate), so a seeded run produces the same bytes every time; without frames it runs
-        in real time.
+        With transfer frames it is counted by the frame clock (frame times x CADU duration at the
+        link rate: CADUs sent, and the frame times an idle link passed without making one), so a
+        seeded run produces the same bytes every time; without frames it runs in real time.
         """
         link = self._link
         if link is None and self.options.channel is not None:
             return self._epoch_tai  # the frame clock has not started yet
         if isinstance(link, CaduDownlink):
-            return (
-                self._epoch_tai
-                + link.transmitter.counters.cadus * link.config.cadu_length * 8 / link.rate_bps
-            )
+            frame_s = link.config.cadu_length * 8 / link.rate_bps
+            return self._epoch_tai + link.transmitter.frame_times * frame_s
         return self._epoch_tai + (time.monotonic() - self._start_monotonic)
 
     def _scenario_snapshot(self) -> ScenarioSnapshot:

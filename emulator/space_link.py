@@ -1,16 +1,33 @@
 """The probe's side of the space link: packets → virtual channels → CADUs at the link rate.
 
-Frames leave at the configured bit rate whether there is data or not (idle
-frames keep the frame clock running, as a real transmitter does). A bit error
-rate can be injected into the CADU stream, seeded, so tests can show the
-ground's Reed-Solomon decoder at work.
+While there is data, frames leave at the configured bit rate, a message of
+``CADUS_PER_MESSAGE`` at a time; a message that runs out of data is completed
+with idle frames, as a real transmitter fills every frame time.
+
+An idle link is cheap. A real transmitter keeps idle frames flowing at the
+symbol rate (20 Mbit/s is about 2,000 CADUs a second, 9 GB an hour), and making,
+coding, sending, decoding and recording them would keep a core busy on each
+side for nothing. So while no virtual channel has data, the frame clock runs on
+without frames: the frame times that go by are counted
+(``TransmitterCounters.idle_frames_skipped``; on-board time and housekeeping
+follow the frame clock as before), and only one idle CADU goes out every
+``IDLE_FRAME_PERIOD_S`` (well inside the ground's 1 s of silence that means an
+outage), and none outside a pass of a simulated link. The frames skipped use no
+master channel frame count, so the ground sees no gap. The first message after
+an idle stretch holds only the data waiting (housekeeping, a reply), without
+idle fill; once a backlog builds, messages are full again.
+
+A bit error rate can be injected into the CADU stream, seeded, so tests can
+show the ground's Reed-Solomon decoder at work.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,6 +42,8 @@ VC_PAYLOAD = 1  # images and files
 
 DEFAULT_RATE_BPS = 20_000_000
 CADUS_PER_MESSAGE = 8
+IDLE_FRAME_PERIOD_S = 0.25  # an idle link sends one idle CADU this often (link time)
+IDLE_POLL_S = 0.02  # an idle link looks for data (and the probe for telecommands) this often
 
 
 def inject_bit_errors(data: bytes, ber: float, rng: np.random.Generator) -> tuple[bytes, int]:
@@ -52,17 +71,22 @@ class CaduDownlink:
         bit_error_rate: float = 0.0,
         seed: int | None = None,
         simulator: LinkSimulator | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.downlink = downlink
         self.simulator = simulator
-        self.started = time.monotonic()
+        self.clock = clock
+        self.started = clock()
         self.config = config
         self.rate_bps = rate_bps
         self.bit_error_rate = bit_error_rate
         self.transmitter = Transmitter(config, {VC_REALTIME: 1, VC_PAYLOAD: 0})
         self.bits_flipped = 0
         self._rng = np.random.default_rng(seed)
-        self._next_send = time.monotonic()
+        self._next_send = self.started
+        self._frame_s = config.cadu_length * 8 / rate_bps
+        self._idle = False  # the last batch found nothing to send
+        self._next_idle_frame = self.started
 
     def submit(self, vcid: int, packet: bytes) -> None:
         self.transmitter.submit(vcid, packet)
@@ -77,29 +101,71 @@ class CaduDownlink:
         return sum(self.transmitter.pending_packets(v) for v in (VC_REALTIME, VC_PAYLOAD))
 
     def send_batch(self, stop: threading.Event) -> bool:
-        """Send one message of CADUs (data first, idle frames when nothing waits), at the link rate."""
-        cadus = b"".join(self.transmitter.next_cadu() for _ in range(CADUS_PER_MESSAGE))
+        """Send one message of CADUs at the link rate: data first, completed with idle frames; after
+        an idle stretch only the data waiting; with no data at all, see :meth:`_idle_step`."""
+        transmitter = self.transmitter
+        if not transmitter.has_pending():
+            return self._idle_step(stop)
+        if self._idle:  # the link was idle: what waits goes out without idle fill
+            self._idle = False
+            parts = []
+            while len(parts) < CADUS_PER_MESSAGE and transmitter.has_pending():
+                parts.append(transmitter.next_cadu())
+            cadus = b"".join(parts)
+        else:
+            cadus = b"".join(transmitter.next_cadu() for _ in range(CADUS_PER_MESSAGE))
+        return self._send(cadus, stop)
+
+    def _send(self, cadus: bytes, stop: threading.Event) -> bool:
+        """CADUs on the link at its rate (through the simulator if there is one)."""
         if self.bit_error_rate > 0:
             cadus, flips = inject_bit_errors(cadus, self.bit_error_rate, self._rng)
             self.bits_flipped += flips
-        delay = self._next_send - time.monotonic()
+        delay = self._next_send - self.clock()
         if delay > 0 and stop.wait(delay):
             return False
-        self._next_send = max(self._next_send, time.monotonic() - 1.0) + len(cadus) * 8 / self.rate_bps
+        self._next_send = max(self._next_send, self.clock() - 1.0) + len(cadus) * 8 / self.rate_bps
         if self.simulator is None:
             return self.downlink.send(Layer.CADUS, cadus, stop)
         length = self.config.cadu_length
         now = self.link_time()
         for start in range(0, len(cadus), length):
             self.simulator.send(cadus[start : start + length], now)
+        return self._deliver(now, stop)
+
+    def _deliver(self, now: float, stop: threading.Event) -> bool:
+        """What the simulated link delivers by ``now``, to the ground."""
+        assert self.simulator is not None
         arrived = self.simulator.due(now)
         if not arrived:
             return True
         return self.downlink.send(Layer.CADUS, b"".join(d.unit for d in arrived), stop)
 
+    def _idle_step(self, stop: threading.Event) -> bool:
+        """Nothing to send: wait ``IDLE_POLL_S``, count the frame times that went by as idle, and
+        send one idle CADU every ``IDLE_FRAME_PERIOD_S`` (in view only); frames still on their way
+        through a simulated link are delivered meanwhile."""
+        self._idle = True
+        if stop.wait(IDLE_POLL_S):
+            return False
+        now = self.clock()
+        passed = math.floor((now - self._next_send) / self._frame_s)
+        if passed > 0:
+            self._next_send += passed * self._frame_s
+        heartbeat = now >= self._next_idle_frame and passed > 0 and self.in_view()
+        if passed > 0:
+            self.transmitter.pass_idle(passed - int(heartbeat))  # the idle CADU sent takes one
+        if heartbeat:
+            self._next_idle_frame = now + IDLE_FRAME_PERIOD_S
+            self._next_send -= self._frame_s  # the frame time was counted: _send adds it again
+            return self._send(self.transmitter.next_cadu(), stop)
+        if self.simulator is not None:
+            return self._deliver(self.link_time(), stop)
+        return True
+
     def link_time(self) -> float:
         """Seconds since the link came up: the clock of the simulator's pass schedule."""
-        return time.monotonic() - self.started
+        return self.clock() - self.started
 
     def in_view(self) -> bool:
         return self.simulator is None or self.simulator.config.in_view(self.link_time())

@@ -2,7 +2,9 @@
 
 Each virtual channel has a priority (higher is served first; equal priorities take turns).
 Every call to :meth:`Transmitter.next_cadu` returns exactly one CADU, an idle frame when no
-virtual channel has data, so the frame clock never stops and the ground keeps its lock.
+virtual channel has data. An idle link need not make a frame for every frame time: the caller
+may :meth:`~Transmitter.pass_idle` them instead (counted, so the frame clock never stops; no frame
+count is used, so the ground sees no gap).
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class WholePackets:
 @dataclass(slots=True)
 class TransmitterCounters:
     frames: dict[int, int] = field(default_factory=dict)  # per VCID, idle VC included
-    idle_frames: int = 0
+    idle_frames: int = 0  # idle frames made (and sent)
+    idle_frames_skipped: int = 0  # frame times of an idle link not made into frames (pass_idle)
     packets_submitted: int = 0
     octets_submitted: int = 0
     cadus: int = 0
@@ -155,6 +158,18 @@ class Transmitter:
         self._vc_counts[vcid] = (self._vc_counts[vcid] + 1) % self.config.vc_count_modulo
         self._mc_count = (self._mc_count + 1) % 256
         return frame
+
+    def pass_idle(self, count: int) -> None:
+        """``count`` frame times went by with nothing to send, and no idle frame is made for them:
+        counted (the frame clock runs on), no frame count used (the ground sees no gap)."""
+        if count < 0:
+            raise ValueError(f"a negative number of frame times ({count})")
+        self.counters.idle_frames_skipped += count
+
+    @property
+    def frame_times(self) -> int:
+        """Frame times since the start: CADUs made plus idle frame times passed without one."""
+        return self.counters.cadus + self.counters.idle_frames_skipped
 
     def _encode_many(self, frames: list[bytes]) -> bytes:
         if self.config.variable_length:

@@ -190,6 +190,42 @@ class _FrameDemultiplexer:
             return "header_errors"
         return None
 
+    def vcid_of(self, frame: bytes) -> int:
+        """The VCID field of a frame (not checked)."""
+        return self._routing(frame)[2]
+
+    def master_channel_count(self, frame: bytes) -> int | None:
+        """The master channel frame count of a frame (TM; None for AOS and USLP, which have none)."""
+        return self._routing(frame)[3]
+
+    def is_idle(self, frame: bytes) -> bool:
+        """A sound frame of this channel on the idle VC, as :meth:`handle` would count it (nothing
+        is counted here): what a recorder may leave out."""
+        if self.frame_fault(frame) is not None:
+            return False
+        version, scid, vcid, *_ = self._routing(frame)
+        return (
+            vcid == self._idle_vcid
+            and version == self._version
+            and scid == self._spacecraft_id
+            and self._flags_ok(frame)
+        )
+
+    def follow_unrecorded(self, mc_counts: bytes) -> None:
+        """Master channel frame counts of idle frames a recording left out (its idle note,
+        :mod:`groundstation.idle_frames`): followed as if the frames had come, so those after them
+        are not counted missing; the frames themselves are counted by whoever read the note."""
+        c = self.counters
+        for mc in mc_counts:
+            kind, missing = self._mc_counts.classify(mc, hash(("idle frame not recorded", mc)))
+            if kind == "late":
+                c.mc_frames_reordered += 1
+                c.mc_frames_missing -= c.mc_frames_missing > 0
+            elif kind == "duplicate":
+                c.mc_frames_duplicated += 1
+            elif missing:
+                c.mc_frames_missing += missing
+
     def handle(self, frame: bytes, corrected: int, out: list[LinkOutput]) -> None:
         """One frame whose FECF and Reed-Solomon check passed: count it and cut its packets."""
         c = self.counters
@@ -353,6 +389,10 @@ class FrameReceiver:
             self.push_frame(bytes(buffer[pos : pos + length]), out)
             pos += length
         del buffer[:pos]
+
+    def follow_unrecorded(self, mc_counts: bytes) -> None:
+        """See :meth:`_FrameDemultiplexer.follow_unrecorded`."""
+        self._demux.follow_unrecorded(mc_counts)
 
     def push_frame(self, frame: bytes, out: list[LinkOutput], corrected: int = 0) -> None:
         self.counters.cadus += 1

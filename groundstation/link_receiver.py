@@ -120,6 +120,11 @@ class LinkReceiver:
         self._run(out, final=False)
         return out
 
+    def follow_unrecorded(self, mc_counts: bytes) -> None:
+        """Master channel frame counts of idle frames a recording left out: see
+        :meth:`groundstation.frame_receiver._FrameDemultiplexer.follow_unrecorded`."""
+        self._demux.follow_unrecorded(mc_counts)
+
     def close(self) -> CloseReport:
         """End of stream: decode what still can be, then report and drop the rest."""
         out: list[LinkOutput] = []

@@ -207,8 +207,22 @@ class PassReport:
             f"{physical['cadus']} CADUs, {physical['frames_good']} frames good, "
             f"{physical['frames_corrected']} corrected ({physical['symbols_corrected']} symbols), "
             f"{physical['uncorrectable']} uncorrectable, {physical['crc_failures']} CRC failures, "
-            f"{physical['sync_losses']} sync losses, {physical['idle_frames']} idle frames.",
+            f"{physical['sync_losses']} sync losses, {physical['idle_frames']} idle frames"
+            + self._idle_recording_note()
+            + ".",
         ]
+
+    def _idle_recording_note(self) -> str:
+        """What became of idle frames in a recording: left out by this station's recorder, or by
+        the recorder of the recording read (its idle notes)."""
+        recording = self.summary.recording or {}
+        notes = []
+        if "idle_frames_not_recorded" in recording:
+            kept = recording.get("idle_frames_kept")
+            notes.append("all recorded" if kept else f"{recording['idle_frames_not_recorded']} not recorded")
+        if recording.get("idle_frames_noted_in_input"):
+            notes.append(f"{recording['idle_frames_noted_in_input']} more left out of the recording read")
+        return f" ({', '.join(notes)})" if notes else ""
 
     def _housekeeping_section(self) -> list[str]:
         telemetry = self.summary.telemetry
@@ -249,6 +263,9 @@ class PassReport:
                 f"CRC failures {physical['crc_failures']}, sync losses {physical['sync_losses']}, "
                 f"skipped {physical['bytes_skipped']} octets"
             )
+        noted = (s.recording or {}).get("idle_frames_noted_in_input")
+        if noted:
+            lines.append(f"idle frames: {physical['idle_frames']} read, {noted} left out of the recording")
         lines += self._virtual_channel_rows() + self._apid_rows()
         for p in s.images:
             state = "complete" if p.complete else f"incomplete ({p.missing_octets} octets missing)"

@@ -9,6 +9,7 @@ command line and ``paleblue decode`` render a written summary through the same r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,6 +41,8 @@ class StationCounters(Protocol):
     uplink_count: int
     reassembler: ImageReassembler
     faults: FaultLog
+    idle_frames_not_recorded: int
+    recording: Callable[[], dict] | None
 
     @property
     def products(self) -> list[ImageProduct]: ...
@@ -71,6 +74,8 @@ class PassSummary:
     faults: dict[str, int]
     images: tuple[ImageProduct, ...]
     input: dict[str, Any] | None = field(default=None)  # what ``paleblue decode`` read, and how
+    # what this station recorded, or the idle frames a recording it read had left out
+    recording: dict[str, Any] | None = field(default=None)
 
     @property
     def link_physical(self) -> dict[str, int]:
@@ -94,6 +99,8 @@ class PassSummary:
         }
         if self.input is not None:
             out["input"] = self.input
+        if self.recording is not None:
+            out["recording"] = self.recording
         return out
 
     @classmethod
@@ -160,4 +167,14 @@ def summarize(station: StationCounters) -> PassSummary:
         },
         faults=station.faults.as_dict(),
         images=tuple(station.products),
+        recording=recording_summary(station),
     )
+
+
+def recording_summary(station: StationCounters) -> dict[str, Any] | None:
+    """The recorder's counts while the station records; idle frames a recording it read had left
+    out (its idle notes, :mod:`groundstation.idle_frames`); None when neither."""
+    recording = dict(station.recording()) if station.recording is not None else {}
+    if station.idle_frames_not_recorded:
+        recording["idle_frames_noted_in_input"] = station.idle_frames_not_recorded
+    return recording or None

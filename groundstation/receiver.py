@@ -42,6 +42,7 @@ def run_ground_station(
     receive_queue: int | None = None,
     attach: Callable[[GroundStation, Callable[[Layer, bytes], None] | None], Any] | None = None,
     mdb: MissionDatabase | None = None,
+    recording: Callable[[], dict] | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
@@ -49,7 +50,8 @@ def run_ground_station(
     ``attach(station, send_uplink)`` (the archive and the API) returns services whose ``tick()``
     runs between batches of messages and whose ``close()`` runs on every way out.
 
-    ``on_message(parts, receive_ns)`` sees every message first (a recorder hooks in here).
+    ``on_message(parts, receive_ns)`` sees every message first (a recorder hooks in here);
+    ``recording()`` gives its counts for ``summary.json`` (``recording``).
     ``receive_queue``: octets ZeroMQ may hold for the station before the probe waits (None:
     ``RECEIVE_QUEUE_OCTETS``). A message over ``MAX_MESSAGE_OCTETS`` is refused by ZeroMQ; the
     refusal is counted (``transport.messages_refused``) and the connection made again.
@@ -66,6 +68,7 @@ def run_ground_station(
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,
     )
+    station.recording = recording
     if uplink_sender is not None:
         uplink_sender.faults = station.faults
     services = attach(station, send_uplink) if attach is not None else None

@@ -1,9 +1,11 @@
 """Writing recordings: a durable append-only writer, and a passive ZeroMQ tap that feeds it.
 
 :class:`RecordingWriter` is what a ground station calls for every message it
-receives; :func:`record` is a stand-alone tap that connects its own SUB to the
-probe's XPUB (ZeroMQ fans out to every subscriber) and records without
-disturbing the ground station. Each frame goes to the kernel in one write
+receives, through :class:`StationRecorder` (which notes a message of idle
+frames only instead of keeping it, see :mod:`groundstation.idle_frames`);
+:func:`record` is a stand-alone tap that connects its own SUB to the probe's
+XPUB (ZeroMQ fans out to every subscriber) and records everything, idle frames
+included, without disturbing the ground station. Each frame goes to the kernel in one write
 (``writev``) as soon as it is made (unless ``flush_interval_s`` batches), so
 a crashed or ``kill -9``-ed process loses at most the frame being written;
 ``fsync`` (power-loss safety) follows :class:`FsyncPolicy`.
@@ -24,6 +26,7 @@ from typing import Any
 
 import zmq
 
+from groundstation.idle_frames import IdleFrames
 from protocols.capture.recording import (
     DEFAULT_INDEX_INTERVAL_BYTES,
     Direction,
@@ -34,8 +37,9 @@ from protocols.capture.recording import (
     encode_unit_body,
     frame_body,
 )
-from protocols.capture.zmq_framing import Envelope, MessageGapCounter
+from protocols.capture.zmq_framing import Envelope, Layer, MessageGapCounter
 from protocols.errors import DecodeError
+from protocols.link.channel_config import PhysicalChannelConfig
 from transport.subscriber import Subscriber
 
 DEFAULT_RCVHWM = 20_000  # messages: ZeroMQ's receive queue is the tap's bounded write-behind buffer
@@ -254,6 +258,46 @@ class RecordingWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class StationRecorder:
+    """What a ground station's ``--record`` hooks in: each downlink message recorded as received,
+    except one made only of idle frames, which becomes an idle note (same session and sequence,
+    layer CONTROL, see :mod:`groundstation.idle_frames`) unless ``keep_idle``."""
+
+    def __init__(
+        self, writer: RecordingWriter, channel: PhysicalChannelConfig | None, keep_idle: bool = False
+    ) -> None:
+        self.writer = writer
+        self.keep_idle = keep_idle
+        self._idle = IdleFrames(channel) if channel is not None and not keep_idle else None
+        self.messages_recorded = 0
+        self.idle_messages_noted = 0
+        self.idle_frames_not_recorded = 0
+
+    def __call__(self, topic: bytes, envelope: bytes, payload: bytes, receive_ns: int) -> None:
+        """Record one message (DecodeError for an envelope that does not decode, ValueError for a
+        topic that is not the downlink's)."""
+        env = Envelope.unpack(envelope)
+        idle = self._idle.note(env.layer, payload) if self._idle is not None else None
+        if idle is not None:
+            control = Envelope(Layer.CONTROL, env.session, env.sequence)
+            self.writer.write("downlink", topic, control, idle.pack(), receive_ns)
+            self.idle_messages_noted += 1
+            self.idle_frames_not_recorded += idle.frames
+            return
+        self.writer.write("downlink", topic, env, payload, receive_ns)
+        self.messages_recorded += 1
+
+    def summary(self) -> dict[str, object]:
+        """The ``recording`` entry of ``summary.json``."""
+        return {
+            "path": str(self.writer.path),
+            "idle_frames_kept": self.keep_idle,
+            "messages_recorded": self.messages_recorded,
+            "idle_messages_noted": self.idle_messages_noted,
+            "idle_frames_not_recorded": self.idle_frames_not_recorded,
+        }
 
 
 def _version() -> str:

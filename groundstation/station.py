@@ -25,6 +25,7 @@ from groundstation.event_log import EventLog
 from groundstation.fault_log import FaultLog
 from groundstation.file_reception import ImageFileReception
 from groundstation.frame_receiver import FrameReceiver, LinkOutput
+from groundstation.idle_frames import read_idle_note
 from groundstation.image_packets import ImagePackets
 from groundstation.link_receiver import LinkReceiver
 from groundstation.message_batch import MessageBatch
@@ -123,6 +124,10 @@ class GroundStation:
         self._packet_file = PacketStreamDecoder(runs=True, check=MISSION_PACKETS)
         self.packet_sink: Callable[[SpacePacket], None] | None = None
         self.octets_received = 0
+        # idle frames a recording left out (its idle notes, read back by decode or replay)
+        self.idle_frames_not_recorded = 0
+        # the recorder's counts while this station records (``recording`` in summary.json)
+        self.recording: Callable[[], dict] | None = None
         self.started = time.time()
         self._routes: dict[int, Callable[[SpacePacket], None]] = {
             Apid.CAMERA: lambda packet: self.camera.handle(packet, self.origin),
@@ -161,6 +166,10 @@ class GroundStation:
             if envelope.layer == Layer.CADUS:
                 self.files.heard_downlink()
             self._feed_link(envelope.layer, payload)
+        elif envelope.layer == Layer.CONTROL and (idle := read_idle_note(payload)) is not None:
+            # a recording's note of idle frames it left out: counted, their frame counts followed
+            self.idle_frames_not_recorded += idle.frames
+            (self.link if idle.layer == Layer.CADUS else self.frames).follow_unrecorded(idle.mc_frame_counts)
         else:
             self.faults.record("unsupported layer", envelope.layer.name)
 

@@ -62,6 +62,11 @@ class VariableLinkReceiver:
         self._process(out, final=False)
         return out
 
+    def follow_unrecorded(self, mc_counts: bytes) -> None:
+        """Master channel frame counts of idle frames a recording left out: see
+        :meth:`groundstation.frame_receiver._FrameDemultiplexer.follow_unrecorded`."""
+        self._demux.follow_unrecorded(mc_counts)
+
     def close(self) -> CloseReport:
         out: list[LinkOutput] = []
         self._process(out, final=True)

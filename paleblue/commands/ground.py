@@ -69,7 +69,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="BPS",
         help="configured downlink rate, to report goodput against",
     )
-    p.add_argument("--record", default=None, metavar="FILE", help="record every received message to FILE")
+    p.add_argument(
+        "--record",
+        default=None,
+        metavar="FILE",
+        help="record every received message to FILE (a message of idle frames only as a short note "
+        "of how many there were, unless --record-idle)",
+    )
+    p.add_argument(
+        "--record-idle", action="store_true", help="with --record: keep idle frames in the recording too"
+    )
     p.add_argument(
         "--receive-queue",
         type=octets,
@@ -93,11 +102,13 @@ def main(args: argparse.Namespace) -> int:
     setup_logging("ground", args.verbose)
     use_curve(args.curve_keys, server=False)
     stop = stop_on_signals()
+    if args.record_idle and not args.record:
+        raise CliError("ground: --record-idle needs --record FILE")
     with contextlib.ExitStack() as stack:
-        on_message = None
+        on_message = recorder = None
         if args.record:
-            on_message = recording_hook(stack, Path(args.record), args)
-        summary = _run_ground(run_ground_station, args, stop, on_message)
+            on_message, recorder = recording_hook(stack, Path(args.record), args)
+        summary = _run_ground(run_ground_station, args, stop, on_message, recorder)
     from groundstation.pass_report import PassReport
 
     report = PassReport(summary)
@@ -125,8 +136,9 @@ def _written(report, args: argparse.Namespace) -> str:
 
 
 def recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Namespace):
-    """Record every received message, exactly as received, before the station processes it."""
-    from groundstation.recorder import RecordingWriter
+    """Record every received message, exactly as received (a message of idle frames only as an
+    idle note unless --record-idle), before the station processes it; (hook, recorder)."""
+    from groundstation.recorder import RecordingWriter, StationRecorder
     from protocols.errors import DecodeError
     from protocols.link.channel_file import channel_to_dict
 
@@ -136,21 +148,25 @@ def recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Names
     config = {"channel": args.channel or "tm-rs-i5", "downlink": args.downlink}
     if channel is not None:  # decode uses it unless told otherwise
         config["channel_config"] = channel_to_dict(channel)
+    config["idle_frames"] = "recorded" if args.record_idle else "noted"
     writer = stack.enter_context(RecordingWriter(path, scenario=args.scenario or "", config=config))
+    recorder = StationRecorder(writer, channel, keep_idle=args.record_idle)
     log = logging.getLogger("paleblue.ground")
 
     def hook(parts: list[bytes], receive_ns: int) -> None:
         if len(parts) != 3:
             return  # counted by the station as malformed; the format records whole messages only
         try:
-            writer.write("downlink", parts[0], parts[1], parts[2], receive_ns)
+            recorder(parts[0], parts[1], parts[2], receive_ns)
         except (DecodeError, ValueError) as exc:
             log.warning("not recorded (malformed): %s", exc)
 
-    return hook
+    return hook, recorder
 
 
-def _run_ground(run_ground_station, args: argparse.Namespace, stop: threading.Event, on_message) -> dict:
+def _run_ground(
+    run_ground_station, args: argparse.Namespace, stop: threading.Event, on_message, recorder
+) -> dict:
     return run_ground_station(
         args.downlink,
         Path(args.output),
@@ -165,4 +181,5 @@ def _run_ground(run_ground_station, args: argparse.Namespace, stop: threading.Ev
         receive_queue=args.receive_queue,
         attach=ground_services(args),
         mdb=mission_db(args),
+        recording=recorder.summary if recorder is not None else None,
     )

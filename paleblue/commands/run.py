@@ -42,7 +42,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=positive_float, default=120.0, metavar="S")
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.add_argument(
-        "--record", default=None, metavar="FILE", help="the ground station records what it receives"
+        "--record",
+        default=None,
+        metavar="FILE",
+        help="the ground station records what it receives (idle frames as a count, unless --record-idle)",
+    )
+    p.add_argument(
+        "--record-idle", action="store_true", help="with --record: keep idle frames in the recording too"
     )
     link_options(p)
     delivery_options(p)
@@ -51,6 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.record_idle and not args.record:
+        raise CliError("run: --record-idle needs --record FILE")
     scenario = load_scenario(args.scenario)
     resolve_channel(args)  # an impossible channel is one line here, before any process starts
     out = Path(args.output)
@@ -105,6 +113,7 @@ def main(args: argparse.Namespace) -> int:
     ground_cmd += ["--uplink", uplink, "--rtt", f"{round_trip:.6f}", "--link-rate", str(link_rate)]
     if args.record:
         ground_cmd += ["--record", args.record, "--scenario", scenario.name]
+        ground_cmd += ["--record-idle"] if args.record_idle else []
     for flag in ("archive", "api", "api_token"):
         if getattr(args, flag) is not None:
             ground_cmd += [f"--{flag.replace('_', '-')}", getattr(args, flag)]

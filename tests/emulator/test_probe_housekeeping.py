@@ -14,7 +14,7 @@ from emulator.attitude import quat_to_dcm
 from emulator.geometry import compute_geometry, probe_velocity_km_s
 from emulator.probe import Probe, ProbeOptions
 from emulator.scenario import load_scenario
-from emulator.space_link import CADUS_PER_MESSAGE, VC_REALTIME, CaduDownlink
+from emulator.space_link import VC_REALTIME, CaduDownlink
 from protocols.link.channel_file import preset
 from protocols.mdb.mission_db import load_mission_db
 from protocols.pus.pus_services import unpack_structure_id, unpack_tm
@@ -59,16 +59,21 @@ def test_velocity_is_what_the_geometry_implies(probe: Probe) -> None:
 
 
 class _CountingStop:
-    """A stop event that never sleeps (the link's pacing returns at once) and fires after N sends."""
+    """A stop event that never sleeps (waiting moves a fake clock on) and fires after N sends."""
 
     def __init__(self, sends: int) -> None:
         self.left = sends
         self._event = threading.Event()
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
 
     def is_set(self) -> bool:
         return self._event.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
+        self.now += timeout or 0.0
         return self._event.is_set()
 
     def sent(self) -> None:
@@ -81,9 +86,11 @@ class _FakeDownlink:
     def __init__(self, stop: _CountingStop) -> None:
         self.stop = stop
         self.messages = 0
+        self.octets = 0
 
     def send(self, layer, payload: bytes, stop=None) -> bool:
         self.messages += 1
+        self.octets += len(payload)
         self.stop.sent()
         return True
 
@@ -94,8 +101,9 @@ def test_frames_sent_counts_the_frames_that_went_out() -> None:
     cadu_bits = config.cadu_length * 8
     stop = _CountingStop(sends=400)
     downlink = _FakeDownlink(stop)
-    # one on-board second (the frame clock) every 100 CADUs: a tick every 12.5 messages
-    link = CaduDownlink(downlink, config, rate_bps=100 * cadu_bits)
+    # one on-board second (the frame clock) every 100 frame times; nothing queued, so the link
+    # idles: a few idle CADUs a second, the other frame times counted, housekeeping once a second
+    link = CaduDownlink(downlink, config, rate_bps=100 * cadu_bits, clock=stop.clock)
     realtime: list[tuple[int, bytes]] = []
     submit = link.submit
 
@@ -111,7 +119,10 @@ def test_frames_sent_counts_the_frames_that_went_out() -> None:
     assert len(platform) >= 10
     for cadus, values in platform:
         assert values["FRAMES_SENT"] == cadus  # what had gone out when the packet was made
-    assert platform[0][1]["FRAMES_SENT"] == CADUS_PER_MESSAGE  # the first one too: not 0
+    assert platform[0][1]["FRAMES_SENT"] == 1  # the first one too (the first idle CADU): not 0
     counts = [values["FRAMES_SENT"] for _, values in platform]
     assert counts == sorted(counts) and counts[-1] > counts[0]
-    assert downlink.messages * CADUS_PER_MESSAGE == link.transmitter.counters.cadus
+    assert downlink.octets == link.transmitter.counters.cadus * config.cadu_length
+    # the frame clock ran at the link rate while idle: housekeeping at its period of (fake) time
+    assert abs(len(platform) - stop.now / probe.fsw.periods[3]) <= 2
+    assert link.transmitter.frame_times == pytest.approx(100 * stop.now, abs=2)
