@@ -16,7 +16,9 @@ the simulator expects the ground to have counted is worked out over that prefix 
 * missing = units between the first and the newest unit in the window that the ground never got:
   those the link dropped, those still held back when the ground stopped, and those the ground
   received but refused (uncorrectable, CRC, header);
-* what the link carried after the ground stopped (or still held in flight) is reported, not blamed.
+* what the link carried after the ground stopped (or still held in flight) is reported, not blamed;
+* a run of lost frames longer than the frame count's modulus (an outage) is counted by the ground
+  modulo 256, as any frame-count receiver does: the whole turns are reported as ``uncountable``.
 
 For TM the ground counts with the master channel frame count, which covers idle frames too; AOS and
 USLP have no master channel count, so their reconciliation is given but not checked (``adds_up``
@@ -27,11 +29,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from protocols.errors import DecodeError
 
 FORMAT = "paleblue link tally 1"
+MC_COUNT_MODULUS = 256  # the TM master channel frame count is 8 bits
+LATE_WINDOW = 64  # how far behind the newest frame the ground takes a count for a late frame
 MAX_ARRIVALS = 2_000_000  # beyond this many deliveries the order is no longer kept (hours of link)
 
 
@@ -95,8 +100,9 @@ class LinkTally:
         except TypeError as exc:
             raise DecodeError("link tally", 0, str(exc)) from None
 
-    def window(self, deliveries: int) -> Window:
-        """What the first ``deliveries`` deliveries (those the ground read) hold."""
+    def window(self, deliveries: int, modulus: int = MC_COUNT_MODULUS) -> Window:
+        """What the first ``deliveries`` deliveries (those the ground read) hold; ``modulus`` is that
+        of the frame count the ground counts missing frames with."""
         prefix = self.arrivals[:deliveries]
         units = [a for a in prefix if a >= 0]
         late, newest = 0, -1
@@ -105,12 +111,19 @@ class LinkTally:
                 late += 1
             newest = max(newest, unit)
         if not units:
-            return Window(len(prefix), 0, len(prefix), 0, 0, 0)
+            return Window(len(prefix), 0, len(prefix), 0, 0, 0, 0, 0)
         first = units[0]
         spanned = newest - first + 1
         arrived = sum(1 for u in units if u >= first)
         dropped = sum(1 for d in self.dropped if first <= d <= newest)
+        # a run of frames never read as long as the count's modulus is counted modulo it: the count
+        # cannot tell 1176 frames lost in an outage from 152 (and one of ``modulus - FORWARD`` or
+        # more looks like a frame from just behind the newest)
+        arrived_units = sorted({u for u in units if u >= first})
+        gaps = [b - a - 1 for a, b in pairwise(arrived_units) if b - a > 1]
         return Window(
+            uncountable=sum(g - g % modulus for g in gaps),
+            ambiguous=sum(1 for g in gaps if g % modulus >= modulus - LATE_WINDOW),
             deliveries=len(prefix),
             units=len(units),
             duplicates=len(prefix) - len(units),
@@ -130,6 +143,8 @@ class Window:
     late: int  # came after a later unit
     dropped: int  # dropped by the link between the first and the newest unit delivered
     held_back: int  # between them too, but still on the link (or arriving later) when the ground stopped
+    uncountable: int = 0  # missing frames a frame count cannot tell (whole turns of its modulus)
+    ambiguous: int = 0  # runs of missing frames whose length modulo the count looks like a late frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,12 +193,14 @@ class Reconciliation:
 
     sent: int
     dropped_by_link: int
+    dropped_while_read: int  # of those, dropped between the first and the newest unit the ground read
     received: int  # CADUs the ground read (duplicates included)
     corrected: int
     lost: int  # frames the ground counted missing
     reordered: int  # as the ground counted them
     duplicated: int  # as the ground counted them
     after_ground_stopped: int  # units not dropped that the ground never read (it had stopped)
+    uncountable: int  # lost frames the 8-bit count cannot tell (whole turns of 256 in long outages)
     expected: dict[str, int]  # what the simulator says the ground should have counted
     adds_up: bool | None  # None: not checkable (no master channel count, transport loss)
     why_not: str = ""
@@ -193,10 +210,13 @@ class Reconciliation:
 
     def line(self) -> str:
         text = (
-            f"sent {self.sent}, dropped by the link {self.dropped_by_link}, received {self.received} "
-            f"({self.duplicated} duplicates), corrected {self.corrected}, lost {self.lost} "
-            f"(reordered {self.reordered}; {self.after_ground_stopped} after the ground stopped)"
+            f"sent {self.sent}, dropped by the link {self.dropped_by_link} ({self.dropped_while_read} "
+            f"while the ground read), received {self.received} ({self.duplicated} duplicates), "
+            f"corrected {self.corrected}, lost {self.lost} (reordered {self.reordered}); "
+            f"{self.after_ground_stopped} not dropped but never read (the ground had stopped)"
         )
+        if self.uncountable:
+            text += f"; {self.uncountable} lost in runs too long for the 8-bit frame count to tell"
         if self.adds_up is None:
             return f"{text}: not checked ({self.why_not})"
         if self.adds_up:
@@ -210,7 +230,7 @@ def reconcile(tally: LinkTally, ground: GroundCount, messages_lost: int = 0) -> 
     units_read = window.units
     expected = {
         "received": window.deliveries,
-        "missing": window.dropped + window.held_back + ground.refused,
+        "missing": window.dropped + window.held_back + ground.refused - window.uncountable,
         "reordered": window.late,
         "duplicated": window.duplicates,
     }
@@ -227,6 +247,8 @@ def reconcile(tally: LinkTally, ground: GroundCount, messages_lost: int = 0) -> 
         why_not = "no master channel frame count (TM only)"
     elif not tally.arrivals_complete and ground.cadus > len(tally.arrivals):
         why_not = "the arrival order was not all kept"
+    elif window.ambiguous:
+        why_not = f"{window.ambiguous} run(s) of lost frames the 8-bit frame count cannot tell from late ones"
     else:
         wrong = [f"{k} {counted[k]} (simulator {expected[k]})" for k in expected if counted[k] != expected[k]]
         adds_up = not wrong
@@ -234,12 +256,14 @@ def reconcile(tally: LinkTally, ground: GroundCount, messages_lost: int = 0) -> 
     return Reconciliation(
         sent=tally.sent,
         dropped_by_link=tally.dropped_by_link,
+        dropped_while_read=window.dropped,
         received=ground.cadus,
         corrected=ground.frames_corrected,
         lost=ground.missing,
         reordered=ground.reordered,
         duplicated=ground.duplicated,
         after_ground_stopped=tally.sent - tally.dropped_by_link - units_read,
+        uncountable=window.uncountable,
         expected=expected,
         adds_up=adds_up,
         why_not=why_not,

@@ -63,3 +63,19 @@ def test_refused_frames_are_missing_and_transport_loss_is_not_judged() -> None:
     assert reconcile(TALLY, _ground(9, missing=3, reordered=1, duplicated=1, refused=1)).adds_up is True
     unjudged = reconcile(TALLY, _ground(9, missing=2, reordered=1, duplicated=1), messages_lost=3)
     assert unjudged.adds_up is None and "3 messages lost" in unjudged.line()
+
+
+def test_an_outage_longer_than_the_frame_count_is_counted_modulo_256_and_said() -> None:
+    outage = LinkTally(
+        sent=600,
+        dropped_outside_pass=300,
+        delivered=300,
+        arrivals=(*range(10), *range(310, 600)),
+        dropped=tuple(range(10, 310)),
+    )
+    result = reconcile(outage, _ground(300, missing=300 - 256, reordered=0, duplicated=0))
+    assert result.adds_up is True and result.uncountable == 256
+    assert "256 lost in runs too long for the 8-bit frame count" in result.line()
+    # 250 lost: the count after them looks like one 6 frames behind the newest: not judged
+    ambiguous = LinkTally(sent=260, arrivals=(*range(5), *range(255, 260)), dropped=tuple(range(5, 255)))
+    assert reconcile(ambiguous, _ground(10, missing=0, reordered=0, duplicated=0)).adds_up is None
