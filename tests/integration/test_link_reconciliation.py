@@ -5,7 +5,7 @@ them (its own seeded counters), the ground's link receiver counts what it got; t
 (:mod:`protocols.link.link_tally`) must find: frames sent = received + dropped by the simulator,
 frames that came after a later one counted as reordered (not as 255 missing), missing frames equal
 to the simulator's drops, duplicates recognised as duplicates. ``paleblue run`` does the same across
-two processes (tests/paleblue/commands/test_run_reconciliation.py).
+two processes (tests/integration/test_deep_space_link.py, every link profile).
 """
 
 from __future__ import annotations
