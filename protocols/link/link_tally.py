@@ -80,7 +80,7 @@ class LinkTally:
         """A tally as :meth:`pack` wrote it; anything else is a :class:`DecodeError`."""
         try:
             raw = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise DecodeError("link tally", 0, f"not JSON: {exc}") from None
         if not isinstance(raw, dict) or raw.pop("format", None) != FORMAT:
             raise DecodeError("link tally", 0, f"not a {FORMAT!r} file")
@@ -88,11 +88,12 @@ class LinkTally:
         if unknown:
             raise DecodeError("link tally", 0, f"unknown field {sorted(unknown)[0]!r}")
         for name, value in raw.items():
-            ints = value if isinstance(value, list) else [value]
             if name == "arrivals_complete":
                 ok = isinstance(value, bool)
+            elif name in ("arrivals", "dropped"):
+                ok = isinstance(value, list) and all(type(v) is int for v in value)
             else:
-                ok = all(type(v) is int for v in ints) and (isinstance(value, list) or value >= 0)
+                ok = type(value) is int and value >= 0
             if not ok:
                 raise DecodeError("link tally", 0, f"field {name!r} is not a count")
         try:

@@ -33,7 +33,8 @@ def test_pack_unpack_round_trip() -> None:
     [b"", b"\xff", b"[]", b'{"format": "other"}', b'{"format": "paleblue link tally 1", "sent": -1}',
      b'{"format": "paleblue link tally 1", "sent": 1, "extra": 2}',
      b'{"format": "paleblue link tally 1", "sent": 1, "arrivals": [1, "x"]}',
-     b'{"format": "paleblue link tally 1"}'],
+     b'{"format": "paleblue link tally 1"}', b'{"format": "paleblue link tally 1", "sent": [1]}',
+     b"[" * 100_000],
 )  # fmt: skip
 def test_anything_else_is_a_decode_error(data: bytes) -> None:
     with pytest.raises(DecodeError):
