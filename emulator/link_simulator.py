@@ -143,15 +143,15 @@ class LinkSimulator:
         self._transmitter_free_at = end
         if not (config.in_view(start) and config.in_view(end)):
             counters.lost_outside_pass += 1
-            self._dropped.append(sequence)
+            self._remember_drop(sequence)
             return []
         if loss_draw < config.loss_probability:
             counters.lost_random += 1
-            self._dropped.append(sequence)
+            self._remember_drop(sequence)
             return []
         if self._in_burst and loss_draw < config.loss_probability + config.burst.bad_loss_probability:
             counters.lost_in_burst += 1
-            self._dropped.append(sequence)
+            self._remember_drop(sequence)
             return []
         arrival = end + config.one_way_light_time_s * config.time_scale
         if reorder_draw < config.reorder_probability:
@@ -179,6 +179,12 @@ class LinkSimulator:
         else:
             self._arrivals_complete = False
         return ready
+
+    def _remember_drop(self, sequence: int) -> None:
+        if len(self._dropped) < MAX_ARRIVALS:  # bounded, as the arrival order is
+            self._dropped.append(sequence)
+        else:
+            self._arrivals_complete = False
 
     def tally(self) -> LinkTally:
         """Every counter and the arrival order so far, for the reconciliation with the ground."""

@@ -60,7 +60,7 @@ class LinkTally:
     in_flight: int = 0  # deliveries still on the link when the probe stopped
     arrivals: tuple[int, ...] = field(default=(), repr=False)
     dropped: tuple[int, ...] = field(default=(), repr=False)
-    arrivals_complete: bool = True  # False: more than MAX_ARRIVALS, the order is not all kept
+    arrivals_complete: bool = True  # False: past MAX_ARRIVALS arrivals or drops, not all are kept
 
     @property
     def dropped_by_link(self) -> int:
@@ -246,8 +246,8 @@ def reconcile(tally: LinkTally, ground: GroundCount, messages_lost: int = 0) -> 
         why_not = f"{messages_lost} messages lost between the link and the ground"
     elif not ground.master_channel:
         why_not = "no master channel frame count (TM only)"
-    elif not tally.arrivals_complete and ground.cadus > len(tally.arrivals):
-        why_not = "the arrival order was not all kept"
+    elif not tally.arrivals_complete:
+        why_not = f"the link kept the order of its first {MAX_ARRIVALS:,} units only"
     elif window.ambiguous:
         why_not = f"{window.ambiguous} run(s) of lost frames the 8-bit frame count cannot tell from late ones"
     else:
