@@ -16,9 +16,12 @@ No sockets, no sleeping: the caller owns the clock and asks for what is :meth:`d
 from __future__ import annotations
 
 import heapq
+from array import array
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from protocols.link.link_tally import MAX_ARRIVALS, LinkTally
 
 SPEED_OF_LIGHT_KM_S = 299_792.458
 EARTH_MOON_KM = 384_400.0
@@ -119,6 +122,11 @@ class LinkSimulator:
         self._in_burst = False
         self._pending: list[tuple[float, int, Delivery]] = []
         self._order = 0
+        # for the reconciliation with the ground: which unit each delivery was, in arrival order
+        # (``-1 - sequence`` for a duplicate), and which units were dropped
+        self._arrivals = array("q")
+        self._dropped = array("q")
+        self._arrivals_complete = True
 
     def send(self, unit: bytes, send_time: float) -> list[Delivery]:
         """Put one unit on the link at ``send_time``; returns its deliveries (none, one or two)."""
@@ -135,12 +143,15 @@ class LinkSimulator:
         self._transmitter_free_at = end
         if not (config.in_view(start) and config.in_view(end)):
             counters.lost_outside_pass += 1
+            self._remember_drop(sequence)
             return []
         if loss_draw < config.loss_probability:
             counters.lost_random += 1
+            self._remember_drop(sequence)
             return []
         if self._in_burst and loss_draw < config.loss_probability + config.burst.bad_loss_probability:
             counters.lost_in_burst += 1
+            self._remember_drop(sequence)
             return []
         arrival = end + config.one_way_light_time_s * config.time_scale
         if reorder_draw < config.reorder_probability:
@@ -163,7 +174,36 @@ class LinkSimulator:
         ready = []
         while self._pending and self._pending[0][0] <= now:
             ready.append(heapq.heappop(self._pending)[2])
+        if len(self._arrivals) + len(ready) <= MAX_ARRIVALS:
+            self._arrivals.extend(-1 - d.sequence if d.duplicate else d.sequence for d in ready)
+        else:
+            self._arrivals_complete = False
         return ready
+
+    def _remember_drop(self, sequence: int) -> None:
+        if len(self._dropped) < MAX_ARRIVALS:  # bounded, as the arrival order is
+            self._dropped.append(sequence)
+        else:
+            self._arrivals_complete = False
+
+    def tally(self) -> LinkTally:
+        """Every counter and the arrival order so far, for the reconciliation with the ground."""
+        c = self.counters
+        return LinkTally(
+            sent=c.units_sent,
+            dropped_random=c.lost_random,
+            dropped_in_burst=c.lost_in_burst,
+            dropped_outside_pass=c.lost_outside_pass,
+            corrupted=c.corrupted_units,
+            flipped_bits=c.flipped_bits,
+            reordered=c.reordered,
+            duplicated=c.duplicated,
+            delivered=len(self._arrivals) if self._arrivals_complete else c.delivered - self.in_flight,
+            in_flight=self.in_flight,
+            arrivals=tuple(self._arrivals),
+            dropped=tuple(self._dropped),
+            arrivals_complete=self._arrivals_complete,
+        )
 
     @property
     def next_arrival(self) -> float | None:

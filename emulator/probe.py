@@ -38,6 +38,7 @@ from emulator.scenario import Scenario
 from emulator.space_link import DEFAULT_RATE_BPS, VC_PAYLOAD, VC_REALTIME, CaduDownlink, PacketDownlink
 from emulator.tc_reception import Rejection, TcReception
 from emulator.uplink import Uplink
+from protocols.atomic_file import write_atomically
 from protocols.capture.zmq_framing import Layer
 from protocols.cfdp import TransactionState, TransmissionMode
 from protocols.errors import DecodeError
@@ -85,6 +86,7 @@ class ProbeOptions:
     subscribers: int = 1  # downlink subscribers to wait for before sending (a station plus taps)
     security: SecurityContext | None = None  # SDLS on the TC uplink (None: unauthenticated, as before)
     security_dir: Path | None = None  # where the accepted ARSNs are kept between runs
+    link_tally: Path | None = None  # with a link profile: the simulator's tally is written here at the end
 
 
 def json_ready(value: object) -> object:
@@ -264,9 +266,19 @@ class Probe:
                 self._queue_image(image_id)
             return self._loop(stop, uplink)
         finally:
+            self._write_link_tally()
             if uplink is not None:
                 uplink.close()
             downlink.close()
+
+    def _write_link_tally(self) -> None:
+        """The simulated downlink's counters, for the reconciliation with the ground's count."""
+        path = self.options.link_tally
+        link = self._link
+        if path is None or not isinstance(link, CaduDownlink) or link.simulator is None:
+            return
+        write_atomically(path, link.simulator.tally().pack())
+        log.info("link tally written to %s", path)
 
     def _open_link(self, downlink: Downlink) -> CaduDownlink | PacketDownlink:
         config = self.options.channel

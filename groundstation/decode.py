@@ -28,7 +28,7 @@ from protocols.atomic_file import write_atomically
 from protocols.capture.recording import SYNC_MARKER
 from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 from protocols.errors import DecodeError
-from protocols.link.channel_config import ASM, PhysicalChannelConfig
+from protocols.link.channel_config import PhysicalChannelConfig
 from protocols.link.channel_file import PRESETS, channel_from_dict, channel_to_dict, preset
 from protocols.mdb.mission_db import MissionDatabase
 
@@ -52,11 +52,12 @@ def detect_format(head: bytes, channel: PhysicalChannelConfig) -> str:
     if head.startswith(SYNC_MARKER):
         return "recording"
     step = channel.cadu_length
-    at = head.find(ASM)
-    while at >= 0 and at + step + len(ASM) <= len(head):
-        if head[at + step : at + step + len(ASM)] == ASM:
+    asm = channel.asm
+    at = head.find(asm)
+    while at >= 0 and at + step + len(asm) <= len(head):
+        if head[at + step : at + step + len(asm)] == asm:
             return "cadu"  # two markers one CADU apart, wherever the stream starts
-        at = head.find(ASM, at + 1)
+        at = head.find(asm, at + 1)
     n = channel.frame_length
     if len(head) >= 2 * n and head[0] >> 6 == 0 and head[n] >> 6 == 0 and head[:2] == head[n : n + 2]:
         return "frames"  # same version and spacecraft id one frame apart

@@ -73,14 +73,14 @@ def _candidates(
     return [(name, PRESETS[name]) for name in names]
 
 
-def _asm_positions(sample: bytes, tolerance: int = 0) -> list[int]:
+def _asm_positions(sample: bytes, tolerance: int = 0, asm: bytes = ASM) -> list[int]:
     data = np.frombuffer(sample, dtype=np.uint8)
-    return np.flatnonzero(asm_distances(data) <= tolerance).tolist()
+    return np.flatnonzero(asm_distances(data, asm) <= tolerance).tolist()
 
 
-def _regular_spacing(positions: list[int]) -> tuple[int, int] | None:
+def _regular_spacing(positions: list[int], asm_length: int = ASM_LENGTH) -> tuple[int, int] | None:
     """(spacing, how many consecutive markers show it) for the commonest spacing seen >= MIN_UNITS - 1."""
-    steps = Counter(b - a for a, b in itertools.pairwise(positions) if b - a > ASM_LENGTH)
+    steps = Counter(b - a for a, b in itertools.pairwise(positions) if b - a > asm_length)
     if not steps:
         return None
     spacing, count = steps.most_common(1)[0]
@@ -91,9 +91,9 @@ def _good_fraction(counters) -> tuple[int, int]:
     return counters.frames_good, counters.cadus
 
 
-def _describe_cadu_frames(sample: bytes, positions: list[int], spacing: int) -> str:
+def _describe_cadu_frames(sample: bytes, positions: list[int], asm_length: int = ASM_LENGTH) -> str:
     """What the frames behind the markers look like, randomized or not (for the verdict)."""
-    heads = [sample[p + ASM_LENGTH : p + ASM_LENGTH + 3] for p in positions[:16]]
+    heads = [sample[p + asm_length : p + asm_length + 3] for p in positions[:16]]
     heads = [h for h in heads if len(h) == 3]
     sequence = Randomizer(3).sequence
     for label, transform in (("randomized", lambda h: bytes(a ^ b for a, b in zip(h, sequence, strict=True))),
@@ -109,8 +109,21 @@ def _describe_cadu_frames(sample: bytes, positions: list[int], spacing: int) -> 
 
 
 def _try_cadus(sample: bytes, candidates: list[tuple[str, PhysicalChannelConfig]]) -> Detection | None:
-    positions = _asm_positions(sample)
-    regular = _regular_spacing(positions)
+    """CADUs behind the candidates' markers (the standard one first, then any other a channel file
+    gives): the first marker whose CADUs decode, else what the standard marker showed."""
+    markers = sorted({config.asm for _, config in candidates}, key=lambda asm: asm != ASM)
+    verdicts = [
+        _try_cadus_with(sample, [(n, c) for n, c in candidates if c.asm == asm], asm) for asm in markers
+    ]
+    found = [v for v in verdicts if v is not None and v.format is not None]
+    return found[0] if found else next((v for v in verdicts if v is not None), None)
+
+
+def _try_cadus_with(
+    sample: bytes, candidates: list[tuple[str, PhysicalChannelConfig]], asm: bytes
+) -> Detection | None:
+    positions = _asm_positions(sample, asm=asm)
+    regular = _regular_spacing(positions, len(asm))
     if regular is not None:
         spacing, _ = regular
         best = None
@@ -124,9 +137,10 @@ def _try_cadus(sample: bytes, candidates: list[tuple[str, PhysicalChannelConfig]
                 best = (name, config, good, total)
         if best is not None:
             name, config, good, total = best
+            marker = "" if asm == ASM else f" {asm.hex().upper()}"
             return Detection(
                 "cadu",
-                f"CADUs: an ASM every {spacing} octets, {good} of {total} frames decode as {name} "
+                f"CADUs: an ASM{marker} every {spacing} octets, {good} of {total} frames decode as {name} "
                 f"({config.frame_type.upper()}, spacecraft 0x{config.spacecraft_id:X})",
                 config,
                 name,
@@ -148,7 +162,7 @@ def _try_cadus(sample: bytes, candidates: list[tuple[str, PhysicalChannelConfig]
                 )
     if regular is not None:
         spacing, _ = regular
-        what = _describe_cadu_frames(sample, positions, spacing)
+        what = _describe_cadu_frames(sample, positions, len(asm))
         expected = ", ".join(
             sorted({f"{n} ({c.cadu_length})" for n, c in candidates if not c.variable_length})
         )

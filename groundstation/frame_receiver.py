@@ -88,7 +88,10 @@ class FrameCountTracker:
     Here a count up to ``window`` behind the newest is *late* when it was counted missing (the
     count is then taken back) and a *duplicate* when the same frame (same digest) was seen with
     it; anything else is a step forward, however long (a frame after 250 lost ones looks like one
-    from 6 frames back, but it is neither missing nor the same frame).
+    from 6 frames back, but it is neither missing nor the same frame). A count behind the first
+    one ever seen (still within the window) is late too: a frame overtaken before the stream was
+    picked up, which was never counted missing (without this, a link that reordered its first frames
+    made the ground count 255 - n frames missing).
     """
 
     def __init__(self, modulo: int, window: int = 64) -> None:
@@ -97,11 +100,13 @@ class FrameCountTracker:
         self.last: int | None = None
         self._recent: dict[int, int] = {}  # count -> digest of the frame, newest last
         self._missing: dict[int, None] = {}  # counts found missing within the window, oldest first
+        self._span = 0  # how far the newest count is past the first one seen (at most the window)
         # the next count is never within the window behind the newest (true for modulo >= 4)
         self._in_order_fast = modulo - 1 > self.window
 
     def classify(self, count: int, digest: int) -> tuple[str, int]:
-        """("next", missing before it) | ("late", 0) | ("duplicate", 0); updates the state."""
+        """("next", missing before it) | ("late", missing taken back: 1, or 0 for a frame from
+        before the first one seen) | ("duplicate", 0); updates the state."""
         last = self.last
         if (
             last is not None
@@ -111,6 +116,7 @@ class FrameCountTracker:
         ):
             # the common case, the frame after the newest (the general path below gives the same)
             self.last = count
+            self._span = min(self._span + 1, self.window)
             self._remember(count, digest)
             return "next", 0
         if last is not None:
@@ -120,8 +126,12 @@ class FrameCountTracker:
             if back <= self.window and count in self._missing:
                 del self._missing[count]
                 self._remember(count, digest)
+                return "late", 1
+            if back <= self.window and back > self._span:  # from before the first frame seen
+                self._remember(count, digest)
                 return "late", 0
         step = 1 if last is None else (count - last) % self.modulo
+        self._span = 0 if last is None else min(self._span + step, self.window)
         self.last = count
         if step > 1:
             for lost in range(max(1, step - self.window), step):
@@ -242,7 +252,7 @@ class _FrameDemultiplexer:
             kind, missing = self._mc_counts.classify(mc, digest)
             if kind == "late":
                 c.mc_frames_reordered += 1
-                c.mc_frames_missing -= c.mc_frames_missing > 0
+                c.mc_frames_missing -= min(missing, c.mc_frames_missing)
             elif kind == "duplicate":
                 c.mc_frames_duplicated += 1
             elif missing:
@@ -265,7 +275,7 @@ class _FrameDemultiplexer:
             # it was counted missing: take that back, and keep the packets wholly inside it (the
             # VC's reassembly has moved on, so those that span into its neighbours are lost)
             vc.frames_reordered += 1
-            vc.frames_missing -= vc.frames_missing > 0
+            vc.frames_missing -= min(missing, vc.frames_missing)
             alone = PacketExtractor(vc)
             for packet in alone.push(zone, fhp, gap=True):
                 out.append(LinkOutput(packet, vcid, count))

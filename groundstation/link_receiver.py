@@ -2,7 +2,7 @@
 
 Frame synchronization works on an arbitrarily chunked stream:
 
-* SEARCH: every offset whose four octets are within ``asm_tolerance`` bits of the ASM is a
+* SEARCH: every offset whose octets are within ``asm_tolerance`` bits of the channel's ASM is a
   candidate. A candidate is accepted when the CADU behind it decodes (RS + header + FECF), or
   when another marker follows exactly one CADU later (a real but damaged CADU). Rejected
   candidates cost one octet each: nothing that follows bad bytes is lost. Markers beginning at
@@ -44,7 +44,7 @@ from groundstation.frame_receiver import (
 )
 from groundstation.variable_link import VariableLinkReceiver
 from protocols.coding.cadu import CaduCodec, asm_distances, marker_errors
-from protocols.link.channel_config import ASM, ASM_LENGTH, PhysicalChannelConfig
+from protocols.link.channel_config import ASM, PhysicalChannelConfig
 
 _FOUND, _NEED_MORE, _NONE = "found", "need-more", "none"
 ASM_VALUE = int.from_bytes(ASM, "big")
@@ -79,6 +79,9 @@ class LinkReceiver:
         self.counters = PhysicalChannelCounters()
         self.state = SyncState.SEARCH
         self._codec = CaduCodec(config)
+        self._asm = config.asm  # the channel's marker (1ACFFC1D unless the channel file says otherwise)
+        self._asm_length = len(config.asm)
+        self._asm_value = int.from_bytes(config.asm, "big")
         self._cadu_length = config.cadu_length
         self._demux = _FrameDemultiplexer(config, self.counters)
         self._buffer = bytearray()  # the stream, read from the bit where the last slip put it
@@ -221,7 +224,7 @@ class LinkReceiver:
 
     def _decode_rows(self, rows: np.ndarray) -> tuple[list[bytes], list[int], list[str | None]]:
         """Frames, symbols corrected and fault (None = good) for each CADU row."""
-        decoded = self._codec.decode_bodies(rows[:, ASM_LENGTH:])
+        decoded = self._codec.decode_bodies(rows[:, self._asm_length :])
         count, length = decoded.frames.shape
         joined = decoded.frames.tobytes()
         frames = [joined[k : k + length] for k in range(0, count * length, length)]
@@ -249,7 +252,7 @@ class LinkReceiver:
                 break
             count = min(available, self._batch)
             rows = self._rows(self._pos, count)
-            distances = marker_errors(rows)
+            distances = marker_errors(rows, self._asm)
             frames, corrected, faults = self._decode_rows(rows)
             realignments = self._realignments
             waiting = False
@@ -282,7 +285,7 @@ class LinkReceiver:
         if bit_result != _NONE:
             result, where = bit_result, bit_where
         if result == _NONE:
-            keep = 0 if final else ASM_LENGTH  # a marker may begin in the last octets, at any bit
+            keep = 0 if final else self._asm_length  # a marker may begin in the last octets, at any bit
             end = max(self._pos, len(self._buffer) - keep)
             self.counters.bytes_skipped += end - self._pos
             self._pos = end
@@ -290,7 +293,7 @@ class LinkReceiver:
         self.counters.bytes_skipped += where - self._pos
         self._pos = where
         if result == _NEED_MORE:
-            self._wait_until = self._pos + length + ASM_LENGTH + 1
+            self._wait_until = self._pos + length + self._asm_length + 1
             return False
         if bit:
             self._realign_on_bits(where, bit)
@@ -325,10 +328,10 @@ class LinkReceiver:
         """A CADU at the expected place does not decode. Returns False to wait for more data."""
         length = self.config.cadu_length
         pos = self._pos
-        incomplete = len(self._buffer) < pos + length + ASM_LENGTH - 1
+        incomplete = len(self._buffer) < pos + length + self._asm_length - 1
         if not final and incomplete and self._marker_may_be_arriving():
             # a marker that comes early may still be arriving: judge once it could be seen whole
-            self._wait_until = pos + length + ASM_LENGTH - 1
+            self._wait_until = pos + length + self._asm_length - 1
             return False
         # The next CADU may start a few octets early (octets lost in the previous CADU's check
         # symbols, which RS corrected) or anywhere inside this one (octets lost before it).
@@ -348,7 +351,7 @@ class LinkReceiver:
         if result == _NEED_MORE:
             # judge once every candidate of the window is whole: each is decoded once (verdicts
             # are kept), and the window is looked at twice at most
-            self._wait_until = pos + 2 * length + ASM_LENGTH + 1
+            self._wait_until = pos + 2 * length + self._asm_length + 1
             return False
         if result == _FOUND:  # a shortened or slipped CADU followed by a good one: re-align on it
             self.counters.bytes_skipped += max(0, where - pos)
@@ -378,10 +381,10 @@ class LinkReceiver:
 
     def _marker_may_be_arriving(self) -> bool:
         """The buffer ends with what could be the first octets of a marker (within tolerance)."""
-        for k in range(1, min(ASM_LENGTH, len(self._buffer) + 1)):
+        for k in range(1, min(self._asm_length, len(self._buffer) + 1)):
             tail = int.from_bytes(self._buffer[-k:], "big")
-            errors = (tail ^ (ASM_VALUE >> (8 * (ASM_LENGTH - k)))).bit_count()
-            if errors <= self.config.asm_tolerance * k // ASM_LENGTH:  # the tolerance, pro rata
+            errors = (tail ^ (self._asm_value >> (8 * (self._asm_length - k)))).bit_count()
+            if errors <= self.config.asm_tolerance * k // self._asm_length:  # the tolerance, pro rata
                 return True
         return False
 
@@ -392,11 +395,11 @@ class LinkReceiver:
         (with ``require_decode`` only by its own decoding, not by a marker one CADU later)."""
         length = self.config.cadu_length
         buffer = self._buffer
-        end = min(limit, len(buffer) - ASM_LENGTH + 1)
+        end = min(limit, len(buffer) - self._asm_length + 1)
         if end <= start:
             return _NONE, start
-        window = np.frombuffer(buffer, dtype=np.uint8, count=end - start + ASM_LENGTH - 1, offset=start)
-        hits = np.flatnonzero(asm_distances(window) <= self.config.asm_tolerance)
+        window = np.frombuffer(buffer, dtype=np.uint8, count=end - start + self._asm_length - 1, offset=start)
+        hits = np.flatnonzero(asm_distances(window, self._asm) <= self.config.asm_tolerance)
         del window
         for hit in hits.tolist():
             candidate = start + hit
@@ -409,12 +412,12 @@ class LinkReceiver:
             if require_decode:
                 continue
             follower = candidate + length
-            if follower + ASM_LENGTH > len(buffer):
+            if follower + self._asm_length > len(buffer):
                 if final:
                     continue
                 return _NEED_MORE, candidate
-            follower_asm = int.from_bytes(buffer[follower : follower + ASM_LENGTH], "big") ^ ASM_VALUE
-            if follower_asm.bit_count() <= self.config.asm_tolerance:
+            follower_asm = int.from_bytes(buffer[follower : follower + self._asm_length], "big")
+            if (follower_asm ^ self._asm_value).bit_count() <= self.config.asm_tolerance:
                 return _FOUND, candidate
         return _NONE, start
 
@@ -425,13 +428,13 @@ class LinkReceiver:
         (offset, bit) in stream order with offset in [start, limit) and bit in 1..7."""
         length = self.config.cadu_length
         buffer = self._buffer
-        end = min(limit, len(buffer) - ASM_LENGTH)  # a marker at (i, bit) spans octets i..i+4
+        end = min(limit, len(buffer) - self._asm_length)  # a marker at (i, bit) spans octets i..i+len(asm)
         if end <= start:
             return _NONE, start, 0
-        raw = np.frombuffer(buffer, dtype=np.uint8, count=end - start + ASM_LENGTH, offset=start)
+        raw = np.frombuffer(buffer, dtype=np.uint8, count=end - start + self._asm_length, offset=start)
         hits = []
         for bit in range(1, 8):
-            distances = asm_distances(shift_left(raw, bit))
+            distances = asm_distances(shift_left(raw, bit), self._asm)
             hits += [
                 (start + h, bit) for h in np.flatnonzero(distances <= self.config.asm_tolerance).tolist()
             ]
@@ -446,18 +449,18 @@ class LinkReceiver:
             if require_decode:
                 continue
             follower = candidate + length
-            if follower + ASM_LENGTH + 1 > len(buffer):
+            if follower + self._asm_length + 1 > len(buffer):
                 if final:
                     continue
                 return _NEED_MORE, candidate, bit
-            follower_asm = int.from_bytes(self._shifted(follower, ASM_LENGTH, bit).tobytes(), "big")
-            if (follower_asm ^ ASM_VALUE).bit_count() <= self.config.asm_tolerance:
+            follower_asm = int.from_bytes(self._shifted(follower, self._asm_length, bit).tobytes(), "big")
+            if (follower_asm ^ self._asm_value).bit_count() <= self.config.asm_tolerance:
                 return _FOUND, candidate, bit
         return _NONE, start, 0
 
     def _plausible(self, candidate: int, bit: int = 0) -> bool:
         """De-randomized first two frame octets carry our version and spacecraft id."""
-        head = self._shifted(candidate + ASM_LENGTH, 2, bit).tobytes()
+        head = self._shifted(candidate + self._asm_length, 2, bit).tobytes()
         randomizer = self._codec.randomizer
         if randomizer is not None:
             head = bytes(a ^ b for a, b in zip(head, randomizer.sequence[:2], strict=True))

@@ -210,6 +210,24 @@ class PassReport:
             f"{physical['sync_losses']} sync losses, {physical['idle_frames']} idle frames"
             + self._idle_recording_note()
             + ".",
+            *self._reconciliation_lines(),
+        ]
+
+    def _reconciliation_lines(self) -> list[str]:
+        """With a simulated link (``paleblue run --link``): its counters and the reconciliation."""
+        simulator = self.summary.link.get("simulator")
+        result = self.summary.link.get("reconciliation")
+        if not simulator or not result:
+            return []
+        return [
+            "",
+            f"Simulated link: {simulator['sent']} frames sent, {simulator['dropped_by_link']} dropped "
+            f"({simulator['dropped_random']} at random, {simulator['dropped_in_burst']} in bursts, "
+            f"{simulator['dropped_outside_pass']} outside a pass), {simulator['corrupted']} corrupted "
+            f"({simulator['flipped_bits']} bits), {simulator['reordered']} held back, "
+            f"{simulator['duplicated']} duplicated, {simulator['in_flight']} still in flight at the end.",
+            "",
+            f"Reconciliation: {_reconciliation_text(result)}.",
         ]
 
     def _idle_recording_note(self) -> str:
@@ -322,6 +340,8 @@ class PassReport:
                 f"{physical['frames_corrected']} corrected ({physical['symbols_corrected']} RS symbols), "
                 f"{physical['uncorrectable']} uncorrectable, {physical['crc_failures']} CRC failures"
             )
+        if s.link.get("reconciliation"):
+            lines.append(f"  link reconciliation: {_reconciliation_text(s.link['reconciliation'])}")
         lines.append(f"  faults: {s.faults or 'none'}")
         hint = self.channel_hint()
         if hint is not None:
@@ -359,6 +379,13 @@ def _open_transfer_line(t: dict) -> str:
     else:
         line += f"; no partial image: {t.get('no_partial_image', 'none written')}"
     return line
+
+
+def _reconciliation_text(result: dict) -> str:
+    """The reconciliation line (:meth:`protocols.link.link_tally.Reconciliation.line`) from its dict."""
+    from protocols.link.link_tally import Reconciliation
+
+    return Reconciliation(**result).line()
 
 
 def _with_unit(value: object, unit: str) -> str:

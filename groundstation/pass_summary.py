@@ -22,7 +22,7 @@ from groundstation.products import ImageProduct
 from groundstation.telemetry import TelemetryProcessor
 from protocols.capture.zmq_framing import MessageGapCounter
 from protocols.image.image_transport import ImageReassembler
-from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.link.channel_config import ASM, PhysicalChannelConfig
 
 
 class StationCounters(Protocol):
@@ -120,6 +120,7 @@ def plain(value: object) -> object:
 
 
 def channel_summary(config: PhysicalChannelConfig) -> dict:
+    marker = {} if config.asm == ASM else {"asm": config.asm.hex().upper()}
     return {
         "frame_type": str(config.frame_type),
         "frame_length": config.frame_length,
@@ -128,6 +129,7 @@ def channel_summary(config: PhysicalChannelConfig) -> dict:
         "dual_basis": config.dual_basis,
         "randomizer": config.randomizer,
         "cadu_length": config.cadu_length,
+        **marker,
     }
 
 

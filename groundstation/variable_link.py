@@ -25,7 +25,7 @@ from groundstation.frame_receiver import (
 )
 from protocols.coding.cadu import asm_distances, derandomize_prefix
 from protocols.link import uslp_frame
-from protocols.link.channel_config import ASM, ASM_LENGTH, PhysicalChannelConfig
+from protocols.link.channel_config import ASM, PhysicalChannelConfig
 
 ASM_VALUE = int.from_bytes(ASM, "big")
 
@@ -40,6 +40,9 @@ class VariableLinkReceiver:
         self.counters = PhysicalChannelCounters()
         self.state = SyncState.SEARCH
         self._demux = _FrameDemultiplexer(config, self.counters)
+        self._asm = config.asm  # the channel's marker (1ACFFC1D unless the channel file says otherwise)
+        self._asm_length = len(config.asm)
+        self._asm_value = int.from_bytes(config.asm, "big")
         self._buffer = bytearray()
         self._shortest = uslp_frame.min_frame_length(config)
         self._longest = config.frame_length
@@ -78,22 +81,22 @@ class VariableLinkReceiver:
     def _process(self, out: list[LinkOutput], final: bool) -> None:
         buffer = self._buffer
         pos = 0
-        while len(buffer) - pos >= ASM_LENGTH:
-            here = (int.from_bytes(buffer[pos : pos + ASM_LENGTH], "big") ^ ASM_VALUE).bit_count()
+        while len(buffer) - pos >= self._asm_length:
+            here = (int.from_bytes(buffer[pos : pos + self._asm_length], "big") ^ self._asm_value).bit_count()
             if here <= self.config.asm_tolerance:  # in lock the next marker is right here: no scan
                 if not self._take(pos, here, out):
                     break
                 pos = self._next
                 continue
             # look no further than one longest frame ahead: the scan stays linear in the input
-            count = min(len(buffer) - pos, self._longest + 2 * ASM_LENGTH)
+            count = min(len(buffer) - pos, self._longest + 2 * self._asm_length)
             window = np.frombuffer(buffer, dtype=np.uint8, count=count, offset=pos)
-            distances = asm_distances(window)
+            distances = asm_distances(window, self._asm)
             del window
             hits = np.flatnonzero(distances <= self.config.asm_tolerance)
             if not len(hits):
                 whole = count == len(buffer) - pos
-                skip = count - (0 if final and whole else ASM_LENGTH - 1)
+                skip = count - (0 if final and whole else self._asm_length - 1)
                 self._skip(skip)
                 pos += skip
                 if whole:
@@ -112,7 +115,7 @@ class VariableLinkReceiver:
         """The frame behind the marker at ``pos``: False if more octets are needed first; else
         ``_next`` is where to go on (one octet on if the header is not ours)."""
         buffer = self._buffer
-        start = pos + ASM_LENGTH
+        start = pos + self._asm_length
         if len(buffer) - start < 6:
             return False
         header = derandomize_prefix(self.config, bytes(buffer[start : start + 6]))

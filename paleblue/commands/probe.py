@@ -41,6 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="wait for N downlink subscribers (a ground station and taps) before sending (default 1)",
     )
+    p.add_argument(
+        "--link-tally",
+        default=None,
+        metavar="FILE",
+        help="with --link: write the simulated link's counters and arrival order here when the probe "
+        "stops (paleblue run reconciles them with the ground's count in summary.json)",
+    )
     p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     mdb_option(p)
@@ -71,6 +78,7 @@ def main(args: argparse.Namespace) -> int:
         subscribers=args.subscribers,
         security=security_context(args.keys, "probe"),
         security_dir=Path(args.keys) if args.keys else None,
+        link_tally=Path(args.link_tally) if args.link_tally else None,
     )
     use_curve(args.curve_keys, server=True)
     return Probe(scenario, options, mission_db(args)).run(stop)

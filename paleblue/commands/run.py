@@ -30,6 +30,8 @@ from paleblue.commands.options import (
     positive_float,
 )
 
+TALLY_FILE = "link-tally.json"  # what the probe's link simulator did, written by the probe at its end
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run probe and ground station side by side as two processes")
@@ -104,7 +106,10 @@ def main(args: argparse.Namespace) -> int:
         args.compress,
     ]
     link_profile = link_profile_of(args.link, args.time_scale, scenario.range_km)
+    tally_path = out / TALLY_FILE
     if link_profile is not None:
+        tally_path.unlink(missing_ok=True)  # a tally of an earlier run must not be taken for this one's
+        probe_cmd += ["--link-tally", str(tally_path)]
         down = link_profile.downlink
         round_trip = 2 * down.one_way_light_time_s * down.time_scale
         link_rate = down.data_rate_bps
@@ -158,7 +163,10 @@ def main(args: argparse.Namespace) -> int:
     from groundstation.pass_report import PassReport
     from groundstation.pass_summary import PassSummary
 
-    summary = PassSummary.from_dict(json.loads(summary_path.read_text()))
+    summary_dict = json.loads(summary_path.read_text())
+    if link_profile is not None:
+        summary_dict = _merge_link_tally(summary_dict, tally_path, out, args)
+    summary = PassSummary.from_dict(summary_dict)
     elapsed = time.monotonic() - started
     print(PassReport(summary).run_lines(out, elapsed, interrupted=stop.signum is not None), end="")
     if stop.signum is not None:
@@ -171,6 +179,34 @@ def main(args: argparse.Namespace) -> int:
     images = summary.images
     ok = len(images) >= scenario.image_count and all(p.crc_ok for p in images)
     return 0 if ok and ground.returncode == 0 else 1
+
+
+def _merge_link_tally(summary: dict, tally_path: Path, out: Path, args: argparse.Namespace) -> dict:
+    """The simulated link's counters beside the ground's in ``summary.json`` and ``report.md``,
+    with the reconciliation of the two (:mod:`protocols.link.link_tally`)."""
+    from groundstation.pass_report import parameter_units, render_report
+    from paleblue.commands.common import mission_db_or_default
+    from protocols.atomic_file import write_atomically
+    from protocols.errors import DecodeError
+    from protocols.link.link_tally import GroundCount, LinkTally, reconcile
+
+    try:
+        tally = LinkTally.unpack(tally_path.read_bytes())
+    except (OSError, DecodeError) as exc:
+        print(
+            f"run: no link tally from the probe ({exc}); summary.json has the ground's count only",
+            file=sys.stderr,
+        )
+        return summary
+    result = reconcile(
+        tally, GroundCount.from_summary(summary["link"]), summary["transport"]["messages_lost"]
+    )
+    summary["link"]["simulator"] = tally.counters()
+    summary["link"]["reconciliation"] = result.as_dict()
+    write_atomically(out / "summary.json", json.dumps(summary, indent=2, default=repr) + "\n")
+    units = parameter_units(mission_db_or_default(args))
+    write_atomically(out / "report.md", render_report(summary, units, (out / "events.log").exists()))
+    return summary
 
 
 def _free_tcp_endpoint() -> str:

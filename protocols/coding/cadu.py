@@ -1,9 +1,10 @@
 """Channel access data units (CCSDS 131.0-B): ASM + randomized, Reed-Solomon coded frame.
 
 Coding order on the way out: frame -> RS codeblock (frame + interleaved check symbols) ->
-randomizer over the whole codeblock -> prefix the 32-bit attached sync marker. Decoding reverses
-it. :class:`CaduCodec` does one CADU at a time (transmitter) or whole batches with numpy
-(receiver); :func:`asm_distances` scores every byte offset of a buffer against the marker.
+randomizer over the whole codeblock -> prefix the attached sync marker (the channel's, 32-bit
+1ACFFC1D by default). Decoding reverses it. :class:`CaduCodec` does one CADU at a time
+(transmitter) or whole batches with numpy (receiver); :func:`asm_distances` scores every byte
+offset of a buffer against the marker.
 """
 
 from __future__ import annotations
@@ -24,26 +25,31 @@ _POPCOUNT = np.array([bin(v).count("1") for v in range(256)], dtype=np.uint8)
 _ASM_ARRAY = np.frombuffer(ASM, dtype=np.uint8)
 
 
-def asm_distances(buffer: np.ndarray) -> np.ndarray:
-    """Bit errors between the ASM and the 4 octets starting at each offset (len(buffer) - 3 values)."""
-    count = len(buffer) - ASM_LENGTH + 1
+def asm_distances(buffer: np.ndarray, asm: bytes = ASM) -> np.ndarray:
+    """Bit errors between ``asm`` and the octets starting at each offset (len(buffer) - len(asm) + 1
+    values)."""
+    marker = _ASM_ARRAY if asm is ASM else np.frombuffer(asm, dtype=np.uint8)
+    count = len(buffer) - len(marker) + 1
     if count <= 0:
         return np.zeros(0, dtype=np.uint8)
-    distance = _POPCOUNT[buffer[:count] ^ _ASM_ARRAY[0]]
-    for k in range(1, ASM_LENGTH):
-        distance = distance + _POPCOUNT[buffer[k : k + count] ^ _ASM_ARRAY[k]]
+    distance = _POPCOUNT[buffer[:count] ^ marker[0]]
+    for k in range(1, len(marker)):
+        distance = distance + _POPCOUNT[buffer[k : k + count] ^ marker[k]]
     return distance
 
 
 _ASM_VALUE = int.from_bytes(ASM, "big")
 
 
-def marker_errors(rows: np.ndarray) -> list[int]:
-    """Bit errors between the ASM and the first four octets of each row of a (n, >= 4) uint8
+def marker_errors(rows: np.ndarray, asm: bytes = ASM) -> list[int]:
+    """Bit errors between ``asm`` and the first octets of each row of a (n, >= len(asm)) uint8
     array: ``asm_distances`` at the start of every CADU of a batch, without scoring the offsets
     between them."""
-    words = np.ascontiguousarray(rows[:, :ASM_LENGTH]).view(">u4").reshape(-1).tolist()
-    return [(word ^ _ASM_VALUE).bit_count() for word in words]
+    if asm == ASM:
+        words = np.ascontiguousarray(rows[:, :ASM_LENGTH]).view(">u4").reshape(-1).tolist()
+        return [(word ^ _ASM_VALUE).bit_count() for word in words]
+    marker = np.frombuffer(asm, dtype=np.uint8)
+    return _POPCOUNT[rows[:, : len(marker)] ^ marker].sum(axis=1, dtype=np.int64).tolist()
 
 
 def derandomize_prefix(config: PhysicalChannelConfig, data: bytes) -> bytes:
@@ -62,7 +68,7 @@ def variable_cadu(config: PhysicalChannelConfig, frame: bytes) -> bytes:
     if config.randomizer:
         sequence = _sequence(config.frame_length)[: len(frame)]
         frame = (int.from_bytes(frame, "big") ^ int.from_bytes(sequence, "big")).to_bytes(len(frame), "big")
-    return ASM + frame
+    return config.asm + frame
 
 
 @functools.lru_cache(maxsize=8)
@@ -70,12 +76,12 @@ def _sequence(length: int) -> bytes:
     return Randomizer(length).sequence
 
 
-def asm_distance(data: bytes | bytearray | memoryview, offset: int = 0) -> int:
-    """Bit errors in the four octets at ``offset`` compared with the ASM (32 if too short)."""
-    chunk = bytes(data[offset : offset + ASM_LENGTH])
-    if len(chunk) < ASM_LENGTH:
-        return 32
-    return (int.from_bytes(chunk, "big") ^ 0x1ACFFC1D).bit_count()
+def asm_distance(data: bytes | bytearray | memoryview, offset: int = 0, asm: bytes = ASM) -> int:
+    """Bit errors in the octets at ``offset`` compared with ``asm`` (all its bits if too short)."""
+    chunk = bytes(data[offset : offset + len(asm)])
+    if len(chunk) < len(asm):
+        return 8 * len(asm)
+    return (int.from_bytes(chunk, "big") ^ int.from_bytes(asm, "big")).bit_count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +115,7 @@ class CaduCodec:
         block = self.rs.encode(frame) if self.rs else bytes(frame)
         if self.randomizer:
             block = self.randomizer.apply(block)
-        return ASM + block
+        return self.config.asm + block
 
     def encode_many(self, frames: list[bytes]) -> bytes:
         """CADUs for many frames at once (vectorized RS and randomizer); equal to joining :meth:`encode`."""
@@ -122,7 +128,8 @@ class CaduCodec:
         blocks = np.concatenate([rows, self.rs.parity_many(rows)], axis=1) if self.rs else rows.copy()
         if self.randomizer:
             self.randomizer.apply_rows(blocks)
-        asm = np.broadcast_to(_ASM_ARRAY, (len(frames), ASM_LENGTH))
+        marker = np.frombuffer(self.config.asm, dtype=np.uint8)
+        asm = np.broadcast_to(marker, (len(frames), len(marker)))
         return np.concatenate([asm, blocks], axis=1).tobytes()
 
     def decode_bodies(self, bodies: np.ndarray) -> DecodedCadus:
@@ -138,12 +145,13 @@ class CaduCodec:
         """One whole CADU -> (frame, symbols corrected per codeword); DecodeError if it cannot be."""
         if len(cadu) != self.config.cadu_length:
             raise DecodeError(LAYER, 0, f"CADU is {len(cadu)} octets, not {self.config.cadu_length}")
-        if asm_distance(cadu) > self.config.asm_tolerance:
+        asm = self.config.asm
+        if asm_distance(cadu, 0, asm) > self.config.asm_tolerance:
             raise DecodeError(LAYER, 0, "attached sync marker not found")
-        body = np.frombuffer(bytes(cadu[ASM_LENGTH:]), dtype=np.uint8)[None, :]
+        body = np.frombuffer(bytes(cadu[len(asm) :]), dtype=np.uint8)[None, :]
         decoded = self.decode_bodies(body)
         corrected = tuple(int(c) for c in decoded.corrected[0])
         if corrected and min(corrected) < 0:
             bad = corrected.index(-1)
-            raise DecodeError(LAYER, ASM_LENGTH, f"Reed-Solomon codeword {bad} is uncorrectable")
+            raise DecodeError(LAYER, len(asm), f"Reed-Solomon codeword {bad} is uncorrectable")
         return decoded.frames[0].tobytes(), corrected

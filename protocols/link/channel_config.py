@@ -15,8 +15,11 @@ from enum import StrEnum
 
 from protocols.mdb.mission_db import default_spacecraft_id
 
-ASM = bytes.fromhex("1ACFFC1D")  # attached sync marker (CCSDS 131.0-B §9.3)
+ASM = bytes.fromhex("1ACFFC1D")  # attached sync marker (CCSDS 131.0-B §9.3): the default
 ASM_LENGTH = len(ASM)
+# CCSDS 131.0-B's markers run from 32 bits (uncoded, RS, convolutional) to 192 (turbo rate 1/6);
+# 64-bit 034776C7272895B0 goes with turbo rate 1/2 and LDPC rates 1/2, 2/3, 4/5
+ASM_LENGTHS = range(4, 25)
 
 TM_PRIMARY_HEADER_LENGTH = 6
 AOS_PRIMARY_HEADER_LENGTH = 6  # without the optional frame header error control
@@ -48,7 +51,8 @@ class PhysicalChannelConfig:
     ``secondary_header_length`` is the whole TM secondary header (identification octet included;
     0 = none). ``rs_e`` is 0 (uncoded), 8 or 16; ``rs_interleave`` is I. With Reed-Solomon the
     frame length must be a multiple of I and at most I*(255-2E); a shorter frame uses virtual fill.
-    ``asm_tolerance`` is how many of the 32 marker bits may be wrong; ``flywheel`` how many missed
+    ``asm`` is the attached sync marker (4 to 24 octets; the 32-bit 1ACFFC1D by default),
+    ``asm_tolerance`` how many of its bits may be wrong; ``flywheel`` how many missed
     markers the receiver tolerates before dropping from LOCK to SEARCH.
 
     ``insert_zone_length`` (AOS and USLP) is the insert zone between the primary header and the
@@ -74,6 +78,7 @@ class PhysicalChannelConfig:
     vc_count_length: int = 1
     map_id: int = 0
     variable_length: bool = False
+    asm: bytes = ASM
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -127,6 +132,8 @@ class PhysicalChannelConfig:
                         f"must be a multiple of {self.rs_interleave} and at most {k * self.rs_interleave}, "
                         f"not {self.frame_length}"
                     )
+        if not isinstance(self.asm, bytes) or len(self.asm) not in ASM_LENGTHS:
+            yield f"asm: {self.asm!r} is not a marker of 4 to 24 octets"
         if not 0 <= self.asm_tolerance <= 8:
             yield f"asm_tolerance: {self.asm_tolerance} is outside 0..8 bits"
         if not 0 <= self.flywheel <= 100:
@@ -167,8 +174,12 @@ class PhysicalChannelConfig:
         return self.frame_length + (2 * self.rs_e * self.rs_interleave if self.rs_e else 0)
 
     @property
+    def asm_length(self) -> int:
+        return len(self.asm)
+
+    @property
     def cadu_length(self) -> int:
-        return ASM_LENGTH + self.codeblock_length
+        return self.asm_length + self.codeblock_length
 
     @property
     def idle_vcid(self) -> int:

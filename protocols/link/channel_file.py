@@ -22,7 +22,9 @@ A file (every key but ``frame_type`` optional, defaults as in :class:`PhysicalCh
     reed_solomon = "none"         # or a table: { e = 16, interleave = 5, basis = "dual",
                                   #   virtual_fill = 0 }  (virtual_fill is checked, not chosen)
     randomizer = true             # CCSDS pseudo-randomizer over the codeblock
-    asm = "1ACFFC1D"              # only the standard marker is supported
+    asm = "1ACFFC1D"              # the attached sync marker, 4 to 24 octets in hex (CCSDS 131.0-B
+                                  #   §9.3: 034776C7272895B0 for turbo 1/2 and LDPC, longer for
+                                  #   low-rate turbo); any other marker a mission uses
     asm_tolerance = 4
     flywheel = 3
 
@@ -105,6 +107,22 @@ def _fail(source: str, message: str) -> ValueError:
     return ValueError(f"{source}: {message}")
 
 
+def _marker(text: object, source: str) -> bytes:
+    """``coding.asm``: hex digits (spaces, underscores and a 0x allowed), 4 to 24 octets."""
+    digits = (
+        text.upper().removeprefix("0X").replace(" ", "").replace("_", "") if isinstance(text, str) else ""
+    )
+    try:
+        asm = bytes.fromhex(digits)
+    except ValueError:
+        asm = b""
+    if not 4 <= len(asm) <= 24:
+        raise _fail(
+            source, f"coding.asm: {text!r} is not a marker of 4 to 24 octets in hex (such as '1ACFFC1D')"
+        )
+    return asm
+
+
 def parse_channel(document: dict[str, Any], source: str, default_name: str = "") -> ChannelDefinition:
     """A channel definition from a parsed TOML document; ValueError naming ``source`` and the key."""
     known_sections = {"name", "description", "frame", "coding", "idle", "virtual_channel"}
@@ -134,9 +152,8 @@ def parse_channel(document: dict[str, Any], source: str, default_name: str = "")
     except ValueError:
         raise _fail(source, f"frame.type: {values['frame_type']!r} is not one of tm, aos, uslp") from None
     coding = document.get("coding", {})
-    asm = coding.get("asm", ASM.hex().upper())
-    if not isinstance(asm, str) or asm.upper().removeprefix("0X") != ASM.hex().upper():
-        raise _fail(source, f"coding.asm: {asm!r}: only the standard marker 1ACFFC1D is supported")
+    if "asm" in coding:
+        values["asm"] = _marker(coding["asm"], source)
     rs = coding.get("reed_solomon", "none")
     virtual_fill = None
     if rs == "none":
@@ -264,6 +281,10 @@ def channel_to_dict(config: PhysicalChannelConfig) -> dict[str, Any]:
     """Every field, plain types (for a recording header or summary.json)."""
     out = {f.name: getattr(config, f.name) for f in fields(config)}
     out["frame_type"] = str(config.frame_type)
+    if config.asm == ASM:
+        del out["asm"]  # the standard marker: headers written before the marker was a field match
+    else:
+        out["asm"] = config.asm.hex().upper()
     return out
 
 
@@ -276,6 +297,8 @@ def channel_from_dict(values: dict[str, Any]) -> PhysicalChannelConfig:
     if unknown:
         raise ValueError(f"{sorted(unknown)[0]}: unknown channel field")
     try:
+        if "asm" in values:
+            values = {**values, "asm": bytes.fromhex(values["asm"])}
         return PhysicalChannelConfig(**{**values, "frame_type": FrameType(values["frame_type"])})
     except (TypeError, ValueError) as exc:
         raise ValueError(str(exc)) from None
@@ -310,7 +333,7 @@ def channel_to_toml(definition: ChannelDefinition) -> str:
         lines.append('reed_solomon = "none"')
     lines += [
         f"randomizer = {str(c.randomizer).lower()}",
-        f'asm = "{ASM.hex().upper()}"',
+        f'asm = "{c.asm.hex().upper()}"',
         f"asm_tolerance = {c.asm_tolerance}",
         f"flywheel = {c.flywheel}",
         "",

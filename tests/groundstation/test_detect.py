@@ -132,3 +132,16 @@ def test_recordings_of_every_preset_decode_with_auto_and_no_channel(
     assert summary["input"]["format"] == "recording"
     assert summary["input"]["channel"] == channel_to_dict(config)
     assert summary["packets_by_apid"] == {"CAMERA": len(packets)} and exit_code(summary) == EXIT_DECODED
+
+
+def test_a_recording_of_a_channel_with_another_marker_decodes_with_auto(packets, tmp_path: Path) -> None:
+    """Issue 14: the marker travels in the recording header's channel (hex), so auto needs no flag."""
+    config = PhysicalChannelConfig(asm=bytes.fromhex("034776C7272895B0"))
+    path = tmp_path / "pass.pbrec"
+    _recording(
+        path, _transmit(config, packets), {"channel": "t.toml", "channel_config": channel_to_dict(config)}
+    )
+    summary = decode_file(path, tmp_path / "out", write_products=False)
+    assert summary["input"]["format"] == "recording"
+    assert summary["link"]["channel"]["asm"] == "034776C7272895B0"
+    assert summary["packets_by_apid"] == {"CAMERA": len(packets)} and exit_code(summary) == EXIT_DECODED

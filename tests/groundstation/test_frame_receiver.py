@@ -85,3 +85,22 @@ def test_frame_count_tracker_in_order_shortcut_changes_no_verdict(
         count = (count + (1 if jump < 200 else jump)) % modulo  # mostly in order, some jumps back
         assert fast.classify(count, digest) == general.classify(count, digest)
         assert (fast.last, fast._recent, fast._missing) == (general.last, general._recent, general._missing)
+
+
+def test_frames_overtaken_before_the_first_one_seen_are_late_not_255_missing() -> None:
+    """Issue 14, item 5 (found by the reconciliation over seeds): a link that held back the first
+    frames of a pass made the ground count 248 frames missing for one late frame."""
+    tracker = FrameCountTracker(256)
+    verdicts = [tracker.classify(count, count) for count in (2, 3, 4, 0, 5, 1, 1)]
+    assert verdicts == [
+        ("next", 0),
+        ("next", 0),
+        ("next", 0),
+        ("late", 0),  # nothing was counted missing for it, so nothing to take back
+        ("next", 0),
+        ("late", 0),
+        ("duplicate", 0),
+    ]
+    later = FrameCountTracker(256)
+    assert [later.classify(c, c)[0] for c in (0, 2, 1)] == ["next", "next", "late"]
+    assert later.classify(3, 3) == ("next", 0)

@@ -539,3 +539,24 @@ def test_lock_lost_inside_a_batch_goes_to_search_there() -> None:
     assert rx.counters.frames_good == len(cadus)
     assert rx.counters.asm_misses == config.flywheel + 1 and rx.counters.sync_losses == 1
     assert rx.counters.bytes_skipped == len(garbage)
+
+
+@pytest.mark.parametrize("marker", ["034776C7272895B0", "25D5C0CE8990F6C9461BF79C"])
+def test_another_marker_is_searched_for_through_noise_and_a_bit_slip(marker: str) -> None:
+    """Issue 14: the receiver looks for the channel's own marker (here CCSDS 131.0-B's turbo
+    markers), not 1ACFFC1D: noise before it, a damaged marker and a bit slip are dealt with as ever."""
+    config = replace(preset(), asm=bytes.fromhex(marker))
+    tx = Transmitter(config, {0: 1})
+    packets = [make_packet(i, 300 + 37 * i) for i in range(30)]
+    for p in packets:
+        tx.submit(0, p)
+    cadus = bytearray(tx.drain())
+    cadus[2 * config.cadu_length] ^= 0x81  # two bits of the third CADU's marker
+    stream = slip_bits(bytes(cadus), (5 * config.cadu_length + 99) * 8, 3)
+    rx = LinkReceiver(config)
+    got = feed_in_chunks(rx, random.Random(1).randbytes(333) + stream, [4_099])
+    assert rx.counters.bytes_skipped >= 333 and rx.counters.bit_slips == 1
+    assert rx.counters.asm_bit_errors == 2
+    assert set(got) <= set(packets) and len(got) >= len(packets) - 3
+    standard = LinkReceiver(preset())
+    assert feed_in_chunks(standard, bytes(cadus), [4_099]) == []  # 1ACFFC1D is not looked for

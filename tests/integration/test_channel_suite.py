@@ -24,7 +24,7 @@ from fuzzing.seeds import housekeeping_packets
 from protocols.coding.randomizer import Randomizer
 from protocols.coding.reed_solomon import EXP, PRIMITIVE_POWER, TO_CONVENTIONAL
 from protocols.image.image_metadata import ImageMetadata
-from protocols.link.channel_config import ASM_LENGTH, FrameType, PhysicalChannelConfig
+from protocols.link.channel_config import FrameType, PhysicalChannelConfig
 from protocols.link.channel_file import PRESETS, ChannelDefinition, channel_to_toml
 from protocols.packets.space_packet import SequenceCounter
 from protocols.packets.time_code import CucTime
@@ -32,6 +32,9 @@ from protocols.packets.time_code import CucTime
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
+
+TURBO_HALF_ASM = bytes.fromhex("034776C7272895B0")
+TURBO_THIRD_ASM = bytes.fromhex("25D5C0CE8990F6C9461BF79C")
 
 # name: (the channel the capture is made with, the decode command's channel flags; a "{file}"
 # flag is replaced by a channel file written from the configuration)
@@ -87,6 +90,15 @@ SUITE: dict[str, tuple[PhysicalChannelConfig, list[str]]] = {
         ["--channel", "{file}"],
     ),
     "uslp-variable": (PRESETS["uslp-variable"], ["--channel", "uslp-variable"]),
+    # another attached sync marker (issue 14): CCSDS 131.0-B §9.3's 64-bit marker (turbo rate 1/2,
+    # LDPC) and its 96-bit one (turbo rate 1/3), given by the channel file only
+    "tm-asm-64-bit": (PhysicalChannelConfig(asm=TURBO_HALF_ASM), ["--channel", "{file}"]),
+    "aos-asm-96-bit-uncoded": (
+        PhysicalChannelConfig(
+            frame_type=FrameType.AOS, spacecraft_id=0x3C, frame_length=1024, rs_e=0, asm=TURBO_THIRD_ASM
+        ),
+        ["--channel", "{file}"],
+    ),
 }
 
 
@@ -182,7 +194,7 @@ def _check_parity_with_reedsolo(config: PhysicalChannelConfig, stream: bytes) ->
     randomizer = Randomizer(config.codeblock_length) if config.randomizer else None
     for n in range(3):
         cadu = stream[n * config.cadu_length : (n + 1) * config.cadu_length]
-        block = cadu[ASM_LENGTH:]
+        block = cadu[config.asm_length :]
         block = randomizer.apply(block) if randomizer else block
         frame, parity = block[: config.frame_length], block[config.frame_length :]
         for j in range(interleave):
@@ -214,6 +226,15 @@ def test_a_foreign_capture_without_its_channel_is_nothing_recognised(packets, tm
     assert result.stderr.count("\n") == 1
     assert "nothing recognised: an ASM every 1004 octets" in result.stderr
     assert "AOS frames (randomized) of spacecraft 0x2A" in result.stderr
+
+
+def test_another_marker_without_its_channel_is_nothing_recognised(packets, tmp_path: Path) -> None:
+    config, _ = SUITE["tm-asm-64-bit"]
+    capture = tmp_path / "turbo-marker.cadu"
+    capture.write_bytes(_capture(config, packets))
+    result = _decode(capture, tmp_path / "out")
+    assert result.returncode == 3 and result.stderr.count("\n") == 1
+    assert "no regular ASM spacing" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -36,3 +36,28 @@ def test_every_image_arrives_identical_to_capture(tmp_path: Path, profile: str) 
     if profile == "outage":
         assert cfdp["outages_detected"] >= 1
         assert delivery["retransmitted_octets"] > 0  # what the outage swallowed was asked for again
+    _assert_link_reconciles(summary, tmp_path / profile, profile)
+
+
+def _assert_link_reconciles(summary: dict, out: Path, profile: str) -> None:
+    """Issue 14, item 5, across two processes: the probe's simulator counters beside the ground's,
+    and they add up over what the ground read (tests/integration/test_link_reconciliation.py does
+    it in process over many seeds)."""
+    simulator, result = summary["link"]["simulator"], summary["link"]["reconciliation"]
+    assert result["adds_up"] is True, result
+    assert (
+        result["expected"]["missing"] == result["lost"]
+        and result["expected"]["reordered"] == result["reordered"]
+    )
+    assert simulator["sent"] == result["sent"] > 0
+    read = result["received"] - result["duplicated"]
+    assert result["sent"] == read + result["dropped_by_link"] + result["after_ground_stopped"]
+    if profile == "lossy":
+        assert simulator["dropped_random"] > 0 and simulator["corrupted"] > 0 and simulator["reordered"] > 0
+        assert 0 < result["lost"] < simulator["sent"] // 5  # a late frame is not 255 missing
+    if profile == "outage":
+        assert simulator["dropped_outside_pass"] > 0
+    if profile == "nominal":
+        assert simulator["dropped_by_link"] == result["lost"] == 0
+    report = (out / "report.md").read_text()
+    assert "Simulated link:" in report and "adds up." in report

@@ -107,7 +107,10 @@ BASE = '[frame]\ntype = "tm"\nlength = 1115\n[coding]\nreed_solomon = { e = 16, 
             BASE.replace("interleave = 5 }", "interleave = 5, virtual_fill = 3 }"),
             "coding.reed_solomon.virtual_fill",
         ),
-        (BASE + 'asm = "034776C7272895B0"\n', "coding.asm"),
+        (BASE + 'asm = "1ACF"\n', "coding.asm"),
+        (BASE + 'asm = "XYZ12345"\n', "coding.asm"),
+        (BASE + "asm = 0x1ACFFC1D\n", "coding.asm"),
+        (BASE + 'asm = "' + "00" * 25 + '"\n', "coding.asm"),
         (BASE + "[idle]\nvcid = 63\n", "idle.vcid"),
         (BASE + "[[virtual_channel]]\nvcid = 7\n", "virtual_channel.vcid"),
         (BASE + '[[virtual_channel]]\nvcid = 1\ncarries = "bitstream"\n', "virtual_channel.carries"),
@@ -149,3 +152,25 @@ def test_overrides_name_the_field() -> None:
         with_overrides(base, frame_length=2000)
     with pytest.raises(ValueError, match=r"^spacecraft_id: "):
         with_overrides(preset("aos-rs-i4"), spacecraft_id=0x1B5)
+
+
+def test_another_marker_is_a_parameter_of_the_channel_file(tmp_path: Path) -> None:
+    """Issue 14: CCSDS 131.0-B §9.3's 64-bit marker (turbo rate 1/2, LDPC), written in any spelling;
+    the CADU grows by the marker, and the channel survives a file, a recording header and back."""
+    path = tmp_path / "turbo-marker.toml"
+    path.write_text('[frame]\ntype = "tm"\n[coding]\nasm = "0x0347 76C7 2728 95B0"\n')
+    config = load_channel(str(path)).config
+    assert config.asm == bytes.fromhex("034776C7272895B0")
+    assert config.cadu_length == PhysicalChannelConfig(rs_e=0).cadu_length + 4  # no RS in the file
+    assert load_channel(str(_written(tmp_path, config))).config == config
+    assert channel_to_dict(config)["asm"] == "034776C7272895B0"
+    assert channel_from_dict(channel_to_dict(config)) == config
+    assert "asm" not in channel_to_dict(PhysicalChannelConfig())  # headers as before for the standard one
+
+
+def _written(tmp_path: Path, config: PhysicalChannelConfig) -> Path:
+    from protocols.link.channel_file import ChannelDefinition
+
+    path = tmp_path / "again.toml"
+    path.write_text(channel_to_toml(ChannelDefinition("again", config)))
+    return path
