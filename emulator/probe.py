@@ -50,7 +50,8 @@ from protocols.packets.apids import Apid
 from protocols.packets.space_packet import SequenceCounter, SpacePacket, peek_header
 from protocols.packets.time_code import CucTime, utc_to_tai_seconds
 from protocols.sdls import SecurityContext
-from protocols.sdls.keystore import save_arsn
+from protocols.sdls.downlink import DownlinkSecurity
+from protocols.sdls.keystore import LEASE, save_arsn
 
 log = logging.getLogger("paleblue.probe")
 
@@ -84,6 +85,9 @@ class ProbeOptions:
     subscribers: int = 1  # downlink subscribers to wait for before sending (a station plus taps)
     security: SecurityContext | None = None  # SDLS on the TC uplink (None: unauthenticated, as before)
     security_dir: Path | None = None  # where the accepted ARSNs are kept between runs
+    # SDLS on the downlink's channels (None, or no SA for the channel's frames: in clear, as before);
+    # its ARSNs are saved in security_dir (role "probe-downlink") every keystore.LEASE frames
+    downlink_security: SecurityContext | None = None
 
 
 def json_ready(value: object) -> object:
@@ -295,7 +299,7 @@ class Probe:
             )  # fmt: skip
             return CaduDownlink(
                 downlink, config, profile.downlink.data_rate_bps, options.bit_error_rate, options.seed,
-                simulator=LinkSimulator(profile.downlink, seed),
+                simulator=LinkSimulator(profile.downlink, seed), security=self._downlink_security(config),
             )  # fmt: skip
         log.info(
             "downlink: %s frames of %d octets, RS E=%d I=%d, %.1f Mbit/s%s",
@@ -304,8 +308,21 @@ class Probe:
             f", injecting BER {self.options.bit_error_rate:g}" if self.options.bit_error_rate else "",
         )  # fmt: skip
         return CaduDownlink(
-            downlink, config, self.options.rate_bps, self.options.bit_error_rate, self.options.seed
-        )
+            downlink, config, self.options.rate_bps, self.options.bit_error_rate, self.options.seed,
+            security=self._downlink_security(config),
+        )  # fmt: skip
+
+    def _downlink_security(self, config: PhysicalChannelConfig) -> DownlinkSecurity | None:
+        context, state_dir = self.options.downlink_security, self.options.security_dir
+        if context is None:
+            return None
+        on_save = None
+        if state_dir is not None:
+            on_save = lambda ctx: save_arsn(state_dir, "probe-downlink", ctx)  # noqa: E731
+        security = DownlinkSecurity(context, config, on_save=on_save, save_every=LEASE)
+        if security.vcids:
+            log.info("downlink: SDLS on %s VCs %s", security.link, security.vcids)
+        return security
 
     def _round_trip_s(self) -> float:
         """Round-trip light time the CFDP timers wait for, on the (scaled) clock the link runs on."""

@@ -19,6 +19,7 @@ from emulator.link_simulator import LinkSimulator
 from emulator.transmitter import Transmitter
 from protocols.capture.zmq_framing import Layer
 from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.sdls.downlink import DownlinkSecurity
 
 VC_REALTIME = 0  # housekeeping, events, verification: served first
 VC_PAYLOAD = 1  # images and files
@@ -52,6 +53,7 @@ class CaduDownlink:
         bit_error_rate: float = 0.0,
         seed: int | None = None,
         simulator: LinkSimulator | None = None,
+        security: DownlinkSecurity | None = None,
     ) -> None:
         self.downlink = downlink
         self.simulator = simulator
@@ -59,7 +61,7 @@ class CaduDownlink:
         self.config = config
         self.rate_bps = rate_bps
         self.bit_error_rate = bit_error_rate
-        self.transmitter = Transmitter(config, {VC_REALTIME: 1, VC_PAYLOAD: 0})
+        self.transmitter = Transmitter(config, {VC_REALTIME: 1, VC_PAYLOAD: 0}, security=security)
         self.bits_flipped = 0
         self._rng = np.random.default_rng(seed)
         self._next_send = time.monotonic()

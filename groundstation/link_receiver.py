@@ -102,6 +102,10 @@ class LinkReceiver:
     def vc_counters(self) -> dict[int, VirtualChannelCounters]:
         return self._demux.vc_counters
 
+    def set_security(self, security, on_rejected=None) -> None:
+        """SDLS on the downlink: see :meth:`_FrameDemultiplexer.set_security`."""
+        self._demux.set_security(security, on_rejected)
+
     def counters_dict(self) -> dict[str, object]:
         """Physical and per-VC counters in one plain dict (for logs and ZeroMQ status)."""
         return {

@@ -192,6 +192,19 @@ class PassReport:
             f"{physical['frames_corrected']} corrected ({physical['symbols_corrected']} symbols), "
             f"{physical['uncorrectable']} uncorrectable, {physical['crc_failures']} CRC failures, "
             f"{physical['sync_losses']} sync losses, {physical['idle_frames']} idle frames.",
+            *self._sdls_lines(),
+        ]
+
+    def _sdls_lines(self) -> list[str]:
+        sdls = self.summary.link.get("sdls")
+        if sdls is None:
+            return []
+        reasons = ", ".join(f"{k} {v}" for k, v in sdls["rejected_by_reason"].items()) or "none"
+        return [
+            "",
+            f"Space data link security on {sdls['link'].upper()} VCs "
+            f"{', '.join(str(v) for v in sdls['virtual_channels'])}: {sdls['frames_verified']} frames "
+            f"verified, {sdls['frames_rejected']} refused ({reasons}).",
         ]
 
     def _housekeeping_section(self) -> list[str]:

@@ -58,6 +58,8 @@ from protocols.packets.space_packet import (
     SpacePacket,
 )
 from protocols.pus.packets import TmPacket
+from protocols.sdls import SdlsRejected, SecurityContext
+from protocols.sdls.downlink import DownlinkSecurity
 
 __all__ = ["GroundStation", "ImageProduct", "MessageBatch", "render_report"]  # the last three: moved
 
@@ -83,6 +85,7 @@ class GroundStation:
         round_trip_s: float = 0.2,
         link_rate_bps: float | None = None,
         write_products: bool = True,
+        downlink_security: SecurityContext | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -97,6 +100,12 @@ class GroundStation:
         self._tc_frames = TcFrameEncoder(self.mdb.spacecraft_id, CFDP_TC_VIRTUAL_CHANNEL)
         self.uplink_count = 0  # CFDP replies sent
         self.faults = FaultLog(log)
+        # SDLS on the downlink: frames of the channels an SA covers are verified before their packets
+        self.downlink_security: DownlinkSecurity | None = None
+        if downlink_security is not None:
+            self.downlink_security = DownlinkSecurity(downlink_security, self.channel)
+            for receiver in (self.link, self.frames):
+                receiver.set_security(self.downlink_security, self._on_frame_refused)
         self.images = ProductWriter(self.out_dir, self.faults, write_products)
         self.files = ImageFileReception(self._send_cfdp_pdu, self.out_dir, self._on_file_image, round_trip_s)
         self.events = EventLog(self.out_dir)
@@ -280,6 +289,11 @@ class GroundStation:
             telemetry.process_tm(tm, time.time())
         if telemetry.undecodable_total > before:
             self.faults.record("bad platform packet", f"sequence count {packet.sequence_count}")
+
+    def _on_frame_refused(self, vcid: int, exc: SdlsRejected) -> None:
+        """A downlink frame refused by SDLS: counted by reason (the context and the fault log), logged
+        by the fault log (the first ones of each reason, then every thousandth)."""
+        self.faults.record(f"sdls {exc.code.label}", f"VC {vcid} frame refused: {exc.reason}")
 
     # -- uplink and files --------------------------------------------------------------------
     def _send_cfdp_pdu(self, pdu: bytes) -> None:
