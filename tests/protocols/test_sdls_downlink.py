@@ -157,7 +157,7 @@ def test_sas_of_one_channel_must_share_their_overhead() -> None:
     odd = [SecurityAssociation(10, "tm", 0, 5), SecurityAssociation(11, "tm", 0, 6, mac_length=8)]
     with pytest.raises(ValueError, match="overhead"):
         DownlinkSecurity(SecurityContext(odd, [SaKey(k, s) for k, s in SECRETS.items()]), config)
-    with pytest.raises(ValueError, match="USLP|uslp"):
+    with pytest.raises(ValueError, match="not uslp"):
         DownlinkSecurity(SecurityContext([]), preset("uslp-rs-i5"))
 
 
