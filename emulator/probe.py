@@ -35,7 +35,7 @@ from emulator.platform_model import ScenarioSnapshot
 from emulator.render import RenderedFrame, render_scenario
 from emulator.scenario import Scenario
 from emulator.space_link import DEFAULT_RATE_BPS, VC_PAYLOAD, VC_REALTIME, CaduDownlink, PacketDownlink
-from emulator.tc_reception import Rejection, TcReception
+from emulator.tc_reception import Rejection, Sequenced, TcReception
 from emulator.uplink import Uplink
 from protocols.capture.zmq_framing import Layer
 from protocols.cfdp import TransactionState, TransmissionMode
@@ -424,6 +424,10 @@ class Probe:
         it) or a bare TC packet; a refused unit is counted and evented, never executed."""
         assert self._link is not None
         received = self.tc_reception.receive(layer, payload)
+        if isinstance(self._link, CaduDownlink):  # the FARM's report, in every frame's OCF from now on
+            self._link.transmitter.set_clcw(self.tc_reception.farm.clcw())
+        if isinstance(received, Sequenced):
+            return
         if isinstance(received, Rejection):
             if received.evented:
                 event = self.fsw.report_event("TC_FRAME_REJECTED", received.reason.name, received.spi)
