@@ -36,3 +36,40 @@ def test_downlink_keys_on_a_channel_they_cannot_cover_are_one_line(tmp_path: Pat
     assert result.returncode == 2 and "not uslp" in result.stderr and "Traceback" not in result.stderr
     result = paleblue("run", "-o", str(tmp_path / "out"), "--keys", str(tmp_path / "k"), "--link", "lossy")
     assert result.returncode == 2 and "CFDP" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_decode_with_keys_opens_a_recorded_encrypted_downlink(tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from emulator.imaging import image_packets
+    from emulator.transmitter import Transmitter
+    from protocols.coding.cadu import CaduCodec
+    from protocols.image.image_metadata import ImageMetadata
+    from protocols.link.channel_file import preset
+    from protocols.packets.space_packet import SequenceCounter
+    from protocols.packets.time_code import CucTime
+    from protocols.sdls.downlink import DownlinkSecurity
+
+    keys = tmp_path / "k"
+    assert paleblue("keys", "generate", str(keys), "--downlink", "encryption").returncode == 0
+    config = preset("tm-rs-i5")
+    sender = DownlinkSecurity(load_context(keys, "probe-downlink", links=("tm", "aos")), config)
+    tx = Transmitter(config, {0: 1, 1: 0}, security=sender)
+    pixels = np.arange(64 * 48, dtype=np.uint16).reshape(48, 64)
+    _, packets = image_packets(
+        3, pixels, 12, 0.1, datetime(2020, 7, 27, tzinfo=UTC), ImageMetadata(scenario="k"),
+        SequenceCounter(), CucTime(1), 300,
+    )  # fmt: skip
+    for p in packets:
+        tx.submit(1, p)
+    (tmp_path / "pass.cadu").write_bytes(tx.drain() + CaduCodec(config).encode_many([tx.next_frame()]))
+    opened = paleblue("decode", str(tmp_path / "pass.cadu"), "--format", "cadu", "--keys", str(keys),
+                      "-o", str(tmp_path / "open"))  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    summary = json.loads((tmp_path / "open" / "summary.json").read_text())
+    assert summary["images"][0]["crc_ok"] and summary["link"]["sdls"]["frames_rejected"] == 0
+    paleblue("decode", str(tmp_path / "pass.cadu"), "--format", "cadu", "-o", str(tmp_path / "shut"))
+    assert json.loads((tmp_path / "shut" / "summary.json").read_text())["images"] == []  # ciphertext
