@@ -154,7 +154,7 @@ class TcReception:
         outcome = self.farm.ad_frame(frame.sequence_number)
         if outcome.accepted:
             return frame.data
-        log.info("TC frame N(S)=%d %s (V(R)=%d)", frame.sequence_number, outcome.value, self.farm.v_r)
+        log.debug("TC frame N(S)=%d %s (V(R)=%d)", frame.sequence_number, outcome.value, self.farm.v_r)
         return Sequenced(outcome, frame.sequence_number)
 
     def manage(self, command: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -176,6 +176,9 @@ class _FrameDemultiplexer:
         self._fecf = config.fecf
         self._is_tm = config.frame_type is FrameType.TM
         self.security: DownlinkSecurity | None = None  # SDLS on the downlink (set_security)
+        self.on_ocf: Callable[[bytes], None] | None = None  # sees each good frame's OCF (a CLCW)
+        self._ocf_end = -(2 if config.fecf else 0) or None
+        self._ocf_start = -(4 + (2 if config.fecf else 0))
         self.on_rejected: Callable[[int, SdlsRejected], None] | None = None
 
     def set_security(
@@ -225,6 +228,8 @@ class _FrameDemultiplexer:
             version, scid, vcid, mc, count, fhp = self._routing(frame)  # AOS: the M_PDU header in clear
             zone_end = self._zone_start + security.zone_length(vcid)
         c.frames_good += 1
+        if self.on_ocf is not None and self.config.ocf:
+            self.on_ocf(frame[self._ocf_start : self._ocf_end])
         if corrected:
             c.frames_corrected += 1
             c.symbols_corrected += corrected
