@@ -27,6 +27,7 @@ from groundstation.file_reception import ImageFileReception
 from groundstation.frame_receiver import FrameReceiver, LinkOutput
 from groundstation.image_packets import ImagePackets
 from groundstation.link_receiver import LinkReceiver
+from groundstation.link_security import attach_security
 from groundstation.message_batch import MessageBatch
 from groundstation.packet_book import PacketBook
 from groundstation.pass_report import parameter_units, render_report
@@ -58,8 +59,7 @@ from protocols.packets.space_packet import (
     SpacePacket,
 )
 from protocols.pus.packets import TmPacket
-from protocols.sdls import SdlsRejected, SecurityContext
-from protocols.sdls.downlink import DownlinkSecurity
+from protocols.sdls import SecurityContext
 
 __all__ = ["GroundStation", "ImageProduct", "MessageBatch", "render_report"]  # the last three: moved
 
@@ -101,11 +101,8 @@ class GroundStation:
         self.uplink_count = 0  # CFDP replies sent
         self.faults = FaultLog(log)
         # SDLS on the downlink: frames of the channels an SA covers are verified before their packets
-        self.downlink_security: DownlinkSecurity | None = None
-        if downlink_security is not None:
-            self.downlink_security = DownlinkSecurity(downlink_security, self.channel)
-            for receiver in (self.link, self.frames):
-                receiver.set_security(self.downlink_security, self._on_frame_refused)
+        self.downlink_security = attach_security(downlink_security, self.channel, (self.link, self.frames),
+                                                 self.faults)  # fmt: skip
         self.images = ProductWriter(self.out_dir, self.faults, write_products)
         self.files = ImageFileReception(self._send_cfdp_pdu, self.out_dir, self._on_file_image, round_trip_s)
         self.events = EventLog(self.out_dir)
@@ -289,11 +286,6 @@ class GroundStation:
             telemetry.process_tm(tm, time.time())
         if telemetry.undecodable_total > before:
             self.faults.record("bad platform packet", f"sequence count {packet.sequence_count}")
-
-    def _on_frame_refused(self, vcid: int, exc: SdlsRejected) -> None:
-        """A downlink frame refused by SDLS: counted by reason (the context and the fault log), logged
-        by the fault log (the first ones of each reason, then every thousandth)."""
-        self.faults.record(f"sdls {exc.code.label}", f"VC {vcid} frame refused: {exc.reason}")
 
     # -- uplink and files --------------------------------------------------------------------
     def _send_cfdp_pdu(self, pdu: bytes) -> None:
