@@ -36,7 +36,7 @@ from emulator.platform_model import ScenarioSnapshot
 from emulator.render import RenderedFrame, render_scenario
 from emulator.scenario import Scenario
 from emulator.space_link import DEFAULT_RATE_BPS, VC_PAYLOAD, VC_REALTIME, CaduDownlink, PacketDownlink
-from emulator.tc_reception import Rejection, TcReception
+from emulator.tc_reception import Rejection, Sequenced, TcReception
 from emulator.uplink import Uplink
 from protocols.atomic_file import write_atomically
 from protocols.capture.zmq_framing import Layer
@@ -52,7 +52,8 @@ from protocols.packets.apids import Apid
 from protocols.packets.space_packet import SequenceCounter, SpacePacket, peek_header
 from protocols.packets.time_code import CucTime, utc_to_tai_seconds
 from protocols.sdls import SecurityContext
-from protocols.sdls.keystore import save_arsn
+from protocols.sdls.downlink import DownlinkSecurity
+from protocols.sdls.keystore import LEASE, save_arsn
 
 log = logging.getLogger("paleblue.probe")
 
@@ -87,6 +88,9 @@ class ProbeOptions:
     security: SecurityContext | None = None  # SDLS on the TC uplink (None: unauthenticated, as before)
     security_dir: Path | None = None  # where the accepted ARSNs are kept between runs
     link_tally: Path | None = None  # with a link profile: the simulator's tally is written here at the end
+    # SDLS on the downlink's channels (None, or no SA for the channel's frames: in clear, as before);
+    # its ARSNs are saved in security_dir (role "probe-downlink") every keystore.LEASE frames
+    downlink_security: SecurityContext | None = None
 
 
 def json_ready(value: object) -> object:
@@ -306,7 +310,7 @@ class Probe:
             )  # fmt: skip
             return CaduDownlink(
                 downlink, config, profile.downlink.data_rate_bps, options.bit_error_rate, options.seed,
-                simulator=LinkSimulator(profile.downlink, seed),
+                simulator=LinkSimulator(profile.downlink, seed), security=self._downlink_security(config),
             )  # fmt: skip
         log.info(
             "downlink: %s frames of %d octets, RS E=%d I=%d, %.1f Mbit/s%s",
@@ -315,8 +319,21 @@ class Probe:
             f", injecting BER {self.options.bit_error_rate:g}" if self.options.bit_error_rate else "",
         )  # fmt: skip
         return CaduDownlink(
-            downlink, config, self.options.rate_bps, self.options.bit_error_rate, self.options.seed
-        )
+            downlink, config, self.options.rate_bps, self.options.bit_error_rate, self.options.seed,
+            security=self._downlink_security(config),
+        )  # fmt: skip
+
+    def _downlink_security(self, config: PhysicalChannelConfig) -> DownlinkSecurity | None:
+        context, state_dir = self.options.downlink_security, self.options.security_dir
+        if context is None:
+            return None
+        on_save = None
+        if state_dir is not None:
+            on_save = lambda ctx: save_arsn(state_dir, "probe-downlink", ctx)  # noqa: E731
+        security = DownlinkSecurity(context, config, on_save=on_save, save_every=LEASE)
+        if security.vcids:
+            log.info("downlink: SDLS on %s VCs %s", security.link, security.vcids)
+        return security
 
     def _round_trip_s(self) -> float:
         """Round-trip light time the CFDP timers wait for, on the (scaled) clock the link runs on."""
@@ -418,6 +435,10 @@ class Probe:
         it) or a bare TC packet; a refused unit is counted and evented, never executed."""
         assert self._link is not None
         received = self.tc_reception.receive(layer, payload)
+        if isinstance(self._link, CaduDownlink):  # the FARM's report, in every frame's OCF from now on
+            self._link.transmitter.set_clcw(self.tc_reception.farm.clcw())
+        if isinstance(received, Sequenced):
+            return
         if isinstance(received, Rejection):
             if received.evented:
                 event = self.fsw.report_event("TC_FRAME_REJECTED", received.reason.name, received.spi)

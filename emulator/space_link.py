@@ -36,6 +36,7 @@ from emulator.link_simulator import LinkSimulator
 from emulator.transmitter import Transmitter
 from protocols.capture.zmq_framing import Layer
 from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.sdls.downlink import DownlinkSecurity
 
 VC_REALTIME = 0  # housekeeping, events, verification: served first
 VC_PAYLOAD = 1  # images and files
@@ -72,6 +73,7 @@ class CaduDownlink:
         seed: int | None = None,
         simulator: LinkSimulator | None = None,
         clock: Callable[[], float] = time.monotonic,
+        security: DownlinkSecurity | None = None,
     ) -> None:
         self.downlink = downlink
         self.simulator = simulator
@@ -80,7 +82,7 @@ class CaduDownlink:
         self.config = config
         self.rate_bps = rate_bps
         self.bit_error_rate = bit_error_rate
-        self.transmitter = Transmitter(config, {VC_REALTIME: 1, VC_PAYLOAD: 0})
+        self.transmitter = Transmitter(config, {VC_REALTIME: 1, VC_PAYLOAD: 0}, security=security)
         self.bits_flipped = 0
         self._rng = np.random.default_rng(seed)
         self._next_send = self.started

@@ -6,6 +6,11 @@ on the TC virtual channel, nothing reaches the flight software except the data o
 that verified under an operational SA: a bare packet is refused as UNAUTHENTICATED, a frame
 without a known SPI as BAD_SPI, and so on (:class:`~protocols.sdls.reasons.Reason`). A refusal
 is never executed; it is counted (SECURITY_HK) and reported once as a TC_FRAME_REJECTED event.
+
+Frames of the TC virtual channel that pass (after SDLS, when it applies) go through FARM-1
+(:mod:`protocols.link.farm`, COP-1): a Type-AD frame only in sequence, a Type-BD frame always, a
+Type-BC frame (Unlock, Set V(R)) to the FARM itself. What the FARM discards is not executed and is
+returned as :class:`Sequenced`; the FARM's CLCW goes down in every downlink frame's OCF.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 from protocols.capture.zmq_framing import Layer
 from protocols.coding.cltu import INFO_OCTETS, decode_cltu
 from protocols.errors import DecodeError
+from protocols.link.farm import Farm1, FarmOutcome
 from protocols.link.tc_frame import HEADER_LENGTH, TcFrame, check_frame_address, unpack_header_fast
 from protocols.sdls import Reason, SaManagementError, SdlsRejected, SecurityContext
 
@@ -34,6 +40,15 @@ class Rejection:
     spi: int
     detail: str
     evented: bool = True  # False once this second's event budget is spent (still counted)
+
+
+@dataclass(frozen=True, slots=True)
+class Sequenced:
+    """A frame that FARM-1 took (a control command) or discarded (out of sequence, lockout, wait):
+    nothing to execute. Not a security refusal: counted by the FARM and reported by the CLCW."""
+
+    outcome: FarmOutcome
+    sequence_number: int
 
 
 class TcReception:
@@ -54,6 +69,7 @@ class TcReception:
         self._clock = clock
         self._event_second: int | None = None
         self._events_this_second = 0
+        self.farm = Farm1(vcid)
 
     @property
     def required(self) -> bool:
@@ -78,7 +94,7 @@ class TcReception:
             log.warning("uplink rejected (%s): %s", reason.label, detail)
         return Rejection(reason, spi, detail, due)
 
-    def receive(self, layer: Layer, payload: bytes) -> bytes | Rejection:
+    def receive(self, layer: Layer, payload: bytes) -> bytes | Rejection | Sequenced:
         """The TC packet(s) a unit from the uplink carries, or why it was refused."""
         if layer == Layer.PACKETS:
             if self.required:
@@ -110,7 +126,7 @@ class TcReception:
             except DecodeError as exc:
                 return self._reject(Reason.BAD_FRAME, str(exc))
             self.accepted += 1
-            return frame.data
+            return self._sequence(frame)
         assert self.security is not None
         spi = (
             int.from_bytes(data[HEADER_LENGTH : HEADER_LENGTH + 2], "big")
@@ -124,7 +140,22 @@ class TcReception:
         self.accepted += 1
         if self._on_accept is not None:
             self._on_accept(self.security)
-        return plain.data
+        return self._sequence(plain)
+
+    def _sequence(self, frame: TcFrame) -> bytes | Sequenced:
+        """FARM-1 on the TC virtual channel: the frame's data if it goes on board."""
+        if frame.virtual_channel_id != self.vcid:
+            return frame.data
+        if frame.control_command:
+            return Sequenced(self.farm.bc_frame(frame.data), frame.sequence_number)
+        if frame.bypass:
+            self.farm.bd_frame()
+            return frame.data
+        outcome = self.farm.ad_frame(frame.sequence_number)
+        if outcome.accepted:
+            return frame.data
+        log.debug("TC frame N(S)=%d %s (V(R)=%d)", frame.sequence_number, outcome.value, self.farm.v_r)
+        return Sequenced(outcome, frame.sequence_number)
 
     def manage(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
         """An SDLS_* SA management command (355.1-B-1 style); ValueError if the SA or its state refuses."""

@@ -5,6 +5,12 @@ Every call to :meth:`Transmitter.next_cadu` returns exactly one CADU, an idle fr
 virtual channel has data. An idle link need not make a frame for every frame time: the caller
 may :meth:`~Transmitter.pass_idle` them instead (counted, so the frame clock never stops; no frame
 count is used, so the ground sees no gap).
+
+With a :class:`~protocols.sdls.downlink.DownlinkSecurity`, the frames of every virtual channel that
+an SA covers are secured (CCSDS 355.0-B-2) once built and before Reed-Solomon coding: their packet
+zone is the SA's overhead shorter, and the FECF covers the secured frame. A protected channel whose
+SAs are all stopped sends nothing (its packets wait) rather than send in clear. Idle frames and
+unprotected channels are as before.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from protocols.link import aos_frame, tm_frame, uslp_frame
 from protocols.link.channel_config import FrameType, PhysicalChannelConfig
 from protocols.link.clcw import Clcw
 from protocols.link.frame_packets import PacketPacker, check_packet
+from protocols.sdls.downlink import DownlinkSecurity
 
 DEFAULT_MAX_PENDING_OCTETS = 64 * 1024 * 1024
 
@@ -83,6 +90,7 @@ class Transmitter:
         config: PhysicalChannelConfig,
         virtual_channels: Mapping[int, int] | None = None,
         max_pending_octets: int = DEFAULT_MAX_PENDING_OCTETS,
+        security: DownlinkSecurity | None = None,
     ) -> None:
         virtual_channels = dict(virtual_channels) if virtual_channels is not None else {0: 0}
         for vcid in virtual_channels:
@@ -100,13 +108,21 @@ class Transmitter:
         self.counters = TransmitterCounters(frames={v: 0 for v in (*virtual_channels, config.idle_vcid)})
         self._frames = frame_module(config)
         self._codec = CaduCodec(config)
+        if security is not None and config.variable_length:
+            raise ValueError("SDLS on the downlink needs fixed-length frames")
+        self.security = security if security is not None and security.vcids else None
         packer = WholePackets if config.variable_length else PacketPacker
-        self._packers = {v: packer(config.packet_zone_length) for v in virtual_channels}
+        self._packers = {v: packer(self._zone_length(v)) for v in virtual_channels}
         self._vc_counts = {v: 0 for v in (*virtual_channels, config.idle_vcid)}
         self._mc_count = 0
         self._turn = 0  # round-robin tie breaker
         self._last_served = {v: -1 for v in virtual_channels}
         self.ocf = Clcw().pack()
+
+    def _zone_length(self, vcid: int) -> int:
+        if self.security is None:
+            return self.config.packet_zone_length
+        return self.security.zone_length(vcid)
 
     def set_clcw(self, clcw: Clcw) -> None:
         """The CLCW sent in the OCF of every following frame."""
@@ -136,6 +152,8 @@ class Transmitter:
 
     def _choose(self) -> int | None:
         ready = [v for v, p in self._packers.items() if p.has_pending()]
+        if self.security is not None:
+            ready = [v for v in ready if self.security.ready(v)]
         if not ready:
             return None
         return max(ready, key=lambda v: (self.priorities[v], -self._last_served[v]))
@@ -149,9 +167,14 @@ class Transmitter:
             self.counters.idle_frames += 1
         else:
             fhp, zone = self._packers[vcid].next_zone()
+            secure = self.security is not None and self.security.protected(vcid)
+            if secure:
+                zone += bytes(self.config.packet_zone_length - len(zone))  # where the MAC etc. will go
             frame = self._frames.pack_frame(
                 self.config, vcid, self._mc_count, self._vc_counts[vcid], fhp, zone, self.ocf
             )
+            if secure:
+                frame = self.security.protect(vcid, frame)
             self._turn += 1
             self._last_served[vcid] = self._turn
         self.counters.frames[vcid] += 1

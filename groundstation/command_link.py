@@ -5,6 +5,10 @@
 transport is a PUSH socket to the probe's uplink and a SUB socket on its
 downlink, decoded through the same link receiver as the ground station. It is
 what ``paleblue cmd`` uses and what a pytest test uses to drive a live probe.
+
+With ``cop1`` (a :class:`~protocols.link.fop.Fop1`), TCs go up as Type-AD frames under COP-1: the
+FOP-1 sends them in its window and retransmits as the CLCWs read from the downlink's OCFs (and its
+timer) ask; it first takes the FARM's V(R) from a CLCW and initializes with Set V(R).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope
 from protocols.coding.cltu import encode_cltu
 from protocols.errors import DecodeError
 from protocols.link.channel_config import PhysicalChannelConfig
-from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
+from protocols.link.clcw import Clcw
+from protocols.link.fop import Fop1, FopState, Transmission
+from protocols.link.tc_frame import TcFrame, TcFrameEncoder, wrap_for_uplink
 from protocols.mdb.mission_db import MissionDatabase, load_mission_db
 from protocols.packets.space_packet import PacketStreamDecoder, SpacePacket, peek_header
 from protocols.sdls import SecurityContext
@@ -44,6 +50,7 @@ class CommandLink:
         security: SecurityContext | None = None,
         on_sent: Callable[[SecurityContext], None] | None = None,
         context: zmq.Context | None = None,
+        cop1: Fop1 | None = None,
     ) -> None:
         self._push = Sender(uplink, context, linger_ms=2000)
         self._sub = Subscriber(downlink, [TOPIC_DOWNLINK], context, high_water_mark=100_000)
@@ -58,9 +65,71 @@ class CommandLink:
         self._sequence = 0
         self.messages_received = 0
         self.messages_refused = 0
+        self.cop1 = cop1
+        self.last_clcw: Clcw | None = None
+        self._cop_started = False
+        if cop1 is not None:
+            if self._receiver is None:
+                raise ValueError("COP-1 needs transfer frames on the downlink (their OCF carries the CLCW)")
+            self._receiver.set_ocf_sink(self._on_ocf)
+
+    def _on_ocf(self, ocf: bytes) -> None:
+        try:
+            clcw = Clcw.unpack(ocf)
+        except DecodeError:
+            return
+        if clcw.vcid != self._vcid or clcw.cop_in_effect != 1:
+            return
+        self.last_clcw = clcw
+        fop = self.cop1
+        assert fop is not None
+        if not self._cop_started:  # the first CLCW: initialize AD service with the FARM's V(R)
+            self._cop_started = True
+            fop.initiate(set_vr=clcw.report_value)
+            return
+        fop.on_clcw(clcw)
+
+    def pump(self) -> None:
+        """COP-1: send what the FOP-1 says is due now (new frames, retransmissions, its BC frame)."""
+        if self.cop1 is None:
+            return
+        for t in self.cop1.poll(time.monotonic()):
+            self._send_frame(t)
+
+    def _send_frame(self, t: Transmission) -> None:
+        security = self._security
+        if security is not None and security.channel_protected("tc", self._vcid):
+            frame = security.protect_tc(self._spacecraft_id, self._vcid, t.sequence_number, t.data,
+                                        bypass=t.control, control_command=t.control)  # fmt: skip
+            if self._on_sent is not None:
+                self._on_sent(security)
+        else:
+            frame = TcFrame(self._spacecraft_id, self._vcid, t.sequence_number, t.data, bypass=t.control,
+                            control_command=t.control).pack()  # fmt: skip
+        envelope = Envelope(Layer.CLTUS, self._session, self._sequence).pack()
+        self._sequence += 1
+        self._push.send([TOPIC_UPLINK, envelope, encode_cltu(frame)])
+
+    def flush(self, timeout_s: float) -> bool:
+        """COP-1: pump and read CLCWs until every TC is acknowledged (True) or ``timeout_s`` passes."""
+        if self.cop1 is None:
+            return True
+        fop = self.cop1
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if fop.idle and fop.state is FopState.ACTIVE:
+                return True
+            if fop.alerts or time.monotonic() >= deadline:
+                return False
+            self.receive(0.05)
 
     def send(self, packet: bytes) -> None:
-        """One TC packet, framed (and secured by SDLS when the SAs cover the TC channel) into a CLTU."""
+        """One TC packet, framed (and secured by SDLS when the SAs cover the TC channel) into a CLTU;
+        with COP-1, queued for the FOP-1 (sent by :meth:`pump`, called from :meth:`receive` too)."""
+        if self.cop1 is not None:
+            self.cop1.submit(packet)
+            self.pump()
+            return
         envelope = Envelope(Layer.CLTUS, self._session, self._sequence).pack()
         self._sequence += 1
         security = self._security
@@ -77,6 +146,7 @@ class CommandLink:
     def receive(self, timeout_s: float) -> bytes | None:
         """Platform packets (concatenated) from whatever downlink arrives within ``timeout_s``."""
         self.messages_refused += len(self._sub.refusals())
+        self.pump()
         if not self._sub.poll(int(timeout_s * 1000)):
             return None
         packets: list[bytes] = []
@@ -88,6 +158,7 @@ class CommandLink:
                 break
             self.messages_received += 1
             packets += self._platform_packets(parts)
+        self.pump()
         return b"".join(packets)
 
     def wait_for_downlink(self, timeout_s: float) -> bool:
@@ -131,6 +202,7 @@ def open_command_client(
     security: SecurityContext | None = None,
     on_sent: Callable[[SecurityContext], None] | None = None,
     context: zmq.Context | None = None,
+    cop1: Fop1 | None = None,
 ) -> Iterator[CommandClient]:
     """A command client on a live probe; waits until its downlink is heard before returning.
 
@@ -138,10 +210,13 @@ def open_command_client(
     channel's SA; ``on_sent`` persists the ARSNs (``paleblue cmd --keys``). ``context``: the ZeroMQ
     context for the sockets (one set up by :func:`transport.curve.connect_curve` for CURVE)."""
     mdb = mdb or load_mission_db()
-    link = CommandLink(uplink, downlink, channel, mdb, security, on_sent, context)
+    link = CommandLink(uplink, downlink, channel, mdb, security, on_sent, context, cop1)
     try:
         if not link.wait_for_downlink(connect_timeout_s):
             raise TimeoutError(f"no downlink heard on {downlink} within {connect_timeout_s:.0f} s")
-        yield CommandClient(mdb, link.send, link.receive)
+        client = CommandClient(mdb, link.send, link.receive)
+        client.link = link  # type: ignore[attr-defined]
+        yield client
+        link.flush(connect_timeout_s)
     finally:
         link.close()

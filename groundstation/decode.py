@@ -31,6 +31,7 @@ from protocols.errors import DecodeError
 from protocols.link.channel_config import PhysicalChannelConfig
 from protocols.link.channel_file import PRESETS, channel_from_dict, channel_to_dict, preset
 from protocols.mdb.mission_db import MissionDatabase
+from protocols.sdls.context import SecurityContext
 
 FORMATS = ("auto", "cadu", "frames", "packets", "recording")
 CHUNK_SIZE = 1 << 20
@@ -101,6 +102,7 @@ def decode_file(
     attach: Callable[[GroundStation], Any] | None = None,
     mdb: MissionDatabase | None = None,
     stop: Callable[[], bool] | None = None,
+    downlink_security: SecurityContext | None = None,
 ) -> dict:
     """Decode ``path`` into products and ``summary.json`` in ``out_dir``; returns the summary.
 
@@ -112,6 +114,9 @@ def decode_file(
 
     ``stop()`` true (an operator's Ctrl-C) ends the decoding at the next chunk: the summary then
     covers what was read, and ``summary["input"]["interrupted"]`` says how far that was.
+
+    ``downlink_security``: the SAs of a downlink recorded with SDLS on (ValueError if they cannot
+    cover the channel used, e.g. USLP).
     """
     total = path.stat().st_size
     with open(path, "rb") as stream:
@@ -130,7 +135,9 @@ def decode_file(
     used = used if used is not None else preset()
     if overrides is not None:
         used = overrides(used)
-    station = GroundStation(out_dir, channel=used, mdb=mdb, write_products=write_products)
+    station = GroundStation(
+        out_dir, channel=used, mdb=mdb, write_products=write_products, downlink_security=downlink_security
+    )
     services = attach(station) if attach is not None else None
     tick = services.tick if services is not None else None
     sink: BinaryIO | None = None

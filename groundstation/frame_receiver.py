@@ -10,6 +10,7 @@ finds frames with a FECF in a stream of bare (uncoded, unsynchronized) frames.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
@@ -19,6 +20,8 @@ from protocols.coding.crc import crc16_wide
 from protocols.link import aos_frame, tm_frame, uslp_frame
 from protocols.link.channel_config import FrameType, PhysicalChannelConfig
 from protocols.link.frame_packets import PacketCounters, PacketExtractor
+from protocols.sdls.downlink import DownlinkSecurity
+from protocols.sdls.reasons import SdlsRejected
 
 
 class SyncState(StrEnum):
@@ -182,6 +185,22 @@ class _FrameDemultiplexer:
         self._idle_vcid = config.idle_vcid
         self._fecf = config.fecf
         self._is_tm = config.frame_type is FrameType.TM
+        self.security: DownlinkSecurity | None = None  # SDLS on the downlink (set_security)
+        self.on_ocf: Callable[[bytes], None] | None = None  # sees each good frame's OCF (a CLCW)
+        self._ocf_end = -(2 if config.fecf else 0) or None
+        self._ocf_start = -(4 + (2 if config.fecf else 0))
+        self.on_rejected: Callable[[int, SdlsRejected], None] | None = None
+
+    def set_security(
+        self,
+        security: DownlinkSecurity | None,
+        on_rejected: Callable[[int, SdlsRejected], None] | None = None,
+    ) -> None:
+        """Verify (and decrypt) the frames of the channels ``security`` protects before their packets
+        are cut; a refused frame is counted by reason in its context, handed to ``on_rejected`` and
+        goes no further (its frame count is not taken, so it cannot hide a real frame)."""
+        self.security = security if security is not None and security.vcids else None
+        self.on_rejected = on_rejected
 
     def header_plausible(self, frame: bytes | np.ndarray) -> bool:
         """Version and spacecraft id as configured: the cheap test before trusting a candidate."""
@@ -243,7 +262,20 @@ class _FrameDemultiplexer:
         if version != self._version or scid != self._spacecraft_id or not self._flags_ok(frame):
             c.header_errors += 1
             return
+        zone_end = self._zone_end
+        security = self.security
+        if security is not None and security.protected(vcid):
+            try:
+                frame = security.verify(vcid, frame)
+            except SdlsRejected as exc:
+                if self.on_rejected is not None:
+                    self.on_rejected(vcid, exc)
+                return
+            version, scid, vcid, mc, count, fhp = self._routing(frame)  # AOS: the M_PDU header in clear
+            zone_end = self._zone_start + security.zone_length(vcid)
         c.frames_good += 1
+        if self.on_ocf is not None and self.config.ocf:
+            self.on_ocf(frame[self._ocf_start : self._ocf_end])
         if corrected:
             c.frames_corrected += 1
             c.symbols_corrected += corrected
@@ -270,7 +302,7 @@ class _FrameDemultiplexer:
             vc.frames_duplicated += 1
             return
         vc.frames += 1
-        zone = frame[self._zone_start : self._zone_end]
+        zone = frame[self._zone_start : zone_end]
         if kind == "late":
             # it was counted missing: take that back, and keep the packets wholly inside it (the
             # VC's reassembly has moved on, so those that span into its neighbours are lost)
@@ -321,6 +353,10 @@ class FrameReceiver:
     @property
     def vc_counters(self) -> dict[int, VirtualChannelCounters]:
         return self._demux.vc_counters
+
+    def set_security(self, security, on_rejected=None) -> None:
+        """SDLS on the downlink: see :meth:`_FrameDemultiplexer.set_security`."""
+        self._demux.set_security(security, on_rejected)
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[LinkOutput]:
         self._buffer += chunk

@@ -105,6 +105,14 @@ class LinkReceiver:
     def vc_counters(self) -> dict[int, VirtualChannelCounters]:
         return self._demux.vc_counters
 
+    def set_ocf_sink(self, sink) -> None:
+        """``sink(ocf)`` sees the OCF (4 octets, a CLCW) of every good frame, idle frames too."""
+        self._demux.on_ocf = sink
+
+    def set_security(self, security, on_rejected=None) -> None:
+        """SDLS on the downlink: see :meth:`_FrameDemultiplexer.set_security`."""
+        self._demux.set_security(security, on_rejected)
+
     def counters_dict(self) -> dict[str, object]:
         """Physical and per-VC counters in one plain dict (for logs and ZeroMQ status)."""
         return {

@@ -211,6 +211,19 @@ class PassReport:
             + self._idle_recording_note()
             + ".",
             *self._reconciliation_lines(),
+            *self._sdls_lines(),
+        ]
+
+    def _sdls_lines(self) -> list[str]:
+        sdls = self.summary.link.get("sdls")
+        if sdls is None:
+            return []
+        reasons = ", ".join(f"{k} {v}" for k, v in sdls["rejected_by_reason"].items()) or "none"
+        return [
+            "",
+            f"Space data link security on {sdls['link'].upper()} VCs "
+            f"{', '.join(str(v) for v in sdls['virtual_channels'])}: {sdls['frames_verified']} frames "
+            f"verified, {sdls['frames_rejected']} refused ({reasons}).",
         ]
 
     def _reconciliation_lines(self) -> list[str]:

@@ -23,6 +23,7 @@ from groundstation.telemetry import TelemetryProcessor
 from protocols.capture.zmq_framing import MessageGapCounter
 from protocols.image.image_transport import ImageReassembler
 from protocols.link.channel_config import ASM, PhysicalChannelConfig
+from protocols.sdls.downlink import DownlinkSecurity
 
 
 class StationCounters(Protocol):
@@ -43,6 +44,7 @@ class StationCounters(Protocol):
     faults: FaultLog
     idle_frames_not_recorded: int
     recording: Callable[[], dict] | None
+    downlink_security: DownlinkSecurity | None
 
     @property
     def products(self) -> list[ImageProduct]: ...
@@ -136,6 +138,13 @@ def channel_summary(config: PhysicalChannelConfig) -> dict:
 def summarize(station: StationCounters) -> PassSummary:
     """Every counter of ``station`` now."""
     telemetry = station.telemetry
+    link = {
+        "channel": channel_summary(station.channel),
+        "cadu": station.link.counters_dict(),
+        "frames": {"virtual": {v: c.as_dict() for v, c in sorted(station.frames.vc_counters.items())}},
+    }
+    if station.downlink_security is not None:  # only with SDLS on the downlink: summaries stay as they were
+        link["sdls"] = station.downlink_security.summary()
     return PassSummary(
         elapsed_s=round(time.time() - station.started, 3),
         octets_received=station.octets_received,
@@ -146,11 +155,7 @@ def summarize(station: StationCounters) -> PassSummary:
             sessions=station.transport.sessions,
             messages_refused=station.messages_refused,
         ),
-        link={
-            "channel": channel_summary(station.channel),
-            "cadu": station.link.counters_dict(),
-            "frames": {"virtual": {v: c.as_dict() for v, c in sorted(station.frames.vc_counters.items())}},
-        },
+        link=link,
         packets_by_apid=station.book.packets_by_name(),
         packet_sequence_gaps_by_apid=station.book.gaps_by_name(),
         packet_time_span_by_apid=station.book.time_span_by_name(),

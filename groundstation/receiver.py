@@ -15,6 +15,7 @@ from groundstation.station import GroundStation
 from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 from protocols.link.channel_config import PhysicalChannelConfig
 from protocols.mdb.mission_db import MissionDatabase
+from protocols.sdls.context import SecurityContext
 from transport.limits import receive_high_water_mark
 from transport.sender import Sender
 from transport.subscriber import Subscriber
@@ -43,10 +44,12 @@ def run_ground_station(
     attach: Callable[[GroundStation, Callable[[Layer, bytes], None] | None], Any] | None = None,
     mdb: MissionDatabase | None = None,
     recording: Callable[[], dict] | None = None,
+    downlink_security: SecurityContext | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
     ``mdb``: the mission database (None: paleblue's own).
+    ``downlink_security``: the SAs that protect downlink virtual channels (SDLS), None for none.
     ``attach(station, send_uplink)`` (the archive and the API) returns services whose ``tick()``
     runs between batches of messages and whose ``close()`` runs on every way out.
 
@@ -67,6 +70,7 @@ def run_ground_station(
         send_uplink=send_uplink,
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,
+        downlink_security=downlink_security,
     )
     station.recording = recording
     if uplink_sender is not None:

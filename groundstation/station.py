@@ -28,6 +28,7 @@ from groundstation.frame_receiver import FrameReceiver, LinkOutput
 from groundstation.idle_frames import read_idle_note
 from groundstation.image_packets import ImagePackets
 from groundstation.link_receiver import LinkReceiver
+from groundstation.link_security import attach_security
 from groundstation.message_batch import MessageBatch
 from groundstation.packet_book import PacketBook
 from groundstation.pass_report import parameter_units, render_report
@@ -59,6 +60,7 @@ from protocols.packets.space_packet import (
     SpacePacket,
 )
 from protocols.pus.packets import TmPacket
+from protocols.sdls import SecurityContext
 
 __all__ = ["GroundStation", "ImageProduct", "MessageBatch", "render_report"]  # the last three: moved
 
@@ -84,6 +86,7 @@ class GroundStation:
         round_trip_s: float = 0.2,
         link_rate_bps: float | None = None,
         write_products: bool = True,
+        downlink_security: SecurityContext | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +101,9 @@ class GroundStation:
         self._tc_frames = TcFrameEncoder(self.mdb.spacecraft_id, CFDP_TC_VIRTUAL_CHANNEL)
         self.uplink_count = 0  # CFDP replies sent
         self.faults = FaultLog(log)
+        # SDLS on the downlink: frames of the channels an SA covers are verified before their packets
+        self.downlink_security = attach_security(downlink_security, self.channel, (self.link, self.frames),
+                                                 self.faults)  # fmt: skip
         self.images = ProductWriter(self.out_dir, self.faults, write_products)
         self.files = ImageFileReception(self._send_cfdp_pdu, self.out_dir, self._on_file_image, round_trip_s)
         self.events = EventLog(self.out_dir)

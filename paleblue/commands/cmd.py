@@ -36,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=positive_float, default=30.0, metavar="S")
     p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
+    p.add_argument(
+        "--cop1", action="store_true",
+        help="send as a Type-AD frame under COP-1 (FOP-1: Set V(R) from the CLCW, retransmission until "
+        "the CLCW acknowledges it)",
+    )  # fmt: skip
     mdb_option(p)
     p.set_defaults(func=main)
 
@@ -87,9 +92,16 @@ def _cmd(args: argparse.Namespace, interrupts: Interrupts) -> int:
         def on_sent(context) -> None:
             save_arsn(Path(args.keys), "ground", context)
 
+    cop1 = None
+    if args.cop1:
+        if channel is None:
+            raise CliError("cmd: --cop1 needs transfer frames on the downlink (the CLCW is in their OCF)")
+        from protocols.link.fop import Fop1
+
+        cop1 = Fop1(vcid=mdb.tc_virtual_channel)
     try:
         with open_command_client(
-            args.uplink, args.downlink, channel, mdb, args.timeout, security, on_sent
+            args.uplink, args.downlink, channel, mdb, args.timeout, security, on_sent, cop1=cop1
         ) as client:
             if not args.wait:
                 record = client.send_command(args.name, arguments)

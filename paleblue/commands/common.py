@@ -259,6 +259,30 @@ def security_context(directory: str | None, role: str):
         raise CliError(f"keys: {exc}") from None
 
 
+def downlink_security_context(directory: str | None, role: str, channel):
+    """The SDLS context of the downlink's SAs (None without a key directory or without SAs for the
+    channel's frames); a bad key file, or SAs on a channel they cannot cover, is a usage error."""
+    if directory is None:
+        return None
+    from protocols.sdls.keystore import KeyFileError, load_context
+
+    try:
+        context = load_context(Path(directory), role, links=("tm", "aos"))
+    except KeyFileError as exc:
+        raise CliError(f"keys: {exc}") from None
+    if not context.sas:
+        return None
+    from protocols.sdls.downlink import DownlinkSecurity
+
+    if channel is None:
+        raise CliError(f"keys: {directory} has downlink SAs; they need transfer frames, not --channel none")
+    try:
+        DownlinkSecurity(context, channel)
+    except ValueError as exc:
+        raise CliError(f"keys: {exc}") from None
+    return context
+
+
 def compression_of(name: str):
     from protocols.image.image_file import Compression
 

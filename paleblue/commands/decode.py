@@ -35,6 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-products", action="store_true", help="summary only: checksums and counts, no image files"
     )
+    p.add_argument(
+        "--keys", default=None, metavar="DIR",
+        help="SDLS key directory of a downlink recorded with SDLS on: its frames are verified and decrypted "
+        "(ARSNs from 0: the station's saved ones are neither read nor written)",
+    )  # fmt: skip
     mdb_option(p)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=main)
@@ -71,6 +76,20 @@ def _decode(args: argparse.Namespace, interrupts: Interrupts) -> int:
         return _decode_and_summarise(args, path, channel, overrides, progress, interrupts)
 
 
+def _downlink_keys(directory: str | None):
+    """The downlink SAs of a key directory for an offline decode: fresh ARSNs (role "decode", never
+    saved), None without a directory or without downlink SAs."""
+    if directory is None:
+        return None
+    from protocols.sdls.keystore import KeyFileError, load_context
+
+    try:
+        context = load_context(Path(directory), "decode", links=("tm", "aos"))
+    except KeyFileError as exc:
+        raise CliError(f"decode: keys: {exc}") from None
+    return context if context.sas else None
+
+
 def _decode_and_summarise(args, path: Path, channel, overrides, progress, interrupts: Interrupts) -> int:
     from groundstation.decode import decode_file, exit_code
     from groundstation.pass_report import PassReport
@@ -91,9 +110,14 @@ def _decode_and_summarise(args, path: Path, channel, overrides, progress, interr
             attach=decode_services(args),
             mdb=mission_db(args),
             stop=lambda: interrupts.signum is not None,
+            downlink_security=_downlink_keys(args.keys),
         )
     except DecodeError as exc:
         raise CliError(f"decode: {path}: {exc}") from None
+    except ValueError as exc:
+        if args.keys is None:
+            raise
+        raise CliError(f"decode: keys: {exc}") from None
     if progress is not None:
         print(file=sys.stderr)
     write_atomically(Path(args.output) / "summary.json", json.dumps(summary, indent=2) + "\n")

@@ -13,6 +13,7 @@ from paleblue.commands.common import (
     CURVE_HELP,
     DEFAULT_DOWNLINK,
     CliError,
+    downlink_security_context,
     ground_services,
     mission_db,
     resolve_channel,
@@ -38,6 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
+    p.add_argument(
+        "--keys", default=None, metavar="DIR",
+        help="SDLS key directory: verify (and decrypt) the downlink channels its SAs cover; refused "
+        "frames are counted by reason",
+    )  # fmt: skip
     p.add_argument(
         "--expect-images",
         type=positive_int,
@@ -167,7 +173,8 @@ def recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Names
 def _run_ground(
     run_ground_station, args: argparse.Namespace, stop: threading.Event, on_message, recorder
 ) -> dict:
-    return run_ground_station(
+    security = downlink_security_context(args.keys, "station", resolve_channel(args))
+    summary = run_ground_station(
         args.downlink,
         Path(args.output),
         stop,
@@ -182,4 +189,10 @@ def _run_ground(
         attach=ground_services(args),
         mdb=mission_db(args),
         recording=recorder.summary if recorder is not None else None,
+        downlink_security=security,
     )
+    if security is not None:  # the ARSNs accepted, so a station started again refuses replays of this pass
+        from protocols.sdls.keystore import save_arsn
+
+        save_arsn(Path(args.keys), "station", security)
+    return summary

@@ -17,12 +17,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--count", type=positive_int, default=4, metavar="N", help="keys to generate (default 4)")
     p.add_argument("--force", action="store_true", help="overwrite existing keys")
+    p.add_argument(
+        "--downlink", choices=("none", "authentication", "encryption"), default="none",
+        help="SAs on the downlink's data channels too (TM and AOS VC 0 and 1, a key each): "
+        "authentication only (GMAC) or authenticated encryption (default: none, the downlink in clear)",
+    )  # fmt: skip
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     """`keys generate DIR`: fresh AES-256 keys (0600) and the SA definitions; `keys show DIR`: the SAs."""
-    from protocols.sdls.keystore import KeyFileError, generate, load_context
+    from protocols.sdls.keystore import (
+        DOWNLINK_SERVICES,
+        KeyFileError,
+        default_associations,
+        downlink_associations,
+        generate,
+        load_context,
+    )
 
     directory = Path(args.directory)
     try:
@@ -35,9 +47,13 @@ def main(args: argparse.Namespace) -> int:
             )
             return 0
         if args.action == "generate":
-            path = generate(directory, key_count=args.count, force=args.force)
+            associations = default_associations()
+            if args.downlink != "none":
+                associations += downlink_associations(DOWNLINK_SERVICES[args.downlink])
+            path = generate(directory, associations, key_count=args.count, force=args.force)
             sas = directory / "associations.json"
-            print(f"keys: {args.count} AES-256 keys in {path} (mode 0600); SAs in {sas}")
+            count = max([args.count, *(sa.key_id for sa in associations)])
+            print(f"keys: {count} AES-256 keys in {path} (mode 0600); SAs in {sas}")
             return 0
         context = load_context(directory, "ground", links=("tc", "tm", "aos"))
     except (KeyFileError, OSError) as exc:

@@ -11,6 +11,7 @@ from paleblue.commands.common import (
     DEFAULT_UPLINK,
     KEYS_HELP,
     compression_of,
+    downlink_security_context,
     link_profile_of,
     load_scenario,
     mission_db,
@@ -55,6 +56,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+def _downlink_security(directory: str | None, channel):
+    """The downlink SAs, their ARSNs moved on by a lease (so a crash never reuses an IV) and saved."""
+    context = downlink_security_context(directory, "probe-downlink", channel)
+    if context is not None:
+        from protocols.sdls.keystore import lease, save_arsn
+
+        lease(context)
+        save_arsn(Path(directory), "probe-downlink", context)
+    return context
+
+
 def main(args: argparse.Namespace) -> int:
     from emulator.probe import Probe, ProbeOptions
 
@@ -79,6 +91,7 @@ def main(args: argparse.Namespace) -> int:
         security=security_context(args.keys, "probe"),
         security_dir=Path(args.keys) if args.keys else None,
         link_tally=Path(args.link_tally) if args.link_tally else None,
+        downlink_security=_downlink_security(args.keys, channel),
     )
     use_curve(args.curve_keys, server=True)
     return Probe(scenario, options, mission_db(args)).run(stop)

@@ -17,6 +17,7 @@ from paleblue.commands.common import (
     CURVE_HELP,
     CliError,
     channel_argv,
+    downlink_security_context,
     link_profile_of,
     load_scenario,
     resolve_channel,
@@ -44,6 +45,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=positive_float, default=120.0, metavar="S")
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.add_argument(
+        "--keys", default=None, metavar="DIR",
+        help="SDLS key directory for both: the probe secures the downlink channels its SAs cover (and "
+        "takes only secured TCs), the ground station verifies them",
+    )  # fmt: skip
+    p.add_argument(
         "--record",
         default=None,
         metavar="FILE",
@@ -62,7 +68,12 @@ def main(args: argparse.Namespace) -> int:
     if args.record_idle and not args.record:
         raise CliError("run: --record-idle needs --record FILE")
     scenario = load_scenario(args.scenario)
-    resolve_channel(args)  # an impossible channel is one line here, before any process starts
+    channel = resolve_channel(args)  # an impossible channel is one line here, before any process starts
+    if args.keys is not None:
+        if args.link or args.delivery == "cfdp":
+            raise CliError("run: --keys with CFDP (--link, --delivery cfdp): the ground's CFDP replies "
+                           "are not sent through SDLS yet, and the probe would refuse them")  # fmt: skip
+        downlink_security_context(args.keys, "station", channel)  # a bad key directory: one line, now
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     downlink = args.downlink or _free_tcp_endpoint()
@@ -122,6 +133,9 @@ def main(args: argparse.Namespace) -> int:
     for flag in ("archive", "api", "api_token"):
         if getattr(args, flag) is not None:
             ground_cmd += [f"--{flag.replace('_', '-')}", getattr(args, flag)]
+    if args.keys:
+        ground_cmd += ["--keys", args.keys]
+        probe_cmd += ["--keys", args.keys]
     if args.curve_keys:
         ground_cmd += ["--curve-keys", args.curve_keys]
         probe_cmd += ["--curve-keys", args.curve_keys]

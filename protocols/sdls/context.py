@@ -94,13 +94,16 @@ class SecurityContext:
         return self.arsn[spi]
 
     def protect_tc(
-        self, spacecraft_id: int, vcid: int, frame_sequence: int, data: bytes, bypass: bool = True
-    ) -> bytes:
+        self, spacecraft_id: int, vcid: int, frame_sequence: int, data: bytes, bypass: bool = True,
+        control_command: bool = False,
+    ) -> bytes:  # fmt: skip
         sa = self.sending_sa("tc", vcid)
         if sa is None:
             raise SaManagementError(f"no operational SA on TC virtual channel {vcid}")
         arsn = self.arsn[sa.spi] + 1
-        frame = apply_tc(sa, self._key(sa), arsn, spacecraft_id, frame_sequence, data, bypass)
+        frame = apply_tc(
+            sa, self._key(sa), arsn, spacecraft_id, frame_sequence, data, bypass, control_command
+        )
         self.arsn[sa.spi] = arsn
         return frame
 

@@ -41,7 +41,7 @@ def tc_header(
 
 def apply_tc(
     sa: SecurityAssociation, key: SaKey | None, arsn: int, spacecraft_id: int, frame_sequence: int,
-    data: bytes, bypass: bool = True,
+    data: bytes, bypass: bool = True, control_command: bool = False,
 ) -> bytes:  # fmt: skip
     """One secured TC frame on the SA's virtual channel, FECF included."""
     length = HEADER_LENGTH + sa.overhead + len(data) + FECF_LENGTH
@@ -49,7 +49,7 @@ def apply_tc(
         raise ValueError(
             f"a secured TC frame of {len(data)} data octets would be {length} (max {MAX_FRAME_LENGTH})"
         )
-    header = tc_header(spacecraft_id, sa.vcid, frame_sequence, length, bypass)
+    header = tc_header(spacecraft_id, sa.vcid, frame_sequence, length, bypass, control_command)
     frame = header + apply_security(sa, key, arsn, header, data)
     return frame + crc16(frame).to_bytes(2, "big")
 

@@ -7,7 +7,9 @@ DIR holds
 - ``associations.json``  the SAs (no secrets): SPI, channel, key id, service, field lengths, window, mask;
 - ``arsn-<role>.json``   the last ARSN each SA sent (role ``ground``) or accepted (role ``probe``), so a
                          new ``paleblue cmd`` continues where the last one stopped, as a ground
-                         station's and a spacecraft's non-volatile SA state would.
+                         station's and a spacecraft's non-volatile SA state would; for the downlink
+                         ``probe-downlink`` (sent, saved every :data:`LEASE` frames, see :func:`lease`)
+                         and ``station`` (accepted, saved when the station stops).
 
 Keys are read from here only: nothing writes them into a recording, a log or a report.
 """
@@ -44,6 +46,28 @@ def default_associations(tc_vcid: int = 0) -> list[SecurityAssociation]:
     ]  # fmt: skip
 
 
+DOWNLINK_WINDOW = 1 << 24  # frames: a downlink loses frames (and passes end); replays stay refused
+DOWNLINK_SPIS = {"tm": 10, "aos": 20}  # SPI of VC 0; VC 1 is the next one
+DOWNLINK_SERVICES = {
+    "authentication": ServiceType.AUTHENTICATION, "encryption": ServiceType.AUTHENTICATED_ENCRYPTION,
+}  # fmt: skip
+LEASE = 1 << 16  # a sender's ARSNs are saved at least every LEASE frames; a restart continues LEASE on
+
+
+def downlink_associations(service: ServiceType, first_key: int = 5) -> list[SecurityAssociation]:
+    """SAs for the downlink's two data channels (VC 0 real time, VC 1 payload), for TM and for AOS
+    frames (whichever the channel uses applies), each with a key of its own: one key never protects
+    two SAs, so no two frames ever share a GCM nonce under one key."""
+    sas = []
+    key_id = first_key
+    for link, spi in DOWNLINK_SPIS.items():
+        for vcid in (0, 1):
+            sas.append(SecurityAssociation(spi=spi + vcid, link=link, vcid=vcid, key_id=key_id,
+                                           service=service, window=DOWNLINK_WINDOW))  # fmt: skip
+            key_id += 1
+    return sas
+
+
 def _write_private(path: Path, text: str) -> None:
     """Create ``path`` readable by its owner only, atomically (never briefly world-readable)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
@@ -65,13 +89,14 @@ def generate(directory: Path, associations: list[SecurityAssociation] | None = N
     if keys_path.exists() and not force:
         raise KeyFileError(f"{keys_path} exists; refusing to overwrite keys (use --force)")
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sas = associations if associations is not None else default_associations()
+    key_count = max([key_count, *(sa.key_id for sa in sas)])
     keys = {str(i): secrets.token_bytes(32).hex() for i in range(1, key_count + 1)}
     _write_private(keys_path, json.dumps({"keys": keys}, indent=1) + "\n")
-    sas = associations if associations is not None else default_associations()
     (directory / ASSOCIATIONS_FILE).write_text(
         json.dumps({"associations": [sa.to_dict() for sa in sas]}, indent=1) + "\n"
     )
-    for role in ("ground", "probe"):
+    for role in ("ground", "probe", "station", "probe-downlink"):
         (directory / f"arsn-{role}.json").unlink(missing_ok=True)
     return keys_path
 
@@ -139,6 +164,15 @@ def load_context(directory: Path, role: str, links: tuple[str, ...] = ("tc",)) -
         except (ValueError, AttributeError, KeyError, TypeError) as exc:
             raise KeyFileError(f"{state}: not an SA state file ({exc})") from None
     return context
+
+
+def lease(context: SecurityContext, links: tuple[str, ...] = ("tm", "aos")) -> None:
+    """A sender that starts: move the ARSNs of its sending SAs on by :data:`LEASE`. It saves them at
+    least every LEASE frames, so the ARSN it last used is below the saved one + LEASE even after a
+    crash, and no IV is used twice under one key."""
+    for spi, sa in context.sas.items():
+        if sa.link in links and sa.anti_replay:
+            context.arsn[spi] = min(context.arsn[spi] + LEASE, sa.arsn_max)
 
 
 def save_arsn(directory: Path, role: str, context: SecurityContext) -> None:
