@@ -25,6 +25,7 @@ from groundstation.api.app import CommandRefused
 from groundstation.api.live import LiveFeed
 from groundstation.archive import ArchiveWriter
 from groundstation.commanding import CommandEncoder, CommandError, CommandHistory, CommandRecord
+from groundstation.image_progress import ImageProgressUpdates
 from groundstation.station import GroundStation
 from groundstation.telemetry import Alarm, EventRecord, HousekeepingReport
 from protocols.capture.zmq_framing import Layer
@@ -88,6 +89,9 @@ class StationServices:
         self._sequence = SequenceCounter()
         self._sequence_lock = threading.Lock()
         self._outbox: queue.SimpleQueue[CommandRecord] = queue.SimpleQueue()
+        self.image_progress = (
+            ImageProgressUpdates(station, feed.publish, self._tai_now) if feed is not None else None
+        )
         self._attach()
 
     # ------------------------------------------------------------------ the station's callbacks
@@ -229,7 +233,11 @@ class StationServices:
         products = self.station.products
         for product in products[self._products_seen :]:
             self._record_product(product)
+            if self.image_progress is not None:
+                self.image_progress.on_product(product)
         self._products_seen = len(products)
+        if self.image_progress is not None:
+            self.image_progress.tick()
         now = self._clock()
         if now - self._last_sample >= SAMPLE_INTERVAL_S:
             self._last_sample = now

@@ -61,6 +61,7 @@ class ImageFileReception:
         self.suspended = False
         self.outages = 0
         self.partial_images_written = 0
+        self.segments: dict[tuple[int, int], int] = {}  # file-data PDUs taken, per transaction
 
     def handle(self, pdu: bytes) -> None:
         self.entity.handle(pdu)
@@ -91,11 +92,16 @@ class ImageFileReception:
             for receiver in self._open():
                 log.info("%s", receiver.progress().line())
 
+    def open_receivers(self) -> list[FileReceiver]:
+        """Transactions still receiving (the live feed's image progress reads them)."""
+        return self._open()
+
     def _open(self) -> list[FileReceiver]:
         return [r for r in self.entity.transactions.values() if not r.ended]
 
     def _on_segment(self, tid: tuple[int, int], offset: int, data: bytes) -> None:
         self._dirty.add(tid)
+        self.segments[tid] = self.segments.get(tid, 0) + 1
 
     def _write_partial(self, tid: tuple[int, int]) -> None:
         receiver = self.entity.transactions.get(tid)

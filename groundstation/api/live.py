@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from typing import Any
 
-ALWAYS_SENT = ("event", "alarm", "verification", "link", "image")
+ALWAYS_SENT = ("event", "alarm", "verification", "link", "image", "image_progress")
 
 
 class Client:
