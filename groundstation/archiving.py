@@ -113,16 +113,10 @@ class StationServices:
         if self.archive is not None:
             self.archive.add_housekeeping(report.values, report.raw, report.time, received)
         if self.feed is not None:
-            for name, value in report.values.items():
-                self.feed.publish(
-                    {
-                        "type": "parameter",
-                        "name": name,
-                        "tai": report.time,
-                        "value": value,
-                        "raw": report.raw.get(name),
-                    }
-                )
+            names = tuple(report.values)
+            self.feed.publish_parameters(
+                report.time, names, tuple(report.values.values()), tuple(map(report.raw.get, names))
+            )
 
     def _on_event(self, record: EventRecord) -> None:
         received = self._tai_now()

@@ -122,6 +122,9 @@ class ArchiveWriter:
             self._ids[name], self._kinds[name] = pid, kind
         self._open: dict[str, _OpenSegment] = {}
         self._rows: dict[str, list[tuple]] = {"events": [], "alarms": [], "commands": [], "images": []}
+        # housekeeping packets as they came, per packet layout (the names, in order): columns are
+        # made from them at the next flush, so a packet costs a few appends, not one call per sample
+        self._packets: dict[tuple[str, ...], tuple[list, list, list, list]] = {}
         self._last_flush = clock()
         self.samples_written = 0
         self.flushes = 0
@@ -191,10 +194,60 @@ class ArchiveWriter:
     def add_housekeeping(
         self, values: Mapping[str, Any], raw: Mapping[str, Any], gen: float, rcv: float
     ) -> None:
-        """Every parameter of one decommutated housekeeping packet."""
-        for name, value in values.items():
-            raw_value = raw.get(name)
-            self.add_sample(name, gen, value, raw_value if _is_number(raw_value) else None, rcv)
+        """Every parameter of one decommutated housekeeping packet (kept as the packet's row until
+        the next flush turns the rows into columns; the same samples as :meth:`add_sample` each)."""
+        names = tuple(values)
+        rows = self._packets.get(names)
+        if rows is None:
+            rows = self._packets[names] = ([], [], [], [])
+        rows[0].append(gen)
+        rows[1].append(rcv)
+        rows[2].append(tuple(values.values()))
+        rows[3].append(tuple(map(raw.get, names)))
+        self.samples_written += len(names)
+
+    def _columns_of_packets(self) -> None:
+        """The buffered housekeeping rows, as each parameter's samples (at flush)."""
+        packets, self._packets = self._packets, {}
+        for names, (gen, rcv, values, raws) in packets.items():
+            gens, rcvs = np.asarray(gen, dtype="<f8"), np.asarray(rcv, dtype="<f8")
+            eng_matrix, raw_matrix = _numbers(values), _numbers(raws)
+            for j, name in enumerate(names):
+                if eng_matrix is not None:
+                    eng: list | np.ndarray = eng_matrix[:, j]
+                else:
+                    eng = [row[j] for row in values]
+                raw = raw_matrix[:, j] if raw_matrix is not None else [row[j] for row in raws]
+                self._extend(name, gens, eng, raw, rcvs)
+
+    def _extend(self, name: str, gen: np.ndarray, eng: Any, raw: Any, rcv: np.ndarray) -> None:
+        if isinstance(eng, np.ndarray) and isinstance(raw, np.ndarray):
+            segment = self._parameter(name, 0.0)
+            if self._kinds[name] == NUMERIC:  # the common case: numbers, straight to the columns
+                self._append_columns(name, segment, gen, eng.tolist(), raw.tolist(), rcv)
+                return
+        # anything else sample by sample, as add_sample takes them
+        for g, e, r, c in zip(gen.tolist(), list(eng), list(raw), rcv.tolist(), strict=True):
+            self.samples_written -= 1  # add_sample counts it again
+            self.add_sample(name, g, e, r if _is_number(r) else None, c)
+
+    def _append_columns(
+        self, name: str, segment: _OpenSegment, gen: np.ndarray, eng: list, raw: list, rcv: np.ndarray
+    ) -> None:
+        gen_list, rcv_list = gen.tolist(), rcv.tolist()
+        start = 0
+        while start < len(gen_list):
+            room = self.segment_samples - len(segment.gen)
+            stop = start + room
+            segment.gen += gen_list[start:stop]
+            segment.eng += eng[start:stop]
+            segment.raw += raw[start:stop]
+            segment.rcv += rcv_list[start:stop]
+            segment.dirty = True
+            start = stop
+            if len(segment.gen) >= self.segment_samples:
+                self._write_segment(name, segment)
+                segment = self._open[name] = _OpenSegment()
 
     # ------------------------------------------------------------------ other records
 
@@ -229,6 +282,7 @@ class ArchiveWriter:
         db = self._db
         db.execute("BEGIN")
         try:
+            self._columns_of_packets()
             for name, segment in self._open.items():
                 if segment.dirty:
                     self._write_segment(name, segment)
@@ -290,6 +344,15 @@ class ArchiveWriter:
             (self._ids[name], float(gen.min()), float(gen.max()), len(gen), gen.tobytes(), eng.tobytes(),
              raw.tobytes(), rcv.tobytes()),
         )  # fmt: skip
+
+
+def _numbers(rows: list[tuple]) -> np.ndarray | None:
+    """Rows of numbers as a float64 matrix; None when any is not a number (text, None)."""
+    try:
+        matrix = np.array(rows)  # numbers (and booleans) only give a numeric dtype
+    except (TypeError, ValueError):  # ragged or odd values
+        return None
+    return matrix.astype("<f8", copy=False) if matrix.dtype.kind in "biuf" and matrix.ndim == 2 else None
 
 
 def _json(value: Mapping | Iterable) -> str:
