@@ -154,9 +154,19 @@ def query_times(directory: Path, big: int, engines: list[str]) -> dict[str, floa
     return results
 
 
-def station_throughput(seconds_of_hk: int = 20_000) -> dict[str, float]:
+STATION_SETUPS = (
+    "station alone",
+    "station + archive",
+    "station + archive + API feed, no client",
+    "station + archive + API feed, 1 client of every parameter",
+)
+
+
+def station_throughput(seconds_of_hk: int = 20_000, rounds: int = 3) -> dict[str, float]:
     """Housekeeping-only downlink (the archive's worst case: every octet is parameters) through the
-    station in this process, without and with the archive and a live feed with one subscriber."""
+    station in this process: alone, with the archive, with the archive and the API's live feed (the
+    API's event loop drained between messages as its thread would, in this same process), and with
+    one client subscribed to every parameter. Best of ``rounds``, setups alternating."""
     import asyncio
 
     from emulator.flight_software import FlightSoftware
@@ -174,28 +184,38 @@ def station_throughput(seconds_of_hk: int = 20_000) -> dict[str, float]:
         payload = b"".join(fsw.tick(2.0e9 + second))
         messages.append([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, second).pack(), payload])
     octets = sum(len(m[2]) for m in messages)
-    results = {}
+    results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label in ("station alone", "station + archive + live feed"):
-            station = GroundStation(Path(tmp) / label, mdb=mdb, write_products=False)
-            services = None
-            if label != "station alone":
-                loop = asyncio.new_event_loop()
-                feed = LiveFeed()
-                feed.attach(loop)  # the API's loop, drained below as its thread would
-                client = feed.add_client()
-                client.subscribe(["*"])
-                services = StationServices(station, archive=ArchiveWriter(Path(tmp) / "a.db"), feed=feed)
-            started = CLOCK()
-            for k, message in enumerate(messages):
-                station.handle_message(message)
-                if services is not None and k % 16 == 0:
-                    services.tick()
-                    loop.run_until_complete(asyncio.sleep(0))  # deliver to the client
-                    client.queue.clear()
-            if services is not None:
-                services.close()
-            results[label] = octets / (CLOCK() - started) / 1e6
+        for round_ in range(rounds):
+            for n, label in enumerate(STATION_SETUPS):
+                station = GroundStation(Path(tmp) / f"{n}-{round_}", mdb=mdb, write_products=False)
+                services, loop, client = None, None, None
+                if n >= 1:
+                    feed = None
+                    if n >= 2:
+                        loop = asyncio.new_event_loop()
+                        feed = LiveFeed()
+                        feed.attach(loop)
+                        if n == 3:
+                            client = feed.add_client()
+                            client.subscribe(["*"])
+                    archive = ArchiveWriter(Path(tmp) / f"a{n}-{round_}.db")
+                    services = StationServices(station, archive=archive, feed=feed)
+                started = CLOCK()
+                for k, message in enumerate(messages):
+                    station.handle_message(message)
+                    if services is not None and k % 16 == 0:  # as the receiver ticks between batches
+                        services.tick()
+                        if loop is not None:
+                            loop.run_until_complete(asyncio.sleep(0))  # the API's loop delivers
+                        if client is not None:
+                            client.queue.clear()
+                if services is not None:
+                    services.close()
+                rate = octets / (CLOCK() - started) / 1e6
+                results[label] = max(results.get(label, 0.0), rate)
+                if loop is not None:
+                    loop.close()
     return results
 
 
@@ -246,12 +266,13 @@ def main() -> None:
         print(f"24 h query of one parameter from a {args.big:,}-sample archive (median of 7):")
         for engine, seconds in query_times(directory, args.big, engines).items():
             print(f"  {engine:<48} {seconds * 1000:8.1f} ms", flush=True)
-    print("station throughput, housekeeping-only downlink (the archive's worst case):")
+    print("station throughput, housekeeping-only downlink (the archive's worst case), best of 3:")
     figures = station_throughput()
+    alone = figures["station alone"]
     for label, rate in figures.items():
-        print(f"  {label:<48} {rate:8.2f} MB/s", flush=True)
-    alone, both = figures.values()
-    print(f"  {'archive + live feed cost':<48} {100 * (1 - both / alone):8.1f} % (target <= 20 %)")
+        cost = "" if label == "station alone" else f"  {100 * (1 - rate / alone):5.1f} % slower"
+        print(f"  {label:<58} {rate:8.2f} MB/s{cost}", flush=True)
+    print("  (target: archive + API on at most 20 % slower than the station alone)")
 
 
 if __name__ == "__main__":

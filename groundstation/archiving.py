@@ -303,12 +303,20 @@ def _request_name(name: str, request_id: RequestId) -> str:
     return f"{name}#{request_id.apid}:{request_id.sequence_count}"
 
 
+_TAI_OFFSET: list[float] = []  # [unix time it was computed at, TAI seconds since 1958 minus unix time]
+
+
 def _tai_now() -> float:
-    from datetime import UTC, datetime
+    """Now in TAI seconds since 1958 (the offset from unix time recomputed once a minute: a leap
+    second is announced months ahead and the archive's reception times need no better)."""
+    now = time.time()
+    if not _TAI_OFFSET or now - _TAI_OFFSET[0] > 60.0:
+        from datetime import UTC, datetime
 
-    from protocols.packets.time_code import utc_to_tai_seconds
+        from protocols.packets.time_code import utc_to_tai_seconds
 
-    return utc_to_tai_seconds(datetime.now(UTC))
+        _TAI_OFFSET[:] = [now, utc_to_tai_seconds(datetime.fromtimestamp(now, UTC)) - now]
+    return now + _TAI_OFFSET[1]
 
 
 class RunningServices:

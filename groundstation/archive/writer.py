@@ -215,9 +215,11 @@ class ArchiveWriter:
             for j, name in enumerate(names):
                 if eng_matrix is not None:
                     eng: list | np.ndarray = eng_matrix[:, j]
-                else:
-                    eng = [row[j] for row in values]
-                raw = raw_matrix[:, j] if raw_matrix is not None else [row[j] for row in raws]
+                else:  # a text parameter among them: this column alone
+                    eng = _numbers_or_list([row[j] for row in values])
+                raw = (
+                    raw_matrix[:, j] if raw_matrix is not None else _numbers_or_list([row[j] for row in raws])
+                )
                 self._extend(name, gens, eng, raw, rcvs)
 
     def _extend(self, name: str, gen: np.ndarray, eng: Any, raw: Any, rcv: np.ndarray) -> None:
@@ -353,6 +355,11 @@ def _numbers(rows: list[tuple]) -> np.ndarray | None:
     except (TypeError, ValueError):  # ragged or odd values
         return None
     return matrix.astype("<f8", copy=False) if matrix.dtype.kind in "biuf" and matrix.ndim == 2 else None
+
+
+def _numbers_or_list(column: list) -> np.ndarray | list:
+    matrix = _numbers([tuple(column)])
+    return column if matrix is None else matrix[0]
 
 
 def _json(value: Mapping | Iterable) -> str:
