@@ -38,15 +38,20 @@ from groundstation.archive.schema import (
 _INSERT_SEGMENT = insert_statement("segments", SEGMENT_COLUMNS)
 
 
+MAX_SMALL_ROWS = 64  # a parameter's open segment is rewritten as one row past this many flushes
+
+
 class ArchiveError(Exception):
     """The archive cannot be opened or written (a message for one line)."""
 
 
 @dataclass
 class _OpenSegment:
-    """The newest segment of one parameter: its row id once written, and its samples."""
+    """The newest segment of one parameter: its samples, and the rows that hold the first
+    ``flushed`` of them (one small row per flush) until the segment is full and written whole."""
 
-    row: int | None = None
+    rows: list[int] = field(default_factory=list)
+    flushed: int = 0
     gen: list[float] = field(default_factory=list)
     eng: list[Any] = field(default_factory=list)
     raw: list[float] = field(default_factory=list)
@@ -314,28 +319,33 @@ class ArchiveWriter:
     # ------------------------------------------------------------------ segments
 
     def _write_segment(self, name: str, segment: _OpenSegment | None) -> None:
-        if segment is None or not segment.gen:
+        """A full segment: one row replacing its small rows (in one transaction). A partial one (at
+        a flush): only the samples since the last flush, as one more small row, so a flush costs
+        what arrived since the last, never a rewrite of what is already on disk."""
+        if segment is None or len(segment.gen) == segment.flushed:
             return
+        # full, or MAX_SMALL_ROWS small rows: one row replaces them (a query reads few rows)
+        whole = len(segment.gen) >= self.segment_samples or len(segment.rows) >= MAX_SMALL_ROWS
+        start = 0 if whole else segment.flushed
         kind = self._kinds[name]
-        gen = np.asarray(segment.gen, dtype="<f8")
+        gen = np.asarray(segment.gen[start:], dtype="<f8")
         columns = (
             gen.tobytes(),
-            _pack_values(kind, segment.eng),
-            np.asarray(segment.raw, dtype="<f8").tobytes(),
-            np.asarray(segment.rcv, dtype="<f8").tobytes(),
+            _pack_values(kind, segment.eng[start:]),
+            np.asarray(segment.raw[start:], dtype="<f8").tobytes(),
+            np.asarray(segment.rcv[start:], dtype="<f8").tobytes(),
         )
-        t_first, t_last = float(gen.min()), float(gen.max())
-        if segment.row is None:
-            cursor = self._db.execute(
-                _INSERT_SEGMENT,
-                (self._ids[name], t_first, t_last, len(gen), *columns),
-            )
-            segment.row = int(cursor.lastrowid)
+        row = (self._ids[name], float(gen.min()), float(gen.max()), len(gen), *columns)
+        if whole and segment.rows:
+            self._db.execute("SAVEPOINT whole_segment")  # a transaction of its own outside a flush
+            marks = ",".join("?" * len(segment.rows))
+            self._db.execute(f"DELETE FROM segments WHERE id IN ({marks})", segment.rows)
+            cursor = self._db.execute(_INSERT_SEGMENT, row)
+            self._db.execute("RELEASE whole_segment")
+            segment.rows = [] if len(segment.gen) >= self.segment_samples else [int(cursor.lastrowid)]
         else:
-            self._db.execute(
-                "UPDATE segments SET t_first=?, t_last=?, n=?, gen=?, eng=?, raw=?, rcv=? WHERE id=?",
-                (t_first, t_last, len(gen), *columns, segment.row),
-            )
+            segment.rows.append(int(self._db.execute(_INSERT_SEGMENT, row).lastrowid))
+        segment.flushed = len(segment.gen)
         segment.dirty = False
 
     def _insert_columns(

@@ -273,3 +273,22 @@ def test_housekeeping_packets_are_kept_as_their_samples_one_by_one(
                     if g.value.dtype != object
                     else (g.value.tolist() == w.value.tolist())
                 )
+
+
+def test_a_flush_writes_only_what_came_since_the_last_and_rows_stay_few(tmp_path: Path) -> None:
+    """A sample a second, a flush a second: each flush appends a small row (no rewrite of what is
+    on disk); past 64 of them one row replaces them, and a full segment is one row."""
+    path = tmp_path / "a.db"
+    with ArchiveWriter(path, segment_samples=500) as writer:
+        for k in range(1_200):
+            writer.add_sample("TEMP", float(k), k * 0.5)
+            writer.flush()
+            rows = sqlite3.connect(path).execute("SELECT count(*) FROM segments").fetchone()[0]
+            assert rows <= k // 500 + 65
+            with Archive(path) as archive:
+                if k % 97 == 0:
+                    assert archive.query("TEMP").value.tolist() == [j * 0.5 for j in range(k + 1)]
+    with Archive(path) as archive:
+        assert archive.query("TEMP").gen.tolist() == [float(j) for j in range(1_200)]
+    sizes = [n for (n,) in sqlite3.connect(path).execute("SELECT n FROM segments ORDER BY id")]
+    assert sizes[:2] == [500, 500] and sum(sizes) == 1_200
