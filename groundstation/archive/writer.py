@@ -216,15 +216,10 @@ class ArchiveWriter:
         packets, self._packets = self._packets, {}
         for names, (gen, rcv, values, raws) in packets.items():
             gens, rcvs = np.asarray(gen, dtype="<f8"), np.asarray(rcv, dtype="<f8")
-            eng_matrix, raw_matrix = _numbers(values), _numbers(raws)
+            eng_columns, raw_columns = list(zip(*values, strict=True)), list(zip(*raws, strict=True))
             for j, name in enumerate(names):
-                if eng_matrix is not None:
-                    eng: list | np.ndarray = eng_matrix[:, j]
-                else:  # a text parameter among them: this column alone
-                    eng = _numbers_or_list([row[j] for row in values])
-                raw = (
-                    raw_matrix[:, j] if raw_matrix is not None else _numbers_or_list([row[j] for row in raws])
-                )
+                eng = _numbers_or_list(eng_columns[j])
+                raw = _numbers_or_list(raw_columns[j])
                 self._extend(name, gens, eng, raw, rcvs)
 
     def _extend(self, name: str, gen: np.ndarray, eng: Any, raw: Any, rcv: np.ndarray) -> None:
@@ -358,18 +353,16 @@ class ArchiveWriter:
         )  # fmt: skip
 
 
-def _numbers(rows: list[tuple]) -> np.ndarray | None:
-    """Rows of numbers as a float64 matrix; None when any is not a number (text, None)."""
+def _numbers_or_list(column: tuple) -> np.ndarray | list:
+    """A column of numbers (and booleans) as float64; anything else (text, None) as a list."""
+    first = column[0]
+    if isinstance(first, str) or first is None:
+        return list(column)
     try:
-        matrix = np.array(rows)  # numbers (and booleans) only give a numeric dtype
-    except (TypeError, ValueError):  # ragged or odd values
-        return None
-    return matrix.astype("<f8", copy=False) if matrix.dtype.kind in "biuf" and matrix.ndim == 2 else None
-
-
-def _numbers_or_list(column: list) -> np.ndarray | list:
-    matrix = _numbers([tuple(column)])
-    return column if matrix is None else matrix[0]
+        array = np.array(column)
+    except (TypeError, ValueError):
+        return list(column)
+    return array.astype("<f8", copy=False) if array.dtype.kind in "biuf" and array.ndim == 1 else list(column)
 
 
 def _json(value: Mapping | Iterable) -> str:
