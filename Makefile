@@ -24,7 +24,7 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	touch $@ $(RUNTIME_STAMP)
 
 $(BENCH_STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) -e '.[test,crosscheck]'
+	$(PIP) -e '.[test,crosscheck,bench]'
 	touch $@ $(TEST_STAMP) $(RUNTIME_STAMP)
 
 demo: $(RUNTIME_STAMP)

@@ -17,6 +17,7 @@ Then a 24 h query of one parameter from a 10 M-sample archive, for each engine.
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import tempfile
 import time
@@ -37,10 +38,13 @@ def columns(samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return t, raw * 0.01 - 5.0, raw, t + 0.3
 
 
+CLOCK = time.perf_counter  # --cpu-time: time.process_time (CPU of this process, every thread)
+
+
 def timed(function) -> float:
-    started = time.perf_counter()
+    started = CLOCK()
     function()
-    return time.perf_counter() - started
+    return CLOCK() - started
 
 
 def bench_numpy(directory: Path, data) -> float:
@@ -94,9 +98,10 @@ def _segments_live(path: Path, data) -> None:
 
     t, eng, raw, rcv = data
     names = [f"P{i:02d}" for i in range(PARAMETERS)]
-    clock = iter(np.repeat(t, 1)).__next__
-    with ArchiveWriter(path, clock=clock) as writer:
+    now = [float(t[0])]  # the writer's clock follows the data: one commit per second of data
+    with ArchiveWriter(path, clock=lambda: now[0]) as writer:
         for k in range(len(t)):
+            now[0] = t[k]
             writer.add_housekeeping(dict(zip(names, eng[k].tolist(), strict=True)),
                                     dict(zip(names, raw[k].tolist(), strict=True)), t[k], rcv[k])  # fmt: skip
             writer.maybe_flush()
@@ -149,9 +154,19 @@ def query_times(directory: Path, big: int, engines: list[str]) -> dict[str, floa
     return results
 
 
-def station_throughput(seconds_of_hk: int = 20_000) -> dict[str, float]:
+STATION_SETUPS = (
+    "station alone",
+    "station + archive",
+    "station + archive + API feed, no client",
+    "station + archive + API feed, 1 client of every parameter",
+)
+
+
+def station_throughput(seconds_of_hk: int = 20_000, rounds: int = 3) -> dict[str, float]:
     """Housekeeping-only downlink (the archive's worst case: every octet is parameters) through the
-    station in this process, without and with the archive and a live feed with one subscriber."""
+    station in this process: alone, with the archive, with the archive and the API's live feed (the
+    API's event loop drained between messages as its thread would, in this same process), and with
+    one client subscribed to every parameter. Best of ``rounds``, setups alternating."""
     import asyncio
 
     from emulator.flight_software import FlightSoftware
@@ -169,28 +184,38 @@ def station_throughput(seconds_of_hk: int = 20_000) -> dict[str, float]:
         payload = b"".join(fsw.tick(2.0e9 + second))
         messages.append([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, second).pack(), payload])
     octets = sum(len(m[2]) for m in messages)
-    results = {}
+    results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label in ("station alone", "station + archive + live feed"):
-            station = GroundStation(Path(tmp) / label, mdb=mdb, write_products=False)
-            services = None
-            if label != "station alone":
-                loop = asyncio.new_event_loop()
-                feed = LiveFeed()
-                feed.attach(loop)  # the API's loop, drained below as its thread would
-                client = feed.add_client()
-                client.subscribe(["*"])
-                services = StationServices(station, archive=ArchiveWriter(Path(tmp) / "a.db"), feed=feed)
-            started = time.perf_counter()
-            for k, message in enumerate(messages):
-                station.handle_message(message)
-                if services is not None and k % 16 == 0:
-                    services.tick()
-                    loop.run_until_complete(asyncio.sleep(0))  # deliver to the client
-                    client.queue.clear()
-            if services is not None:
-                services.close()
-            results[label] = octets / (time.perf_counter() - started) / 1e6
+        for round_ in range(rounds):
+            for n, label in enumerate(STATION_SETUPS):
+                station = GroundStation(Path(tmp) / f"{n}-{round_}", mdb=mdb, write_products=False)
+                services, loop, client = None, None, None
+                if n >= 1:
+                    feed = None
+                    if n >= 2:
+                        loop = asyncio.new_event_loop()
+                        feed = LiveFeed()
+                        feed.attach(loop)
+                        if n == 3:
+                            client = feed.add_client()
+                            client.subscribe(["*"])
+                    archive = ArchiveWriter(Path(tmp) / f"a{n}-{round_}.db")
+                    services = StationServices(station, archive=archive, feed=feed)
+                started = CLOCK()
+                for k, message in enumerate(messages):
+                    station.handle_message(message)
+                    if services is not None and k % 16 == 0:  # as the receiver ticks between batches
+                        services.tick()
+                        if loop is not None:
+                            loop.run_until_complete(asyncio.sleep(0))  # the API's loop delivers
+                        if client is not None:
+                            client.queue.clear()
+                if services is not None:
+                    services.close()
+                rate = octets / (CLOCK() - started) / 1e6
+                results[label] = max(results.get(label, 0.0), rate)
+                if loop is not None:
+                    loop.close()
     return results
 
 
@@ -198,7 +223,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--big", type=int, default=10_000_000)
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time in CPU seconds of this process (a shared machine), not wall clock",
+    )
     args = parser.parse_args()
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.process_time
+    print(
+        f"clock: {'CPU time of this process' if args.cpu_time else 'wall clock'}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     try:
         import duckdb  # noqa: F401
         import pandas  # noqa: F401
@@ -229,12 +266,13 @@ def main() -> None:
         print(f"24 h query of one parameter from a {args.big:,}-sample archive (median of 7):")
         for engine, seconds in query_times(directory, args.big, engines).items():
             print(f"  {engine:<48} {seconds * 1000:8.1f} ms", flush=True)
-    print("station throughput, housekeeping-only downlink (the archive's worst case):")
+    print("station throughput, housekeeping-only downlink (the archive's worst case), best of 3:")
     figures = station_throughput()
+    alone = figures["station alone"]
     for label, rate in figures.items():
-        print(f"  {label:<48} {rate:8.2f} MB/s", flush=True)
-    alone, both = figures.values()
-    print(f"  {'archive + live feed cost':<48} {100 * (1 - both / alone):8.1f} % (target <= 20 %)")
+        cost = "" if label == "station alone" else f"  {100 * (1 - rate / alone):5.1f} % slower"
+        print(f"  {label:<58} {rate:8.2f} MB/s{cost}", flush=True)
+    print("  (target: archive + API on at most 20 % slower than the station alone)")
 
 
 if __name__ == "__main__":

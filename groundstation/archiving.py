@@ -25,6 +25,7 @@ from groundstation.api.app import CommandRefused
 from groundstation.api.live import LiveFeed
 from groundstation.archive import ArchiveWriter
 from groundstation.commanding import CommandEncoder, CommandError, CommandHistory, CommandRecord
+from groundstation.image_progress import ImageProgressUpdates
 from groundstation.station import GroundStation
 from groundstation.telemetry import Alarm, EventRecord, HousekeepingReport
 from protocols.capture.zmq_framing import Layer
@@ -88,6 +89,9 @@ class StationServices:
         self._sequence = SequenceCounter()
         self._sequence_lock = threading.Lock()
         self._outbox: queue.SimpleQueue[CommandRecord] = queue.SimpleQueue()
+        self.image_progress = (
+            ImageProgressUpdates(station, feed.publish, self._tai_now) if feed is not None else None
+        )
         self._attach()
 
     # ------------------------------------------------------------------ the station's callbacks
@@ -109,16 +113,10 @@ class StationServices:
         if self.archive is not None:
             self.archive.add_housekeeping(report.values, report.raw, report.time, received)
         if self.feed is not None:
-            for name, value in report.values.items():
-                self.feed.publish(
-                    {
-                        "type": "parameter",
-                        "name": name,
-                        "tai": report.time,
-                        "value": value,
-                        "raw": report.raw.get(name),
-                    }
-                )
+            names = tuple(report.values)
+            self.feed.publish_parameters(
+                report.time, names, tuple(report.values.values()), tuple(map(report.raw.get, names))
+            )
 
     def _on_event(self, record: EventRecord) -> None:
         received = self._tai_now()
@@ -229,7 +227,11 @@ class StationServices:
         products = self.station.products
         for product in products[self._products_seen :]:
             self._record_product(product)
+            if self.image_progress is not None:
+                self.image_progress.on_product(product)
         self._products_seen = len(products)
+        if self.image_progress is not None:
+            self.image_progress.tick()
         now = self._clock()
         if now - self._last_sample >= SAMPLE_INTERVAL_S:
             self._last_sample = now
@@ -301,12 +303,20 @@ def _request_name(name: str, request_id: RequestId) -> str:
     return f"{name}#{request_id.apid}:{request_id.sequence_count}"
 
 
+_TAI_OFFSET: list[float] = []  # [unix time it was computed at, TAI seconds since 1958 minus unix time]
+
+
 def _tai_now() -> float:
-    from datetime import UTC, datetime
+    """Now in TAI seconds since 1958 (the offset from unix time recomputed once a minute: a leap
+    second is announced months ahead and the archive's reception times need no better)."""
+    now = time.time()
+    if not _TAI_OFFSET or now - _TAI_OFFSET[0] > 60.0:
+        from datetime import UTC, datetime
 
-    from protocols.packets.time_code import utc_to_tai_seconds
+        from protocols.packets.time_code import utc_to_tai_seconds
 
-    return utc_to_tai_seconds(datetime.now(UTC))
+        _TAI_OFFSET[:] = [now, utc_to_tai_seconds(datetime.fromtimestamp(now, UTC)) - now]
+    return now + _TAI_OFFSET[1]
 
 
 class RunningServices:

@@ -66,6 +66,7 @@ class ImageFileReception:
         self.partial_images_written = 0
         self._partial_names: dict[tuple[int, int], str] = {}  # open transactions' partial images
         self._no_partial: dict[tuple[int, int], str] = {}  # why an open transaction has none
+        self.segments: dict[tuple[int, int], int] = {}  # file-data PDUs taken, per transaction
 
     def handle(self, pdu: bytes) -> None:
         self.entity.handle(pdu)
@@ -96,11 +97,16 @@ class ImageFileReception:
             for receiver in self._open():
                 log.info("%s", receiver.progress().line())
 
+    def open_receivers(self) -> list[FileReceiver]:
+        """Transactions still receiving (the live feed's image progress reads them)."""
+        return self._open()
+
     def _open(self) -> list[FileReceiver]:
         return [r for r in self.entity.transactions.values() if not r.ended]
 
     def _on_segment(self, tid: tuple[int, int], offset: int, data: bytes) -> None:
         self._dirty.add(tid)
+        self.segments[tid] = self.segments.get(tid, 0) + 1
 
     def _write_partial(self, tid: tuple[int, int]) -> str | None:
         """Write the open transaction's partial image; its file name, or why there is none."""

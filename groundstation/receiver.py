@@ -84,16 +84,18 @@ def run_ground_station(
     log.info("listening on %s, products to %s", downlink, out_dir)
     try:
         _receive(station, services, subscriber, stop, timeout_s, on_message)
+        summary = station.finish()
     except BaseException:  # an error or an interrupt: the pass still ends with its summary
         station.finish()
         raise
     finally:
+        # after finish: the images it flushes (incomplete) are archived and announced too
         if services is not None:
             services.close()
         subscriber.close()
         if uplink_sender is not None:
             uplink_sender.close()
-    return station.finish()
+    return summary
 
 
 class _UplinkSender:

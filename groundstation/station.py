@@ -44,7 +44,7 @@ from protocols.capture.zmq_framing import (
     MessageGapCounter,
 )
 from protocols.errors import DecodeError
-from protocols.image.image_transport import ImageHeader, ImageReassembler
+from protocols.image.image_transport import ImageHeader, ImageReassembler, ReassembledImage
 from protocols.link.channel_config import PhysicalChannelConfig
 from protocols.link.channel_file import preset
 from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
@@ -125,8 +125,11 @@ class GroundStation:
         # Runs of image segments are placed in bulk, with the same effects as one packet at a time
         # (tests compare both); False forces one at a time everywhere.
         self.bulk_segments = True
-        self.camera = ImagePackets(self.reassembler, self.faults, self.images.write)
-        self._bulk = BulkSegments(self.book, self.reassembler, self.images.write)
+        # called with each image the reassembler hands over (complete, evicted or flushed), after
+        # its products are written: the live feed's image progress (groundstation.archiving)
+        self.on_image_reassembled: Callable[[ReassembledImage], None] | None = None
+        self.camera = ImagePackets(self.reassembler, self.faults, self._write_image)
+        self._bulk = BulkSegments(self.book, self.reassembler, self._write_image)
         self._packet_file = PacketStreamDecoder(runs=True, check=MISSION_PACKETS)
         self.packet_sink: Callable[[SpacePacket], None] | None = None
         self.octets_received = 0
@@ -309,6 +312,11 @@ class GroundStation:
         self._send_uplink(Layer.CLTUS, wrap_for_uplink(packet, self._tc_frames))
         self.uplink_count += 1
 
+    def _write_image(self, image: ReassembledImage) -> None:
+        self.images.write(image)
+        if self.on_image_reassembled is not None:
+            self.on_image_reassembled(image)
+
     def _on_file_image(self, header: ImageHeader, pixels: bytes, transaction: dict) -> None:
         self.images.write_file_image(header, pixels, transaction, self.link_rate_bps)
 
@@ -353,5 +361,5 @@ class GroundStation:
             report = receiver.close()
             self._handle_link_outputs(report.outputs)
         for image in self.reassembler.flush():
-            self.images.write(image)
+            self._write_image(image)
         self.files.close()  # file transfers still open: their partial images as they stand

@@ -222,8 +222,9 @@ def create_app(context: ApiContext) -> FastAPI:
 
     @app.get("/api/parameters/{name}/latest", responses=ERRORS)
     def latest(name: str) -> dict[str, Any]:
-        if context.feed is not None and name in context.feed.latest:
-            return context.feed.latest[name]
+        newest = context.feed.latest(name) if context.feed is not None else None
+        if newest is not None:
+            return newest
         with archive() as a:
             try:
                 samples = a.query(name)
@@ -378,7 +379,7 @@ async def _serve_client(socket: WebSocket, feed: LiveFeed) -> None:
                 )
                 continue
             client.subscribe(request.subscribe)
-            snapshot = [feed.latest[n] for n in request.subscribe if n in feed.latest]
+            snapshot = [u for u in map(feed.latest, request.subscribe) if u is not None]
             await socket.send_json([{"type": "subscribed", "names": request.subscribe}, *snapshot])
 
     async def send() -> None:

@@ -16,7 +16,20 @@ import threading
 from collections import deque
 from typing import Any
 
-ALWAYS_SENT = ("event", "alarm", "verification", "link", "image")
+ALWAYS_SENT = ("event", "alarm", "verification", "link", "image", "image_progress")
+# The station publishes one record per housekeeping packet (names and values as tuples: no
+# per-parameter work in its thread); clients get one "parameter" update per subscribed name.
+PARAMETERS = "parameters"
+
+
+def _parameter(record: dict[str, Any], names: tuple[str, ...], j: int) -> dict[str, Any]:
+    return {
+        "type": "parameter",
+        "name": names[j],
+        "tai": record["tai"],
+        "value": record["values"][j],
+        "raw": record["raw"][j],
+    }
 
 
 class Client:
@@ -31,12 +44,16 @@ class Client:
         self.slow = asyncio.Event()  # set once: the client fell ``backlog`` updates behind
         self.too_slow = False
         self.sent = 0
+        self._layouts: dict[tuple, list[int]] = {}
+        self._version = 0
 
     def subscribe(self, names: list[str]) -> None:
+        self._version += 1
         for name in names:
             (self.patterns if any(c in name for c in "*?[") else self.exact).add(name)
 
     def unsubscribe(self, names: list[str]) -> None:
+        self._version += 1
         for name in names:
             self.patterns.discard(name)
             self.exact.discard(name)
@@ -48,13 +65,31 @@ class Client:
     def wants(self, update: dict[str, Any]) -> bool:
         if update["type"] in ALWAYS_SENT:
             return True
-        name = update.get("name", "")
+        return self.wants_name(update.get("name", ""))
+
+    def wants_name(self, name: str) -> bool:
         return name in self.exact or any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
+
+    def _wanted_of(self, names: tuple[str, ...]) -> list[int]:
+        """Positions of the subscribed names in a packet's names (cached per packet layout)."""
+        key = (names, self._version)
+        wanted = self._layouts.get(key)
+        if wanted is None:
+            if len(self._layouts) > 256:
+                self._layouts.clear()
+            wanted = self._layouts[key] = [j for j, name in enumerate(names) if self.wants_name(name)]
+        return wanted
 
     def offer(self, updates: list[dict[str, Any]]) -> None:
         if self.too_slow:
             return
-        wanted = [u for u in updates if self.wants(u)]
+        wanted: list[dict[str, Any]] = []
+        for u in updates:
+            if u["type"] == PARAMETERS:  # one packet's parameters, one update per subscribed name
+                names = u["names"]
+                wanted += [_parameter(u, names, j) for j in self._wanted_of(names)]
+            elif self.wants(u):
+                wanted.append(u)
         if not wanted:
             return
         if len(self.queue) + len(wanted) > self.backlog:
@@ -77,18 +112,40 @@ class LiveFeed:
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.clients: set[Client] = set()
-        self.latest: dict[str, dict[str, Any]] = {}
+        self._latest_record: dict[tuple[str, ...], dict[str, Any]] = {}  # per packet layout
+        self._layout_of: dict[str, tuple[str, ...]] = {}
         self.published = 0
         self.unserved = 0  # dropped because the API's loop fell max_pending behind (counted, logged)
         self.slow_clients = 0  # clients disconnected for falling behind
 
     # ------------------------------------------------------------------ the station's side
 
+    def publish_parameters(
+        self, tai: float, names: tuple[str, ...], values: tuple[Any, ...], raw: tuple[Any, ...]
+    ) -> None:
+        """One packet's parameters (equal-length tuples): a single record, expanded per client."""
+        self.publish({"type": PARAMETERS, "tai": tai, "names": names, "values": values, "raw": raw})
+
+    def latest(self, name: str) -> dict[str, Any] | None:
+        """The newest update of parameter ``name`` (None: none yet)."""
+        names = self._layout_of.get(name)
+        if names is None:
+            return None
+        record = self._latest_record[names]
+        return _parameter(record, names, names.index(name))
+
+    def _remember(self, update: dict[str, Any]) -> None:
+        names = update["names"]
+        if names not in self._latest_record:
+            for name in names:
+                self._layout_of[name] = names
+        self._latest_record[names] = update
+
     def publish(self, update: dict[str, Any]) -> None:
         """Queue one update (``{"type": ..., ...}``); cheap, never blocks."""
         if self._loop is None:
-            if update["type"] == "parameter":
-                self.latest[update["name"]] = update
+            if update["type"] == PARAMETERS:
+                self._remember(update)
             return
         with self._lock:
             if len(self._pending) >= self.max_pending:
@@ -124,8 +181,8 @@ class LiveFeed:
             batch, self._pending = self._pending, []
             self._scheduled = False
         for update in batch:
-            if update["type"] == "parameter":
-                self.latest[update["name"]] = update
+            if update["type"] == PARAMETERS:
+                self._remember(update)
         for client in list(self.clients):
             client.offer(batch)
 

@@ -139,4 +139,24 @@ class Subscription(BaseModel):
     unsubscribe: list[str] = Field(default_factory=list, max_length=MAX_SUBSCRIPTIONS)
 
 
-UPDATE_KINDS = ("parameter", "event", "alarm", "verification", "link", "image")
+class ImageProgress(BaseModel):
+    """A realtime ``image_progress`` update: how far one image has come (image packets or CFDP).
+
+    One per image per station tick that added segments, in order; the last one has ``done`` true
+    (``percent`` 100 and ``complete`` true for a whole image)."""
+
+    type: Literal["image_progress"]
+    tai: float
+    delivery: Literal["packets", "cfdp"]
+    image_id: int | None = Field(description="None for a CFDP file until its image is delivered")
+    transaction: str | None = Field(description="CFDP: source entity:sequence number")
+    segments_received: int = Field(description="image segments placed, or CFDP file-data PDUs taken")
+    segments_total: int | None = Field(description="the image's segment count (image packets)")
+    octets_received: int | None = None
+    octets_total: int | None = None
+    percent: float
+    done: bool
+    complete: bool
+
+
+UPDATE_KINDS = ("parameter", "event", "alarm", "verification", "link", "image", "image_progress")

@@ -19,7 +19,7 @@ from groundstation.archive.writer import ArchiveError
 from protocols.packets.time_code import tai_minus_utc, tai_seconds_to_utc
 
 FORMATS = ("csv", "parquet")
-WINDOW_SAMPLES = 1_000_000
+WINDOW_SAMPLES = 200_000  # samples per window: bounds the memory of an export (~50 MB for CSV)
 _CCSDS_EPOCH_NS = np.datetime64("1958-01-01T00:00:00", "ns")
 
 

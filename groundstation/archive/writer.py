@@ -38,15 +38,20 @@ from groundstation.archive.schema import (
 _INSERT_SEGMENT = insert_statement("segments", SEGMENT_COLUMNS)
 
 
+MAX_SMALL_ROWS = 64  # a parameter's open segment is rewritten as one row past this many flushes
+
+
 class ArchiveError(Exception):
     """The archive cannot be opened or written (a message for one line)."""
 
 
 @dataclass
 class _OpenSegment:
-    """The newest segment of one parameter: its row id once written, and its samples."""
+    """The newest segment of one parameter: its samples, and the rows that hold the first
+    ``flushed`` of them (one small row per flush) until the segment is full and written whole."""
 
-    row: int | None = None
+    rows: list[int] = field(default_factory=list)
+    flushed: int = 0
     gen: list[float] = field(default_factory=list)
     eng: list[Any] = field(default_factory=list)
     raw: list[float] = field(default_factory=list)
@@ -122,6 +127,9 @@ class ArchiveWriter:
             self._ids[name], self._kinds[name] = pid, kind
         self._open: dict[str, _OpenSegment] = {}
         self._rows: dict[str, list[tuple]] = {"events": [], "alarms": [], "commands": [], "images": []}
+        # housekeeping packets as they came, per packet layout (the names, in order): columns are
+        # made from them at the next flush, so a packet costs a few appends, not one call per sample
+        self._packets: dict[tuple[str, ...], tuple[list, list, list, list]] = {}
         self._last_flush = clock()
         self.samples_written = 0
         self.flushes = 0
@@ -191,10 +199,57 @@ class ArchiveWriter:
     def add_housekeeping(
         self, values: Mapping[str, Any], raw: Mapping[str, Any], gen: float, rcv: float
     ) -> None:
-        """Every parameter of one decommutated housekeeping packet."""
-        for name, value in values.items():
-            raw_value = raw.get(name)
-            self.add_sample(name, gen, value, raw_value if _is_number(raw_value) else None, rcv)
+        """Every parameter of one decommutated housekeeping packet (kept as the packet's row until
+        the next flush turns the rows into columns; the same samples as :meth:`add_sample` each)."""
+        names = tuple(values)
+        rows = self._packets.get(names)
+        if rows is None:
+            rows = self._packets[names] = ([], [], [], [])
+        rows[0].append(gen)
+        rows[1].append(rcv)
+        rows[2].append(tuple(values.values()))
+        rows[3].append(tuple(map(raw.get, names)))
+        self.samples_written += len(names)
+
+    def _columns_of_packets(self) -> None:
+        """The buffered housekeeping rows, as each parameter's samples (at flush)."""
+        packets, self._packets = self._packets, {}
+        for names, (gen, rcv, values, raws) in packets.items():
+            gens, rcvs = np.asarray(gen, dtype="<f8"), np.asarray(rcv, dtype="<f8")
+            eng_columns, raw_columns = list(zip(*values, strict=True)), list(zip(*raws, strict=True))
+            for j, name in enumerate(names):
+                eng = _numbers_or_list(eng_columns[j])
+                raw = _numbers_or_list(raw_columns[j])
+                self._extend(name, gens, eng, raw, rcvs)
+
+    def _extend(self, name: str, gen: np.ndarray, eng: Any, raw: Any, rcv: np.ndarray) -> None:
+        if isinstance(eng, np.ndarray) and isinstance(raw, np.ndarray):
+            segment = self._parameter(name, 0.0)
+            if self._kinds[name] == NUMERIC:  # the common case: numbers, straight to the columns
+                self._append_columns(name, segment, gen, eng.tolist(), raw.tolist(), rcv)
+                return
+        # anything else sample by sample, as add_sample takes them
+        for g, e, r, c in zip(gen.tolist(), list(eng), list(raw), rcv.tolist(), strict=True):
+            self.samples_written -= 1  # add_sample counts it again
+            self.add_sample(name, g, e, r if _is_number(r) else None, c)
+
+    def _append_columns(
+        self, name: str, segment: _OpenSegment, gen: np.ndarray, eng: list, raw: list, rcv: np.ndarray
+    ) -> None:
+        gen_list, rcv_list = gen.tolist(), rcv.tolist()
+        start = 0
+        while start < len(gen_list):
+            room = self.segment_samples - len(segment.gen)
+            stop = start + room
+            segment.gen += gen_list[start:stop]
+            segment.eng += eng[start:stop]
+            segment.raw += raw[start:stop]
+            segment.rcv += rcv_list[start:stop]
+            segment.dirty = True
+            start = stop
+            if len(segment.gen) >= self.segment_samples:
+                self._write_segment(name, segment)
+                segment = self._open[name] = _OpenSegment()
 
     # ------------------------------------------------------------------ other records
 
@@ -229,6 +284,7 @@ class ArchiveWriter:
         db = self._db
         db.execute("BEGIN")
         try:
+            self._columns_of_packets()
             for name, segment in self._open.items():
                 if segment.dirty:
                     self._write_segment(name, segment)
@@ -258,28 +314,33 @@ class ArchiveWriter:
     # ------------------------------------------------------------------ segments
 
     def _write_segment(self, name: str, segment: _OpenSegment | None) -> None:
-        if segment is None or not segment.gen:
+        """A full segment: one row replacing its small rows (in one transaction). A partial one (at
+        a flush): only the samples since the last flush, as one more small row, so a flush costs
+        what arrived since the last, never a rewrite of what is already on disk."""
+        if segment is None or len(segment.gen) == segment.flushed:
             return
+        # full, or MAX_SMALL_ROWS small rows: one row replaces them (a query reads few rows)
+        whole = len(segment.gen) >= self.segment_samples or len(segment.rows) >= MAX_SMALL_ROWS
+        start = 0 if whole else segment.flushed
         kind = self._kinds[name]
-        gen = np.asarray(segment.gen, dtype="<f8")
+        gen = np.asarray(segment.gen[start:], dtype="<f8")
         columns = (
             gen.tobytes(),
-            _pack_values(kind, segment.eng),
-            np.asarray(segment.raw, dtype="<f8").tobytes(),
-            np.asarray(segment.rcv, dtype="<f8").tobytes(),
+            _pack_values(kind, segment.eng[start:]),
+            np.asarray(segment.raw[start:], dtype="<f8").tobytes(),
+            np.asarray(segment.rcv[start:], dtype="<f8").tobytes(),
         )
-        t_first, t_last = float(gen.min()), float(gen.max())
-        if segment.row is None:
-            cursor = self._db.execute(
-                _INSERT_SEGMENT,
-                (self._ids[name], t_first, t_last, len(gen), *columns),
-            )
-            segment.row = int(cursor.lastrowid)
+        row = (self._ids[name], float(gen.min()), float(gen.max()), len(gen), *columns)
+        if whole and segment.rows:
+            self._db.execute("SAVEPOINT whole_segment")  # a transaction of its own outside a flush
+            marks = ",".join("?" * len(segment.rows))
+            self._db.execute(f"DELETE FROM segments WHERE id IN ({marks})", segment.rows)
+            cursor = self._db.execute(_INSERT_SEGMENT, row)
+            self._db.execute("RELEASE whole_segment")
+            segment.rows = [] if len(segment.gen) >= self.segment_samples else [int(cursor.lastrowid)]
         else:
-            self._db.execute(
-                "UPDATE segments SET t_first=?, t_last=?, n=?, gen=?, eng=?, raw=?, rcv=? WHERE id=?",
-                (t_first, t_last, len(gen), *columns, segment.row),
-            )
+            segment.rows.append(int(self._db.execute(_INSERT_SEGMENT, row).lastrowid))
+        segment.flushed = len(segment.gen)
         segment.dirty = False
 
     def _insert_columns(
@@ -290,6 +351,18 @@ class ArchiveWriter:
             (self._ids[name], float(gen.min()), float(gen.max()), len(gen), gen.tobytes(), eng.tobytes(),
              raw.tobytes(), rcv.tobytes()),
         )  # fmt: skip
+
+
+def _numbers_or_list(column: tuple) -> np.ndarray | list:
+    """A column of numbers (and booleans) as float64; anything else (text, None) as a list."""
+    first = column[0]
+    if isinstance(first, str) or first is None:
+        return list(column)
+    try:
+        array = np.array(column)
+    except (TypeError, ValueError):
+        return list(column)
+    return array.astype("<f8", copy=False) if array.dtype.kind in "biuf" and array.ndim == 1 else list(column)
 
 
 def _json(value: Mapping | Iterable) -> str:

@@ -329,6 +329,24 @@ class ReassembledImage:
 
 
 @dataclass(frozen=True)
+class ImageProgress:
+    """How far one image in flight has come: segments placed of its segment count."""
+
+    image_id: int
+    segments_received: int
+    segment_count: int
+
+
+def segments_received(image: ReassembledImage) -> int:
+    """Segments of a reassembled image that arrived (its missing ranges are whole segments)."""
+    h = image.header
+    lost = set()
+    for start, end in image.missing:
+        lost.update(range(start // h.segment_octets, (end - 1) // h.segment_octets + 1))
+    return h.segment_count - len(lost)
+
+
+@dataclass(frozen=True)
 class ImageLimits:
     """The largest image a camera of the mission may send: width, height and bit depth at most."""
 
@@ -704,6 +722,14 @@ class ImageReassembler:
     def in_progress(self) -> list[int]:
         """Ids of the images in flight (confirmed by a segment), oldest first."""
         return [image_id for _, image_id in self._images]
+
+    @property
+    def progress(self) -> list[ImageProgress]:
+        """Each image in flight: segments placed of its segment count, oldest first."""
+        return [
+            ImageProgress(image_id, image.count, image.header.segment_count)
+            for (_, image_id), image in self._images.items()
+        ]
 
     @property
     def pending(self) -> list[int]:

@@ -41,6 +41,16 @@ def _archive(path: Path, products: Path) -> Path:
         writer.add_event(T0 + 3, T0 + 4, "IMAGE_TAKEN", 3, "INFO", {"IMAGE_ID": 1})
         products_of = {"quicklook": str(products / "tw1-001.png"), "truth": "/etc/passwd"}
         writer.add_image(T0 + 10, T0 + 11, "tw1-001", True, {"products": products_of})
+        (products / "tw1-002-partial.png").write_bytes(b"\x89PNG\r\n\x1a\npartial")
+        truth = {"received": {"complete": False, "missing_ranges": [[720, 1800]]}}
+        (products / "tw1-002-partial.json").write_text(json.dumps(truth))
+        partial = {
+            "quicklook": str(products / "tw1-002-partial.png"),
+            "truth": str(products / "tw1-002-partial.json"),
+        }
+        writer.add_image(
+            T0 + 20, T0 + 21, "tw1-002-partial", False, {"products": partial, "missing_octets": 1080}
+        )
     return path
 
 
@@ -257,3 +267,13 @@ def test_addresses() -> None:
     for bad in ("host:", "x:99999", "localhost:http"):
         with pytest.raises(ValueError):
             parse_address(bad)
+
+
+def test_a_partial_image_is_listed_and_served_with_its_missing_ranges(served) -> None:
+    url, _, _ = served
+    (partial,) = [i for i in httpx.get(f"{url}/api/images").json() if not i["complete"]]
+    assert partial["name"] == "tw1-002-partial" and partial["info"]["missing_octets"] == 1080
+    png = httpx.get(f"{url}/api/images/tw1-002-partial.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    truth = httpx.get(f"{url}/api/images/tw1-002-partial.json").json()
+    assert truth["received"]["missing_ranges"] == [[720, 1800]]

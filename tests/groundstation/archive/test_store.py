@@ -226,3 +226,69 @@ def test_kill_9_loses_at_most_the_last_flush_and_never_corrupts(tmp_path: Path) 
         writer.add_sample("A", 1e6, -1.0)
     with Archive(path) as archive:
         assert archive.query("A").value[-1] == -1.0
+
+
+packet_strategy = st.lists(
+    st.tuples(
+        st.floats(0, 1e9, allow_nan=False),
+        st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.integers(-(2**31), 2**31), st.booleans()),
+        st.one_of(st.sampled_from(["SAFE", "CRUISE", "1.5"]), st.floats(-1, 1, allow_nan=False)),
+        st.one_of(st.none(), st.integers(0, 4095)),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(packets=packet_strategy, segment=st.integers(1, 7), flush_every=st.integers(1, 9))
+def test_housekeeping_packets_are_kept_as_their_samples_one_by_one(
+    tmp_path_factory, packets, segment: int, flush_every: int
+) -> None:
+    """add_housekeeping buffers packet rows and makes columns at flush: the archive holds what
+    add_sample of each value would have written (numbers, booleans, text, missing raw values)."""
+    base = tmp_path_factory.mktemp("h")
+    by_packet, by_sample = base / "packets.db", base / "samples.db"
+    with (
+        ArchiveWriter(by_packet, segment_samples=segment) as a,
+        ArchiveWriter(by_sample, segment_samples=segment) as b,
+    ):
+        for i, (t, temp, mode, raw) in enumerate(packets):
+            values, raws = {"TEMP": temp, "MODE": mode}, {"TEMP": raw, "MODE": raw}
+            a.add_housekeeping(values, raws, t, t + 1)
+            for name, value in values.items():
+                b.add_sample(name, t, value, raws[name], t + 1)
+            if i % flush_every == 0:
+                a.flush()
+                b.flush()
+        assert a.samples_written == b.samples_written
+    with Archive(by_packet) as got, Archive(by_sample) as want:
+        assert got.names("*") == want.names("*")
+        for name in want.names("*"):
+            for raw in (False, True):
+                g, w = got.query(name, raw=raw), want.query(name, raw=raw)
+                assert g.gen.tolist() == w.gen.tolist() and g.rcv.tolist() == w.rcv.tolist()
+                assert (
+                    np.array_equal(g.value, w.value, equal_nan=True)
+                    if g.value.dtype != object
+                    else (g.value.tolist() == w.value.tolist())
+                )
+
+
+def test_a_flush_writes_only_what_came_since_the_last_and_rows_stay_few(tmp_path: Path) -> None:
+    """A sample a second, a flush a second: each flush appends a small row (no rewrite of what is
+    on disk); past 64 of them one row replaces them, and a full segment is one row."""
+    path = tmp_path / "a.db"
+    with ArchiveWriter(path, segment_samples=500) as writer:
+        for k in range(1_200):
+            writer.add_sample("TEMP", float(k), k * 0.5)
+            writer.flush()
+            rows = sqlite3.connect(path).execute("SELECT count(*) FROM segments").fetchone()[0]
+            assert rows <= k // 500 + 65
+            with Archive(path) as archive:
+                if k % 97 == 0:
+                    assert archive.query("TEMP").value.tolist() == [j * 0.5 for j in range(k + 1)]
+    with Archive(path) as archive:
+        assert archive.query("TEMP").gen.tolist() == [float(j) for j in range(1_200)]
+    sizes = [n for (n,) in sqlite3.connect(path).execute("SELECT n FROM segments ORDER BY id")]
+    assert sizes[:2] == [500, 500] and sum(sizes) == 1_200
