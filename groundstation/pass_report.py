@@ -142,7 +142,7 @@ class PassReport:
         hint = self.channel_hint()
         if hint is not None:
             lines += ["", f"**{hint[0].upper()}{hint[1:]}.**"]
-        lines += self._images_section() + self._navigation_section()
+        lines += self._images_section() + self._captures_section() + self._navigation_section()
         lines += self._link_section() + self._housekeeping_section()
         lines += ["", "## Packets by APID", ""]
         lines += [f"- {k}: {v} packets" for k, v in s.packets_by_apid.items()]
@@ -167,6 +167,28 @@ class PassReport:
                 f"{'ok' if p.crc_ok else 'FAIL'} | {_delivery(p)} | `{p.sha256[:16]}` | "
                 f"{Path(p.files.get('quicklook', '')).name} |"
             )
+        return lines
+
+    def _captures_section(self) -> list[str]:
+        """Colour captures (present only when the pass had any): bands, composite or what is missing."""
+        if not self.summary.captures:
+            return []
+        lines = [
+            "",
+            "## Colour captures",
+            "",
+            "Each band came as its own image; the composite is written only when every band arrived "
+            "whole (complete, CRC ok).",
+            "",
+            "| capture | bands (image id) | composite | colour balance |",
+            "|---|---|---|---|",
+        ]
+        for c in self.summary.captures:
+            bands = ", ".join(
+                f"{band} ({c.images[band]})" if band in c.images else f"{band} (MISSING)" for band in c.bands
+            )
+            look = Path(c.composite).name if c.composite else f"not written: {c.why}"
+            lines.append(f"| {c.capture_id} | {bands} | {look} | {c.balance or '-'} |")
         return lines
 
     def _navigation_section(self) -> list[str]:
@@ -278,6 +300,9 @@ class PassReport:
                 f"  image {p.image_id}: {p.width}x{p.height} {p.bit_depth}-bit, {_image_state(p)}, "
                 f"sha256 {p.sha256[:16]}…  {p.files.get('quicklook')}"
             )
+        for c in s.captures:
+            look = c.composite if c.composite else f"no composite ({c.why})"
+            lines.append(f"  colour capture {c.capture_id}: bands {', '.join(c.images) or 'none'}: {look}")
         lines.append(f"  report: {out_dir / 'report.md'}   summary: {out_dir / 'summary.json'}")
         lines.append(f"  transport: {dict(s.transport.__dict__)}")
         physical = s.link_physical

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from groundstation.captures import CaptureRecord
 from groundstation.fault_log import FaultLog
 from groundstation.file_reception import ImageFileReception
 from groundstation.frame_receiver import FrameReceiver
@@ -44,6 +45,9 @@ class StationCounters(Protocol):
     @property
     def products(self) -> list[ImageProduct]: ...
 
+    @property
+    def captures(self) -> list[CaptureRecord]: ...
+
 
 @dataclass(frozen=True)
 class TransportCounts:
@@ -71,6 +75,8 @@ class PassSummary:
     faults: dict[str, int]
     images: tuple[ImageProduct, ...]
     input: dict[str, Any] | None = field(default=None)  # what ``paleblue decode`` read, and how
+    # colour captures (one image a band) regrouped: in summary.json only when the pass had any
+    captures: tuple[CaptureRecord, ...] = ()
 
     @property
     def link_physical(self) -> dict[str, int]:
@@ -94,6 +100,8 @@ class PassSummary:
         }
         if self.input is not None:
             out["input"] = self.input
+        if self.captures:
+            out["captures"] = [c.as_dict() for c in self.captures]
         return out
 
     @classmethod
@@ -102,6 +110,7 @@ class PassSummary:
         fields = {k: v for k, v in summary.items() if k in cls.__dataclass_fields__}
         fields["transport"] = TransportCounts(**summary["transport"])
         fields["images"] = tuple(ImageProduct.from_dict(p) for p in summary["images"])
+        fields["captures"] = tuple(CaptureRecord.from_dict(c) for c in summary.get("captures", ()))
         return cls(**fields)
 
 
@@ -160,4 +169,5 @@ def summarize(station: StationCounters) -> PassSummary:
         },
         faults=station.faults.as_dict(),
         images=tuple(station.products),
+        captures=tuple(station.captures),
     )
