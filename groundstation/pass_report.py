@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from groundstation.captures import CaptureRecord
 from groundstation.pass_summary import PassSummary
 from groundstation.products import ImageProduct
 
@@ -58,6 +59,12 @@ def _image_state(p: ImageProduct) -> str:
             f"{delivery['goodput_bps'] / 1e6:.2f} Mbit/s ({100 * fraction:.0f} % of the link rate)"
         )
     return state
+
+
+def _capture_line(c: CaptureRecord) -> str:
+    """One colour capture in a line: the bands received and its composite, or why there is none."""
+    look = c.composite if c.composite else f"no composite ({c.why})"
+    return f"colour capture {c.capture_id}: bands {', '.join(c.images) or 'none'}: {look}"
 
 
 def _image_size(p: ImageProduct) -> str:
@@ -261,6 +268,7 @@ class PassReport:
             lines.append(
                 f"image {p.image_id}: {p.width}x{p.height} {state}, CRC {'ok' if p.crc_ok else 'bad'}"
             )
+        lines += [_capture_line(c) for c in s.captures]
         if s.faults:
             lines.append("faults: " + ", ".join(f"{k} {v}" for k, v in s.faults.items()))
         lines += self.damage_lines()
@@ -300,9 +308,7 @@ class PassReport:
                 f"  image {p.image_id}: {p.width}x{p.height} {p.bit_depth}-bit, {_image_state(p)}, "
                 f"sha256 {p.sha256[:16]}…  {p.files.get('quicklook')}"
             )
-        for c in s.captures:
-            look = c.composite if c.composite else f"no composite ({c.why})"
-            lines.append(f"  colour capture {c.capture_id}: bands {', '.join(c.images) or 'none'}: {look}")
+        lines += [f"  {_capture_line(c)}" for c in s.captures]
         lines.append(f"  report: {out_dir / 'report.md'}   summary: {out_dir / 'summary.json'}")
         lines.append(f"  transport: {dict(s.transport.__dict__)}")
         physical = s.link_physical

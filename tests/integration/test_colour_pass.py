@@ -31,8 +31,9 @@ def _disc_mean(image: np.ndarray, body: dict) -> np.ndarray:
 @pytest.mark.parametrize("delivery", ["packets", "cfdp"])
 def test_every_band_arrives_and_the_composite_earth_is_blue(tmp_path: Path, delivery: str) -> None:
     out = tmp_path / delivery
+    record = ["--record", str(tmp_path / "pass.rec")] if delivery == "packets" else []
     result = subprocess.run(
-        [*PALEBLUE, "run", SCENARIO, "--seed", "3", "--delivery", delivery, "-o", str(out)],
+        [*PALEBLUE, "run", SCENARIO, "--seed", "3", "--delivery", delivery, "-o", str(out), *record],
         capture_output=True, text=True, timeout=200,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -62,3 +63,25 @@ def test_every_band_arrives_and_the_composite_earth_is_blue(tmp_path: Path, deli
     report = (out / "report.md").read_text()
     assert "## Colour captures" in report and Path(capture["composite"]).name in report
     assert "colour capture" in result.stderr and summary["faults"] == {}
+    if record:
+        _decode_and_render_give_the_same_composite(tmp_path, Path(capture["composite"]))
+
+
+def _decode_and_render_give_the_same_composite(tmp_path: Path, composite: Path) -> None:
+    """The recorded pass decoded offline, and ``paleblue render`` of the same seed, give the very
+    composite the live ground wrote: one balance, shared (protocols/image/colour_composite.py)."""
+    decoded = tmp_path / "decoded"
+    result = subprocess.run(
+        [*PALEBLUE, "decode", str(tmp_path / "pass.rec"), "-o", str(decoded)],
+        capture_output=True, text=True, timeout=200,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"colour capture {SCENARIO}-capture-001: bands red, green, blue" in result.stdout
+    assert (decoded / composite.name).read_bytes() == composite.read_bytes()
+    rendered = tmp_path / "rendered"
+    result = subprocess.run(
+        [*PALEBLUE, "render", SCENARIO, "--seed", "3", "-o", str(rendered)],
+        capture_output=True, text=True, timeout=200,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (rendered / f"{SCENARIO}-rgb.png").read_bytes() == composite.read_bytes()
