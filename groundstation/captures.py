@@ -18,7 +18,10 @@ again): the held one is closed as it stands.
 
 Memory is bounded: the pixels of at most ``MAX_PENDING_CAPTURES`` unfinished captures, of
 ``MAX_PENDING_OCTETS`` together, are held; beyond that the oldest unfinished capture is closed as
-it stands (``evicted``). Pixels are held only when products are written.
+it stands (``evicted``). The capture being filled is never pushed out by itself, so one capture
+alone may hold more: at most ``MAX_BANDS`` (16) bands of the mission's largest image (8 MiB,
+``MISSION_IMAGE_LIMITS``). Pixels are held only when products are written, and only for bands
+that arrived whole.
 """
 
 from __future__ import annotations
