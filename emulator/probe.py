@@ -8,6 +8,13 @@ downlink busy — real-time packets first, then image data, then idle frames, at
 the link's bit rate (an idle link sends a few idle frames a second and counts the
 rest: see :mod:`emulator.space_link`) — and tick the flight software about once a second
 (housekeeping, events) after each batch, so housekeeping counts what went out.
+
+A colour camera's capture is one image per band (``render.render_bands``), each with its own
+image id and metadata ``capture`` (the capture id shared by the bands, the band's index, the band
+list), downlinked like any image by image packets or by CFDP. TAKE_IMAGE and DOWNLINK_IMAGE number
+captures; the bands of capture n are images (n - 1)·B + 1 … n·B (:meth:`Probe.band_image_id`), so a
+panchromatic camera's capture n is image n. Every image stays on board (the scenario's memory
+bound counts band frames: ``emulator.scenario.MAX_SEQUENCE_PIXELS``).
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from emulator.geometry import compute_geometry, probe_velocity_km_s
 from emulator.imaging import image_packets, pixel_bytes
 from emulator.link_simulator import LinkProfile, LinkSimulator, Pass
 from emulator.platform_model import ScenarioSnapshot
-from emulator.render import RenderedFrame, render_scenario
+from emulator.render import RenderedFrame, capture_bands, render_bands, render_scenario
 from emulator.scenario import Scenario
 from emulator.space_link import DEFAULT_RATE_BPS, VC_PAYLOAD, VC_REALTIME, CaduDownlink, PacketDownlink
 from emulator.tc_reception import Rejection, Sequenced, TcReception
@@ -114,7 +121,11 @@ class Probe:
         self.sequence = SequenceCounter()
         self._epoch_tai = utc_to_tai_seconds(scenario.epoch_utc)
         self._start_monotonic = time.monotonic()
-        self.images: dict[int, CapturedImage] = {}  # kept on board for DOWNLINK_IMAGE
+        self.images: dict[int, CapturedImage] = {}  # kept on board for DOWNLINK_IMAGE, by image id
+        # A capture (what TAKE_IMAGE and DOWNLINK_IMAGE number) is one image per band
+        # (band_image_id); a panchromatic camera's capture n is image n.
+        self.bands = capture_bands(scenario)
+        self.captures: dict[int, tuple[int, ...]] = {}  # capture number -> its image ids
         self._link: CaduDownlink | PacketDownlink | None = None
         self._files: ImageFileSender | None = None
         self._uplink_sim: LinkSimulator | None = None
@@ -179,53 +190,81 @@ class Probe:
             return LinkStatus(frames_sent=self._link.packets_sent, queue_depth=self._link.pending_packets())
         return LinkStatus()
 
-    def _capture(self, image_id: int, exposure_s: float | None = None) -> RenderedFrame:
+    def band_image_id(self, capture: int, band_index: int) -> int:
+        """The image id of band ``band_index`` of capture ``capture`` (both from the start: 1, 0):
+        the bands of capture n are images (n - 1)·B + 1 … n·B, B bands a capture."""
+        return (capture - 1) * len(self.bands) + band_index + 1
+
+    def _capture(self, capture: int, exposure_s: float | None = None) -> list[RenderedFrame]:
+        """Capture ``capture`` (1, 2, …): one frame per band, each band's own exposure."""
         scenario = self.scenario
         if exposure_s is not None:
             scenario = dataclasses.replace(scenario, sensor={**scenario.sensor, "exposure_s": exposure_s})
-        index = image_id - 1
-        if index < scenario.image_count:
-            return render_scenario(scenario, seed=self.options.seed, image_index=index)
-        # a commanded image beyond the scenario's sequence: the last geometry, fresh noise
-        base = scenario.seed if self.options.seed is None else self.options.seed
-        return render_scenario(scenario, seed=base + index, image_index=scenario.image_count - 1)
+        index = capture - 1
+        seed = self.options.seed
+        if index >= scenario.image_count:
+            # a commanded image beyond the scenario's sequence: the last geometry, fresh noise
+            seed = (scenario.seed if seed is None else seed) + index
+            index = scenario.image_count - 1
+        if len(self.bands) == 1:
+            frames = [render_scenario(scenario, seed=seed, image_index=index)]
+        else:
+            capture_id = f"{scenario.name}-capture-{capture:03d}"
+            bands = render_bands(scenario, seed=seed, image_index=index, capture_id=capture_id)
+            frames = list(bands.values())
+        for frame in frames:
+            frame.expected_electrons = None  # only the counts go on board
+        return frames
 
-    def _packetize(self, image_id: int, frame: RenderedFrame) -> list[bytes]:
-        pixels = pixel_bytes(frame.pixels, frame.bit_depth)
-        metadata = downlink_metadata(frame, self.scenario.name, image_id, pixels)
-        header, packets = image_packets(
-            image_id,
-            frame.pixels,
-            frame.bit_depth,
-            frame.exposure_s,
-            frame.capture_time_utc,
-            metadata,
-            self.sequence,
-            CucTime.from_seconds(self.onboard_tai()),
-            self.options.segment_octets,
-        )
-        log.info(
-            "image %d captured: %dx%d, %d bit, exposure %.3g s, %d packets, crc32 %08x",
-            image_id, header.width, header.height, header.bit_depth, frame.exposure_s, len(packets),
-            header.crc32,
-        )  # fmt: skip
-        self.images[image_id] = CapturedImage(header, pixels, packets)
-        return packets
+    def _packetize(self, capture: int, frames: list[RenderedFrame]) -> list[int]:
+        """Each band of a capture becomes an image on board, with its own id; returns the ids."""
+        ids = []
+        for band_index, frame in enumerate(frames):
+            image_id = self.band_image_id(capture, band_index)
+            pixels = pixel_bytes(frame.pixels, frame.bit_depth)
+            metadata = downlink_metadata(frame, self.scenario.name, image_id, pixels)
+            header, packets = image_packets(
+                image_id,
+                frame.pixels,
+                frame.bit_depth,
+                frame.exposure_s,
+                frame.capture_time_utc,
+                metadata,
+                self.sequence,
+                CucTime.from_seconds(self.onboard_tai()),
+                self.options.segment_octets,
+            )
+            band = f" (capture {capture}, band {frame.band})" if len(frames) > 1 else ""
+            log.info(
+                "image %d captured%s: %dx%d, %d bit, exposure %.3g s, %d packets, crc32 %08x",
+                image_id, band, header.width, header.height, header.bit_depth, frame.exposure_s,
+                len(packets), header.crc32,
+            )  # fmt: skip
+            self.images[image_id] = CapturedImage(header, pixels, packets)
+            ids.append(image_id)
+        self.captures[capture] = tuple(ids)
+        return ids
 
     def _take_images(self, request: ImageRequest) -> list[float]:
-        """TAKE_IMAGE: capture each image, queue it for downlink, report the exposures used."""
+        """TAKE_IMAGE: capture each image (every band), queue it for downlink, report the exposures
+        used (a colour capture's first band's)."""
         exposures = []
-        for image_id in request.image_ids:
-            frame = self._capture(image_id, request.exposure_s)
-            self._packetize(image_id, frame)
-            self._queue_image(image_id)
-            exposures.append(frame.exposure_s)
+        for capture in request.image_ids:
+            frames = self._capture(capture, request.exposure_s)
+            self._packetize(capture, frames)
+            self._queue_image(capture)
+            exposures.append(frames[0].exposure_s)
         return exposures
 
-    def _queue_image(self, image_id: int) -> None:
-        if image_id not in self.images:
-            raise KeyError(f"image {image_id} is not on board")
+    def _queue_image(self, capture: int) -> None:
+        """Queue every band of capture ``capture`` for downlink (DOWNLINK_IMAGE names a capture)."""
+        if capture not in self.captures:
+            raise KeyError(f"image {capture} is not on board")
         assert self._link is not None
+        for image_id in self.captures[capture]:
+            self._queue_band_image(image_id)
+
+    def _queue_band_image(self, image_id: int) -> None:
         image = self.images[image_id]
         if self._files is not None:
             data = pack_image_file(image.header, image.pixels, self.options.compression)
@@ -236,6 +275,7 @@ class Probe:
                 )  # fmt: skip
             self._files.put(image_id, data)
             return
+        assert self._link is not None
         for packet in image.packets:
             self._link.submit(VC_PAYLOAD, packet)
 
@@ -250,24 +290,29 @@ class Probe:
         uplink: Uplink | None = None
         try:
             uplink = Uplink(self.options.uplink) if self.options.uplink else None
-            log.info("capturing %d image(s) of %s", count, scenario.name)
-            initial = {image_id: self._capture(image_id) for image_id in range(1, count + 1)}
+            log.info(
+                "capturing %d image(s) of %s%s", count, scenario.name,
+                f", {len(self.bands)} bands each ({', '.join(self.bands)}), one image a band"
+                if len(self.bands) > 1 else "",
+            )  # fmt: skip
+            initial = {capture: self._capture(capture) for capture in range(1, count + 1)}
             if stop.is_set():
                 return 0
             self.fsw.last_image_id = self.fsw.image_counter = count
             if initial:
-                self.fsw.last_exposure_us = round(initial[count].exposure_s * 1e6)
+                self.fsw.last_exposure_us = round(initial[count][0].exposure_s * 1e6)
             log.info(
                 "downlink bound at %s%s; waiting for a ground station",
                 self.options.downlink, f", uplink at {self.options.uplink}" if uplink else "",
             )  # fmt: skip
             if not downlink.wait_for_subscriber(stop, count=self.options.subscribers):
                 return 0
-            for image_id, frame in initial.items():
-                self._packetize(image_id, frame)
+            for capture, frames in initial.items():
+                self._packetize(capture, frames)
+            del initial  # the frames live on as the images on board
             self._link = self._open_link(downlink)
-            for image_id in initial:
-                self._queue_image(image_id)
+            for capture in range(1, count + 1):
+                self._queue_image(capture)
             return self._loop(stop, uplink)
         finally:
             self._write_link_tally()

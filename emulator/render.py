@@ -328,29 +328,44 @@ def render_scenario(
 BAND_SEED_STRIDE = 7919  # band k of a capture draws its noise from seed + k·stride (k = 0: the seed)
 
 
+def capture_bands(scenario: Any) -> tuple[str, ...]:
+    """The bands one capture of ``scenario`` holds, in the order :func:`render_bands` renders them
+    (one for a panchromatic camera): the probe downlinks one image per band."""
+    sensor = SensorConfig.from_dict(getattr(scenario, "sensor", {}))
+    return sensor.bands or (choose_band(sensor, scenario.camera),)
+
+
 def render_bands(
-    scenario: Any, *, seed: int | None = None, effects: Effects | None = None, image_index: int = 0
+    scenario: Any,
+    *,
+    seed: int | None = None,
+    effects: Effects | None = None,
+    image_index: int = 0,
+    capture_id: str | None = None,
 ) -> dict[str, RenderedFrame]:
     """One frame per band the sensor lists (colour cameras): one capture, same geometry.
 
     Each band is exposed on its own (automatic exposure per band) with its own noise
     (band k uses seed + k·``BAND_SEED_STRIDE``; band 0 is exactly ``render_scenario``'s frame).
-    Every frame's truth carries ``capture``: the capture id shared by the bands, the band's
-    index and the full band list, which is how the ground regroups bands that travel as
-    separate images (README, image transport).
+    Every frame's truth carries ``capture``: the capture id shared by the bands (``capture_id``,
+    by default ``<scenario>-capture-<image_index + 1>``), the band's index and the full band
+    list, which is how the ground regroups bands that travel as separate images (README, image
+    transport).
     """
     from emulator.geometry import compute_geometry, truth_geometry
 
     sensor = SensorConfig.from_dict(getattr(scenario, "sensor", {}))
     geometry = compute_geometry(scenario, image_index)
     frame_seed = int(scenario.seed if seed is None else seed)
-    bands = sensor.bands or (choose_band(sensor, scenario.camera),)
+    bands = capture_bands(scenario)
+    if capture_id is None:
+        capture_id = f"{scenario.name}-capture-{image_index + 1:03d}"
     foreground = _foreground_of(scenario)
     frames = {}
     for k, name in enumerate(bands):
         base = truth_geometry(scenario, geometry)
         base["capture"] = {
-            "capture_id": f"{scenario.name}-{image_index:03d}",
+            "capture_id": capture_id,
             "band_index": k,
             "bands": list(bands),
         }

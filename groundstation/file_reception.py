@@ -133,7 +133,7 @@ class ImageFileReception:
         image = quicklook(pixels.astype(np.uint16), header.bit_depth, missing)  # as image packets' partials
         from PIL import Image
 
-        name = f"{product_stem(_scenario(header), header.image_id, partial=True)}.png"
+        name = f"{_partial_stem(header)}.png"
         picture = Image.fromarray(image)
         write_atomically(self.out_dir / name, lambda file: picture.save(file, format="PNG"))
         self.partial_images_written += 1
@@ -197,9 +197,7 @@ class ImageFileReception:
         except DecodeError as exc:
             log.warning("CFDP file %s is not an image file: %s", receiver.transaction_id, exc)
             return
-        (self.out_dir / f"{product_stem(_scenario(header), header.image_id, partial=True)}.png").unlink(
-            missing_ok=True
-        )
+        (self.out_dir / f"{_partial_stem(header)}.png").unlink(missing_ok=True)
         self._on_image(header, pixels, record)
 
     def summary(self) -> dict:
@@ -216,10 +214,12 @@ def _dtype(header: ImageHeader) -> np.dtype:
     return np.dtype(">u2") if header.bit_depth > 8 else np.dtype("u1")
 
 
-def _scenario(header: ImageHeader) -> str | None:
-    """The scenario the image's metadata names (None when the metadata is refused: the station
-    counts that fault when the image is written)."""
+def _partial_stem(header: ImageHeader) -> str:
+    """The partial product's name, as the station names the image (scenario, id, band of a colour
+    capture); a refused metadata map names it ``image-<id>`` (the station counts that fault when
+    the image is written)."""
     try:
-        return ImageMetadata.from_map(header.metadata).scenario
+        metadata = ImageMetadata.from_map(header.metadata)
     except DecodeError:
-        return None
+        return product_stem(None, header.image_id, partial=True)
+    return product_stem(metadata.scenario, header.image_id, partial=True, band=metadata.band_of_capture)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from groundstation.captures import CaptureRecord
 from groundstation.pass_summary import PassSummary
 from groundstation.products import ImageProduct
 
@@ -58,6 +59,12 @@ def _image_state(p: ImageProduct) -> str:
             f"{delivery['goodput_bps'] / 1e6:.2f} Mbit/s ({100 * fraction:.0f} % of the link rate)"
         )
     return state
+
+
+def _capture_line(c: CaptureRecord) -> str:
+    """One colour capture in a line: the bands received and its composite, or why there is none."""
+    look = c.composite if c.composite else f"no composite ({c.why})"
+    return f"colour capture {c.capture_id}: bands {', '.join(c.images) or 'none'}: {look}"
 
 
 def _image_size(p: ImageProduct) -> str:
@@ -142,7 +149,8 @@ class PassReport:
         hint = self.channel_hint()
         if hint is not None:
             lines += ["", f"**{hint[0].upper()}{hint[1:]}.**"]
-        lines += self._images_section() + self._open_transfers_section() + self._navigation_section()
+        lines += self._images_section() + self._captures_section() + self._open_transfers_section()
+        lines += self._navigation_section()
         lines += self._link_section() + self._housekeeping_section()
         lines += ["", "## Packets by APID", ""]
         lines += [f"- {k}: {v} packets" for k, v in s.packets_by_apid.items()]
@@ -184,6 +192,27 @@ class PassReport:
             "",
             *(f"- {x}" for x in lines),
         ]
+    def _captures_section(self) -> list[str]:
+        """Colour captures (present only when the pass had any): bands, composite or what is missing."""
+        if not self.summary.captures:
+            return []
+        lines = [
+            "",
+            "## Colour captures",
+            "",
+            "Each band came as its own image; the composite is written only when every band arrived "
+            "whole (complete, CRC ok).",
+            "",
+            "| capture | bands (image id) | composite | colour balance |",
+            "|---|---|---|---|",
+        ]
+        for c in self.summary.captures:
+            bands = ", ".join(
+                f"{band} ({c.images[band]})" if band in c.images else f"{band} (MISSING)" for band in c.bands
+            )
+            look = Path(c.composite).name if c.composite else f"not written: {c.why}"
+            lines.append(f"| {c.capture_id} | {bands} | {look} | {c.balance or '-'} |")
+        return lines
 
     def _navigation_section(self) -> list[str]:
         lines = ["", "## Optical navigation (measured against truth, pixels)", ""]
@@ -303,6 +332,7 @@ class PassReport:
             lines.append(
                 f"image {p.image_id}: {p.width}x{p.height} {state}, CRC {'ok' if p.crc_ok else 'bad'}"
             )
+        lines += [_capture_line(c) for c in s.captures]
         if s.faults:
             lines.append("faults: " + ", ".join(f"{k} {v}" for k, v in s.faults.items()))
         lines += self.damage_lines()
@@ -344,6 +374,7 @@ class PassReport:
                 f"sha256 {p.sha256[:16]}…  {p.files.get('quicklook')}"
             )
         lines += [f"  open transfer: {line}" for line in self.open_transfer_lines()]
+        lines += [f"  {_capture_line(c)}" for c in s.captures]
         lines.append(f"  report: {out_dir / 'report.md'}   summary: {out_dir / 'summary.json'}")
         lines.append(f"  transport: {dict(s.transport.__dict__)}")
         physical = s.link_physical

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from groundstation.captures import CaptureRecord
 from groundstation.fault_log import FaultLog
 from groundstation.file_reception import ImageFileReception
 from groundstation.frame_receiver import FrameReceiver
@@ -49,6 +50,9 @@ class StationCounters(Protocol):
     @property
     def products(self) -> list[ImageProduct]: ...
 
+    @property
+    def captures(self) -> list[CaptureRecord]: ...
+
 
 @dataclass(frozen=True)
 class TransportCounts:
@@ -78,6 +82,8 @@ class PassSummary:
     input: dict[str, Any] | None = field(default=None)  # what ``paleblue decode`` read, and how
     # what this station recorded, or the idle frames a recording it read had left out
     recording: dict[str, Any] | None = field(default=None)
+    # colour captures (one image a band) regrouped: in summary.json only when the pass had any
+    captures: tuple[CaptureRecord, ...] = ()
 
     @property
     def link_physical(self) -> dict[str, int]:
@@ -103,6 +109,8 @@ class PassSummary:
             out["input"] = self.input
         if self.recording is not None:
             out["recording"] = self.recording
+        if self.captures:
+            out["captures"] = [c.as_dict() for c in self.captures]
         return out
 
     @classmethod
@@ -111,6 +119,7 @@ class PassSummary:
         fields = {k: v for k, v in summary.items() if k in cls.__dataclass_fields__}
         fields["transport"] = TransportCounts(**summary["transport"])
         fields["images"] = tuple(ImageProduct.from_dict(p) for p in summary["images"])
+        fields["captures"] = tuple(CaptureRecord.from_dict(c) for c in summary.get("captures", ()))
         return cls(**fields)
 
 
@@ -175,6 +184,7 @@ def summarize(station: StationCounters) -> PassSummary:
         faults=station.faults.as_dict(),
         images=tuple(station.products),
         recording=recording_summary(station),
+        captures=tuple(station.captures),
     )
 
 

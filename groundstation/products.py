@@ -2,7 +2,10 @@
 
 Whatever way an image came (image packets or a CFDP file), it is written here: the quick-look,
 the raw 16-bit PNG and the truth JSON (:func:`protocols.image.image_products.write_image_products`),
-measured against its truth (optical navigation) and listed in the pass summary.
+measured against its truth (optical navigation) and listed in the pass summary. One band of a
+colour capture is named ``<scenario>-<id>-<band>.*`` and handed to the
+:class:`~groundstation.captures.CaptureAssembler`, which writes the capture's RGB composite once
+every band is in.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from groundstation.captures import CaptureAssembler
 from groundstation.fault_log import FaultLog
 from groundstation.optical_navigation import measure_bodies
 from protocols.errors import DecodeError
@@ -83,12 +87,14 @@ class ProductWriter:
         self.write_products = write_products
         self.products: list[ImageProduct] = []
         self._stems: set[str] = set()  # product names used: a second image 1 gets its own
+        self.captures = CaptureAssembler(out_dir, faults, write_products)
 
     def write(self, image: ReassembledImage, delivery: dict | None = None) -> ImageProduct:
         h = image.header
         pixels = _pixel_array(image)
         metadata = self._metadata(h)
-        stem = self._unique_stem(product_stem(metadata.scenario, h.image_id, partial=not image.complete))
+        band = metadata.band_of_capture
+        stem = self._unique_stem(product_stem(metadata.scenario, h.image_id, not image.complete, band))
         measurement = self._measure(pixels, h, metadata)
         truth = _truth(image, metadata, measurement)
         missing = missing_pixels(image.missing, h.width, h.height, h.bit_depth) if image.missing else None
@@ -115,6 +121,7 @@ class ProductWriter:
             "image %d %s: %dx%d %d-bit, sha256 %s… → %s",
             h.image_id, state, h.width, h.height, h.bit_depth, product.sha256[:12], files.get("quicklook"),
         )  # fmt: skip
+        self.captures.add(metadata, h.image_id, pixels, h.bit_depth, image.crc_ok)
         return product
 
     def write_file_image(

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from groundstation.bulk_segments import BulkSegments
+from groundstation.captures import CaptureRecord
 from groundstation.event_log import EventLog
 from groundstation.fault_log import FaultLog
 from groundstation.file_reception import ImageFileReception
@@ -326,6 +327,11 @@ class GroundStation:
         return self.images.products
 
     @property
+    def captures(self) -> list[CaptureRecord]:
+        """The colour captures regrouped so far (their bands, composite or what is missing)."""
+        return self.images.captures.records
+
+    @property
     def packets_by_apid(self) -> Counter[int]:
         return self.book.packets_by_apid
 
@@ -363,3 +369,4 @@ class GroundStation:
         for image in self.reassembler.flush():
             self._write_image(image)
         self.files.close()  # file transfers still open: their partial images as they stand
+        self.images.captures.finish()  # a colour capture still missing a band is listed as such

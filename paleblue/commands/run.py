@@ -68,6 +68,9 @@ def main(args: argparse.Namespace) -> int:
     if args.record_idle and not args.record:
         raise CliError("run: --record-idle needs --record FILE")
     scenario = load_scenario(args.scenario)
+    from emulator.render import capture_bands
+
+    images_expected = scenario.image_count * len(capture_bands(scenario))  # a colour capture: one a band
     channel = resolve_channel(args)  # an impossible channel is one line here, before any process starts
     if args.keys is not None:
         if args.link or args.delivery == "cfdp":
@@ -88,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
         "-o",
         str(out),
         "--expect-images",
-        str(scenario.image_count),
+        str(images_expected),
         "--timeout",
         str(args.timeout),
         *channel_argv(args),
@@ -191,7 +194,7 @@ def main(args: argparse.Namespace) -> int:
         )
         return 128 + stop.signum
     images = summary.images
-    ok = len(images) >= scenario.image_count and all(p.crc_ok for p in images)
+    ok = len(images) >= images_expected and all(p.crc_ok for p in images)
     return 0 if ok and ground.returncode == 0 else 1
 
 

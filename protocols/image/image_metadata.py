@@ -588,6 +588,18 @@ class ImageMetadata(_Record):
         "onboard_pixels_sha256": _sha256_hex,
     }
 
+    @property
+    def band_of_capture(self) -> str | None:
+        """This image's band when it is one band of a multi-band capture (None otherwise): the
+        sensor's band, else the capture's band list at its index."""
+        capture = self.capture
+        if capture is None or capture.bands is None or len(capture.bands) < 2:
+            return None
+        if self.sensor is not None and self.sensor.band:
+            return self.sensor.band
+        index = capture.band_index
+        return capture.bands[index] if index is not None and index < len(capture.bands) else None
+
     def body_truths(self) -> dict[str, BodyTruth]:
         """The bodies with a pixel centre and an apparent radius (those the ground can measure)."""
         return {

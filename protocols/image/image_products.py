@@ -101,11 +101,21 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
-def product_stem(scenario: str | None, image_id: int, partial: bool = False) -> str:
-    """``<scenario>-<id>[-partial]``: the scenario comes from downlinked metadata, so only a safe
-    subset of characters is kept (no directory can be named through it)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", scenario or "image")[:80].lstrip(".") or "image"
-    return f"{name}-{image_id:03d}" + ("-partial" if partial else "")
+def safe_name(text: str | None, default: str = "image", length: int = 80) -> str:
+    """``text`` reduced to ``A-Z a-z 0-9 . _ -`` (others become ``_``), at most ``length``
+    characters, not starting with a dot: it comes from downlinked metadata, so no directory can be
+    named through it."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text or default)[:length].lstrip(".") or default
+
+
+def product_stem(scenario: str | None, image_id: int, partial: bool = False, band: str | None = None) -> str:
+    """``<scenario>-<id>[-<band>][-partial]``: ``band`` for one band of a multi-band capture
+    (``tianwen2-2025-armcam-002-green``); the names come from downlinked metadata, so only a safe
+    subset of characters is kept (:func:`safe_name`)."""
+    stem = f"{safe_name(scenario)}-{image_id:03d}"
+    if band:
+        stem += f"-{safe_name(band, 'band', 32)}"
+    return stem + ("-partial" if partial else "")
 
 
 def write_image_products(

@@ -390,3 +390,12 @@ def test_probe_and_ground_use_the_same_calibration() -> None:
     assert np.array_equal(received.lines_of_sight(uv), sent.lines_of_sight(uv))
     assert np.allclose(received.lines_of_sight(uv), camera.rays(uv[:, 0], uv[:, 1]), atol=1e-12)
     assert np.allclose(camera.project(received.lines_of_sight(uv)), uv, atol=1e-7)
+
+
+def test_the_band_of_a_capture() -> None:
+    capture = CaptureInfo("c-001", 1, ("red", "green", "blue"))
+    assert ImageMetadata(capture=capture, sensor=SensorTruth(band="green")).band_of_capture == "green"
+    assert ImageMetadata(capture=capture).band_of_capture == "green"  # from the list when no sensor band
+    assert ImageMetadata(capture=CaptureInfo("c", 0, ("pan",))).band_of_capture is None  # one band
+    assert ImageMetadata(sensor=SensorTruth(band="pan")).band_of_capture is None
+    assert ImageMetadata(capture=CaptureInfo("c", None, ("red", "blue"))).band_of_capture is None

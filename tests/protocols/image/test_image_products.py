@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from protocols.image.image_products import HATCH_LEVELS, missing_pixels, quicklook
+from protocols.image.image_products import HATCH_LEVELS, missing_pixels, product_stem, quicklook
 
 
 def _sky(seed: int = 4) -> np.ndarray:
@@ -53,3 +53,10 @@ def test_a_frame_with_nothing_received_is_all_hatch() -> None:
 def test_a_mask_of_another_shape_is_refused() -> None:
     with pytest.raises(ValueError, match="missing mask"):
         quicklook(np.zeros((8, 8), dtype=np.uint16), 12, np.ones((4, 8), dtype=bool))
+
+
+def test_a_band_of_a_colour_capture_is_named_by_its_band() -> None:
+    assert product_stem("orex", 2, band="green") == "orex-002-green"
+    assert product_stem("orex", 2, partial=True, band="green") == "orex-002-green-partial"
+    assert product_stem("orex", 2) == "orex-002"  # a panchromatic image keeps its name
+    assert product_stem("../x", 1, band="../../etc") == "_x-001-_.._etc"  # no directory through either
