@@ -42,10 +42,12 @@ def run_ground_station(
     receive_queue: int | None = None,
     attach: Callable[[GroundStation, Callable[[Layer, bytes], None] | None], Any] | None = None,
     mdb: MissionDatabase | None = None,
+    on_station: Callable[[GroundStation], None] | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
     ``mdb``: the mission database (None: paleblue's own).
+    ``on_station(station)`` runs once the station is made (``ground --bus`` taps its frames there).
     ``attach(station, send_uplink)`` (the archive and the API) returns services whose ``tick()``
     runs between batches of messages and whose ``close()`` runs on every way out.
 
@@ -68,6 +70,8 @@ def run_ground_station(
     )
     if uplink_sender is not None:
         uplink_sender.faults = station.faults
+    if on_station is not None:
+        on_station(station)
     services = attach(station, send_uplink) if attach is not None else None
     subscriber = Subscriber(
         downlink,
