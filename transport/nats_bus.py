@@ -65,7 +65,7 @@ class _LoopThread:
 
 
 async def _quiet_error(exc: Exception) -> None:
-    log.debug("bus: %s", exc or type(exc).__name__)  # a reconnect in progress; the client retries
+    log.debug("bus: %s", str(exc) or type(exc).__name__)  # a reconnect in progress; the client retries
 
 
 async def _connect(url: str, timeout_s: float) -> nats.NATS:
@@ -85,7 +85,7 @@ async def _connect(url: str, timeout_s: float) -> nats.NATS:
             timeout_s,
         )
     except Exception as exc:  # nats raises several kinds; all mean "no bus there"
-        raise BusError(f"cannot connect to the bus at {url}: {exc or type(exc).__name__}") from exc
+        raise BusError(f"cannot connect to the bus at {url}: {str(exc) or type(exc).__name__}") from exc
 
 
 async def ensure_stream(js: Any, replicas: int = 1, timeout_s: float = 15.0, stream: str = STREAM) -> None:
@@ -211,7 +211,8 @@ class FramePublisher:
                 except Exception as exc:  # timeouts, no stream during a failover, a reconnect
                     if attempt == self._retries:
                         self.counters.failed += 1
-                        log.warning("frame report %s not stored: %s", message_id, exc or type(exc).__name__)
+                        why = str(exc) or type(exc).__name__
+                        log.warning("frame report %s not stored: %s", message_id, why)
                         return
                     self.counters.retries += 1
                     await asyncio.sleep(min(1.0, 0.05 * 2**attempt))

@@ -66,3 +66,30 @@ def test_bus_usage_mistakes_are_one_line(tmp_path: Path, options: list[str], sai
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_merge_command_writes_the_merged_pass_and_its_table(
+    tmp_path: Path, processes: Processes, nats_server
+):
+    """A live station on the bus, and `paleblue merge` making the pass again from the bus alone."""
+    endpoint, station_out, merged_out = free_endpoint(), tmp_path / "gds", tmp_path / "merged"
+    ground = processes.start(
+        "ground", "--downlink", endpoint, "-o", str(station_out), "--expect-images", "1", "--timeout", "120",
+        "--station-id", "gds", "--bus", nats_server.url, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1.0)
+    processes.start("probe", SCENARIO, "--downlink", endpoint, "--uplink", free_endpoint(), "--seed", "1")
+    assert ground.wait(150) == 0
+    result = subprocess.run(
+        [*PALEBLUE, "merge", "--bus", nats_server.url, "-o", str(merged_out), "--expect-images", "1",
+         "--timeout", "60", "--stations", "gds"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads((merged_out / "merge.json").read_text())
+    bus = json.loads((station_out / "bus.json").read_text())
+    assert figures["stations"]["gds"]["reports"] == bus["stored"]
+    summary = json.loads((merged_out / "summary.json").read_text())
+    station = json.loads((station_out / "summary.json").read_text())
+    assert summary["images"][0]["sha256"] == station["images"][0]["sha256"]  # the same image, from the bus
+    assert "gds" in result.stdout and "merged" in result.stdout
