@@ -1,13 +1,18 @@
 """The best copy of each frame from several stations: a pure core, no sockets and no clock.
 
 Reports (:class:`~protocols.bus.frame_report.FrameReport`) come in any order from any number of
-stations. Per (spacecraft, virtual channel) the merger unwraps the frame count itself (to the
-value nearest the newest it has seen, so stations that started late or restarted need not agree
-on wrap epochs) and holds each count in a slot until ``window`` newer counts have been seen: the
-bounded reordering window. A slot then leaves, in count order, as the best copy: a good one
-(Reed-Solomon and FECF passed) first, then the fewest symbols corrected, then the earliest
+stations. Per (spacecraft, virtual channel) the merger unwraps the frame count itself: each
+station's own count (its wrap epoch and frame count) is continuous, so a station is aligned once,
+when it joins, restarts or its own count jumps by half a wrap or more (to the frame received
+nearest in time, else the newest; stations need not agree on wrap epochs), and followed from
+there however far it lags. Each count is held in a slot until ``window`` newer counts have been
+seen: the bounded reordering window. A slot then leaves, in count order, as the best copy: a good
+one (Reed-Solomon and FECF passed) first, then the fewest symbols corrected, then the earliest
 reception (then the station id, so the choice is deterministic). Counts between released slots
 that no station delivered are a gap, counted once however many stations missed it.
+
+Not yet defended: a station that publishes fabricated frame counts moves the window ahead (a
+plausibility check of each station's count against its reception times is still to do).
 
 Everything is counted: extra copies (``duplicates``), copies that came after their slot had left
 (``late_duplicates``) or after it had been declared missing (``window_exceeded``), frames from
@@ -17,7 +22,7 @@ contributed the best copy of, the frames only it had, and the frames it lacked.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 
 from protocols.bus.frame_report import FrameReport
@@ -98,6 +103,11 @@ class _Channel:
         self.next_out: int | None = None
         self.slots: dict[int, _Slot] = {}
         self.closed: OrderedDict[int, bool] = OrderedDict()  # the counts released lately
+        # (reception time, unwrapped count) of recent newest frames: where a station joins
+        self.times: deque[tuple[int, int]] = deque(maxlen=_TIMES_KEPT)
+
+
+_TIMES_KEPT = 4096
 
 
 class FrameMerger:
@@ -107,10 +117,13 @@ class FrameMerger:
         if count_modulo < 4:
             raise ValueError(f"a frame count modulo of {count_modulo} is too small")
         self.modulo = count_modulo
-        self.window = max(1, min(window, count_modulo // 2 - 1))  # beyond that a count is ambiguous
+        self.window = max(1, window)
         self.spacecraft_id = spacecraft_id
         self.counters = MergeCounters()
         self._channels: dict[tuple[int, int], _Channel] = {}
+        # per (station, spacecraft, VC): the offset from the station's own unwrapped count (its
+        # wrap epoch and count) to the merger's, and the station's newest own count
+        self._stations: dict[tuple[str, int, int], tuple[int, int]] = {}
         # counts remembered as released, to tell a late duplicate from a copy that came too late
         self._remember = max(4 * self.window, min(count_modulo // 2, 4096))
 
@@ -133,11 +146,7 @@ class FrameMerger:
         channel = self._channels.get(key)
         if channel is None:
             channel = self._channels[key] = _Channel(count)
-        # the unwrapped count nearest the newest
-        delta = (count - channel.newest) % self.modulo
-        if delta > self.modulo // 2:
-            delta -= self.modulo
-        unwrapped = channel.newest + delta
+        unwrapped = self._unwrap(report, key, channel, count)
         if channel.next_out is not None and unwrapped < channel.next_out:
             tally.late += 1
             if channel.closed.get(unwrapped, False):
@@ -154,8 +163,31 @@ class FrameMerger:
         out: list[MergedFrame] = []
         if unwrapped > channel.newest:
             channel.newest = unwrapped
+            channel.times.append((report.received_ns, unwrapped))
             self._release(key, channel, channel.newest - self.window, out)
         return out
+
+    def _unwrap(self, report: FrameReport, key: tuple[int, int], channel: _Channel, count: int) -> int:
+        """The merger's unwrapped count of a report. A station's own count (its wrap epoch and
+        frame count) runs on continuously, so each station is aligned once, when it joins (or
+        restarts: its own count goes back): to the count whose reception time is nearest among
+        the recent frames (else the newest), and followed from there whatever its lag."""
+        own = report.count_epoch * self.modulo + count
+        skey = (report.station_id, *key)
+        known = self._stations.get(skey)
+        if known is not None and abs(own - known[1]) < self.modulo // 2:
+            offset, newest_own = known
+            self._stations[skey] = (offset, max(newest_own, own))
+            return own + offset
+        predicted = channel.newest
+        if channel.times:
+            predicted = min(channel.times, key=lambda entry: abs(entry[0] - report.received_ns))[1]
+        delta = (count - predicted) % self.modulo
+        if delta > self.modulo // 2:
+            delta -= self.modulo
+        unwrapped = predicted + delta
+        self._stations[skey] = (unwrapped - own, own)
+        return unwrapped
 
     def flush(self) -> list[MergedFrame]:
         """End of the pass: every slot leaves, in count order per channel."""

@@ -31,7 +31,7 @@ from protocols.mdb.mission_db import MissionDatabase
 
 log = logging.getLogger("paleblue.merge")
 
-DEFAULT_WINDOW = 64
+DEFAULT_WINDOW = 1024  # frames: about 0.5 s of a 20 Mbit/s link, how far stations may lag each other
 
 
 @dataclass

@@ -10,6 +10,7 @@ from paleblue.commands.common import (
     DEFAULT_DOWNLINK,
     DEFAULT_UPLINK,
     KEYS_HELP,
+    CliError,
     compression_of,
     link_profile_of,
     load_scenario,
@@ -21,6 +22,16 @@ from paleblue.commands.common import (
     use_curve,
 )
 from paleblue.commands.options import delivery_options, link_options, mdb_option, positive_int
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +51,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=1,
         metavar="N",
         help="wait for N downlink subscribers (a ground station and taps) before sending (default 1)",
+    )
+    p.add_argument(
+        "--station-downlinks",
+        default=None,
+        metavar="EP,EP,...",
+        help="downlink to several ground stations, one ZeroMQ endpoint each, each over its own "
+        "simulated link (--station-loss, --station-ber, seeded by --seed); --downlink is then unused",
+    )
+    p.add_argument(
+        "--station-loss", type=probability, default=0.0, metavar="P", help="each station's frame loss"
+    )
+    p.add_argument("--station-ber", type=probability, default=0.0, metavar="BER", help="each station's BER")
+    p.add_argument(
+        "--drop-log", default=None, metavar="FILE", help="write the frames each station lost to FILE (JSON)"
     )
     p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
@@ -71,6 +96,12 @@ def main(args: argparse.Namespace) -> int:
         subscribers=args.subscribers,
         security=security_context(args.keys, "probe"),
         security_dir=Path(args.keys) if args.keys else None,
+        station_downlinks=tuple(e for e in (args.station_downlinks or "").split(",") if e),
+        station_loss=args.station_loss,
+        station_ber=args.station_ber,
+        drop_log=Path(args.drop_log) if args.drop_log else None,
     )
+    if options.station_downlinks and channel is None:
+        raise CliError("probe: --station-downlinks needs transfer frames (not --channel none)")
     use_curve(args.curve_keys, server=True)
     return Probe(scenario, options, mission_db(args)).run(stop)

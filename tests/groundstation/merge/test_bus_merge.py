@@ -109,8 +109,9 @@ def test_bad_input_on_the_bus_is_counted_and_never_stops_the_merge(tmp_path: Pat
         liar = FrameReport("mad", 1, SCID, 1, 0, frames[0])
         bus.publish_raw("paleblue.frames.gds", liar.pack(), "liar")  # its subject names another station
         bus.publish(FrameReport("evil", 1, SCID, 1, 0, frames[0]))  # not in --stations
-        for k in range(5000):  # a flood of wild counts from one station
-            bus.publish(FrameReport("cbr", 1, SCID, 1, (k * 7919) % 256, b"\0" * 10, count_epoch=k))
+        storm = FrameReport("cbr", 1, SCID, 1, 0, frames[0]).pack()
+        for k in range(5000):  # a retry storm from one station, each under a new message id
+            bus.publish_raw("paleblue.frames.cbr", storm, f"storm-{k}")
     stations_pass(frames, {"gds": set()}, tmp_path, nats_server.url)
     started = time.monotonic()
     summary, figures = merge(nats_server.url, tmp_path / "merged", stations=["gds", "cbr", "mad"])
