@@ -293,6 +293,8 @@ class Probe:
     def _close_stations(self) -> None:
         link = self._link
         stations = link.stations if isinstance(link, CaduDownlink) else None
+        if stations is not None:
+            stations.drain()
         if stations is not None and self.options.drop_log is not None:
             write_atomically(self.options.drop_log, json.dumps(stations.drop_log()) + "\n")
         for station in self._station_downlinks:
@@ -343,7 +345,7 @@ class Probe:
         options = self.options
         link = LinkConfig(
             range_km=0.0,
-            data_rate_bps=options.rate_bps,
+            data_rate_bps=1e15,  # the downlink already paces CADUs at the rate: no second queue here
             loss_probability=options.station_loss,
             bit_error_rate=options.station_ber,
         )

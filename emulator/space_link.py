@@ -139,6 +139,12 @@ class StationFanout:
                 return False
         return True
 
+    def drain(self) -> None:
+        """Deliver what is still on the links (the end of the pass): nothing sent stays in flight."""
+        for downlink, arrived in zip(self.downlinks, self.links.due(float("inf")), strict=True):
+            if arrived:
+                downlink.send(Layer.CADUS, b"".join(d.unit for d in arrived), threading.Event())
+
     def _routing(self, cadu: bytes) -> tuple[int, int]:
         if self.config.frame_type is not FrameType.TM:
             return -1, -1  # other frame types: the sequence alone
