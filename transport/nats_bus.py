@@ -296,7 +296,7 @@ class FrameConsumer:
         self.slow = 0  # times the buffer was full when a message came (the client then waits)
         self._loop = _LoopThread("bus-consumer")
         try:
-            self._loop.run(self._start(replicas, connect_timeout_s), connect_timeout_s + 20)
+            self._loop.run(self._start(replicas, connect_timeout_s), connect_timeout_s + 60)
         except BaseException:
             self._loop.stop()
             raise
@@ -307,14 +307,24 @@ class FrameConsumer:
         await ensure_stream(self._js, replicas, stream=self.stream)
         self._room = asyncio.Event()
         self._room.set()
-        self._sub = await self._js.subscribe(
-            SUBJECTS,
-            stream=self.stream,
-            cb=self._on_message,
-            ordered_consumer=True,
-            deliver_policy=api.DeliverPolicy.ALL,
-            idle_heartbeat=2.0,
-        )
+        deadline = time.monotonic() + 30.0
+        while True:  # a cluster electing a new leader (a server just died) answers nothing for a while
+            try:
+                self._sub = await self._js.subscribe(
+                    SUBJECTS,
+                    stream=self.stream,
+                    cb=self._on_message,
+                    ordered_consumer=True,
+                    deliver_policy=api.DeliverPolicy.ALL,
+                    idle_heartbeat=2.0,
+                )
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise BusError(
+                        f"cannot consume stream {self.stream}: {str(exc) or type(exc).__name__}"
+                    ) from exc
+                await asyncio.sleep(0.5)
 
     async def _on_message(self, msg: Any) -> None:
         if len(self._buffer) >= self._max_buffered:
