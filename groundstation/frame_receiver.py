@@ -155,12 +155,24 @@ class FrameCountTracker:
             del recent[next(iter(recent))]
 
 
+# (frame, RS symbols corrected, spacecraft id, vcid, VC frame count) of each sound non-idle frame
+FrameTap = Callable[[bytes, int, int, int, int], None]
+
+
+def tap_frames(receiver: object, tap: FrameTap | None) -> None:
+    """Have ``receiver`` (a LinkReceiver, VariableLinkReceiver or FrameReceiver: each holds its
+    demultiplexer as ``_demux``) call ``tap`` with every frame that passed its checks and is not
+    idle, before its packets are cut (a station publishing its frames to the bus hooks in here)."""
+    receiver._demux.frame_tap = tap  # type: ignore[attr-defined]
+
+
 class _FrameDemultiplexer:
     """Frames (already error-checked) -> packets per virtual channel, with counters."""
 
     def __init__(self, config: PhysicalChannelConfig, counters: PhysicalChannelCounters) -> None:
         self.config = config
         self.counters = counters
+        self.frame_tap: FrameTap | None = None
         self.frames = {FrameType.TM: tm_frame, FrameType.AOS: aos_frame, FrameType.USLP: uslp_frame}[
             config.frame_type
         ]
@@ -292,6 +304,8 @@ class _FrameDemultiplexer:
         if vcid == self._idle_vcid:
             c.idle_frames += 1
             return
+        if self.frame_tap is not None:
+            self.frame_tap(frame if type(frame) is bytes else bytes(frame), corrected, scid, vcid, count)
         vc = self.vc_counters.get(vcid)
         if vc is None:
             vc = self.vc_counters[vcid] = VirtualChannelCounters()

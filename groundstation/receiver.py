@@ -45,11 +45,13 @@ def run_ground_station(
     mdb: MissionDatabase | None = None,
     recording: Callable[[], dict] | None = None,
     downlink_security: SecurityContext | None = None,
+    on_station: Callable[[GroundStation], None] | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
     ``mdb``: the mission database (None: paleblue's own).
     ``downlink_security``: the SAs that protect downlink virtual channels (SDLS), None for none.
+    ``on_station(station)`` runs once the station is made (``ground --bus`` taps its frames there).
     ``attach(station, send_uplink)`` (the archive and the API) returns services whose ``tick()``
     runs between batches of messages and whose ``close()`` runs on every way out.
 
@@ -75,6 +77,8 @@ def run_ground_station(
     station.recording = recording
     if uplink_sender is not None:
         uplink_sender.faults = station.faults
+    if on_station is not None:
+        on_station(station)
     services = attach(station, send_uplink) if attach is not None else None
     subscriber = Subscriber(
         downlink,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.hang_guard import pytest_timeout_set_timer  # noqa: F401 -- a hook, found by name
@@ -34,3 +35,28 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def nats_server(tmp_path):
+    """A real nats-server with JetStream on a free loopback port and its own storage dir; always stopped."""
+    from transport.nats_server import NatsServer
+
+    server = NatsServer(tmp_path / "nats-store").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path):
+    """Three nats-servers as one JetStream cluster (free ports, own storage dirs); always stopped."""
+    from transport.nats_server import start_cluster
+
+    servers = start_cluster(tmp_path / "nats-cluster", 3)
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import sys
 import threading
@@ -96,6 +97,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "A message over 1 MiB is refused, counted (transport.messages_refused) and the link "
         "reconnected",
     )
+    p.add_argument(
+        "--station-id",
+        default=None,
+        metavar="ID",
+        help="this station's name on the bus: 1-32 of A-Z a-z 0-9 _ - (needed with --bus)",
+    )
+    p.add_argument(
+        "--bus",
+        default=None,
+        metavar="URL",
+        help="also publish every frame received, with its quality, to the NATS JetStream stream "
+        "at URL (nats://HOST:PORT, several comma-separated for a cluster); default: no bus",
+    )
     mdb_option(p)
     p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)  # written into the recording header
     p.add_argument("-v", "--verbose", action="store_true")
@@ -106,6 +120,7 @@ def main(args: argparse.Namespace) -> int:
     from groundstation.receiver import run_ground_station
 
     setup_logging("ground", args.verbose)
+    check_bus_options(args)
     use_curve(args.curve_keys, server=False)
     stop = stop_on_signals()
     if args.record_idle and not args.record:
@@ -114,7 +129,8 @@ def main(args: argparse.Namespace) -> int:
         on_message = recorder = None
         if args.record:
             on_message, recorder = recording_hook(stack, Path(args.record), args)
-        summary = _run_ground(run_ground_station, args, stop, on_message, recorder)
+        on_station = bus_hook(stack, args) if args.bus else None
+        summary = _run_ground(run_ground_station, args, stop, on_message, recorder, on_station)
     from groundstation.pass_report import PassReport
 
     report = PassReport(summary)
@@ -170,8 +186,60 @@ def recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Names
     return hook, recorder
 
 
+def check_bus_options(args: argparse.Namespace) -> None:
+    from protocols.bus.frame_report import valid_station_id
+
+    if args.bus and not args.station_id:
+        raise CliError("ground: --bus needs --station-id ID (this station's name on the bus)")
+    if args.station_id is not None and not valid_station_id(args.station_id):
+        raise CliError(f"ground: --station-id {args.station_id!r} is not 1-32 of A-Z a-z 0-9 _ -")
+
+
+def bus_hook(stack: contextlib.ExitStack, args: argparse.Namespace):
+    """Connect to the bus now (no bus: one line, exit 2) and return the hook that taps the
+    station's frames into it; on the way out the publisher is flushed and its counters written
+    to ``bus.json`` beside ``summary.json``."""
+    from groundstation.bus_reporter import FrameReporter
+    from transport.nats_bus import BusError, FramePublisher
+
+    try:
+        publisher = FramePublisher(args.bus)
+    except BusError as exc:
+        raise CliError(f"ground: {exc}") from None
+    reporters: list[FrameReporter] = []
+
+    def on_station(station) -> None:
+        sync = lambda: station.link.state  # noqa: E731 -- read at each frame
+        reporter = FrameReporter(args.station_id, publisher.publish, station.channel, sync)
+        reporters.append(reporter.attach(station.link, station.frames))
+
+    def close() -> None:
+        publisher.close()
+        bus = {
+            "station_id": args.station_id,
+            "bus": args.bus,
+            "frames_reported": sum(r.reported for r in reporters),
+            **publisher.counters.as_dict(),
+        }
+        from protocols.atomic_file import write_atomically
+
+        write_atomically(Path(args.output) / "bus.json", json.dumps(bus, indent=2) + "\n")
+        logging.getLogger("paleblue.ground").info(
+            "bus: %d frame(s) reported, %d stored, %d duplicate(s), %d failed",
+            bus["frames_reported"], bus["stored"], bus["duplicates"], bus["failed"] + bus["queue_full"],
+        )  # fmt: skip
+
+    stack.callback(close)
+    return on_station
+
+
 def _run_ground(
-    run_ground_station, args: argparse.Namespace, stop: threading.Event, on_message, recorder
+    run_ground_station,
+    args: argparse.Namespace,
+    stop: threading.Event,
+    on_message,
+    recorder,
+    on_station=None,
 ) -> dict:
     security = downlink_security_context(args.keys, "station", resolve_channel(args))
     summary = run_ground_station(
@@ -190,6 +258,7 @@ def _run_ground(
         mdb=mission_db(args),
         recording=recorder.summary if recorder is not None else None,
         downlink_security=security,
+        on_station=on_station,
     )
     if security is not None:  # the ARSNs accepted, so a station started again refuses replays of this pass
         from protocols.sdls.keystore import save_arsn

@@ -10,6 +10,7 @@ from paleblue.commands.common import (
     DEFAULT_DOWNLINK,
     DEFAULT_UPLINK,
     KEYS_HELP,
+    CliError,
     compression_of,
     downlink_security_context,
     link_profile_of,
@@ -22,6 +23,16 @@ from paleblue.commands.common import (
     use_curve,
 )
 from paleblue.commands.options import delivery_options, link_options, mdb_option, positive_int
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +59,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="with --link: write the simulated link's counters and arrival order here when the probe "
         "stops (paleblue run reconciles them with the ground's count in summary.json)",
+        "--station-downlinks",
+        default=None,
+        metavar="EP,EP,...",
+        help="downlink to several ground stations, one ZeroMQ endpoint each, each over its own "
+        "simulated link (--station-loss, --station-ber, seeded by --seed); --downlink is then unused",
+    )
+    p.add_argument(
+        "--station-loss", type=probability, default=0.0, metavar="P", help="each station's frame loss"
+    )
+    p.add_argument("--station-ber", type=probability, default=0.0, metavar="BER", help="each station's BER")
+    p.add_argument(
+        "--drop-log", default=None, metavar="FILE", help="write the frames each station lost to FILE (JSON)"
     )
     p.add_argument("--keys", default=None, metavar="DIR", help=KEYS_HELP)
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
@@ -92,6 +115,12 @@ def main(args: argparse.Namespace) -> int:
         security_dir=Path(args.keys) if args.keys else None,
         link_tally=Path(args.link_tally) if args.link_tally else None,
         downlink_security=_downlink_security(args.keys, channel),
+        station_downlinks=tuple(e for e in (args.station_downlinks or "").split(",") if e),
+        station_loss=args.station_loss,
+        station_ber=args.station_ber,
+        drop_log=Path(args.drop_log) if args.drop_log else None,
     )
+    if options.station_downlinks and channel is None:
+        raise CliError("probe: --station-downlinks needs transfer frames (not --channel none)")
     use_curve(args.curve_keys, server=True)
     return Probe(scenario, options, mission_db(args)).run(stop)

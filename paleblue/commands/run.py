@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,7 +25,10 @@ from paleblue.commands.options import (
     link_options,
     mdb_option,
     positive_float,
+    positive_int,
 )
+from paleblue.commands.probe import probability
+from paleblue.commands.processes import _free_tcp_endpoint, _relay_stderr, _stop_process
 
 TALLY_FILE = "link-tally.json"  # what the probe's link simulator did, written by the probe at its end
 
@@ -61,6 +60,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     link_options(p)
     delivery_options(p)
     mdb_option(p)
+    p.add_argument(
+        "--stations",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="N ground stations, each on its own lossy link, merged over NATS JetStream (see --bus)",
+    )
+    p.add_argument(
+        "--bus",
+        default=None,
+        metavar="URL",
+        help="with --stations: the NATS server (default: start a local one)",
+    )
+    p.add_argument(
+        "--station-loss", type=probability, default=0.10, metavar="P", help="with --stations (0.10)"
+    )
+    p.add_argument(
+        "--station-ber", type=probability, default=1e-5, metavar="BER", help="with --stations (1e-5)"
+    )
     p.set_defaults(func=main)
 
 
@@ -77,6 +95,10 @@ def main(args: argparse.Namespace) -> int:
             raise CliError("run: --keys with CFDP (--link, --delivery cfdp): the ground's CFDP replies "
                            "are not sent through SDLS yet, and the probe would refuse them")  # fmt: skip
         downlink_security_context(args.keys, "station", channel)  # a bad key directory: one line, now
+    if args.stations is not None:
+        from paleblue.commands import run_stations
+
+        return run_stations.main(args, scenario)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     downlink = args.downlink or _free_tcp_endpoint()
@@ -224,46 +246,6 @@ def _merge_link_tally(summary: dict, tally_path: Path, out: Path, args: argparse
     units = parameter_units(mission_db_or_default(args))
     write_atomically(out / "report.md", render_report(summary, units, (out / "events.log").exists()))
     return summary
-
-
-def _free_tcp_endpoint() -> str:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
-def _stop_process(process: subprocess.Popen, name: str, grace_s: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(grace_s)
-    except subprocess.TimeoutExpired:
-        print(f"run: {name} did not stop in {grace_s:.0f} s; killing it", file=sys.stderr)
-        process.kill()
-        process.wait()
-
-
-class _StderrRelay(threading.Thread):
-    """Copies a child's stderr to ours, line by line, and keeps its last line (its own error)."""
-
-    def __init__(self, stream) -> None:
-        super().__init__(daemon=True)
-        self._stream = stream
-        self.last_line = ""
-
-    def run(self) -> None:
-        for line in self._stream:
-            sys.stderr.write(line)
-            sys.stderr.flush()
-            if line.strip():
-                self.last_line = line.strip()
-
-
-def _relay_stderr(process: subprocess.Popen) -> _StderrRelay:
-    relay = _StderrRelay(process.stderr)
-    relay.start()
-    return relay
 
 
 def _supervise(

@@ -1,0 +1,246 @@
+"""The best copy of each frame from several stations: a pure core, no sockets and no clock.
+
+Reports (:class:`~protocols.bus.frame_report.FrameReport`) come in any order from any number of
+stations. Per (spacecraft, virtual channel) the merger unwraps the frame count itself: each
+station's own count (its wrap epoch and frame count) is continuous, so a station is aligned once,
+when it joins, restarts or its own count jumps by half a wrap or more (to the frame received
+nearest in time, else the newest; stations need not agree on wrap epochs), and followed from
+there however far it lags. Each count is held in a slot until ``window`` newer counts have been
+seen: the bounded reordering window. A slot then leaves, in count order, as the best copy: a good
+one (Reed-Solomon and FECF passed) first, then the fewest symbols corrected, then the earliest
+reception (then the station id, so the choice is deterministic). Counts between released slots
+that no station delivered are a gap, counted once however many stations missed it.
+
+Not yet defended: a station that publishes fabricated frame counts moves the window ahead (a
+plausibility check of each station's count against its reception times is still to do).
+
+Everything is counted: extra copies (``duplicates``), copies that came after their slot had left
+(``late_duplicates``) or after it had been declared missing (``window_exceeded``), frames from
+another spacecraft, slots with only bad copies; and per station its reports, the frames it
+contributed the best copy of, the frames only it had, and the frames it lacked.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import asdict, dataclass, field
+
+from protocols.bus.frame_report import FrameReport
+
+
+@dataclass(frozen=True, slots=True)
+class MergedFrame:
+    """The copy chosen for one frame, and who had it."""
+
+    report: FrameReport
+    unwrapped_count: int
+    copies: int
+    stations: tuple[str, ...]
+
+
+@dataclass
+class StationTally:
+    reports: int = 0
+    frames: int = 0  # distinct frames it had, among those released or given up
+    best: int = 0  # frames whose released copy was its own
+    only_source: int = 0  # frames no other station had
+    late: int = 0  # reports that came after their slot had left
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class MergeCounters:
+    reports: int = 0
+    frames_out: int = 0
+    duplicates: int = 0  # copies beyond the first of a frame, within the window
+    late_duplicates: int = 0  # copies of a frame already released
+    window_exceeded: int = 0  # copies of a frame already given up as missing (came too late)
+    gaps: int = 0  # runs of counts no station delivered
+    frames_missed: int = 0  # counts in those runs: frames every station missed, each once
+    bad_only: int = 0  # frames heard only as bad copies (not released)
+    foreign_spacecraft: int = 0
+    stations: dict[str, StationTally] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        out = {k: v for k, v in asdict(self).items() if k != "stations"}
+        out["stations"] = {name: tally.as_dict() for name, tally in sorted(self.stations.items())}
+        return out
+
+    def missing_by_station(self) -> dict[str, int]:
+        """Frames each station lacked among every frame the merge knows of (released, missed or bad)."""
+        known = self.frames_out + self.frames_missed + self.bad_only
+        return {name: known - tally.frames for name, tally in sorted(self.stations.items())}
+
+
+def _rank(report: FrameReport) -> tuple:
+    return (not report.good, report.rs_corrected, report.received_ns, report.station_id)
+
+
+class _Slot:
+    __slots__ = ("best", "copies", "stations")
+
+    def __init__(self, report: FrameReport) -> None:
+        self.best = report
+        self.copies = 1
+        self.stations = {report.station_id}
+
+    def add(self, report: FrameReport) -> None:
+        self.copies += 1
+        self.stations.add(report.station_id)
+        if _rank(report) < _rank(self.best):
+            self.best = report
+
+
+class _Channel:
+    """One (spacecraft, VC): slots by unwrapped count, the next count to release, what left lately."""
+
+    def __init__(self, first: int) -> None:
+        self.newest = first
+        # counts below have been released or given up; None until the first release (then the
+        # lowest count held: a station's earlier frames may still come within the window)
+        self.next_out: int | None = None
+        self.slots: dict[int, _Slot] = {}
+        self.closed: OrderedDict[int, bool] = OrderedDict()  # the counts released lately
+        # (reception time, unwrapped count) of recent newest frames: where a station joins
+        self.times: deque[tuple[int, int]] = deque(maxlen=_TIMES_KEPT)
+
+
+_TIMES_KEPT = 4096
+
+
+class FrameMerger:
+    """Feed :meth:`add` every report; it returns frames as their slots leave the window."""
+
+    def __init__(self, count_modulo: int, window: int = 64, spacecraft_id: int | None = None) -> None:
+        if count_modulo < 4:
+            raise ValueError(f"a frame count modulo of {count_modulo} is too small")
+        self.modulo = count_modulo
+        self.window = max(1, window)
+        self.spacecraft_id = spacecraft_id
+        self.counters = MergeCounters()
+        self._channels: dict[tuple[int, int], _Channel] = {}
+        # per (station, spacecraft, VC): the offset from the station's own unwrapped count (its
+        # wrap epoch and count) to the merger's, and the station's newest own count
+        self._stations: dict[tuple[str, int, int], tuple[int, int]] = {}
+        # counts remembered as released, to tell a late duplicate from a copy that came too late
+        self._remember = max(4 * self.window, min(count_modulo // 2, 4096))
+
+    def _tally(self, station: str) -> StationTally:
+        tally = self.counters.stations.get(station)
+        if tally is None:
+            tally = self.counters.stations[station] = StationTally()
+        return tally
+
+    def add(self, report: FrameReport) -> list[MergedFrame]:
+        counters = self.counters
+        counters.reports += 1
+        if self.spacecraft_id is not None and report.spacecraft_id != self.spacecraft_id:
+            counters.foreign_spacecraft += 1
+            return []
+        tally = self._tally(report.station_id)
+        tally.reports += 1
+        key = (report.spacecraft_id, report.vcid)
+        count = report.frame_count % self.modulo
+        channel = self._channels.get(key)
+        if channel is None:
+            channel = self._channels[key] = _Channel(count)
+        unwrapped = self._unwrap(report, key, channel, count)
+        if channel.next_out is not None and unwrapped < channel.next_out:
+            tally.late += 1
+            if channel.closed.get(unwrapped, False):
+                counters.late_duplicates += 1
+            else:
+                counters.window_exceeded += 1
+            return []
+        slot = channel.slots.get(unwrapped)
+        if slot is None:
+            channel.slots[unwrapped] = _Slot(report)
+        else:
+            counters.duplicates += 1
+            slot.add(report)
+        out: list[MergedFrame] = []
+        if unwrapped > channel.newest:
+            channel.newest = unwrapped
+            channel.times.append((report.received_ns, unwrapped))
+            self._release(key, channel, channel.newest - self.window, out)
+        return out
+
+    def _unwrap(self, report: FrameReport, key: tuple[int, int], channel: _Channel, count: int) -> int:
+        """The merger's unwrapped count of a report. A station's own count (its wrap epoch and
+        frame count) runs on continuously, so each station is aligned once, when it joins (or
+        restarts: its own count goes back): to the count whose reception time is nearest among
+        the recent frames (else the newest), and followed from there whatever its lag."""
+        own = report.count_epoch * self.modulo + count
+        skey = (report.station_id, *key)
+        known = self._stations.get(skey)
+        if known is not None and abs(own - known[1]) < self.modulo // 2:
+            offset, newest_own = known
+            self._stations[skey] = (offset, max(newest_own, own))
+            return own + offset
+        predicted = channel.newest
+        if channel.times:
+            predicted = min(channel.times, key=lambda entry: abs(entry[0] - report.received_ns))[1]
+        delta = (count - predicted) % self.modulo
+        if delta > self.modulo // 2:
+            delta -= self.modulo
+        unwrapped = predicted + delta
+        self._stations[skey] = (unwrapped - own, own)
+        return unwrapped
+
+    def flush(self) -> list[MergedFrame]:
+        """End of the pass: every slot leaves, in count order per channel."""
+        out: list[MergedFrame] = []
+        for key, channel in self._channels.items():
+            self._release(key, channel, channel.newest, out)
+        return out
+
+    def _release(self, key: tuple[int, int], channel: _Channel, upto: int, out: list[MergedFrame]) -> None:
+        """Release or give up every count from ``next_out`` to ``upto`` inclusive."""
+        slots = channel.slots
+        if channel.next_out is None:
+            if not slots or upto < min(slots):
+                return  # nothing leaves yet: earlier frames may still come
+            channel.next_out = min(slots)
+        if upto < channel.next_out:
+            return
+        if upto - channel.next_out > len(slots) + 1:  # a long jump: walk only the slots held
+            counts = sorted(c for c in slots if c <= upto)
+        else:
+            counts = [c for c in range(channel.next_out, upto + 1) if c in slots]
+        expected = channel.next_out
+        for count in counts:
+            if count > expected:
+                self._missing(channel, expected, count)
+            slot = slots.pop(count)
+            self._close(channel, count, slot, out)
+            expected = count + 1
+        if upto + 1 > expected:
+            self._missing(channel, expected, upto + 1)
+        channel.next_out = upto + 1
+
+    def _missing(self, channel: _Channel, start: int, end: int) -> None:
+        self.counters.gaps += 1
+        self.counters.frames_missed += end - start  # not remembered: a copy of one comes too late
+
+    def _close(self, channel: _Channel, count: int, slot: _Slot, out: list[MergedFrame]) -> None:
+        counters = self.counters
+        for station in slot.stations:
+            tally = self._tally(station)
+            tally.frames += 1
+            if len(slot.stations) == 1:
+                tally.only_source += 1
+        if not slot.best.good:
+            counters.bad_only += 1
+            return
+        self._tally(slot.best.station_id).best += 1
+        counters.frames_out += 1
+        self._remember_released(channel, count)
+        out.append(MergedFrame(slot.best, count, slot.copies, tuple(sorted(slot.stations))))
+
+    def _remember_released(self, channel: _Channel, count: int) -> None:
+        closed = channel.closed
+        closed[count] = True
+        while len(closed) > self._remember:
+            closed.popitem(last=False)

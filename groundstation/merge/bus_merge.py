@@ -1,0 +1,181 @@
+"""The merger process: every station's frame reports from the bus, the best copy of each frame
+into the normal ground chain (a :class:`~groundstation.station.GroundStation` fed bare frames),
+and ``merge.json`` with per-station and merged figures beside the pass's ``summary.json``.
+
+Bad input on the bus never stops it: a message that is no frame report, one whose station id is
+not the one its subject names, one from a station not in the list it was given, a frame from
+another spacecraft: each is counted (``merge.json``) and logged once per kind, and the merge goes
+on. A flood from one station is bounded by the merger's window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from groundstation.merge.best_frame import FrameMerger, MergedFrame
+from groundstation.station import GroundStation
+from protocols.atomic_file import write_atomically
+from protocols.bus.frame_report import SUBJECT_PREFIX, FrameReport
+from protocols.capture.zmq_framing import Layer
+from protocols.errors import DecodeError
+from protocols.link.channel_config import PhysicalChannelConfig
+from protocols.link.channel_file import preset
+from protocols.mdb.mission_db import MissionDatabase
+
+log = logging.getLogger("paleblue.merge")
+
+DEFAULT_WINDOW = 1024  # frames: about 0.5 s of a 20 Mbit/s link, how far stations may lag each other
+
+
+@dataclass
+class BusFaults:
+    """Messages on the bus the merger refused, by kind."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def record(self, kind: str, detail: str) -> None:
+        if not self.counts[kind]:
+            log.warning("bus: %s (%s); further ones are counted in merge.json", kind, detail)
+        self.counts[kind] += 1
+
+
+class BusMerge:
+    """Messages in, merged frames into the station; socket-free (the loop below brings messages)."""
+
+    def __init__(
+        self,
+        station: GroundStation,
+        window: int = DEFAULT_WINDOW,
+        stations: Iterable[str] | None = None,
+    ) -> None:
+        channel = station.channel
+        self.station = station
+        self.merger = FrameMerger(channel.vc_count_modulo, window, channel.spacecraft_id)
+        self.allowed = frozenset(stations) if stations else None
+        self.faults = BusFaults()
+        self.messages = 0
+
+    def handle(self, subject: str, data: bytes) -> None:
+        """One bus message; never raises."""
+        self.messages += 1
+        try:
+            report = FrameReport.unpack(data)
+        except DecodeError as exc:
+            self.faults.record("not a frame report", str(exc))
+            return
+        if subject != f"{SUBJECT_PREFIX}.{report.station_id}":
+            self.faults.record("station id not its subject's", f"{report.station_id} on {subject}")
+            return
+        if self.allowed is not None and report.station_id not in self.allowed:
+            self.faults.record("unknown station", report.station_id)
+            return
+        self._feed(self.merger.add(report))
+
+    def release_held(self) -> None:
+        """Every frame held in the window leaves now (the bus went quiet: nothing earlier is coming)."""
+        self._feed(self.merger.flush())
+
+    def finish(self) -> tuple[dict, dict]:
+        """Flush the window into the station, end its pass, write merge.json: (summary, figures)."""
+        self._feed(self.merger.flush())
+        summary = self.station.finish()
+        figures = self.figures()
+        write_atomically(self.station.out_dir / "merge.json", json.dumps(figures, indent=2) + "\n")
+        return summary, figures
+
+    def figures(self) -> dict:
+        counters = self.merger.counters
+        return {
+            "window": self.merger.window,
+            "messages": self.messages,
+            "refused": dict(sorted(self.faults.counts.items())),
+            "merged": {k: v for k, v in counters.as_dict().items() if k != "stations"},
+            "stations": counters.as_dict()["stations"],
+            "missing_by_station": counters.missing_by_station(),
+        }
+
+    def _feed(self, frames: list[MergedFrame]) -> None:
+        for merged in frames:
+            self.station.feed_stream(Layer.FRAMES, merged.report.frame)
+
+
+def merge_table(figures: dict) -> str:
+    """Per-station and merged figures side by side, for people."""
+    rows = [("station", "reports", "frames", "lacked", "best", "only it")]
+    for name, tally in figures["stations"].items():
+        lacked = figures["missing_by_station"][name]
+        rows.append((name, tally["reports"], tally["frames"], lacked, tally["best"], tally["only_source"]))
+    merged = figures["merged"]
+    rows.append(("merged", merged["reports"], merged["frames_out"], merged["frames_missed"], "", ""))
+    widths = [max(len(str(r[k])) for r in rows) for k in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            str(v).rjust(w) if k else str(v).ljust(w) for k, (v, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    extra = (
+        f"duplicates {merged['duplicates']}, late duplicates {merged['late_duplicates']}, "
+        f"window exceeded {merged['window_exceeded']}, gaps {merged['gaps']}, "
+        f"foreign spacecraft {merged['foreign_spacecraft']}, refused {sum(figures['refused'].values())}"
+    )
+    return "\n".join([*lines, extra]) + "\n"
+
+
+def run_merger(
+    fetch: Callable[[int, float], list],
+    out_dir: Path,
+    stop: threading.Event,
+    *,
+    channel: PhysicalChannelConfig | None = None,
+    window: int = DEFAULT_WINDOW,
+    stations: Iterable[str] | None = None,
+    expect_images: int | None = None,
+    timeout_s: float | None = None,
+    idle_exit_s: float | None = None,
+    hold_s: float = 0.5,
+    mdb: MissionDatabase | None = None,
+) -> tuple[dict, dict]:
+    """Merge until stopped, done, out of time, or ``idle_exit_s`` without a message once some came.
+
+    ``fetch(max, timeout_s)`` returns bus messages (``subject``, ``data``): a
+    :class:`transport.nats_bus.FrameConsumer`'s. Frames held in the reordering window leave once
+    the bus has been quiet for ``hold_s`` (the end of a pass, a pause). Returns (pass summary,
+    merge figures); both are written to ``out_dir`` on every way out.
+    """
+    station = GroundStation(out_dir, expect_images, channel if channel is not None else preset(), mdb=mdb)
+    merge = BusMerge(station, window, stations)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    last_message = None
+    held = False  # frames may be held in the window
+    try:
+        while not stop.is_set() and not station.finished:
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                log.warning("timeout after %.0f s with %d image(s) done", timeout_s, station.images_done)
+                break
+            if idle_exit_s is not None and last_message is not None and now - last_message > idle_exit_s:
+                log.info("no frames for %.1f s: the pass is over", idle_exit_s)
+                break
+            station.tick()
+            messages = fetch(1024, 0.05)
+            if messages:
+                last_message = time.monotonic()
+                held = True
+            elif held and now - last_message > hold_s:
+                merge.release_held()
+                held = False
+            for message in messages:
+                merge.handle(message.subject, message.data)
+                if station.finished:
+                    break
+    finally:
+        done = merge.finish()
+    return done

@@ -1,0 +1,49 @@
+"""`paleblue run --stations 3`: one probe, three stations with 10 % independent frame loss and BER
+1e-5, a local nats-server started by the run, the merger; checked against the probe's drop log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import PALEBLUE, SCENARIO
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(280)]
+
+IDLE_VCID = 7  # idle frames are not published: they carry nothing
+
+
+@pytest.mark.parametrize(
+    ("seed", "lost_by_all"),
+    [(17, []), (4, [[1, 250]])],  # the frames every station lost, from StationLinks' seeded draws
+    ids=["no-frame-lost-by-all", "one-frame-lost-by-all"],
+)
+def test_three_stations_merge_to_what_any_of_them_received(tmp_path: Path, seed: int, lost_by_all) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [*PALEBLUE, "run", SCENARIO, "--stations", "3", "--seed", str(seed), "-o", str(out),
+         "--timeout", "120"],
+        capture_output=True, text=True, timeout=260,
+    )  # fmt: skip
+    drops = json.loads((out / "drops.json").read_text())
+    assert [entry[1:] for entry in drops["lost_by_all"]] == lost_by_all
+    figures = json.loads((out / "merge.json").read_text())
+    names = ["s1", "s2", "s3"]
+    for name, lost in zip(names, drops["stations"], strict=True):
+        data_lost = [e for e in lost if e[1] != IDLE_VCID]
+        assert figures["missing_by_station"][name] == len(data_lost)  # the drop log, exactly
+        bus = json.loads((out / "stations" / name / "bus.json").read_text())
+        assert bus["stored"] == figures["stations"][name]["reports"] and bus["failed"] == 0
+        station = json.loads((out / "stations" / name / "summary.json").read_text())
+        assert not any(i["complete"] for i in station["images"])  # no station alone has the image
+    merged = figures["merged"]
+    assert merged["frames_missed"] == len(lost_by_all)  # lacks only what every station lost
+    assert merged["window_exceeded"] == merged["late_duplicates"] == 0
+    (image,) = json.loads((out / "summary.json").read_text())["images"]
+    assert image["complete"] == image["crc_ok"] == (not lost_by_all)
+    assert result.returncode == (0 if not lost_by_all else 1), result.stderr[-2000:]
+    for name in [*names, "merged"]:
+        assert name in result.stdout  # the per-station and merged table
