@@ -1,8 +1,12 @@
 """The probe process: flight software, camera and transmitter around one loop.
 
 Order of work: load the scenario, bind the downlink and the uplink (so a busy
-endpoint fails at once), capture its images, and wait for a ground station to
-subscribe (so start-up order does not matter). Then, until stopped: take
+endpoint fails at once), capture its first and last images, and wait for a ground
+station to subscribe (so start-up order does not matter). Images are rendered and
+packetized as the payload channel drains (``FEED_BELOW_OCTETS`` ahead of the link),
+so a scenario of any number of images runs in bounded memory; on board, an image
+sent is kept as a recipe (its commanded exposure, first sequence count and time
+stamp) from which DOWNLINK_IMAGE makes the same packets again. Then, until stopped: take
 telecommands from the uplink and hand them to the flight software, keep the
 downlink busy — real-time packets first, then image data, then idle frames, at
 the link's bit rate — and tick the flight software about once a second
@@ -19,6 +23,7 @@ import logging
 import threading
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,11 +64,44 @@ TICK_PERIOD_S = 1.0
 
 @dataclass(frozen=True)
 class CapturedImage:
-    """An image as stored on board: its header, pixel bytes and the packets that carry it."""
+    """An image ready to leave: its header, pixel bytes and the packets that carry it."""
 
     header: ImageHeader
     pixels: bytes
     packets: list[bytes]
+
+
+@dataclass(frozen=True)
+class OnboardImage:
+    """What the probe keeps of an image it has packetized: enough to make the same packets again
+    (rendering is seeded, so the same image, counts and time stamp give the same bytes)."""
+
+    exposure_s: float | None  # the commanded exposure (None: automatic)
+    first_count: int  # the camera APID's sequence count of its header packet
+    time: CucTime  # the packets' time stamp
+
+
+@dataclass
+class PendingImage:
+    """An image waiting for room on the payload channel; rendered (if not yet) and packetized only
+    when the link has drained what went before, so the probe holds a few images, not all."""
+
+    image_id: int
+    exposure_s: float | None = None
+    frame: RenderedFrame | None = None  # rendered already (a commanded image reports its exposure)
+    time: CucTime | None = None  # the packets' time stamp (None: on-board time when packetized)
+
+
+# The payload channel is topped up to this many octets before each batch of CADUs: two 1024x1024
+# 10-bit images, 1.6 s of a 20 Mbit/s link, far more than a batch takes, so the channel never runs
+# dry between images (the frames are those of a probe that queued everything at start).
+FEED_BELOW_OCTETS = 4 * 1024 * 1024
+
+
+def packet_count(frame: RenderedFrame, segment_octets: int) -> int:
+    """Packets of one image: its header packet and one per segment."""
+    octets = frame.pixels.size * (2 if frame.bit_depth > 8 else 1)
+    return 1 + -(-octets // segment_octets)
 
 
 @dataclass
@@ -107,7 +145,11 @@ class Probe:
         self.sequence = SequenceCounter()
         self._epoch_tai = utc_to_tai_seconds(scenario.epoch_utc)
         self._start_monotonic = time.monotonic()
-        self.images: dict[int, CapturedImage] = {}  # kept on board for DOWNLINK_IMAGE
+        self.images: dict[int, OnboardImage] = {}  # packetized, kept (as a recipe) for DOWNLINK_IMAGE
+        self._pending: deque[PendingImage] = deque()  # captured, waiting for room on the link
+        self._pending_packets = 0  # packets the waiting images will make (housekeeping's queue depth)
+        self._packets_per_image = 0  # of the scenario's frames, for those not rendered yet
+        self._first_pixel_octets = 0
         self._link: CaduDownlink | PacketDownlink | None = None
         self._files: ImageFileSender | None = None
         self._uplink_sim: LinkSimulator | None = None
@@ -169,9 +211,11 @@ class Probe:
     def _link_status(self) -> LinkStatus:
         if isinstance(self._link, CaduDownlink):
             counters = self._link.transmitter.counters
-            return LinkStatus(frames_sent=counters.cadus, queue_depth=self._link.pending_packets())
+            queue_depth = self._link.pending_packets() + self._pending_packets
+            return LinkStatus(frames_sent=counters.cadus, queue_depth=queue_depth)
         if isinstance(self._link, PacketDownlink):
-            return LinkStatus(frames_sent=self._link.packets_sent, queue_depth=self._link.pending_packets())
+            queue_depth = self._link.pending_packets() + self._pending_packets
+            return LinkStatus(frames_sent=self._link.packets_sent, queue_depth=queue_depth)
         return LinkStatus()
 
     def _capture(self, image_id: int, exposure_s: float | None = None) -> RenderedFrame:
@@ -185,7 +229,19 @@ class Probe:
         base = scenario.seed if self.options.seed is None else self.options.seed
         return render_scenario(scenario, seed=base + index, image_index=scenario.image_count - 1)
 
-    def _packetize(self, image_id: int, frame: RenderedFrame) -> list[bytes]:
+    def _packetize(
+        self, image_id: int, frame: RenderedFrame, exposure_s: float | None = None, now: CucTime | None = None
+    ) -> CapturedImage:
+        """The packets of a fresh capture (numbered on from the camera's count), kept as a recipe."""
+        now = CucTime.from_seconds(self.onboard_tai()) if now is None else now
+        record = OnboardImage(exposure_s, self.sequence.peek(Apid.CAMERA), now)
+        captured = self._packets_of(image_id, frame, self.sequence, now)
+        self.images[image_id] = record
+        return captured
+
+    def _packets_of(
+        self, image_id: int, frame: RenderedFrame, sequence: SequenceCounter, now: CucTime
+    ) -> CapturedImage:
         pixels = pixel_bytes(frame.pixels, frame.bit_depth)
         metadata = downlink_metadata(frame, self.scenario.name, image_id, pixels)
         header, packets = image_packets(
@@ -195,8 +251,8 @@ class Probe:
             frame.exposure_s,
             frame.capture_time_utc,
             metadata,
-            self.sequence,
-            CucTime.from_seconds(self.onboard_tai()),
+            sequence,
+            now,
             self.options.segment_octets,
         )
         log.info(
@@ -204,24 +260,65 @@ class Probe:
             image_id, header.width, header.height, header.bit_depth, frame.exposure_s, len(packets),
             header.crc32,
         )  # fmt: skip
-        self.images[image_id] = CapturedImage(header, pixels, packets)
-        return packets
+        return CapturedImage(header, pixels, packets)
+
+    def _stored(self, image_id: int) -> CapturedImage:
+        """An image packetized before, made again to the byte: same rendering, counts and time."""
+        record = self.images[image_id]
+        frame = self._capture(image_id, record.exposure_s)
+        sequence = SequenceCounter({Apid.CAMERA: record.first_count})
+        return self._packets_of(image_id, frame, sequence, record.time)
 
     def _take_images(self, request: ImageRequest) -> list[float]:
         """TAKE_IMAGE: capture each image, queue it for downlink, report the exposures used."""
         exposures = []
         for image_id in request.image_ids:
             frame = self._capture(image_id, request.exposure_s)
-            self._packetize(image_id, frame)
-            self._queue_image(image_id)
+            if self._files is not None:
+                self._send_file(image_id, self._packetize(image_id, frame, request.exposure_s))
+            else:
+                self._wait_for_link(PendingImage(image_id, request.exposure_s, frame))
             exposures.append(frame.exposure_s)
         return exposures
 
+    def _wait_for_link(self, pending: PendingImage) -> None:
+        if not self._packets_per_image and pending.frame is not None:
+            self._packets_per_image = packet_count(pending.frame, self.options.segment_octets)
+        self._pending.append(pending)
+        self._pending_packets += self._planned_packets(pending)
+
+    def _planned_packets(self, pending: PendingImage) -> int:
+        if pending.frame is not None:
+            return packet_count(pending.frame, self.options.segment_octets)
+        return self._packets_per_image
+
+    def _feed(self, link: CaduDownlink | PacketDownlink) -> None:
+        """Packetize waiting images while the payload channel holds less than FEED_BELOW_OCTETS."""
+        while self._pending and link.payload_octets() < FEED_BELOW_OCTETS:
+            pending = self._pending.popleft()
+            self._pending_packets -= self._planned_packets(pending)
+            image_id = pending.image_id
+            if pending.frame is None and image_id in self.images:
+                captured = self._stored(image_id)  # DOWNLINK_IMAGE of an image sent before
+            else:
+                frame = pending.frame or self._capture(image_id, pending.exposure_s)
+                pending.frame = None
+                captured = self._packetize(image_id, frame, pending.exposure_s, pending.time)
+            for packet in captured.packets:
+                link.submit(VC_PAYLOAD, packet)
+
     def _queue_image(self, image_id: int) -> None:
-        if image_id not in self.images:
+        """DOWNLINK_IMAGE (and a capture's first downlink when images travel as CFDP files)."""
+        if image_id not in self.images and not any(p.image_id == image_id for p in self._pending):
             raise KeyError(f"image {image_id} is not on board")
         assert self._link is not None
-        image = self.images[image_id]
+        if self._files is None:
+            self._wait_for_link(PendingImage(image_id))
+            return
+        self._send_file(image_id, self._stored(image_id))
+
+    def _send_file(self, image_id: int, image: CapturedImage) -> None:
+        assert self._files is not None
         if self._files is not None:
             data = pack_image_file(image.header, image.pixels, self.options.compression)
             if self.options.compression != Compression.NONE:
@@ -230,9 +327,6 @@ class Probe:
                     image_id, len(image.pixels), len(data), len(image.pixels) / len(data),
                 )  # fmt: skip
             self._files.put(image_id, data)
-            return
-        for packet in image.packets:
-            self._link.submit(VC_PAYLOAD, packet)
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> int:
@@ -245,24 +339,37 @@ class Probe:
         uplink: Uplink | None = None
         try:
             uplink = Uplink(self.options.uplink) if self.options.uplink else None
-            log.info("capturing %d image(s) of %s", count, scenario.name)
-            initial = {image_id: self._capture(image_id) for image_id in range(1, count + 1)}
+            files = self.options.delivery == "cfdp"
+            # Images as packets: the first and the last are rendered now (the link schedule needs
+            # the first's size, housekeeping the last's exposure), the others as the link drains.
+            # Images as CFDP files are all rendered and handed to the file sender at start.
+            rendered = range(1, count + 1) if files else sorted({1, count} if count else ())
+            log.info("capturing %d image(s) of %s (%d rendered now)", count, scenario.name, len(rendered))
+            initial = {image_id: self._capture(image_id) for image_id in rendered}
             if stop.is_set():
                 return 0
             self.fsw.last_image_id = self.fsw.image_counter = count
             if initial:
                 self.fsw.last_exposure_us = round(initial[count].exposure_s * 1e6)
+                self._first_pixel_octets = len(pixel_bytes(initial[1].pixels, initial[1].bit_depth))
+                self._packets_per_image = packet_count(initial[1], self.options.segment_octets)
             log.info(
                 "downlink bound at %s%s; waiting for a ground station",
                 self.options.downlink, f", uplink at {self.options.uplink}" if uplink else "",
             )  # fmt: skip
             if not downlink.wait_for_subscriber(stop, count=self.options.subscribers):
                 return 0
-            for image_id, frame in initial.items():
-                self._packetize(image_id, frame)
-            self._link = self._open_link(downlink)
-            for image_id in initial:
-                self._queue_image(image_id)
+            # the time stamp of every first capture: on-board time before the link starts
+            now = CucTime.from_seconds(self.onboard_tai())
+            if files:
+                captured = {i: self._packetize(i, frame, now=now) for i, frame in initial.items()}
+                self._link = self._open_link(downlink)
+                for image_id, image in captured.items():
+                    self._send_file(image_id, image)
+            else:
+                for image_id in range(1, count + 1):
+                    self._wait_for_link(PendingImage(image_id, frame=initial.pop(image_id, None), time=now))
+                self._link = self._open_link(downlink)
             return self._loop(stop, uplink)
         finally:
             if uplink is not None:
@@ -317,10 +424,9 @@ class Probe:
     def _schedule_passes(self, profile: LinkProfile) -> LinkProfile:
         """For the outage profile: the first pass ends halfway through the first image, the next
         begins after a gap of several round trips (both directions share the schedule)."""
-        if profile.name != "outage" or not self.images:
+        if profile.name != "outage" or not self._first_pixel_octets:
             return profile
-        first = next(iter(self.images.values()))
-        transfer_s = 8 * 1.2 * len(first.pixels) / profile.downlink.data_rate_bps
+        transfer_s = 8 * 1.2 * self._first_pixel_octets / profile.downlink.data_rate_bps
         end = transfer_s / 2
         gap = max(6.0, 3 * self._round_trip_s())
         passes = (Pass(0.0, end), Pass(end + gap, 1e9))
@@ -378,14 +484,16 @@ class Probe:
             if uplink is not None:
                 self._receive_uplink(uplink)
             in_view = self._serve_files(link, in_view)
+            self._feed(link)
             if not link.send_batch(stop):
                 break
-            if not link.has_pending() and not self._files_pending() and not drained_reported:
+            waiting = link.has_pending() or bool(self._pending)
+            if not waiting and not self._files_pending() and not drained_reported:
                 drained_reported = True
                 log.info("downlink queue empty: every queued image has been sent")
                 if self.options.exit_after_downlink:
                     break
-            elif link.has_pending():
+            elif waiting:
                 drained_reported = False
             # after sending (FRAMES_SENT counts what went out) and after the drain check (a
             # housekeeping packet just made is not an image still to send)

@@ -44,13 +44,13 @@ the probe or image transport fail or grow without bound):
   product files);
 - every number: finite and inside its entry of ``RANGES`` (below; the README lists the same table);
   a number under a key the schema does not know is refused;
-- memory: width x height at most ``MAX_PIXELS`` (4096 x 4096) per image and ``MAX_SEQUENCE_PIXELS``
-  over the images a scenario captures (the probe keeps them all on board); the largest image
+- memory: width x height at most ``MAX_PIXELS`` (4096 x 4096) per image (the probe renders and
+  packetizes images as its link drains them, so their number does not count); the largest image
   product must fit image transport's ``MAX_IMAGE_OCTETS``; the PSF kernel is bounded
   (``RANGES["sensor.psf.sigma_px"]``, an Airy first dark ring within ``AIRY_FIRST_ZERO_PX``); at most
   ``MAX_COSMIC_RAY_HITS`` cosmic-ray hits expected per image at the longest exposure the scenario or
   a TAKE_IMAGE command can set. Measured peaks at the caps: ``paleblue render`` of one 4096 x 4096
-  16-bit image 1.03 GB; a probe holding four such images, rendered and packetised, 1.06 GB.
+  16-bit image 1.03 GB.
 """
 
 from __future__ import annotations
@@ -99,9 +99,8 @@ MAX_TEXT_CHARS = 4096
 MAX_NAME_CHARS = 100
 MAX_MESSAGE_CHARS = 300  # an error stays one readable line
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_NAME_CHARS - 1}}}")
-MAX_IMAGE_COUNT = 256
+MAX_IMAGE_COUNT = 10_000  # the probe streams them (bounded memory); a cap on the run's length
 MAX_PIXELS = 4096 * 4096  # per image; paleblue render peaks at 1.03 GB here (README, Scenarios)
-MAX_SEQUENCE_PIXELS = 4 * MAX_PIXELS  # summed over image_count: the probe keeps every image on board
 MAX_COSMIC_RAY_HITS = 10_000  # expected per image; each hit is a short track of at most 100 samples
 AIRY_FIRST_ZERO_PX = (0.1, 20.0)  # below 0.1 px the Airy integral needs ever more nodes
 COMMANDED_EXPOSURE_MAX_S = 10.0  # TAKE_IMAGE's EXPOSURE_US range in mdb/telecommands.toml
@@ -372,13 +371,6 @@ def _check_budget(scenario: Scenario, path: Path) -> None:
     if pixels > MAX_PIXELS:
         raise ScenarioError(
             path, "camera.width_px", f"{size}; at most {MAX_PIXELS:,} (4096 x 4096) per image"
-        )
-    if pixels * scenario.image_count > MAX_SEQUENCE_PIXELS:
-        raise ScenarioError(
-            path,
-            "scenario.image_count",
-            f"{scenario.image_count} images of {pixels:,} pixels; at most {MAX_SEQUENCE_PIXELS:,} pixels "
-            "on board in all",
         )
     product_octets = pixels * (1 if sensor.bit_depth <= 8 else 2)
     if product_octets > MAX_IMAGE_OCTETS:
