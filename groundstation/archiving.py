@@ -226,7 +226,7 @@ class StationServices:
     def tick(self) -> None:
         """Between messages: commands out, products and counters in, commit, publish."""
         self._send_queued()
-        products = self.station.products
+        products = self.station.products_listed()
         for product in products[self._products_seen :]:
             self._record_product(product)
         self._products_seen = len(products)
@@ -358,7 +358,7 @@ def open_services(
             send_command=services.queue_command,
             status=lambda: {
                 "octets_received": station.octets_received,
-                "images": len(station.products),
+                "images": station.images_done,
                 "commands_sent": len(services.commands),
             },
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from groundstation.fault_log import FaultLog
+from groundstation.product_worker import ProductWorker
 from groundstation.station import GroundStation
 from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 from protocols.link.channel_config import PhysicalChannelConfig
@@ -57,6 +58,7 @@ def run_ground_station(
     """
     uplink_sender = _UplinkSender(uplink) if uplink is not None else None
     send_uplink = uplink_sender.send if uplink_sender is not None else None
+    worker = ProductWorker()  # image products off the receive path (bounded queue, back-pressure)
     station = GroundStation(
         out_dir,
         expect_images,
@@ -65,6 +67,7 @@ def run_ground_station(
         send_uplink=send_uplink,
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,
+        product_worker=worker,
     )
     if uplink_sender is not None:
         uplink_sender.faults = station.faults
@@ -81,12 +84,17 @@ def run_ground_station(
         station.finish()
         raise
     finally:
+        station.images.collect(wait=True)  # the services' last tick sees every product made
         if services is not None:
             services.close()
         subscriber.close()
         if uplink_sender is not None:
             uplink_sender.close()
-    return station.finish()
+    summary = station.finish()
+    worker.close()
+    if worker.waits:
+        log.info("image products: the receive loop waited %d time(s) for the product worker", worker.waits)
+    return summary
 
 
 class _UplinkSender:

@@ -31,6 +31,7 @@ from groundstation.message_batch import MessageBatch
 from groundstation.packet_book import PacketBook
 from groundstation.pass_report import parameter_units, render_report
 from groundstation.pass_summary import summarize
+from groundstation.product_worker import ProductWorker
 from groundstation.products import ImageProduct, ProductWriter
 from groundstation.telemetry import TelemetryProcessor
 from protocols.atomic_file import write_atomically
@@ -83,7 +84,9 @@ class GroundStation:
         round_trip_s: float = 0.2,
         link_rate_bps: float | None = None,
         write_products: bool = True,
+        product_worker: ProductWorker | None = None,
     ) -> None:
+        """``product_worker``: make image products on that thread, off the receive path."""
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.channel = channel if channel is not None else preset()
@@ -97,7 +100,7 @@ class GroundStation:
         self._tc_frames = TcFrameEncoder(self.mdb.spacecraft_id, CFDP_TC_VIRTUAL_CHANNEL)
         self.uplink_count = 0  # CFDP replies sent
         self.faults = FaultLog(log)
-        self.images = ProductWriter(self.out_dir, self.faults, write_products)
+        self.images = ProductWriter(self.out_dir, self.faults, write_products, product_worker)
         self.files = ImageFileReception(self._send_cfdp_pdu, self.out_dir, self._on_file_image, round_trip_s)
         self.events = EventLog(self.out_dir)
         self.telemetry = TelemetryProcessor(
@@ -300,6 +303,13 @@ class GroundStation:
     # -- the pass ----------------------------------------------------------------------------
     @property
     def products(self) -> list[ImageProduct]:
+        """Every image's product so far (waits for the product worker, if any, to finish its queue)."""
+        self.images.collect(wait=True)
+        return self.images.products
+
+    def products_listed(self) -> list[ImageProduct]:
+        """The products listed so far, without waiting for the worker."""
+        self.images.collect()
         return self.images.products
 
     @property
@@ -308,7 +318,10 @@ class GroundStation:
 
     @property
     def images_done(self) -> int:
-        return len(self.images.products)
+        """Images reassembled: listed, or with the product worker (so the pass ends on the same
+        message with or without one)."""
+        self.images.collect()
+        return len(self.images.products) + self.images.pending
 
     @property
     def finished(self) -> bool:
@@ -339,3 +352,4 @@ class GroundStation:
             self._handle_link_outputs(report.outputs)
         for image in self.reassembler.flush():
             self.images.write(image)
+        self.images.collect(wait=True)
