@@ -226,7 +226,7 @@ class StationServices:
     def tick(self) -> None:
         """Between messages: commands out, products and counters in, commit, publish."""
         self._send_queued()
-        products = self.station.products_listed()
+        products = self.station.images.listed()  # not waiting for the product worker
         for product in products[self._products_seen :]:
             self._record_product(product)
         self._products_seen = len(products)

@@ -149,6 +149,17 @@ class ProductWriter:
         """Images given to the worker whose products are not listed yet."""
         return len(self._waiting)
 
+    def listed(self, wait: bool = False) -> list[ImageProduct]:
+        """The products listed (``wait``: after every image given to the worker)."""
+        self.collect(wait)
+        return self.products
+
+    @property
+    def done(self) -> int:
+        """Images written or given to the worker: a pass ends on the same message either way."""
+        self.collect()
+        return len(self.products) + self.pending
+
     def _make(self, job: _Job) -> _Made:
         """The measurement and the files (on the worker's thread: touches nothing shared)."""
         image, h = job.image, job.image.header

@@ -84,9 +84,8 @@ class GroundStation:
         round_trip_s: float = 0.2,
         link_rate_bps: float | None = None,
         write_products: bool = True,
-        product_worker: ProductWorker | None = None,
+        product_worker: ProductWorker | None = None,  # image products on its thread, off the receive path
     ) -> None:
-        """``product_worker``: make image products on that thread, off the receive path."""
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.channel = channel if channel is not None else preset()
@@ -303,14 +302,7 @@ class GroundStation:
     # -- the pass ----------------------------------------------------------------------------
     @property
     def products(self) -> list[ImageProduct]:
-        """Every image's product so far (waits for the product worker, if any, to finish its queue)."""
-        self.images.collect(wait=True)
-        return self.images.products
-
-    def products_listed(self) -> list[ImageProduct]:
-        """The products listed so far, without waiting for the worker."""
-        self.images.collect()
-        return self.images.products
+        return self.images.listed(wait=True)  # waits for the product worker's queue, if any
 
     @property
     def packets_by_apid(self) -> Counter[int]:
@@ -318,10 +310,7 @@ class GroundStation:
 
     @property
     def images_done(self) -> int:
-        """Images reassembled: listed, or with the product worker (so the pass ends on the same
-        message with or without one)."""
-        self.images.collect()
-        return len(self.images.products) + self.images.pending
+        return self.images.done
 
     @property
     def finished(self) -> bool:
@@ -352,4 +341,3 @@ class GroundStation:
             self._handle_link_outputs(report.outputs)
         for image in self.reassembler.flush():
             self.images.write(image)
-        self.images.collect(wait=True)
