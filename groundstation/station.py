@@ -27,6 +27,7 @@ from groundstation.file_reception import ImageFileReception
 from groundstation.frame_receiver import FrameReceiver, LinkOutput
 from groundstation.image_packets import ImagePackets
 from groundstation.link_receiver import LinkReceiver
+from groundstation.link_runs import MIN_LINK_RUN, link_runs
 from groundstation.message_batch import MessageBatch
 from groundstation.packet_book import PacketBook
 from groundstation.pass_report import parameter_units, render_report
@@ -220,10 +221,15 @@ class GroundStation:
                 self.faults.record(f"link: {name.replace('_', ' ')}", f"+{now - before} (total {now})")
 
     def _handle_link_outputs(self, outputs: list[LinkOutput]) -> None:
-        """Packets cut from transfer frames; the link receiver has counted every frame fault."""
-        for output in outputs:
+        """Packets cut from transfer frames; the link receiver has counted every frame fault. Runs
+        of equal-length packets (image segments) go in bulk, with the effects of one at a time."""
+        bulk = self.bulk_segments and self.packet_sink is None and len(outputs) >= MIN_LINK_RUN
+        for unit in link_runs(outputs) if bulk else outputs:
+            if isinstance(unit, PacketRun):
+                self.handle_packet_run(unit)
+                continue
             try:
-                packet, _ = SpacePacket.unpack(output.packet)
+                packet, _ = SpacePacket.unpack(unit.packet)
             except DecodeError as exc:
                 self.faults.record("bad packet from link", str(exc))
                 continue
