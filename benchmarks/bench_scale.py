@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--rate", type=float, default=1e9)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the probe and ground stop too
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         for images in (10, args.images):
             r = run(Path(tmp), images, args.size, args.rate)

@@ -318,15 +318,15 @@ class Probe:
         self._send_file(image_id, self._stored(image_id))
 
     def _send_file(self, image_id: int, image: CapturedImage) -> None:
+        """An image as a CFDP file (handed to the file sender whole, as before streaming)."""
         assert self._files is not None
-        if self._files is not None:
-            data = pack_image_file(image.header, image.pixels, self.options.compression)
-            if self.options.compression != Compression.NONE:
-                log.info(
-                    "image %d: CCSDS 121 compression %d -> %d octets (ratio %.2f)",
-                    image_id, len(image.pixels), len(data), len(image.pixels) / len(data),
-                )  # fmt: skip
-            self._files.put(image_id, data)
+        data = pack_image_file(image.header, image.pixels, self.options.compression)
+        if self.options.compression != Compression.NONE:
+            log.info(
+                "image %d: CCSDS 121 compression %d -> %d octets (ratio %.2f)",
+                image_id, len(image.pixels), len(data), len(image.pixels) / len(data),
+            )  # fmt: skip
+        self._files.put(image_id, data)
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> int:
