@@ -1,8 +1,12 @@
 """The probe process: flight software, camera and transmitter around one loop.
 
 Order of work: load the scenario, bind the downlink and the uplink (so a busy
-endpoint fails at once), capture its images, and wait for a ground station to
-subscribe (so start-up order does not matter). Then, until stopped: take
+endpoint fails at once), capture its first and last images, and wait for a ground
+station to subscribe (so start-up order does not matter). Images are rendered and
+packetized as the payload channel drains (``FEED_BELOW_OCTETS`` ahead of the link),
+so a scenario of any number of images runs in bounded memory; on board, an image
+sent is kept as a recipe (its commanded exposure, first sequence count and time
+stamp) from which DOWNLINK_IMAGE makes the same packets again. Then, until stopped: take
 telecommands from the uplink and hand them to the flight software, keep the
 downlink busy — real-time packets first, then image data, then idle frames, at
 the link's bit rate (an idle link sends a few idle frames a second and counts the
@@ -27,6 +31,7 @@ import logging
 import threading
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,11 +82,46 @@ TICK_PERIOD_S = 1.0
 
 @dataclass(frozen=True)
 class CapturedImage:
-    """An image as stored on board: its header, pixel bytes and the packets that carry it."""
+    """An image ready to leave: its header, pixel bytes and the packets that carry it."""
 
     header: ImageHeader
     pixels: bytes
     packets: list[bytes]
+
+
+@dataclass(frozen=True)
+class OnboardImage:
+    """What the probe keeps of an image it has packetized: enough to make the same packets again
+    (rendering is seeded, so the same image, counts and time stamp give the same bytes)."""
+
+    exposure_s: float | None  # the commanded exposure (None: automatic)
+    first_count: int  # the camera APID's sequence count of its header packet
+    time: CucTime  # the packets' time stamp
+
+
+@dataclass
+class PendingCapture:
+    """A capture (every band) waiting for room on the payload channel; rendered (if not yet) and
+    packetized only when the link has drained what went before, so the probe holds a few images,
+    not all."""
+
+    capture: int
+    exposure_s: float | None = None
+    frames: list[RenderedFrame] | None = None  # rendered already, one a band (a commanded capture
+    # reports its exposure)
+    time: CucTime | None = None  # the packets' time stamp (None: on-board time when packetized)
+
+
+# The payload channel is topped up to this many octets before each batch of CADUs: two 1024x1024
+# 10-bit images, 1.6 s of a 20 Mbit/s link, far more than a batch takes, so the channel never runs
+# dry between images (the frames are those of a probe that queued everything at start).
+FEED_BELOW_OCTETS = 4 * 1024 * 1024
+
+
+def packet_count(frame: RenderedFrame, segment_octets: int) -> int:
+    """Packets of one image: its header packet and one per segment."""
+    octets = frame.pixels.size * (2 if frame.bit_depth > 8 else 1)
+    return 1 + -(-octets // segment_octets)
 
 
 @dataclass
@@ -134,11 +174,15 @@ class Probe:
         self.sequence = SequenceCounter()
         self._epoch_tai = utc_to_tai_seconds(scenario.epoch_utc)
         self._start_monotonic = time.monotonic()
-        self.images: dict[int, CapturedImage] = {}  # kept on board for DOWNLINK_IMAGE, by image id
         # A capture (what TAKE_IMAGE and DOWNLINK_IMAGE number) is one image per band
         # (band_image_id); a panchromatic camera's capture n is image n.
         self.bands = capture_bands(scenario)
-        self.captures: dict[int, tuple[int, ...]] = {}  # capture number -> its image ids
+        self.captures: dict[int, tuple[int, ...]] = {}  # capture number -> its image ids, once packetized
+        self.images: dict[int, OnboardImage] = {}  # packetized, kept (as a recipe) for DOWNLINK_IMAGE
+        self._pending: deque[PendingCapture] = deque()  # captured, waiting for room on the link
+        self._pending_packets = 0  # packets the waiting captures will make (housekeeping's queue depth)
+        self._packets_per_capture = 0  # of the scenario's frames, for those not rendered yet
+        self._first_pixel_octets = 0
         self._link: CaduDownlink | PacketDownlink | None = None
         self._files: ImageFileSender | None = None
         self._uplink_sim: LinkSimulator | None = None
@@ -198,9 +242,11 @@ class Probe:
     def _link_status(self) -> LinkStatus:
         if isinstance(self._link, CaduDownlink):
             counters = self._link.transmitter.counters
-            return LinkStatus(frames_sent=counters.cadus, queue_depth=self._link.pending_packets())
+            queue_depth = self._link.pending_packets() + self._pending_packets
+            return LinkStatus(frames_sent=counters.cadus, queue_depth=queue_depth)
         if isinstance(self._link, PacketDownlink):
-            return LinkStatus(frames_sent=self._link.packets_sent, queue_depth=self._link.pending_packets())
+            queue_depth = self._link.pending_packets() + self._pending_packets
+            return LinkStatus(frames_sent=self._link.packets_sent, queue_depth=queue_depth)
         return LinkStatus()
 
     def band_image_id(self, capture: int, band_index: int) -> int:
@@ -229,34 +275,68 @@ class Probe:
             frame.expected_electrons = None  # only the counts go on board
         return frames
 
-    def _packetize(self, capture: int, frames: list[RenderedFrame]) -> list[int]:
-        """Each band of a capture becomes an image on board, with its own id; returns the ids."""
-        ids = []
+    def _packetize(
+        self,
+        capture: int,
+        frames: list[RenderedFrame],
+        exposure_s: float | None = None,
+        now: CucTime | None = None,
+    ) -> list[tuple[int, CapturedImage]]:
+        """Each band of a fresh capture becomes an image on board, with its own id and packets
+        (numbered on from the camera's count), kept as a recipe; returns (image id, packets)."""
+        now = CucTime.from_seconds(self.onboard_tai()) if now is None else now
+        out = []
         for band_index, frame in enumerate(frames):
             image_id = self.band_image_id(capture, band_index)
-            pixels = pixel_bytes(frame.pixels, frame.bit_depth)
-            metadata = downlink_metadata(frame, self.scenario.name, image_id, pixels)
-            header, packets = image_packets(
-                image_id,
-                frame.pixels,
-                frame.bit_depth,
-                frame.exposure_s,
-                frame.capture_time_utc,
-                metadata,
-                self.sequence,
-                CucTime.from_seconds(self.onboard_tai()),
-                self.options.segment_octets,
-            )
-            band = f" (capture {capture}, band {frame.band})" if len(frames) > 1 else ""
-            log.info(
-                "image %d captured%s: %dx%d, %d bit, exposure %.3g s, %d packets, crc32 %08x",
-                image_id, band, header.width, header.height, header.bit_depth, frame.exposure_s,
-                len(packets), header.crc32,
-            )  # fmt: skip
-            self.images[image_id] = CapturedImage(header, pixels, packets)
-            ids.append(image_id)
-        self.captures[capture] = tuple(ids)
-        return ids
+            record = OnboardImage(exposure_s, self.sequence.peek(Apid.CAMERA), now)
+            image = self._packets_of(image_id, frame, self.sequence, now, capture, len(frames))
+            out.append((image_id, image))
+            self.images[image_id] = record
+        self.captures[capture] = tuple(image_id for image_id, _ in out)
+        return out
+
+    def _packets_of(
+        self,
+        image_id: int,
+        frame: RenderedFrame,
+        sequence: SequenceCounter,
+        now: CucTime,
+        capture: int,
+        bands: int,
+    ) -> CapturedImage:
+        pixels = pixel_bytes(frame.pixels, frame.bit_depth)
+        metadata = downlink_metadata(frame, self.scenario.name, image_id, pixels)
+        header, packets = image_packets(
+            image_id,
+            frame.pixels,
+            frame.bit_depth,
+            frame.exposure_s,
+            frame.capture_time_utc,
+            metadata,
+            sequence,
+            now,
+            self.options.segment_octets,
+        )
+        band = f" (capture {capture}, band {frame.band})" if bands > 1 else ""
+        log.info(
+            "image %d captured%s: %dx%d, %d bit, exposure %.3g s, %d packets, crc32 %08x",
+            image_id, band, header.width, header.height, header.bit_depth, frame.exposure_s,
+            len(packets), header.crc32,
+        )  # fmt: skip
+        return CapturedImage(header, pixels, packets)
+
+    def _stored(self, capture: int) -> list[tuple[int, CapturedImage]]:
+        """A capture packetized before, made again to the byte: same rendering, counts and time
+        (rendered once for all its bands)."""
+        ids = self.captures[capture]
+        records = [self.images[image_id] for image_id in ids]
+        frames = self._capture(capture, records[0].exposure_s)
+        out = []
+        for image_id, record, frame in zip(ids, records, frames, strict=True):
+            sequence = SequenceCounter({Apid.CAMERA: record.first_count})
+            image = self._packets_of(image_id, frame, sequence, record.time, capture, len(ids))
+            out.append((image_id, image))
+        return out
 
     def _take_images(self, request: ImageRequest) -> list[float]:
         """TAKE_IMAGE: capture each image (every band), queue it for downlink, report the exposures
@@ -264,33 +344,63 @@ class Probe:
         exposures = []
         for capture in request.image_ids:
             frames = self._capture(capture, request.exposure_s)
-            self._packetize(capture, frames)
-            self._queue_image(capture)
+            if self._files is not None:
+                for image_id, image in self._packetize(capture, frames, request.exposure_s):
+                    self._send_file(image_id, image)
+            else:
+                self._wait_for_link(PendingCapture(capture, request.exposure_s, frames))
             exposures.append(frames[0].exposure_s)
         return exposures
 
+    def _wait_for_link(self, pending: PendingCapture) -> None:
+        if not self._packets_per_capture and pending.frames is not None:
+            self._packets_per_capture = self._planned_packets(pending)
+        self._pending.append(pending)
+        self._pending_packets += self._planned_packets(pending)
+
+    def _planned_packets(self, pending: PendingCapture) -> int:
+        if pending.frames is not None:
+            return sum(packet_count(frame, self.options.segment_octets) for frame in pending.frames)
+        return self._packets_per_capture
+
+    def _feed(self, link: CaduDownlink | PacketDownlink) -> None:
+        """Packetize waiting captures while the payload channel holds less than FEED_BELOW_OCTETS."""
+        while self._pending and link.payload_octets() < FEED_BELOW_OCTETS:
+            pending = self._pending.popleft()
+            self._pending_packets -= self._planned_packets(pending)
+            capture = pending.capture
+            if pending.frames is None and capture in self.captures:
+                images = self._stored(capture)  # DOWNLINK_IMAGE of a capture sent before
+            else:
+                frames = pending.frames or self._capture(capture, pending.exposure_s)
+                pending.frames = None
+                images = self._packetize(capture, frames, pending.exposure_s, pending.time)
+            for _, image in images:
+                for packet in image.packets:
+                    link.submit(VC_PAYLOAD, packet)
+
     def _queue_image(self, capture: int) -> None:
-        """Queue every band of capture ``capture`` for downlink (DOWNLINK_IMAGE names a capture)."""
-        if capture not in self.captures:
+        """DOWNLINK_IMAGE of capture ``capture``: every band (and a capture's first downlink when
+        images travel as CFDP files)."""
+        if capture not in self.captures and not any(p.capture == capture for p in self._pending):
             raise KeyError(f"image {capture} is not on board")
         assert self._link is not None
-        for image_id in self.captures[capture]:
-            self._queue_band_image(image_id)
-
-    def _queue_band_image(self, image_id: int) -> None:
-        image = self.images[image_id]
-        if self._files is not None:
-            data = pack_image_file(image.header, image.pixels, self.options.compression)
-            if self.options.compression != Compression.NONE:
-                log.info(
-                    "image %d: CCSDS 121 compression %d -> %d octets (ratio %.2f)",
-                    image_id, len(image.pixels), len(data), len(image.pixels) / len(data),
-                )  # fmt: skip
-            self._files.put(image_id, data)
+        if self._files is None:
+            self._wait_for_link(PendingCapture(capture))
             return
-        assert self._link is not None
-        for packet in image.packets:
-            self._link.submit(VC_PAYLOAD, packet)
+        for image_id, image in self._stored(capture):
+            self._send_file(image_id, image)
+
+    def _send_file(self, image_id: int, image: CapturedImage) -> None:
+        """An image as a CFDP file (handed to the file sender whole, as before streaming)."""
+        assert self._files is not None
+        data = pack_image_file(image.header, image.pixels, self.options.compression)
+        if self.options.compression != Compression.NONE:
+            log.info(
+                "image %d: CCSDS 121 compression %d -> %d octets (ratio %.2f)",
+                image_id, len(image.pixels), len(data), len(image.pixels) / len(data),
+            )  # fmt: skip
+        self._files.put(image_id, data)
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> int:
@@ -306,17 +416,28 @@ class Probe:
             for endpoint in self.options.station_downlinks:
                 self._station_downlinks.append(Downlink(endpoint, session=session))
             uplink = Uplink(self.options.uplink) if self.options.uplink else None
+            files = self.options.delivery == "cfdp"
+            # Images as packets: the first and the last captures are rendered now (the link
+            # schedule needs the first's size, housekeeping the last's exposure), the others as the
+            # link drains. Images as CFDP files are all rendered and handed to the file sender at start.
+            rendered = range(1, count + 1) if files else sorted({1, count} if count else ())
             log.info(
-                "capturing %d image(s) of %s%s", count, scenario.name,
+                "capturing %d image(s) of %s%s (%d rendered now)", count, scenario.name,
                 f", {len(self.bands)} bands each ({', '.join(self.bands)}), one image a band"
                 if len(self.bands) > 1 else "",
+                len(rendered),
             )  # fmt: skip
-            initial = {capture: self._capture(capture) for capture in range(1, count + 1)}
+            initial = {capture: self._capture(capture) for capture in rendered}
             if stop.is_set():
                 return 0
             self.fsw.last_image_id = self.fsw.image_counter = count
             if initial:
                 self.fsw.last_exposure_us = round(initial[count][0].exposure_s * 1e6)
+                first = initial[1][0]
+                self._first_pixel_octets = len(pixel_bytes(first.pixels, first.bit_depth))
+                self._packets_per_capture = sum(
+                    packet_count(frame, self.options.segment_octets) for frame in initial[1]
+                )
             log.info(
                 "downlink bound at %s%s; waiting for a ground station",
                 self.options.downlink, f", uplink at {self.options.uplink}" if uplink else "",
@@ -326,12 +447,19 @@ class Probe:
                     return 0
             elif not downlink.wait_for_subscriber(stop, count=self.options.subscribers):
                 return 0
-            for capture, frames in initial.items():
-                self._packetize(capture, frames)
-            del initial  # the frames live on as the images on board
-            self._link = self._open_link(downlink)
-            for capture in range(1, count + 1):
-                self._queue_image(capture)
+            # the time stamp of every first capture: on-board time before the link starts
+            now = CucTime.from_seconds(self.onboard_tai())
+            if files:
+                captured = [pair for c, f in initial.items() for pair in self._packetize(c, f, now=now)]
+                del initial  # the frames live on as the packets handed to the file sender
+                self._link = self._open_link(downlink)
+                for image_id, image in captured:
+                    self._send_file(image_id, image)
+                del captured
+            else:
+                for capture in range(1, count + 1):
+                    self._wait_for_link(PendingCapture(capture, frames=initial.pop(capture, None), time=now))
+                self._link = self._open_link(downlink)
             return self._loop(stop, uplink)
         finally:
             self._write_link_tally()
@@ -441,10 +569,9 @@ class Probe:
     def _schedule_passes(self, profile: LinkProfile) -> LinkProfile:
         """For the outage profile: the first pass ends halfway through the first image, the next
         begins after a gap of several round trips (both directions share the schedule)."""
-        if profile.name != "outage" or not self.images:
+        if profile.name != "outage" or not self._first_pixel_octets:
             return profile
-        first = next(iter(self.images.values()))
-        transfer_s = 8 * 1.2 * len(first.pixels) / profile.downlink.data_rate_bps
+        transfer_s = 8 * 1.2 * self._first_pixel_octets / profile.downlink.data_rate_bps
         end = transfer_s / 2
         gap = max(6.0, 3 * self._round_trip_s())
         passes = (Pass(0.0, end), Pass(end + gap, 1e9))
@@ -502,14 +629,16 @@ class Probe:
             if uplink is not None:
                 self._receive_uplink(uplink)
             in_view = self._serve_files(link, in_view)
+            self._feed(link)
             if not link.send_batch(stop):
                 break
-            if not link.has_pending() and not self._files_pending() and not drained_reported:
+            waiting = link.has_pending() or bool(self._pending)
+            if not waiting and not self._files_pending() and not drained_reported:
                 drained_reported = True
                 log.info("downlink queue empty: every queued image has been sent")
                 if self.options.exit_after_downlink:
                     break
-            elif link.has_pending():
+            elif waiting:
                 drained_reported = False
             # after sending (FRAMES_SENT counts what went out) and after the drain check (a
             # housekeeping packet just made is not an image still to send)

@@ -44,14 +44,13 @@ the probe or image transport fail or grow without bound):
   product files);
 - every number: finite and inside its entry of ``RANGES`` (below; the README lists the same table);
   a number under a key the schema does not know is refused;
-- memory: width x height at most ``MAX_PIXELS`` (4096 x 4096) per image and ``MAX_SEQUENCE_PIXELS``
-  over the frames a scenario captures, a colour camera's bands each counting as a frame (the
-  probe keeps them all on board); the largest image
+- memory: width x height at most ``MAX_PIXELS`` (4096 x 4096) per image (the probe renders and
+  packetizes images as its link drains them, so their number does not count); the largest image
   product must fit image transport's ``MAX_IMAGE_OCTETS``; the PSF kernel is bounded
   (``RANGES["sensor.psf.sigma_px"]``, an Airy first dark ring within ``AIRY_FIRST_ZERO_PX``); at most
   ``MAX_COSMIC_RAY_HITS`` cosmic-ray hits expected per image at the longest exposure the scenario or
   a TAKE_IMAGE command can set. Measured peaks at the caps: ``paleblue render`` of one 4096 x 4096
-  16-bit image 1.03 GB; a probe holding four such images, rendered and packetised, 1.06 GB.
+  16-bit image 1.03 GB.
 """
 
 from __future__ import annotations
@@ -100,9 +99,11 @@ MAX_TEXT_CHARS = 4096
 MAX_NAME_CHARS = 100
 MAX_MESSAGE_CHARS = 300  # an error stays one readable line
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_NAME_CHARS - 1}}}")
-MAX_IMAGE_COUNT = 256
+MAX_IMAGE_COUNT = 10_000  # the probe streams them (bounded memory); a cap on the run's length
 MAX_PIXELS = 4096 * 4096  # per image; paleblue render peaks at 1.03 GB here (README, Scenarios)
-MAX_SEQUENCE_PIXELS = 4 * MAX_PIXELS  # over image_count x bands: the probe keeps every band frame on board
+# Images sent as CFDP files (``--delivery cfdp``, ``--link``) are all rendered at start and handed to
+# the file sender, so their pixels, over image_count x bands, are bounded (packets stream instead)
+MAX_FILE_DELIVERY_PIXELS = 4 * MAX_PIXELS
 MAX_COSMIC_RAY_HITS = 10_000  # expected per image; each hit is a short track of at most 100 samples
 AIRY_FIRST_ZERO_PX = (0.1, 20.0)  # below 0.1 px the Airy integral needs ever more nodes
 COMMANDED_EXPOSURE_MAX_S = 10.0  # TAKE_IMAGE's EXPOSURE_US range in mdb/telecommands.toml
@@ -358,6 +359,22 @@ def _check_number(field_name: str, value: float, path: Path) -> None:
         raise ScenarioError(path, field_name, f"{shown} outside {limits.describe()}")
 
 
+def check_file_delivery(scenario: Scenario) -> None:
+    """Refuse (:class:`ScenarioError`) a scenario whose images, sent as CFDP files, would not fit
+    ``MAX_FILE_DELIVERY_PIXELS`` on board: a colour camera's bands each count as an image."""
+    sensor = SensorConfig.from_dict(scenario.sensor)
+    pixels = scenario.camera.width * scenario.camera.height
+    frames = scenario.image_count * max(len(sensor.bands), 1)
+    if pixels * frames > MAX_FILE_DELIVERY_PIXELS:
+        bands = f" in {len(sensor.bands)} bands" if len(sensor.bands) > 1 else ""
+        raise ScenarioError(
+            scenario.name,
+            "scenario.image_count",
+            f"{scenario.image_count} images{bands} of {pixels:,} pixels sent as CFDP files; at most "
+            f"{MAX_FILE_DELIVERY_PIXELS:,} pixels in all (they are rendered at start; image packets stream)",
+        )
+
+
 def _check_budget(scenario: Scenario, path: Path) -> None:
     """What the scenario will cost: refuse one the detector, memory or image transport cannot take."""
     try:
@@ -373,15 +390,6 @@ def _check_budget(scenario: Scenario, path: Path) -> None:
     if pixels > MAX_PIXELS:
         raise ScenarioError(
             path, "camera.width_px", f"{size}; at most {MAX_PIXELS:,} (4096 x 4096) per image"
-        )
-    frames = scenario.image_count * max(len(sensor.bands), 1)  # a colour capture: one frame a band
-    if pixels * frames > MAX_SEQUENCE_PIXELS:
-        bands = f" in {len(sensor.bands)} bands" if len(sensor.bands) > 1 else ""
-        raise ScenarioError(
-            path,
-            "scenario.image_count",
-            f"{scenario.image_count} images{bands} of {pixels:,} pixels; at most {MAX_SEQUENCE_PIXELS:,} "
-            "pixels on board in all",
         )
     product_octets = pixels * (1 if sensor.bit_depth <= 8 else 2)
     if product_octets > MAX_IMAGE_OCTETS:

@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from emulator import photometry
+from emulator.blas import single_threaded
 from emulator.lunar_albedo import HIGHLAND_ALBEDO, lunar_albedo_map
 from emulator.radiometry import Band, band_photon_irradiance
 from emulator.scene_geometry import BodyView, SceneGeometry
@@ -371,6 +372,7 @@ def _subpixel_offsets(n: int) -> np.ndarray:
     return (np.arange(n) + 0.5) / n - 0.5
 
 
+@single_threaded
 def render_radiance(geometry: SceneGeometry, camera: Camera, options: ShadingOptions) -> SceneRadiance:
     """Ray-cast every body of ``geometry`` through ``camera`` (see the module docstring)."""
     height, width = int(camera.height), int(camera.width)
@@ -494,6 +496,7 @@ def _add_point_source(
         scene.point_sources.append(PointSource(view.name, float(u), float(v), flux_px))
 
 
+@single_threaded
 def disc_integrated_flux(
     view: BodyView, options: ShadingOptions, resolution: int = _VIRTUAL_DISC_PX, supersample: int = 2
 ) -> tuple[float, float, float, float, tuple[np.ndarray, np.ndarray]]:

@@ -107,6 +107,10 @@ class CaduDownlink:
     def pending_packets(self) -> int:
         return sum(self.transmitter.pending_packets(v) for v in (VC_REALTIME, VC_PAYLOAD))
 
+    def payload_octets(self) -> int:
+        """Octets waiting on the payload channel (the probe tops it up from its captures)."""
+        return self.transmitter.pending_octets(VC_PAYLOAD)
+
     def send_batch(self, stop: threading.Event) -> bool:
         """Send one message of CADUs at the link rate: data first, completed with idle frames; after
         an idle stretch only the data waiting; with no data at all, see :meth:`_idle_step`."""
@@ -244,9 +248,16 @@ class PacketDownlink:
         self.downlink = downlink
         self._queues: dict[int, deque[bytes]] = {VC_REALTIME: deque(), VC_PAYLOAD: deque()}
         self.packets_sent = 0
+        self._payload_octets = 0
 
     def submit(self, vcid: int, packet: bytes) -> None:
         self._queues[vcid].append(packet)
+        if vcid == VC_PAYLOAD:
+            self._payload_octets += len(packet)
+
+    def payload_octets(self) -> int:
+        """Octets waiting on the payload channel (the probe tops it up from its captures)."""
+        return self._payload_octets
 
     def has_pending(self) -> bool:
         return any(self._queues.values())
@@ -263,7 +274,10 @@ class PacketDownlink:
             queue = self._queues[VC_REALTIME] or self._queues[VC_PAYLOAD]
             if not queue:
                 return not stop.wait(0.01)
-            if not self.downlink.send(Layer.PACKETS, queue.popleft(), stop):
+            packet = queue.popleft()
+            if queue is self._queues[VC_PAYLOAD]:
+                self._payload_octets -= len(packet)
+            if not self.downlink.send(Layer.PACKETS, packet, stop):
                 return False
             self.packets_sent += 1
         return True

@@ -224,7 +224,7 @@ class StationServices:
     def tick(self) -> None:
         """Between messages: commands out, products and counters in, commit, publish."""
         self._send_queued()
-        products = self.station.products
+        products = self.station.images.listed()  # not waiting for the product worker
         for product in products[self._products_seen :]:
             self._record_product(product)
             if self.image_progress is not None:
@@ -368,7 +368,7 @@ def open_services(
             send_command=services.queue_command,
             status=lambda: {
                 "octets_received": station.octets_received,
-                "images": len(station.products),
+                "images": station.images_done,
                 "commands_sent": len(services.commands),
             },
         )

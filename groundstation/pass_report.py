@@ -192,6 +192,7 @@ class PassReport:
             "",
             *(f"- {x}" for x in lines),
         ]
+
     def _captures_section(self) -> list[str]:
         """Colour captures (present only when the pass had any): bands, composite or what is missing."""
         if not self.summary.captures:

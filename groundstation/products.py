@@ -5,13 +5,16 @@ the raw 16-bit PNG and the truth JSON (:func:`protocols.image.image_products.wri
 measured against its truth (optical navigation) and listed in the pass summary. One band of a
 colour capture is named ``<scenario>-<id>-<band>.*`` and handed to the
 :class:`~groundstation.captures.CaptureAssembler`, which writes the capture's RGB composite once
-every band is in.
+every band is in. With a :class:`~groundstation.product_worker.ProductWorker` the measurement and
+the files are made on its thread (off the receive path); the products are listed, in order, when
+:meth:`ProductWriter.collect` takes their results (and a colour capture's bands reach the assembler then).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,7 @@ import numpy as np
 from groundstation.captures import CaptureAssembler
 from groundstation.fault_log import FaultLog
 from groundstation.optical_navigation import measure_bodies
+from groundstation.product_worker import ProductWorker
 from protocols.errors import DecodeError
 from protocols.image.image_metadata import ImageMetadata
 from protocols.image.image_products import missing_pixels, product_stem, write_image_products
@@ -78,27 +82,104 @@ def _truth(image: ReassembledImage, metadata: ImageMetadata, measurement: dict) 
     return {**metadata.to_map(), "received": received, "measured": measurement}
 
 
-class ProductWriter:
-    """Writes each image of a pass (``write_products`` False: checksums and counts only)."""
+@dataclass(frozen=True)
+class _Job:
+    image: ReassembledImage
+    metadata: ImageMetadata
+    stem: str
+    delivery: dict | None
 
-    def __init__(self, out_dir: Path, faults: FaultLog, write_products: bool = True) -> None:
+
+@dataclass
+class _Made:
+    """What the work of one image gave: its measurement, files and the faults met on the way."""
+
+    measurement: dict
+    files: dict
+    faults: list[tuple[str, str]]
+    sha256: str = ""
+
+
+class ProductWriter:
+    """Writes each image of a pass (``write_products`` False: checksums and counts only), on the
+    caller's thread or, given a ``worker``, on that worker's."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        faults: FaultLog,
+        write_products: bool = True,
+        worker: ProductWorker | None = None,
+    ) -> None:
         self.out_dir = out_dir
         self.faults = faults
         self.write_products = write_products
+        self.worker = worker
         self.products: list[ImageProduct] = []
+        self._waiting: deque[_Job] = deque()  # given to the worker, not yet listed
         self._stems: set[str] = set()  # product names used: a second image 1 gets its own
         self.captures = CaptureAssembler(out_dir, faults, write_products)
 
-    def write(self, image: ReassembledImage, delivery: dict | None = None) -> ImageProduct:
+    def write(self, image: ReassembledImage, delivery: dict | None = None) -> ImageProduct | None:
+        """The image's products: made now (returned), or queued for the worker (None; blocks while
+        the worker's queue is full)."""
         h = image.header
-        pixels = _pixel_array(image)
         metadata = self._metadata(h)
         band = metadata.band_of_capture
         stem = self._unique_stem(product_stem(metadata.scenario, h.image_id, not image.complete, band))
-        measurement = self._measure(pixels, h, metadata)
-        truth = _truth(image, metadata, measurement)
+        job = _Job(image, metadata, stem, delivery)
+        if self.worker is None:
+            return self._list(job, self._make(job))
+        self._waiting.append(job)
+        self.worker.submit(self._make, job)
+        self.collect()
+        return None
+
+    def collect(self, wait: bool = False) -> None:
+        """List the products the worker has finished (``wait``: every one given to it)."""
+        if self.worker is None:
+            return
+        if wait:
+            self.worker.wait()
+        for result in self.worker.results():
+            job = self._waiting.popleft()
+            if isinstance(result, BaseException):  # not one of the failures _make expects
+                fault = ("image products not written", f"image {job.image.header.image_id}: {result!r}")
+                result = _Made({}, {}, [fault], hashlib.sha256(job.image.pixels).hexdigest())
+            assert isinstance(result, _Made)
+            self._list(job, result)
+
+    @property
+    def pending(self) -> int:
+        """Images given to the worker whose products are not listed yet."""
+        return len(self._waiting)
+
+    def listed(self, wait: bool = False) -> list[ImageProduct]:
+        """The products listed (``wait``: after every image given to the worker)."""
+        self.collect(wait)
+        return self.products
+
+    @property
+    def done(self) -> int:
+        """Images written or given to the worker: a pass ends on the same message either way."""
+        self.collect()
+        return len(self.products) + self.pending
+
+    def _make(self, job: _Job) -> _Made:
+        """The measurement and the files (on the worker's thread: touches nothing shared)."""
+        image, h = job.image, job.image.header
+        pixels = _pixel_array(image)
+        faults: list[tuple[str, str]] = []
+        measurement = self._measure(pixels, h, job.metadata, faults)
+        truth = _truth(image, job.metadata, measurement)
         missing = missing_pixels(image.missing, h.width, h.height, h.bit_depth) if image.missing else None
-        files = self._files(pixels, h, truth, stem, missing)
+        files = self._files(pixels, h, truth, job.stem, missing, faults)
+        return _Made(measurement, files, faults, hashlib.sha256(image.pixels).hexdigest())
+
+    def _list(self, job: _Job, made: _Made) -> ImageProduct:
+        image, h, metadata, files = job.image, job.image.header, job.metadata, made.files
+        for kind, detail in made.faults:
+            self.faults.record(kind, detail)
         product = ImageProduct(
             image_id=h.image_id,
             complete=image.complete,
@@ -107,11 +188,11 @@ class ProductWriter:
             height=h.height,
             bit_depth=h.bit_depth,
             missing_octets=sum(end - start for start, end in image.missing),
-            sha256=hashlib.sha256(image.pixels).hexdigest(),
+            sha256=made.sha256,
             files={k: str(v) for k, v in files.items()},
-            measurement=measurement,
+            measurement=made.measurement,
             onboard_sha256=metadata.onboard_pixels_sha256,
-            delivery=delivery or dict(PACKET_DELIVERY),
+            delivery=job.delivery or dict(PACKET_DELIVERY),
         )
         self.products.append(product)
         if image.complete and not image.crc_ok:
@@ -121,12 +202,13 @@ class ProductWriter:
             "image %d %s: %dx%d %d-bit, sha256 %s… → %s",
             h.image_id, state, h.width, h.height, h.bit_depth, product.sha256[:12], files.get("quicklook"),
         )  # fmt: skip
-        self.captures.add(metadata, h.image_id, pixels, h.bit_depth, image.crc_ok)
+        if metadata.capture is not None:  # one band of a colour capture: the assembler regroups it
+            self.captures.add(metadata, h.image_id, _pixel_array(image), h.bit_depth, image.crc_ok)
         return product
 
     def write_file_image(
         self, header: ImageHeader, pixels: bytes, transaction: dict, link_rate_bps: float | None
-    ) -> ImageProduct:
+    ) -> ImageProduct | None:
         """An image that came as a CFDP file, with how the transaction went."""
         image = ReassembledImage(header, pixels, [])
         if not image.crc_ok:
@@ -151,24 +233,32 @@ class ProductWriter:
             self.faults.record("bad image metadata", f"image {header.image_id}: {exc.reason}")
             return ImageMetadata()
 
-    def _measure(self, pixels: np.ndarray, header: ImageHeader, metadata: ImageMetadata) -> dict:
+    def _measure(
+        self, pixels: np.ndarray, header: ImageHeader, metadata: ImageMetadata, faults: list[tuple[str, str]]
+    ) -> dict:
         if not self.write_products:
             return {}
         try:
             return measure_bodies(pixels, metadata)
         except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as exc:
-            self.faults.record("bad image metadata", f"image {header.image_id}: {exc!r}")
+            faults.append(("bad image metadata", f"image {header.image_id}: {exc!r}"))
             return {}
 
     def _files(
-        self, pixels: np.ndarray, h: ImageHeader, truth: dict, stem: str, missing: np.ndarray | None
+        self,
+        pixels: np.ndarray,
+        h: ImageHeader,
+        truth: dict,
+        stem: str,
+        missing: np.ndarray | None,
+        faults: list[tuple[str, str]],
     ) -> dict:
         if not self.write_products:
             return {}
         try:
             return write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem, missing)
         except (OSError, ValueError, TypeError) as exc:
-            self.faults.record("image products not written", f"image {h.image_id}: {exc!r}")
+            faults.append(("image products not written", f"image {h.image_id}: {exc!r}"))
             return {}
 
     def _unique_stem(self, stem: str) -> str:

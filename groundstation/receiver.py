@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from groundstation.fault_log import FaultLog
+from groundstation.product_worker import ProductWorker
 from groundstation.station import GroundStation
 from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 from protocols.link.channel_config import PhysicalChannelConfig
@@ -64,6 +65,7 @@ def run_ground_station(
     """
     uplink_sender = _UplinkSender(uplink) if uplink is not None else None
     send_uplink = uplink_sender.send if uplink_sender is not None else None
+    worker = ProductWorker()  # image products off the receive path (bounded queue, back-pressure)
     station = GroundStation(
         out_dir,
         expect_images,
@@ -73,6 +75,7 @@ def run_ground_station(
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,
         downlink_security=downlink_security,
+        product_worker=worker,
     )
     station.recording = recording
     if uplink_sender is not None:
@@ -93,12 +96,17 @@ def run_ground_station(
         station.finish()
         raise
     finally:
-        # after finish: the images it flushes (incomplete) are archived and announced too
+        # after finish: the images it flushes (incomplete) are archived and announced too, and the
+        # services' last tick sees every product the worker made
+        station.images.collect(wait=True)
         if services is not None:
             services.close()
         subscriber.close()
         if uplink_sender is not None:
             uplink_sender.close()
+        worker.close()
+    if worker.waits:
+        log.info("image products: the receive loop waited %d time(s) for the product worker", worker.waits)
     return summary
 
 

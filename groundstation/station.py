@@ -29,11 +29,13 @@ from groundstation.frame_receiver import FrameReceiver, LinkOutput
 from groundstation.idle_frames import read_idle_note
 from groundstation.image_packets import ImagePackets
 from groundstation.link_receiver import LinkReceiver
+from groundstation.link_runs import MIN_LINK_RUN, link_runs
 from groundstation.link_security import attach_security
 from groundstation.message_batch import MessageBatch
 from groundstation.packet_book import PacketBook
 from groundstation.pass_report import parameter_units, render_report
 from groundstation.pass_summary import summarize
+from groundstation.product_worker import ProductWorker
 from groundstation.products import ImageProduct, ProductWriter
 from groundstation.telemetry import TelemetryProcessor
 from protocols.atomic_file import write_atomically
@@ -88,6 +90,7 @@ class GroundStation:
         link_rate_bps: float | None = None,
         write_products: bool = True,
         downlink_security: SecurityContext | None = None,
+        product_worker: ProductWorker | None = None,  # image products on its thread, off the receive path
     ) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +108,7 @@ class GroundStation:
         # SDLS on the downlink: frames of the channels an SA covers are verified before their packets
         self.downlink_security = attach_security(downlink_security, self.channel, (self.link, self.frames),
                                                  self.faults)  # fmt: skip
-        self.images = ProductWriter(self.out_dir, self.faults, write_products)
+        self.images = ProductWriter(self.out_dir, self.faults, write_products, product_worker)
         self.files = ImageFileReception(self._send_cfdp_pdu, self.out_dir, self._on_file_image, round_trip_s)
         self.events = EventLog(self.out_dir)
         self.telemetry = TelemetryProcessor(
@@ -237,10 +240,15 @@ class GroundStation:
                 self.faults.record(f"link: {name.replace('_', ' ')}", f"+{now - before} (total {now})")
 
     def _handle_link_outputs(self, outputs: list[LinkOutput]) -> None:
-        """Packets cut from transfer frames; the link receiver has counted every frame fault."""
-        for output in outputs:
+        """Packets cut from transfer frames; the link receiver has counted every frame fault. Runs
+        of equal-length packets (image segments) go in bulk, with the effects of one at a time."""
+        bulk = self.bulk_segments and self.packet_sink is None and len(outputs) >= MIN_LINK_RUN
+        for unit in link_runs(outputs) if bulk else outputs:
+            if isinstance(unit, PacketRun):
+                self.handle_packet_run(unit)
+                continue
             try:
-                packet, _ = SpacePacket.unpack(output.packet)
+                packet, _ = SpacePacket.unpack(unit.packet)
             except DecodeError as exc:
                 self.faults.record("bad packet from link", str(exc))
                 continue
@@ -324,7 +332,7 @@ class GroundStation:
     # -- the pass ----------------------------------------------------------------------------
     @property
     def products(self) -> list[ImageProduct]:
-        return self.images.products
+        return self.images.listed(wait=True)  # waits for the product worker's queue, if any
 
     @property
     def captures(self) -> list[CaptureRecord]:
@@ -337,7 +345,7 @@ class GroundStation:
 
     @property
     def images_done(self) -> int:
-        return len(self.images.products)
+        return self.images.done
 
     @property
     def finished(self) -> bool:

@@ -101,6 +101,16 @@ def load_scenario(name: str):
         raise CliError(str(exc)) from None
 
 
+def check_file_delivery(scenario, command: str) -> None:
+    """Images as CFDP files are all rendered at start: a bound on their pixels (one line, exit 2)."""
+    from emulator.scenario import ScenarioError, check_file_delivery
+
+    try:
+        check_file_delivery(scenario)
+    except ScenarioError as exc:
+        raise CliError(f"{command}: {exc}") from None
+
+
 def list_scenarios():
     from emulator.scenario import ScenarioError, list_scenarios
 

@@ -11,6 +11,7 @@ from paleblue.commands.common import (
     DEFAULT_UPLINK,
     KEYS_HELP,
     CliError,
+    check_file_delivery,
     compression_of,
     downlink_security_context,
     link_profile_of,
@@ -59,6 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="with --link: write the simulated link's counters and arrival order here when the probe "
         "stops (paleblue run reconciles them with the ground's count in summary.json)",
+    )
+    p.add_argument(
         "--station-downlinks",
         default=None,
         metavar="EP,EP,...",
@@ -95,6 +98,8 @@ def main(args: argparse.Namespace) -> int:
 
     setup_logging("probe", args.verbose)
     scenario = load_scenario(args.scenario)
+    if args.link or args.delivery == "cfdp":
+        check_file_delivery(scenario, "probe")
     channel = resolve_channel(args)
     stop = stop_on_signals()
     options = ProbeOptions(

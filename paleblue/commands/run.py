@@ -6,6 +6,7 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from paleblue.commands.common import (
     CURVE_HELP,
     CliError,
     channel_argv,
+    check_file_delivery,
     downlink_security_context,
     link_profile_of,
     load_scenario,
@@ -90,6 +92,8 @@ def main(args: argparse.Namespace) -> int:
 
     images_expected = scenario.image_count * len(capture_bands(scenario))  # a colour capture: one a band
     channel = resolve_channel(args)  # an impossible channel is one line here, before any process starts
+    if args.link or args.delivery == "cfdp":
+        check_file_delivery(scenario, "run")
     if args.keys is not None:
         if args.link or args.delivery == "cfdp":
             raise CliError("run: --keys with CFDP (--link, --delivery cfdp): the ground's CFDP replies "

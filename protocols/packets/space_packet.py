@@ -174,8 +174,13 @@ class SpacePacket:
 class SequenceCounter:
     """Per-APID 14-bit packet sequence counts that wrap at 16384."""
 
-    def __init__(self) -> None:
-        self._next: dict[int, int] = {}
+    def __init__(self, start: dict[int, int] | None = None) -> None:
+        """``start``: the next count of some APIDs (to make a packet run's same counts again)."""
+        self._next = {apid: count % SEQUENCE_COUNT_MODULO for apid, count in (start or {}).items()}
+
+    def peek(self, apid: int) -> int:
+        """The count the next packet of ``apid`` will get."""
+        return self._next.get(apid, 0)
 
     def next(self, apid: int) -> int:
         count = self._next.get(apid, 0)

@@ -49,3 +49,53 @@ def test_a_product_round_trips_through_its_summary_form() -> None:
     fields = product.as_dict()
     assert fields["identical_to_onboard"] is True
     assert ImageProduct.from_dict(fields) == product
+
+
+def test_a_worker_lists_the_same_products_in_order(tmp_path: Path) -> None:
+    """Products made on the worker's thread are those made on the caller's, listed in order."""
+    from groundstation.product_worker import ProductWorker
+
+    here = ProductWriter(tmp_path / "here", FaultLog(logging.getLogger("test")))
+    worker = ProductWorker(depth=1)
+    there = ProductWriter(tmp_path / "there", FaultLog(logging.getLogger("test")), worker=worker)
+    images = [_image(), _image([(0, 100)]), _image(), _image()]
+    for image in images:
+        here.write(image)
+        assert there.write(image) is None  # queued; a full queue made the caller wait
+    there.collect(wait=True)
+    worker.close()
+    assert there.pending == 0 and len(there.products) == len(here.products) == 4
+    for a, b in zip(here.products, there.products, strict=True):
+        assert {**a.as_dict(), "files": None} == {**b.as_dict(), "files": None}
+        for kind, path in a.files.items():
+            assert Path(path).read_bytes() == Path(b.files[kind]).read_bytes(), kind
+
+
+def test_a_full_worker_makes_the_caller_wait_and_counts_it() -> None:
+    import threading
+
+    from groundstation.product_worker import ProductWorker
+
+    worker, release = ProductWorker(depth=1), threading.Event()
+    worker.submit(release.wait, 10)  # taken by the thread, which blocks on it
+    while worker._jobs.unfinished_tasks and not worker._jobs.empty():
+        pass  # until the thread has taken it
+    worker.submit(int, "1")  # waits in the queue
+    threading.Timer(0.2, release.set).start()
+    worker.submit(int, "2")  # the queue is full: blocks until the first job ends
+    worker.close()
+    assert worker.waits == 1 and worker.results() == [True, 1, 2]
+
+
+def test_a_failure_on_the_worker_is_counted_not_lost(tmp_path: Path) -> None:
+    from groundstation.product_worker import ProductWorker
+
+    faults = FaultLog(logging.getLogger("test"))
+    worker = ProductWorker()
+    writer = ProductWriter(tmp_path, faults, worker=worker)
+    writer._make = lambda job: 1 / 0  # type: ignore[method-assign]
+    writer.write(_image())
+    writer.collect(wait=True)
+    worker.close()
+    assert faults.counts["image products not written"] == 1
+    assert len(writer.products) == 1 and writer.products[0].files == {}

@@ -40,6 +40,37 @@ def _normalised(value: Any, out: Path) -> Any:
     return value
 
 
+# The quick-look's bytes before issue 16 wrote it at zlib level 1 (it was Pillow's default, 6): the
+# new file's pixels, encoded at the old level, are the old file octet for octet.
+QUICKLOOKS_AT_LEVEL_6 = {
+    "tianwen1-2020-07-27-001.png": "ccc2c6ea5d8549cf24b212db76dd025093e23fb6928b33353241be39a22b2473",
+    "longjiang2-2019-02-03-001.png": "5295b49608cdd52e3dc946107e47ff8764a761cbd2f35273336a8d963b056c4d",
+}
+
+
+def _quicklook_at_level_6(out: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    for name, sha256 in QUICKLOOKS_AT_LEVEL_6.items():
+        if (out / name).exists():
+            with Image.open(out / name) as image:
+                encoded = io.BytesIO()
+                image.save(encoded, format="PNG", compress_level=6)
+            assert hashlib.sha256(encoded.getvalue()).hexdigest() == sha256, name
+
+
+def png_pixels_sha256(path: Path) -> str:
+    """The decoded image (mode, size, pixels): unchanged when only the PNG's compression changes."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        described = f"{image.mode} {image.size}".encode()
+        return hashlib.sha256(described + image.tobytes()).hexdigest()
+
+
 def digest(out: Path) -> dict[str, Any]:
     """Everything a pass leaves in ``out`` that must not change: summary, product hashes, events."""
     summary = _normalised(json.loads((out / "summary.json").read_text()), out)
@@ -55,6 +86,7 @@ def digest(out: Path) -> dict[str, Any]:
         "summary": summary,
         "report_sha256": hashlib.sha256(report.encode()).hexdigest(),
         "products": products,
+        "png_pixels": {p.name: png_pixels_sha256(p) for p in sorted(out.glob("*.png"))},
         "events": events.read_text().splitlines() if events.exists() else None,
     }
 
@@ -64,6 +96,7 @@ def _check(name: str, got: dict[str, Any]) -> None:
     if WRITE:
         path.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
     want = json.loads(path.read_text())
+    assert got["png_pixels"] == want["png_pixels"]  # first: a PNG's pixels, then its bytes
     assert got["products"] == want["products"]
     assert got["events"] == want["events"]
     assert got["summary"] == want["summary"]
@@ -78,6 +111,7 @@ def test_seeded_run_is_the_golden_pass(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     _check("run-tianwen1-seed7", digest(out))
+    _quicklook_at_level_6(out)
 
 
 @pytest.mark.parametrize("extra", [[], ["--format", "recording"]], ids=["auto", "named"])
@@ -92,3 +126,4 @@ def test_decode_of_the_fixed_recording_is_golden(tmp_path: Path, extra: list[str
     got["summary"].get("input", {}).pop("detection", None)  # says whether it was detected or named
     got["summary"].get("input", {}).pop("channel_source", None)
     _check("decode-longjiang2", got)
+    _quicklook_at_level_6(out)

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from emulator.detector import SensorConfig
 from emulator.scenario import (
     MAX_PIXELS,
-    MAX_SEQUENCE_PIXELS,
     NAME_PATTERN,
     Scenario,
     ScenarioError,
@@ -131,7 +130,6 @@ def test_a_mutated_scenario_loads_within_the_limits_or_is_one_line(data: bytes) 
     assert NAME_PATTERN.fullmatch(scenario.name)
     sensor = SensorConfig.from_dict(scenario.sensor)  # what the renderer does first: it must agree
     pixels = scenario.camera.width * scenario.camera.height
-    frames = scenario.image_count * max(len(sensor.bands), 1)  # a colour capture: a frame a band
-    assert pixels <= MAX_PIXELS and pixels * frames <= MAX_SEQUENCE_PIXELS
+    assert pixels <= MAX_PIXELS
     assert pixels * (1 if sensor.bit_depth <= 8 else 2) <= MAX_IMAGE_OCTETS
     assert math.isfinite(scenario.range_km)
