@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from groundstation.captures import CaptureRecord
+from groundstation.cfdp_uplink import CfdpUplink
 from groundstation.fault_log import FaultLog
 from groundstation.file_reception import ImageFileReception
 from groundstation.frame_receiver import FrameReceiver
@@ -40,7 +41,7 @@ class StationCounters(Protocol):
     book: PacketBook
     telemetry: TelemetryProcessor
     files: ImageFileReception
-    uplink_count: int
+    cfdp_uplink: CfdpUplink  # its ``sent``: CFDP replies sent
     reassembler: ImageReassembler
     faults: FaultLog
     idle_frames_not_recorded: int
@@ -176,7 +177,7 @@ def summarize(station: StationCounters) -> PassSummary:
             "latest": {k: plain(v) for k, v in sorted(telemetry.latest.items())},
             "limit_levels": dict(sorted(telemetry.limits.levels.items())),
         },
-        cfdp={**station.files.summary(), "replies_sent": station.uplink_count},
+        cfdp={**station.files.summary(), "replies_sent": station.cfdp_uplink.sent},
         image_reassembly={
             **station.reassembler.counters.as_dict(),
             "rejections": station.reassembler.rejections,

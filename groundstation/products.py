@@ -165,6 +165,12 @@ class ProductWriter:
         self.collect()
         return len(self.products) + self.pending
 
+    def finish(self) -> None:
+        """End of pass: every image given to the worker listed, then the colour captures still
+        missing a band closed as such."""
+        self.collect(wait=True)
+        self.captures.finish()
+
     def _make(self, job: _Job) -> _Made:
         """The measurement and the files (on the worker's thread: touches nothing shared)."""
         image, h = job.image, job.image.header

@@ -22,12 +22,14 @@ from pathlib import Path
 
 from groundstation.bulk_segments import BulkSegments
 from groundstation.captures import CaptureRecord
+from groundstation.cfdp_uplink import CfdpUplink
 from groundstation.event_log import EventLog
 from groundstation.fault_log import FaultLog
 from groundstation.file_reception import ImageFileReception
 from groundstation.frame_receiver import FrameReceiver, LinkOutput
 from groundstation.idle_frames import read_idle_note
 from groundstation.image_packets import ImagePackets
+from groundstation.link_faults import LinkFaultLog
 from groundstation.link_receiver import LinkReceiver
 from groundstation.link_runs import MIN_LINK_RUN, link_runs
 from groundstation.link_security import attach_security
@@ -50,15 +52,12 @@ from protocols.errors import DecodeError
 from protocols.image.image_transport import ImageHeader, ImageReassembler, ReassembledImage
 from protocols.link.channel_config import PhysicalChannelConfig
 from protocols.link.channel_file import preset
-from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
 from protocols.mdb.mission_db import MissionDatabase, load_mission_db
 from protocols.packets.apids import Apid, apid_name
 from protocols.packets.space_packet import (
     MISSION_PACKETS,
     PacketRun,
     PacketStreamDecoder,
-    PacketType,
-    SequenceCounter,
     SkippedBytes,
     SpacePacket,
 )
@@ -68,12 +67,6 @@ from protocols.sdls import SecurityContext
 __all__ = ["GroundStation", "ImageProduct", "MessageBatch", "render_report"]  # the last three: moved
 
 log = logging.getLogger("paleblue.ground")
-
-CFDP_TC_VIRTUAL_CHANNEL = 1  # file-delivery replies ride their own TC virtual channel
-
-# Link counters that mean something went wrong (corrections that succeeded are not faults).
-_LINK_FAULT_COUNTERS = ("uncorrectable", "crc_failures", "header_errors", "sync_losses", "bytes_skipped")
-_LINK_FAULT_COUNTERS += ("bit_slips",)  # the link receiver re-aligned on a marker inside an octet
 
 
 class GroundStation:
@@ -97,19 +90,17 @@ class GroundStation:
         self.channel = channel if channel is not None else preset()
         self.link = LinkReceiver(self.channel)
         self.frames = FrameReceiver(self.channel)
-        self._link_seen: dict[str, int] = {}
         self.mdb = mdb if mdb is not None else load_mission_db()
-        self._send_uplink = send_uplink
         self.link_rate_bps = link_rate_bps
-        self._uplink_sequence = SequenceCounter()
-        self._tc_frames = TcFrameEncoder(self.mdb.spacecraft_id, CFDP_TC_VIRTUAL_CHANNEL)
-        self.uplink_count = 0  # CFDP replies sent
         self.faults = FaultLog(log)
+        self._link_faults = LinkFaultLog(self.faults)
+        self.cfdp_uplink = CfdpUplink(send_uplink, self.mdb.spacecraft_id, self.faults)
         # SDLS on the downlink: frames of the channels an SA covers are verified before their packets
         self.downlink_security = attach_security(downlink_security, self.channel, (self.link, self.frames),
                                                  self.faults)  # fmt: skip
         self.images = ProductWriter(self.out_dir, self.faults, write_products, product_worker)
-        self.files = ImageFileReception(self._send_cfdp_pdu, self.out_dir, self._on_file_image, round_trip_s)
+        self.files = ImageFileReception(self.cfdp_uplink.send, self.out_dir, self._on_file_image,
+                                        round_trip_s)  # fmt: skip
         self.events = EventLog(self.out_dir)
         self.telemetry = TelemetryProcessor(
             self.mdb,
@@ -225,19 +216,9 @@ class GroundStation:
         """CADUs through the link receiver (its faults logged too), or bare transfer frames."""
         if layer == Layer.CADUS:
             self._handle_link_outputs(self.link.feed(data))
-            self._log_link_faults()
+            self._link_faults.observe(self.link.counters)
         else:
             self._handle_link_outputs(self.frames.feed(data))
-
-    def _log_link_faults(self) -> None:
-        """Turn new link-layer counts into fault records, so link faults are logged too."""
-        physical = self.link.counters
-        for name in _LINK_FAULT_COUNTERS:
-            now = getattr(physical, name)
-            before = self._link_seen.get(name, 0)
-            if now > before:
-                self._link_seen[name] = now
-                self.faults.record(f"link: {name.replace('_', ' ')}", f"+{now - before} (total {now})")
 
     def _handle_link_outputs(self, outputs: list[LinkOutput]) -> None:
         """Packets cut from transfer frames; the link receiver has counted every frame fault. Runs
@@ -308,19 +289,7 @@ class GroundStation:
         if telemetry.undecodable_total > before:
             self.faults.record("bad platform packet", f"sequence count {packet.sequence_count}")
 
-    # -- uplink and files --------------------------------------------------------------------
-    def _send_cfdp_pdu(self, pdu: bytes) -> None:
-        """A CFDP reply up the uplink: space packet → TC frame (VC 1) → CLTU."""
-        if self._send_uplink is None:
-            self.faults.record("CFDP reply with no uplink", f"{len(pdu)} octets not sent")
-            return
-        packet = SpacePacket(
-            Apid.CFDP, self._uplink_sequence.next(Apid.CFDP), pdu,
-            packet_type=PacketType.TELECOMMAND, secondary_header_flag=False,
-        ).pack()  # fmt: skip
-        self._send_uplink(Layer.CLTUS, wrap_for_uplink(packet, self._tc_frames))
-        self.uplink_count += 1
-
+    # -- images ------------------------------------------------------------------------------
     def _write_image(self, image: ReassembledImage) -> None:
         self.images.write(image)
         if self.on_image_reassembled is not None:
@@ -377,4 +346,4 @@ class GroundStation:
         for image in self.reassembler.flush():
             self._write_image(image)
         self.files.close()  # file transfers still open: their partial images as they stand
-        self.images.captures.finish()  # a colour capture still missing a band is listed as such
+        self.images.finish()  # every product listed; a colour capture still missing a band as such

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import emulator.probe as probe_module
-from emulator.probe import PendingImage, Probe, ProbeOptions
+from emulator.probe import PendingCapture, Probe, ProbeOptions
 from emulator.scenario import load_scenario
 from emulator.space_link import VC_PAYLOAD
 from protocols.packets.time_code import CucTime
@@ -21,15 +21,16 @@ from protocols.packets.time_code import CucTime
 SEEDS = Path(probe_module.__file__).parent / "seeds"
 
 
-def many_small_images(tmp_path: Path, count: int) -> Path:
-    """The Tianwen-1 seed with ``count`` images of 64x64 (the field of view kept: a coarser pitch)."""
-    text = (SEEDS / "tianwen1-2020-07-27.toml").read_text()
+def many_small_images(tmp_path: Path, count: int, seed: str = "tianwen1-2020-07-27") -> Path:
+    """A seed with ``count`` images of 64x64 (the field of view kept: a 16 times coarser pitch)."""
+    text = (SEEDS / f"{seed}.toml").read_text()
+    pitch = {"tianwen1-2020-07-27": "5.5", "dscovr-epic-2015-07-16": "30.0"}[seed]
     for old, new in [
         ("image_count = 1", f"image_count = {count}"),
         ("width_px = 1024", "width_px = 64"),
         ("height_px = 1024", "height_px = 64"),
-        ("pixel_pitch_um = 5.5", "pixel_pitch_um = 88.0"),
-        ('name = "tianwen1-2020-07-27"', 'name = "many-small"'),
+        (f"pixel_pitch_um = {pitch}", f"pixel_pitch_um = {float(pitch) * 16}"),
+        (f'name = "{seed}"', 'name = "many-small"'),
     ]:
         assert old in text
         text = text.replace(old, new, 1)
@@ -62,7 +63,7 @@ def test_images_are_packetized_as_the_link_drains_them(tmp_path: Path, monkeypat
     # what a probe that queued every image at start sent
     eager = Probe(scenario, ProbeOptions(downlink="unused", seed=5))
     images = (eager._packetize(i, eager._capture(i), now=now) for i in range(1, count + 1))
-    expected = [p for image in images for p in image.packets]
+    expected = [p for capture in images for _, image in capture for p in image.packets]
     image_octets = sum(len(p) for p in expected) // count
 
     budget = 3 * image_octets  # the channel is topped up to about three images
@@ -71,7 +72,7 @@ def test_images_are_packetized_as_the_link_drains_them(tmp_path: Path, monkeypat
     link = PayloadChannel()
     probe._link = link  # type: ignore[assignment]
     for image_id in range(1, count + 1):
-        probe._wait_for_link(PendingImage(image_id, time=now))
+        probe._wait_for_link(PendingCapture(image_id, time=now))
     rendered_ahead = []
     while probe._pending:
         probe._feed(link)  # type: ignore[arg-type]
@@ -92,7 +93,38 @@ def test_images_are_packetized_as_the_link_drains_them(tmp_path: Path, monkeypat
 def test_downlink_of_an_image_never_taken_is_refused(tmp_path: Path) -> None:
     probe = Probe(load_scenario(many_small_images(tmp_path, 2)), ProbeOptions(downlink="unused", seed=5))
     probe._link = PayloadChannel()  # type: ignore[assignment]
-    probe._wait_for_link(PendingImage(1))
+    probe._wait_for_link(PendingCapture(1))
     probe._queue_image(1)  # captured, still waiting for the link: accepted
     with pytest.raises(KeyError):
         probe._queue_image(2)
+
+
+def test_a_colour_capture_streams_every_band_and_comes_again_to_the_byte(tmp_path: Path) -> None:
+    """DSCOVR's EPIC: three bands a capture, each its own image (ids 3n-2..3n); streamed, the
+    packets are those of a probe that packetized everything at start, and DOWNLINK_IMAGE of a
+    capture makes all three bands' packets again."""
+    count = 3
+    scenario = load_scenario(many_small_images(tmp_path, count, "dscovr-epic-2015-07-16"))
+    now = CucTime.from_seconds(1000.0)
+    eager = Probe(scenario, ProbeOptions(downlink="unused", seed=9))
+    assert len(eager.bands) == 3
+    captures = [eager._packetize(c, eager._capture(c), now=now) for c in range(1, count + 1)]
+    assert [image_id for capture in captures for image_id, _ in capture] == list(range(1, 3 * count + 1))
+    expected = [p for capture in captures for _, image in capture for p in image.packets]
+
+    probe = Probe(scenario, ProbeOptions(downlink="unused", seed=9))
+    link = PayloadChannel()
+    probe._link = link  # type: ignore[assignment]
+    for capture in range(1, count + 1):
+        probe._wait_for_link(PendingCapture(capture, time=now))
+    while probe._pending:
+        probe._feed(link)  # type: ignore[arg-type]
+        link.waiting = 0
+    assert link.packets == expected
+    assert probe.captures == {1: (1, 2, 3), 2: (4, 5, 6), 3: (7, 8, 9)}
+
+    sent = len(link.packets)
+    probe._queue_image(2)
+    probe._feed(link)  # type: ignore[arg-type]
+    second = [p for _, image in captures[1] for p in image.packets]
+    assert link.packets[sent:] == second

@@ -1,0 +1,38 @@
+"""The ground's CFDP replies (ACK, NAK, Finished) up the uplink: space packet → TC frame → CLTU."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from groundstation.fault_log import FaultLog
+from protocols.capture.zmq_framing import Layer
+from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
+from protocols.packets.apids import Apid
+from protocols.packets.space_packet import PacketType, SequenceCounter, SpacePacket
+
+CFDP_TC_VIRTUAL_CHANNEL = 1  # file-delivery replies ride their own TC virtual channel
+
+
+class CfdpUplink:
+    """Sends each PDU it is given as one telecommand packet on ``CFDP_TC_VIRTUAL_CHANNEL``; with no
+    uplink, each is a fault (counted, never silently dropped)."""
+
+    def __init__(
+        self, send_uplink: Callable[[Layer, bytes], None] | None, spacecraft_id: int, faults: FaultLog
+    ) -> None:
+        self._send_uplink = send_uplink
+        self._faults = faults
+        self._sequence = SequenceCounter()
+        self._tc_frames = TcFrameEncoder(spacecraft_id, CFDP_TC_VIRTUAL_CHANNEL)
+        self.sent = 0  # CFDP replies sent
+
+    def send(self, pdu: bytes) -> None:
+        if self._send_uplink is None:
+            self._faults.record("CFDP reply with no uplink", f"{len(pdu)} octets not sent")
+            return
+        packet = SpacePacket(
+            Apid.CFDP, self._sequence.next(Apid.CFDP), pdu,
+            packet_type=PacketType.TELECOMMAND, secondary_header_flag=False,
+        ).pack()  # fmt: skip
+        self._send_uplink(Layer.CLTUS, wrap_for_uplink(packet, self._tc_frames))
+        self.sent += 1
