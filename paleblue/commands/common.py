@@ -274,10 +274,10 @@ def downlink_security_context(directory: str | None, role: str, channel):
     channel's frames); a bad key file, or SAs on a channel they cannot cover, is a usage error."""
     if directory is None:
         return None
-    from protocols.sdls.keystore import KeyFileError, load_context
+    from protocols.sdls.keystore import DOWNLINK_LINKS, KeyFileError, load_context
 
     try:
-        context = load_context(Path(directory), role, links=("tm", "aos"))
+        context = load_context(Path(directory), role, links=DOWNLINK_LINKS)
     except KeyFileError as exc:
         raise CliError(f"keys: {exc}") from None
     if not context.sas:

@@ -157,8 +157,8 @@ def test_sas_of_one_channel_must_share_their_overhead() -> None:
     odd = [SecurityAssociation(10, "tm", 0, 5), SecurityAssociation(11, "tm", 0, 6, mac_length=8)]
     with pytest.raises(ValueError, match="overhead"):
         DownlinkSecurity(SecurityContext(odd, [SaKey(k, s) for k, s in SECRETS.items()]), config)
-    with pytest.raises(ValueError, match="not uslp"):
-        DownlinkSecurity(SecurityContext([]), preset("uslp-rs-i5"))
+    with pytest.raises(ValueError, match="variable-length USLP"):
+        DownlinkSecurity(SecurityContext([]), preset("uslp-variable"))
 
 
 # ------------------------------------------------------------------ interop (pycryptodome)
