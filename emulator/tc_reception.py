@@ -3,9 +3,11 @@
 Without a security context (or with SAs that do not cover the TC channel) this is the link
 as it was: a CLTU's frame or a bare TC packet goes to the flight software. With SDLS required
 on the TC virtual channel, nothing reaches the flight software except the data of a TC frame
-that verified under an operational SA: a bare packet is refused as UNAUTHENTICATED, a frame
-without a known SPI as BAD_SPI, and so on (:class:`~protocols.sdls.reasons.Reason`). A refusal
-is never executed; it is counted (SECURITY_HK) and reported once as a TC_FRAME_REJECTED event.
+that verified under an operational SA of its virtual channel (the command channel, or another
+TC channel an SA covers, such as VC 1 of the ground station's CFDP replies): a bare packet is
+refused as UNAUTHENTICATED, a frame without a known SPI as BAD_SPI, and so on
+(:class:`~protocols.sdls.reasons.Reason`). A refusal is never executed; it is counted
+(SECURITY_HK) and reported once as a TC_FRAME_REJECTED event.
 
 Frames of the TC virtual channel that pass (after SDLS, when it applies) go through FARM-1
 (:mod:`protocols.link.farm`, COP-1): a Type-AD frame only in sequence, a Type-BD frame always, a
@@ -115,10 +117,9 @@ class TcReception:
             return self._reject(Reason.WRONG_LENGTH, f"{len(data)} octets carry a frame of {length}")
         if header["spacecraft_id"] != self.spacecraft_id:
             return self._reject(Reason.BAD_FRAME, f"frame for spacecraft {header['spacecraft_id']}")
-        if self.required and header["virtual_channel_id"] != self.vcid:
-            return self._reject(
-                Reason.UNAUTHENTICATED, f"virtual channel {header['virtual_channel_id']} has no SA"
-            )
+        vcid = header["virtual_channel_id"]
+        if self.required and vcid != self.vcid and not self.security.channel_protected("tc", vcid):
+            return self._reject(Reason.UNAUTHENTICATED, f"virtual channel {vcid} has no SA")
         if not self.required:
             try:
                 frame = TcFrame.unpack(data)

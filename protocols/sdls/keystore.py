@@ -9,7 +9,8 @@ DIR holds
                          new ``paleblue cmd`` continues where the last one stopped, as a ground
                          station's and a spacecraft's non-volatile SA state would; for the downlink
                          ``probe-downlink`` (sent, saved every :data:`LEASE` frames, see :func:`lease`)
-                         and ``station`` (accepted, saved when the station stops).
+                         and ``station`` (accepted, saved when the station stops); for the
+                         station's CFDP replies ``station-uplink`` (sent, saved after each frame).
 
 Keys are read from here only: nothing writes them into a recording, a log or a report.
 """
@@ -107,7 +108,7 @@ def generate(directory: Path, associations: list[SecurityAssociation] | None = N
     (directory / ASSOCIATIONS_FILE).write_text(
         json.dumps({"associations": [sa.to_dict() for sa in sas]}, indent=1) + "\n"
     )
-    for role in ("ground", "probe", "station", "probe-downlink"):
+    for role in ("ground", "probe", "station", "probe-downlink", "station-uplink"):
         (directory / f"arsn-{role}.json").unlink(missing_ok=True)
     return keys_path
 
