@@ -18,9 +18,10 @@ demultiplexer stay as they are: :meth:`~DownlinkSecurity.protect` takes a frame 
 packet zone ``overhead`` octets short (the last ``overhead`` octets of the zone are filler) and
 returns it secured; :meth:`~DownlinkSecurity.verify` returns the frame in that same layout, data in
 clear, filler zero, so the packet zone is ``frame[zone_start : zone_start + zone_length(vcid)]``.
-USLP: fixed-length frames only (732.1-B-2 §6.3: the security header follows the insert zone, the
-TFDF is the protected data). Variable-length USLP frames are refused with a ValueError: each would
-need its own length and its own security header, which this frame layout does not do.
+USLP: fixed-length frames only (732.1-B-2 with the SDLS option: the security header follows the
+insert zone, the TFDF is the protected data). Variable-length USLP frames are refused with a
+ValueError: each would need its own length and its own security header, which this frame layout
+does not do.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SDLS on fixed-length USLP frames (CCSDS 732.1-B-2 §6.3 with 355.0-B-2): secured by the
+"""SDLS on fixed-length USLP frames (CCSDS 732.1-B-2 with 355.0-B-2): secured by the
 transmitter, verified by the link receiver, and checked both ways against an independent path.
 
 The independent side (pycryptodome's AES-GCM, binascii's CRC, its own bit layout of the USLP
