@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--keys", default=None, metavar="DIR",
         help="SDLS key directory for both: the probe secures the downlink channels its SAs cover (and "
-        "takes only secured TCs), the ground station verifies them",
+        "takes only secured TCs), the ground station verifies them and secures its CFDP replies",
     )  # fmt: skip
     p.add_argument(
         "--record",
