@@ -81,10 +81,10 @@ def _downlink_keys(directory: str | None):
     saved), None without a directory or without downlink SAs."""
     if directory is None:
         return None
-    from protocols.sdls.keystore import KeyFileError, load_context
+    from protocols.sdls.keystore import DOWNLINK_LINKS, KeyFileError, load_context
 
     try:
-        context = load_context(Path(directory), "decode", links=("tm", "aos"))
+        context = load_context(Path(directory), "decode", links=DOWNLINK_LINKS)
     except KeyFileError as exc:
         raise CliError(f"decode: keys: {exc}") from None
     return context if context.sas else None

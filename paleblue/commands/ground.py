@@ -14,9 +14,11 @@ from paleblue.commands.common import (
     CURVE_HELP,
     DEFAULT_DOWNLINK,
     CliError,
+    cfdp_uplink_security,
     downlink_security_context,
     ground_services,
     mission_db,
+    mission_db_or_default,
     resolve_channel,
     setup_logging,
     stop_on_signals,
@@ -42,8 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.add_argument(
         "--keys", default=None, metavar="DIR",
-        help="SDLS key directory: verify (and decrypt) the downlink channels its SAs cover; refused "
-        "frames are counted by reason",
+        help="SDLS key directory: verify (and decrypt) the downlink channels its SAs cover (refused "
+        "frames are counted by reason); with --uplink, secure the CFDP replies under the SA of TC VC 1",
     )  # fmt: skip
     p.add_argument(
         "--expect-images",
@@ -242,6 +244,9 @@ def _run_ground(
     on_station=None,
 ) -> dict:
     security = downlink_security_context(args.keys, "station", resolve_channel(args))
+    mdb = mission_db(args)
+    scid = (mdb or mission_db_or_default(args)).spacecraft_id
+    uplink_security = cfdp_uplink_security(args.keys, scid) if args.uplink else None
     summary = run_ground_station(
         args.downlink,
         Path(args.output),
@@ -255,9 +260,10 @@ def _run_ground(
         on_message=on_message,
         receive_queue=args.receive_queue,
         attach=ground_services(args),
-        mdb=mission_db(args),
+        mdb=mdb,
         recording=recorder.summary if recorder is not None else None,
         downlink_security=security,
+        uplink_security=uplink_security,
         on_station=on_station,
     )
     if security is not None:  # the ARSNs accepted, so a station started again refuses replays of this pass

@@ -13,11 +13,13 @@ from pathlib import Path
 from paleblue.commands.common import (
     CURVE_HELP,
     CliError,
+    cfdp_uplink_security,
     channel_argv,
     check_file_delivery,
     downlink_security_context,
     link_profile_of,
     load_scenario,
+    mission_db_or_default,
     resolve_channel,
     stop_on_signals,
 )
@@ -48,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--keys", default=None, metavar="DIR",
         help="SDLS key directory for both: the probe secures the downlink channels its SAs cover (and "
-        "takes only secured TCs), the ground station verifies them",
+        "takes only secured TCs), the ground station verifies them and secures its CFDP replies",
     )  # fmt: skip
     p.add_argument(
         "--record",
@@ -95,9 +97,8 @@ def main(args: argparse.Namespace) -> int:
     if args.link or args.delivery == "cfdp":
         check_file_delivery(scenario, "run")
     if args.keys is not None:
-        if args.link or args.delivery == "cfdp":
-            raise CliError("run: --keys with CFDP (--link, --delivery cfdp): the ground's CFDP replies "
-                           "are not sent through SDLS yet, and the probe would refuse them")  # fmt: skip
+        if args.link or args.delivery == "cfdp":  # the ground's CFDP replies go up under their own SA
+            cfdp_uplink_security(args.keys, mission_db_or_default(args).spacecraft_id, required=True)
         downlink_security_context(args.keys, "station", channel)  # a bad key directory: one line, now
     if args.stations is not None:
         from paleblue.commands import run_stations
