@@ -38,7 +38,7 @@ STATE_STYLE = {
     "normal": "green",
     "shelved": "dim",
 }
-BAR_WIDTH = 20
+BAR_WIDTH = 16
 
 
 def value_text(value: Any) -> str:
@@ -58,8 +58,9 @@ class WatchApp(App):
     Screen { layout: vertical; }
     #status { height: 1; background: $primary-background; }
     #main { height: 1fr; }
-    #parameters { width: 3fr; }
-    #side { width: 2fr; padding-left: 1; }
+    #left { width: 1fr; }
+    #parameters { height: 1fr; }
+    #side { width: 58; padding-left: 1; }
     .title { height: 1; text-style: bold; background: $boost; }
     #alarms { height: 7; }
     #images { height: auto; max-height: 8; }
@@ -280,7 +281,7 @@ class WatchApp(App):
         for row in self.model.images.values():
             state = "complete" if row.complete else ("partial" if row.done else row.delivery)
             lines.append(
-                f"{row.key:<10} {image_bar(row.percent)} {row.percent:5.1f}%  {state}  {row.segments}"
+                f"{row.key:<9}{image_bar(row.percent)} {row.percent:5.1f}% {state:<8} {row.segments}"
             )
         if self.model.images_dropped:
             lines.append(f"({self.model.images_dropped} older image(s) not shown)")
@@ -288,7 +289,7 @@ class WatchApp(App):
 
     def _draw_link(self) -> None:
         rows = self.model.link_rows()
-        lines = [f"{label:<22} {value:>12,.0f}" for label, value in rows]
+        lines = [f"{label:<20} {value:>12,.0f}" for label, value in rows]
         self.query_one("#link", Static).update(Text("\n".join(lines) or "no counters yet"))
 
     def _draw_events(self) -> None:

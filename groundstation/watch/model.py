@@ -208,9 +208,9 @@ class WatchModel:
         row.done = row.done or bool(u.get("done"))
         row.complete = row.complete or bool(u.get("complete"))
         if u.get("segments_total"):
-            row.segments = f"{u['segments_received']}/{u['segments_total']} segments"
+            row.segments = f"{u['segments_received']}/{u['segments_total']} seg"
         elif u.get("octets_total"):
-            row.segments = f"{u.get('octets_received', 0):,}/{u['octets_total']:,} octets"
+            row.segments = f"{u.get('octets_received', 0):,}/{u['octets_total']:,} B"
 
     # ------------------------------------------------------------------ helpers
 

@@ -48,7 +48,7 @@ def _tightened_mdb(tmp_path: Path) -> Path:
 
 
 def _percent(screen: str) -> float:
-    found = re.search(r"image 1\s+[█░]+\s+([\d.]+)%", screen)
+    found = re.search(r"image 1\s*[█░]+\s+([\d.]+)%", screen)
     return float(found.group(1)) if found else -1.0
 
 
@@ -93,7 +93,7 @@ def test_watch_follows_a_live_pass_and_acknowledges_its_alarm(tmp_path: Path, pr
         assert "unacknowledged" not in _alarm_row(acknowledged)
         alarms = httpx.get(f"{url}/api/alarms", timeout=10).json()
         assert [(a["parameter"], a["state"]) for a in alarms] == [("ELECTRONICS_TEMP", "acknowledged")]
-        view.wait_for(lambda s: re.search(r"image 1\s+█+\s+100\.0%\s+complete", s) is not None, 90)
+        view.wait_for(lambda s: re.search(r"image 1\s*█+\s+100\.0%\s+complete", s) is not None, 90)
         view.send("q")
         assert view.wait_exit(20) == 0
     assert run.wait(120) == 0, log.read_text()[-2000:]
@@ -113,6 +113,6 @@ def test_watch_shows_a_served_archive(tmp_path: Path, processes: Processes) -> N
         screen = view.wait_for(lambda s: " archive " in s and "cadus" in s and "BUS_VOLTAGE" in s, 60)
         assert re.search(rf"BUS_VOLTAGE\s+{voltage:.6g}\s+V", screen), screen
         assert re.search(rf"cadus\s+{cadus:,}\b", screen), screen
-        assert re.search(r"image 1\s+█+\s+100\.0%\s+complete", screen), screen
+        assert re.search(r"image 1\s*█+\s+100\.0%\s+complete", screen), screen
         view.send("q")
         assert view.wait_exit(20) == 0

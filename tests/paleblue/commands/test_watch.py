@@ -92,7 +92,7 @@ def test_a_cfdp_file_becomes_its_image_and_link_counters_are_picked() -> None:
                 "segments_received": 3, "segments_total": None, "octets_received": 3000,
                 "octets_total": 10000, "percent": 30.0, "done": False, "complete": False}  # fmt: skip
     model.apply([progress])
-    assert model.images["file 1:7"].segments == "3,000/10,000 octets"
+    assert model.images["file 1:7"].segments == "3,000/10,000 B"
     model.apply([{**progress, "image_id": 4, "percent": 100.0, "done": True, "complete": True}])
     assert list(model.images) == ["image 4"] and model.images["image 4"].complete
     model.apply([{"type": "link", "tai": TAI, "counters": {
