@@ -17,6 +17,7 @@ import json
 from typing import Any, ClassVar
 
 import websockets
+from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
@@ -137,9 +138,9 @@ class WatchApp(App):
                 await self._follow_archive()
                 return
             except WatchError as exc:
-                self.mode = f"[red]no API[/] ({exc}); retrying"
+                self.mode = f"[red]no API, retrying[/] ({escape(str(exc))})"
             except (TimeoutError, OSError, websockets.WebSocketException) as exc:
-                self.mode = f"[red]disconnected[/] ({_close_reason(exc)}); retrying"
+                self.mode = f"[red]disconnected, retrying[/] ({escape(_close_reason(exc))})"
             self._dirty = True
             await asyncio.sleep(RECONNECT_S)
 
@@ -167,7 +168,7 @@ class WatchApp(App):
                 await self._load_archive()
                 self.mode = "[cyan]archive[/] (a finished pass: no live station)"
             except WatchError as exc:
-                self.mode = f"[red]no API[/] ({exc}); retrying"
+                self.mode = f"[red]no API, retrying[/] ({escape(str(exc))})"
             self._dirty = True
             self._archive_refresh.clear()
             with contextlib.suppress(TimeoutError):
@@ -204,14 +205,14 @@ class WatchApp(App):
     async def action_acknowledge(self) -> None:
         parameter = self._selected_alarm()
         if parameter is None:
-            self.notify("no alarm to acknowledge")
+            self.notify("no alarm to acknowledge", markup=False)
             return
         await self._acknowledge([parameter])
 
     async def action_acknowledge_all(self) -> None:
         pending = self.model.unacknowledged()
         if not pending:
-            self.notify("no unacknowledged alarm")
+            self.notify("no unacknowledged alarm", markup=False)
             return
         await self._acknowledge(pending)
 
@@ -220,12 +221,12 @@ class WatchApp(App):
             try:
                 answer = await self._call("acknowledge", parameter)
             except WatchError as exc:
-                self.notify(f"{parameter}: {exc}", severity="error", timeout=8)
+                self.notify(f"{parameter}: {exc}", severity="error", timeout=8, markup=False)
                 return
             alarm = self.model.alarms.get(parameter)
             if alarm is not None:
                 alarm.state = answer.get("state", alarm.state)
-            self.notify(f"{parameter}: {answer.get('state', 'acknowledged')}")
+            self.notify(f"{parameter}: {answer.get('state', 'acknowledged')}", markup=False)
         with contextlib.suppress(WatchError):
             self.model.load_alarms(await self._call("alarms"))
         self._dirty = True
@@ -238,7 +239,7 @@ class WatchApp(App):
         self._dirty = False
         m = self.model
         self.query_one("#status", Static).update(
-            f"[b]paleblue watch[/]  {m.mission}  {self.client.base_url}  {self.mode}  "
+            f"[b]paleblue watch[/]  {escape(m.mission)}  {escape(self.client.base_url)}  {self.mode}  "
             f"{m.updates:,} updates  last {clock_time(m.last_tai)}"
         )
         self._draw_parameters()

@@ -94,9 +94,11 @@ def test_watch_follows_a_live_pass_and_acknowledges_its_alarm(tmp_path: Path, pr
         alarms = httpx.get(f"{url}/api/alarms", timeout=10).json()
         assert [(a["parameter"], a["state"]) for a in alarms] == [("ELECTRONICS_TEMP", "acknowledged")]
         view.wait_for(lambda s: re.search(r"image 1\s*█+\s+100\.0%\s+complete", s) is not None, 90)
+        assert run.wait(120) == 0, log.read_text()[-2000:]
+        gone = view.wait_for(lambda s: "retrying" in s, 30)  # the pass ended: its last values stay
+        assert re.search(r"BUS_VOLTAGE\s+28\.\d+\s+V", gone) and "acknowledged" in _alarm_row(gone)
         view.send("q")
         assert view.wait_exit(20) == 0
-    assert run.wait(120) == 0, log.read_text()[-2000:]
 
 
 def test_watch_shows_a_served_archive(tmp_path: Path, processes: Processes) -> None:
