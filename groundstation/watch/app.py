@@ -84,6 +84,7 @@ class WatchApp(App):
         self._dirty = True
         self._alarm_rows: list[str] = []
         self._archive_refresh = asyncio.Event()
+        self._archived: dict[str, str] = {}  # archive mode: each parameter's newest time shown
 
     # ------------------------------------------------------------------ layout
 
@@ -178,8 +179,9 @@ class WatchApp(App):
         """Every archived parameter's newest value, the events, the images and the alarm book."""
         await self._load_snapshot()
         for info in await self._call("parameters", "*"):
-            if info.get("last") is None:
-                continue
+            if info.get("last") is None or self._archived.get(info["name"]) == info["last"]:
+                continue  # nothing newer than what is shown
+            self._archived[info["name"]] = info["last"]
             sample = await self._call("value_at", info["name"], info["last"])
             if sample is None:
                 continue

@@ -62,6 +62,14 @@ def test_urls_are_read_as_an_operator_types_them() -> None:
         ApiClient("http://h:1").acknowledge("X")
 
 
+def test_without_a_terminal_it_is_one_line_and_exit_2(api, capsys: pytest.CaptureFixture[str]) -> None:
+    url, _ = api  # the API answers; pytest's stdin is no terminal
+    assert cli.main(["watch", "--api", url]) == 2
+    assert capsys.readouterr().err == (
+        "paleblue: watch: needs a terminal (stdin and stdout); for scripts use the API itself\n"
+    )
+
+
 # ---------------------------------------------------------------------- the model
 
 
