@@ -253,7 +253,8 @@ class WatchApp(App):
     def _draw_parameters(self) -> None:
         table = self.query_one("#parameters", DataTable)
         for name, p in self.model.parameters.items():
-            value = Text(value_text(p.value), style=LEVEL_STYLE[p.level] if p.value is not None else "dim")
+            style = LEVEL_STYLE[p.level] if p.limits else ""  # green: within limits it has
+            value = Text(value_text(p.value), style=style if p.value is not None else "dim")
             time = clock_time(p.tai)
             if name in table.rows:
                 table.update_cell(name, "value", value, update_width=True)
