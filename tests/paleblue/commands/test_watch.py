@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import shlex
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -211,3 +214,14 @@ def test_acknowledging_without_the_token_says_so_and_changes_nothing(api) -> Non
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def test_the_readme_example_parses_and_agrees_on_address_and_token() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme[readme.index("## Terminal view and progress bars") :]
+    (block,) = re.findall(r"```sh\n(.*?)```", section[: section.index("\n## ")], flags=re.S)
+    run_line, watch_line = [shlex.split(line)[1:] for line in block.strip().splitlines()]
+    run, watch = (
+        cli.build_parser().parse_args([a for a in argv if a != "&"]) for argv in (run_line, watch_line)
+    )
+    assert parse_url(watch.api) == parse_url(run.api) and watch.token == run.api_token
