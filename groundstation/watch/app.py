@@ -243,6 +243,7 @@ class WatchApp(App):
         self.query_one("#status", Static).update(
             f"[b]paleblue watch[/]  {escape(m.mission)}  {escape(self.client.base_url)}  {self.mode}  "
             f"{m.updates:,} updates  last {clock_time(m.last_tai)}"
+            + (f"  [yellow]{m.ignored:,} not understood[/]" if m.ignored else "")
         )
         self._draw_parameters()
         self._draw_alarms()
@@ -304,6 +305,8 @@ class WatchApp(App):
                 e["severity"], ""
             )
             text.append(f"{e['time']}  {e['severity']:<8} {e['name']}  {e['text']}\n", style=style)
+        if self.model.events_dropped:
+            text.append(f"({self.model.events_dropped:,} older event(s) no longer kept)\n", style="dim")
         self.query_one("#events", Static).update(text if events else Text("no event yet"))
 
 
