@@ -114,6 +114,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     mdb_option(p)
     p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)  # written into the recording header
+    # `paleblue run` on a terminal: figures for its progress bar, a line on stderr a few times a second
+    p.add_argument("--progress-lines", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=main)
 
@@ -132,6 +134,8 @@ def main(args: argparse.Namespace) -> int:
         if args.record:
             on_message, recorder = recording_hook(stack, Path(args.record), args)
         on_station = bus_hook(stack, args) if args.bus else None
+        if args.progress_lines:
+            on_station = progress_hook(stack, args, on_station)
         summary = _run_ground(run_ground_station, args, stop, on_message, recorder, on_station)
     from groundstation.pass_report import PassReport
 
@@ -186,6 +190,21 @@ def recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Names
             log.warning("not recorded (malformed): %s", exc)
 
     return hook, recorder
+
+
+def progress_hook(stack: contextlib.ExitStack, args: argparse.Namespace, then=None):
+    """Start printing the station's progress lines for `paleblue run` once the station is made."""
+    from paleblue.commands.progress import StationProgress
+
+    reporter = StationProgress(args.expect_images)
+    stack.callback(reporter.stop)
+
+    def on_station(station) -> None:
+        if then is not None:
+            then(station)
+        reporter.attach(station)
+
+    return on_station
 
 
 def check_bus_options(args: argparse.Namespace) -> None:
