@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from groundstation.bulk_segments import BulkSegments
 from groundstation.captures import CaptureRecord
 from groundstation.cfdp_uplink import CfdpUplink
 from groundstation.event_log import EventLog
@@ -37,6 +36,7 @@ from groundstation.message_batch import MessageBatch
 from groundstation.packet_book import PacketBook
 from groundstation.pass_report import parameter_units, render_report
 from groundstation.pass_summary import summarize
+from groundstation.platform_batch import PlatformBatch
 from groundstation.product_worker import ProductWorker
 from groundstation.products import ImageProduct, ProductWriter
 from groundstation.telemetry import TelemetryProcessor
@@ -124,7 +124,7 @@ class GroundStation:
         # its products are written: the live feed's image progress (groundstation.archiving)
         self.on_image_reassembled: Callable[[ReassembledImage], None] | None = None
         self.camera = ImagePackets(self.reassembler, self.faults, self._write_image)
-        self._bulk = BulkSegments(self.book, self.reassembler, self._write_image)
+        self._runs = PlatformBatch(self.book, self.telemetry, self.camera)  # runs of packets in bulk
         self._packet_file = PacketStreamDecoder(runs=True, check=MISSION_PACKETS)
         self.packet_sink: Callable[[SpacePacket], None] | None = None
         self.octets_received = 0
@@ -253,9 +253,9 @@ class GroundStation:
                 )
 
     def handle_packet_run(self, run: PacketRun) -> None:
-        """Packets of one length back to back: image segments in bulk, anything else one by one."""
+        """Packets of one length back to back: image segments, platform TM in bulk, the rest one by one."""
         if self.bulk_segments and self.packet_sink is None:
-            self._bulk.handle_run(run, self.origin, self.handle_packet)
+            self._runs.handle_run(run, self.origin, self.handle_packet)
         else:
             for packet in run.packets():
                 self.handle_packet(packet)
