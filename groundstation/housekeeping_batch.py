@@ -32,6 +32,7 @@ from protocols.pus.pus_services import HousekeepingSubtype, Service
 SID_OFFSET = TM_PAYLOAD_OFFSET  # the structure id: the first two octets of the application data
 PARAMETERS_OFFSET = TM_PAYLOAD_OFFSET + 2
 EXACT_FLOAT_BITS = 53  # integers of at most this many bits compare with floats as Python does
+ENUMERATION_TABLE_BITS = 12  # enumerations of at most this many bits are decoded through a table
 
 
 def housekeeping_length(definition: HousekeepingPacket) -> int:
@@ -120,7 +121,7 @@ def _engineering(f: FieldDef, raw: np.ndarray) -> tuple[list, np.ndarray | None]
     the same as a float64 array when they compare with floats exactly as the Python values do."""
     cal = f.calibration
     if isinstance(cal, IdentityCalibration):
-        return raw.tolist(), _exact_numbers(f, raw)
+        return raw.tolist(), _exact_numbers(f, raw) if f.limits is not None else None
     if isinstance(cal, BooleanCalibration):
         flags = raw.astype(bool)
         return flags.tolist(), flags
@@ -141,10 +142,26 @@ def _engineering(f: FieldDef, raw: np.ndarray) -> tuple[list, np.ndarray | None]
         value = np.where(x <= points[0], eng[0], np.where(x >= points[-1], eng[-1], value))
         return value.tolist(), value
     if isinstance(cal, EnumerationCalibration) and raw.dtype.kind in "iu":
+        if f.bits <= ENUMERATION_TABLE_BITS:  # every code's name in a table, made once
+            return _names(cal, f.bits)[raw].tolist(), None
         codes, where = np.unique(raw.astype(np.int64), return_inverse=True)
         names = np.array([cal.to_engineering(code) for code in codes.tolist()], dtype=object)
         return names[where.reshape(-1)].tolist(), None
     return None
+
+
+_NAME_TABLES: dict[tuple[int, int], tuple[EnumerationCalibration, np.ndarray]] = {}
+
+
+def _names(calibration: EnumerationCalibration, bits: int) -> np.ndarray:
+    """``calibration.to_engineering`` of every code of ``bits`` bits, as an object array (made once
+    for each calibration: they are values of a loaded database, not hashable)."""
+    key = (id(calibration), bits)
+    held = _NAME_TABLES.get(key)
+    if held is None or held[0] is not calibration:
+        names = np.array([calibration.to_engineering(code) for code in range(1 << bits)], dtype=object)
+        held = _NAME_TABLES[key] = (calibration, names)
+    return held[1]
 
 
 def _exact_numbers(f: FieldDef, raw: np.ndarray) -> np.ndarray | None:
