@@ -93,7 +93,7 @@ class GroundStation:
         self.mdb = mdb if mdb is not None else load_mission_db()
         self.link_rate_bps = link_rate_bps
         self.faults = FaultLog(log)
-        self._link_faults = LinkFaultLog(self.faults)
+        self.link_faults = LinkFaultLog(self.faults)
         self.cfdp_uplink = CfdpUplink(send_uplink, self.mdb.spacecraft_id, self.faults)
         # SDLS on the downlink: frames of the channels an SA covers are verified before their packets
         self.downlink_security = attach_security(downlink_security, self.channel, (self.link, self.frames),
@@ -215,12 +215,12 @@ class GroundStation:
     def _feed_link(self, layer: Layer, data: bytes) -> None:
         """CADUs through the link receiver (its faults logged too), or bare transfer frames."""
         if layer == Layer.CADUS:
-            self._handle_link_outputs(self.link.feed(data))
-            self._link_faults.observe(self.link.counters)
+            self.handle_link_outputs(self.link.feed(data))
+            self.link_faults.observe(self.link.counters)
         else:
-            self._handle_link_outputs(self.frames.feed(data))
+            self.handle_link_outputs(self.frames.feed(data))
 
-    def _handle_link_outputs(self, outputs: list[LinkOutput]) -> None:
+    def handle_link_outputs(self, outputs: list[LinkOutput]) -> None:
         """Packets cut from transfer frames; the link receiver has counted every frame fault. Runs
         of equal-length packets (image segments) go in bulk, with the effects of one at a time."""
         bulk = self.bulk_segments and self.packet_sink is None and len(outputs) >= MIN_LINK_RUN
@@ -342,7 +342,7 @@ class GroundStation:
         self._report_packet_units(self._packet_file.close())
         for receiver in (self.link, self.frames):
             report = receiver.close()
-            self._handle_link_outputs(report.outputs)
+            self.handle_link_outputs(report.outputs)
         for image in self.reassembler.flush():
             self._write_image(image)
         self.files.close()  # file transfers still open: their partial images as they stand
