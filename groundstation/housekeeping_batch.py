@@ -80,7 +80,7 @@ def housekeeping_rows(
         & (run.apids() == apid)
         & (tm.service == Service.HOUSEKEEPING)
         & (tm.subtype == HousekeepingSubtype.HK_REPORT)
-        & np.isin(sids, fitting)
+        & (sids == fitting[0] if len(fitting) == 1 else np.isin(sids, fitting))
     )
     ids[decodable] = sids[decodable]
     return HousekeepingRows(ids, tm.seconds)

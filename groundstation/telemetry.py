@@ -305,7 +305,10 @@ class TelemetryProcessor:
         packet: Callable[[int], bytes],
         received_at: float | None,
     ) -> list[int]:
-        present, first = np.unique(structure_ids, return_index=True)
+        if len(structure_ids) and (structure_ids == structure_ids[0]).all():  # one structure, or none
+            present, first = structure_ids[:1], np.zeros(1, dtype=np.int64)
+        else:
+            present, first = np.unique(structure_ids, return_index=True)
         groups: list[tuple[np.ndarray, HousekeepingColumns]] = []
         for sid in present[np.argsort(first)].tolist():  # in order of first appearance, as one by one
             if sid < 0:
@@ -317,8 +320,10 @@ class TelemetryProcessor:
         alarms_at: dict[int, list[Alarm]] = {}
         reports: dict[int, HousekeepingReport] = {}
         for indices, columns in groups:
-            times = seconds[indices].tolist()
-            self._apply_columns(indices, times, columns, alarms_at)
+            times = seconds[indices]
+            in_order = bool(np.all(times[1:] >= times[:-1]))
+            times = times.tolist()
+            self._apply_columns(indices, times, in_order, columns, alarms_at)
             if self.on_housekeeping is not None:
                 reports.update(zip(indices.tolist(), _reports(columns, times), strict=True))
         undecoded: list[int] = []
@@ -341,12 +346,16 @@ class TelemetryProcessor:
         return undecoded
 
     def _apply_columns(
-        self, indices: np.ndarray, times: list[float], columns: HousekeepingColumns, alarms_at: dict
+        self,
+        indices: np.ndarray,
+        times: list[float],
+        in_order: bool,
+        columns: HousekeepingColumns,
+        alarms_at: dict,
     ) -> None:
         """Latest values, archive and limit levels of one structure's reports; their alarms by position."""
         levels = self.limits.levels
         add_many = getattr(self.archive, "add_many", None)
-        in_order = len(times) < 2 or bool(np.all(np.diff(times) >= 0))
         for f, values in zip(columns.definition.layout.values, columns.values, strict=True):
             name = f.name
             self.latest[name] = values[-1]
