@@ -67,10 +67,12 @@ class PlatformBatch:
                 continue
             gaps = np.flatnonzero(sequence_gap(counts[position:-1], counts[position + 1 :]))
             stop = position + 1 + int(gaps[0]) if gaps.size else len(run)
-            self._book_and_decode(PacketRun(run.rows[position:stop], pec_checked=run.pec_checked))
+            self._book_and_decode(
+                PacketRun(run.rows[position:stop], pec_checked=run.pec_checked), counts[position:stop]
+            )
             position = stop
 
-    def _book_and_decode(self, run: PacketRun) -> None:
+    def _book_and_decode(self, run: PacketRun, counts: np.ndarray) -> None:
         """Packets that follow each other's sequence counts: booked and decoded as one by one would."""
         apid, rows = Apid.PLATFORM, run.rows
         self.book.packets_by_apid[apid] += len(run)
@@ -82,7 +84,6 @@ class PlatformBatch:
         if timed.any():
             seconds = tm_run_columns(PacketRun(rows, pec_checked=True)).seconds[timed]
             self.book.note_time(apid, float(seconds.min()), float(seconds.max()))
-        counts = run.sequence_counts()
         self.book.last_count[apid] = int(counts[-1])
         for index in self.telemetry.process_rows(rows, time.time(), run.pec_checked):
             self.faults.record("bad platform packet", f"sequence count {int(counts[index])}")

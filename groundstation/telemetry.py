@@ -110,8 +110,8 @@ class TelemetryArchive:
             del times[:cut], values[:cut]
 
     def add_many(self, parameter: str, times: list[float], values: list[Any]) -> None:
-        """:meth:`add` of each sample in turn, in bulk when the times do not go back (``times``
-        must not decrease; ``in_order`` says whether they do not)."""
+        """:meth:`add` of each sample in turn: ``times`` must not decrease (the caller checks); in
+        bulk unless they go back before the newest sample held."""
         existing = self._times.get(parameter)
         if not times:
             return
