@@ -146,6 +146,26 @@ def main() -> None:
     for label, work in rows:
         seconds = best_of(3, work)
         print(f"  {label:44s} {total / seconds / 1e6:8.2f} M parameters/s  ({seconds * 1e3:8.1f} ms)")
+    mixed_stream(mdb, args.packets, args.batch)
+
+
+def mixed_stream(mdb: MissionDatabase, count: int, batch: int) -> None:
+    """The flight software's own stream (every housekeeping structure, as it interleaves them)."""
+    fsw, packets, t = FlightSoftware(mdb), [], 2.1e9
+    while len(packets) < count:
+        packets += fsw.tick(t)
+        t += 1.0
+    packets = packets[:count]
+    total = 0
+    for packet in packets:
+        tm = unpack_tm(packet)
+        if (tm.service, tm.subtype) == (3, 25):
+            total += len(mdb.packet_by_sid[unpack_structure_id(tm.app_data)].layout.values)
+    rows = live_rows(mdb, packets, batch)[:2]
+    print(f"the flight software's stream: {len(packets)} packets, every structure, {total} values")
+    for label, work in rows:
+        seconds = best_of(3, work)
+        print(f"  {label:44s} {total / seconds / 1e6:8.2f} M parameters/s  ({seconds * 1e3:8.1f} ms)")
 
 
 if __name__ == "__main__":
