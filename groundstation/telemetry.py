@@ -512,7 +512,7 @@ def decommutate_batch(
     engineering values when ``calibrated``.
     """
     definition = mdb.packet_by_sid[structure_id]
-    length = TM_OVERHEAD + 2 + definition.layout.length
+    length = housekeeping_length(definition)
     buffer = packets if isinstance(packets, bytes | bytearray) else b"".join(packets)
     if len(buffer) % length:
         raise DecodeError(
