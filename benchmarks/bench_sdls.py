@@ -7,9 +7,10 @@ figure by the CPU time (user + sys) of this process, for a shared machine; the l
    ``SecurityContext.verify_fixed`` (SPI look-up, FECF, MAC, decryption, anti-replay) beside
    ``cryptography``'s raw ``AESGCM.decrypt`` of the very same ciphertexts, AAD and tags, in the
    same run; also the sender side (``protect_fixed``) and authentication-only (GMAC) frames.
-2. The live downlink path: ``DownlinkSecurity.verify`` (what the ground's link receiver calls per
-   frame: SDLS + the frame rebuilt in clear) beside the same raw AES-GCM; and the whole chain,
-   Transmitter -> CADUs -> LinkReceiver -> packets, with SDLS on versus off.
+2. The live downlink path, on TM and on fixed-length USLP frames: ``DownlinkSecurity.verify``
+   (what the ground's link receiver calls per frame: SDLS + the frame rebuilt in clear) beside the
+   same raw AES-GCM; and the whole chain, Transmitter -> CADUs -> LinkReceiver -> packets, with
+   SDLS on versus off.
 3. Uplink: 20,000 TC frames of a 64-octet command, protect + verify, beside the plain TC frame path.
 """
 
@@ -28,7 +29,7 @@ from protocols.link.channel_file import preset
 from protocols.link.tc_frame import TcFrame, TcFrameEncoder
 from protocols.packets.space_packet import SpacePacket
 from protocols.sdls import SaKey, SecurityAssociation, SecurityContext, ServiceType
-from protocols.sdls.downlink import DownlinkSecurity
+from protocols.sdls.downlink import DownlinkSecurity, link_of, security_offset
 
 FRAME = 1115
 HEADER, OCF, FECF = 6, 4, 2
@@ -46,11 +47,12 @@ def best_of(runs: int, fn) -> float:
     return min(times)
 
 
-def live_downlink(count: int) -> None:
+def live_downlink(count: int, channel: str = "tm-rs-i5") -> None:
     """The probe's and the ground's own objects: DownlinkSecurity per frame, and the whole chain."""
-    config = preset("tm-rs-i5")
+    config = preset(channel)
     key = SaKey(5, os.urandom(32))
-    sa = SecurityAssociation(11, "tm", 1, 5, ServiceType.AUTHENTICATED_ENCRYPTION, window=1 << 24)
+    link, offset = link_of(config), security_offset(config)
+    sa = SecurityAssociation(11, link, 1, 5, ServiceType.AUTHENTICATED_ENCRYPTION, window=1 << 24)
     packets = [SpacePacket(apid=0x40, sequence_count=i % 16384, data=os.urandom(1000)).pack()
                for i in range(count)]  # fmt: skip
 
@@ -73,9 +75,9 @@ def live_downlink(count: int) -> None:
 
     verify_s = best_of(3, verify)
     aead = AESGCM(key.secret)
-    hl = 6 + sa.header_length
-    end = config.frame_length - 6
-    jobs = [(f[8:20], f[hl:end], f[:hl]) for f in secured]
+    hl = offset + sa.header_length
+    end = config.frame_length - config.trailer_length
+    jobs = [(f[offset + 2 : offset + 14], f[hl:end], f[:hl]) for f in secured]
 
     def raw() -> None:
         for iv, sealed, aad in jobs:
@@ -83,7 +85,8 @@ def live_downlink(count: int) -> None:
 
     raw_s = best_of(3, raw)
     mb = len(secured) * config.frame_length / 1e6
-    print(f"live downlink path, TM VC 1 authenticated encryption: {len(secured)} frames ({mb:.1f} MB)")
+    print(f"live downlink path ({channel}), {link.upper()} VC 1 authenticated encryption: {len(secured)} "
+          f"frames ({mb:.1f} MB)")  # fmt: skip
     print(f"  DownlinkSecurity.verify (SPI, MAC, decrypt, anti-replay, frame in clear): "
           f"{mb / verify_s:8.1f} MB/s")  # fmt: skip
     print(f"  raw AESGCM.decrypt, same bytes (baseline): {mb / raw_s:8.1f} MB/s  (SDLS at "
@@ -185,6 +188,7 @@ def main() -> None:
     downlink(args.frames, ServiceType.AUTHENTICATED_ENCRYPTION)
     downlink(args.frames, ServiceType.AUTHENTICATION)
     live_downlink(args.frames // 4)
+    live_downlink(args.frames // 4, "uslp-rs-i5")  # fixed-length USLP frames (2-octet VC count)
     uplink(args.frames)
 
 

@@ -56,7 +56,7 @@ from emulator.space_link import (
     StationFanout,
 )
 from emulator.station_links import StationLinks
-from emulator.tc_reception import Rejection, Sequenced, TcReception
+from emulator.tc_reception import FarmStatus, Rejection, Sequenced, TcReception
 from emulator.uplink import Uplink
 from protocols.atomic_file import write_atomically
 from protocols.capture.zmq_framing import Layer
@@ -192,7 +192,7 @@ class Probe:
         self.tc_reception = TcReception(
             self.mdb.spacecraft_id, self.mdb.tc_virtual_channel, options.security,
             on_accept=(lambda ctx: save_arsn(state_dir, "probe", ctx)) if state_dir is not None else None,
-            clock=time.monotonic,
+            clock=time.monotonic, on_farm_status=self._farm_status,
         )  # fmt: skip
         self.fsw = FlightSoftware(
             self.mdb,
@@ -654,6 +654,14 @@ class Probe:
             return False
         ended = (TransactionState.COMPLETED, TransactionState.CANCELLED)
         return any(sender.state not in ended for sender in self._files.files.values())
+
+    def _farm_status(self, status: FarmStatus) -> None:
+        """FARM-1 changed (COP-1): a FARM_STATUS event, beside the CLCW every frame carries."""
+        if self._link is not None:
+            event = self.fsw.report_event(
+                "FARM_STATUS", status.cause, status.state.name, status.v_r, status.farm_b_counter
+            )
+            self._link.submit(VC_REALTIME, event)
 
     def _telecommand(self, layer: Layer, payload: bytes) -> None:
         """One uplinked unit: a CLTU (unwrapped to its TC packet, through SDLS when the SAs require

@@ -3,14 +3,20 @@
 Without a security context (or with SAs that do not cover the TC channel) this is the link
 as it was: a CLTU's frame or a bare TC packet goes to the flight software. With SDLS required
 on the TC virtual channel, nothing reaches the flight software except the data of a TC frame
-that verified under an operational SA: a bare packet is refused as UNAUTHENTICATED, a frame
-without a known SPI as BAD_SPI, and so on (:class:`~protocols.sdls.reasons.Reason`). A refusal
-is never executed; it is counted (SECURITY_HK) and reported once as a TC_FRAME_REJECTED event.
+that verified under an operational SA of its virtual channel (the command channel, or another
+TC channel an SA covers, such as VC 1 of the ground station's CFDP replies): a bare packet is
+refused as UNAUTHENTICATED, a frame without a known SPI as BAD_SPI, and so on
+(:class:`~protocols.sdls.reasons.Reason`). A refusal is never executed; it is counted
+(SECURITY_HK) and reported once as a TC_FRAME_REJECTED event.
 
 Frames of the TC virtual channel that pass (after SDLS, when it applies) go through FARM-1
 (:mod:`protocols.link.farm`, COP-1): a Type-AD frame only in sequence, a Type-BD frame always, a
 Type-BC frame (Unlock, Set V(R)) to the FARM itself. What the FARM discards is not executed and is
-returned as :class:`Sequenced`; the FARM's CLCW goes down in every downlink frame's OCF.
+returned as :class:`Sequenced`; the FARM's CLCW goes down in every downlink frame's OCF. Each
+change of the FARM that the ground should hear of at once (a control command taken, lockout, wait,
+the retransmit flag set by a gap or cleared by the expected frame) goes to ``on_farm_status`` as a
+:class:`FarmStatus` (the probe sends it as a FARM_STATUS event), at most ``EVENTS_PER_SECOND``
+a second together with the rejection events.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 from protocols.capture.zmq_framing import Layer
 from protocols.coding.cltu import INFO_OCTETS, decode_cltu
 from protocols.errors import DecodeError
-from protocols.link.farm import Farm1, FarmOutcome
+from protocols.link.farm import Farm1, FarmOutcome, FarmState
 from protocols.link.tc_frame import HEADER_LENGTH, TcFrame, check_frame_address, unpack_header_fast
 from protocols.sdls import Reason, SaManagementError, SdlsRejected, SecurityContext
 
@@ -51,6 +57,16 @@ class Sequenced:
     sequence_number: int
 
 
+@dataclass(frozen=True, slots=True)
+class FarmStatus:
+    """Why the FARM changed (a FARM_CAUSE name) and how it stands now."""
+
+    cause: str
+    state: FarmState
+    v_r: int
+    farm_b_counter: int
+
+
 class TcReception:
     def __init__(
         self,
@@ -59,8 +75,11 @@ class TcReception:
         security: SecurityContext | None = None,
         on_accept: Callable[[SecurityContext], None] | None = None,
         clock: Callable[[], float] | None = None,
+        on_farm_status: Callable[[FarmStatus], None] | None = None,
     ) -> None:
         self.spacecraft_id = spacecraft_id
+        self.on_farm_status = on_farm_status
+        self.farm_events_suppressed = 0  # FARM changes over the event budget (counted, not evented)
         self.vcid = vcid
         self.security = security
         self._on_accept = on_accept
@@ -115,10 +134,9 @@ class TcReception:
             return self._reject(Reason.WRONG_LENGTH, f"{len(data)} octets carry a frame of {length}")
         if header["spacecraft_id"] != self.spacecraft_id:
             return self._reject(Reason.BAD_FRAME, f"frame for spacecraft {header['spacecraft_id']}")
-        if self.required and header["virtual_channel_id"] != self.vcid:
-            return self._reject(
-                Reason.UNAUTHENTICATED, f"virtual channel {header['virtual_channel_id']} has no SA"
-            )
+        vcid = header["virtual_channel_id"]
+        if self.required and vcid != self.vcid and not self.security.channel_protected("tc", vcid):
+            return self._reject(Reason.UNAUTHENTICATED, f"virtual channel {vcid} has no SA")
         if not self.required:
             try:
                 frame = TcFrame.unpack(data)
@@ -146,16 +164,36 @@ class TcReception:
         """FARM-1 on the TC virtual channel: the frame's data if it goes on board."""
         if frame.virtual_channel_id != self.vcid:
             return frame.data
+        farm = self.farm
         if frame.control_command:
-            return Sequenced(self.farm.bc_frame(frame.data), frame.sequence_number)
+            outcome = farm.bc_frame(frame.data)
+            if outcome is not FarmOutcome.BAD_CONTROL:
+                self._farm_status(outcome.name)
+            return Sequenced(outcome, frame.sequence_number)
         if frame.bypass:
-            self.farm.bd_frame()
+            farm.bd_frame()
             return frame.data
-        outcome = self.farm.ad_frame(frame.sequence_number)
+        before = (farm.state, farm.retransmit)
+        outcome = farm.ad_frame(frame.sequence_number)
+        if (farm.state, farm.retransmit) != before:
+            if farm.state is not before[0]:
+                self._farm_status(farm.state.name)  # LOCKOUT or WAIT
+            else:
+                self._farm_status("RETRANSMIT" if farm.retransmit else "IN_SEQUENCE")
         if outcome.accepted:
             return frame.data
         log.debug("TC frame N(S)=%d %s (V(R)=%d)", frame.sequence_number, outcome.value, self.farm.v_r)
         return Sequenced(outcome, frame.sequence_number)
+
+    def _farm_status(self, cause: str) -> None:
+        if self.on_farm_status is None:
+            return
+        if not self._event_due():
+            self.farm_events_suppressed += 1
+            return
+        farm = self.farm
+        log.info("FARM %s: %s, V(R)=%d", cause, farm.state.name, farm.v_r)
+        self.on_farm_status(FarmStatus(cause, farm.state, farm.v_r, farm.farm_b_counter))
 
     def manage(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
         """An SDLS_* SA management command (355.1-B-1 style); ValueError if the SA or its state refuses."""

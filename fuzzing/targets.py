@@ -616,6 +616,34 @@ def _sdls_tm() -> Target:
                   fixup=replace_trailing_crc16)  # fmt: skip
 
 
+@register("sdls-uslp")
+def _sdls_uslp() -> Target:
+    from protocols.link import uslp_frame
+    from protocols.link.channel_file import preset
+    from protocols.sdls import Reason, SaKey, SecurityAssociation, SecurityContext
+    from protocols.sdls.downlink import DownlinkSecurity
+
+    config = preset("uslp-rs-i5")  # fixed-length USLP frames, 2-octet VC count, OCF, FECF
+    key = SaKey(1, bytes(range(32)))
+    sa = SecurityAssociation(31, "uslp", 1, 1, window=1 << 24)
+    sender = DownlinkSecurity(SecurityContext([sa], [key]), config)
+    zone = bytes(range(256)) * (config.packet_zone_length // 256 + 1)
+    frame = uslp_frame.pack_frame(config, 1, 0, 0, 0, zone[: config.packet_zone_length], bytes(4))
+    seed = sender.protect(1, frame)
+
+    def run(data: bytes) -> object:
+        receiver = DownlinkSecurity(SecurityContext([sa], [key]), config)  # fresh ARSNs for every input
+        try:
+            return receiver.verify(1, data)
+        finally:
+            rejections = receiver.context.rejections
+            require(sum(rejections.values()) + receiver.frames_verified == 1, "each frame counted once")
+            require(all(r in Reason for r in rejections), "rejections carry a typed reason")
+
+    about = "DownlinkSecurity.verify (SDLS AES-GCM on a fixed-length USLP frame)"
+    return Target("sdls-uslp", run, [seed], about, fixup=replace_trailing_crc16)
+
+
 @register("cltu")
 def _cltu() -> Target:
     from protocols.coding.cltu import decode_cltu, encode_cltu

@@ -148,7 +148,7 @@ def decode_file(
     damage: list[dict] = []
     try:
         if chosen == "recording":
-            stopped_at = _decode_recording(path, station, chunk_size, tick, stop, damage)
+            stopped_at = _decode_recording(path, station, chunk_size, tick, stop, damage, progress)
         elif chosen is not None:
             stopped_at = _decode_stream(
                 path, station, _LAYER_OF_FORMAT[chosen], chunk_size, tick, progress, stop
@@ -244,11 +244,14 @@ def _decode_recording(
     tick: Callable[[], None] | None = None,
     stop: Callable[[], bool] | None = None,
     damage: list[dict] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict | None:
     """Replay a recording's downlink units into the station exactly as they were received; the
     units read if ``stop()`` ended it early, else None. Each damaged stretch skipped (torn,
-    corrupt) is appended to ``damage`` as its offset, length and reason."""
+    corrupt) is appended to ``damage`` as its offset, length and reason. ``progress(offset,
+    file size)`` is told how far into the file it is, every 64 units and at the end."""
     from groundstation.recording_reader import RecordingReader
+    from protocols.capture.recording import UnitRecord
 
     batch = MessageBatch(station)  # a few packets a message: decoded joined, with the same effects
 
@@ -259,11 +262,18 @@ def _decode_recording(
             damage.append({"offset": item.offset, "length": item.length, "reason": item.reason})
 
     stopped_at = None
+    total = path.stat().st_size
+    count = 0
     with RecordingReader(path, chunk_size=chunk_size, on_skip=skipped, salvage=True) as reader:
-        for count, unit in enumerate(reader):
+        for offset, unit in reader.entries():
+            if not isinstance(unit, UnitRecord):
+                continue
             if stop is not None and stop():
                 stopped_at = {"units_read": count}
                 break
+            count += 1
+            if progress is not None and count % 64 == 0:
+                progress(offset, total)
             if unit.direction.topic != TOPIC_DOWNLINK:
                 continue
             envelope = Envelope(unit.layer, unit.session, unit.sequence).pack()
@@ -272,4 +282,6 @@ def _decode_recording(
                 batch.flush()
                 tick()
     batch.flush()
+    if progress is not None and stopped_at is None:
+        progress(total, total)
     return stopped_at

@@ -271,7 +271,7 @@ class _FrameDemultiplexer:
         """One frame whose FECF and Reed-Solomon check passed: count it and cut its packets."""
         c = self.counters
         version, scid, vcid, mc, count, fhp = self._routing(frame)
-        if version != self._version or scid != self._spacecraft_id or not self._flags_ok(frame):
+        if version != self._version or scid != self._spacecraft_id:
             c.header_errors += 1
             return
         zone_end = self._zone_end
@@ -283,8 +283,12 @@ class _FrameDemultiplexer:
                 if self.on_rejected is not None:
                     self.on_rejected(vcid, exc)
                 return
-            version, scid, vcid, mc, count, fhp = self._routing(frame)  # AOS: the M_PDU header in clear
+            # AOS: the M_PDU header, USLP: the TFDF header in clear (and its flags checked below)
+            version, scid, vcid, mc, count, fhp = self._routing(frame)
             zone_end = self._zone_start + security.zone_length(vcid)
+        if not self._flags_ok(frame):
+            c.header_errors += 1
+            return
         c.frames_good += 1
         if self.on_ocf is not None and self.config.ocf:
             self.on_ocf(frame[self._ocf_start : self._ocf_end])

@@ -1,8 +1,10 @@
-"""SDLS on the ground's downlink receivers: verification set up, refusals into the fault log."""
+"""SDLS at the ground station: the downlink receivers' verification set up, refusals into the fault
+log (:func:`attach_security`); the station's own uplink frames, its CFDP replies, secured under their
+SA (:class:`UplinkSecurity`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from groundstation.fault_log import FaultLog
@@ -32,3 +34,34 @@ def attach_security(
     for receiver in receivers:
         receiver.set_security(security, refused)
     return security
+
+
+class UplinkSecurity:
+    """SDLS on the station's own uplink frames (its CFDP replies): each frame is secured under the
+    operational SA of its TC virtual channel with the next ARSN, and ``save(context)`` runs after each
+    one, so a station started again continues above the last ARSN it sent (the probe's window is
+    small: the sender cannot jump ahead as the downlink's lease does)."""
+
+    def __init__(
+        self,
+        context: SecurityContext,
+        spacecraft_id: int,
+        save: Callable[[SecurityContext], None] | None = None,
+    ) -> None:
+        self.context = context
+        self.spacecraft_id = spacecraft_id
+        self._save = save
+        self.frames_secured = 0
+
+    def covers(self, vcid: int) -> bool:
+        """Whether an operational SA of this context can secure frames of TC virtual channel ``vcid``."""
+        return self.context.sending_sa("tc", vcid) is not None
+
+    def frame(self, vcid: int, frame_sequence: int, data: bytes) -> bytes:
+        """A secured Type-BD TC frame (FECF included) carrying ``data``; SaManagementError when no SA
+        of the channel is operational, ArsnExhausted when its ARSN would wrap."""
+        frame = self.context.protect_tc(self.spacecraft_id, vcid, frame_sequence, data)
+        self.frames_secured += 1
+        if self._save is not None:
+            self._save(self.context)
+        return frame

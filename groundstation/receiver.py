@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from groundstation.fault_log import FaultLog
+from groundstation.link_security import UplinkSecurity
 from groundstation.message_batch import MessageBatch
 from groundstation.product_worker import ProductWorker
 from groundstation.station import GroundStation
@@ -48,11 +49,12 @@ def run_ground_station(
     recording: Callable[[], dict] | None = None,
     downlink_security: SecurityContext | None = None,
     on_station: Callable[[GroundStation], None] | None = None,
+    uplink_security: UplinkSecurity | None = None,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
     ``mdb``: the mission database (None: paleblue's own).
-    ``downlink_security``: the SAs that protect downlink virtual channels (SDLS), None for none.
+    ``downlink_security`` / ``uplink_security``: SDLS on the downlink / on the CFDP replies, or None.
     ``on_station(station)`` runs once the station is made (``ground --bus`` taps its frames there).
     ``attach(station, send_uplink)`` (the archive and the API) returns services whose ``tick()``
     runs between batches of messages and whose ``close()`` runs on every way out.
@@ -76,6 +78,7 @@ def run_ground_station(
         round_trip_s=round_trip_s,
         link_rate_bps=link_rate_bps,
         downlink_security=downlink_security,
+        uplink_security=uplink_security,
         product_worker=worker,
     )
     station.recording = recording

@@ -45,6 +45,7 @@ class ReplayStats:
     passes: int = 0  # complete passes through the recording (more than 1 only with loop)
     session: int = 0
     first_receive_ns: int | None = None  # recorded time of the first unit sent
+    last_receive_ns: int | None = None  # recorded time of the latest unit sent (progress)
     skipped: list[SkippedBytes] = field(default_factory=list)
 
 
@@ -119,6 +120,7 @@ def replay(
     sndhwm: int = DEFAULT_SNDHWM,
     linger_ms: int = 10_000,
     context: zmq.Context[Any] | None = None,
+    stats: ReplayStats | None = None,
 ) -> ReplayStats:
     """Publish the recording at ``path`` on an XPUB bound to ``to`` until done (or ``stop`` / Ctrl-C).
 
@@ -131,13 +133,15 @@ def replay(
     every replayed topic has a subscriber). Raises
     DecodeError / RecordingVersionError if ``path`` is not a readable recording.
     Returns once what was sent is delivered (at most ``linger_ms`` later),
-    unless the caller passes its own ``context`` and terminates it later.
+    unless the caller passes its own ``context`` and terminates it later. A ``stats`` given is
+    the one filled in as it goes (another thread may read it to show progress).
     """
     if speed is not None and not speed > 0:
         raise ValueError(f"speed must be positive or None (as fast as possible), not {speed}")
     wanted = {Direction.parse(d) for d in directions}
     stop = stop or threading.Event()
-    stats = ReplayStats(session=secrets.randbits(32))
+    stats = stats if stats is not None else ReplayStats()
+    stats.session = secrets.randbits(32)
     own_context = context is None
     context = context or zmq.Context()
     with RecordingReader(path) as reader:
@@ -190,3 +194,4 @@ def _one_pass(
         sequences[unit.direction] += 1
         stats.sent += 1
         stats.payload_bytes += len(unit.payload)
+        stats.last_receive_ns = unit.receive_ns

@@ -31,7 +31,7 @@ from groundstation.image_packets import ImagePackets
 from groundstation.link_faults import LinkFaultLog
 from groundstation.link_receiver import LinkReceiver
 from groundstation.link_runs import MIN_LINK_RUN, link_runs
-from groundstation.link_security import attach_security
+from groundstation.link_security import UplinkSecurity, attach_security
 from groundstation.message_batch import MessageBatch
 from groundstation.packet_book import PacketBook
 from groundstation.pass_report import parameter_units, render_report
@@ -83,6 +83,7 @@ class GroundStation:
         link_rate_bps: float | None = None,
         write_products: bool = True,
         downlink_security: SecurityContext | None = None,
+        uplink_security: UplinkSecurity | None = None,  # SDLS on the CFDP replies (ground --keys)
         product_worker: ProductWorker | None = None,  # image products on its thread, off the receive path
     ) -> None:
         self.out_dir = Path(out_dir)
@@ -94,7 +95,7 @@ class GroundStation:
         self.link_rate_bps = link_rate_bps
         self.faults = FaultLog(log)
         self.link_faults = LinkFaultLog(self.faults)
-        self.cfdp_uplink = CfdpUplink(send_uplink, self.mdb.spacecraft_id, self.faults)
+        self.cfdp_uplink = CfdpUplink(send_uplink, self.mdb.spacecraft_id, self.faults, uplink_security)
         # SDLS on the downlink: frames of the channels an SA covers are verified before their packets
         self.downlink_security = attach_security(downlink_security, self.channel, (self.link, self.frames),
                                                  self.faults)  # fmt: skip

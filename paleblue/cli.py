@@ -25,6 +25,7 @@ from paleblue.commands import (
     run,
     scenarios,
     serve,
+    watch,
 )
 from paleblue.commands.common import CliError
 
@@ -44,6 +45,7 @@ COMMANDS = (
     merge,
     archive,
     serve,
+    watch,
     mdb,
 )
 

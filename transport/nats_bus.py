@@ -144,15 +144,20 @@ class FramePublisher:
         max_queue: int = 100_000,
         max_in_flight: int = 2048,
         retries: int = 5,
+        retry_for_s: float = 30.0,
         ack_timeout_s: float = 5.0,
         connect_timeout_s: float = 5.0,
         stream: str = STREAM,
     ) -> None:
+        """A report is tried again (backing off up to 1 s) until it has had ``retries`` retries
+        and ``retry_for_s`` seconds have passed: a cluster that lost a server elects new leaders
+        within seconds, and retries that end before it does would lose reports."""
         self.url = url
         self.stream = stream
         self.counters = PublisherCounters()
         self._max_queue = max_queue
         self._retries = retries
+        self._retry_for_s = retry_for_s
         self._ack_timeout_s = ack_timeout_s
         self._loop = _LoopThread("bus-publisher")
         self._queue: collections.deque[tuple[str, bytes, str]] = collections.deque()
@@ -202,20 +207,23 @@ class FramePublisher:
 
     async def _send(self, item: tuple[str, bytes, str]) -> None:
         subject, data, message_id = item
+        give_up_at = time.monotonic() + self._retry_for_s
+        attempt = 0
         try:
-            for attempt in range(self._retries + 1):
+            while True:
                 try:
                     ack = await self._js.publish(
                         subject, data, timeout=self._ack_timeout_s, headers={HEADER_MSG_ID: message_id}
                     )
                 except Exception as exc:  # timeouts, no stream during a failover, a reconnect
-                    if attempt == self._retries:
+                    if attempt >= self._retries and time.monotonic() >= give_up_at:
                         self.counters.failed += 1
                         why = str(exc) or type(exc).__name__
                         log.warning("frame report %s not stored: %s", message_id, why)
                         return
                     self.counters.retries += 1
-                    await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
+                    await asyncio.sleep(min(1.0, 0.05 * 2 ** min(attempt, 5)))
+                    attempt += 1
                     continue
                 if attempt == 0:
                     self.counters.published += 1

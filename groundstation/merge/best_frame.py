@@ -3,13 +3,14 @@
 Reports (:class:`~protocols.bus.frame_report.FrameReport`) come in any order from any number of
 stations. Per (spacecraft, virtual channel) the merger unwraps the frame count itself: each
 station's own count (its wrap epoch and frame count) is continuous, so a station is aligned once,
-when it joins, restarts or its own count jumps by half a wrap or more (to the frame received
-nearest in time, else the newest; stations need not agree on wrap epochs), and followed from
-there however far it lags. Each count is held in a slot until ``window`` newer counts have been
-seen: the bounded reordering window. A slot then leaves, in count order, as the best copy: a good
-one (Reed-Solomon and FECF passed) first, then the fewest symbols corrected, then the earliest
-reception (then the station id, so the choice is deterministic). Counts between released slots
-that no station delivered are a gap, counted once however many stations missed it.
+when it joins or restarts (to the frame received nearest in time, else the newest; stations need
+not agree on wrap epochs), and followed from there however far it lags or however its reports are
+reordered (a bus failover stores a backlog of retries out of order). Each count is held in a slot
+until ``window`` newer counts have been seen: the bounded reordering window. A slot then leaves,
+in count order, as the best copy: a good one (Reed-Solomon and FECF passed) first, then the fewest
+symbols corrected, then the earliest reception (then the station id, so the choice is
+deterministic). Counts between released slots that no station delivered are a gap, counted once
+however many stations missed it.
 
 Not yet defended: a station that publishes fabricated frame counts moves the window ahead (a
 plausibility check of each station's count against its reception times is still to do).
@@ -110,6 +111,28 @@ class _Channel:
 _TIMES_KEPT = 4096
 
 
+class _Alignment:
+    """One station's view of one channel: the offset from its own unwrapped count (its wrap epoch
+    and count) to the merger's, its newest own count and that report's reception time; since its
+    last restart (``restart_ns``), and the offset it had before."""
+
+    __slots__ = ("newest_ns", "newest_own", "offset", "previous_offset", "restart_ns")
+
+    def __init__(self, offset: int, own: int, received_ns: int) -> None:
+        self.offset = offset
+        self.newest_own = own
+        self.newest_ns = received_ns
+        self.restart_ns = -1
+        self.previous_offset = offset
+
+    def restart(self, offset: int, own: int, received_ns: int) -> None:
+        self.previous_offset = self.offset
+        self.restart_ns = received_ns
+        self.offset = offset
+        self.newest_own = own
+        self.newest_ns = received_ns
+
+
 class FrameMerger:
     """Feed :meth:`add` every report; it returns frames as their slots leave the window."""
 
@@ -121,9 +144,8 @@ class FrameMerger:
         self.spacecraft_id = spacecraft_id
         self.counters = MergeCounters()
         self._channels: dict[tuple[int, int], _Channel] = {}
-        # per (station, spacecraft, VC): the offset from the station's own unwrapped count (its
-        # wrap epoch and count) to the merger's, and the station's newest own count
-        self._stations: dict[tuple[str, int, int], tuple[int, int]] = {}
+        # per (station, spacecraft, VC): how its own count maps onto the merger's
+        self._stations: dict[tuple[str, int, int], _Alignment] = {}
         # counts remembered as released, to tell a late duplicate from a copy that came too late
         self._remember = max(4 * self.window, min(count_modulo // 2, 4096))
 
@@ -169,25 +191,40 @@ class FrameMerger:
 
     def _unwrap(self, report: FrameReport, key: tuple[int, int], channel: _Channel, count: int) -> int:
         """The merger's unwrapped count of a report. A station's own count (its wrap epoch and
-        frame count) runs on continuously, so each station is aligned once, when it joins (or
-        restarts: its own count goes back): to the count whose reception time is nearest among
-        the recent frames (else the newest), and followed from there whatever its lag."""
+        frame count) runs on continuously, so each station is aligned once, when it joins or
+        restarts, to the count whose reception time is nearest among the recent frames (else the
+        newest), and followed from there whatever its lag. Its own count may move far in either
+        direction while it runs: a backlog of retries stored after a bus failover comes out of
+        order, with its reception times. Only a count that goes back by half a wrap or more while
+        the reception time goes on is a restart (its wrap epoch starts again at 0): then it is
+        aligned anew, and a report received before that restart keeps the alignment it had."""
         own = report.count_epoch * self.modulo + count
         skey = (report.station_id, *key)
-        known = self._stations.get(skey)
-        if known is not None and abs(own - known[1]) < self.modulo // 2:
-            offset, newest_own = known
-            self._stations[skey] = (offset, max(newest_own, own))
-            return own + offset
+        align = self._stations.get(skey)
+        if align is None:
+            unwrapped = self._by_time(report, channel, count)
+            self._stations[skey] = _Alignment(unwrapped - own, own, report.received_ns)
+            return unwrapped
+        if report.received_ns < align.restart_ns:  # from before the restart
+            return own + align.previous_offset
+        if own <= align.newest_own - self.modulo // 2 and report.received_ns > align.newest_ns:
+            unwrapped = self._by_time(report, channel, count)
+            align.restart(unwrapped - own, own, report.received_ns)
+            return unwrapped
+        if own > align.newest_own:
+            align.newest_own = own
+            align.newest_ns = max(align.newest_ns, report.received_ns)
+        return own + align.offset
+
+    def _by_time(self, report: FrameReport, channel: _Channel, count: int) -> int:
+        """The unwrapped count nearest to the channel's count received closest in time."""
         predicted = channel.newest
         if channel.times:
             predicted = min(channel.times, key=lambda entry: abs(entry[0] - report.received_ns))[1]
         delta = (count - predicted) % self.modulo
         if delta > self.modulo // 2:
             delta -= self.modulo
-        unwrapped = predicted + delta
-        self._stations[skey] = (unwrapped - own, own)
-        return unwrapped
+        return predicted + delta
 
     def flush(self) -> list[MergedFrame]:
         """End of the pass: every slot leaves, in count order per channel."""

@@ -269,15 +269,40 @@ def security_context(directory: str | None, role: str):
         raise CliError(f"keys: {exc}") from None
 
 
+def cfdp_uplink_security(directory: str | None, spacecraft_id: int, required: bool = False):
+    """What secures the station's CFDP replies (role ``station-uplink``, its ARSNs saved after each
+    frame): None without a key directory, or without an SA on TC VC 1 unless ``required``, when that
+    is a usage error (the probe would refuse replies in clear)."""
+    if directory is None:
+        return None
+    from groundstation.link_security import UplinkSecurity
+    from protocols.sdls.keystore import CFDP_TC_VCID, KeyFileError, load_context, save_arsn
+
+    try:
+        context = load_context(Path(directory), "station-uplink")
+    except KeyFileError as exc:
+        raise CliError(f"keys: {exc}") from None
+    if context.sending_sa("tc", CFDP_TC_VCID) is None:
+        if required:
+            raise CliError(
+                f"keys: {directory} has no operational SA on TC VC {CFDP_TC_VCID} for the CFDP replies "
+                "(make a new key directory with `paleblue keys generate`)"
+            )
+        return None
+    return UplinkSecurity(
+        context, spacecraft_id, save=lambda ctx: save_arsn(Path(directory), "station-uplink", ctx)
+    )
+
+
 def downlink_security_context(directory: str | None, role: str, channel):
     """The SDLS context of the downlink's SAs (None without a key directory or without SAs for the
     channel's frames); a bad key file, or SAs on a channel they cannot cover, is a usage error."""
     if directory is None:
         return None
-    from protocols.sdls.keystore import KeyFileError, load_context
+    from protocols.sdls.keystore import DOWNLINK_LINKS, KeyFileError, load_context
 
     try:
-        context = load_context(Path(directory), role, links=("tm", "aos"))
+        context = load_context(Path(directory), role, links=DOWNLINK_LINKS)
     except KeyFileError as exc:
         raise CliError(f"keys: {exc}") from None
     if not context.sas:

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 from paleblue.commands.common import (
@@ -20,6 +19,7 @@ from paleblue.commands.common import (
     setup_logging,
 )
 from paleblue.commands.options import archive_api_options, channel_options, mdb_option
+from paleblue.commands.progress import Progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,8 +52,6 @@ def main(args: argparse.Namespace) -> int:
     try:
         return _decode(args, interrupts)
     except Interrupted as exc:
-        if sys.stderr.isatty():
-            print(file=sys.stderr)  # off the progress bar's line
         print(f"paleblue: decode: interrupted by {exc}; {interrupts.progress}", file=sys.stderr)
         return 128 + exc.signum
 
@@ -71,9 +69,10 @@ def _decode(args: argparse.Namespace, interrupts: Interrupts) -> int:
     setup_logging("decode", args.verbose)
     if not args.verbose:
         logging.getLogger("paleblue").setLevel(logging.ERROR)
-    progress = _progress_bar("decode") if sys.stderr.isatty() else None
-    with interrupts.hold():  # a signal stops the decoding at the next chunk; the summary is written
-        return _decode_and_summarise(args, path, channel, overrides, progress, interrupts)
+    bar = Progress(f"decode {path.name}", unit="B")  # on a terminal only
+    progress = (lambda done, total: bar.update(done, total)) if bar.enabled else None
+    with bar, interrupts.hold():  # a signal stops the decoding at the next chunk; the summary is written
+        return _decode_and_summarise(args, path, channel, overrides, progress, interrupts, bar)
 
 
 def _downlink_keys(directory: str | None):
@@ -81,16 +80,18 @@ def _downlink_keys(directory: str | None):
     saved), None without a directory or without downlink SAs."""
     if directory is None:
         return None
-    from protocols.sdls.keystore import KeyFileError, load_context
+    from protocols.sdls.keystore import DOWNLINK_LINKS, KeyFileError, load_context
 
     try:
-        context = load_context(Path(directory), "decode", links=("tm", "aos"))
+        context = load_context(Path(directory), "decode", links=DOWNLINK_LINKS)
     except KeyFileError as exc:
         raise CliError(f"decode: keys: {exc}") from None
     return context if context.sas else None
 
 
-def _decode_and_summarise(args, path: Path, channel, overrides, progress, interrupts: Interrupts) -> int:
+def _decode_and_summarise(
+    args, path: Path, channel, overrides, progress, interrupts: Interrupts, bar: Progress
+) -> int:
     from groundstation.decode import decode_file, exit_code
     from groundstation.pass_report import PassReport
     from protocols.atomic_file import write_atomically
@@ -118,8 +119,7 @@ def _decode_and_summarise(args, path: Path, channel, overrides, progress, interr
         if args.keys is None:
             raise
         raise CliError(f"decode: keys: {exc}") from None
-    if progress is not None:
-        print(file=sys.stderr)
+    bar.close()  # the table and any message start on a clean line
     write_atomically(Path(args.output) / "summary.json", json.dumps(summary, indent=2) + "\n")
     stopped = summary["input"].get("interrupted")
     if stopped is not None:
@@ -138,19 +138,3 @@ def _decode_and_summarise(args, path: Path, channel, overrides, progress, interr
 def decode_services(args: argparse.Namespace):
     attach = ground_services(args)
     return None if attach is None else (lambda station: attach(station, None))
-
-
-def _progress_bar(label: str):
-    """A one-line progress bar on the terminal, redrawn at most ten times a second."""
-    last = [0.0]
-
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < 0.1 and done < total:
-            return
-        last[0] = now
-        fraction = done / total if total else 1.0
-        bar = "#" * int(fraction * 30)
-        print(f"\r{label} [{bar:<30}] {fraction:6.1%} {done / 1e6:,.1f} MB", end="", file=sys.stderr)
-
-    return show

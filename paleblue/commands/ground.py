@@ -14,9 +14,11 @@ from paleblue.commands.common import (
     CURVE_HELP,
     DEFAULT_DOWNLINK,
     CliError,
+    cfdp_uplink_security,
     downlink_security_context,
     ground_services,
     mission_db,
+    mission_db_or_default,
     resolve_channel,
     setup_logging,
     stop_on_signals,
@@ -42,8 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--curve-keys", default=None, metavar="DIR", help=CURVE_HELP)
     p.add_argument(
         "--keys", default=None, metavar="DIR",
-        help="SDLS key directory: verify (and decrypt) the downlink channels its SAs cover; refused "
-        "frames are counted by reason",
+        help="SDLS key directory: verify (and decrypt) the downlink channels its SAs cover (refused "
+        "frames are counted by reason); with --uplink, secure the CFDP replies under the SA of TC VC 1",
     )  # fmt: skip
     p.add_argument(
         "--expect-images",
@@ -112,6 +114,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     mdb_option(p)
     p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)  # written into the recording header
+    # `paleblue run` on a terminal: figures for its progress bar, a line on stderr a few times a second
+    p.add_argument("--progress-lines", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=main)
 
@@ -130,6 +134,8 @@ def main(args: argparse.Namespace) -> int:
         if args.record:
             on_message, recorder = recording_hook(stack, Path(args.record), args)
         on_station = bus_hook(stack, args) if args.bus else None
+        if args.progress_lines:
+            on_station = progress_hook(stack, args, on_station)
         summary = _run_ground(run_ground_station, args, stop, on_message, recorder, on_station)
     from groundstation.pass_report import PassReport
 
@@ -184,6 +190,21 @@ def recording_hook(stack: contextlib.ExitStack, path: Path, args: argparse.Names
             log.warning("not recorded (malformed): %s", exc)
 
     return hook, recorder
+
+
+def progress_hook(stack: contextlib.ExitStack, args: argparse.Namespace, then=None):
+    """Start printing the station's progress lines for `paleblue run` once the station is made."""
+    from paleblue.commands.progress import StationProgress
+
+    reporter = StationProgress(args.expect_images)
+    stack.callback(reporter.stop)
+
+    def on_station(station) -> None:
+        if then is not None:
+            then(station)
+        reporter.attach(station)
+
+    return on_station
 
 
 def check_bus_options(args: argparse.Namespace) -> None:
@@ -242,6 +263,9 @@ def _run_ground(
     on_station=None,
 ) -> dict:
     security = downlink_security_context(args.keys, "station", resolve_channel(args))
+    mdb = mission_db(args)
+    scid = (mdb or mission_db_or_default(args)).spacecraft_id
+    uplink_security = cfdp_uplink_security(args.keys, scid) if args.uplink else None
     summary = run_ground_station(
         args.downlink,
         Path(args.output),
@@ -255,9 +279,10 @@ def _run_ground(
         on_message=on_message,
         receive_queue=args.receive_queue,
         attach=ground_services(args),
-        mdb=mission_db(args),
+        mdb=mdb,
         recording=recorder.summary if recorder is not None else None,
         downlink_security=security,
+        uplink_security=uplink_security,
         on_station=on_station,
     )
     if security is not None:  # the ARSNs accepted, so a station started again refuses replays of this pass

@@ -19,8 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing keys")
     p.add_argument(
         "--downlink", choices=("none", "authentication", "encryption"), default="none",
-        help="SAs on the downlink's data channels too (TM and AOS VC 0 and 1, a key each): "
-        "authentication only (GMAC) or authenticated encryption (default: none, the downlink in clear)",
+        help="SAs on the downlink's data channels too (TM, AOS and fixed-length USLP VC 0 and 1, a key "
+        "each): authentication only (GMAC) or authenticated encryption (default: none, in clear)",
     )  # fmt: skip
     p.set_defaults(func=main)
 
@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     """`keys generate DIR`: fresh AES-256 keys (0600) and the SA definitions; `keys show DIR`: the SAs."""
     from protocols.sdls.keystore import (
+        DOWNLINK_LINKS,
         DOWNLINK_SERVICES,
         KeyFileError,
         default_associations,
@@ -55,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
             count = max([args.count, *(sa.key_id for sa in associations)])
             print(f"keys: {count} AES-256 keys in {path} (mode 0600); SAs in {sas}")
             return 0
-        context = load_context(directory, "ground", links=("tc", "tm", "aos"))
+        context = load_context(directory, "ground", links=("tc", *DOWNLINK_LINKS))
     except (KeyFileError, OSError) as exc:
         raise CliError(f"keys: {exc}") from None
     for spi, sa in sorted(context.sas.items()):

@@ -29,22 +29,31 @@ def _stop_process(process: subprocess.Popen, name: str, grace_s: float = 10.0) -
 
 
 class _StderrRelay(threading.Thread):
-    """Copies a child's stderr to ours, line by line, and keeps its last line (its own error)."""
+    """Copies a child's stderr to ours, line by line, and keeps its last line (its own error).
 
-    def __init__(self, stream) -> None:
+    With ``progress``, the lines go above its bar and a station's progress lines feed it instead
+    of being printed (``paleblue run`` on a terminal)."""
+
+    def __init__(self, stream, progress=None) -> None:
         super().__init__(daemon=True)
         self._stream = stream
+        self._progress = progress
         self.last_line = ""
 
     def run(self) -> None:
         for line in self._stream:
-            sys.stderr.write(line)
-            sys.stderr.flush()
+            if self._progress is not None and self._progress.take_line(line):
+                continue
+            if self._progress is not None:
+                self._progress.write(line)
+            else:
+                sys.stderr.write(line)
+                sys.stderr.flush()
             if line.strip():
                 self.last_line = line.strip()
 
 
-def _relay_stderr(process: subprocess.Popen) -> _StderrRelay:
-    relay = _StderrRelay(process.stderr)
+def _relay_stderr(process: subprocess.Popen, progress=None) -> _StderrRelay:
+    relay = _StderrRelay(process.stderr, progress)
     relay.start()
     return relay

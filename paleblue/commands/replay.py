@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from paleblue.commands.common import CliError, setup_logging, stop_on_signals
+from paleblue.commands.progress import Progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     """Publish a recording as if it were live."""
     from groundstation.recording_reader import RecordingReader
-    from groundstation.replay import parse_start_time, replay
+    from groundstation.replay import ReplayStats, parse_start_time, replay
     from protocols.errors import DecodeError
 
     setup_logging("replay", args.verbose)
@@ -40,12 +41,21 @@ def main(args: argparse.Namespace) -> int:
     if speed is not None and not speed > 0:
         raise CliError(f"replay: --speed must be a positive number or 'max', not {args.speed}")
     stop = stop_on_signals()
+    stats = ReplayStats()
+    bar = Progress(f"replay {path.name}", unit="s")  # on a terminal only
     try:
-        start = None
-        if args.from_time:
-            with RecordingReader(path) as reader:
+        start = end = None
+        with RecordingReader(path) as reader:
+            if args.from_time:
                 start = parse_start_time(args.from_time, reader.header)
-        stats = replay(path, args.to, speed=speed, start_time_ns=start, loop=args.loop, stop=stop)
+            if bar.enabled:
+                end = _last_receive_ns(reader)
+        ticking = bar.tick_every(0.2, lambda: _replay_progress(bar, stats, end, speed))
+        with bar:
+            stats = replay(
+                path, args.to, speed=speed, start_time_ns=start, loop=args.loop, stop=stop, stats=stats
+            )
+            ticking.set()
     except DecodeError as exc:
         raise CliError(f"replay: {path}: {exc}") from None
     except ValueError as exc:
@@ -56,3 +66,22 @@ def main(args: argparse.Namespace) -> int:
         )
     print(f"replay: sent {stats.sent} messages ({stats.payload_bytes} octets) in {stats.passes} pass(es)")
     return 0
+
+
+def _last_receive_ns(reader) -> int | None:
+    """The recorded time of the last unit, from the recording's index (None: no index to read)."""
+    chain = reader.index()
+    return chain[-1][1].max_receive_ns if chain else None
+
+
+def _replay_progress(bar: Progress, stats, end_ns: int | None, speed: float | None):
+    """(recorded seconds sent, recorded seconds in all, note) for the bar, and the message rate;
+    before the first unit is sent (no station subscribed yet) nothing is done."""
+    first, last = stats.first_receive_ns, stats.last_receive_ns
+    if first is None or last is None:
+        return 0.0, None, "waiting for a subscriber"
+    bar.rate_text = f"{stats.sent / max(bar.elapsed(), 1e-3):,.0f} msg/s"
+    total = (end_ns - first) / 1e9 if end_ns is not None and end_ns > first else None
+    speed_text = "as fast as taken" if speed is None else f"speed x{speed:g}"
+    passes = f", pass {stats.passes + 1}" if stats.passes else ""
+    return (last - first) / 1e9, total, f"{stats.sent:,} msg, {speed_text}{passes}"

@@ -13,11 +13,13 @@ from pathlib import Path
 from paleblue.commands.common import (
     CURVE_HELP,
     CliError,
+    cfdp_uplink_security,
     channel_argv,
     check_file_delivery,
     downlink_security_context,
     link_profile_of,
     load_scenario,
+    mission_db_or_default,
     resolve_channel,
     stop_on_signals,
 )
@@ -31,6 +33,7 @@ from paleblue.commands.options import (
 )
 from paleblue.commands.probe import probability
 from paleblue.commands.processes import _free_tcp_endpoint, _relay_stderr, _stop_process
+from paleblue.commands.progress import PassProgress
 
 TALLY_FILE = "link-tally.json"  # what the probe's link simulator did, written by the probe at its end
 
@@ -48,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--keys", default=None, metavar="DIR",
         help="SDLS key directory for both: the probe secures the downlink channels its SAs cover (and "
-        "takes only secured TCs), the ground station verifies them",
+        "takes only secured TCs), the ground station verifies them and secures its CFDP replies",
     )  # fmt: skip
     p.add_argument(
         "--record",
@@ -95,9 +98,8 @@ def main(args: argparse.Namespace) -> int:
     if args.link or args.delivery == "cfdp":
         check_file_delivery(scenario, "run")
     if args.keys is not None:
-        if args.link or args.delivery == "cfdp":
-            raise CliError("run: --keys with CFDP (--link, --delivery cfdp): the ground's CFDP replies "
-                           "are not sent through SDLS yet, and the probe would refuse them")  # fmt: skip
+        if args.link or args.delivery == "cfdp":  # the ground's CFDP replies go up under their own SA
+            cfdp_uplink_security(args.keys, mission_db_or_default(args).spacecraft_id, required=True)
         downlink_security_context(args.keys, "station", channel)  # a bad key directory: one line, now
     if args.stations is not None:
         from paleblue.commands import run_stations
@@ -172,20 +174,24 @@ def main(args: argparse.Namespace) -> int:
         ground_cmd += ["--mdb", args.mdb]
         probe_cmd += ["--mdb", args.mdb]
     print(f"run: {scenario.name}: downlink {downlink}, uplink {uplink}", file=sys.stderr)
+    bar = PassProgress(images_expected)  # on a terminal only
+    if bar.enabled:
+        ground_cmd += ["--progress-lines"]
     started = time.monotonic()
     stop = stop_on_signals()  # Ctrl-C or SIGTERM: both children stopped, the pass's files written
     # its closing brief duplicates summary.json; a pipe nobody read would stall it past 64 KiB
     ground = subprocess.Popen(ground_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     probe = subprocess.Popen(probe_cmd, stderr=subprocess.PIPE, text=True)
-    relays = {"ground station": _relay_stderr(ground), "probe": _relay_stderr(probe)}
+    relays = {"ground station": _relay_stderr(ground, bar), "probe": _relay_stderr(probe, bar)}
     early = None  # a child that ended before the ground station had its images
-    try:
-        early = _supervise(ground, probe, started + args.timeout + 30, stop)
-    finally:
-        _stop_process(probe, "probe")
-        _stop_process(ground, "ground station")
-    for relay in relays.values():
-        relay.join(5.0)
+    with bar:
+        try:
+            early = _supervise(ground, probe, started + args.timeout + 30, stop, bar)
+        finally:
+            _stop_process(probe, "probe")
+            _stop_process(ground, "ground station")
+        for relay in relays.values():
+            relay.join(5.0)
     if early is not None:
         name, process = early
         said = relays[name].last_line or "(it printed nothing)"
@@ -257,6 +263,7 @@ def _supervise(
     probe: subprocess.Popen,
     deadline: float,
     stop: threading.Event | None = None,
+    bar: PassProgress | None = None,
     poll_s: float = 0.1,
 ):
     """Wait for the ground station to finish; a probe that exits first ends the wait at once.
@@ -270,7 +277,11 @@ def _supervise(
         if probe.poll() is not None:
             return ("probe", probe)
         if time.monotonic() > deadline:
-            print("run: ground station did not finish; stopping it", file=sys.stderr)
+            line = "run: ground station did not finish; stopping it\n"
+            if bar is not None:
+                bar.write(line)
+            else:
+                sys.stderr.write(line)
             return None
         time.sleep(poll_s)
     return None

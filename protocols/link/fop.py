@@ -18,15 +18,20 @@ this order: the Lockout flag, N(R), the Retransmit flag, the Wait flag:
 - N(R) anywhere else: alert NN(R) -> INITIAL.
 
 Timer T1 (started at each transmission while frames are outstanding): on expiry the sent queue is
-sent again, up to Transmission_Limit; then alert T1 -> INITIAL. New frames are sent in ACTIVE and
-RETRANSMIT_WITHOUT_WAIT while fewer than K (the FOP sliding window) are outstanding; K must not
-exceed the FARM's positive window, or a lost frame locks the FARM out.
+sent again, up to Transmission_Limit; then, with Timeout_Type 0, alert T1 -> INITIAL (the sent
+queue given up); with Timeout_Type 1, Suspend: the state is saved in SS and the FOP goes to
+INITIAL keeping its queues, sending nothing and ignoring CLCWs (a planned outage, the spacecraft
+out of view) until the Resume directive (:meth:`Fop1.resume`) restores the saved state and restarts
+the timer (232.1-B-2's "Resume AD Service" directive). Initiate and Terminate clear SS.
+
+New frames are sent in ACTIVE and RETRANSMIT_WITHOUT_WAIT while fewer than K (the FOP sliding
+window) are outstanding; K must not exceed the FARM's positive window, or a lost frame locks the
+FARM out.
 
 Checked against 232.1-B-2 as its text and independent implementations describe it (the FOP-1 state
 and alert lists of the CCSDS COP-1 implementations found with the search tool, the ocaml-cop1 and
-LeoDOS documentation). Not implemented: the Suspend/Resume directives (timeout type 1), the
-single-slot Wait_Queue handshake with a higher layer (a queue is used instead), BD frames
-through the FOP.
+LeoDOS documentation, and OSDLP's FOP for Suspend/Resume). Not implemented: the single-slot
+Wait_Queue handshake with a higher layer (a queue is used instead), BD frames through the FOP.
 """
 
 from __future__ import annotations
@@ -69,10 +74,15 @@ class Transmission:
 
 class Fop1:
     def __init__(
-        self, vcid: int = 0, window: int = 5, t1_s: float = 2.0, transmission_limit: int = 5
-    ) -> None:
+        self, vcid: int = 0, window: int = 5, t1_s: float = 2.0, transmission_limit: int = 5,
+        timeout_type: int = 0,
+    ) -> None:  # fmt: skip
         if not 1 <= window <= 255:
             raise ValueError(f"FOP-1 sliding window {window} must be 1..255")
+        if timeout_type not in (0, 1):
+            raise ValueError(f"FOP-1 timeout type {timeout_type} must be 0 (alert) or 1 (suspend)")
+        self.timeout_type = timeout_type
+        self.suspended_state = 0  # SS: the state (1..4) a suspension saved, 0 when not suspended
         if transmission_limit < 1 or t1_s <= 0:
             raise ValueError("FOP-1 needs a transmission limit >= 1 and a T1 > 0")
         self.vcid = vcid
@@ -113,6 +123,20 @@ class Fop1:
 
     def terminate(self) -> None:
         self._alert(Alert.TERM)
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_state != 0
+
+    def resume(self, now: float) -> None:
+        """The Resume AD Service directive: back to the state the suspension saved, timer T1 started
+        from ``now``; ValueError (the directive rejected) when the FOP is not suspended."""
+        if not self.suspended:
+            raise ValueError(f"FOP-1 is not suspended (state {self.state.name}): nothing to resume")
+        self.state = FopState(self.suspended_state)
+        self.suspended_state = 0
+        self.deadline = now + self.t1_s
+        self.counts["resumes"] += 1
 
     def submit(self, data: bytes) -> None:
         """Data for one Type-AD frame, sent in order once the window allows."""
@@ -162,6 +186,14 @@ class Fop1:
             return
         self.counts["timer_expiries"] += 1
         if self.transmission_count >= self.transmission_limit:
+            if self.timeout_type == 1 and self.state in (
+                FopState.ACTIVE, FopState.RETRANSMIT_WITHOUT_WAIT, FopState.RETRANSMIT_WITH_WAIT,
+                FopState.INITIALIZING_WITHOUT_BC,
+            ):  # fmt: skip
+                self.suspended_state = int(self.state)  # Suspend: the queues stay, nothing is sent
+                self.state = FopState.INITIAL
+                self.counts["suspends"] += 1
+                return
             self._alert(Alert.T1)
             return
         self._resend = True
@@ -236,7 +268,9 @@ class Fop1:
         self._resend = False
         self._control = None
         self.nn_r = self.v_s
+        self.suspended_state = 0
 
     def summary(self) -> dict[str, object]:
         counts = dict(sorted(self.counts.items()))
-        return {"state": self.state.name, "v_s": self.v_s, "nn_r": self.nn_r, **counts}
+        suspended = {"suspended_state": FopState(self.suspended_state).name} if self.suspended else {}
+        return {"state": self.state.name, "v_s": self.v_s, "nn_r": self.nn_r, **suspended, **counts}

@@ -26,7 +26,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 SPI_LENGTH = 2
 KEY_LENGTH = 32  # AES-256
-HEADER_LENGTHS = {"tc": 5, "tm": 6, "aos": 6}  # primary header octets the mask covers
+# primary header octets the mask covers; USLP (732.1-B-2): the 7 octets before the VC frame count,
+# which (with any insert zone) is then authenticated in full, as a TM secondary header is
+HEADER_LENGTHS = {"tc": 5, "tm": 6, "aos": 6, "uslp": 7}
 
 
 class ServiceType(Enum):
@@ -46,7 +48,7 @@ class SaState(IntEnum):
 @dataclass(frozen=True)
 class SecurityAssociation:
     spi: int
-    link: str  # "tc", "tm" or "aos"
+    link: str  # "tc", "tm", "aos" or "uslp" (fixed-length USLP frames)
     vcid: int
     key_id: int
     service: ServiceType = ServiceType.AUTHENTICATED_ENCRYPTION

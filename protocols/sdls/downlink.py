@@ -1,15 +1,16 @@
-"""SDLS on a fixed-length downlink (TM 132.0-B-3, AOS 732.0-B-4): where the security header sits in
-a frame of a given physical channel, and a whole frame protected by its sender or verified by its
-receiver.
+"""SDLS on a fixed-length downlink (TM 132.0-B-3, AOS 732.0-B-4, USLP 732.1-B-2): where the security
+header sits in a frame of a given physical channel, and a whole frame protected by its sender or
+verified by its receiver.
 
 The frame as sent (355.0-B-2 §4.1, 132.0-B-3 §4.1.2, 732.0-B-4 §4.1.3)::
 
     TM   primary header 6 | secondary header | security header | data field | MAC | OCF | FECF
     AOS  primary header 6 | insert zone | security header | M_PDU header 2 + zone | MAC | OCF | FECF
+    USLP primary header 7 + VC count | insert zone | security header | TFDF header 3 + zone | MAC | OCF | FECF
 
-The data field (for AOS the M_PDU header with its first header pointer too) is what the SA
-protects; the OCF (CLCW) is not authenticated, the FECF covers the secured frame. Every SA of one
-virtual channel must have the same overhead, so the packet zone of a protected channel is
+The data field (for AOS the M_PDU header, for USLP the TFDF header, with the first header pointer)
+is what the SA protects; the OCF (CLCW) is not authenticated, the FECF covers the secured frame.
+Every SA of one virtual channel must have the same overhead, so the packet zone of a protected channel is
 ``overhead`` octets shorter and of one length.
 
 :class:`DownlinkSecurity` works on whole frames so that the frame builders and the receiver's
@@ -17,7 +18,10 @@ demultiplexer stay as they are: :meth:`~DownlinkSecurity.protect` takes a frame 
 packet zone ``overhead`` octets short (the last ``overhead`` octets of the zone are filler) and
 returns it secured; :meth:`~DownlinkSecurity.verify` returns the frame in that same layout, data in
 clear, filler zero, so the packet zone is ``frame[zone_start : zone_start + zone_length(vcid)]``.
-USLP frames are not covered (their primary header has no fixed length for the authentication mask).
+USLP: fixed-length frames only (732.1-B-2 with the SDLS option: the security header follows the
+insert zone, the TFDF is the protected data). Variable-length USLP frames are refused with a
+ValueError: each would need its own length and its own security header, which this frame layout
+does not do.
 """
 
 from __future__ import annotations
@@ -28,24 +32,33 @@ from protocols.link.channel_config import FrameType, PhysicalChannelConfig
 from protocols.sdls.context import SecurityContext
 from protocols.sdls.reasons import Reason, SdlsRejected
 
-LINKS = {FrameType.TM: "tm", FrameType.AOS: "aos"}
+LINKS = {FrameType.TM: "tm", FrameType.AOS: "aos", FrameType.USLP: "uslp"}
 PRIMARY_HEADER_LENGTH = 6  # TM and AOS (no frame header error control)
+USLP_PRIMARY_HEADER_LENGTH = 7  # then the VC frame count (1..7 octets)
 OCF_LENGTH, FECF_LENGTH = 4, 2
 
 
 def link_of(config: PhysicalChannelConfig) -> str:
-    """The SA link name of a physical channel: "tm" or "aos"; ValueError for USLP."""
+    """The SA link name of a physical channel: "tm", "aos" or "uslp"; ValueError for variable-length
+    USLP frames."""
+    if config.variable_length:
+        raise ValueError(
+            "SDLS on the downlink needs fixed-length frames; variable-length USLP frames are not "
+            "secured (use a fixed-length channel such as uslp-rs-i5)"
+        )
     link = LINKS.get(config.frame_type)
-    if link is None or config.variable_length:
-        raise ValueError(f"SDLS on the downlink covers TM and AOS frames, not {config.frame_type}")
+    if link is None:
+        raise ValueError(f"SDLS on the downlink covers TM, AOS and USLP frames, not {config.frame_type}")
     return link
 
 
 def security_offset(config: PhysicalChannelConfig) -> int:
     """Where the security header begins: after the primary header and the TM secondary header or the
-    AOS insert zone."""
+    AOS / USLP insert zone (USLP: the VC frame count is part of the primary header)."""
     if config.frame_type is FrameType.TM:
         return PRIMARY_HEADER_LENGTH + config.secondary_header_length
+    if config.frame_type is FrameType.USLP:
+        return USLP_PRIMARY_HEADER_LENGTH + config.vc_count_length + config.insert_zone_length
     return PRIMARY_HEADER_LENGTH + config.insert_zone_length
 
 

@@ -9,7 +9,8 @@ DIR holds
                          new ``paleblue cmd`` continues where the last one stopped, as a ground
                          station's and a spacecraft's non-volatile SA state would; for the downlink
                          ``probe-downlink`` (sent, saved every :data:`LEASE` frames, see :func:`lease`)
-                         and ``station`` (accepted, saved when the station stops).
+                         and ``station`` (accepted, saved when the station stops); for the
+                         station's CFDP replies ``station-uplink`` (sent, saved after each frame).
 
 Keys are read from here only: nothing writes them into a recording, a log or a report.
 """
@@ -34,30 +35,41 @@ class KeyFileError(ValueError):
     """A key or SA file that is missing, unsafe or malformed; the message is one line for the user."""
 
 
+CFDP_TC_VCID = 1  # the ground station's CFDP replies (ACK, NAK, Finished) ride TC virtual channel 1
+CFDP_SPI, CFDP_KEY_ID = 3, 5
+
+
 def default_associations(tc_vcid: int = 0) -> list[SecurityAssociation]:
     """The SAs `keys generate` writes: AES-256-GCM authenticated encryption on the TC channel, twice:
-    SPI 1 (key 1) for commanding, SPI 2 (key 4) to manage SPI 1 (stop, rekey to key 2 or 3, start)."""
+    SPI 1 (key 1) for commanding, SPI 2 (key 4) to manage SPI 1 (stop, rekey to key 2 or 3, start);
+    and SPI 3 (key 5) on TC VC 1 for the ground station's CFDP replies, which the station sends on
+    its own (its ARSNs are its own, so they never collide with those of `paleblue cmd`)."""
     return [
         SecurityAssociation(spi=1, link="tc", vcid=tc_vcid, key_id=1,
                             service=ServiceType.AUTHENTICATED_ENCRYPTION, window=16),
         # a second SA on the channel, with a key of its own, to manage the first (stop, rekey, start)
         SecurityAssociation(spi=2, link="tc", vcid=tc_vcid, key_id=4,
                             service=ServiceType.AUTHENTICATED_ENCRYPTION, window=16),
+        # CFDP replies: a channel and a key of their own (a station that may reply to file delivery
+        # holds no commanding key)
+        SecurityAssociation(spi=CFDP_SPI, link="tc", vcid=CFDP_TC_VCID, key_id=CFDP_KEY_ID,
+                            service=ServiceType.AUTHENTICATED_ENCRYPTION, window=16),
     ]  # fmt: skip
 
 
 DOWNLINK_WINDOW = 1 << 24  # frames: a downlink loses frames (and passes end); replays stay refused
-DOWNLINK_SPIS = {"tm": 10, "aos": 20}  # SPI of VC 0; VC 1 is the next one
+DOWNLINK_SPIS = {"tm": 10, "aos": 20, "uslp": 30}  # SPI of VC 0; VC 1 is the next one
+DOWNLINK_LINKS = tuple(DOWNLINK_SPIS)  # the SA links of downlink frames (USLP: fixed-length frames)
 DOWNLINK_SERVICES = {
     "authentication": ServiceType.AUTHENTICATION, "encryption": ServiceType.AUTHENTICATED_ENCRYPTION,
 }  # fmt: skip
 LEASE = 1 << 16  # a sender's ARSNs are saved at least every LEASE frames; a restart continues LEASE on
 
 
-def downlink_associations(service: ServiceType, first_key: int = 5) -> list[SecurityAssociation]:
-    """SAs for the downlink's two data channels (VC 0 real time, VC 1 payload), for TM and for AOS
-    frames (whichever the channel uses applies), each with a key of its own: one key never protects
-    two SAs, so no two frames ever share a GCM nonce under one key."""
+def downlink_associations(service: ServiceType, first_key: int = 6) -> list[SecurityAssociation]:
+    """SAs for the downlink's two data channels (VC 0 real time, VC 1 payload), for TM, AOS and
+    fixed-length USLP frames (whichever the channel uses applies), each with a key of its own: one key
+    never protects two SAs, so no two frames ever share a GCM nonce under one key."""
     sas = []
     key_id = first_key
     for link, spi in DOWNLINK_SPIS.items():
@@ -96,7 +108,7 @@ def generate(directory: Path, associations: list[SecurityAssociation] | None = N
     (directory / ASSOCIATIONS_FILE).write_text(
         json.dumps({"associations": [sa.to_dict() for sa in sas]}, indent=1) + "\n"
     )
-    for role in ("ground", "probe", "station", "probe-downlink"):
+    for role in ("ground", "probe", "station", "probe-downlink", "station-uplink"):
         (directory / f"arsn-{role}.json").unlink(missing_ok=True)
     return keys_path
 
@@ -166,7 +178,7 @@ def load_context(directory: Path, role: str, links: tuple[str, ...] = ("tc",)) -
     return context
 
 
-def lease(context: SecurityContext, links: tuple[str, ...] = ("tm", "aos")) -> None:
+def lease(context: SecurityContext, links: tuple[str, ...] = DOWNLINK_LINKS) -> None:
     """A sender that starts: move the ARSNs of its sending SAs on by :data:`LEASE`. It saves them at
     least every LEASE frames, so the ARSN it last used is below the saved one + LEASE even after a
     crash, and no IV is used twice under one key."""

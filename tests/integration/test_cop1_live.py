@@ -1,7 +1,7 @@
 """COP-1 on a live probe: `open_command_client(..., cop1=Fop1())` sends PINGs as SDLS-secured
 Type-AD frames through an uplink that loses five of the first twelve CLTUs; FOP-1 retransmits from
 the CLCWs in the downlink's OCFs and its timer, FARM-1 on board takes each frame once and in order:
-every PING is executed exactly once."""
+every PING is executed exactly once, and the FARM reports its changes in FARM_STATUS events."""
 
 from __future__ import annotations
 
@@ -77,6 +77,12 @@ def test_pings_under_cop1_over_a_lossy_uplink_execute_once_each(tmp_path: Path, 
             client.pump(3.0)
             assert client.telemetry.latest["CMD_ACCEPTED"] == 6  # no retransmission executed twice
             assert sum(client.telemetry.latest[f"REJ_{r}"] for r in ("REPLAYED", "BAD_MAC", "BAD_SPI")) == 0
+            # the FARM told the ground of its changes by event: each gap (the retransmit flag set) and
+            # each recovery (the expected frame clearing it)
+            farm = [e.values for e in client.telemetry.events("FARM_STATUS")]
+            causes = [v["CAUSE"] for v in farm if v["CAUSE"] != "SET_VR"]
+            assert "RETRANSMIT" in causes and causes[-1] == "IN_SEQUENCE", farm
+            assert all(v["STATE"] == "OPEN" for v in farm) and 0 < farm[-1]["V_R"] <= 6
     finally:
         proxy.close()
     assert proxy.dropped == 5

@@ -51,6 +51,18 @@ def test_run_with_the_downlink_encrypted_delivers_the_image(tmp_path: Path) -> N
     assert int(saved["11"]) > 65536  # the probe started its ARSNs a lease on
 
 
+def test_run_on_fixed_length_uslp_with_the_downlink_encrypted_delivers_the_image(tmp_path: Path) -> None:
+    keys = keys_with_downlink(tmp_path / "keys", ServiceType.AUTHENTICATED_ENCRYPTION)
+    _, summary = run_pass(
+        tmp_path / "out", "--seed", "3", "--timeout", "120", "--keys", str(keys), "--channel", "uslp-rs-i5"
+    )
+    assert summary["images"] and all(i["complete"] and i["crc_ok"] for i in summary["images"])
+    sdls = summary["link"]["sdls"]
+    assert sdls["link"] == "uslp" and sdls["virtual_channels"] == [0, 1]
+    assert sdls["frames_verified"] > 100 and sdls["frames_rejected"] == 0 and summary["faults"] == {}
+    assert "Space data link security on USLP VCs 0, 1" in (tmp_path / "out" / "report.md").read_text()
+
+
 def refit(frame: bytes) -> bytes:
     return frame[:-2] + binascii.crc_hqx(frame[:-2], 0xFFFF).to_bytes(2, "big")
 

@@ -10,7 +10,7 @@ import pytest
 import paleblue.commands
 from paleblue import cli
 
-SHARED = {"common", "options", "processes", "run_stations"}  # helpers; run_stations is run --stations
+SHARED = {"common", "options", "processes", "progress", "run_stations"}  # helpers; run --stations
 
 
 def test_every_command_module_is_registered_once() -> None:

@@ -262,7 +262,7 @@ def test_keys_generate_load_and_permissions(tmp_path) -> None:
     path = generate(directory)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     keys = load_keys(path)
-    assert sorted(keys) == [1, 2, 3, 4] and len({k.secret for k in keys.values()}) == 4
+    assert sorted(keys) == [1, 2, 3, 4, 5] and len({k.secret for k in keys.values()}) == 5  # 5: CFDP replies
     with pytest.raises(KeyFileError, match="exists"):
         generate(directory)
     ground, probe = load_context(directory, "ground"), load_context(directory, "probe")

@@ -3,7 +3,8 @@
 Frames go the whole way: packets -> Transmitter (SDLS before RS) -> CADUs -> LinkReceiver ->
 packets. Tampered, replayed and unknown frames are refused, counted by reason, and what follows
 them is still decoded. The interop tests open our downlink frames with pycryptodome from the frame
-bytes and the SA definition alone.
+bytes and the SA definition alone, and have our receiver accept TM and AOS frames that pycryptodome
+sealed on a path of their own.
 """
 
 from __future__ import annotations
@@ -157,8 +158,8 @@ def test_sas_of_one_channel_must_share_their_overhead() -> None:
     odd = [SecurityAssociation(10, "tm", 0, 5), SecurityAssociation(11, "tm", 0, 6, mac_length=8)]
     with pytest.raises(ValueError, match="overhead"):
         DownlinkSecurity(SecurityContext(odd, [SaKey(k, s) for k, s in SECRETS.items()]), config)
-    with pytest.raises(ValueError, match="not uslp"):
-        DownlinkSecurity(SecurityContext([]), preset("uslp-rs-i5"))
+    with pytest.raises(ValueError, match="variable-length USLP"):
+        DownlinkSecurity(SecurityContext([]), preset("uslp-variable"))
 
 
 # ------------------------------------------------------------------ interop (pycryptodome)
@@ -202,3 +203,61 @@ def test_downlink_frames_open_with_pycryptodome(name: str, service: ServiceType)
     tampered[30] ^= 0x80
     with pytest.raises(ValueError):
         independent_open(refit_fecf(bytes(tampered)), sa, SECRETS[6])
+
+
+def independent_seal(
+    name: str, d: dict, secret: bytes, arsn: int, count: int, zone: bytes, fhp: int
+) -> bytes:
+    """A secured TM or AOS frame of VC 1 built without our code, from the SA alone: its own primary
+    header bits, SPI 2 | IV 12 (the ARSN), the data field (TM) or M_PDU header + zone (AOS) sealed by
+    pycryptodome's AES-GCM with the whole primary header and security header as AAD, an idle CLCW,
+    and a FECF by binascii."""
+    config = preset(name)
+    if name.startswith("tm"):  # version 00, SCID 10 bits, VCID 3 bits, OCF flag; MC, VC counts; status
+        primary = ((config.spacecraft_id << 4) | (d["vcid"] << 1) | 1).to_bytes(2, "big")
+        primary += bytes([count % 256, count % 256]) + ((0b11 << 11) | fhp).to_bytes(2, "big")
+        data_header = b""
+    else:  # version 01, SCID 8 bits, VCID 6 bits; VC count 24 bits; signalling field
+        primary = ((1 << 14) | (config.spacecraft_id << 6) | d["vcid"]).to_bytes(2, "big")
+        primary += count.to_bytes(3, "big") + b"\x00"
+        data_header = fhp.to_bytes(2, "big")  # M_PDU header: 5 spare bits, first header pointer
+    iv = arsn.to_bytes(12, "big")
+    security_header = d["spi"].to_bytes(2, "big") + iv
+    room = config.frame_length - 6 - 14 - 16 - 4 - 2
+    data = (data_header + zone).ljust(room, b"\0")
+    cipher = AES.new(secret, AES.MODE_GCM, nonce=iv, mac_len=16)
+    if d["service"] == "authenticated-encryption":
+        cipher.update(primary + security_header)
+        body, mac = cipher.encrypt_and_digest(data)
+    else:
+        cipher.update(primary + security_header + data)
+        body, mac = data, cipher.digest()
+    frame = primary + security_header + body + mac + bytes(4)
+    return frame + binascii.crc_hqx(frame, 0xFFFF).to_bytes(2, "big")
+
+
+@pytest.mark.parametrize("name", ["tm-rs-i5", "aos-rs-i4"])
+@pytest.mark.parametrize("service", [AE, AUTH])
+def test_pycryptodome_downlink_frames_accepted_by_our_receiver(name: str, service: ServiceType) -> None:
+    config = preset(name)
+    _, receiver = contexts(config.frame_type.value, {1: service})
+    d = receiver.sas[11].to_dict()
+    packets = [packet(i, 250) for i in range(8)]
+    room = config.packet_zone_length - receiver.sas[11].overhead
+    fill = room - sum(map(len, packets)) % room
+    fill += room if fill < 7 else 0
+    idle = SpacePacket(apid=0x7FF, sequence_count=0, data=bytes(fill - 6)).pack()
+    stream = b"".join(packets) + idle
+    starts = [sum(map(len, packets[:i])) for i in range(len(packets) + 1)]
+    frames = []
+    for n, position in enumerate(range(0, len(stream), room), start=1):
+        first = [start - position for start in starts if position <= start < position + room]
+        zone = stream[position : position + room]
+        frames.append(independent_seal(name, d, SECRETS[6], n, n - 1, zone, first[0] if first else 0x7FF))
+    security = DownlinkSecurity(receiver, config)
+    got, refused, rx = receive(config, security, frames)
+    assert refused == [] and rx.counters.header_errors == 0
+    assert [p for p in got[1] if p[:2] != idle[:2]] == packets
+    assert security.frames_verified == len(frames)
+    got, refused, _ = receive(config, security, frames[:2])  # the same frames again: replays
+    assert refused == [(1, Reason.REPLAYED)] * 2 and got == {}

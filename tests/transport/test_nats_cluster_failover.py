@@ -37,8 +37,11 @@ def test_killing_one_of_three_servers_loses_nothing_and_counts_nothing_twice(nat
             publisher.close()
     for publisher in publishers.values():
         assert publisher.counters.failed == publisher.counters.queue_full == 0
-        assert publisher.counters.stored == FRAMES  # a retry the stream already had is a duplicate
-    merger = FrameMerger(256, 1024)
+        # a retry of a report the stream had stored (its ack lost in the failover) is a duplicate
+        assert publisher.counters.stored + publisher.counters.duplicates == FRAMES
+    # the reports in flight at the failover (up to 2048 per publisher) are stored after newer ones:
+    # the reordering window covers them (a narrower one counts them in window_exceeded)
+    merger = FrameMerger(256, 4096)
     out = []
     survivors = ",".join(s.url for s in nats_cluster[1:])
     with FrameConsumer(survivors, replicas=3) as consumer:

@@ -170,3 +170,40 @@ def test_a_station_far_behind_is_aligned_by_reception_time_never_misplaced(windo
         assert counts == sorted(set(heard["gds"]) | set(heard["mad"]))
     else:  # mad came too late for all but the last window: counted, not used
         assert c.late_duplicates + c.window_exceeded + c.duplicates == len(heard["mad"])
+
+
+@pytest.mark.parametrize("window", [64, 4096])
+def test_a_backlog_of_retries_stored_out_of_order_is_never_misplaced(window: int) -> None:
+    """After a bus failover the stations' retries reach the stream in chunks out of order: each
+    station's own count jumps far ahead and back while its reception times stay true to it."""
+    merger = FrameMerger(256, window)
+    chunks = [range(0, 1401), range(2000, 2600), range(1401, 2000), range(2600, 3000)]
+    out = []
+    for chunk in chunks:
+        for count in chunk:
+            for station in ("gds", "mad"):
+                out += merger.add(report(station, count))
+    out += merger.flush()
+    assert all(int.from_bytes(m.report.frame[:4], "big") == m.unwrapped_count for m in out)  # never misplaced
+    counts = [m.unwrapped_count for m in out]
+    assert counts == sorted(set(counts))
+    c = merger.counters
+    assert c.duplicates + c.late_duplicates + c.window_exceeded + len(out) == 6000
+    if window > 3000:  # the window holds the whole pass: every frame, once
+        assert counts == list(range(3000)) and c.window_exceeded == 0
+
+
+def test_a_restarted_station_is_aligned_anew_and_its_old_backlog_keeps_its_old_alignment() -> None:
+    merger = FrameMerger(256, 4096)
+    out = []
+    for count in range(1000):  # gds hears the whole pass
+        out += merger.add(report("gds", count))
+    for count in range(0, 600):  # mad, then restarted at 700: its wrap epoch starts again at 0
+        out += merger.add(report("mad", count))
+    for count in range(700, 1000):
+        out += merger.add(report("mad", count, count_epoch=(count - 700 + 700 % 256) // 256))
+    for count in range(600, 700):  # mad's backlog from before the restart, stored last
+        out += merger.add(report("mad", count))
+    out += merger.flush()
+    assert [m.unwrapped_count for m in out] == list(range(1000))
+    assert merger.counters.duplicates == 1000 and merger.counters.window_exceeded == 0

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from protocols.sdls.keystore import load_context
+from protocols.sdls.keystore import DOWNLINK_LINKS, load_context
 
 PALEBLUE = [sys.executable, "-m", "paleblue"]
 
@@ -18,10 +18,12 @@ def paleblue(*args: str) -> subprocess.CompletedProcess:
 def test_generate_with_downlink_sas_gives_each_sa_its_own_key(tmp_path: Path) -> None:
     result = paleblue("keys", "generate", str(tmp_path / "k"), "--downlink", "encryption")
     assert result.returncode == 0, result.stderr
-    assert "8 AES-256 keys" in result.stdout
-    context = load_context(tmp_path / "k", "station", links=("tc", "tm", "aos"))
+    assert "11 AES-256 keys" in result.stdout  # TC 1-4, CFDP replies 5, downlink 6-11
+    context = load_context(tmp_path / "k", "station", links=("tc", *DOWNLINK_LINKS))
     downlink = {spi: sa for spi, sa in context.sas.items() if sa.link != "tc"}
-    assert {(sa.link, sa.vcid) for sa in downlink.values()} == {("tm", 0), ("tm", 1), ("aos", 0), ("aos", 1)}
+    assert {(sa.link, sa.vcid) for sa in downlink.values()} == {
+        (link, vcid) for link in ("tm", "aos", "uslp") for vcid in (0, 1)
+    }
     key_ids = [sa.key_id for sa in context.sas.values()]
     assert len(key_ids) == len(set(key_ids))  # no key protects two SAs: no GCM nonce twice under one key
     shown = paleblue("keys", "show", str(tmp_path / "k"))
@@ -31,11 +33,22 @@ def test_generate_with_downlink_sas_gives_each_sa_its_own_key(tmp_path: Path) ->
 def test_downlink_keys_on_a_channel_they_cannot_cover_are_one_line(tmp_path: Path) -> None:
     paleblue("keys", "generate", str(tmp_path / "k"), "--downlink", "authentication")
     result = paleblue(
-        "run", "-o", str(tmp_path / "out"), "--keys", str(tmp_path / "k"), "--channel", "uslp-rs-i5"
+        "run", "-o", str(tmp_path / "out"), "--keys", str(tmp_path / "k"), "--channel", "uslp-variable"
     )
-    assert result.returncode == 2 and "not uslp" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2
+        and "variable-length USLP" in result.stderr
+        and "Traceback" not in result.stderr
+    )
+
+
+def test_run_with_cfdp_needs_the_sa_of_the_cfdp_replies(tmp_path: Path) -> None:
+    """A key directory without an SA on TC VC 1 (older, or edited) cannot carry CFDP replies: one line."""
+    from protocols.sdls.keystore import default_associations, generate
+
+    generate(tmp_path / "k", [sa for sa in default_associations() if sa.vcid == 0])
     result = paleblue("run", "-o", str(tmp_path / "out"), "--keys", str(tmp_path / "k"), "--link", "lossy")
-    assert result.returncode == 2 and "CFDP" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "CFDP replies" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_decode_with_keys_opens_a_recorded_encrypted_downlink(tmp_path: Path) -> None:

@@ -90,3 +90,53 @@ def test_initiate_with_set_vr_and_with_unlock_send_a_bc_frame_until_confirmed() 
     fop = Fop1()
     fop.initiate(unlock=True)
     assert fop.poll(0.0)[0].data == UNLOCK
+
+
+def test_timeout_type_1_suspends_keeping_the_queue_and_resume_carries_on() -> None:
+    fop = active(t1_s=1.0, transmission_limit=2, timeout_type=1)
+    for n in range(3):
+        fop.submit(bytes([n]))
+    assert len(fop.poll(0.0)) == 3
+    assert len(fop.poll(1.0)) == 3  # the second transmission
+    assert fop.poll(2.0) == []  # the limit: Suspend, not an alert
+    assert fop.suspended and fop.state is FopState.INITIAL and fop.alerts == []
+    assert fop.summary()["suspended_state"] == "RETRANSMIT_WITHOUT_WAIT" and fop.summary()["suspends"] == 1
+    fop.on_clcw(Clcw(report_value=1, retransmit=True))  # ignored while suspended
+    assert fop.poll(10.0) == [] and len(fop.sent) == 3 and fop.nn_r == 0
+    fop.resume(20.0)
+    assert fop.state is FopState.RETRANSMIT_WITHOUT_WAIT and not fop.suspended and fop.deadline == 21.0
+    fop.on_clcw(Clcw(report_value=1))  # a new acknowledgement: the count starts again
+    assert [t.sequence_number for t in fop.poll(21.0)] == [1, 2]  # T1: go-back-N from N(R)
+    fop.on_clcw(Clcw(report_value=3))
+    assert fop.idle and fop.state is FopState.ACTIVE and fop.summary()["resumes"] == 1
+
+
+def test_resume_is_refused_unless_suspended_and_initiate_or_terminate_clear_a_suspension() -> None:
+    fop = active()
+    try:
+        fop.resume(0.0)
+    except ValueError as exc:
+        assert "not suspended" in str(exc)
+    else:
+        raise AssertionError("resume of an active FOP was accepted")
+    fop = active(t1_s=1.0, transmission_limit=1, timeout_type=1)
+    fop.submit(b"a")
+    fop.poll(0.0)
+    fop.poll(1.0)
+    assert fop.suspended
+    fop.terminate()
+    assert not fop.suspended and fop.alerts == [Alert.TERM]
+    fop = active(t1_s=1.0, transmission_limit=1, timeout_type=1)
+    fop.submit(b"a")
+    fop.poll(0.0)
+    fop.poll(1.0)
+    fop.initiate(set_vr=0)
+    assert not fop.suspended and fop.state is FopState.INITIALIZING_WITH_BC
+
+
+def test_timeout_type_0_still_alerts() -> None:
+    fop = active(t1_s=1.0, transmission_limit=1)
+    fop.submit(b"a")
+    fop.poll(0.0)
+    fop.poll(1.0)
+    assert fop.alerts == [Alert.T1] and not fop.suspended and not fop.sent

@@ -1,0 +1,1 @@
+"""``paleblue watch``: a terminal view of a ground station through its API (model, client, app)."""
