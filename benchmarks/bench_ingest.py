@@ -10,12 +10,18 @@ sys of its process, its product worker included; start-up included in both).
 Baseline of the same run: raw pyzmq, the same payloads published by an XPUB in this process and
 received by a SUB in another (``python -c``), from its first message to its last.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--dir DIR] [--repeat 1]
+Then the receive path alone, in this process and in CPU time (a figure that a loaded machine
+moves little): the same messages through ``GroundStation`` with products off, one message at a
+time (``handle_message``, the receive loop before it batched) beside the receive loop's way
+(``MessageBatch``, flushed every 256 messages).
+
+    .venv/bin/python benchmarks/bench_ingest.py [--dir DIR] [--repeat 1] [--in-process-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import subprocess
@@ -23,6 +29,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from groundstation.recording_reader import RecordingReader
 
 ROOT = Path(__file__).resolve().parents[1]
 PALEBLUE = [sys.executable, "-m", "paleblue"]
@@ -64,8 +72,6 @@ def recording(directory: Path, channel: str) -> Path:
 
 
 def payloads(path: Path) -> list[bytes]:
-    from groundstation.recording_reader import RecordingReader
-
     return [record.payload for record in RecordingReader(path)]
 
 
@@ -119,10 +125,38 @@ def raw_zmq(messages: list[bytes]) -> tuple[float, float, float]:
     return octets, wall, cpu
 
 
+def receive_path_cpu(path: Path, joined: bool, directory: Path) -> float:
+    """CPU seconds of the station's chain (products off) over the recording's messages."""
+    from groundstation.station import GroundStation, MessageBatch
+    from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope
+
+    messages = [
+        [TOPIC_DOWNLINK, Envelope(r.layer, 1, i).pack(), r.payload]
+        for i, r in enumerate(RecordingReader(path))
+    ]
+    logging.getLogger("paleblue.ground").setLevel(logging.ERROR)  # the pass's alarms, not for this output
+    station = GroundStation(directory / f"in-process-{time.monotonic_ns()}", write_products=False)
+    start = time.process_time()
+    if joined:
+        batch = MessageBatch(station)
+        for first in range(0, len(messages), 256):  # as the receive loop drains them
+            for message in messages[first : first + 256]:
+                batch.add(message)
+            batch.flush()
+    else:
+        for message in messages:
+            station.handle_message(message)
+    seconds = time.process_time() - start
+    if len(station.finish()["images"]) != IMAGES:
+        raise SystemExit(f"the station did not make {IMAGES} images of {path}")
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=None, help="keep the recordings here (reused)")
     parser.add_argument("--repeat", type=int, default=1, help="best of N for each figure")
+    parser.add_argument("--in-process-only", action="store_true", help="only the receive path in process")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         directory = args.dir or Path(tmp)
@@ -130,6 +164,19 @@ def main() -> None:
         for channel, label in (("default", "default channel (CADUs)"), ("none", "bare packets")):
             path = recording(directory, channel)
             messages = payloads(path)
+            octets = sum(map(len, messages))
+            cpu = {
+                joined: min(receive_path_cpu(path, joined, Path(tmp)) for _ in range(args.repeat))
+                for joined in (False, True)
+            }
+            print(
+                f"{label}: receive path in process, products off, per CPU second: one message at a "
+                f"time {octets / cpu[False] / 1e6:.1f} MB/s, as the receive loop batches "
+                f"{octets / cpu[True] / 1e6:.1f} MB/s",
+                flush=True,
+            )
+            if args.in_process_only:
+                continue
             best_raw = best_ground = (0.0, float("inf"), float("inf"))
             for _ in range(args.repeat):
                 raw = raw_zmq(messages)

@@ -12,6 +12,7 @@ from typing import Any
 
 from groundstation.fault_log import FaultLog
 from groundstation.link_security import UplinkSecurity
+from groundstation.message_batch import MessageBatch
 from groundstation.product_worker import ProductWorker
 from groundstation.station import GroundStation
 from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
@@ -141,8 +142,10 @@ def _receive(
     timeout_s: float | None,
     on_message: Callable[[list[bytes], int], None] | None,
 ) -> None:
-    """Messages to the station until stopped, done or out of time; timers between batches."""
+    """Messages to the station until stopped, done or out of time; timers between batches (the
+    messages of a batch that hold whole packets are decoded joined: :class:`MessageBatch`)."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    batch = MessageBatch(station)  # messages of whole packets decoded joined, with the same effects
     while not stop.is_set() and not station.finished:
         if deadline is not None and time.monotonic() > deadline:
             log.warning("timeout after %.0f s with %d image(s) done", timeout_s, station.images_done)
@@ -160,6 +163,7 @@ def _receive(
                 break
             if on_message is not None:
                 on_message(parts, time.time_ns())
-            station.handle_message(parts)
+            batch.add(parts)
             if station.finished:
                 break
+        batch.flush()  # before the timers, and before the loop looks at whether the pass is done

@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from groundstation.bulk_segments import BulkSegments
 from groundstation.captures import CaptureRecord
 from groundstation.cfdp_uplink import CfdpUplink
 from groundstation.event_log import EventLog
@@ -37,6 +36,7 @@ from groundstation.message_batch import MessageBatch
 from groundstation.packet_book import PacketBook
 from groundstation.pass_report import parameter_units, render_report
 from groundstation.pass_summary import summarize
+from groundstation.platform_batch import PlatformBatch
 from groundstation.product_worker import ProductWorker
 from groundstation.products import ImageProduct, ProductWriter
 from groundstation.telemetry import TelemetryProcessor
@@ -94,7 +94,7 @@ class GroundStation:
         self.mdb = mdb if mdb is not None else load_mission_db()
         self.link_rate_bps = link_rate_bps
         self.faults = FaultLog(log)
-        self._link_faults = LinkFaultLog(self.faults)
+        self.link_faults = LinkFaultLog(self.faults)
         self.cfdp_uplink = CfdpUplink(send_uplink, self.mdb.spacecraft_id, self.faults, uplink_security)
         # SDLS on the downlink: frames of the channels an SA covers are verified before their packets
         self.downlink_security = attach_security(downlink_security, self.channel, (self.link, self.frames),
@@ -125,7 +125,7 @@ class GroundStation:
         # its products are written: the live feed's image progress (groundstation.archiving)
         self.on_image_reassembled: Callable[[ReassembledImage], None] | None = None
         self.camera = ImagePackets(self.reassembler, self.faults, self._write_image)
-        self._bulk = BulkSegments(self.book, self.reassembler, self._write_image)
+        self._runs = PlatformBatch(self.book, self.telemetry, self.camera)  # runs of packets in bulk
         self._packet_file = PacketStreamDecoder(runs=True, check=MISSION_PACKETS)
         self.packet_sink: Callable[[SpacePacket], None] | None = None
         self.octets_received = 0
@@ -216,12 +216,12 @@ class GroundStation:
     def _feed_link(self, layer: Layer, data: bytes) -> None:
         """CADUs through the link receiver (its faults logged too), or bare transfer frames."""
         if layer == Layer.CADUS:
-            self._handle_link_outputs(self.link.feed(data))
-            self._link_faults.observe(self.link.counters)
+            self.handle_link_outputs(self.link.feed(data))
+            self.link_faults.observe(self.link.counters)
         else:
-            self._handle_link_outputs(self.frames.feed(data))
+            self.handle_link_outputs(self.frames.feed(data))
 
-    def _handle_link_outputs(self, outputs: list[LinkOutput]) -> None:
+    def handle_link_outputs(self, outputs: list[LinkOutput]) -> None:
         """Packets cut from transfer frames; the link receiver has counted every frame fault. Runs
         of equal-length packets (image segments) go in bulk, with the effects of one at a time."""
         bulk = self.bulk_segments and self.packet_sink is None and len(outputs) >= MIN_LINK_RUN
@@ -254,9 +254,9 @@ class GroundStation:
                 )
 
     def handle_packet_run(self, run: PacketRun) -> None:
-        """Packets of one length back to back: image segments in bulk, anything else one by one."""
+        """Packets of one length back to back: image segments, platform TM in bulk, the rest one by one."""
         if self.bulk_segments and self.packet_sink is None:
-            self._bulk.handle_run(run, self.origin, self.handle_packet)
+            self._runs.handle_run(run, self.origin, self.handle_packet)
         else:
             for packet in run.packets():
                 self.handle_packet(packet)
@@ -343,7 +343,7 @@ class GroundStation:
         self._report_packet_units(self._packet_file.close())
         for receiver in (self.link, self.frames):
             report = receiver.close()
-            self._handle_link_outputs(report.outputs)
+            self.handle_link_outputs(report.outputs)
         for image in self.reassembler.flush():
             self._write_image(image)
         self.files.close()  # file transfers still open: their partial images as they stand

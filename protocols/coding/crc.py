@@ -10,6 +10,7 @@ the same CRC over every row of an array with anycrc (crcany's word-wise tables, 
 from __future__ import annotations
 
 import binascii
+from itertools import repeat
 
 import anycrc
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 POLYNOMIAL = 0x1021
 INITIAL_VALUE = 0xFFFF
 CHECK_VALUE = 0x29B1  # CRC over the nine ASCII octets "123456789"
+NARROW_ROW = 120  # octets: below, binascii per row beats anycrc per row (0.26 / 0.44 us at 60 octets)
 
 
 def _build_table() -> tuple[int, ...]:
@@ -92,4 +94,6 @@ def crc16_rows(rows: np.ndarray) -> np.ndarray:
     # one anycrc call per row (its own cost is ~0.45 us, the CRC itself 0.08 us a 1 kB row):
     # map over the row views keeps the Python work around it to a list comprehension
     views = [flat[start : start + width] for start in range(0, count * width, width)]
+    if width < NARROW_ROW:  # binascii's octet-at-a-time CRC costs less than anycrc's call on short rows
+        return np.fromiter(map(binascii.crc_hqx, views, repeat(INITIAL_VALUE)), dtype=np.uint16, count=count)
     return np.fromiter(map(_ROW_CRC.calc, views), dtype=np.uint16, count=count)
