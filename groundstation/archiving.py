@@ -113,10 +113,7 @@ class StationServices:
         if self.archive is not None:
             self.archive.add_housekeeping(report.values, report.raw, report.time, received)
         if self.feed is not None:
-            names = tuple(report.values)
-            self.feed.publish_parameters(
-                report.time, names, tuple(report.values.values()), tuple(map(report.raw.get, names))
-            )
+            self.feed.publish_packet(report.time, report.values, report.raw)
 
     def _on_event(self, record: EventRecord) -> None:
         received = self._tai_now()
@@ -332,6 +329,8 @@ class RunningServices:
     def close(self) -> None:
         try:
             self.services.close()
+            if self.services.feed is not None and self.server is not None:
+                self.services.feed.drain()  # the last updates reach the clients before the server stops
         finally:
             if self.server is not None:
                 self.server.stop()
