@@ -93,13 +93,14 @@ def _duckdb_rows(path: Path, data) -> None:
     db.close()
 
 
-def _segments_live(path: Path, data) -> None:
+def _segments_live(path: Path, data, data_clock: bool = True) -> None:
     from groundstation.archive import ArchiveWriter
 
     t, eng, raw, rcv = data
     names = [f"P{i:02d}" for i in range(PARAMETERS)]
-    now = [float(t[0])]  # the writer's clock follows the data: one commit per second of data
-    with ArchiveWriter(path, clock=lambda: now[0]) as writer:
+    now = [float(t[0])]  # data_clock: the writer's clock follows the data, one commit per second of it
+    clock = (lambda: now[0]) if data_clock else time.monotonic  # else: once a second, as a station
+    with ArchiveWriter(path, clock=clock) as writer:
         for k in range(len(t)):
             now[0] = t[k]
             writer.add_housekeeping(dict(zip(names, eng[k].tolist(), strict=True)),
@@ -223,7 +224,8 @@ def _station_run(n: int, messages: list, mdb, directory: Path) -> tuple[float, i
         if n >= 3:
             expected = _count_samples(messages, mdb)
             url = running.server.url.replace("http", "ws") + "/api/realtime"
-            client = subprocess.Popen([sys.executable, "-c", CLIENT, url, str(expected), ("each", "packets")[n - 3]],
+            form = ("each", "packets")[n - 3]
+            client = subprocess.Popen([sys.executable, "-c", CLIENT, url, str(expected), form],
                                       stdout=subprocess.PIPE, text=True)  # fmt: skip
             assert client.stdout.readline().strip() == "ready"
         started = CLOCK()
@@ -335,7 +337,9 @@ def engines_and_query(args: argparse.Namespace, have_duckdb: bool) -> None:
         if have_duckdb:
             rows.append(("DuckDB, a row per sample (from a DataFrame)",
                          timed(lambda: _duckdb_rows(directory / "rows.duckdb", data))))  # fmt: skip
-        rows.append(("paleblue segments, live per-sample API",
+        rows.append(("paleblue segments, live API, a commit a second",
+                     timed(lambda: _segments_live(directory / "live1.db", data, False))))  # fmt: skip
+        rows.append(("paleblue segments, live API, a commit per packet",
                      timed(lambda: _segments_live(directory / "live.db", data))))  # fmt: skip
         rows.append(
             ("paleblue segments, bulk API", timed(lambda: _segments_bulk(directory / "bulk.db", data)))

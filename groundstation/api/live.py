@@ -77,6 +77,11 @@ def _packet_update(packet: Packet, names: tuple[str, ...], wanted: list[int]) ->
 
 def _parameter_updates(packet: Packet, names: tuple[str, ...], wanted: list[int]) -> list[dict[str, Any]]:
     tai, values, raw = packet
+    if len(wanted) == len(names):  # every parameter of the packet: no positions to look up
+        return [
+            {"type": "parameter", "name": n, "tai": tai, "value": v, "raw": r}
+            for n, v, r in zip(names, values.values(), _in_order(raw, names), strict=True)
+        ]
     engineering = tuple(values.values())
     return [
         {"type": "parameter", "name": names[j], "tai": tai, "value": engineering[j], "raw": raw.get(names[j])}
