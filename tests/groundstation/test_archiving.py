@@ -147,7 +147,7 @@ def test_with_an_archive_the_in_memory_history_is_a_bounded_window(tmp_path: Pat
     newest MEMORY_WINDOW samples of a parameter (so a long recording's decode stays flat)."""
     from groundstation.archiving import MEMORY_WINDOW
 
-    station, services, clock = _services(tmp_path)
+    station, services, _ = _services(tmp_path)
     assert station.telemetry.archive.max_samples == MEMORY_WINDOW
     alone = GroundStation(tmp_path / "alone", mdb=MDB)
     assert alone.telemetry.archive.max_samples > MEMORY_WINDOW
