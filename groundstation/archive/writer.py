@@ -16,6 +16,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
+from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from groundstation.archive.schema import (
 )
 
 _INSERT_SEGMENT = insert_statement("segments", SEGMENT_COLUMNS)
+_values = methodcaller("values")  # of any mapping, called from C
 
 
 MAX_SMALL_ROWS = 64  # a parameter's open segment is rewritten as one row past this many flushes
@@ -242,8 +244,11 @@ class ArchiveWriter:
         packets, self._packets = self._packets, {}
         for names, (gens, rcvs, values, raws) in packets.items():
             gen, rcv = np.asarray(gens, dtype="<f8"), np.asarray(rcvs, dtype="<f8")
-            eng_columns = list(zip(*[tuple(v.values()) for v in values], strict=True))
-            raw_columns = list(zip(*[_in_order(r, names) for r in raws], strict=True))
+            eng_columns = list(zip(*map(tuple, map(_values, values)), strict=True))
+            if all(map(names.__eq__, map(tuple, raws))):  # raw values in the layout's order
+                raw_columns = list(zip(*map(tuple, map(_values, raws)), strict=True))
+            else:
+                raw_columns = list(zip(*[tuple(map(r.get, names)) for r in raws], strict=True))
             for j, name in enumerate(names):
                 self._parameter(name, eng_columns[j][0])  # a new parameter's kind: its first value
                 raw = _numbers_or_list(raw_columns[j])
@@ -381,13 +386,6 @@ def _numbers_or_list(column: tuple) -> np.ndarray | list:
     except (TypeError, ValueError):
         return list(column)
     return array.astype("<f8", copy=False) if array.dtype.kind in "biuf" and array.ndim == 1 else list(column)
-
-
-def _in_order(mapping: Mapping[str, Any], names: tuple[str, ...]) -> tuple:
-    """The mapping's values in the order of ``names`` (None for a missing one)."""
-    if tuple(mapping) == names:  # the usual case: a packet's raw values in its layout's order
-        return tuple(mapping.values())
-    return tuple(map(mapping.get, names))
 
 
 def _json(value: Mapping | Iterable) -> str:
