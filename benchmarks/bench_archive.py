@@ -190,17 +190,38 @@ print(got, flush=True)
 """
 
 
-def _housekeeping_messages(mdb, seconds_of_hk: int) -> tuple[list[list[bytes]], int, int]:
-    """The flight software's packets, one message per second of data; octets and parameter samples."""
+def _housekeeping_messages(mdb, seconds_of_hk: int, images: int = 0) -> tuple[list[list[bytes]], int]:
+    """The flight software's packets, one message per second of data, and with ``images`` a
+    1024x1024 10-bit image as image packets (8 a message) after each ``seconds_of_hk / images``
+    seconds, as a pass brings them; and the octets of it all."""
+    from datetime import UTC, datetime
+
     from emulator.flight_software import FlightSoftware
+    from emulator.imaging import image_packets
     from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
+    from protocols.image.image_metadata import ImageMetadata
+    from protocols.packets.space_packet import SequenceCounter
+    from protocols.packets.time_code import CucTime
 
     fsw = FlightSoftware(mdb)
-    messages = []
+    sequence = SequenceCounter()
+    pixels = np.random.default_rng(1).integers(0, 1024, (1024, 1024), dtype=np.uint16)
+    every = seconds_of_hk // images if images else 0
+    messages: list[list[bytes]] = []
+
+    def send(payload: bytes) -> None:
+        messages.append([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, len(messages)).pack(), payload])
+
     for second in range(seconds_of_hk):
-        payload = b"".join(fsw.tick(2.0e9 + second))
-        messages.append([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, second).pack(), payload])
-    return messages, sum(len(m[2]) for m in messages), 0
+        send(b"".join(fsw.tick(2.0e9 + second)))
+        if every and (second + 1) % every == 0:
+            _, packets = image_packets(
+                (second + 1) // every, pixels, 10, 0.01, datetime(2020, 7, 27, tzinfo=UTC),
+                ImageMetadata(scenario="bench"), sequence, CucTime(int(2.0e9) + second),
+            )  # fmt: skip
+            for start in range(0, len(packets), 8):
+                send(b"".join(packets[start : start + 8]))
+    return messages, sum(len(m[2]) for m in messages)
 
 
 def _station_run(n: int, messages: list, mdb, directory: Path) -> tuple[float, int]:
@@ -260,18 +281,19 @@ def _count_samples(messages: list, mdb) -> int:
 
 
 def station_throughput(
-    seconds_of_hk: int = 20_000, rounds: int = 3, setups: tuple[int, ...] = (0, 1, 2, 3, 4)
-):
+    seconds_of_hk: int = 20_000, rounds: int = 3, setups: tuple[int, ...] = (0, 1, 2, 3, 4), images: int = 0
+) -> dict[str, float]:
     """Housekeeping-only downlink (the archive's worst case: every octet is parameters) through a
     station in this process: alone; with the archive; with the archive and the API server (its
     uvicorn thread in this process, as ``paleblue ground --api`` runs it); and with one WebSocket
     client (another process) subscribed to every parameter, which must receive every update, as
     one ``parameter`` update each or one ``packet`` update per packet.
-    Best of ``rounds``, setups alternating. Returns MB/s per setup."""
+    With ``images``, a pass: that many images among the housekeeping. Best of ``rounds``, setups
+    alternating. Returns MB/s per setup."""
     from protocols.mdb.mission_db import load_mission_db
 
     mdb = load_mission_db()
-    messages, octets, _ = _housekeeping_messages(mdb, seconds_of_hk)
+    messages, octets = _housekeeping_messages(mdb, seconds_of_hk, images)
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(rounds):
@@ -289,8 +311,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--big", type=int, default=10_000_000)
     parser.add_argument("--station-only", action="store_true", help="only the live station's throughput")
+    parser.add_argument("--no-station", action="store_true", help="only the engines' insert and query")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the station setups (best of)")
     parser.add_argument("--setups", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="which (0-4)")
+    parser.add_argument("--images", type=int, default=0, help="images among the housekeeping (a pass)")
     parser.add_argument("--hk-seconds", type=int, default=20_000, help="seconds of housekeeping per round")
     parser.add_argument(
         "--cpu-time",
@@ -314,14 +338,15 @@ def main() -> None:
         have_duckdb = False
     if not args.station_only:
         engines_and_query(args, have_duckdb)
-    print(
-        f"station throughput, housekeeping-only downlink (the archive's worst case), best of {args.rounds}:"
-    )
-    figures = station_throughput(args.hk_seconds, args.rounds, tuple(args.setups))
+    if args.no_station:
+        return
+    what = f"{args.images} 1024x1024 images among" if args.images else "housekeeping only (the worst case),"
+    print(f"station throughput, {what} {args.hk_seconds:,} s of housekeeping, best of {args.rounds}:")
+    figures = station_throughput(args.hk_seconds, args.rounds, tuple(args.setups), args.images)
     alone = figures.get("station alone", float("nan"))
     for label, rate in figures.items():
         cost = "" if label == "station alone" else f"  {100 * (1 - rate / alone):5.1f} % slower"
-        print(f"  {label:<58} {rate:8.2f} MB/s{cost}", flush=True)
+        print(f"  {label:<92} {rate:8.2f} MB/s{cost}", flush=True)
     print("  (target: archive + API on at most 20 % slower than the station alone)")
 
 
