@@ -3,8 +3,11 @@
 :class:`ArchiveWriter` buffers samples in memory and commits them at most every
 ``flush_interval_s`` of its injected clock (one SQLite transaction each, WAL), so a ``kill -9`` of
 the station loses at most that last interval and never corrupts the file; other processes read the
-archive meanwhile. The newest segment of each parameter stays open in memory and is rewritten in
-place at each flush until it holds :data:`~groundstation.archive.schema.SEGMENT_SAMPLES` samples.
+archive meanwhile. The newest segment of each parameter stays open in memory (numpy column
+chunks) until it holds :data:`~groundstation.archive.schema.SEGMENT_SAMPLES` samples; each flush
+writes only what came since the last as a small row, and one row replaces them when it is full.
+A housekeeping packet costs the station a few appends; the flush makes a layout's packets into
+columns with one transposition and one numpy call per column.
 
 One writer at a time: a second station on the same archive (after the first stopped, or died)
 continues it, appending new segments beside the old ones.
