@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import json
+import math
 import threading
 import time
 from collections import deque
@@ -44,8 +46,26 @@ def _plain(value: Any) -> Any:
 
 
 def encode(updates: list[dict[str, Any]]) -> str:
-    """A JSON array of updates (NaN as null)."""
-    return orjson.dumps(updates, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    """A JSON array of updates (NaN and infinities as null)."""
+    try:
+        return orjson.dumps(updates, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except orjson.JSONEncodeError:  # what orjson refuses (an integer past 64 bits): the slow way
+        return json.dumps(updates, default=str, allow_nan=False, cls=_NanAsNull)
+
+
+class _NanAsNull(json.JSONEncoder):
+    def iterencode(self, o: Any, _one_shot: bool = False) -> Any:
+        return super().iterencode(_nan_as_none(o), _one_shot)
+
+
+def _nan_as_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):  # as orjson writes them: null
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_as_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_as_none(v) for v in value]
+    return value
 
 
 def _messages(updates: list[dict[str, Any]]) -> list[tuple[str, int]]:

@@ -153,3 +153,11 @@ def test_big_batches_are_sent_as_several_bounded_messages() -> None:
     assert len(messages) > 1 and all(len(text) <= MESSAGE_CHARS for text, _ in messages)
     assert [u for text, _ in messages for u in json.loads(text)] == updates
     assert sum(count for _, count in messages) == 2_000
+
+
+def test_what_orjson_refuses_is_still_encoded() -> None:
+    from groundstation.api.live import encode
+
+    assert json.loads(encode([{"raw": 1 << 70, "value": math.nan, "x": (1.5, math.inf)}])) == [
+        {"raw": 1 << 70, "value": None, "x": [1.5, None]}
+    ]
