@@ -4,6 +4,7 @@ A pass is made with the project's own tools (the flight software's housekeeping 
 second of data at a time, between 1024x1024 10-bit images as image packets), recorded as the
 station records it. Then, each in its own process, peak RSS (``ru_maxrss``) of:
 
+* baseline: ``paleblue decode REC --no-products`` (the decoder alone, no archive);
 * ``paleblue decode REC --no-products --archive DB``;
 * ``paleblue archive export DB --format csv`` and ``--format parquet`` (every parameter, aligned).
 
@@ -98,14 +99,16 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'recording':>10} {'samples':>11} | peak MiB (CPU s): {'decode -> archive':>18} "
-          f"{'export csv':>16} {'export parquet':>16} | archive, csv, parquet MB")  # fmt: skip
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    print(f"{'recording':>10} {'samples':>11} | peak MiB (CPU s): {'decode alone':>18} "
+          f"{'decode -> archive':>18} {'export csv':>16} {'export parquet':>16} "
+          "| archive, csv, parquet MB")  # fmt: skip
     for size in args.size_mb:
         directory = Path(tempfile.mkdtemp(prefix="bench-archive-mem-", dir=args.dir))
         try:
             rec, db = directory / "pass.pbrec", directory / "pass.db"
             made = make_recording(rec, size)
+            alone = peak_of("decode", str(rec), "-o", str(directory / "alone"), "--no-products")
             decode = peak_of("decode", str(rec), "-o", str(directory / "out"), "--no-products",
                              "--archive", str(db))  # fmt: skip
             csv = peak_of("archive", "export", str(db), "--format", "csv", "-o", str(directory / "x.csv"))
@@ -119,7 +122,7 @@ def main() -> None:
             sizes = [(directory / n).stat().st_size / 1e6 for n in ("pass.db", "x.csv", "x.parquet")]
             print(
                 f"{made['octets'] / 1e6:8.0f}MB {samples:11,d} | "
-                + " ".join(f"{m:9.0f} ({c:5.1f} s)" for m, c in (decode, csv, parquet))
+                + " ".join(f"{m:9.0f} ({c:5.1f} s)" for m, c in (alone, decode, csv, parquet))
                 + " | " + ", ".join(f"{s:.0f}" for s in sizes),
                 flush=True,
             )  # fmt: skip

@@ -36,6 +36,10 @@ from protocols.pus.pus_services import RequestId, VerificationReport
 log = logging.getLogger("paleblue.ground")
 
 SAMPLE_INTERVAL_S = 1.0
+# With an archive on disk the station's in-memory history (TelemetryArchive, 100,000 samples per
+# parameter by default) need only be a window of the newest samples: memory stays flat however
+# long the pass or the recording decoded (BENCHMARKS.md, archive memory).
+MEMORY_WINDOW = 10_000
 
 
 def station_counters(summary: dict[str, Any]) -> dict[str, float]:
@@ -88,6 +92,9 @@ class StationServices:
         self._tc_frames = TcFrameEncoder(station.mdb.spacecraft_id, station.mdb.tc_virtual_channel)
         self._sequence = SequenceCounter()
         self._sequence_lock = threading.Lock()
+        if archive is not None:
+            memory = station.telemetry.archive
+            memory.max_samples = min(memory.max_samples, MEMORY_WINDOW)
         self._outbox: queue.SimpleQueue[CommandRecord] = queue.SimpleQueue()
         self.image_progress = (
             ImageProgressUpdates(station, feed.publish, self._tai_now) if feed is not None else None
@@ -113,10 +120,7 @@ class StationServices:
         if self.archive is not None:
             self.archive.add_housekeeping(report.values, report.raw, report.time, received)
         if self.feed is not None:
-            names = tuple(report.values)
-            self.feed.publish_parameters(
-                report.time, names, tuple(report.values.values()), tuple(map(report.raw.get, names))
-            )
+            self.feed.publish_packet(report.time, report.values, report.raw)
 
     def _on_event(self, record: EventRecord) -> None:
         received = self._tai_now()
@@ -332,6 +336,8 @@ class RunningServices:
     def close(self) -> None:
         try:
             self.services.close()
+            if self.services.feed is not None and self.server is not None:
+                self.services.feed.drain()  # the last updates reach the clients before the server stops
         finally:
             if self.server is not None:
                 self.server.stop()

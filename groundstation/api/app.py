@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
 from groundstation.api.alarms import AlarmBook, AlarmError
-from groundstation.api.live import LiveFeed
+from groundstation.api.live import LiveFeed, encode
 from groundstation.api.messages import (
     MAX_BODY_OCTETS,
     MAX_SAMPLES,
@@ -368,29 +368,30 @@ async def _serve_client(socket: WebSocket, feed: LiveFeed) -> None:
             try:
                 request = Subscription.model_validate_json(text)
             except ValidationError as exc:
-                await socket.send_json(
-                    [{"type": "error", "detail": f"not a subscription: {exc.errors()[0]['msg']}"}]
+                await socket.send_text(
+                    encode([{"type": "error", "detail": f"not a subscription: {exc.errors()[0]['msg']}"}])
                 )
                 continue
             client.unsubscribe(request.unsubscribe)
             if client.subscriptions + len(request.subscribe) > MAX_SUBSCRIPTIONS:
-                await socket.send_json(
-                    [{"type": "error", "detail": f"at most {MAX_SUBSCRIPTIONS} subscriptions"}]
+                await socket.send_text(
+                    encode([{"type": "error", "detail": f"at most {MAX_SUBSCRIPTIONS} subscriptions"}])
                 )
                 continue
             client.subscribe(request.subscribe)
+            if request.packets is not None:
+                client.packets = request.packets
             snapshot = [u for u in map(feed.latest, request.subscribe) if u is not None]
-            await socket.send_json([{"type": "subscribed", "names": request.subscribe}, *snapshot])
+            await socket.send_text(encode([{"type": "subscribed", "names": request.subscribe}, *snapshot]))
 
     async def send() -> None:
         while True:
             await client.ready.wait()
             client.ready.clear()
-            batch = list(client.queue)
-            client.queue.clear()
-            if batch:
-                await socket.send_text(json.dumps(batch, default=_plain))
-                client.sent += len(batch)
+            while client.queue:
+                text, count = client.take()  # the batches queued since the last send, few messages
+                await socket.send_text(text)
+                client.sent += count
 
     sender = asyncio.ensure_future(send())
     tasks = [asyncio.ensure_future(receive()), sender, asyncio.ensure_future(client.slow.wait())]

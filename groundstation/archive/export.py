@@ -39,19 +39,28 @@ def utc_times(tai: np.ndarray) -> np.ndarray:
 def windows(
     archive: Archive, names: list[str], start: float, end: float, window_samples: int
 ) -> Iterator[tuple]:
-    """Consecutive closed-open time windows ``[a, b)`` (the last one closed) covering the data."""
-    infos = [info for info in archive.parameters() if info.name in names and info.samples]
-    if not infos:
+    """Consecutive closed-open time windows ``[a, b)`` (the last one closed) covering the data,
+    each holding about ``window_samples`` samples of ``names`` (a window starts where a segment
+    does, so gaps between passes and uneven rates do not fill one window with everything)."""
+    starts, counts = archive.segment_starts(names, start, end)
+    if len(starts) == 0:
         return
-    first = max(start, min(i.first for i in infos))
-    last = min(end, max(i.last for i in infos))
+    first = max(start, float(starts[0]))
+    last = min(end, archive.last_time(names))
     if last < first:
         return
-    total = sum(i.samples for i in infos)
-    count = max(1, math.ceil(total / window_samples))
-    edges = np.linspace(first, last, count + 1)
-    for k in range(count):
-        yield float(edges[k]), float(edges[k + 1]), k == count - 1
+    cumulative = np.cumsum(counts).tolist()
+    edges, before = [first], 0  # before: samples of the segments ahead of the current window
+    for k in range(1, len(starts)):
+        edge = float(starts[k])
+        if cumulative[k - 1] - before >= window_samples and edges[-1] < edge < last:
+            edges.append(edge)  # (segments that start together stay in one window)
+            before = cumulative[k - 1]
+    edges = [e for e in edges if e < last] + [last]
+    for k in range(len(edges) - 1):
+        yield edges[k], edges[k + 1], k == len(edges) - 2
+    if len(edges) == 1:  # every sample at one time
+        yield first, last, True
 
 
 def export(

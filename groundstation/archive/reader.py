@@ -211,6 +211,32 @@ class Archive:
             for g, r, n, c, i in rows
         ]
 
+    def segment_starts(
+        self, names: list[str], start: float = -np.inf, end: float = np.inf
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Start times and sample counts of the segments of ``names`` that reach into the range,
+        in time order (an export cuts its windows there)."""
+        ids = [self._parameter(name)[0] for name in names]
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            f"SELECT t_first, n FROM segments WHERE parameter IN ({marks}) AND t_last >= ? AND t_first <= ? "
+            "ORDER BY t_first",
+            (*ids, start, end),
+        ).fetchall()
+        if not rows:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        starts, counts = zip(*rows, strict=True)
+        return np.asarray(starts, dtype=np.float64), np.asarray(counts, dtype=np.int64)
+
+    def last_time(self, names: list[str]) -> float:
+        """The latest generation time of any of ``names`` (-inf: no samples)."""
+        ids = [self._parameter(name)[0] for name in names]
+        marks = ",".join("?" * len(ids))
+        row = self._db.execute(
+            f"SELECT MAX(t_last) FROM segments WHERE parameter IN ({marks})", ids
+        ).fetchone()
+        return -np.inf if row[0] is None else float(row[0])
+
     def time_range(self) -> tuple[float, float] | None:
         row = self._db.execute("SELECT MIN(t_first), MAX(t_last) FROM segments").fetchone()
         return None if row is None or row[0] is None else (row[0], row[1])

@@ -4,8 +4,8 @@ Parameter samples are kept the way Yamcs' Parameter Archive keeps them, in *segm
 parameter, runs of up to :data:`SEGMENT_SAMPLES` samples stored as packed little-endian columns
 (generation time, engineering value, raw value, reception time) in one row. A query of one
 parameter over a time range reads a few rows through the ``(parameter, t_last)`` index and turns
-their blobs into numpy arrays without a copy; an insert appends to a Python list and costs a row
-write only once per flush. Events, alarms, command verification stages, image deliveries and the
+their blobs into numpy arrays without a copy; an insert appends to the open segment in memory and
+costs a row write only once per flush. Events, alarms, command verification stages, image deliveries and the
 station's own counters are ordinary rows.
 
 Times are TAI seconds since 1958-01-01 (the packets' CUC epoch, :mod:`protocols.packets.time_code`):

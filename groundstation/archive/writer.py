@@ -3,8 +3,11 @@
 :class:`ArchiveWriter` buffers samples in memory and commits them at most every
 ``flush_interval_s`` of its injected clock (one SQLite transaction each, WAL), so a ``kill -9`` of
 the station loses at most that last interval and never corrupts the file; other processes read the
-archive meanwhile. The newest segment of each parameter stays open in memory and is rewritten in
-place at each flush until it holds :data:`~groundstation.archive.schema.SEGMENT_SAMPLES` samples.
+archive meanwhile. The newest segment of each parameter stays open in memory (numpy column
+chunks) until it holds :data:`~groundstation.archive.schema.SEGMENT_SAMPLES` samples; each flush
+writes only what came since the last as a small row, and one row replaces them when it is full.
+A housekeeping packet costs the station a few appends; the flush makes a layout's packets into
+columns with one transposition and one numpy call per column.
 
 One writer at a time: a second station on the same archive (after the first stopped, or died)
 continues it, appending new segments beside the old ones.
@@ -16,7 +19,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ from groundstation.archive.schema import (
 )
 
 _INSERT_SEGMENT = insert_statement("segments", SEGMENT_COLUMNS)
+_values = methodcaller("values")  # of any mapping, called from C
 
 
 MAX_SMALL_ROWS = 64  # a parameter's open segment is rewritten as one row past this many flushes
@@ -45,18 +49,44 @@ class ArchiveError(Exception):
     """The archive cannot be opened or written (a message for one line)."""
 
 
-@dataclass
 class _OpenSegment:
-    """The newest segment of one parameter: its samples, and the rows that hold the first
+    """The newest segment of one parameter: its samples as chunks of columns (numpy arrays from a
+    batch of packets, Python lists from single samples), and the rows that hold the first
     ``flushed`` of them (one small row per flush) until the segment is full and written whole."""
 
-    rows: list[int] = field(default_factory=list)
-    flushed: int = 0
-    gen: list[float] = field(default_factory=list)
-    eng: list[Any] = field(default_factory=list)
-    raw: list[float] = field(default_factory=list)
-    rcv: list[float] = field(default_factory=list)
-    dirty: bool = False
+    __slots__ = ("chunks", "count", "eng", "flushed", "gen", "raw", "rcv", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.flushed = 0
+        self.count = 0
+        self.chunks: list[tuple[np.ndarray, np.ndarray | list, np.ndarray, np.ndarray]] = []
+        self.gen: list[float] = []  # single samples since the last chunk
+        self.eng: list[Any] = []
+        self.raw: list[float] = []
+        self.rcv: list[float] = []
+
+    @property
+    def dirty(self) -> bool:
+        return self.count > self.flushed
+
+    def seal(self, kind: str) -> None:
+        """The single samples, as one more chunk."""
+        if self.gen:
+            eng = np.asarray(self.eng, dtype="<f8") if kind == NUMERIC else self.eng
+            gen, raw, rcv = (np.asarray(c, dtype="<f8") for c in (self.gen, self.raw, self.rcv))
+            self.chunks.append((gen, eng, raw, rcv))
+            self.gen, self.eng, self.raw, self.rcv = [], [], [], []
+
+    def columns(self, kind: str, start: int) -> tuple[np.ndarray, np.ndarray | list, np.ndarray, np.ndarray]:
+        """Samples ``start:`` of the segment (sealed), as four columns; the chunks become one."""
+        self.seal(kind)
+        if len(self.chunks) > 1:
+            gens, engs, raws, rcvs = zip(*self.chunks, strict=True)
+            eng = np.concatenate(engs) if kind == NUMERIC else [v for e in engs for v in e]
+            self.chunks = [(np.concatenate(gens), eng, np.concatenate(raws), np.concatenate(rcvs))]
+        gen, eng, raw, rcv = self.chunks[0]
+        return gen[start:], eng[start:], raw[start:], rcv[start:]
 
 
 def _is_number(value: Any) -> bool:
@@ -64,12 +94,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.integer | np.floating | np.bool_)
 
 
-def _pack_values(kind: str, values: list[Any]) -> bytes:
+def _pack_values(kind: str, values: np.ndarray | list[Any]) -> bytes:
     if kind == NUMERIC:
         return np.asarray(values, dtype="<f8").tobytes()
-    return msgpack.packb(
-        [v if isinstance(v, int | float | str | bool) or v is None else str(v) for v in values]
-    )
+    return msgpack.packb(list(values), default=str)  # numbers, text, booleans, None; else its text
 
 
 def open_archive_for_writing(path: str | Path) -> sqlite3.Connection:
@@ -164,9 +192,9 @@ class ArchiveWriter:
             float(raw) if raw is not None else (float(eng) if _is_number(eng) else float("nan"))
         )
         segment.rcv.append(float(gen if rcv is None else rcv))
-        segment.dirty = True
+        segment.count += 1
         self.samples_written += 1
-        if len(segment.gen) >= self.segment_samples:
+        if segment.count >= self.segment_samples:
             self._write_segment(name, segment)
             self._open[name] = _OpenSegment()
 
@@ -199,55 +227,60 @@ class ArchiveWriter:
     def add_housekeeping(
         self, values: Mapping[str, Any], raw: Mapping[str, Any], gen: float, rcv: float
     ) -> None:
-        """Every parameter of one decommutated housekeeping packet (kept as the packet's row until
-        the next flush turns the rows into columns; the same samples as :meth:`add_sample` each)."""
+        """Every parameter of one decommutated housekeeping packet: the same samples as
+        :meth:`add_sample` of each value, for the cost of a few appends. The two mappings are kept
+        as they are until the next flush turns the packets of one layout into columns (numpy, a
+        few calls per layout), so they must not be changed after (a station's reports never are)."""
         names = tuple(values)
         rows = self._packets.get(names)
         if rows is None:
             rows = self._packets[names] = ([], [], [], [])
         rows[0].append(gen)
         rows[1].append(rcv)
-        rows[2].append(tuple(values.values()))
-        rows[3].append(tuple(map(raw.get, names)))
+        rows[2].append(values)
+        rows[3].append(raw)
         self.samples_written += len(names)
 
     def _columns_of_packets(self) -> None:
-        """The buffered housekeeping rows, as each parameter's samples (at flush)."""
+        """The buffered housekeeping packets, as each parameter's columns (at flush): per layout,
+        one transposition of the packets' rows and one numpy call per column."""
         packets, self._packets = self._packets, {}
-        for names, (gen, rcv, values, raws) in packets.items():
-            gens, rcvs = np.asarray(gen, dtype="<f8"), np.asarray(rcv, dtype="<f8")
-            eng_columns, raw_columns = list(zip(*values, strict=True)), list(zip(*raws, strict=True))
+        for names, (gens, rcvs, values, raws) in packets.items():
+            gen, rcv = np.asarray(gens, dtype="<f8"), np.asarray(rcvs, dtype="<f8")
+            eng_columns = list(zip(*map(tuple, map(_values, values)), strict=True))
+            if all(map(names.__eq__, map(tuple, raws))):  # raw values in the layout's order
+                raw_columns = list(zip(*map(tuple, map(_values, raws)), strict=True))
+            else:
+                raw_columns = list(zip(*[tuple(map(r.get, names)) for r in raws], strict=True))
             for j, name in enumerate(names):
-                eng = _numbers_or_list(eng_columns[j])
+                self._parameter(name, eng_columns[j][0])  # a new parameter's kind: its first value
                 raw = _numbers_or_list(raw_columns[j])
-                self._extend(name, gens, eng, raw, rcvs)
+                if self._kinds[name] == NUMERIC:
+                    eng = _numbers_or_list(eng_columns[j])
+                    fast = isinstance(eng, np.ndarray)
+                else:
+                    eng, fast = list(eng_columns[j]), True
+                if fast and isinstance(raw, np.ndarray):
+                    self._extend(name, gen, eng, raw, rcv)
+                    continue
+                # anything else (text in a numeric parameter, missing raw values) sample by sample
+                for g, e, r, c in zip(gens, eng_columns[j], raw_columns[j], rcvs, strict=True):
+                    self.samples_written -= 1  # add_sample counts it again
+                    self.add_sample(name, g, e, r if _is_number(r) else None, c)
 
-    def _extend(self, name: str, gen: np.ndarray, eng: Any, raw: Any, rcv: np.ndarray) -> None:
-        if isinstance(eng, np.ndarray) and isinstance(raw, np.ndarray):
-            segment = self._parameter(name, 0.0)
-            if self._kinds[name] == NUMERIC:  # the common case: numbers, straight to the columns
-                self._append_columns(name, segment, gen, eng.tolist(), raw.tolist(), rcv)
-                return
-        # anything else sample by sample, as add_sample takes them
-        for g, e, r, c in zip(gen.tolist(), list(eng), list(raw), rcv.tolist(), strict=True):
-            self.samples_written -= 1  # add_sample counts it again
-            self.add_sample(name, g, e, r if _is_number(r) else None, c)
-
-    def _append_columns(
-        self, name: str, segment: _OpenSegment, gen: np.ndarray, eng: list, raw: list, rcv: np.ndarray
+    def _extend(
+        self, name: str, gen: np.ndarray, eng: np.ndarray | list, raw: np.ndarray, rcv: np.ndarray
     ) -> None:
-        gen_list, rcv_list = gen.tolist(), rcv.tolist()
-        start = 0
-        while start < len(gen_list):
-            room = self.segment_samples - len(segment.gen)
-            stop = start + room
-            segment.gen += gen_list[start:stop]
-            segment.eng += eng[start:stop]
-            segment.raw += raw[start:stop]
-            segment.rcv += rcv_list[start:stop]
-            segment.dirty = True
+        """Columns of samples of one parameter, after what its open segment holds."""
+        segment = self._open[name]
+        segment.seal(self._kinds[name])
+        start, total = 0, len(gen)
+        while start < total:
+            stop = start + self.segment_samples - segment.count
+            segment.chunks.append((gen[start:stop], eng[start:stop], raw[start:stop], rcv[start:stop]))
+            segment.count += min(stop, total) - start
             start = stop
-            if len(segment.gen) >= self.segment_samples:
+            if segment.count >= self.segment_samples:
                 self._write_segment(name, segment)
                 segment = self._open[name] = _OpenSegment()
 
@@ -317,19 +350,13 @@ class ArchiveWriter:
         """A full segment: one row replacing its small rows (in one transaction). A partial one (at
         a flush): only the samples since the last flush, as one more small row, so a flush costs
         what arrived since the last, never a rewrite of what is already on disk."""
-        if segment is None or len(segment.gen) == segment.flushed:
+        if segment is None or segment.count == segment.flushed:
             return
         # full, or MAX_SMALL_ROWS small rows: one row replaces them (a query reads few rows)
-        whole = len(segment.gen) >= self.segment_samples or len(segment.rows) >= MAX_SMALL_ROWS
-        start = 0 if whole else segment.flushed
+        whole = segment.count >= self.segment_samples or len(segment.rows) >= MAX_SMALL_ROWS
         kind = self._kinds[name]
-        gen = np.asarray(segment.gen[start:], dtype="<f8")
-        columns = (
-            gen.tobytes(),
-            _pack_values(kind, segment.eng[start:]),
-            np.asarray(segment.raw[start:], dtype="<f8").tobytes(),
-            np.asarray(segment.rcv[start:], dtype="<f8").tobytes(),
-        )
+        gen, eng, raw, rcv = segment.columns(kind, 0 if whole else segment.flushed)
+        columns = (gen.tobytes(), _pack_values(kind, eng), raw.tobytes(), rcv.tobytes())
         row = (self._ids[name], float(gen.min()), float(gen.max()), len(gen), *columns)
         if whole and segment.rows:
             self._db.execute("SAVEPOINT whole_segment")  # a transaction of its own outside a flush
@@ -337,11 +364,10 @@ class ArchiveWriter:
             self._db.execute(f"DELETE FROM segments WHERE id IN ({marks})", segment.rows)
             cursor = self._db.execute(_INSERT_SEGMENT, row)
             self._db.execute("RELEASE whole_segment")
-            segment.rows = [] if len(segment.gen) >= self.segment_samples else [int(cursor.lastrowid)]
+            segment.rows = [] if segment.count >= self.segment_samples else [int(cursor.lastrowid)]
         else:
             segment.rows.append(int(self._db.execute(_INSERT_SEGMENT, row).lastrowid))
-        segment.flushed = len(segment.gen)
-        segment.dirty = False
+        segment.flushed = segment.count
 
     def _insert_columns(
         self, name: str, gen: np.ndarray, eng: np.ndarray, raw: np.ndarray, rcv: np.ndarray

@@ -140,3 +140,18 @@ def test_station_counters_are_every_number_of_transport_and_link() -> None:
         "station.images": 1,
         "station.faults": 3,
     }
+
+
+def test_with_an_archive_the_in_memory_history_is_a_bounded_window(tmp_path: Path) -> None:
+    """The archive on disk keeps everything; the station's own in-memory history keeps only the
+    newest MEMORY_WINDOW samples of a parameter (so a long recording's decode stays flat)."""
+    from groundstation.archiving import MEMORY_WINDOW
+
+    station, services, _ = _services(tmp_path)
+    assert station.telemetry.archive.max_samples == MEMORY_WINDOW
+    alone = GroundStation(tmp_path / "alone", mdb=MDB)
+    assert alone.telemetry.archive.max_samples > MEMORY_WINDOW
+    for k in range(3 * MEMORY_WINDOW):
+        station.telemetry.archive.add("X", float(k), k)
+    assert len(station.telemetry.archive.query("X")) <= MEMORY_WINDOW
+    services.close()

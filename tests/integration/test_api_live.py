@@ -67,8 +67,11 @@ def test_a_live_pass_streams_every_update_in_order_and_shrugs_off_bad_input(
     url = _api_url(log, run)
     received: dict[str, list[tuple[float, object]]] = {}
     moved_on = False
-    with connect(url.replace("http", "ws") + "/api/realtime", open_timeout=10) as ws:
+    by_packet: dict[str, list[tuple[float, object]]] = {}
+    realtime = url.replace("http", "ws") + "/api/realtime"
+    with connect(realtime, open_timeout=10) as ws, connect(realtime, open_timeout=10) as packets:
         ws.send(json.dumps({"subscribe": ["*"]}))
+        packets.send(json.dumps({"subscribe": ["*"], "packets": True}))  # one update per packet
         _bad_input(url)
         before = _octets(url)
         deadline = time.monotonic() + 150
@@ -84,6 +87,14 @@ def test_a_live_pass_streams_every_update_in_order_and_shrugs_off_bad_input(
                     break
         except ConnectionClosed:
             pass
+        try:
+            while True:  # the packet client, read after: its updates wait for it in order
+                for u in json.loads(packets.recv(30)):
+                    if u["type"] == "packet":
+                        for name, value in zip(u["names"], u["values"], strict=True):
+                            by_packet.setdefault(name, []).append((u["tai"], value))
+        except (ConnectionClosed, TimeoutError):
+            pass
     assert run.wait(120) == 0, log.read_text()[-2000:]
     assert moved_on
     assert "DETECTOR_TEMP" in received and sum(map(len, received.values())) >= 20, received
@@ -93,3 +104,10 @@ def test_a_live_pass_streams_every_update_in_order_and_shrugs_off_bad_input(
             archived = list(zip(kept.gen.tolist(), kept.value.tolist(), strict=True))
             first = archived.index(updates[0])  # the client subscribed after the first packets
             assert updates == archived[first : first + len(updates)], name  # in order, none dropped
+        assert set(by_packet) == set(received)
+        for name, updates in by_packet.items():  # the packet client: every one, in order
+            kept = archive.query(name)
+            archived = list(zip(kept.gen.tolist(), kept.value.tolist(), strict=True))
+            first = archived.index(updates[0])
+            assert updates == archived[first : first + len(updates)], name
+            assert len(updates) >= len(received[name]) - 1, name  # read to the end (subscribed after)

@@ -115,3 +115,24 @@ def test_the_python_api_gives_an_aligned_dataframe(tmp_path: Path) -> None:
     assert list(frame.columns) == ["TEMP", "VOLT"] and len(frame) == 6  # 4 + 2 times
     assert frame["TEMP"].dropna().tolist() == [20.0, 20.25, 20.5, 20.75]
     assert frame.index[0] == tai_seconds_to_utc(T0)
+
+
+def test_windows_hold_a_bounded_number_of_samples_across_gaps_and_uneven_rates(tmp_path: Path) -> None:
+    """Two passes a month apart, one at ten times the other's rate: every window holds about the
+    asked number of samples (at most one segment more per parameter), none holds a whole pass,
+    and together they hold every sample once."""
+    from groundstation.archive.export import windows
+
+    path = tmp_path / "a.db"
+    with ArchiveWriter(path, segment_samples=64) as writer:
+        for name in ("A", "B", "C"):
+            writer.add_samples(name, T0 + np.arange(5_000) * 0.1, np.arange(5_000.0))
+            writer.add_samples(name, T0 + 2.6e6 + np.arange(2_000.0), np.arange(2_000.0))
+    with Archive(path) as archive:
+        names = archive.names("*")
+        counts = []
+        for a, b, closed in windows(archive, names, -np.inf, np.inf, 1_000):
+            upper = b if closed else float(np.nextafter(b, -np.inf))
+            counts.append(sum(len(archive.query(n, a, upper)) for n in names))
+    assert sum(counts) == 3 * 7_000
+    assert max(counts) <= 1_000 + 3 * 64 and len(counts) >= 21
