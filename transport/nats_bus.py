@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import nats
 from nats.js import api
@@ -274,13 +274,22 @@ class FramePublisher:
         self.close()
 
 
-@dataclass(frozen=True, slots=True)
-class BusMessage:
-    """One message from the stream, as received: the merger decodes (and may refuse) it."""
+class BusMessage(NamedTuple):
+    """One message from the stream, as received: the merger decodes (and may refuse) it. A tuple,
+    and its stream sequence read from its reply subject only when asked: the merger's intake makes
+    no object per message beyond this one."""
 
     subject: str
     data: bytes
-    stream_sequence: int
+    message: Any  # nats-py's message, for its metadata
+
+    @property
+    def stream_sequence(self) -> int:
+        """The message's sequence in the stream (0 when the reply subject is not JetStream's)."""
+        try:
+            return self.message.metadata.sequence.stream
+        except Exception:  # not a JetStream message (cannot happen on the merger's subscription)
+            return 0
 
 
 class FrameConsumer:
@@ -339,11 +348,7 @@ class FrameConsumer:
             self.slow += 1
             self._room.clear()
             await self._room.wait()  # holds the subscription's delivery: flow control slows the server
-        try:
-            sequence = msg.metadata.sequence.stream
-        except Exception:  # not a JetStream message (cannot happen on this subscription)
-            sequence = 0
-        self._buffer.append(BusMessage(msg.subject, msg.data, sequence))
+        self._buffer.append(BusMessage(msg.subject, msg.data, msg))
         self._ready.set()
 
     def fetch(self, max_messages: int = 1024, timeout_s: float = 0.05) -> list[BusMessage]:

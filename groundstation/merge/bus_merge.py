@@ -3,9 +3,15 @@ into the normal ground chain (a :class:`~groundstation.station.GroundStation` fe
 and ``merge.json`` with per-station and merged figures beside the pass's ``summary.json``.
 
 Bad input on the bus never stops it: a message that is no frame report, one whose station id is
-not the one its subject names, one from a station not in the list it was given, a frame from
-another spacecraft: each is counted (``merge.json``) and logged once per kind, and the merge goes
-on. A flood from one station is bounded by the merger's window.
+not the one its subject names, one from a station not in the list it was given, one whose frame
+disagrees with the report (:mod:`groundstation.merge.bus_intake`), a frame from another
+spacecraft: each is counted (``merge.json``: ``refused`` by reason, ``merged.foreign_spacecraft``)
+and logged once per kind, and the merge goes on. A flood from one station is bounded by the
+merger's window; the reports a station sent again for a frame it had already reported (a flood, a
+station replaying its pass) are counted per station (``repeats``) and logged at the end.
+
+Messages take the fast path: their fields are unpacked and merged without a report object per
+message (:meth:`~groundstation.merge.best_frame.FrameMerger.add_fields`).
 """
 
 from __future__ import annotations
@@ -20,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from groundstation.merge.best_frame import FrameMerger, MergedFrame
+from groundstation.merge.bus_intake import BusIntake, Refused
 from groundstation.station import GroundStation
 from protocols.atomic_file import write_atomically
-from protocols.bus.frame_report import SUBJECT_PREFIX, FrameReport
 from protocols.capture.zmq_framing import Layer
-from protocols.errors import DecodeError
 from protocols.link.channel_config import PhysicalChannelConfig
 from protocols.link.channel_file import preset
 from protocols.mdb.mission_db import MissionDatabase
@@ -58,7 +63,7 @@ class BusMerge:
         channel = station.channel
         self.station = station
         self.merger = FrameMerger(channel.vc_count_modulo, window, channel.spacecraft_id)
-        self.allowed = frozenset(stations) if stations else None
+        self.intake = BusIntake(channel, stations)
         self.faults = BusFaults()
         self.messages = 0
 
@@ -66,17 +71,13 @@ class BusMerge:
         """One bus message; never raises."""
         self.messages += 1
         try:
-            report = FrameReport.unpack(data)
-        except DecodeError as exc:
-            self.faults.record("not a frame report", str(exc))
+            fields = self.intake.take(subject, data)
+        except Refused as refused:
+            self.faults.record(refused.reason, refused.detail)
             return
-        if subject != f"{SUBJECT_PREFIX}.{report.station_id}":
-            self.faults.record("station id not its subject's", f"{report.station_id} on {subject}")
-            return
-        if self.allowed is not None and report.station_id not in self.allowed:
-            self.faults.record("unknown station", report.station_id)
-            return
-        self._feed(self.merger.add(report))
+        frames = self.merger.add_fields(fields)
+        if frames:
+            self._feed(frames)
 
     def release_held(self) -> None:
         """Every frame held in the window leaves now (the bus went quiet: nothing earlier is coming)."""
@@ -85,6 +86,9 @@ class BusMerge:
     def finish(self) -> tuple[dict, dict]:
         """Flush the window into the station, end its pass, write merge.json: (summary, figures)."""
         self._feed(self.merger.flush())
+        for name, tally in sorted(self.merger.counters.stations.items()):
+            if tally.repeats:
+                log.warning("bus: station %s reported %d frame(s) again (a flood?)", name, tally.repeats)
         summary = self.station.finish()
         figures = self.figures()
         write_atomically(self.station.out_dir / "merge.json", json.dumps(figures, indent=2) + "\n")
@@ -103,7 +107,7 @@ class BusMerge:
 
     def _feed(self, frames: list[MergedFrame]) -> None:
         for merged in frames:
-            self.station.feed_stream(Layer.FRAMES, merged.report.frame)
+            self.station.feed_stream(Layer.FRAMES, merged.frame)
 
 
 def merge_table(figures: dict) -> str:
@@ -124,8 +128,12 @@ def merge_table(figures: dict) -> str:
     extra = (
         f"duplicates {merged['duplicates']}, late duplicates {merged['late_duplicates']}, "
         f"window exceeded {merged['window_exceeded']}, gaps {merged['gaps']}, "
-        f"foreign spacecraft {merged['foreign_spacecraft']}, refused {sum(figures['refused'].values())}"
+        f"foreign spacecraft {merged['foreign_spacecraft']}, "
+        f"repeats {sum(t['repeats'] for t in figures['stations'].values())}, "
+        f"refused {sum(figures['refused'].values())}"
     )
+    if figures["refused"]:
+        extra += " (" + ", ".join(f"{reason} {n}" for reason, n in figures["refused"].items()) + ")"
     return "\n".join([*lines, extra]) + "\n"
 
 
