@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from groundstation.merge.best_frame import FrameMerger, MergedFrame
 from groundstation.merge.bus_intake import BusIntake, Refused
@@ -150,16 +151,20 @@ def run_merger(
     idle_exit_s: float | None = None,
     hold_s: float = 0.5,
     mdb: MissionDatabase | None = None,
+    attach: Callable[[GroundStation, None], Any] | None = None,
 ) -> tuple[dict, dict]:
     """Merge until stopped, done, out of time, or ``idle_exit_s`` without a message once some came.
 
     ``fetch(max, timeout_s)`` returns bus messages (``subject``, ``data``): a
     :class:`transport.nats_bus.FrameConsumer`'s. Frames held in the reordering window leave once
-    the bus has been quiet for ``hold_s`` (the end of a pass, a pause). Returns (pass summary,
-    merge figures); both are written to ``out_dir`` on every way out.
+    the bus has been quiet for ``hold_s`` (the end of a pass, a pause). ``attach(station, None)``
+    (the archive and the API, as for one station) returns services whose ``tick()`` runs between
+    batches and ``close()`` at the end: the merged pass is archived and served like any other.
+    Returns (pass summary, merge figures); both are written to ``out_dir`` on every way out.
     """
     station = GroundStation(out_dir, expect_images, channel if channel is not None else preset(), mdb=mdb)
     merge = BusMerge(station, window, stations)
+    services = attach(station, None) if attach is not None else None
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     last_message = None
     held = False  # frames may be held in the window
@@ -173,6 +178,8 @@ def run_merger(
                 log.info("no frames for %.1f s: the pass is over", idle_exit_s)
                 break
             station.tick()
+            if services is not None:
+                services.tick()
             messages = fetch(1024, 0.05)
             if messages:
                 last_message = time.monotonic()
@@ -185,5 +192,10 @@ def run_merger(
                 if station.finished:
                     break
     finally:
-        done = merge.finish()
+        try:
+            done = merge.finish()
+        finally:
+            station.images.collect(wait=True)
+            if services is not None:
+                services.close()
     return done

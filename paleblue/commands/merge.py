@@ -6,8 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from paleblue.commands.common import CliError, mission_db, resolve_channel, setup_logging, stop_on_signals
-from paleblue.commands.options import channel_options, mdb_option, positive_float, positive_int
+from paleblue.commands.common import (
+    CliError,
+    ground_services,
+    mission_db,
+    resolve_channel,
+    setup_logging,
+    stop_on_signals,
+)
+from paleblue.commands.options import (
+    archive_api_options,
+    channel_options,
+    mdb_option,
+    positive_float,
+    positive_int,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     channel_options(p)
     mdb_option(p)
+    archive_api_options(p)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=main)
 
@@ -63,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
         if bad or not stations:
             raise CliError(f"merge: --stations {args.stations!r}: ids are 1-32 of A-Z a-z 0-9 _ -")
     channel = resolve_channel(args)
+    attach = ground_services(args)  # --archive, --api: checked before the bus is reached
     stop = stop_on_signals()
     try:
         consumer = FrameConsumer(args.bus)
@@ -80,6 +95,7 @@ def main(args: argparse.Namespace) -> int:
             timeout_s=args.timeout,
             idle_exit_s=args.idle_exit,
             mdb=mission_db(args),
+            attach=attach,
         )
     finally:
         consumer.close()
