@@ -360,7 +360,8 @@ class FrameConsumer:
             self._room.clear()
             await self._room.wait()  # holds the subscription's delivery: flow control slows the server
         self._buffer.append(BusMessage(msg.subject, msg.data, msg))
-        self._ready.set()
+        if not self._ready.is_set():  # after the append: fetch clears, then looks at the buffer
+            self._ready.set()
 
     def fetch(self, max_messages: int = 1024, timeout_s: float = 0.05) -> list[BusMessage]:
         """Up to ``max_messages`` in stream order; waits up to ``timeout_s`` when none is there."""
