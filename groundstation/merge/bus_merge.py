@@ -28,6 +28,7 @@ from typing import Any
 
 from groundstation.merge.best_frame import FrameMerger, MergedFrame
 from groundstation.merge.bus_intake import BusIntake, Refused
+from groundstation.merge.uplink_choice import UplinkChoice
 from groundstation.station import GroundStation
 from protocols.atomic_file import write_atomically
 from protocols.capture.zmq_framing import Layer
@@ -67,6 +68,8 @@ class BusMerge:
         self.intake = BusIntake(channel, stations)
         self.faults = BusFaults()
         self.messages = 0
+        self.now = 0.0  # the time of the batch being handled (run_merger sets it)
+        self.heard: dict[str, float] = {}  # station -> when its newest report came: who is in contact
 
     def handle(self, subject: str, data: bytes) -> None:
         """One bus message; never raises."""
@@ -76,6 +79,7 @@ class BusMerge:
         except Refused as refused:
             self.faults.record(refused.reason, refused.detail)
             return
+        self.heard[fields.station_id] = self.now
         frames = self.merger.add_fields(fields)
         if frames:
             self._feed(frames)
@@ -151,7 +155,9 @@ def run_merger(
     idle_exit_s: float | None = None,
     hold_s: float = 0.5,
     mdb: MissionDatabase | None = None,
-    attach: Callable[[GroundStation, None], Any] | None = None,
+    attach: Callable[[GroundStation, Any], Any] | None = None,
+    send_uplink: Callable[[Layer, bytes], None] | None = None,
+    uplink_choice: UplinkChoice | None = None,
 ) -> tuple[dict, dict]:
     """Merge until stopped, done, out of time, or ``idle_exit_s`` without a message once some came.
 
@@ -160,11 +166,17 @@ def run_merger(
     the bus has been quiet for ``hold_s`` (the end of a pass, a pause). ``attach(station, None)``
     (the archive and the API, as for one station) returns services whose ``tick()`` runs between
     batches and ``close()`` at the end: the merged pass is archived and served like any other.
+    ``send_uplink`` (a :class:`transport.nats_uplink.UplinkRelay`'s) takes the merged pass's CFDP
+    replies and the operator's commands up through one station, the one ``uplink_choice`` names
+    (it learns here which stations are heard).
     Returns (pass summary, merge figures); both are written to ``out_dir`` on every way out.
     """
-    station = GroundStation(out_dir, expect_images, channel if channel is not None else preset(), mdb=mdb)
+    channel = channel if channel is not None else preset()
+    station = GroundStation(out_dir, expect_images, channel, mdb=mdb, send_uplink=send_uplink)
     merge = BusMerge(station, window, stations)
-    services = attach(station, None) if attach is not None else None
+    if uplink_choice is not None:
+        uplink_choice.heard = merge.heard
+    services = attach(station, send_uplink) if attach is not None else None
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     last_message = None
     held = False  # frames may be held in the window
@@ -182,7 +194,7 @@ def run_merger(
                 services.tick()
             messages = fetch(1024, 0.05)
             if messages:
-                last_message = time.monotonic()
+                last_message = merge.now = time.monotonic()
                 held = True
             elif held and now - last_message > hold_s:
                 merge.release_held()

@@ -19,7 +19,7 @@ from transport.nats_server import NatsServer, free_port
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(200)]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-SECTION = README.read_text().split("### On several hosts\n", 1)[1].split("\n## ", 1)[0]
+SECTION = re.split(r"\n##+ ", README.read_text().split("### On several hosts\n", 1)[1], maxsplit=1)[0]
 
 
 def readme_config() -> str:
@@ -91,3 +91,13 @@ def test_the_readme_cluster_configuration_keeps_the_pass_when_a_server_dies(tmp_
     finally:
         for server in servers:
             server.stop()
+
+
+def test_the_readme_uplink_commands_parse() -> None:
+    section = README.read_text().split("### Uplink through one station at a time\n", 1)[1]
+    (block,) = re.findall(r"```sh\n(.*?)```", re.split(r"\n##+ ", section, maxsplit=1)[0], re.DOTALL)
+    argvs = [shlex.split(line.replace("$BUS", "nats://h1:4222")) for line in block.splitlines() if line]
+    parser = build_parser()
+    ground, merge = (parser.parse_args(argv[1:]) for argv in argvs)
+    assert ground.uplink and ground.bus and ground.station_id == "gds"
+    assert merge.uplink_via == "auto" and merge.api
