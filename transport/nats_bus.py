@@ -1,13 +1,15 @@
-"""The station bus on NATS JetStream, from synchronous code: stations publish frame reports,
-the merger consumes every station's.
+"""The station bus on NATS JetStream, from synchronous code: stations publish frame reports, the
+merger consumes every station's.
 
 nats-py is asyncio; each :class:`FramePublisher` and :class:`FrameConsumer` runs its own event
 loop in a daemon thread, so the station's and the merger's loops stay as they are. The stream
 (:data:`STREAM`, subjects ``paleblue.frames.>``) is created by whoever comes first, with a
-de-duplication window: a report published again under the same message id (a station's retry) is
-stored once, and the publisher counts it (``duplicates``). Nothing is dropped silently: a report
-the server did not acknowledge after its retries is counted in ``failed``, one refused because the
-publisher's queue was full in ``queue_full``.
+de-duplication window and as many replicas as the bus URL names servers (up to three, so that a
+cluster keeps the pass when one server dies; :func:`default_replicas`). A report published again
+under the same message id (a station's retry) is stored once, and the publisher counts it
+(``duplicates``). Nothing is dropped silently: a report the server did not acknowledge after its
+retries is counted in ``failed``, one refused because the publisher's queue was full in
+``queue_full``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import nats
 from nats.js import api
@@ -35,6 +37,13 @@ SUBJECTS = f"{SUBJECT_PREFIX}.>"
 DUPLICATE_WINDOW_S = 120.0
 MAX_MESSAGE_OCTETS = MAX_FRAME_OCTETS + 1024  # a report: the frame and at most ~60 octets more
 HEADER_MSG_ID = "Nats-Msg-Id"
+
+
+def default_replicas(url: str) -> int:
+    """How many copies of the stream the cluster keeps when the URL lists its servers: one per
+    server named, up to three (JetStream's usual and a loss of one server survived); one for a
+    single server."""
+    return max(1, min(3, len([u for u in url.split(",") if u.strip()])))
 
 
 class BusError(RuntimeError):
@@ -140,7 +149,7 @@ class FramePublisher:
         self,
         url: str,
         *,
-        replicas: int = 1,
+        replicas: int | None = None,
         max_queue: int = 100_000,
         max_in_flight: int = 2048,
         retries: int = 5,
@@ -165,6 +174,7 @@ class FramePublisher:
         self._wake: asyncio.Event | None = None
         self._closing = False
         try:
+            replicas = default_replicas(url) if replicas is None else replicas
             self._loop.run(self._start(replicas, connect_timeout_s, max_in_flight), connect_timeout_s + 20)
         except BaseException:
             self._loop.stop()
@@ -274,13 +284,22 @@ class FramePublisher:
         self.close()
 
 
-@dataclass(frozen=True, slots=True)
-class BusMessage:
-    """One message from the stream, as received: the merger decodes (and may refuse) it."""
+class BusMessage(NamedTuple):
+    """One message from the stream, as received: the merger decodes (and may refuse) it. A tuple,
+    and its stream sequence read from its reply subject only when asked: the merger's intake makes
+    no object per message beyond this one."""
 
     subject: str
     data: bytes
-    stream_sequence: int
+    message: Any  # nats-py's message, for its metadata
+
+    @property
+    def stream_sequence(self) -> int:
+        """The message's sequence in the stream (0 when the reply subject is not JetStream's)."""
+        try:
+            return self.message.metadata.sequence.stream
+        except Exception:  # not a JetStream message (cannot happen on the merger's subscription)
+            return 0
 
 
 class FrameConsumer:
@@ -291,7 +310,7 @@ class FrameConsumer:
         self,
         url: str,
         *,
-        replicas: int = 1,
+        replicas: int | None = None,
         max_buffered: int = 50_000,
         connect_timeout_s: float = 5.0,
         stream: str = STREAM,
@@ -304,6 +323,7 @@ class FrameConsumer:
         self.slow = 0  # times the buffer was full when a message came (the client then waits)
         self._loop = _LoopThread("bus-consumer")
         try:
+            replicas = default_replicas(url) if replicas is None else replicas
             self._loop.run(self._start(replicas, connect_timeout_s), connect_timeout_s + 60)
         except BaseException:
             self._loop.stop()
@@ -339,12 +359,9 @@ class FrameConsumer:
             self.slow += 1
             self._room.clear()
             await self._room.wait()  # holds the subscription's delivery: flow control slows the server
-        try:
-            sequence = msg.metadata.sequence.stream
-        except Exception:  # not a JetStream message (cannot happen on this subscription)
-            sequence = 0
-        self._buffer.append(BusMessage(msg.subject, msg.data, sequence))
-        self._ready.set()
+        self._buffer.append(BusMessage(msg.subject, msg.data, msg))
+        if not self._ready.is_set():  # after the append: fetch clears, then looks at the buffer
+            self._ready.set()
 
     def fetch(self, max_messages: int = 1024, timeout_s: float = 0.05) -> list[BusMessage]:
         """Up to ``max_messages`` in stream order; waits up to ``timeout_s`` when none is there."""

@@ -59,7 +59,10 @@ class NatsServer:
         routes: Sequence[int] = (),
         cluster_name: str = "paleblue",
         log_file: Path | None = None,
+        config_file: Path | None = None,
     ) -> None:
+        """With ``config_file`` the server takes everything from that file (``nats-server -c``):
+        ``port`` and ``name`` must then be its client port and ``server_name``."""
         self.store_dir = Path(store_dir)
         self.port = port if port is not None else free_port()
         # the INFO line's name tells our server from another one on the port
@@ -68,6 +71,7 @@ class NatsServer:
         self.routes = tuple(routes)
         self.cluster_name = cluster_name
         self.log_file = log_file
+        self.config_file = config_file
         self.process: subprocess.Popen | None = None
 
     @property
@@ -75,6 +79,9 @@ class NatsServer:
         return f"nats://{HOST}:{self.port}"
 
     def argv(self) -> list[str]:
+        if self.config_file is not None:
+            argv = [find_nats_server(), "-c", str(self.config_file)]
+            return argv if self.log_file is None else [*argv, "-l", str(self.log_file)]
         argv = [
             find_nats_server(), "-a", HOST, "-p", str(self.port), "-js", "-sd", str(self.store_dir),
             "-n", self.name,

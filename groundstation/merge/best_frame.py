@@ -1,6 +1,8 @@
 """The best copy of each frame from several stations: a pure core, no sockets and no clock.
 
-Reports (:class:`~protocols.bus.frame_report.FrameReport`) come in any order from any number of
+Reports (:class:`~protocols.bus.frame_report.FrameReport` to :meth:`FrameMerger.add`, or their
+:class:`~protocols.bus.frame_report.ReportFields` to :meth:`FrameMerger.add_fields`, the fast path
+the bus intake takes: no report object per message) come in any order from any number of
 stations. Per (spacecraft, virtual channel) the merger unwraps the frame count itself: each
 station's own count (its wrap epoch and frame count) is continuous, so a station is aligned once,
 when it joins or restarts (to the frame received nearest in time, else the newest; stations need
@@ -18,7 +20,8 @@ plausibility check of each station's count against its reception times is still 
 Everything is counted: extra copies (``duplicates``), copies that came after their slot had left
 (``late_duplicates``) or after it had been declared missing (``window_exceeded``), frames from
 another spacecraft, slots with only bad copies; and per station its reports, the frames it
-contributed the best copy of, the frames only it had, and the frames it lacked.
+contributed the best copy of, the frames only it had, the frames it lacked, and the reports it
+sent again for a frame it had already reported (``repeats``: a flood, a replay).
 """
 
 from __future__ import annotations
@@ -26,17 +29,26 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 
-from protocols.bus.frame_report import FrameReport
+from protocols.bus.frame_report import FrameReport, ReportFields
 
 
 @dataclass(frozen=True, slots=True)
 class MergedFrame:
     """The copy chosen for one frame, and who had it."""
 
-    report: FrameReport
+    fields: ReportFields
     unwrapped_count: int
     copies: int
     stations: tuple[str, ...]
+
+    @property
+    def frame(self) -> bytes:
+        return self.fields.frame
+
+    @property
+    def report(self) -> FrameReport:
+        """The chosen copy as a report (built on demand)."""
+        return self.fields.report()
 
 
 @dataclass
@@ -46,6 +58,7 @@ class StationTally:
     best: int = 0  # frames whose released copy was its own
     only_source: int = 0  # frames no other station had
     late: int = 0  # reports that came after their slot had left
+    repeats: int = 0  # reports of a frame it had already reported within the window (a flood)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -75,23 +88,31 @@ class MergeCounters:
         return {name: known - tally.frames for name, tally in sorted(self.stations.items())}
 
 
-def _rank(report: FrameReport) -> tuple:
-    return (not report.good, report.rs_corrected, report.received_ns, report.station_id)
+def _rank(fields: ReportFields) -> tuple:
+    """Lower is better: good (not uncorrectable, FECF not bad), fewest corrections, earliest, station id."""
+    flags = fields.flags
+    bad = flags & 0x80 != 0 or flags & 0x60 == 0
+    return (bad, fields.rs_corrected, fields.received_ns, fields.station_id)
 
 
 class _Slot:
-    __slots__ = ("best", "copies", "stations")
+    __slots__ = ("best", "copies", "rank", "stations")
 
-    def __init__(self, report: FrameReport) -> None:
-        self.best = report
+    def __init__(self, fields: ReportFields) -> None:
+        self.best = fields
+        self.rank: tuple | None = None  # the best copy's rank, once a second copy came
         self.copies = 1
-        self.stations = {report.station_id}
+        self.stations = {fields.station_id}
 
-    def add(self, report: FrameReport) -> None:
+    def add(self, fields: ReportFields) -> None:
         self.copies += 1
-        self.stations.add(report.station_id)
-        if _rank(report) < _rank(self.best):
-            self.best = report
+        self.stations.add(fields.station_id)
+        if self.rank is None:
+            self.rank = _rank(self.best)
+        rank = _rank(fields)
+        if rank < self.rank:
+            self.best = fields
+            self.rank = rank
 
 
 class _Channel:
@@ -134,7 +155,8 @@ class _Alignment:
 
 
 class FrameMerger:
-    """Feed :meth:`add` every report; it returns frames as their slots leave the window."""
+    """Feed :meth:`add` every report (or :meth:`add_fields` its fields: the same merge without a
+    report object); each returns frames as their slots leave the window."""
 
     def __init__(self, count_modulo: int, window: int = 64, spacecraft_id: int | None = None) -> None:
         if count_modulo < 4:
@@ -156,19 +178,26 @@ class FrameMerger:
         return tally
 
     def add(self, report: FrameReport) -> list[MergedFrame]:
+        return self.add_fields(ReportFields.of(report))
+
+    def add_fields(self, fields: ReportFields) -> list[MergedFrame]:
+        """One report, as :func:`~protocols.bus.frame_report.unpack_fields` gives it."""
         counters = self.counters
         counters.reports += 1
-        if self.spacecraft_id is not None and report.spacecraft_id != self.spacecraft_id:
+        station, received_ns, spacecraft_id, vcid, frame_count, epoch = fields[:6]
+        if self.spacecraft_id is not None and spacecraft_id != self.spacecraft_id:
             counters.foreign_spacecraft += 1
             return []
-        tally = self._tally(report.station_id)
+        tally = counters.stations.get(station)
+        if tally is None:
+            tally = self._tally(station)
         tally.reports += 1
-        key = (report.spacecraft_id, report.vcid)
-        count = report.frame_count % self.modulo
+        key = (spacecraft_id, vcid)
+        count = frame_count % self.modulo
         channel = self._channels.get(key)
         if channel is None:
             channel = self._channels[key] = _Channel(count)
-        unwrapped = self._unwrap(report, key, channel, count)
+        unwrapped = self._unwrap(station, received_ns, epoch, key, channel, count)
         if channel.next_out is not None and unwrapped < channel.next_out:
             tally.late += 1
             if channel.closed.get(unwrapped, False):
@@ -178,18 +207,23 @@ class FrameMerger:
             return []
         slot = channel.slots.get(unwrapped)
         if slot is None:
-            channel.slots[unwrapped] = _Slot(report)
+            channel.slots[unwrapped] = _Slot(fields)
         else:
             counters.duplicates += 1
-            slot.add(report)
-        out: list[MergedFrame] = []
+            if station in slot.stations:
+                tally.repeats += 1
+            slot.add(fields)
         if unwrapped > channel.newest:
             channel.newest = unwrapped
-            channel.times.append((report.received_ns, unwrapped))
-            self._release(key, channel, channel.newest - self.window, out)
-        return out
+            channel.times.append((received_ns, unwrapped))
+            out: list[MergedFrame] = []
+            self._release(key, channel, unwrapped - self.window, out)
+            return out
+        return []
 
-    def _unwrap(self, report: FrameReport, key: tuple[int, int], channel: _Channel, count: int) -> int:
+    def _unwrap(
+        self, station: str, received_ns: int, epoch: int, key: tuple[int, int], channel: _Channel, count: int
+    ) -> int:
         """The merger's unwrapped count of a report. A station's own count (its wrap epoch and
         frame count) runs on continuously, so each station is aligned once, when it joins or
         restarts, to the count whose reception time is nearest among the recent frames (else the
@@ -198,29 +232,30 @@ class FrameMerger:
         order, with its reception times. Only a count that goes back by half a wrap or more while
         the reception time goes on is a restart (its wrap epoch starts again at 0): then it is
         aligned anew, and a report received before that restart keeps the alignment it had."""
-        own = report.count_epoch * self.modulo + count
-        skey = (report.station_id, *key)
+        own = epoch * self.modulo + count
+        skey = (station, *key)
         align = self._stations.get(skey)
         if align is None:
-            unwrapped = self._by_time(report, channel, count)
-            self._stations[skey] = _Alignment(unwrapped - own, own, report.received_ns)
+            unwrapped = self._by_time(received_ns, channel, count)
+            self._stations[skey] = _Alignment(unwrapped - own, own, received_ns)
             return unwrapped
-        if report.received_ns < align.restart_ns:  # from before the restart
+        if received_ns < align.restart_ns:  # from before the restart
             return own + align.previous_offset
-        if own <= align.newest_own - self.modulo // 2 and report.received_ns > align.newest_ns:
-            unwrapped = self._by_time(report, channel, count)
-            align.restart(unwrapped - own, own, report.received_ns)
+        if own <= align.newest_own - self.modulo // 2 and received_ns > align.newest_ns:
+            unwrapped = self._by_time(received_ns, channel, count)
+            align.restart(unwrapped - own, own, received_ns)
             return unwrapped
         if own > align.newest_own:
             align.newest_own = own
-            align.newest_ns = max(align.newest_ns, report.received_ns)
+            if received_ns > align.newest_ns:
+                align.newest_ns = received_ns
         return own + align.offset
 
-    def _by_time(self, report: FrameReport, channel: _Channel, count: int) -> int:
+    def _by_time(self, received_ns: int, channel: _Channel, count: int) -> int:
         """The unwrapped count nearest to the channel's count received closest in time."""
         predicted = channel.newest
         if channel.times:
-            predicted = min(channel.times, key=lambda entry: abs(entry[0] - report.received_ns))[1]
+            predicted = min(channel.times, key=lambda entry: abs(entry[0] - received_ns))[1]
         delta = (count - predicted) % self.modulo
         if delta > self.modulo // 2:
             delta -= self.modulo
@@ -263,10 +298,11 @@ class FrameMerger:
 
     def _close(self, channel: _Channel, count: int, slot: _Slot, out: list[MergedFrame]) -> None:
         counters = self.counters
-        for station in slot.stations:
+        stations = slot.stations
+        for station in stations:
             tally = self._tally(station)
             tally.frames += 1
-            if len(slot.stations) == 1:
+            if len(stations) == 1:
                 tally.only_source += 1
         if not slot.best.good:
             counters.bad_only += 1
@@ -274,7 +310,7 @@ class FrameMerger:
         self._tally(slot.best.station_id).best += 1
         counters.frames_out += 1
         self._remember_released(channel, count)
-        out.append(MergedFrame(slot.best, count, slot.copies, tuple(sorted(slot.stations))))
+        out.append(MergedFrame(slot.best, count, slot.copies, tuple(sorted(stations))))
 
     def _remember_released(self, channel: _Channel, count: int) -> None:
         closed = channel.closed

@@ -3,9 +3,15 @@ into the normal ground chain (a :class:`~groundstation.station.GroundStation` fe
 and ``merge.json`` with per-station and merged figures beside the pass's ``summary.json``.
 
 Bad input on the bus never stops it: a message that is no frame report, one whose station id is
-not the one its subject names, one from a station not in the list it was given, a frame from
-another spacecraft: each is counted (``merge.json``) and logged once per kind, and the merge goes
-on. A flood from one station is bounded by the merger's window.
+not the one its subject names, one from a station not in the list it was given, one whose frame
+disagrees with the report (:mod:`groundstation.merge.bus_intake`), a frame from another
+spacecraft: each is counted (``merge.json``: ``refused`` by reason, ``merged.foreign_spacecraft``)
+and logged once per kind, and the merge goes on. A flood from one station is bounded by the
+merger's window; the reports a station sent again for a frame it had already reported (a flood, a
+station replaying its pass) are counted per station (``repeats``) and logged at the end.
+
+Messages take the fast path: their fields are unpacked and merged without a report object per
+message (:meth:`~groundstation.merge.best_frame.FrameMerger.add_fields`).
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from groundstation.merge.best_frame import FrameMerger, MergedFrame
+from groundstation.merge.bus_intake import BusIntake, Refused
+from groundstation.merge.uplink_choice import UplinkChoice
 from groundstation.station import GroundStation
 from protocols.atomic_file import write_atomically
-from protocols.bus.frame_report import SUBJECT_PREFIX, FrameReport
 from protocols.capture.zmq_framing import Layer
-from protocols.errors import DecodeError
 from protocols.link.channel_config import PhysicalChannelConfig
 from protocols.link.channel_file import preset
 from protocols.mdb.mission_db import MissionDatabase
@@ -58,25 +65,24 @@ class BusMerge:
         channel = station.channel
         self.station = station
         self.merger = FrameMerger(channel.vc_count_modulo, window, channel.spacecraft_id)
-        self.allowed = frozenset(stations) if stations else None
+        self.intake = BusIntake(channel, stations)
         self.faults = BusFaults()
         self.messages = 0
+        self.now = 0.0  # the time of the batch being handled (run_merger sets it)
+        self.heard: dict[str, float] = {}  # station -> when its newest report came: who is in contact
 
     def handle(self, subject: str, data: bytes) -> None:
         """One bus message; never raises."""
         self.messages += 1
         try:
-            report = FrameReport.unpack(data)
-        except DecodeError as exc:
-            self.faults.record("not a frame report", str(exc))
+            fields = self.intake.take(subject, data)
+        except Refused as refused:
+            self.faults.record(refused.reason, refused.detail)
             return
-        if subject != f"{SUBJECT_PREFIX}.{report.station_id}":
-            self.faults.record("station id not its subject's", f"{report.station_id} on {subject}")
-            return
-        if self.allowed is not None and report.station_id not in self.allowed:
-            self.faults.record("unknown station", report.station_id)
-            return
-        self._feed(self.merger.add(report))
+        self.heard[fields.station_id] = self.now
+        frames = self.merger.add_fields(fields)
+        if frames:
+            self._feed(frames)
 
     def release_held(self) -> None:
         """Every frame held in the window leaves now (the bus went quiet: nothing earlier is coming)."""
@@ -85,6 +91,9 @@ class BusMerge:
     def finish(self) -> tuple[dict, dict]:
         """Flush the window into the station, end its pass, write merge.json: (summary, figures)."""
         self._feed(self.merger.flush())
+        for name, tally in sorted(self.merger.counters.stations.items()):
+            if tally.repeats:
+                log.warning("bus: station %s reported %d frame(s) again (a flood?)", name, tally.repeats)
         summary = self.station.finish()
         figures = self.figures()
         write_atomically(self.station.out_dir / "merge.json", json.dumps(figures, indent=2) + "\n")
@@ -103,7 +112,7 @@ class BusMerge:
 
     def _feed(self, frames: list[MergedFrame]) -> None:
         for merged in frames:
-            self.station.feed_stream(Layer.FRAMES, merged.report.frame)
+            self.station.feed_stream(Layer.FRAMES, merged.frame)
 
 
 def merge_table(figures: dict) -> str:
@@ -124,8 +133,12 @@ def merge_table(figures: dict) -> str:
     extra = (
         f"duplicates {merged['duplicates']}, late duplicates {merged['late_duplicates']}, "
         f"window exceeded {merged['window_exceeded']}, gaps {merged['gaps']}, "
-        f"foreign spacecraft {merged['foreign_spacecraft']}, refused {sum(figures['refused'].values())}"
+        f"foreign spacecraft {merged['foreign_spacecraft']}, "
+        f"repeats {sum(t['repeats'] for t in figures['stations'].values())}, "
+        f"refused {sum(figures['refused'].values())}"
     )
+    if figures["refused"]:
+        extra += " (" + ", ".join(f"{reason} {n}" for reason, n in figures["refused"].items()) + ")"
     return "\n".join([*lines, extra]) + "\n"
 
 
@@ -142,16 +155,28 @@ def run_merger(
     idle_exit_s: float | None = None,
     hold_s: float = 0.5,
     mdb: MissionDatabase | None = None,
+    attach: Callable[[GroundStation, Any], Any] | None = None,
+    send_uplink: Callable[[Layer, bytes], None] | None = None,
+    uplink_choice: UplinkChoice | None = None,
 ) -> tuple[dict, dict]:
     """Merge until stopped, done, out of time, or ``idle_exit_s`` without a message once some came.
 
     ``fetch(max, timeout_s)`` returns bus messages (``subject``, ``data``): a
     :class:`transport.nats_bus.FrameConsumer`'s. Frames held in the reordering window leave once
-    the bus has been quiet for ``hold_s`` (the end of a pass, a pause). Returns (pass summary,
-    merge figures); both are written to ``out_dir`` on every way out.
+    the bus has been quiet for ``hold_s`` (the end of a pass, a pause). ``attach(station, None)``
+    (the archive and the API, as for one station) returns services whose ``tick()`` runs between
+    batches and ``close()`` at the end: the merged pass is archived and served like any other.
+    ``send_uplink`` (a :class:`transport.nats_uplink.UplinkRelay`'s) takes the merged pass's CFDP
+    replies and the operator's commands up through one station, the one ``uplink_choice`` names
+    (it learns here which stations are heard).
+    Returns (pass summary, merge figures); both are written to ``out_dir`` on every way out.
     """
-    station = GroundStation(out_dir, expect_images, channel if channel is not None else preset(), mdb=mdb)
+    channel = channel if channel is not None else preset()
+    station = GroundStation(out_dir, expect_images, channel, mdb=mdb, send_uplink=send_uplink)
     merge = BusMerge(station, window, stations)
+    if uplink_choice is not None:
+        uplink_choice.heard = merge.heard
+    services = attach(station, send_uplink) if attach is not None else None
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     last_message = None
     held = False  # frames may be held in the window
@@ -165,9 +190,11 @@ def run_merger(
                 log.info("no frames for %.1f s: the pass is over", idle_exit_s)
                 break
             station.tick()
+            if services is not None:
+                services.tick()
             messages = fetch(1024, 0.05)
             if messages:
-                last_message = time.monotonic()
+                last_message = merge.now = time.monotonic()
                 held = True
             elif held and now - last_message > hold_s:
                 merge.release_held()
@@ -177,5 +204,10 @@ def run_merger(
                 if station.finished:
                     break
     finally:
-        done = merge.finish()
+        try:
+            done = merge.finish()
+        finally:
+            station.images.collect(wait=True)
+            if services is not None:
+                services.close()
     return done

@@ -216,6 +216,34 @@ def check_bus_options(args: argparse.Namespace) -> None:
         raise CliError(f"ground: --station-id {args.station_id!r} is not 1-32 of A-Z a-z 0-9 _ -")
 
 
+def uplink_forwarder(args: argparse.Namespace, publisher):
+    """With --bus and --uplink: the merger's uplink requests for this station (``paleblue merge
+    --uplink-via``) go up to the probe through a PUSH of their own."""
+    import random
+
+    from protocols.capture.zmq_framing import TOPIC_UPLINK, Envelope, Layer
+    from transport.nats_bus import BusError
+    from transport.nats_uplink import UplinkForwarder
+    from transport.sender import Sender
+
+    push = Sender(args.uplink, linger_ms=0, high_water_mark=10_000)
+    session = random.SystemRandom().getrandbits(32)
+    sent = [0]
+
+    def forward(layer: int, unit: bytes) -> bool:
+        if not push.send([TOPIC_UPLINK, Envelope(Layer(layer), session, sent[0]).pack(), unit], block=False):
+            return False
+        sent[0] += 1
+        return True
+
+    try:
+        return UplinkForwarder(args.bus, args.station_id, forward, on_close=push.close)
+    except BusError as exc:
+        push.close()
+        publisher.close()
+        raise CliError(f"ground: {exc}") from None
+
+
 def bus_hook(stack: contextlib.ExitStack, args: argparse.Namespace):
     """Connect to the bus now (no bus: one line, exit 2) and return the hook that taps the
     station's frames into it; on the way out the publisher is flushed and its counters written
@@ -227,6 +255,7 @@ def bus_hook(stack: contextlib.ExitStack, args: argparse.Namespace):
         publisher = FramePublisher(args.bus)
     except BusError as exc:
         raise CliError(f"ground: {exc}") from None
+    forwarder = uplink_forwarder(args, publisher) if args.uplink else None
     reporters: list[FrameReporter] = []
 
     def on_station(station) -> None:
@@ -242,6 +271,9 @@ def bus_hook(stack: contextlib.ExitStack, args: argparse.Namespace):
             "frames_reported": sum(r.reported for r in reporters),
             **publisher.counters.as_dict(),
         }
+        if forwarder is not None:
+            forwarder.close()
+            bus["uplink"] = forwarder.counters.as_dict()
         from protocols.atomic_file import write_atomically
 
         write_atomically(Path(args.output) / "bus.json", json.dumps(bus, indent=2) + "\n")

@@ -6,8 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from paleblue.commands.common import CliError, mission_db, resolve_channel, setup_logging, stop_on_signals
-from paleblue.commands.options import channel_options, mdb_option, positive_float, positive_int
+from paleblue.commands.common import (
+    CliError,
+    ground_services,
+    mission_db,
+    resolve_channel,
+    setup_logging,
+    stop_on_signals,
+)
+from paleblue.commands.options import (
+    archive_api_options,
+    channel_options,
+    mdb_option,
+    positive_float,
+    positive_int,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,10 +57,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="end the pass once no frame came for S seconds (after the first)",
     )
+    uplink = p.add_mutually_exclusive_group()
+    uplink.add_argument(
+        "--uplink-via",
+        default=None,
+        metavar="STATION|auto",
+        help="send the merged pass's CFDP replies and the operator's commands up through this one "
+        "station (it must run `ground --bus ... --uplink ...`), or 'auto': the station in contact "
+        "(whose frames came last); default: no uplink",
+    )
+    uplink.add_argument(
+        "--uplink-schedule",
+        default=None,
+        metavar="ID@S,ID@S,...",
+        help="the pass schedule: from S seconds after the merge starts, the uplink goes through ID",
+    )
     channel_options(p)
     mdb_option(p)
+    archive_api_options(p)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=main)
+
+
+def uplink_choice(args: argparse.Namespace):
+    """The station the uplink goes through (``--uplink-via``, ``--uplink-schedule``), or None."""
+    from groundstation.merge.uplink_choice import AUTO, UplinkChoice, parse_schedule
+    from protocols.bus.frame_report import valid_station_id
+
+    if args.uplink_via is not None:
+        if args.uplink_via != AUTO and not valid_station_id(args.uplink_via):
+            raise CliError(
+                f"merge: --uplink-via {args.uplink_via!r}: a station id (1-32 of A-Z a-z 0-9 _ -) or auto"
+            )
+        return UplinkChoice(via=args.uplink_via)
+    if args.uplink_schedule is not None:
+        try:
+            return UplinkChoice(schedule=parse_schedule(args.uplink_schedule))
+        except ValueError as exc:
+            raise CliError(f"merge: --uplink-schedule: {exc}") from None
+    return None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -62,12 +110,23 @@ def main(args: argparse.Namespace) -> int:
         bad = [s for s in stations if not valid_station_id(s)]
         if bad or not stations:
             raise CliError(f"merge: --stations {args.stations!r}: ids are 1-32 of A-Z a-z 0-9 _ -")
+    choice = uplink_choice(args)
     channel = resolve_channel(args)
+    attach = ground_services(args)  # --archive, --api: checked before the bus is reached
     stop = stop_on_signals()
+    relay = None
     try:
         consumer = FrameConsumer(args.bus)
     except BusError as exc:
         raise CliError(f"merge: {exc}") from None
+    if choice is not None:
+        from transport.nats_uplink import UplinkRelay
+
+        try:
+            relay = UplinkRelay(args.bus, choice)
+        except BusError as exc:
+            consumer.close()
+            raise CliError(f"merge: {exc}") from None
     try:
         summary, figures = run_merger(
             consumer.fetch,
@@ -80,10 +139,31 @@ def main(args: argparse.Namespace) -> int:
             timeout_s=args.timeout,
             idle_exit_s=args.idle_exit,
             mdb=mission_db(args),
+            attach=attach,
+            send_uplink=relay.send if relay is not None else None,
+            uplink_choice=choice,
         )
     finally:
         consumer.close()
+        if relay is not None:
+            relay.close()
+            figures_path = Path(args.output) / "merge.json"
+            if figures_path.exists():  # the uplink's counts beside the merge's
+                import json
+
+                from protocols.atomic_file import write_atomically
+
+                figures = json.loads(figures_path.read_text())
+                figures["uplink"] = relay.counters.as_dict()
+                write_atomically(figures_path, json.dumps(figures, indent=2) + "\n")
     print(merge_table(figures), end="")
+    if relay is not None:
+        up = relay.counters
+        print(
+            f"uplink: {up.requested} unit(s), {up.delivered} sent up "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(up.by_station.items())) or 'none'}), "
+            f"{up.no_station} with no station, {up.failed} failed"
+        )
     images = summary["images"]
     complete = sum(i["complete"] for i in images)
     print(f"merged pass: {len(images)} image(s), {complete} complete, in {args.output}")

@@ -1,6 +1,10 @@
 """``paleblue run --stations N``: one probe, N ground stations on their own lossy links, the bus
 (a local nats-server unless ``--bus`` names one) and the merger, all as separate processes.
 
+Whatever the merger sends up (CFDP replies; commands, given through ``merge --api``) goes through
+one station at a time, the one in contact (``merge --uplink-via auto``): each station forwards
+what the merger asks of it to the probe's uplink.
+
 Products: each station's pass in ``DIR/stations/sK/`` (its own summary, report and images, and
 ``bus.json``), the merged pass in ``DIR`` (``summary.json``, ``report.md``, images, ``merge.json``),
 and the probe's per-station drop log in ``DIR/drops.json``. The per-station and merged table is
@@ -44,23 +48,25 @@ def main(args: argparse.Namespace, scenario) -> int:
         processes: list[tuple[str, subprocess.Popen]] = []
         try:
             endpoints = [_free_tcp_endpoint() for _ in names]
+            uplink = _free_tcp_endpoint()  # the probe's; each station forwards what the merger asks of it
             for name, endpoint in zip(names, endpoints, strict=True):
                 ground = [
                     *python, "ground", "--downlink", endpoint, "-o", str(out / "stations" / name),
-                    "--station-id", name, "--bus", bus, "--timeout", str(args.timeout), *channel_argv(args),
+                    "--station-id", name, "--bus", bus, "--timeout", str(args.timeout), "--uplink", uplink,
+                    *channel_argv(args),
                 ]  # fmt: skip
                 processes.append((f"station {name}", _start(ground, subprocess.DEVNULL)))
             merge_cmd = [
                 *python, "merge", "--bus", bus, "-o", str(out), "--expect-images", str(scenario.image_count),
                 "--timeout", str(args.timeout), "--idle-exit", "3", "--stations", ",".join(names),
-                *channel_argv(args),
+                "--uplink-via", "auto", *channel_argv(args),
             ]  # fmt: skip
             merger = _start(merge_cmd, subprocess.PIPE)
             processes.append(("merger", merger))
             probe_cmd = [
                 *python, "probe", args.scenario, "--station-downlinks", ",".join(endpoints),
                 "--station-loss", str(args.station_loss), "--station-ber", str(args.station_ber),
-                "--drop-log", str(out / "drops.json"), "--uplink", _free_tcp_endpoint(),
+                "--drop-log", str(out / "drops.json"), "--uplink", uplink,
                 "--rate", str(args.rate), "--exit-after-downlink", *channel_argv(args),
                 *([] if args.seed is None else ["--seed", str(args.seed)]),
             ]  # fmt: skip

@@ -82,7 +82,7 @@ def test_merge_command_writes_the_merged_pass_and_its_table(
     assert ground.wait(150) == 0
     result = subprocess.run(
         [*PALEBLUE, "merge", "--bus", nats_server.url, "-o", str(merged_out), "--expect-images", "1",
-         "--timeout", "60", "--stations", "gds"],
+         "--timeout", "60", "--stations", "gds", "--archive", str(tmp_path / "merged.db")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -93,3 +93,9 @@ def test_merge_command_writes_the_merged_pass_and_its_table(
     station = json.loads((station_out / "summary.json").read_text())
     assert summary["images"][0]["sha256"] == station["images"][0]["sha256"]  # the same image, from the bus
     assert "gds" in result.stdout and "merged" in result.stdout
+    # the merged pass is archived like any other
+    listing = subprocess.run(
+        [*PALEBLUE, "archive", "ls", str(tmp_path / "merged.db")], capture_output=True, text=True, timeout=60
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert "1 images" in listing.stdout, listing.stdout

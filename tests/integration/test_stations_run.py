@@ -37,8 +37,10 @@ def test_three_stations_merge_to_what_any_of_them_received(tmp_path: Path, seed:
         assert figures["missing_by_station"][name] == len(data_lost)  # the drop log, exactly
         bus = json.loads((out / "stations" / name / "bus.json").read_text())
         assert bus["stored"] == figures["stations"][name]["reports"] and bus["failed"] == 0
+        assert bus["uplink"] == {"forwarded": 0, "not_sent": 0, "refused": 0}  # each can uplink (none asked)
         station = json.loads((out / "stations" / name / "summary.json").read_text())
         assert not any(i["complete"] for i in station["images"])  # no station alone has the image
+    assert figures["uplink"]["requested"] == figures["uplink"]["failed"] == 0  # wired: --uplink-via auto
     merged = figures["merged"]
     assert merged["frames_missed"] == len(lost_by_all)  # lacks only what every station lost
     assert merged["window_exceeded"] == merged["late_duplicates"] == 0

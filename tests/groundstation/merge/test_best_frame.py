@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from groundstation.merge.best_frame import FrameMerger
-from protocols.bus.frame_report import Fecf, FrameReport
+from protocols.bus.frame_report import Fecf, FrameReport, Sync, unpack_fields
 
 STATIONS = ("gds", "cbr", "mad")
 
@@ -207,3 +207,71 @@ def test_a_restarted_station_is_aligned_anew_and_its_old_backlog_keeps_its_old_a
     out += merger.flush()
     assert [m.unwrapped_count for m in out] == list(range(1000))
     assert merger.counters.duplicates == 1000 and merger.counters.window_exceeded == 0
+
+
+@st.composite
+def messy_passes(draw):
+    """Reports in any order, with any quality, repeats, restarts (epochs start again), other
+    spacecraft and channels: what the bus may bring."""
+    modulo = draw(st.sampled_from([16, 256]))
+    reports = draw(
+        st.lists(
+            st.builds(
+                lambda station, count, epoch, t, scid, vcid, rs, unc, fecf, sync: FrameReport(
+                    station,
+                    t,
+                    scid,
+                    vcid,
+                    count % modulo,
+                    count.to_bytes(2, "big") + station.encode(),
+                    count_epoch=epoch,
+                    rs_corrected=rs,
+                    uncorrectable=unc,
+                    fecf=fecf,
+                    sync=sync,
+                ),
+                st.sampled_from(STATIONS),
+                st.integers(0, 2000),
+                st.integers(0, 8),
+                st.integers(0, 10**7),
+                st.sampled_from([245, 245, 245, 99]),
+                st.sampled_from([1, 1, 2]),
+                st.integers(0, 3),
+                st.booleans(),
+                st.sampled_from(Fecf),
+                st.sampled_from(Sync),
+            ),
+            max_size=300,
+        )
+    )
+    return modulo, draw(st.integers(1, 64)), reports
+
+
+@given(messy_passes())
+def test_the_fast_path_merges_exactly_as_the_declared_path(case) -> None:
+    """add_fields on the unpacked message (the bus intake's path) gives the very frames, in the
+    same order, and the same counters as add on the report object."""
+    modulo, window, reports = case
+    declared, fast = FrameMerger(modulo, window, 245), FrameMerger(modulo, window, 245)
+    out_declared, out_fast = [], []
+    for r in reports:
+        out_declared += declared.add(r)
+        out_fast += fast.add_fields(unpack_fields(r.pack()))
+    out_declared += declared.flush()
+    out_fast += fast.flush()
+    assert [(m.report, m.unwrapped_count, m.copies, m.stations) for m in out_fast] == [
+        (m.report, m.unwrapped_count, m.copies, m.stations) for m in out_declared
+    ]
+    assert [m.frame for m in out_fast] == [m.report.frame for m in out_declared]
+    assert fast.counters == declared.counters
+
+
+def test_a_station_repeating_a_frame_is_counted_per_station() -> None:
+    merger = FrameMerger(256, 8)
+    for _ in range(50):  # a flood: the same frame again and again
+        merger.add(report("gds", 3))
+    merger.add(report("cbr", 3))
+    (merged,) = merger.flush()
+    assert merged.copies == 51 and merged.stations == ("cbr", "gds")
+    assert merger.counters.stations["gds"].repeats == 49 and merger.counters.stations["cbr"].repeats == 0
+    assert merger.counters.duplicates == 50

@@ -109,6 +109,8 @@ def test_bad_input_on_the_bus_is_counted_and_never_stops_the_merge(tmp_path: Pat
         liar = FrameReport("mad", 1, SCID, 1, 0, frames[0])
         bus.publish_raw("paleblue.frames.gds", liar.pack(), "liar")  # its subject names another station
         bus.publish(FrameReport("evil", 1, SCID, 1, 0, frames[0]))  # not in --stations
+        bus.publish(FrameReport("mad", 1, SCID, 1, 5, frames[0]))  # its frame's own count is 0
+        bus.publish(FrameReport("mad", 1, SCID, 1, 0, frames[0][:-9]))  # not the channel's frame length
         storm = FrameReport("cbr", 1, SCID, 1, 0, frames[0]).pack()
         for k in range(5000):  # a retry storm from one station, each under a new message id
             bus.publish_raw("paleblue.frames.cbr", storm, f"storm-{k}")
@@ -118,7 +120,9 @@ def test_bad_input_on_the_bus_is_counted_and_never_stops_the_merge(tmp_path: Pat
     assert time.monotonic() - started < 60
     assert figures["refused"] == {
         "not a frame report": 2, "station id not its subject's": 1, "unknown station": 1,
+        "inconsistent header": 2,
     }  # fmt: skip
     assert figures["merged"]["foreign_spacecraft"] == 1
     assert figures["stations"]["cbr"]["reports"] == 5000
+    assert figures["stations"]["cbr"]["repeats"] == 4999 and figures["stations"]["gds"]["repeats"] == 0
     assert summary["images"] and summary["images"][0]["crc_ok"]  # the good station's image still came

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.bus.frame_report import FRAME_REPORT, Fecf, FrameReport, Sync, subject_for
+from protocols.bus.frame_report import (
+    FRAME_REPORT,
+    Fecf,
+    FrameReport,
+    ReportFields,
+    Sync,
+    subject_for,
+    unpack_fields,
+)
 from protocols.errors import DecodeError
 
 station_ids = st.text(st.sampled_from("abcXYZ019_-"), min_size=1, max_size=32)
@@ -114,3 +122,42 @@ def test_quality_says_whether_the_copy_is_good() -> None:
     assert FrameReport("a", 1, 1, 1, 1, b"x", fecf=Fecf.NONE).good
     assert not FrameReport("a", 1, 1, 1, 1, b"x", fecf=Fecf.BAD).good
     assert not FrameReport("a", 1, 1, 1, 1, b"x", uncorrectable=True).good
+
+
+@given(reports)
+def test_the_merger_fields_are_the_declared_report(report: FrameReport) -> None:
+    raw = report.pack()
+    fields = unpack_fields(raw)
+    parsed = FRAME_REPORT.parse(raw)
+    assert fields[:7] == (
+        parsed.station_id, parsed.received_ns, parsed.spacecraft_id, parsed.vcid, parsed.frame_count,
+        parsed.count_epoch, parsed.rs_corrected,
+    )  # fmt: skip
+    assert fields.frame == parsed.frame and fields.good == report.good
+    assert fields.report() == report
+    assert ReportFields.of(report)[:8] == fields[:8] and ReportFields.of(report).frame == report.frame
+    assert unpack_fields(bytearray(raw)) == fields and unpack_fields(memoryview(raw)) == fields
+
+
+@given(
+    st.one_of(st.binary(max_size=80), reports.map(FrameReport.pack)), st.integers(0, 200), st.integers(0, 255)
+)
+def test_the_fields_refuse_exactly_what_the_report_refuses(raw: bytes, at: int, value: int) -> None:
+    damaged = bytearray(raw)
+    if damaged:
+        damaged[at % len(damaged)] = value
+    for data in (raw, bytes(damaged), raw[: at % (len(raw) + 1)]):
+        try:
+            expected = FrameReport.unpack(data)
+        except DecodeError as exc:
+            with pytest.raises(DecodeError) as refused:
+                unpack_fields(data)
+            assert (refused.value.layer, refused.value.offset, str(refused.value)) == (
+                exc.layer, exc.offset, str(exc),
+            )  # fmt: skip
+        else:
+            assert unpack_fields(data).report() == expected
+            try:
+                FRAME_REPORT.parse(data)
+            except Exception:
+                pytest.fail("the declaration refuses what the fast path takes")
