@@ -334,6 +334,7 @@ def link_profile_of(name: str | None, time_scale: float, range_km: float):
 
 def ground_services(args: argparse.Namespace):
     """``attach(station, send_uplink)`` for --archive and --api, checked before anything starts."""
+    web = web_console(args)
     archive = getattr(args, "archive", None)
     api = getattr(args, "api", None)
     if archive is None and api is None:
@@ -361,7 +362,31 @@ def ground_services(args: argparse.Namespace):
             archive_path=archive,
             api_address=address,
             token=getattr(args, "api_token", None),
+            web=web,
             announce=lambda line: print(line, file=sys.stderr, flush=True),
         )
 
     return attach
+
+
+WEB_API_DEFAULT = "127.0.0.1:8080"
+WEB_ARCHIVE = "archive.db"  # the console's history, in the output directory, unless --archive says
+
+
+def web_console(args: argparse.Namespace):
+    """``--web``: Open MCT's directory, with --api and --archive filled in when not given (None
+    without --web). Without Open MCT: one line naming ``make web`` (exit 2), before anything starts."""
+    if not getattr(args, "web", False):
+        return None
+    from groundstation.api.console import ConsoleMissing, openmct_dist
+
+    try:
+        dist = openmct_dist()
+    except ConsoleMissing as exc:
+        raise CliError(f"--web: {exc}") from None
+    if getattr(args, "api", None) is None:
+        args.api = WEB_API_DEFAULT
+    if getattr(args, "archive", None) is None and getattr(args, "output", None):
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+        args.archive = str(Path(args.output) / WEB_ARCHIVE)
+    return dist

@@ -1,0 +1,262 @@
+"""The operator console in a real browser: Debian's chromium, headless, driven by selenium.
+
+One test, two phases (the second serves the first's archive, so they cannot be split across
+xdist workers):
+
+1. ``paleblue run --web`` of a real pass (slowed to ~30 s so a person could watch it): the console
+   opens, a command sent from its panel (INJECT_FAULT LINK_CONGESTION, with the operator token)
+   completes verification, the alarm it causes (DOWNLINK_QUEUE over its red limit) appears in
+   Open MCT's fault management and is acknowledged there, a plot of DETECTOR_TEMP has points, and
+   the Tianwen-1 image is seen filling and then complete.
+2. ``paleblue serve ARCHIVE --web`` of that pass: the historical plot covers the whole pass.
+
+Screenshots of every step are saved in the test's temp dir (and copied to $PALEBLUE_SCREENSHOTS
+when set). Without chromium, chromedriver or Open MCT (`make web`) the test is skipped, except
+under CI, where .ci/run installs them and a missing one fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import SCENARIO, Processes
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+RATE = "600000"  # bit/s: the image takes ~30 s, housekeeping comes once a second
+SERIES_RGB = (0x43, 0xB0, 0xFF)  # Open MCT's first plot colour
+PLOT = "#/browse/paleblue:root/paleblue:parameters/paleblue:p.DETECTOR_TEMP"
+FAULTS = "#/browse/faults.taxonomy:faultManagement.view"
+IMAGES = "#/browse/paleblue:root/paleblue:images"
+COMMANDING = "#/browse/paleblue:root/paleblue:commanding"
+LINK = "#/browse/paleblue:root/paleblue:link"
+
+
+def _missing() -> str | None:
+    from groundstation.api.console import ConsoleMissing, openmct_dist
+
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        return "needs Debian's chromium and chromium-driver (.ci/run installs them)"
+    try:
+        openmct_dist()
+    except ConsoleMissing as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    reason = _missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser test: {reason}")
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,860",
+                 "--enable-unsafe-swiftshader", "--disable-extensions", "--no-first-run"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Shots:
+    def __init__(self, driver, folder: Path) -> None:
+        self.driver, self.folder = driver, folder
+        self.taken: list[Path] = []
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, name: str) -> Path:
+        path = self.folder / f"{len(self.taken):02d}-{name}.png"
+        self.driver.save_screenshot(str(path))
+        self.taken.append(path)
+        copy_to = os.environ.get("PALEBLUE_SCREENSHOTS")
+        if copy_to:
+            Path(copy_to).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(copy_to) / path.name)
+        return path
+
+
+def _until(what: str, check: Callable[[], object], timeout_s: float, shots: Shots | None = None):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            result = check()
+            if result:
+                return result
+        time.sleep(0.2)
+    if shots is not None:
+        shots("timeout-" + what.replace(" ", "-"))
+    raise AssertionError(f"the console never showed {what} within {timeout_s} s")
+
+
+def _announced(log: Path, process: subprocess.Popen, what: str, timeout_s: float = 60) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in log.read_text(errors="replace").splitlines():
+            if what in line:
+                return line.split(what, 1)[1].split()[0]
+        assert process.poll() is None, log.read_text()[-2000:]
+        time.sleep(0.05)
+    raise AssertionError(f"never announced {what!r}: {log.read_text()[-2000:]}")
+
+
+def _series_columns(driver) -> list[int]:
+    """The x positions (pixels) of the plot area where the first series' colour is drawn."""
+    from PIL import Image
+
+    area = driver.find_element("css selector", ".gl-plot-chart-area")
+    image = Image.open(io.BytesIO(area.screenshot_as_png)).convert("RGB")
+    width, height = image.size
+    pixels = image.load()
+    columns = []
+    for x in range(width):
+        for y in range(height):
+            r, g, b = pixels[x, y]
+            if abs(r - SERIES_RGB[0]) + abs(g - SERIES_RGB[1]) + abs(b - SERIES_RGB[2]) < 60:
+                columns.append(x)
+                break
+    return columns, width
+
+
+def _utc_ms(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+
+
+def _go(driver, fragment: str) -> None:
+    driver.execute_script("window.location.hash = arguments[0]", fragment.removeprefix("#"))
+
+
+def _css(driver, selector: str):
+    return driver.find_elements("css selector", selector)
+
+
+def test_the_console_shows_a_live_pass_then_its_archive(
+    browser, tmp_path: Path, processes: Processes
+) -> None:
+    shots = Shots(browser, tmp_path / "screenshots")
+    out, log = tmp_path / "out", tmp_path / "run.log"
+    with open(log, "w") as err:
+        run = processes.start("run", SCENARIO, "-o", str(out), "--web", "--api", "0", "--rate", RATE,
+                              stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+    url = _announced(log, run, "console on ").rstrip("/")
+    token = _announced(log, run, "operator token: ").rstrip(")")
+    browser.get(url + "/" + COMMANDING)
+    _until("the console", lambda: browser.execute_script("return window.paleblueReady === true"), 30, shots)
+
+    # the commanding panel: INJECT_FAULT LINK_CONGESTION, with the token; verification completes
+    panel = _until("the commanding panel", lambda: _css(browser, "select.paleblue-command"), 20, shots)[0]
+    from selenium.webdriver.support.select import Select
+
+    Select(panel).select_by_value("INJECT_FAULT")
+    Select(_css(browser, "[data-argument=FAULT]")[0]).select_by_value("LINK_CONGESTION")
+    _css(browser, ".paleblue-send")[0].click()
+    _until("the refusal without a token", lambda: "refused" in _css(browser, ".paleblue-result")[0].text, 10)
+    _css(browser, ".paleblue-token")[0].send_keys(token)
+    _css(browser, ".paleblue-send")[0].click()
+    _until("the command queued", lambda: "queued" in _css(browser, ".paleblue-result")[0].text, 10, shots)
+    completed = "tr[data-request^='INJECT_FAULT'][data-completion=ok]"
+    _until("the command's completion", lambda: _css(browser, completed), 20, shots)
+    assert _css(browser, "tr[data-request^='INJECT_FAULT'][data-sent=ok][data-acceptance=ok]")
+    shots("commanding")
+
+    # the alarm it raised, in fault management, acknowledged there (then the API says so)
+    _go(browser, FAULTS)
+    alarm = "[aria-label*='DOWNLINK_QUEUE'], .c-fault-mgmt__list"
+    row = _until("the DOWNLINK_QUEUE alarm", lambda: [
+        r for r in _css(browser, ".c-fault-mgmt__list") if "DOWNLINK_QUEUE" in r.text
+    ], 20, shots)[0]  # fmt: skip
+    assert "is-unacknowledged" in row.get_attribute("class"), alarm
+    shots("alarm")
+    row.find_element("css selector", "input[type=checkbox]").click()
+    _until("the acknowledge button", lambda: [
+        b for b in _css(browser, ".c-fault-mgmt__toolbar button")
+        if "Acknowledge" in b.text and b.is_enabled()
+    ], 10, shots)[0].click()  # fmt: skip
+    _until("the acknowledge form", lambda: _css(browser, "button[aria-label=Save]"), 10, shots)[0].click()
+
+    def acknowledged() -> bool:
+        states = {a["parameter"]: a["state"] for a in httpx.get(f"{url}/api/alarms", timeout=5).json()}
+        rows = [r for r in _css(browser, ".c-fault-mgmt__list") if "DOWNLINK_QUEUE" in r.text]
+        return states.get("DOWNLINK_QUEUE") == "acknowledged" and "is-acknowledged" in rows[0].get_attribute(
+            "class"
+        )
+
+    _until("the alarm acknowledged", acknowledged, 15, shots)
+    shots("alarm-acknowledged")
+
+    # link status: the station's frame counters, live
+    _go(browser, LINK)
+    good = "[data-counter$='frames_good'] .paleblue-number"
+    _until("frames counted good", lambda: int(_css(browser, good)[0].text) > 0, 10, shots)
+    shots("link")
+
+    # a plot of DETECTOR_TEMP, in realtime on the spacecraft clock: it has points
+    _go(browser, PLOT)
+    _until("DETECTOR_TEMP points", lambda: len(_series_columns(browser)[0]) >= 5, 20, shots)
+    shots("plot-live")
+
+    # the Tianwen-1 image: seen filling, then complete with its quick-look
+    _go(browser, IMAGES)
+    card = "[data-image='image 1']"
+    filling = _until("image 1 filling", lambda: _css(browser, card + "[data-state=filling]"), 30, shots)
+    percent = float(filling[0].get_attribute("data-percent"))
+    assert 0 < percent < 100
+    shots("image-filling")
+    _until(
+        "image 1 complete", lambda: _css(browser, card + "[data-state=complete][data-loaded=true]"), 60, shots
+    )
+    assert "complete" in _css(browser, card)[0].text
+    # the measured centres over the quick-look: centroid, limb fit and horizon fix of both bodies
+    marks = {
+        (m.get_attribute("data-body"), m.get_attribute("class").split()[-1])
+        for m in _css(browser, card + " .paleblue-mark")
+    }
+    assert {
+        ("earth", "paleblue-centroid"),
+        ("earth", "paleblue-limb"),
+        ("moon", "paleblue-horizon"),
+    } <= marks, marks
+    shots("image-complete")
+    assert run.wait(60) == 0, log.read_text()[-2000:]
+
+    # phase 2: the finished pass's archive, served: the historical plot covers the whole pass
+    archive = out / "archive.db"
+    with open(tmp_path / "serve.log", "w") as err:
+        serve = processes.start("serve", str(archive), "--web", "--api", "127.0.0.1:0",
+                                stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+    url = _announced(tmp_path / "serve.log", serve, "console on ").rstrip("/")
+    browser.get(url + "/" + PLOT)
+    _until(
+        "the archive's console", lambda: browser.execute_script("return window.paleblueReady === true"), 30
+    )
+    history = httpx.get(f"{url}/api/parameters/DETECTOR_TEMP/history", timeout=10).json()["samples"]
+    assert len(history) >= 10  # a pass of ~30 s, housekeeping once a second
+    columns, width = _until("the whole pass plotted", lambda: (
+        (c := _series_columns(browser)) and len(c[0]) >= 10 and c
+    ), 20, shots)  # fmt: skip
+    shots("plot-archive")
+    assert min(columns) < 0.1 * width and max(columns) > 0.9 * width, (min(columns), max(columns), width)
+    mode, bounds = browser.execute_script("return [openmct.time.getMode(), openmct.time.getBounds()]")
+    first, last = (_utc_ms(history[k]["time"]) for k in (0, -1))
+    assert mode == "fixed" and bounds["start"] <= first and bounds["end"] >= last, (bounds, first, last)
