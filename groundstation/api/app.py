@@ -62,7 +62,7 @@ class ApiContext:
     token: str | None = None
     send_command: Callable[[str, dict[str, Any]], str] | None = None  # returns the request id
     status: Callable[[], dict[str, Any]] | None = None
-    web: Path | None = None  # Open MCT's dist: the operator console at / (groundstation/api/console)
+    web: Any | None = None  # a console.Console: the operator console at / (groundstation/api/console)
 
 
 def iso(tai: float | None) -> str | None:

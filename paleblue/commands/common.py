@@ -374,11 +374,11 @@ WEB_ARCHIVE = "archive.db"  # the console's history, in the output directory, un
 
 
 def web_console(args: argparse.Namespace):
-    """``--web``: Open MCT's directory, with --api and --archive filled in when not given (None
+    """``--web``: the console to serve, with --api and --archive filled in when not given (None
     without --web). Without Open MCT: one line naming ``make web`` (exit 2), before anything starts."""
     if not getattr(args, "web", False):
         return None
-    from groundstation.api.console import ConsoleMissing, openmct_dist
+    from groundstation.api.console import Console, ConsoleMissing, openmct_dist
 
     try:
         dist = openmct_dist()
@@ -389,4 +389,5 @@ def web_console(args: argparse.Namespace):
     if getattr(args, "archive", None) is None and getattr(args, "output", None):
         Path(args.output).mkdir(parents=True, exist_ok=True)
         args.archive = str(Path(args.output) / WEB_ARCHIVE)
-    return dist
+    rtt = getattr(args, "rtt", None)  # the ground's: what its CFDP timers allow for
+    return Console(dist, {"round_trip_light_time_s": rtt} if rtt is not None else {})

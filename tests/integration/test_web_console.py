@@ -207,8 +207,11 @@ def test_the_console_shows_a_live_pass_then_its_archive(
 
     # link status: the station's frame counters, live
     _go(browser, LINK)
-    good = "[data-counter$='frames_good'] .paleblue-number"
-    _until("frames counted good", lambda: int(_css(browser, good)[0].text) > 0, 10, shots)
+    master = "[data-channel='cadu master channel'] td:nth-child(2)"
+    _until("the master channel's frames", lambda: int(_css(browser, master)[0].text) > 0, 10, shots)
+    assert _css(browser, "[data-channel='cadu VC 0']"), "a row per virtual channel"
+    light = _css(browser, "[data-fact=light-time]")[0].text
+    assert "0.100 s" in light, light  # `run` gives the ground a round trip of 0.2 s without --link
     shots("link")
 
     # a plot of DETECTOR_TEMP, in realtime on the spacecraft clock: it has points

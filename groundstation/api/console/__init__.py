@@ -10,6 +10,7 @@ live or archive, the pass's time range and the leap seconds to turn the packets'
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,15 @@ INSTALL_HINT = "the web console needs Open MCT from npm: run `make web` (needs n
 
 class ConsoleMissing(LookupError):
     """Open MCT is not installed where the console looks for it."""
+
+
+@dataclass(frozen=True)
+class Console:
+    """What the API needs to serve the console: Open MCT's files and facts for the page (such as
+    ``round_trip_light_time_s``, which the station allows for and the link view shows)."""
+
+    dist: Path
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def openmct_dist() -> Path:
@@ -57,7 +67,7 @@ def pass_range(archive_path: Path | None) -> tuple[float, float] | None:
     return (min(firsts), max(lasts)) if firsts else None
 
 
-def mount(api: Any, context: Any, dist: Path) -> None:
+def mount(api: Any, context: Any, console: Console) -> None:
     """Add the console's routes to the FastAPI ``api``: ``/`` (the page), ``/console/*`` (the
     plugin and its config) and ``/openmct/*`` (Open MCT's files)."""
     from fastapi.responses import FileResponse
@@ -79,6 +89,7 @@ def mount(api: Any, context: Any, dist: Path) -> None:
             "last_tai": span[1] if span else None,
             "leap_seconds": leap_seconds(),
             "openmct": OPENMCT_VERSION,
+            **console.facts,
         }
 
     @api.get("/console/{name}", include_in_schema=False)
@@ -90,4 +101,4 @@ def mount(api: Any, context: Any, dist: Path) -> None:
             raise HTTPException(404, f"no console file {name!r}")
         return FileResponse(HERE / name, media_type=types[name])
 
-    api.mount("/openmct", StaticFiles(directory=dist), name="openmct")
+    api.mount("/openmct", StaticFiles(directory=console.dist), name="openmct")

@@ -162,6 +162,8 @@
         this.progress.set(update.image_id !== null ? update.image_id : update.transaction, update);
       } else if (update.type === 'image') {
         this.finished.set(update.name, update);
+      } else if (update.type === 'link') {
+        this.lastLink = update;
       }
       if (update.type === 'parameter') {
         if (this.clock && !update.name.startsWith('station.')) this.clock.advance(update.utc);
@@ -677,13 +679,61 @@
     }
   }
 
-  /** Link status: the station's counters per layer and virtual channel, as they arrive. */
+  /** Link status: frames good / corrected / lost per channel, the light time the station allows
+   * for, CFDP transactions in progress, and every counter of the station below. */
+  const CHANNEL_COLUMNS = [
+    ['frames good', ['frames_good', 'frames']],
+    ['corrected', ['frames_corrected']],
+    ['uncorrectable', ['uncorrectable']],
+    ['CRC failures', ['crc_failures']],
+    ['frames lost', ['mc_frames_missing', 'frames_missing']],
+    ['packets', ['packets']],
+    ['packets lost', ['packets_lost']]
+  ];
+
   function linkView(api) {
     return view('paleblue.link', 'paleblue.link.view', 'Link status', (element) => {
-      const state = el('div', { class: 'paleblue-note', text: 'connection: ' + api.status });
+      const state = el('div', { class: 'paleblue-note paleblue-link-state' });
+      const facts = el('div', { class: 'paleblue-row paleblue-link-facts' });
+      const channels = el('table', { class: 'paleblue-table paleblue-channels' });
+      const header = el('tr', {}, el('th', { text: 'channel' }), ...CHANNEL_COLUMNS.map(([t]) => el('th', { text: t })));
+      channels.append(header);
       const table = el('table', { class: 'paleblue-table paleblue-link' });
-      element.append(state, table);
+      const all = el('details', {}, el('summary', { text: 'every station counter' }), table);
+      element.append(state, facts, channels, all);
       const rows = new Map();
+      const channelRows = new Map();
+      const light = api.config.round_trip_light_time_s;
+      const showFacts = () => {
+        const cfdp = [...api.progress.values()].filter((u) => u.delivery === 'cfdp' && !u.done);
+        facts.replaceChildren(
+          el('span', { class: 'paleblue-fact', 'data-fact': 'light-time', text: 'one-way light time ' + (light === null || light === undefined ? 'unknown' : (light / 2).toFixed(3) + ' s') }),
+          el('span', { class: 'paleblue-fact', 'data-fact': 'cfdp', text: 'CFDP transactions in progress: ' + cfdp.length + (cfdp.length ? ' (' + cfdp.map((u) => u.transaction + ' ' + u.percent.toFixed(0) + ' %').join(', ') + ')' : '') })
+        );
+      };
+      const showChannels = (counters) => {
+        const byChannel = new Map();
+        for (const [name, value] of Object.entries(counters)) {
+          const m = /^station\.link\.([^.]+)\.(physical|virtual\.(\d+))\.(.+)$/.exec(name);
+          if (!m) continue;
+          const channel = m[2] === 'physical' ? m[1] + ' master channel' : m[1] + ' VC ' + m[3];
+          if (!byChannel.has(channel)) byChannel.set(channel, {});
+          byChannel.get(channel)[m[4]] = value;
+        }
+        for (const [channel, values] of byChannel) {
+          if (!channelRows.has(channel)) {
+            const cells = CHANNEL_COLUMNS.map(() => el('td', { class: 'paleblue-number' }));
+            channels.append(el('tr', { 'data-channel': channel }, el('td', { text: channel }), ...cells));
+            channelRows.set(channel, cells);
+          }
+          CHANNEL_COLUMNS.forEach(([, keys], j) => {
+            const key = keys.find((k) => values[k] !== undefined);
+            const cell = channelRows.get(channel)[j];
+            cell.textContent = key === undefined ? '' : values[key];
+            cell.classList.toggle('paleblue-failed', j > 0 && j !== 1 && j !== 5 && Number(values[key]) > 0);
+          });
+        }
+      };
       const show = (counters, when) => {
         for (const [name, value] of Object.entries(counters)) {
           if (!rows.has(name)) {
@@ -693,12 +743,17 @@
           }
           rows.get(name).textContent = Number.isInteger(value) ? value : value.toFixed(3);
         }
+        showChannels(counters);
+        showFacts();
         state.textContent = 'connection: ' + api.status + (when ? ', station time ' + api.time.iso(when) : '');
       };
       const stops = [
         api.onType('link', (u) => show(u.counters, u.utc)),
+        api.onType('image_progress', showFacts),
         api.onType('connection', () => show({}, null))
       ];
+      if (api.lastLink) show(api.lastLink.counters, api.lastLink.utc);
+      else show({}, null);
       if (!api.config.live && api.config.archive) {
         api.get('/api/parameters?pattern=station.*').then(async (infos) => {
           const counters = {};
