@@ -97,7 +97,7 @@
       this.byType = new Map(); // update type -> Set of callbacks
       this.pending = [];
       this.clock = null;
-      this.status = 'connecting';
+      this.status = config.live ? 'connecting' : 'none: a finished pass, from its archive';
       this.progress = new Map(); // image -> its newest image_progress update (a view opened late shows it)
       this.finished = new Map(); // image name -> its image update
     }
@@ -255,7 +255,29 @@
       name: dictionary.mission === 'paleblue' ? 'paleblue' : 'paleblue ' + dictionary.mission,
       type: 'folder',
       location: 'ROOT',
-      composition: ['parameters', 'station', 'images', 'link', 'events', 'commands', 'commanding'].map(id)
+      composition: ['overview', 'parameters', 'station', 'images', 'link', 'events', 'commands', 'commanding'].map(id)
+    });
+    // a display layout to start from: the image, two plots, link status and the events
+    const frame = (key, x, y, width, height, namespace = NS) => ({
+      type: 'subobject-view',
+      identifier: { namespace, key },
+      id: 'overview-' + key,
+      x, y, width, height,
+      hasFrame: true,
+      fontSize: 'default',
+      font: 'default'
+    });
+    const plots = ['DETECTOR_TEMP', 'DOWNLINK_QUEUE'].filter((n) => dictionary.parameters.some((p) => p.name === n));
+    const items = [frame('images', 0, 0, 42, 60)];
+    plots.forEach((name, j) => items.push(frame('p.' + name, 43 + 41 * j, 0, 40, 30)));
+    items.push(frame('link', 43, 31, 40, 29));
+    items.push(frame('events', 84, 31, 40, 29));
+    add('overview', {
+      name: 'Overview',
+      type: 'layout',
+      location: keystring('root'),
+      composition: items.map((i) => i.identifier),
+      configuration: { items, layoutGrid: [10, 10], objectStyles: {} }
     });
     for (const p of dictionary.parameters) {
       parameters.set(p.name, p);
@@ -299,7 +321,7 @@
       telemetry: {
         values: [
           UTC_VALUE,
-          { key: 'name', name: 'Event', format: 'string', hints: { range: 1 } },
+          { key: 'event', name: 'Event', format: 'string', hints: { range: 1 } },
           { key: 'severity', name: 'Severity', format: 'string', hints: { range: 2 } },
           { key: 'message', name: 'Arguments', format: 'string', hints: { range: 3 } }
         ]
@@ -388,7 +410,7 @@
   function logProvider(api) {
     const event = (e) => ({
       utc: api.time.utcMs(e.tai ?? e.gen),
-      name: e.name,
+      event: e.name,
       severity: e.severity,
       message: formatArguments(e.arguments || e.values)
     });
@@ -622,8 +644,19 @@
           c.node.dataset.loaded = 'true';
           drawCentre(overlay, img, info);
         };
+        let tries = 0;
         img.onerror = () => {
-          c.figure.replaceChildren(el('div', { class: 'paleblue-note', text: 'no quick-look for ' + name }));
+          // the station lists an image before its product worker has written the quick-look
+          if (++tries < 40) {
+            setTimeout(() => (img.src = '/api/images/' + name + '.png?try=' + tries), 250);
+            if (!info.measurement) {
+              api.get('/api/images').then((all) => {
+                info = all.filter((i) => i.name === name).pop()?.info || info;
+              }, () => {});
+            }
+          } else {
+            c.figure.replaceChildren(el('div', { class: 'paleblue-note', text: 'no quick-look for ' + name }));
+          }
         };
         const bodies = Object.entries(info.measurement || {}).filter(([, m]) => m && m.status === 'detected');
         c.label.textContent =
@@ -707,7 +740,7 @@
       const showFacts = () => {
         const cfdp = [...api.progress.values()].filter((u) => u.delivery === 'cfdp' && !u.done);
         facts.replaceChildren(
-          el('span', { class: 'paleblue-fact', 'data-fact': 'light-time', text: 'one-way light time ' + (light === null || light === undefined ? 'unknown' : (light / 2).toFixed(3) + ' s') }),
+          light === null || light === undefined ? '' : el('span', { class: 'paleblue-fact', 'data-fact': 'light-time', text: 'one-way light time ' + (light / 2).toFixed(3) + ' s' }),
           el('span', { class: 'paleblue-fact', 'data-fact': 'cfdp', text: 'CFDP transactions in progress: ' + cfdp.length + (cfdp.length ? ' (' + cfdp.map((u) => u.transaction + ' ' + u.percent.toFixed(0) + ' %').join(', ') + ')' : '') })
         );
       };
@@ -756,12 +789,12 @@
       else show({}, null);
       if (!api.config.live && api.config.archive) {
         api.get('/api/parameters?pattern=station.*').then(async (infos) => {
+          const latest = await Promise.all(
+            infos.map((info) => api.get('/api/parameters/' + encodeURIComponent(info.name) + '/latest').catch(() => null))
+          );
           const counters = {};
-          for (const info of infos) {
-            const latest = await api.get('/api/parameters/' + encodeURIComponent(info.name) + '/latest').catch(() => null);
-            if (latest) counters[info.name] = latest.value;
-          }
-          show(counters, null);
+          latest.forEach((l, j) => l && (counters[infos[j].name] = l.value));
+          show(counters, infos.length ? api.time.utcMs(Math.max(...latest.map((l) => (l ? l.tai : 0)))) : null);
         }, () => {});
       }
       return () => stops.forEach((s) => s());
