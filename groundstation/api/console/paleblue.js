@@ -114,12 +114,20 @@
       return answer.json();
     }
 
-    async post(path, body) {
+    async post(path, body, asked = false) {
       const answer = await fetch(path, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + this.token() },
         body: JSON.stringify(body || {})
       });
+      if (answer.status === 401 && !asked && !this.token()) {
+        // no token yet (the commanding panel takes one too): ask once, then try again
+        const token = window.prompt('The operator token (printed when the station started):');
+        if (token) {
+          window.sessionStorage.setItem('paleblue.token', token.trim());
+          return this.post(path, body, true);
+        }
+      }
       const text = await answer.text();
       let json = null;
       try {
@@ -536,7 +544,8 @@
       async shelveFault(f, data) {
         const seconds = data && data.shelveDuration ? data.shelveDuration / SECOND : 7 * 86400;
         if (data && data.shelved === false) {
-          await api.post('/api/alarms/' + encodeURIComponent(f.id) + '/clear');
+          // unshelve: shelved until now, so it comes back with its state
+          await api.post('/api/alarms/' + encodeURIComponent(f.id) + '/shelve', { seconds: 0.001 });
         } else {
           await api.post('/api/alarms/' + encodeURIComponent(f.id) + '/shelve', { seconds });
         }
