@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import SCENARIO, Processes
+from tests.integration.conftest import SCENARIO, Processes, free_endpoint, run_pass
 
 pytestmark = pytest.mark.slow
 
@@ -309,3 +309,50 @@ def test_the_console_shows_a_live_pass_then_its_archive(
     mode, bounds = browser.execute_script("return [openmct.time.getMode(), openmct.time.getBounds()]")
     first, last = (_utc_ms(history[k]["time"]) for k in (0, -1))
     assert mode == "fixed" and bounds["start"] <= first and bounds["end"] >= last, (bounds, first, last)
+
+
+def test_a_replayed_recording_with_a_gap_drives_the_same_console(
+    browser, tmp_path: Path, processes: Processes
+) -> None:
+    """A recording (64 octets smashed in its middle) replayed into ``paleblue ground --web``: the
+    image fills and the plot has points as in a live pass; the image ends incomplete (handed over
+    at the pass's end) and, served from the archive, shows its missing ranges on the bar and as
+    bands over the quick-look."""
+    shots = Shots(browser, tmp_path / "screenshots")
+    recording, damaged = tmp_path / "pass.pbrec", tmp_path / "damaged.pbrec"
+    run_pass(tmp_path / "live", "--record", str(recording), "--seed", "4")
+    data = bytearray(recording.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    damaged.write_bytes(bytes(data))
+    endpoint, out, log = free_endpoint(), tmp_path / "replayed", tmp_path / "ground.log"
+    with open(log, "w") as err:
+        ground = processes.start("ground", "--downlink", endpoint, "-o", str(out), "--expect-images", "1",
+                                 "--timeout", "15", "--web", "--api", "0",
+                                 stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+    url = _announced(log, ground, "console on ").rstrip("/")
+    browser.get(url + "/" + IMAGES)
+    _until("the console", lambda: browser.execute_script("return window.paleblueReady === true"), 30, shots)
+    processes.start("replay", str(damaged), "--to", endpoint, "--speed", "0.2", stderr=subprocess.DEVNULL)
+    card = "[data-image='image 1']"
+    filling = _until("image 1 filling", lambda: _css(browser, card + "[data-state=filling]"), 20, shots)
+    assert 0 < float(filling[0].get_attribute("data-percent")) < 100
+    shots("replay-filling")
+    _go(browser, PLOT)
+    _until("DETECTOR_TEMP points", lambda: len(_series_columns(browser)[0]) >= 1, 15, shots)
+    shots("replay-plot")
+    assert ground.wait(40) == 0, log.read_text()[-2000:]
+
+    with open(tmp_path / "serve.log", "w") as err:
+        serve = processes.start("serve", str(out / "archive.db"), "--web", "--api", "127.0.0.1:0",
+                                stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+    url = _announced(tmp_path / "serve.log", serve, "console on ").rstrip("/")
+    browser.get(url + "/" + IMAGES)
+    gaps = card + "[data-state=incomplete][data-loaded=true][data-missing-ranges]"
+    shown = _until("the missing ranges", lambda: _css(browser, gaps), 20, shots)[0]
+    truth = httpx.get(f"{url}/api/images/{shown.get_attribute('data-name')}.json", timeout=10).json()
+    ranges = truth["received"]["missing_ranges"]
+    assert ranges and int(shown.get_attribute("data-missing-ranges")) == len(ranges)
+    assert len(_css(browser, gaps + " .paleblue-missing")) == len(ranges)
+    assert len(_css(browser, gaps + " .paleblue-missing-rows")) == len(ranges)
+    assert "INCOMPLETE" in shown.text and "octets missing" in shown.text
+    shots("replay-incomplete")

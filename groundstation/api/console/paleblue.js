@@ -652,6 +652,7 @@
         img.onload = () => {
           c.node.dataset.loaded = 'true';
           drawCentre(overlay, img, info);
+          if (!complete) drawMissing(c, overlay, name, info);
         };
         let tries = 0;
         img.onerror = () => {
@@ -686,6 +687,38 @@
       }
       return () => stops.forEach((s) => s());
     });
+  }
+
+  /** An incomplete image's missing ranges (octets of its pixels, from its truth JSON): red on the
+   * bar, and red bands over the rows of the quick-look they fall in. */
+  async function drawMissing(c, overlay, name, info) {
+    let truth;
+    try {
+      truth = await fetch('/api/images/' + name + '.json').then((a) => (a.ok ? a.json() : null));
+    } catch (e) {
+      truth = null;
+    }
+    const received = truth && truth.received;
+    if (!received || !Array.isArray(received.missing_ranges)) return;
+    const width = info.width || truth.camera?.width_px;
+    const height = info.height || truth.camera?.height_px;
+    const octetsPerPixel = (received.bit_depth || 16) > 8 ? 2 : 1;
+    const total = width * height * octetsPerPixel;
+    if (!total) return;
+    const bar = c.bar.parentElement;
+    c.bar.style.width = '100%';
+    for (const [start, end] of received.missing_ranges) {
+      const gap = el('div', { class: 'paleblue-missing', title: 'octets ' + start + '-' + (end - 1) + ' missing' });
+      gap.style.left = (100 * start) / total + '%';
+      gap.style.width = Math.max((100 * (end - start)) / total, 0.3) + '%';
+      bar.append(gap);
+      const row = width * octetsPerPixel;
+      const band = el('div', { class: 'paleblue-missing-rows' });
+      band.style.top = (100 * Math.floor(start / row)) / height + '%';
+      band.style.height = Math.max((100 * (Math.ceil(end / row) - Math.floor(start / row))) / height, 0.3) + '%';
+      overlay.append(band);
+    }
+    c.node.dataset.missingRanges = received.missing_ranges.length;
   }
 
   /** The measured body centres over the quick-look: the centroid (a cross), the limb fit (its
