@@ -915,7 +915,7 @@
           command.arguments[name] = value;
         }
         try {
-          const accepted = await api.post('/api/commands', command);
+          const accepted = await api.post('/api/commands', command, true); // its own token field
           result.textContent = 'queued: ' + accepted.request;
           result.className = 'paleblue-result paleblue-ok';
         } catch (e) {
