@@ -237,10 +237,9 @@
     if (p.enumeration) {
       value.format = 'enum';
       value.enumerations = Object.entries(p.enumeration).map(([string, v]) => ({ value: v, string }));
-    } else if (p.type === 'float') {
-      value.format = 'float';
     } else {
-      value.format = 'number';
+      value.format = p.type === 'float' ? 'float' : 'number';
+      value.formatString = '%.8g'; // calibrated values without float noise (-9.997678, not ...008)
     }
     return value;
   }
