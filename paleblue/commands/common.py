@@ -10,11 +10,16 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 DEFAULT_DOWNLINK = "tcp://127.0.0.1:5550"
 DEFAULT_UPLINK = "tcp://127.0.0.1:5551"
 CURVE_HELP = "ZeroMQ CURVE certificates (`paleblue keys curve DIR`): encrypted sockets, known clients only"
 KEYS_HELP = "SDLS key directory (`paleblue keys generate DIR`): TCs only in authenticated TC frames"
+
+
+if TYPE_CHECKING:
+    from groundstation.api.console import Console
 
 
 class CliError(Exception):
@@ -373,7 +378,7 @@ WEB_API_DEFAULT = "127.0.0.1:8080"
 WEB_ARCHIVE = "archive.db"  # the console's history, in the output directory, unless --archive says
 
 
-def web_console(args: argparse.Namespace):
+def web_console(args: argparse.Namespace) -> Console | None:
     """``--web``: the console to serve, with --api and --archive filled in when not given (None
     without --web). Without Open MCT: one line naming ``make web`` (exit 2), before anything starts."""
     if not getattr(args, "web", False):
