@@ -8,7 +8,7 @@ TEST_STAMP    := $(VENV)/.installed-test
 BENCH_STAMP   := $(VENV)/.installed-bench
 SCENARIO ?= tianwen1-2020-07-27
 
-.PHONY: demo demo-stations test lint bench fuzz clean docs-figures wheel-check
+.PHONY: demo demo-stations test lint bench fuzz clean docs-figures wheel-check web
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -43,9 +43,21 @@ demo-stations: $(BUS_STAMP)
 	rm -rf out-stations
 	$(BIN)/paleblue run $(SCENARIO) --stations 3 --seed 17 -o out-stations
 
+# The operator console (`--web`): NASA Open MCT from npm, the version and its checksum pinned by
+# web/package-lock.json; installed once here, never at run time. `make demo` does not need it.
+WEB_STAMP := web/node_modules/.package-lock.json
+NPM := $(shell command -v npm 2>/dev/null)
+
+web: $(WEB_STAMP)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "make web: needs npm (Debian: apt-get install npm)"; exit 1; }
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 # Each test is bounded (pyproject: faulthandler and pytest-timeout); the outer bound turns anything
 # they cannot interrupt into a prompt failure instead of a CI run that never ends.
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) $(if $(NPM),$(WEB_STAMP))
 	$(BIN)/ruff check .
 	timeout --kill-after=30 1200 $(BIN)/python -m pytest -q -n 2 --dist load || \
 		{ status=$$?; [ $$status -ne 124 ] || echo "make test: the suite ran past 20 minutes and was stopped"; exit $$status; }

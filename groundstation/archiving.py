@@ -350,6 +350,7 @@ def open_services(
     archive_path: Any | None = None,
     api_address: tuple[str, int] | None = None,
     token: str | None = None,
+    web: Any | None = None,
     announce: Callable[[str], None] = lambda line: log.info("%s", line),
 ) -> RunningServices:
     """The archive (``--archive FILE``) and the API (``--api HOST:PORT``) around one station."""
@@ -372,6 +373,7 @@ def open_services(
             alarms=services.alarms,
             token=token,
             send_command=services.queue_command,
+            web=web,
             status=lambda: {
                 "octets_received": station.octets_received,
                 "images": station.images_done,
@@ -385,4 +387,6 @@ def open_services(
             services.close()
             raise
         announce(f"API on {url} (operator token: {token})")
+        if web is not None:
+            announce(f"console on {url}/ (Open MCT; commands need the operator token)")
     return RunningServices(services, server)

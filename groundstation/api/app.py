@@ -62,6 +62,7 @@ class ApiContext:
     token: str | None = None
     send_command: Callable[[str, dict[str, Any]], str] | None = None  # returns the request id
     status: Callable[[], dict[str, Any]] | None = None
+    web: Any | None = None  # a console.Console: the operator console at / (groundstation/api/console)
 
 
 def iso(tai: float | None) -> str | None:
@@ -348,6 +349,10 @@ def create_app(context: ApiContext) -> FastAPI:
     async def invalid(request: Any, exc: ValidationError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
+    if context.web is not None:
+        from groundstation.api.console import mount
+
+        mount(app, context, context.web)
     return BodyLimitedApp(app)
 
 

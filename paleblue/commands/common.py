@@ -10,11 +10,16 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 DEFAULT_DOWNLINK = "tcp://127.0.0.1:5550"
 DEFAULT_UPLINK = "tcp://127.0.0.1:5551"
 CURVE_HELP = "ZeroMQ CURVE certificates (`paleblue keys curve DIR`): encrypted sockets, known clients only"
 KEYS_HELP = "SDLS key directory (`paleblue keys generate DIR`): TCs only in authenticated TC frames"
+
+
+if TYPE_CHECKING:
+    from groundstation.api.console import Console
 
 
 class CliError(Exception):
@@ -334,6 +339,7 @@ def link_profile_of(name: str | None, time_scale: float, range_km: float):
 
 def ground_services(args: argparse.Namespace):
     """``attach(station, send_uplink)`` for --archive and --api, checked before anything starts."""
+    web = web_console(args)
     archive = getattr(args, "archive", None)
     api = getattr(args, "api", None)
     if archive is None and api is None:
@@ -361,7 +367,32 @@ def ground_services(args: argparse.Namespace):
             archive_path=archive,
             api_address=address,
             token=getattr(args, "api_token", None),
+            web=web,
             announce=lambda line: print(line, file=sys.stderr, flush=True),
         )
 
     return attach
+
+
+WEB_API_DEFAULT = "127.0.0.1:8080"
+WEB_ARCHIVE = "archive.db"  # the console's history, in the output directory, unless --archive says
+
+
+def web_console(args: argparse.Namespace) -> Console | None:
+    """``--web``: the console to serve, with --api and --archive filled in when not given (None
+    without --web). Without Open MCT: one line naming ``make web`` (exit 2), before anything starts."""
+    if not getattr(args, "web", False):
+        return None
+    from groundstation.api.console import Console, ConsoleMissing, openmct_dist
+
+    try:
+        dist = openmct_dist()
+    except ConsoleMissing as exc:
+        raise CliError(f"--web: {exc}") from None
+    if getattr(args, "api", None) is None:
+        args.api = WEB_API_DEFAULT
+    if getattr(args, "archive", None) is None and getattr(args, "output", None):
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+        args.archive = str(Path(args.output) / WEB_ARCHIVE)
+    rtt = getattr(args, "rtt", None)  # the ground's: what its CFDP timers allow for
+    return Console(dist, {"round_trip_light_time_s": rtt} if rtt is not None else {})

@@ -105,6 +105,16 @@ def archive_api_options(p: argparse.ArgumentParser, api: bool = True) -> None:
             metavar="TOKEN",
             help="the operator token commands need (default: a new one, printed at start)",
         )
+        web_option(p)
+
+
+def web_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--web",
+        action="store_true",
+        help="serve the operator console (NASA Open MCT, installed by `make web`) at the API's address; "
+        "implies --api 127.0.0.1:8080 and an archive in the output directory unless given",
+    )
 
 
 def mdb_option(p: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ from paleblue.commands.common import (
     mission_db_or_default,
     resolve_channel,
     stop_on_signals,
+    web_console,
 )
 from paleblue.commands.options import (
     archive_api_options,
@@ -101,6 +102,9 @@ def main(args: argparse.Namespace) -> int:
         if args.link or args.delivery == "cfdp":  # the ground's CFDP replies go up under their own SA
             cfdp_uplink_security(args.keys, mission_db_or_default(args).spacecraft_id, required=True)
         downlink_security_context(args.keys, "station", channel)  # a bad key directory: one line, now
+    if args.web and args.stations is not None:
+        raise CliError("run: --web serves one station's console: leave out --stations")
+    web_console(args)  # without Open MCT: one line naming `make web`, before any process starts
     if args.stations is not None:
         from paleblue.commands import run_stations
 
@@ -164,6 +168,8 @@ def main(args: argparse.Namespace) -> int:
     for flag in ("archive", "api", "api_token"):
         if getattr(args, flag) is not None:
             ground_cmd += [f"--{flag.replace('_', '-')}", getattr(args, flag)]
+    if args.web:
+        ground_cmd += ["--web"]
     if args.keys:
         ground_cmd += ["--keys", args.keys]
         probe_cmd += ["--keys", args.keys]

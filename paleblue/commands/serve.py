@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from paleblue.commands.common import CliError, mission_db_or_default, stop_on_signals
-from paleblue.commands.options import mdb_option
+from paleblue.commands.common import CliError, mission_db_or_default, stop_on_signals, web_console
+from paleblue.commands.options import mdb_option, web_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="where the pass's products are (default: beside ARCHIVE)",
     )
     mdb_option(p)
+    web_option(p)
     p.set_defaults(func=main)
 
 
@@ -31,6 +32,7 @@ def main(args: argparse.Namespace) -> int:
     from groundstation.api.server import ApiServer, parse_address
     from groundstation.archive import Archive, ArchiveError
 
+    web = web_console(args)  # without Open MCT: one line naming `make web`
     try:
         host, port = parse_address(args.api)
     except ValueError as exc:
@@ -45,11 +47,14 @@ def main(args: argparse.Namespace) -> int:
         dictionary=build_dictionary(mission_db_or_default(args), station_parameters),
         archive_path=Path(args.archive),
         products_dir=products,
+        web=web,
     )
     stop = stop_on_signals()
     server = ApiServer(context, host, port)
     url = server.start()
     print(f"serving {args.archive} on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    if web is not None:
+        print(f"console on {url}/ (Open MCT)", file=sys.stderr, flush=True)
     try:
         while not stop.wait(0.5):
             pass
