@@ -39,6 +39,7 @@ from emulator.textures import (
     area_mean,
     cloud_fraction_map,
     ocean_mask_map,
+    sample_maps,
     surface_albedo_map,
 )
 
@@ -263,9 +264,11 @@ def _shade_hits(
     mu = -np.einsum("ij,ij->i", normal, rays)
     if body.kind == "earth" and body.albedo_map is not None:
         direction = body_fixed / np.linalg.norm(body_fixed, axis=1)[:, None]
-        surface = body.albedo_map.sample(direction)
-        ocean = body.ocean_map.sample(direction) if body.ocean_map is not None else 0.0
-        cloud = body.cloud_map.sample(direction) if body.cloud_map is not None else 0.0
+        maps = [m for m in (body.albedo_map, body.ocean_map, body.cloud_map) if m is not None]
+        looked_up = iter(sample_maps(maps, direction))
+        surface = next(looked_up)
+        ocean = next(looked_up) if body.ocean_map is not None else 0.0
+        cloud = next(looked_up) if body.cloud_map is not None else 0.0
         factor = body.gain * photometry.earth_reflectance(
             surface, cloud, ocean, mu0, mu, view.phase_angle_deg, body.tau, CLOUD_ALBEDO
         )

@@ -72,22 +72,7 @@ class EquirectMap:
 
     def sample(self, body_fixed_unit: np.ndarray) -> np.ndarray:
         """Bilinear lookup for (N, 3) unit vectors in the body-fixed frame."""
-        rows, cols = self.values.shape
-        x, y, z = body_fixed_unit[:, 0], body_fixed_unit[:, 1], body_fixed_unit[:, 2]
-        fr = np.arccos(np.clip(z, -1.0, 1.0)) * (rows / np.pi) - 0.5  # row coordinate of texel centres
-        fc = (np.arctan2(y, x) + np.pi) * (cols / (2.0 * np.pi)) - 0.5
-        fr = np.clip(fr, 0.0, rows - 1.0)
-        r0 = np.minimum(fr.astype(np.intp), rows - 2) if rows > 1 else np.zeros(fr.shape, np.intp)
-        wr = (fr - r0).astype(np.float32)
-        c0f = np.floor(fc)
-        wc = (fc - c0f).astype(np.float32)
-        c0 = c0f.astype(np.intp) % cols
-        c1 = (c0 + 1) % cols
-        r1 = np.minimum(r0 + 1, rows - 1)
-        v = self.values
-        top = v[r0, c0] * (1.0 - wc) + v[r0, c1] * wc
-        bottom = v[r1, c0] * (1.0 - wc) + v[r1, c1] * wc
-        return top * (1.0 - wr) + bottom * wr
+        return sample_maps([self], body_fixed_unit)[0]
 
     def nearest(self, body_fixed_unit: np.ndarray) -> np.ndarray:
         """Nearest-texel lookup (kept for comparisons and tests)."""
@@ -96,6 +81,40 @@ class EquirectMap:
         r = np.minimum((np.arccos(np.clip(z, -1.0, 1.0)) / np.pi * rows).astype(np.intp), rows - 1)
         c = ((np.arctan2(y, x) + np.pi) / (2.0 * np.pi) * cols).astype(np.intp) % cols
         return self.values[r, c]
+
+
+def sample_maps(maps: list[EquirectMap], body_fixed_unit: np.ndarray) -> list[np.ndarray]:
+    """:meth:`EquirectMap.sample` of each map at the same (N, 3) unit vectors, bit for bit.
+
+    The latitude and longitude of each vector (``arccos`` and ``arctan2``, most of a lookup's
+    cost) are computed once for every map, and the texel indices and weights once per grid shape.
+    """
+    x, y, z = body_fixed_unit[:, 0], body_fixed_unit[:, 1], body_fixed_unit[:, 2]
+    polar = np.arccos(np.clip(z, -1.0, 1.0))
+    azimuth = np.arctan2(y, x) + np.pi
+    grids: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+    out = []
+    for texture in maps:
+        rows, cols = texture.values.shape
+        if (rows, cols) not in grids:
+            fr = polar * (rows / np.pi) - 0.5  # row coordinate of texel centres
+            fc = azimuth * (cols / (2.0 * np.pi)) - 0.5
+            fr = np.clip(fr, 0.0, rows - 1.0)
+            r0 = np.minimum(fr.astype(np.intp), rows - 2) if rows > 1 else np.zeros(fr.shape, np.intp)
+            wr = (fr - r0).astype(np.float32)
+            c0f = np.floor(fc)
+            wc = (fc - c0f).astype(np.float32)
+            c0 = c0f.astype(np.intp) % cols
+            c1 = (c0 + 1) % cols
+            r1 = np.minimum(r0 + 1, rows - 1)
+            top0, bottom0 = r0 * cols, r1 * cols
+            grids[rows, cols] = (top0 + c0, top0 + c1, bottom0 + c0, bottom0 + c1, wc, 1.0 - wc, wr, 1.0 - wr)
+        i00, i01, i10, i11, wc, wc_, wr, wr_ = grids[rows, cols]
+        v = texture.values.reshape(-1)
+        top = v.take(i00) * wc_ + v.take(i01) * wc
+        bottom = v.take(i10) * wc_ + v.take(i11) * wc
+        out.append(top * wr_ + bottom * wr)
+    return out
 
 
 def texel_unit_vectors(shape: tuple[int, int]) -> np.ndarray:

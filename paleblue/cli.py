@@ -62,9 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    import zmq
+def _is_zmq_error(exc: BaseException) -> bool:
+    """A ZeroMQ error, without importing ZeroMQ (a command that raised one has imported it)."""
+    zmq = sys.modules.get("zmq")
+    return zmq is not None and isinstance(exc, zmq.ZMQError)
 
+
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["fuzz"]:  # the fuzzers own their command line, --help included
         return fuzz.main(argparse.Namespace(fuzz_arguments=argv[1:]))
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, archive.ArchiveUsageError) as exc:
         print(f"paleblue: {exc}", file=sys.stderr)
         return 2
-    except (OSError, zmq.ZMQError) as exc:  # an endpoint taken or malformed, a file not writable
+    except Exception as exc:  # an endpoint taken or malformed, a file not writable
+        if not (isinstance(exc, OSError) or _is_zmq_error(exc)):
+            raise
         print(f"paleblue: {args.command}: {exc}", file=sys.stderr)
         return 2

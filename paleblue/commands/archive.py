@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from datetime import UTC, datetime
 from typing import Any
-
-import numpy as np
 
 from paleblue.commands.options import positive_int
 
@@ -30,7 +29,7 @@ def parse_time(text: str) -> float:
     except ValueError:
         pass
     else:
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{text!r} is not a time")
         return value
     try:
@@ -64,8 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         return p
 
     def time_range(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--from", dest="start", type=parse_time, default=-np.inf, metavar="TIME")
-        p.add_argument("--to", dest="end", type=parse_time, default=np.inf, metavar="TIME")
+        p.add_argument("--from", dest="start", type=parse_time, default=-math.inf, metavar="TIME")
+        p.add_argument("--to", dest="end", type=parse_time, default=math.inf, metavar="TIME")
 
     command("ls", "what the archive holds: time range, counts")
     p = command("params", "parameters with unit, kind, sample count and time range")
@@ -152,10 +151,10 @@ def _run(archive, args: argparse.Namespace) -> int:
 def _print_query(archive, name: str, args: argparse.Namespace) -> None:
     if args.buckets:
         start, end = args.start, args.end
-        if not (np.isfinite(start) and np.isfinite(end)):
+        if not (math.isfinite(start) and math.isfinite(end)):
             info = archive.parameters(name)[0]
-            start = info.first if not np.isfinite(start) else start
-            end = info.last if not np.isfinite(end) else end
+            start = info.first if not math.isfinite(start) else start
+            end = info.last if not math.isfinite(end) else end
             if start is None:
                 return
             if end <= start:
@@ -190,7 +189,7 @@ def _print_query(archive, name: str, args: argparse.Namespace) -> None:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not np.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 

@@ -253,19 +253,33 @@ class BrownDistortion(_Record):
         xd, yd = np.broadcast_arrays(np.asarray(xd, dtype=float), np.asarray(yd, dtype=float))
         shape = xd.shape
         xd, yd = xd.ravel(), yd.ravel()
-        x, y = xd.copy(), yd.copy()
-        active = np.arange(x.size)  # each point iterates on its own: the settled ones are left be
+        x, y = xd, yd
+        # Each point iterates on its own: the settled ones are left be. While most points still
+        # move, the whole arrays iterate (a settled point's next iteration gives its bits again,
+        # so that changes nothing but saves the gathers); then only the moving ones do.
+        active: np.ndarray | None = None
         for _ in range(_UNDISTORT_ITERATIONS):
-            xa, ya, xda, yda = x[active], y[active], xd[active], yd[active]
+            if active is None:
+                xa, ya, xda, yda = x, y, xd, yd
+            else:
+                xa, ya, xda, yda = x[active], y[active], xd[active], yd[active]
             r2 = xa * xa + ya * ya
             radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
             x_next = (xda - 2.0 * p1 * xa * ya - p2 * (r2 + 2.0 * xa * xa)) / radial
             y_next = (yda - p1 * (r2 + 2.0 * ya * ya) - 2.0 * p2 * x_next * ya) / radial
-            x[active], y[active] = x_next, y_next
             # the same bits again: every further iteration would give them too
             moving = (x_next.view(np.int64) != xa.view(np.int64)) | (
                 y_next.view(np.int64) != ya.view(np.int64)
             )
+            if active is None:
+                x, y = x_next, y_next
+                moving_count = int(np.count_nonzero(moving))
+                if not moving_count:
+                    break
+                if 2 * moving_count < moving.size:
+                    active = np.flatnonzero(moving)
+                continue
+            x[active], y[active] = x_next, y_next
             active = active[moving]
             if not active.size:
                 break

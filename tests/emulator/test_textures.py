@@ -14,11 +14,15 @@ from emulator.scenario import load_scenario
 from emulator.textures import (
     CLOUD_COVER,
     CLOUD_GRID,
+    CLOUD_SEED,
     EquirectMap,
     area_mean,
     cloud_fraction_map,
     cloud_noise_field,
     cloud_seed_for,
+    ocean_mask_map,
+    sample_maps,
+    surface_albedo_map,
 )
 
 
@@ -127,3 +131,34 @@ def test_lunar_limb_to_limb_profile_has_no_texel_edges() -> None:
         noise = np.sqrt(profile[1:][lit[1:] & lit[:-1]])  # shot noise of one pixel
         worst = max(worst, float((steps / noise).max()))
     assert worst < 3.0, f"largest pixel-to-pixel step is {worst:.1f} sigma of shot noise"
+
+
+def _bilinear_reference(values: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """One map's bilinear lookup written out on its own (the lookup before the shared one)."""
+    rows, cols = values.shape
+    x, y, z = unit[:, 0], unit[:, 1], unit[:, 2]
+    fr = np.clip(np.arccos(np.clip(z, -1.0, 1.0)) * (rows / np.pi) - 0.5, 0.0, rows - 1.0)
+    fc = (np.arctan2(y, x) + np.pi) * (cols / (2.0 * np.pi)) - 0.5
+    r0 = np.minimum(fr.astype(np.intp), rows - 2)
+    wr = (fr - r0).astype(np.float32)
+    c0f = np.floor(fc)
+    wc = (fc - c0f).astype(np.float32)
+    c0 = c0f.astype(np.intp) % cols
+    c1, r1 = (c0 + 1) % cols, np.minimum(r0 + 1, rows - 1)
+    top = values[r0, c0] * (1.0 - wc) + values[r0, c1] * wc
+    bottom = values[r1, c0] * (1.0 - wc) + values[r1, c1] * wc
+    return top * (1.0 - wr) + bottom * wr
+
+
+def test_maps_looked_up_together_are_each_maps_own_lookup_bit_for_bit() -> None:
+    """The Earth's three maps share one latitude/longitude computation: no value changes."""
+    rng = np.random.default_rng(5)
+    unit = rng.standard_normal((20_000, 3))
+    unit /= np.linalg.norm(unit, axis=1)[:, None]
+    unit[:4] = [[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [-1.0, -0.0, 0.0]]  # poles, seam
+    maps = [surface_albedo_map("pan"), ocean_mask_map(), cloud_fraction_map(CLOUD_SEED)]
+    together = sample_maps(maps, unit)
+    for texture, values in zip(maps, together, strict=True):
+        expected = _bilinear_reference(texture.values, unit)
+        assert values.dtype == expected.dtype and values.tobytes() == expected.tobytes()
+        assert texture.sample(unit).tobytes() == expected.tobytes()

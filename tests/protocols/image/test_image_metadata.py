@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.errors import DecodeError
+from protocols.image import image_metadata
 from protocols.image.image_metadata import (
     LAYER,
     MAX_STARS,
@@ -344,6 +345,33 @@ def test_undistort_inverts_distort(distortion: BrownDistortion, points: list[tup
     xd, yd = distortion.distort(x, y)
     back_x, back_y = distortion.undistort(xd, yd)
     assert np.allclose(back_x, x, atol=1e-9) and np.allclose(back_y, y, atol=1e-9)
+
+
+def _undistort_point_by_point(distortion: BrownDistortion, xd: float, yd: float) -> tuple[float, float]:
+    """The fixed-point iteration of one point, until it gives its own bits again (the reference)."""
+    d = distortion
+    x, y = xd, yd
+    for _ in range(image_metadata._UNDISTORT_ITERATIONS):
+        r2 = x * x + y * y
+        radial = 1.0 + r2 * (d.k1 + r2 * (d.k2 + r2 * d.k3))
+        x_next = (xd - 2.0 * d.p1 * x * y - d.p2 * (r2 + 2.0 * x * x)) / radial
+        y_next = (yd - d.p1 * (r2 + 2.0 * y * y) - 2.0 * d.p2 * x_next * y) / radial
+        if np.array([x_next, y_next]).tobytes() == np.array([x, y]).tobytes():
+            break
+        x, y = x_next, y_next
+    return x, y
+
+
+def test_undistort_of_a_grid_is_each_points_own_iteration_bit_for_bit() -> None:
+    """The whole-array iterations (before the moving points are gathered) change no bit."""
+    distortion = BrownDistortion(k1=-0.12, k2=0.02, p1=0.0002, p2=-0.0001)
+    grid = np.linspace(-0.6, 0.6, 41)
+    xd, yd = (a.ravel() for a in np.meshgrid(grid, grid * 0.75))
+    x, y = distortion.undistort(xd, yd)
+    expected = np.array(
+        [_undistort_point_by_point(distortion, float(a), float(b)) for a, b in zip(xd, yd, strict=True)]
+    )
+    assert x.tobytes() == expected[:, 0].tobytes() and y.tobytes() == expected[:, 1].tobytes()
 
 
 def test_undistort_keeps_shape_and_a_zero_model_is_the_identity() -> None:
