@@ -27,7 +27,7 @@ from paleblue.commands import (
     serve,
     watch,
 )
-from paleblue.commands.common import CliError
+from paleblue.commands.common import CliError, is_zmq_error
 
 # in the order `paleblue --help` lists them
 COMMANDS = (
@@ -62,12 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _is_zmq_error(exc: BaseException) -> bool:
-    """A ZeroMQ error, without importing ZeroMQ (a command that raised one has imported it)."""
-    zmq = sys.modules.get("zmq")
-    return zmq is not None and isinstance(exc, zmq.ZMQError)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["fuzz"]:  # the fuzzers own their command line, --help included
@@ -79,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paleblue: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # an endpoint taken or malformed, a file not writable
-        if not (isinstance(exc, OSError) or _is_zmq_error(exc)):
+        if not (isinstance(exc, OSError) or is_zmq_error(exc)):
             raise
         print(f"paleblue: {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -396,3 +396,9 @@ def web_console(args: argparse.Namespace) -> Console | None:
         args.archive = str(Path(args.output) / WEB_ARCHIVE)
     rtt = getattr(args, "rtt", None)  # the ground's: what its CFDP timers allow for
     return Console(dist, {"round_trip_light_time_s": rtt} if rtt is not None else {})
+
+
+def is_zmq_error(exc: BaseException) -> bool:
+    """A ZeroMQ error, without importing ZeroMQ (a command that raised one has imported it)."""
+    zmq = sys.modules.get("zmq")
+    return zmq is not None and isinstance(exc, zmq.ZMQError)

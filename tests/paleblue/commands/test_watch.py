@@ -132,7 +132,10 @@ def api() -> Iterator[tuple[str, ApiContext]]:
 def _publish(context: ApiContext, *updates: dict) -> None:
     assert context.feed is not None
     for update in updates:
-        context.feed.publish(update)
+        if update["type"] == "parameters":  # one housekeeping packet, as the station hands it over
+            context.feed.publish_parameters(update["tai"], update["names"], update["values"], update["raw"])
+        else:
+            context.feed.publish(update)
     context.feed.flush()
 
 
