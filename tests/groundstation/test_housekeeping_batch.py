@@ -27,6 +27,7 @@ from protocols.pus.pus_services import (
     pack_verification,
     unpack_tm,
 )
+from tests.properties.strategies import layout_raw_values
 
 MDB = load_mission_db()
 T0 = 2.1e9
@@ -34,14 +35,7 @@ PLATFORM = MDB.apids["housekeeping"]
 
 
 def raw_values(structure_id: int, data: st.DataObject) -> list:
-    out = []
-    for f in MDB.packet_by_sid[structure_id].layout.values:
-        lo, hi = f.raw_range
-        if f.kind == "float":
-            out.append(data.draw(st.floats(allow_nan=False, width=f.bits)))
-        else:
-            out.append(data.draw(st.integers(int(lo), int(hi))))
-    return out
+    return list(data.draw(layout_raw_values(MDB.packet_by_sid[structure_id].layout)))
 
 
 def hk(structure_id: int, raw: list, time: float, count: int) -> bytes:

@@ -15,6 +15,7 @@ from groundstation.telemetry import Alarm, TelemetryArchive, TelemetryProcessor,
 from protocols.mdb.ccsdspy_export import ccsdspy_definition, to_csv
 from protocols.mdb.mission_db import load_mission_db
 from protocols.pus.pus_services import pack_event, pack_hk_report, pack_tm, unpack_tm
+from tests.properties.strategies import layout_raw_values
 
 MDB = load_mission_db()
 T0 = 2.1e9
@@ -27,14 +28,7 @@ def hk_packet(structure_id: int, raw: list, time: float = T0, count: int = 0) ->
 
 
 def raw_for(structure_id: int, data) -> list:
-    out = []
-    for f in MDB.packet_by_sid[structure_id].layout.values:
-        lo, hi = f.raw_range
-        if f.kind == "float":
-            out.append(data.draw(st.floats(allow_nan=False, width=f.bits)))
-        else:
-            out.append(data.draw(st.integers(int(lo), int(hi))))
-    return out
+    return list(data.draw(layout_raw_values(MDB.packet_by_sid[structure_id].layout)))
 
 
 def engineering_packet(values: dict, time: float, structure_id: int = 1) -> bytes:

@@ -109,3 +109,13 @@ def cds_values() -> st.SearchStrategy[CdsTime]:
         ms_of_day=st.integers(0, 86_399_999),
         us_of_ms=st.one_of(st.none(), st.integers(0, 999)),
     )
+
+
+def layout_raw_values(layout) -> st.SearchStrategy[tuple]:
+    """Raw values a mission-database layout can carry, field by field (floats of the field's width)."""
+    parts = []
+    for f in layout.values:
+        lo, hi = f.raw_range
+        floats = st.floats(allow_nan=False, width=f.bits)
+        parts.append(floats if f.kind == "float" else st.integers(int(lo), int(hi)))
+    return st.tuples(*parts)

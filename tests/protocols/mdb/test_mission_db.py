@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from protocols.mdb.mission_db import DEFAULT_DIRECTORY, MissionDbError, load_mission_db, locate_line
 from protocols.mdb.xtce import XTCE_NAMESPACE, to_xtce
+from tests.properties.strategies import layout_raw_values
 
 MDB = load_mission_db()
 LAYOUTS = (
@@ -22,15 +23,7 @@ LAYOUTS = (
 )
 
 
-def raw_strategy(layout):
-    parts = []
-    for f in layout.values:
-        lo, hi = f.raw_range
-        if f.kind == "float":
-            parts.append(st.floats(allow_nan=False, width=f.bits))
-        else:
-            parts.append(st.integers(int(lo), int(hi)))
-    return st.tuples(*parts)
+raw_strategy = layout_raw_values
 
 
 def test_default_database_loads_with_whole_octet_packets_and_unique_ids() -> None:
