@@ -19,7 +19,7 @@ import numpy as np
 from protocols.coding.crc import crc16_wide
 from protocols.link import aos_frame, tm_frame, uslp_frame
 from protocols.link.channel_config import FrameType, PhysicalChannelConfig
-from protocols.link.frame_packets import PacketCounters, PacketExtractor
+from protocols.link.frame_packets import FHP_IDLE_DATA, FHP_NO_PACKET_START, PacketCounters, PacketExtractor
 from protocols.sdls.downlink import DownlinkSecurity
 from protocols.sdls.reasons import SdlsRejected
 
@@ -28,6 +28,9 @@ class SyncState(StrEnum):
     SEARCH = "search"
     LOCK = "lock"
     FLYWHEEL = "flywheel"
+
+
+HEADS_KEPT = 8  # heads of frames after a gap kept per VC for a late frame (see handle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,9 @@ class _FrameDemultiplexer:
         ]
         self.vc_counters: dict[int, VirtualChannelCounters] = {}
         self._extractors: dict[int, PacketExtractor] = {}
+        # per VC, the heads (octets before the first header) of the last frames that followed a gap,
+        # by frame count: a late frame's last packet may end there (HEADS_KEPT a VC at most)
+        self._heads: dict[int, dict[int, bytes]] = {}
         self._vc_counts: dict[int, FrameCountTracker] = {}
         self._mc_counts = FrameCountTracker(256)
         self._routing = (
@@ -327,13 +333,24 @@ class _FrameDemultiplexer:
             vc.frames_reordered += 1
             vc.frames_missing -= min(missing, vc.frames_missing)
             alone = PacketExtractor(vc)
-            for packet in alone.push(zone, fhp, gap=True):
+            packets = alone.push(zone, fhp, gap=True)
+            head = self._heads.get(vcid, {}).pop((count + 1) % self.config.vc_count_modulo, None)
+            if head is not None and alone.octets_to_finish == len(head):
+                # the frame after it came early, right after a gap, and its head was passed over:
+                # it holds exactly the rest of this frame's last packet
+                packets += alone.push(head, FHP_NO_PACKET_START)
+            for packet in packets:
                 out.append(LinkOutput(packet, vcid, count))
             alone.close()
             return
         if missing:
             vc.frame_gaps += 1
             vc.frames_missing += missing
+            if fhp not in (FHP_NO_PACKET_START, FHP_IDLE_DATA) and 0 < fhp <= len(zone):
+                heads = self._heads.setdefault(vcid, {})
+                heads[count] = bytes(zone[:fhp])
+                if len(heads) > HEADS_KEPT:
+                    del heads[next(iter(heads))]
         for packet in self._extractors[vcid].push(zone, fhp, gap=missing > 0):
             out.append(LinkOutput(packet, vcid, count))
 

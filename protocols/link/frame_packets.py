@@ -136,6 +136,11 @@ class PacketExtractor:
     def partial_octets(self) -> int:
         return len(self._partial)
 
+    @property
+    def octets_to_finish(self) -> int | None:
+        """Octets the partial packet still needs, once its header is known (else None)."""
+        return self._need - len(self._partial) if self._need and self._partial else None
+
     def close(self) -> int:
         """End of stream: drop (and count) a partial packet; returns its octets."""
         dropped = len(self._partial)
