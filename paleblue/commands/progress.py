@@ -272,7 +272,9 @@ class StationProgress:
         self._thread.start()
 
     def _loop(self, station: Any) -> None:
-        while not self._stop.wait(self.interval_s):
+        stopped = False
+        while not stopped:  # and one last line once stopped: the bar ends on the pass's figures
+            stopped = self._stop.wait(self.interval_s)
             try:
                 line = self.line(station)
             except Exception:  # a dict changed size under us: try again next time

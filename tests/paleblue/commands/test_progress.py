@@ -105,6 +105,19 @@ def test_without_a_total_the_bar_counts_and_times() -> None:
     assert "1.3k msg" in stream.getvalue() and "20 msg/s, 01:05 elapsed  speed x1" in stream.getvalue()
 
 
+def test_a_stopped_station_progress_writes_its_last_figures() -> None:
+    """The station's last figures reach `run`'s bar even when the pass ends between two lines
+    (under load a run's bar stopped short of 100 %)."""
+    station = type("Station", (), {"reassembler": type("R", (), {"progress": []})(),
+                                   "files": type("F", (), {"open_receivers": lambda self: []})(),
+                                   "images_done": 1, "octets_received": 42})()  # fmt: skip
+    stream = io.StringIO()
+    reporter = StationProgress(1, interval_s=3600.0, stream=stream)
+    reporter.attach(station)
+    reporter.stop()
+    assert stream.getvalue() == f"{MARK}1 0.0000 42\n"
+
+
 def test_a_station_progress_line_feeds_the_run_bar() -> None:
     class Reassembler:
         def __init__(self) -> None:
