@@ -111,19 +111,44 @@ def _remember_faults(station: GroundStation, faults: list | None = None) -> list
     return faults
 
 
-def _decode(stream: bytes, cuts: list[int], bulk: bool, out: Path) -> tuple[dict, list[tuple[str, str]]]:
-    station = GroundStation(out, write_products=False)
-    station.bulk_segments = bulk
-    faults = _remember_faults(station)
-    start = 0
-    for cut in [*sorted({min(c, len(stream)) for c in cuts}), len(stream)]:
-        station.feed_stream(Layer.PACKETS, stream[start:cut])
-        start = cut
+def _comparable_summary(station: GroundStation) -> dict:
+    """The station's summary at the end, without what differs from run to run (time, file names)."""
     summary = station.finish()
     summary.pop("elapsed_s")
     for product in summary["images"]:
         product.pop("files")
-    return summary, faults
+    return summary
+
+
+def _feed_in_cuts(station: GroundStation, layer: Layer, stream: bytes, cuts: list[int]) -> None:
+    """``stream`` fed to the station in pieces ending at ``cuts`` (clipped, sorted, deduplicated)."""
+    start = 0
+    for cut in [*sorted({min(c, len(stream)) for c in cuts}), len(stream)]:
+        station.feed_stream(layer, stream[start:cut])
+        start = cut
+
+
+def _handle_messages(
+    station: GroundStation, messages: list[list[bytes]], joined: bool, max_octets: int
+) -> None:
+    """Messages joined as the receive loop joins them (MessageBatch), or handled one at a time."""
+    if joined:
+        batch = MessageBatch(station)
+        batch.max_octets = max_octets
+        for message in messages:
+            batch.add(message)
+        batch.flush()
+    else:
+        for message in messages:
+            station.handle_message(message)
+
+
+def _decode(stream: bytes, cuts: list[int], bulk: bool, out: Path) -> tuple[dict, list[tuple[str, str]]]:
+    station = GroundStation(out, write_products=False)
+    station.bulk_segments = bulk
+    faults = _remember_faults(station)
+    _feed_in_cuts(station, Layer.PACKETS, stream, cuts)
+    return _comparable_summary(station), faults
 
 
 @pytest.fixture(scope="module")
@@ -176,11 +201,7 @@ def test_packet_messages_have_the_same_effects_in_bulk_and_one_by_one(
         for sequence, start in enumerate(range(0, len(packets), 25)):
             payload = b"".join(packets[start : start + 25])
             station.handle_message([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, sequence).pack(), payload])
-        summary = station.finish()
-        summary.pop("elapsed_s")
-        for product in summary["images"]:
-            product.pop("files")
-        results.append(summary)
+        results.append(_comparable_summary(station))
     assert results[0] == results[1]
 
 
@@ -289,20 +310,8 @@ def test_messages_joined_have_the_same_effects_as_one_at_a_time(
     for joined in (True, False):
         station = GroundStation(tmp_path_factory.mktemp("joined"), write_products=False)
         faults = _remember_faults(station)
-        if joined:
-            batch = MessageBatch(station)
-            batch.max_octets = max_octets
-            for message in messages:
-                batch.add(message)
-            batch.flush()
-        else:
-            for message in messages:
-                station.handle_message(message)
-        summary = station.finish()
-        summary.pop("elapsed_s")
-        for product in summary["images"]:
-            product.pop("files")
-        results.append((summary, faults))
+        _handle_messages(station, messages, joined, max_octets)
+        results.append((_comparable_summary(station), faults))
     assert results[0] == results[1]
 
 

@@ -24,7 +24,7 @@ from protocols.capture.zmq_framing import Layer
 from protocols.image.image_transport import ImageReassembler
 from protocols.link.channel_file import preset
 from protocols.packets.space_packet import PacketRun
-from tests.groundstation.test_bulk_segments import _damage, _pass, _remember_faults
+from tests.groundstation.test_bulk_segments import _comparable_summary, _damage, _pass, _remember_faults
 
 MESSAGE_OCTETS = 10_232  # 8 CADUs of the default channel: what the probe sends
 
@@ -43,11 +43,7 @@ def _decode(cadus: bytes, bulk: bool, out: Path) -> tuple[dict, list[tuple[str, 
     faults = _remember_faults(station)
     for start in range(0, len(cadus), MESSAGE_OCTETS):
         station.feed_stream(Layer.CADUS, cadus[start : start + MESSAGE_OCTETS])
-    summary = station.finish()
-    summary.pop("elapsed_s")
-    for product in summary["images"]:
-        product.pop("files")
-    return summary, faults
+    return _comparable_summary(station), faults
 
 
 def _flip(data: bytes, rnd: random.Random, flips: int) -> bytes:

@@ -10,9 +10,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from groundstation.station import GroundStation, MessageBatch
+from groundstation.station import GroundStation
 from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
-from tests.groundstation.test_bulk_segments import _damage, _remember_faults
+from tests.groundstation.test_bulk_segments import (
+    _comparable_summary,
+    _damage,
+    _handle_messages,
+    _remember_faults,
+)
 from tests.groundstation.test_link_runs import MESSAGE_OCTETS, _cadus, _flip
 from tests.groundstation.test_platform_batch import platform_pass
 
@@ -51,19 +56,8 @@ def messages(seed: int, edits: int, flips: int, bursts: int = 0) -> list[list[by
 def run(parts: list[list[bytes]], joined: bool, out: Path, max_octets: int) -> tuple[dict, dict]:
     station = GroundStation(out, write_products=False)
     faults = _remember_faults(station)
-    if joined:
-        batch = MessageBatch(station)
-        batch.max_octets = max_octets
-        for message in parts:
-            batch.add(message)
-        batch.flush()
-    else:
-        for message in parts:
-            station.handle_message(message)
-    summary = station.finish()
-    summary.pop("elapsed_s")
-    for product in summary["images"]:
-        product.pop("files")
+    _handle_messages(station, parts, joined, max_octets)
+    summary = _comparable_summary(station)
     by_kind: dict[str, list[str]] = {}
     for kind, detail in faults:
         by_kind.setdefault(kind, []).append(detail)

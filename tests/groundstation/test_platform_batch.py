@@ -22,7 +22,13 @@ from groundstation.telemetry import TelemetryProcessor
 from protocols.capture.zmq_framing import TOPIC_DOWNLINK, Envelope, Layer
 from protocols.mdb.mission_db import load_mission_db
 from protocols.pus.pus_services import pack_event, pack_hk_report, pack_tm
-from tests.groundstation.test_bulk_segments import _damage, _pass, _remember_faults
+from tests.groundstation.test_bulk_segments import (
+    _comparable_summary,
+    _damage,
+    _feed_in_cuts,
+    _pass,
+    _remember_faults,
+)
 
 MDB = load_mission_db()
 PLATFORM = MDB.apids["housekeeping"]
@@ -69,14 +75,8 @@ def run_station(packets: list[bytes], cuts: list[int], bulk: bool, out: Path, jo
             batch.add([TOPIC_DOWNLINK, Envelope(Layer.PACKETS, 1, sequence).pack(), payload])
         batch.flush()
     else:
-        stream, start = b"".join(packets), 0
-        for cut in [*sorted({min(c, len(stream)) for c in cuts}), len(stream)]:
-            station.feed_stream(Layer.PACKETS, stream[start:cut])
-            start = cut
-    summary = station.finish()
-    summary.pop("elapsed_s")
-    for product in summary["images"]:
-        product.pop("files")
+        _feed_in_cuts(station, Layer.PACKETS, b"".join(packets), cuts)
+    summary = _comparable_summary(station)
     events = (out / "events.log").read_text() if (out / "events.log").exists() else ""
     archive = {name: station.telemetry.archive.query(name) for name in station.telemetry.archive.parameters}
     return summary, faults, events, archive, alarms
