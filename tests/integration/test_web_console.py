@@ -172,6 +172,13 @@ def _go(driver, fragment: str) -> None:
     driver.execute_script("window.location.hash = arguments[0]", fragment.removeprefix("#"))
 
 
+def _image_filling(browser, card: str, timeout_s: float, shots) -> float:
+    """The percentage the image card shows once it is filling (segments in, not yet complete)."""
+    return _until("image 1 filling", lambda: float(
+        _css(browser, card + "[data-state=filling]")[0].get_attribute("data-percent")
+    ), timeout_s, shots)  # fmt: skip
+
+
 def _css(driver, selector: str):
     return driver.find_elements("css selector", selector)
 
@@ -191,9 +198,7 @@ def test_the_console_shows_a_live_pass_then_its_archive(
 
     # the Tianwen-1 image as it fills, segment by segment
     card = "[data-image='image 1']"
-    percent = _until("image 1 filling", lambda: float(
-        _css(browser, card + "[data-state=filling]")[0].get_attribute("data-percent")
-    ), 30, shots)  # fmt: skip
+    percent = _image_filling(browser, card, 30, shots)
     assert 0 < percent < 100
     shots("image-filling")
     _go(browser, COMMANDING)
@@ -366,9 +371,7 @@ def test_a_replayed_recording_with_a_gap_drives_the_same_console(
     _until("the console", lambda: browser.execute_script("return window.paleblueReady === true"), 30, shots)
     processes.start("replay", str(damaged), "--to", endpoint, "--speed", "0.2", stderr=subprocess.DEVNULL)
     card = "[data-image='image 1']"
-    percent = _until("image 1 filling", lambda: float(
-        _css(browser, card + "[data-state=filling]")[0].get_attribute("data-percent")
-    ), 20, shots)  # fmt: skip
+    percent = _image_filling(browser, card, 20, shots)
     assert 0 < percent < 100
     shots("replay-filling")
     _go(browser, PLOT)
