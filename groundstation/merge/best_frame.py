@@ -5,13 +5,16 @@ Reports (:class:`~protocols.bus.frame_report.FrameReport` to :meth:`FrameMerger.
 the bus intake takes: no report object per message) come in any order from any number of
 stations. Per (spacecraft, virtual channel) the merger unwraps the frame count itself: each
 station's own count (its wrap epoch and frame count) is continuous, so a station is aligned once,
-when it joins or restarts (to the frame received nearest in time, else the newest; stations need
-not agree on wrap epochs), and followed from there however far it lags or however its reports are
-reordered (a bus failover stores a backlog of retries out of order). Each count is held in a slot
-until ``window`` newer counts have been seen: the bounded reordering window. A slot then leaves,
-in count order, as the best copy: a good one (Reed-Solomon and FECF passed) first, then the fewest
-symbols corrected, then the earliest reception (then the station id, so the choice is
-deterministic). Counts between released slots that no station delivered are a gap, counted once
+when it joins or restarts, and followed from there however far it lags or however its reports are
+reordered (a bus failover stores a backlog of retries out of order). It is aligned to the same
+frame heard lately from another station (the same good octets: a station whose process stamps its
+reports a wrap or more late is placed all the same), else (a bad copy, a frame nobody else had)
+to the frame received nearest in time, else the newest; stations need not agree on wrap epochs.
+Each count is held in a slot until ``window`` newer counts have been seen: the bounded
+reordering window. A slot then leaves, in count order, as the best copy: a good one (Reed-Solomon
+and FECF passed) first, then the fewest symbols corrected, then the earliest reception (then the
+station id, so the choice is deterministic). Counts between released slots that no station
+delivered are a gap, counted once
 however many stations missed it.
 
 Not yet defended: a station that publishes fabricated frame counts moves the window ahead (a
@@ -124,12 +127,31 @@ class _Channel:
         # lowest count held: a station's earlier frames may still come within the window)
         self.next_out: int | None = None
         self.slots: dict[int, _Slot] = {}
-        self.closed: OrderedDict[int, bool] = OrderedDict()  # the counts released lately
+        # the counts released lately, each with the stations that had it
+        self.closed: OrderedDict[int, set[str]] = OrderedDict()
         # (reception time, unwrapped count) of recent newest frames: where a station joins
         self.times: deque[tuple[int, int]] = deque(maxlen=_TIMES_KEPT)
+        # the good frames lately heard first, by their last octets: where a station joins,
+        # whatever its lag (they tell a frame's wrap; the same octets at two counts tell nothing: -1)
+        self.contents: OrderedDict[bytes, int] = OrderedDict()
+
+    def heard(self, octets: bytes, unwrapped: int) -> None:
+        contents = self.contents
+        known = contents.get(octets)
+        contents[octets] = unwrapped if known is None or known == unwrapped else -1
+        if len(contents) > _TIMES_KEPT:
+            contents.popitem(last=False)
 
 
 _TIMES_KEPT = 4096
+_KEY_OCTETS = 64
+
+
+def _octets_key(fields: ReportFields) -> bytes:
+    """A frame's last octets, its FECF among them (a CRC of the whole frame): what tells two good
+    copies of one frame from frames of other wraps, without hashing every octet."""
+    data = fields.data
+    return data[max(fields.frame_at, len(data) - _KEY_OCTETS) :]
 
 
 class _Alignment:
@@ -169,7 +191,7 @@ class FrameMerger:
         # per (station, spacecraft, VC): how its own count maps onto the merger's
         self._stations: dict[tuple[str, int, int], _Alignment] = {}
         # counts remembered as released, to tell a late duplicate from a copy that came too late
-        self._remember = max(4 * self.window, min(count_modulo // 2, 4096))
+        self._remember = max(4 * self.window, 4096)
 
     def _tally(self, station: str) -> StationTally:
         tally = self.counters.stations.get(station)
@@ -197,17 +219,41 @@ class FrameMerger:
         channel = self._channels.get(key)
         if channel is None:
             channel = self._channels[key] = _Channel(count)
-        unwrapped = self._unwrap(station, received_ns, epoch, key, channel, count)
+        align = self._stations.get((station, spacecraft_id, vcid))
+        if align is None:
+            return self._joining((station, spacecraft_id, vcid), channel, fields)
+        unwrapped = self._unwrap(align, received_ns, epoch, channel, count, fields)
+        return self._place(fields, tally, key, channel, unwrapped)
+
+    def _place(
+        self,
+        fields: ReportFields,
+        tally: StationTally,
+        key: tuple[int, int],
+        channel: _Channel,
+        unwrapped: int,
+    ) -> list[MergedFrame]:
+        """One report at its unwrapped count: into its slot, or counted as late."""
+        counters = self.counters
+        station = fields.station_id
         if channel.next_out is not None and unwrapped < channel.next_out:
             tally.late += 1
-            if channel.closed.get(unwrapped, False):
+            had = channel.closed.get(unwrapped)
+            if had is not None:
                 counters.late_duplicates += 1
+                if station in had:
+                    tally.repeats += 1
+                else:  # a station behind the window had the frame all the same
+                    had.add(station)
+                    tally.frames += 1
             else:
                 counters.window_exceeded += 1
             return []
         slot = channel.slots.get(unwrapped)
         if slot is None:
             channel.slots[unwrapped] = _Slot(fields)
+            if fields.flags & 0x80 == 0 and fields.flags & 0x60 != 0:  # good: its octets are the frame's
+                channel.heard(_octets_key(fields), unwrapped)
         else:
             counters.duplicates += 1
             if station in slot.stations:
@@ -215,34 +261,56 @@ class FrameMerger:
             slot.add(fields)
         if unwrapped > channel.newest:
             channel.newest = unwrapped
-            channel.times.append((received_ns, unwrapped))
+            channel.times.append((fields.received_ns, unwrapped))
             out: list[MergedFrame] = []
             self._release(key, channel, unwrapped - self.window, out)
             return out
         return []
 
+    def _joining(
+        self, skey: tuple[str, int, int], channel: _Channel, fields: ReportFields
+    ) -> list[MergedFrame]:
+        """A station's first report on a channel aligns it: to the count of the same frame heard
+        lately from another station (its good octets), whatever its reception time says; else
+        (a bad copy, a frame nobody else had yet) by reception time."""
+        count = fields.frame_count % self.modulo
+        unwrapped = self._by_octets(channel, count, fields)
+        if unwrapped is None:
+            unwrapped = self._by_time(fields.received_ns, channel, count)
+        own = fields.count_epoch * self.modulo + count
+        self._stations[skey] = _Alignment(unwrapped - own, own, fields.received_ns)
+        return self._place(fields, self._tally(skey[0]), skey[1:], channel, unwrapped)
+
+    def _by_octets(self, channel: _Channel, count: int, fields: ReportFields) -> int | None:
+        if fields.flags & 0x80 == 0 and fields.flags & 0x60 != 0:
+            known = channel.contents.get(_octets_key(fields), -1)
+            if known >= 0 and known % self.modulo == count:
+                return known
+        return None
+
     def _unwrap(
-        self, station: str, received_ns: int, epoch: int, key: tuple[int, int], channel: _Channel, count: int
+        self,
+        align: _Alignment,
+        received_ns: int,
+        epoch: int,
+        channel: _Channel,
+        count: int,
+        fields: ReportFields,
     ) -> int:
-        """The merger's unwrapped count of a report. A station's own count (its wrap epoch and
-        frame count) runs on continuously, so each station is aligned once, when it joins or
-        restarts, to the count whose reception time is nearest among the recent frames (else the
-        newest), and followed from there whatever its lag. Its own count may move far in either
-        direction while it runs: a backlog of retries stored after a bus failover comes out of
-        order, with its reception times. Only a count that goes back by half a wrap or more while
-        the reception time goes on is a restart (its wrap epoch starts again at 0): then it is
-        aligned anew, and a report received before that restart keeps the alignment it had."""
+        """The merger's unwrapped count of a report of an aligned station (:meth:`_joining`). A
+        station's own count (its wrap epoch and frame count) runs on continuously, so it is followed
+        from its alignment whatever its lag. Its own count may move far in either direction while
+        it runs: a backlog of retries stored after a bus failover comes out of order, with its
+        reception times. Only a count that goes back by half a wrap or more while the reception
+        time goes on is a restart (its wrap epoch starts again at 0): then it is aligned anew, as a
+        station joining, and a report received before that restart keeps the alignment it had."""
         own = epoch * self.modulo + count
-        skey = (station, *key)
-        align = self._stations.get(skey)
-        if align is None:
-            unwrapped = self._by_time(received_ns, channel, count)
-            self._stations[skey] = _Alignment(unwrapped - own, own, received_ns)
-            return unwrapped
         if received_ns < align.restart_ns:  # from before the restart
             return own + align.previous_offset
         if own <= align.newest_own - self.modulo // 2 and received_ns > align.newest_ns:
-            unwrapped = self._by_time(received_ns, channel, count)
+            unwrapped = self._by_octets(channel, count, fields)
+            if unwrapped is None:
+                unwrapped = self._by_time(received_ns, channel, count)
             align.restart(unwrapped - own, own, received_ns)
             return unwrapped
         if own > align.newest_own:
@@ -309,11 +377,11 @@ class FrameMerger:
             return
         self._tally(slot.best.station_id).best += 1
         counters.frames_out += 1
-        self._remember_released(channel, count)
+        self._remember_released(channel, count, stations)
         out.append(MergedFrame(slot.best, count, slot.copies, tuple(sorted(stations))))
 
-    def _remember_released(self, channel: _Channel, count: int) -> None:
+    def _remember_released(self, channel: _Channel, count: int, stations: set[str]) -> None:
         closed = channel.closed
-        closed[count] = True
+        closed[count] = stations
         while len(closed) > self._remember:
             closed.popitem(last=False)

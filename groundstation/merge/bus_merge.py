@@ -38,6 +38,11 @@ from protocols.mdb.mission_db import MissionDatabase
 
 log = logging.getLogger("paleblue.merge")
 
+# Once the expected images are done, the reports the stations are still sending (a station behind
+# the others: its process was slower, its bus connection busier) are merged and counted until the
+# bus is quiet, for at most this long.
+DRAIN_AFTER_DONE_S = 10.0
+
 DEFAULT_WINDOW = 1024  # frames: about 0.5 s of a 20 Mbit/s link, how far stations may lag each other
 
 
@@ -161,6 +166,9 @@ def run_merger(
 ) -> tuple[dict, dict]:
     """Merge until stopped, done, out of time, or ``idle_exit_s`` without a message once some came.
 
+    Done is the expected images complete and then the bus quiet for ``hold_s``: a station behind
+    the others still has its reports merged and counted (for at most ``DRAIN_AFTER_DONE_S``).
+
     ``fetch(max, timeout_s)`` returns bus messages (``subject``, ``data``): a
     :class:`transport.nats_bus.FrameConsumer`'s. Frames held in the reordering window leave once
     the bus has been quiet for ``hold_s`` (the end of a pass, a pause). ``attach(station, None)``
@@ -180,8 +188,9 @@ def run_merger(
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     last_message = None
     held = False  # frames may be held in the window
+    done_at = None  # when the expected images were done: the stations' reports still coming are drained
     try:
-        while not stop.is_set() and not station.finished:
+        while not stop.is_set():
             now = time.monotonic()
             if deadline is not None and now > deadline:
                 log.warning("timeout after %.0f s with %d image(s) done", timeout_s, station.images_done)
@@ -189,6 +198,18 @@ def run_merger(
             if idle_exit_s is not None and last_message is not None and now - last_message > idle_exit_s:
                 log.info("no frames for %.1f s: the pass is over", idle_exit_s)
                 break
+            if station.finished:
+                done_at = now if done_at is None else done_at
+                if last_message is None or now - last_message > hold_s:
+                    log.info("the expected images are done and the bus has been quiet for %.1f s", hold_s)
+                    break
+                if now - done_at > DRAIN_AFTER_DONE_S:
+                    log.warning(
+                        "the expected images are done but the stations still report after %.0f s: "
+                        "stopping; what they report from now on is not merged",
+                        DRAIN_AFTER_DONE_S,
+                    )
+                    break
             station.tick()
             if services is not None:
                 services.tick()
@@ -199,10 +220,8 @@ def run_merger(
             elif held and now - last_message > hold_s:
                 merge.release_held()
                 held = False
-            for message in messages:
+            for message in messages:  # every message fetched is handled (it is acknowledged)
                 merge.handle(message.subject, message.data)
-                if station.finished:
-                    break
     finally:
         try:
             done = merge.finish()

@@ -275,3 +275,65 @@ def test_a_station_repeating_a_frame_is_counted_per_station() -> None:
     assert merged.copies == 51 and merged.stations == ("cbr", "gds")
     assert merger.counters.stations["gds"].repeats == 49 and merger.counters.stations["cbr"].repeats == 0
     assert merger.counters.duplicates == 50
+
+
+def test_a_station_reporting_wraps_behind_in_time_is_aligned_by_its_frames_octets() -> None:
+    """mad hears the same frames (the same octets) but its reports carry reception times several
+    wraps later than gds's (a slow station process stamps late): it is aligned by the frame it
+    shares with gds, never by its reception times."""
+    merger = FrameMerger(256, 4096)
+    lost = {"gds": set(range(1, 900, 7)), "mad": set(range(3, 900, 11))}  # gds had mad's first frame
+
+    def heard(station: str, count: int, lag_ns: int) -> FrameReport:
+        frame = count.to_bytes(4, "big") + b"same octets at every station"
+        return FrameReport(
+            station, count * 1000 + lag_ns, 245, 1, count % 256, frame, count_epoch=count // 256
+        )  # fmt: skip
+
+    out = []
+    for count in range(900):
+        if count not in lost["gds"]:
+            out += merger.add(heard("gds", count, 0))
+    for count in range(900):  # mad's whole pass after gds's, stamped 600 frames late
+        if count not in lost["mad"]:
+            out += merger.add(heard("mad", count, 600_000))
+    out += merger.flush()
+    assert all(int.from_bytes(m.frame[:4], "big") == m.unwrapped_count for m in out)  # never misplaced
+    assert merger.counters.missing_by_station() == {name: len(x) for name, x in lost.items()}
+
+
+def test_a_bad_first_frame_is_aligned_by_time() -> None:
+    """An uncorrectable copy's octets say nothing: a station joining with one is placed by time."""
+    merger = FrameMerger(256, 64)
+
+    def heard(station: str, count: int, octets_of: int, **quality) -> FrameReport:
+        return FrameReport(
+            station, count * 1000, 245, 1, count % 256, octets_of.to_bytes(4, "big"), count // 256, **quality
+        )  # fmt: skip
+
+    for count in range(300):
+        merger.add(heard("gds", count, count))
+    merger.add(heard("mad", 299, 43, uncorrectable=True))  # frame 43's octets (43 = 299 mod 256), bad
+    merger.add(heard("mad", 300, 300))
+    out = merger.flush()
+    assert [m.unwrapped_count for m in out][-1] == 300 and merger.counters.frames_missed == 0
+    assert merger.counters.duplicates == 1 and merger.counters.late_duplicates == 0  # 299, not 43
+
+
+def test_a_station_behind_the_window_still_had_the_frames_it_reports_late() -> None:
+    """Copies that come after their frame left the window are not merged, but the station had
+    those frames: they count as its own (missing_by_station), and sending one again is a repeat."""
+    merger = FrameMerger(256, 16)
+
+    def heard(station: str, count: int) -> FrameReport:
+        return FrameReport(station, count * 1000, 245, 1, count % 256, count.to_bytes(4, "big"), count // 256)
+
+    for count in range(200):
+        merger.add(heard("gds", count))
+    for count in range(100, 150):  # mad joins late and far behind: every copy comes after its slot left
+        merger.add(heard("mad", count))
+    merger.add(heard("mad", 120))  # again
+    merger.flush()
+    c = merger.counters
+    assert c.late_duplicates == 51 and c.stations["mad"].repeats == 1
+    assert c.missing_by_station() == {"gds": 0, "mad": 150}

@@ -30,37 +30,43 @@ STATIONS = ("gds", "cbr", "mad")
 SCID = preset().spacecraft_id
 
 
-def pass_frames(width: int = 720, height: int = 540) -> list[bytes]:
-    """The transfer frames of one image pass (VC 1, several wraps of the 8-bit VC count)."""
+def pass_frames(width: int = 720, height: int = 540, images: int = 1) -> list[bytes]:
+    """The transfer frames of an image pass (VC 1, several wraps of the 8-bit VC count)."""
     config = preset()
-    pixels = np.random.default_rng(5).integers(0, 4096, size=(height, width), dtype=np.uint16)
-    _, packets = image_packets(
-        1, pixels, 12, 0.01, datetime(2020, 7, 27, tzinfo=UTC), ImageMetadata(scenario="unit"),
-        SequenceCounter(), CucTime(1), 200,
-    )  # fmt: skip
     tx = Transmitter(config, {1: 0})
-    for packet in packets:
-        tx.submit(1, packet)
+    sequence = SequenceCounter()
+    for image_id in range(1, images + 1):
+        pixels = np.random.default_rng(4 + image_id).integers(0, 4096, size=(height, width), dtype=np.uint16)
+        _, packets = image_packets(
+            image_id, pixels, 12, 0.01, datetime(2020, 7, 27, tzinfo=UTC), ImageMetadata(scenario="unit"),
+            sequence, CucTime(image_id), 200,
+        )  # fmt: skip
+        for packet in packets:
+            tx.submit(1, packet)
     frames = []
     while tx.has_pending():
         frames.append(tx.next_frame())
     return frames
 
 
-def stations_pass(frames: list[bytes], lost: dict[str, set[int]], out: Path, url: str) -> dict[str, dict]:
+def stations_pass(
+    frames: list[bytes], lost: dict[str, set[int]], out: Path, url: str, late: tuple[str, ...] = ()
+) -> dict[str, dict]:
     """The stations hear the pass at the same time, each without the frames it lost, reduce it
-    themselves and report each frame as it comes (live: the bus sees them interleaved)."""
+    themselves and report each frame as it comes (live: the bus sees them interleaved). The
+    ``late`` stations report their whole pass after the others (a station far behind)."""
     stations = {name: GroundStation(out / name, channel=preset()) for name in lost}
     publishers = {name: FramePublisher(url) for name in lost}
     try:
         for name, station in stations.items():
             FrameReporter(name, publishers[name].publish, station.channel).attach(station.frames)
-        for k, frame in enumerate(frames):
-            for name, station in stations.items():
-                if k not in lost[name]:
-                    station.feed_stream(Layer.FRAMES, frame)
-            if k % 64 == 63:
-                time.sleep(0.005)  # the link's pace, roughly: what the bus holds stays interleaved
+        for group in ([n for n in stations if n not in late], [n for n in stations if n in late]):
+            for k, frame in enumerate(frames):
+                for name in group:
+                    if k not in lost[name]:
+                        stations[name].feed_stream(Layer.FRAMES, frame)
+                if k % 64 == 63:
+                    time.sleep(0.005)  # the link's pace, roughly: what the bus holds stays interleaved
     finally:
         for publisher in publishers.values():
             publisher.close()
@@ -97,6 +103,25 @@ def test_three_lossy_stations_merge_into_one_complete_image(tmp_path: Path, nats
     table = merge_table(figures)
     assert all(name in table for name in STATIONS) and "merged" in table
     print(table)
+
+
+def test_a_station_behind_the_others_is_merged_and_counted_after_the_images_are_done(
+    tmp_path: Path, nats_server
+) -> None:
+    """gds and cbr together hold every frame: the expected image is done (the window is short)
+    while they report the pass's next image and before mad's reports come, over a wrap behind;
+    mad's are still merged at their own counts (as duplicates) and counted, none left on the bus."""
+    frames = pass_frames(360, 270, images=2)
+    lost = {"gds": set(range(0, len(frames), 2)), "cbr": set(range(1, len(frames), 2)), "mad": {7, 300}}
+    stations_pass(frames, lost, tmp_path, nats_server.url, late=("mad",))
+    summary, figures = merge(nats_server.url, tmp_path / "merged", expect_images=1, window=64)
+    assert summary["images"][0]["complete"] and summary["images"][0]["crc_ok"]
+    assert figures["stations"]["mad"]["reports"] == len(frames) - 2  # every one it stored
+    assert figures["missing_by_station"] == {name: len(x) for name, x in lost.items()}
+    merged = figures["merged"]
+    assert merged["reports"] == len(frames) + len(frames) - 2  # gds and cbr: one copy of each; mad
+    assert merged["duplicates"] + merged["late_duplicates"] == len(frames) - 2  # mad's, all behind
+    assert merged["frames_missed"] == merged["window_exceeded"] == 0
 
 
 def test_bad_input_on_the_bus_is_counted_and_never_stops_the_merge(tmp_path: Path, nats_server) -> None:
