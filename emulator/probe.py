@@ -56,6 +56,7 @@ from emulator.space_link import (
     StationFanout,
 )
 from emulator.station_links import StationLinks
+from emulator.station_plan import StationPlan
 from emulator.tc_reception import FarmStatus, Rejection, Sequenced, TcReception
 from emulator.uplink import Uplink
 from protocols.atomic_file import write_atomically
@@ -148,8 +149,9 @@ class ProbeOptions:
     downlink_security: SecurityContext | None = None
     # several ground stations, each on its own downlink endpoint over its own simulated link
     station_downlinks: tuple[str, ...] = ()
-    station_loss: float = 0.0  # each station's independent frame (CADU) loss probability
-    station_ber: float = 0.0  # each station's bit error rate
+    # each station's link (loss, BER, bursts, light time, passes), as many as station_downlinks;
+    # empty: every station's link perfect
+    station_links: tuple[LinkConfig, ...] = ()
     drop_log: Path | None = None  # where the units each station lost are written at the end
 
 
@@ -541,21 +543,17 @@ class Probe:
         return security
 
     def _open_station_links(self, downlink: Downlink, config: PhysicalChannelConfig) -> CaduDownlink:
-        """One probe, several stations: each over its own seeded link (loss, BER) and socket."""
+        """One probe, several stations: each over its own seeded link and socket."""
         options = self.options
-        link = LinkConfig(
-            range_km=0.0,
-            data_rate_bps=1e15,  # the downlink already paces CADUs at the rate: no second queue here
-            loss_probability=options.station_loss,
-            bit_error_rate=options.station_ber,
-        )
-        links = StationLinks(
-            (link,) * len(self._station_downlinks), 0 if options.seed is None else options.seed
-        )
-        log.info(
-            "downlink to %d stations: %s frames, loss %.0f %%, BER %g each, independent",
-            links.stations, config.frame_type, 100 * options.station_loss, options.station_ber,
-        )  # fmt: skip
+        configs = options.station_links or StationPlan.uniform(len(self._station_downlinks), 0.0, 0.0).links
+        links = StationLinks(configs, 0 if options.seed is None else options.seed)
+        for k, link in enumerate(configs, start=1):
+            log.info(
+                "downlink to station %d of %d: %s frames, loss %.0f %%, BER %g%s%s", k, links.stations,
+                config.frame_type, 100 * link.loss_probability, link.bit_error_rate,
+                ", bursts" if link.burst else "",
+                f", passes {[(p.start, p.end) for p in link.passes]}" if link.passes else "",
+            )  # fmt: skip
         fanout = StationFanout(self._station_downlinks, links, config)
         return CaduDownlink(downlink, config, options.rate_bps, 0.0, options.seed, stations=fanout)
 

@@ -66,7 +66,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="EP,EP,...",
         help="downlink to several ground stations, one ZeroMQ endpoint each, each over its own "
-        "simulated link (--station-loss, --station-ber, seeded by --seed); --downlink is then unused",
+        "simulated link (--station-loss, --station-ber, or --stations-file; seeded by --seed); "
+        "--downlink is then unused",
+    )
+    p.add_argument(
+        "--stations-file",
+        default=None,
+        metavar="FILE",
+        help="with --station-downlinks: each station's link (loss, ber, burst, light_time_s, passes), "
+        "one [[station]] table each, in the endpoints' order (see the README)",
     )
     p.add_argument(
         "--station-loss", type=probability, default=0.0, metavar="P", help="each station's frame loss"
@@ -91,6 +99,26 @@ def _downlink_security(directory: str | None, channel):
         lease(context)
         save_arsn(Path(directory), "probe-downlink", context)
     return context
+
+
+def _station_links(args: argparse.Namespace) -> tuple:
+    """Each station's link: from --stations-file, else alike from --station-loss and --station-ber."""
+    from emulator.station_plan import StationPlan, StationPlanError, load_station_plan
+
+    downlinks = [e for e in (args.station_downlinks or "").split(",") if e]
+    if args.stations_file is None:
+        return StationPlan.uniform(len(downlinks), args.station_loss, args.station_ber).links
+    if not downlinks:
+        raise CliError("probe: --stations-file needs --station-downlinks")
+    try:
+        plan = load_station_plan(Path(args.stations_file))
+    except StationPlanError as exc:
+        raise CliError(f"probe: {exc}") from None
+    if len(plan.links) != len(downlinks):
+        raise CliError(
+            f"probe: {len(downlinks)} station downlinks, {len(plan.links)} stations in {args.stations_file}"
+        )
+    return plan.links
 
 
 def main(args: argparse.Namespace) -> int:
@@ -121,8 +149,7 @@ def main(args: argparse.Namespace) -> int:
         link_tally=Path(args.link_tally) if args.link_tally else None,
         downlink_security=_downlink_security(args.keys, channel),
         station_downlinks=tuple(e for e in (args.station_downlinks or "").split(",") if e),
-        station_loss=args.station_loss,
-        station_ber=args.station_ber,
+        station_links=_station_links(args),
         drop_log=Path(args.drop_log) if args.drop_log else None,
     )
     if options.station_downlinks and channel is None:

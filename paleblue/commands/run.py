@@ -85,6 +85,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--station-ber", type=probability, default=1e-5, metavar="BER", help="with --stations (1e-5)"
     )
+    p.add_argument(
+        "--stations-file",
+        default=None,
+        metavar="FILE",
+        help="the stations and each one's link (ids, loss, ber, burst, light_time_s, pass windows), "
+        "instead of --stations N alike (see the README)",
+    )
     p.set_defaults(func=main)
 
 
@@ -102,10 +109,11 @@ def main(args: argparse.Namespace) -> int:
         if args.link or args.delivery == "cfdp":  # the ground's CFDP replies go up under their own SA
             cfdp_uplink_security(args.keys, mission_db_or_default(args).spacecraft_id, required=True)
         downlink_security_context(args.keys, "station", channel)  # a bad key directory: one line, now
-    if args.web and args.stations is not None:
+    several = args.stations is not None or args.stations_file is not None
+    if args.web and several:
         raise CliError("run: --web serves one station's console: leave out --stations")
     web_console(args)  # without Open MCT: one line naming `make web`, before any process starts
-    if args.stations is not None:
+    if several:
         from paleblue.commands import run_stations
 
         return run_stations.main(args, scenario)

@@ -5,7 +5,11 @@ Whatever the merger sends up (CFDP replies; commands, given through ``merge --ap
 one station at a time, the one in contact (``merge --uplink-via auto``): each station forwards
 what the merger asks of it to the probe's uplink.
 
-Products: each station's pass in ``DIR/stations/sK/`` (its own summary, report and images, and
+``--stations-file FILE`` names the stations and gives each its own link (:mod:`emulator.station_plan`:
+loss, BER, bursts, light time, pass windows with overlap and handover); ``--stations N`` alone
+makes N alike (``s1`` ... ``sN``, ``--station-loss``, ``--station-ber``).
+
+Products: each station's pass in ``DIR/stations/<id>/`` (its own summary, report and images, and
 ``bus.json``), the merged pass in ``DIR`` (``summary.json``, ``report.md``, images, ``merge.json``),
 and the probe's per-station drop log in ``DIR/drops.json``. The per-station and merged table is
 printed at the end.
@@ -34,7 +38,7 @@ def main(args: argparse.Namespace, scenario) -> int:
         raise CliError(
             "run: --stations sends image packets over its own per-station links (no --link, no CFDP)"
         )
-    names = [f"s{k}" for k in range(1, args.stations + 1)]
+    names = list(_station_plan(args).ids)
     python = [sys.executable, "-m", "paleblue"]
     with tempfile.TemporaryDirectory(prefix="paleblue-bus-") as store:
         server = None
@@ -66,6 +70,7 @@ def main(args: argparse.Namespace, scenario) -> int:
             probe_cmd = [
                 *python, "probe", args.scenario, "--station-downlinks", ",".join(endpoints),
                 "--station-loss", str(args.station_loss), "--station-ber", str(args.station_ber),
+                *([] if args.stations_file is None else ["--stations-file", args.stations_file]),
                 "--drop-log", str(out / "drops.json"), "--uplink", uplink,
                 "--rate", str(args.rate), "--exit-after-downlink", *channel_argv(args),
                 *([] if args.seed is None else ["--seed", str(args.seed)]),
@@ -90,6 +95,23 @@ def main(args: argparse.Namespace, scenario) -> int:
     images = json.loads(summary_path.read_text())["images"]
     ok = len(images) >= scenario.image_count and all(i["crc_ok"] for i in images)
     return 0 if ok else 1
+
+
+def _station_plan(args: argparse.Namespace):
+    """The stations: from --stations-file (checked now, before any process starts), else N alike."""
+    from emulator.station_plan import StationPlan, StationPlanError, load_station_plan
+
+    if args.stations_file is None:
+        return StationPlan.uniform(args.stations, args.station_loss, args.station_ber)
+    try:
+        plan = load_station_plan(Path(args.stations_file))
+    except StationPlanError as exc:
+        raise CliError(f"run: {exc}") from None
+    if args.stations is not None and args.stations != len(plan.ids):
+        raise CliError(
+            f"run: --stations {args.stations} but {len(plan.ids)} stations in {args.stations_file}"
+        )
+    return plan
 
 
 def _start(argv: list[str], stdout) -> subprocess.Popen:

@@ -49,3 +49,50 @@ def test_three_stations_merge_to_what_any_of_them_received(tmp_path: Path, seed:
     assert result.returncode == (0 if not lost_by_all else 1), result.stderr[-2000:]
     for name in [*names, "merged"]:
         assert name in result.stdout  # the per-station and merged table
+
+
+HANDOVER = """
+[[station]]
+id = "goldstone"
+ber = 1e-5
+passes = [[0.0, 0.5]]
+
+[[station]]
+id = "canberra"
+ber = 1e-5
+light_time_s = 0.002
+passes = [[0.4, 1.0]]
+
+[[station]]
+id = "madrid"
+ber = 1e-5
+passes = [[0.9, 100000.0]]
+"""
+
+
+def test_stations_in_turn_hand_the_pass_over_and_the_merge_has_it_all(tmp_path: Path) -> None:
+    """Three stations from a stations file, each in view for its own window of the pass, the
+    windows overlapping (handover): each lacks what fell outside its window (the drop log says
+    which), no frame is lost by all, and only the merged pass has the image."""
+    plan = tmp_path / "stations.toml"
+    plan.write_text(HANDOVER)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [*PALEBLUE, "run", SCENARIO, "--stations-file", str(plan), "--seed", "3", "-o", str(out),
+         "--timeout", "120"],
+        capture_output=True, text=True, timeout=260,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    drops = json.loads((out / "drops.json").read_text())
+    assert drops["lost_by_all"] == []
+    names = ["goldstone", "canberra", "madrid"]
+    figures = json.loads((out / "merge.json").read_text())
+    for name, lost, counters in zip(names, drops["stations"], drops["counters"], strict=True):
+        assert counters["lost_outside_pass"] > 0 and counters["lost_random"] == 0  # out of view, only
+        assert figures["missing_by_station"][name] == len([e for e in lost if e[1] != IDLE_VCID])
+        station = json.loads((out / "stations" / name / "summary.json").read_text())
+        assert not any(i["complete"] for i in station["images"])
+        assert name in result.stdout
+    assert figures["merged"]["frames_missed"] == 0
+    (image,) = json.loads((out / "summary.json").read_text())["images"]
+    assert image["complete"] and image["crc_ok"]
