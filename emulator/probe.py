@@ -547,10 +547,14 @@ class Probe:
         options = self.options
         configs = options.station_links or StationPlan.uniform(len(self._station_downlinks), 0.0, 0.0).links
         links = StationLinks(configs, 0 if options.seed is None else options.seed)
+        log.info(
+            "downlink to %d stations: %s frames, each on its own seeded link",
+            links.stations,
+            config.frame_type,
+        )
         for k, link in enumerate(configs, start=1):
             log.info(
-                "downlink to station %d of %d: %s frames, loss %.0f %%, BER %g%s%s", k, links.stations,
-                config.frame_type, 100 * link.loss_probability, link.bit_error_rate,
+                "station %d: loss %.0f %%, BER %g%s%s", k, 100 * link.loss_probability, link.bit_error_rate,
                 ", bursts" if link.burst else "",
                 f", passes {[(p.start, p.end) for p in link.passes]}" if link.passes else "",
             )  # fmt: skip
