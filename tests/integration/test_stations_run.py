@@ -28,8 +28,9 @@ def test_three_stations_merge_to_what_any_of_them_received(tmp_path: Path, seed:
          "--timeout", "120"],
         capture_output=True, text=True, timeout=260,
     )  # fmt: skip
+    assert (out / "drops.json").exists() and (out / "merge.json").exists(), result.stderr[-3000:]
     drops = json.loads((out / "drops.json").read_text())
-    assert [entry[1:] for entry in drops["lost_by_all"]] == lost_by_all
+    assert [entry[1:] for entry in drops["lost_by_all"]] == lost_by_all, result.stderr[-3000:]
     figures = json.loads((out / "merge.json").read_text())
     names = ["s1", "s2", "s3"]
     for name, lost in zip(names, drops["stations"], strict=True):
