@@ -30,6 +30,7 @@ from groundstation.station import GroundStation
 from groundstation.telemetry import Alarm, EventRecord, HousekeepingReport
 from protocols.capture.zmq_framing import Layer
 from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
+from protocols.mdb.mission_db import HousekeepingPacket
 from protocols.packets.space_packet import SequenceCounter
 from protocols.pus.pus_services import RequestId, VerificationReport
 
@@ -105,22 +106,26 @@ class StationServices:
 
     def _attach(self) -> None:
         telemetry = self.station.telemetry
-        chained = {
-            "on_housekeeping": self._on_housekeeping,
+        chained: dict[str, Callable] = {
             "on_event": self._on_event,
             "on_alarm": self._on_alarm,
             "on_verification": self._on_verification,
         }
+        if self.archive is not None:  # the reports' octets: the archive decommutates them column-wise
+            chained["on_housekeeping_data"] = self._on_housekeeping_data
+        if self.feed is not None:
+            chained["on_housekeeping"] = self._on_housekeeping
         for attribute, ours in chained.items():
             theirs = getattr(telemetry, attribute)
             setattr(telemetry, attribute, _both(theirs, ours))
 
+    def _on_housekeeping_data(self, definition: HousekeepingPacket, times: list[float], data: bytes) -> None:
+        assert self.archive is not None
+        self.archive.add_housekeeping_data(definition, times, data, self._tai_now())
+
     def _on_housekeeping(self, report: HousekeepingReport) -> None:
-        received = self._tai_now()
-        if self.archive is not None:
-            self.archive.add_housekeeping(report.values, report.raw, report.time, received)
-        if self.feed is not None:
-            self.feed.publish_packet(report.time, report.values, report.raw)
+        assert self.feed is not None
+        self.feed.publish_packet(report.time, report.values, report.raw)
 
     def _on_event(self, record: EventRecord) -> None:
         received = self._tai_now()
