@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 MESSAGE_CHARS = 1 << 18  # a WebSocket message holds batches up to this size (clients' limits: 1 MiB)
+SIZE_SAMPLE = 64  # updates encoded first to guess a big batch's size
 ALWAYS_SENT = ("event", "alarm", "verification", "link", "image", "image_progress")
 
 # A housekeeping packet in a batch: (generation time, engineering values, raw values).
@@ -68,15 +69,27 @@ def _nan_as_none(value: Any) -> Any:
     return value
 
 
-def _messages(updates: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    """Updates encoded as JSON arrays of at most :data:`MESSAGE_CHARS` (unless one update is more)."""
+def _messages(updates: list[dict[str, Any]], chars_each: float = 0.0) -> list[tuple[str, int]]:
+    """Updates encoded as JSON arrays of at most :data:`MESSAGE_CHARS` (unless one update is more).
+
+    A batch too big for one message is cut into pieces of about three quarters of it by the size
+    of the updates encoded so far (``chars_each``, or of the first few), so most updates are
+    encoded once; a piece that is still too big is cut again."""
     if not updates:
         return []
-    text = encode(updates)
-    if len(text) <= MESSAGE_CHARS or len(updates) == 1:
-        return [(text, len(updates))]
-    half = len(updates) // 2
-    return _messages(updates[:half]) + _messages(updates[half:])
+    if chars_each == 0.0 and len(updates) > SIZE_SAMPLE:
+        chars_each = len(encode(updates[:SIZE_SAMPLE])) / SIZE_SAMPLE
+    if len(updates) == 1 or chars_each * len(updates) <= MESSAGE_CHARS:
+        text = encode(updates)
+        if len(text) <= MESSAGE_CHARS or len(updates) == 1:
+            return [(text, len(updates))]
+        chars_each = len(text) / len(updates)
+    size = max(1, min(len(updates) // 2, int(MESSAGE_CHARS * 3 / 4 / chars_each)))
+    return [
+        m
+        for start in range(0, len(updates), size)
+        for m in _messages(updates[start : start + size], chars_each)
+    ]
 
 
 def _in_order(mapping: Mapping[str, Any], names: tuple[str, ...]) -> tuple:

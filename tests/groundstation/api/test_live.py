@@ -155,6 +155,26 @@ def test_big_batches_are_sent_as_several_bounded_messages() -> None:
     assert sum(count for _, count in messages) == 2_000
 
 
+def test_batches_of_small_and_big_updates_are_cut_where_they_grow(monkeypatch) -> None:
+    """The size guessed from the first updates may be wrong: every message still fits (but an
+    update bigger than a message alone), in order, each update once; most are encoded once."""
+    from groundstation.api import live
+
+    encoded: list[int] = []
+    encode = live.encode
+    monkeypatch.setattr(live, "encode", lambda updates: encoded.append(len(updates)) or encode(updates))
+    small = [{"type": "event", "name": "E", "tai": float(k)} for k in range(3_000)]
+    big = [{"type": "event", "name": "B", "tai": float(k), "pad": "x" * 5_000} for k in range(300)]
+    huge = [{"type": "event", "name": "H", "pad": "y" * (live.MESSAGE_CHARS + 10)}]
+    for updates in (small + big, big + small, small + huge + small, huge, small * 40):
+        encoded.clear()
+        messages = live._messages(updates)
+        assert [u for text, _ in messages for u in json.loads(text)] == updates
+        assert [count for _, count in messages] == [len(json.loads(text)) for text, _ in messages]
+        assert all(len(text) <= live.MESSAGE_CHARS or count == 1 for text, count in messages)
+    assert sum(encoded) <= 40 * len(small) + live.SIZE_SAMPLE  # even sizes: each encoded once
+
+
 def test_what_orjson_refuses_is_still_encoded() -> None:
     from groundstation.api.live import encode
 
