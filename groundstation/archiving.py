@@ -97,6 +97,8 @@ class StationServices:
             memory = station.telemetry.archive
             memory.max_samples = min(memory.max_samples, MEMORY_WINDOW)
         self._outbox: queue.SimpleQueue[CommandRecord] = queue.SimpleQueue()
+        # each structure's parameter names, in the order of a report's values (its layout's)
+        self._names = {d.structure_id: d.layout.names for d in station.mdb.packets}
         self.image_progress = (
             ImageProgressUpdates(station, feed.publish, self._tai_now) if feed is not None else None
         )
@@ -125,7 +127,7 @@ class StationServices:
 
     def _on_housekeeping(self, report: HousekeepingReport) -> None:
         assert self.feed is not None
-        self.feed.publish_packet(report.time, report.values, report.raw)
+        self.feed.publish_packet(report.time, report.values, report.raw, self._names[report.structure_id])
 
     def _on_event(self, record: EventRecord) -> None:
         received = self._tai_now()

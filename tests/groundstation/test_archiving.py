@@ -83,6 +83,9 @@ def test_every_housekeeping_sample_is_archived_with_the_decommutated_value(
         services.tick()
     services.close()
     assert max(reports_a_call) == (20 if runs else 1)  # runs are handed to the archive as one
+    assert services.feed is not None  # the feed is given each packet's names: its layout's, in order
+    for names, (_, values, raw, given) in services.feed._latest_packet.items():
+        assert given is names and tuple(values) == names == tuple(raw)
     decoded = station.telemetry.archive.query("DETECTOR_TEMP")
     assert len(decoded) >= 20
     with Archive(tmp_path / "pass.db") as archive:

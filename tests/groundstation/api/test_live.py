@@ -67,6 +67,26 @@ def test_without_the_api_loop_the_newest_values_are_still_kept() -> None:
     assert feed.latest("B")["value"] == 2 and feed.published == 1
 
 
+def test_the_newest_packet_of_each_layout_is_kept_however_its_names_were_given() -> None:
+    """The station gives each packet its layout's names (one tuple for all); others give none
+    (equal tuples made per packet): either way each layout's newest packet is the one kept."""
+    feed = LiveFeed()
+    ab, c = ("A", "B"), ("C",)
+    feed.publish_packet(1.0, {"A": 1, "B": 1}, {"A": 1, "B": 1}, ab)
+    feed.publish_packet(2.0, {"C": 2}, {"C": 2})
+    feed.publish_packet(3.0, {"A": 3, "B": 3}, {"A": 3, "B": 3})  # names made from the values
+    feed.publish({"type": "event", "name": "E", "tai": 3.5})
+    feed.publish_packet(4.0, {"C": 4}, {"C": 4}, c)
+    feed.publish_packet(5.0, {"C": 5}, {"C": 5})
+    feed.flush()
+    assert [feed.latest(n)["tai"] for n in "ABC"] == [3.0, 3.0, 5.0]
+    feed.publish_packet(6.0, {"A": 6, "B": 6}, {"A": 6, "B": 6}, ab)
+    feed.publish_packet(7.0, {"C": 7}, {"C": 7}, c)
+    feed.publish_packet(8.0, {"A": 8, "B": 8}, {"A": 8, "B": 8}, ab)
+    feed.flush()
+    assert [(feed.latest(n)["tai"], feed.latest(n)["value"]) for n in "ABC"] == [(8.0, 8), (8.0, 8), (7.0, 7)]
+
+
 def test_with_no_client_a_tick_hands_nothing_to_the_api_loop() -> None:
     """No client: the station's batch never reaches the API's loop (nothing is scheduled on it),
     only the newest values are kept; with a client, one call per tick carries the whole batch."""
