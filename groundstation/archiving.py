@@ -27,10 +27,9 @@ from groundstation.archive import ArchiveWriter
 from groundstation.commanding import CommandEncoder, CommandError, CommandHistory, CommandRecord
 from groundstation.image_progress import ImageProgressUpdates
 from groundstation.station import GroundStation
-from groundstation.telemetry import Alarm, EventRecord, HousekeepingReport
+from groundstation.telemetry import Alarm, EventRecord, HousekeepingData, HousekeepingReport
 from protocols.capture.zmq_framing import Layer
 from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
-from protocols.mdb.mission_db import HousekeepingPacket
 from protocols.packets.space_packet import SequenceCounter
 from protocols.pus.pus_services import RequestId, VerificationReport
 
@@ -97,6 +96,7 @@ class StationServices:
             memory = station.telemetry.archive
             memory.max_samples = min(memory.max_samples, MEMORY_WINDOW)
         self._outbox: queue.SimpleQueue[CommandRecord] = queue.SimpleQueue()
+        self._housekeeping_data: list[HousekeepingData] = []  # the telemetry's, until the next tick
         # each structure's parameter names, in the order of a report's values (its layout's)
         self._names = {d.structure_id: d.layout.names for d in station.mdb.packets}
         self.image_progress = (
@@ -114,16 +114,22 @@ class StationServices:
             "on_verification": self._on_verification,
         }
         if self.archive is not None:  # the reports' octets: the archive decommutates them column-wise
-            chained["on_housekeeping_data"] = self._on_housekeeping_data
+            chained["on_housekeeping_data"] = self._housekeeping_data.append  # read at each tick
         if self.feed is not None:
             chained["on_housekeeping"] = self._on_housekeeping
         for attribute, ours in chained.items():
             theirs = getattr(telemetry, attribute)
             setattr(telemetry, attribute, _both(theirs, ours))
 
-    def _on_housekeeping_data(self, definition: HousekeepingPacket, times: list[float], data: bytes) -> None:
-        assert self.archive is not None
-        self.archive.add_housekeeping_data(definition, times, data, self._tai_now())
+    def _archive_housekeeping(self) -> None:
+        """The reports decoded since the last tick, to the archive in one call (their reception
+        times, taken by the station per packet, as TAI)."""
+        pending = self._housekeeping_data
+        if pending and self.archive is not None:
+            items = pending.copy()
+            pending.clear()
+            now = self._tai_now()
+            self.archive.add_housekeeping_data(items, now - self._wall(), now)
 
     def _on_housekeeping(self, report: HousekeepingReport) -> None:
         assert self.feed is not None
@@ -248,6 +254,7 @@ class StationServices:
             self._last_sample = now
             self._sample_counters()
         if self.archive is not None:
+            self._archive_housekeeping()
             self.archive.maybe_flush()
         if self.feed is not None:
             self.feed.flush()

@@ -61,6 +61,13 @@ LAYER = "telemetry"
 LEVEL_NAMES = ("NOMINAL", "YELLOW", "RED")
 
 
+# Housekeeping reports of one structure as they were decoded, for ``on_housekeeping_data``: the
+# structure, the generation time of one report (a float) or of each of a run (a list), their
+# application data (structure id and parameters) back to back, and when they were received (as
+# given to ``process``, or None). One tuple, so that a list's ``append`` can take them.
+HousekeepingData = tuple[HousekeepingPacket, float | list[float], bytes, float | None]
+
+
 @dataclass(frozen=True)
 class HousekeepingReport:
     packet: str
@@ -195,11 +202,11 @@ class TelemetryProcessor:
         on_verification: Callable[[VerificationReport, float], None] | None = None,
         on_housekeeping: Callable[[HousekeepingReport], None] | None = None,
         event_log_size: int = 10_000,
-        on_housekeeping_data: Callable[[HousekeepingPacket, list[float], bytes], None] | None = None,
+        on_housekeeping_data: Callable[[HousekeepingData], None] | None = None,
     ) -> None:
-        """``on_housekeeping_data(definition, times, data)``: reports of one structure as they are
-        decoded, their application data (structure id and parameters) back to back, one report per
-        time; called before their ``on_housekeeping`` callbacks."""
+        """``on_housekeeping_data(item)``: each report as it is decoded, or each structure's reports
+        of a batch together, as one :data:`HousekeepingData` tuple (before their ``on_housekeeping``
+        callbacks); a ``list.append`` may take them, for the consumer to read in bulk later."""
         self.mdb = mdb
         self.archive = archive if archive is not None else TelemetryArchive()
         self.limits = LimitMonitor(mdb)
@@ -334,7 +341,7 @@ class TelemetryProcessor:
             times = times.tolist()
             if self.on_housekeeping_data is not None:
                 data = rows[:, SID_OFFSET : PARAMETERS_OFFSET + columns.definition.layout.length]
-                self.on_housekeeping_data(columns.definition, times, data.tobytes())
+                self.on_housekeeping_data((columns.definition, times, data.tobytes(), received_at))
             self._apply_columns(indices, times, in_order, columns, alarms_at)
             if self.on_housekeeping is not None:
                 reports.update(zip(indices.tolist(), _reports(columns, times), strict=True))
@@ -402,7 +409,7 @@ class TelemetryProcessor:
     def _dispatch(self, tm: TmPacket, received_at: float | None) -> object:
         key = (tm.service, tm.subtype)
         if key == (Service.HOUSEKEEPING, HousekeepingSubtype.HK_REPORT):
-            return self._housekeeping(tm)
+            return self._housekeeping(tm, received_at)
         if tm.service == Service.EVENT:
             return self._event(tm)
         if tm.service == Service.VERIFICATION:
@@ -456,10 +463,12 @@ class TelemetryProcessor:
         }
         return HousekeepingReport(definition.name, definition.structure_id, tm.time, raw, values)
 
-    def _housekeeping(self, tm: TmPacket) -> HousekeepingReport:
+    def _housekeeping(self, tm: TmPacket, received_at: float | None = None) -> HousekeepingReport:
         report = self.decommutate(tm)
         if self.on_housekeeping_data is not None:
-            self.on_housekeeping_data(self.mdb.packet_by_sid[report.structure_id], [tm.time], tm.app_data)
+            self.on_housekeeping_data(
+                (self.mdb.packet_by_sid[report.structure_id], tm.time, tm.app_data, received_at)
+            )
         self.counters["housekeeping"] += 1
         for name, value in report.values.items():
             self.latest[name] = value

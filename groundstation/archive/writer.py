@@ -7,9 +7,10 @@ archive meanwhile. The newest segment of each parameter stays open in memory (nu
 chunks) until it holds :data:`~groundstation.archive.schema.SEGMENT_SAMPLES` samples; each flush
 writes only what came since the last as a small row, and one row replaces them when it is full.
 A housekeeping report costs the station a few appends: :meth:`ArchiveWriter.add_housekeeping_data`
-keeps its octets as they came, and the flush decommutates the reports of one structure column by
-column (numpy, a few calls per parameter, no Python per value); :meth:`ArchiveWriter.add_housekeeping`
-keeps a packet's mappings, made into columns with one transposition and one numpy call per column.
+keeps reports' octets as they came (a station hands them over in bulk, once per tick), and the
+flush decommutates the reports of one structure column by column (numpy, a few calls per
+parameter, no Python per value); :meth:`ArchiveWriter.add_housekeeping` keeps a packet's
+mappings, made into columns with one transposition and one numpy call per column.
 
 One writer at a time: a second station on the same archive (after the first stopped, or died)
 continues it, appending new segments beside the old ones.
@@ -40,6 +41,7 @@ from groundstation.archive.schema import (
     insert_statement,
 )
 from groundstation.housekeeping_batch import value_columns
+from groundstation.telemetry import HousekeepingData
 from protocols.mdb.mission_db import HousekeepingPacket
 
 _INSERT_SEGMENT = insert_statement("segments", SEGMENT_COLUMNS)
@@ -163,7 +165,7 @@ class ArchiveWriter:
         # made from them at the next flush, so a packet costs a few appends, not one call per sample
         self._packets: dict[tuple[str, ...], tuple[list, list, list, list]] = {}
         # reports as their octets, per structure (by the definition's identity: hashing it costs more)
-        self._reports: dict[int, tuple[HousekeepingPacket, list[float], list[float], list[bytes]]] = {}
+        self._reports: dict[int, tuple[HousekeepingPacket, list[float], list[float], list[bytes], int]] = {}
         self._last_flush = clock()
         self.samples_written = 0
         self.flushes = 0
@@ -248,29 +250,43 @@ class ArchiveWriter:
         self.samples_written += len(names)
 
     def add_housekeeping_data(
-        self, definition: HousekeepingPacket, gens: Sequence[float], data: bytes, rcv: float
+        self, items: Iterable[HousekeepingData], offset: float = 0.0, received: float | None = None
     ) -> None:
-        """Housekeeping reports of ``definition`` as their application data (structure id and
-        parameters, ``2 + layout.length`` octets each, one report per generation time in ``gens``),
-        received at ``rcv``: the samples :meth:`add_sample` of each value the one-at-a-time
-        decommutation gives would write, for a few appends now; the flush decommutates them column
-        by column (:func:`~groundstation.housekeeping_batch.value_columns`)."""
-        if not gens:
-            return
-        held = self._reports.get(id(definition))
-        if held is None:
-            held = self._reports[id(definition)] = (definition, [], [], [])
-        held[1].extend(gens)
-        held[2].extend([rcv] * len(gens))
-        held[3].append(data)
-        self.samples_written += len(gens) * len(definition.layout.values)
+        """Housekeeping reports as ``TelemetryProcessor.on_housekeeping_data`` hands them: per item
+        a structure, one generation time or a list of them, the reports' application data (structure
+        id and parameters, ``2 + layout.length`` octets each) and when they were received (plus
+        ``offset``: from the station's clock to TAI; ``received`` where an item has none, else
+        each report's generation time). The samples :meth:`add_sample` of each value of the
+        one-at-a-time decommutation would write, for a few appends now: the flush decommutates
+        the reports column by column (:func:`~groundstation.housekeeping_batch.value_columns`)."""
+        reports, samples = self._reports, 0
+        for definition, times, data, rcv in items:
+            if type(times) is list and not times:
+                continue
+            held = reports.get(id(definition))
+            if held is None:
+                held = reports[id(definition)] = (definition, [], [], [], len(definition.layout.values))
+            if rcv is not None:
+                rcv += offset
+            elif received is not None:
+                rcv = received
+            if type(times) is list:
+                held[1].extend(times)
+                held[2].extend(times if rcv is None else [rcv] * len(times))
+                samples += len(times) * held[4]
+            else:
+                held[1].append(times)
+                held[2].append(times if rcv is None else rcv)
+                samples += held[4]
+            held[3].append(data)
+        self.samples_written += samples
 
     def _columns_of_reports(self) -> None:
         """The buffered reports' octets, as each parameter's columns (at flush). A structure whose
         columns cannot be made exactly as one at a time (:func:`value_columns` says None) is
         decommutated report by report into :meth:`add_housekeeping`'s buffer instead."""
         reports, self._reports = self._reports, {}
-        for definition, gens, rcvs, data in reports.values():
+        for definition, gens, rcvs, data, _ in reports.values():
             layout, width = definition.layout, 2 + definition.layout.length
             joined = b"".join(data)
             octets = np.frombuffer(joined, dtype=np.uint8).reshape(len(gens), width)[:, 2:]

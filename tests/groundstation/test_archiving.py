@@ -56,9 +56,9 @@ def test_every_housekeeping_sample_is_archived_with_the_decommutated_value(
     assert handed is not None
     reports_a_call: list[int] = []
 
-    def counted(definition, times: list[float], data: bytes) -> None:
-        reports_a_call.append(len(times))
-        handed(definition, times, data)
+    def counted(item: tuple) -> None:
+        reports_a_call.append(len(item[1]) if type(item[1]) is list else 1)
+        handed(item)
 
     station.telemetry.on_housekeeping_data = counted
     fsw = FlightSoftware(MDB)
@@ -91,6 +91,7 @@ def test_every_housekeeping_sample_is_archived_with_the_decommutated_value(
     with Archive(tmp_path / "pass.db") as archive:
         kept = archive.query("DETECTOR_TEMP")
         assert list(zip(kept.gen.tolist(), kept.value.tolist(), strict=True)) == decoded
+        assert ((kept.rcv > T0 - 1) & (kept.rcv < T0 + 21)).all()  # received: the services' TAI clock
         names = {p.name for p in archive.parameters()}
         assert set(station.telemetry.latest) <= names
         for name in station.telemetry.latest:  # numbers, booleans (as 0/1) and text

@@ -101,7 +101,9 @@ class Recorder:
         )
         self.data: dict[int, tuple[list[float], list[bytes]]] = {}  # per structure, as the archive keeps them
 
-    def _data(self, definition, times: list[float], data: bytes) -> None:
+    def _data(self, item: tuple) -> None:
+        definition, times, data, _ = item
+        times = times if type(times) is list else [times]
         width = 2 + definition.layout.length
         assert len(data) == width * len(times)
         held = self.data.setdefault(definition.structure_id, ([], []))

@@ -111,7 +111,8 @@ def test_reports_kept_as_octets_are_their_samples_one_by_one(
         def hand_over() -> None:
             nonlocal joined
             if joined is not None:
-                a.add_housekeeping_data(joined[0], joined[1], b"".join(joined[2]), 7.0)
+                times = joined[1][0] if len(joined[1]) == 1 and joined[1][0] % 2 else joined[1]  # or one
+                a.add_housekeeping_data([(joined[0], times, b"".join(joined[2]), 6.0)], 1.0)
                 joined = None
 
         for i, (kind, what, join) in enumerate(items):
@@ -156,25 +157,30 @@ def test_reports_kept_as_octets_are_their_samples_one_by_one(
 
 def test_an_empty_call_keeps_nothing(tmp_path: Path) -> None:
     with ArchiveWriter(tmp_path / "a.db") as writer:
-        writer.add_housekeeping_data(COLUMNS, [], b"", 1.0)
+        writer.add_housekeeping_data([(COLUMNS, [], b"", 1.0)])
         assert writer.samples_written == 0
     with Archive(tmp_path / "a.db") as archive:
         assert archive.parameters() == []
 
 
 def test_columns_are_made_once_per_structure_at_flush(tmp_path: Path) -> None:
-    """Many reports of one call and of many calls: each parameter's samples in the order given."""
+    """Reports of a run and one by one: each parameter's samples in the order given; a report
+    received at no known time is received at its generation time, or at ``received`` if given."""
     rng = np.random.default_rng(3)
     reports = [
         b"\x00\x01" + rng.integers(0, 256, COLUMNS.layout.length, dtype=np.uint8).tobytes() for _ in range(50)
     ]
     reports = [r for r in reports if scalar(COLUMNS, r) is not None]
     with ArchiveWriter(tmp_path / "a.db") as writer:
-        writer.add_housekeeping_data(COLUMNS, [float(k) for k in range(10)], b"".join(reports[:10]), 99.0)
-        for k, data in enumerate(reports[10:], start=10):
-            writer.add_housekeeping_data(COLUMNS, [float(k)], data, 99.0)
+        writer.add_housekeeping_data([(COLUMNS, [float(k) for k in range(10)], b"".join(reports[:10]), 99.0)])
+        writer.add_housekeeping_data(
+            [(COLUMNS, float(k), data, None) for k, data in enumerate(reports[10:], start=10)]
+        )
+        writer.add_housekeeping_data([(COLUMNS, 1e6, reports[0], None)], 5.0, 42.0)
     with Archive(tmp_path / "a.db") as archive:
-        count = archive.query("COUNT", raw=True)
+        assert archive.query("COUNT").rcv.tolist()[-1] == 42.0
+        count = archive.query("COUNT", raw=True, end=1e5)
         assert count.gen.tolist() == [float(k) for k in range(len(reports))]
+        assert count.rcv.tolist() == [99.0] * 10 + count.gen.tolist()[10:]  # none given: generation
         assert count.value.tolist() == [float(int.from_bytes(r[2:4], "big")) for r in reports]
-        assert archive.query("MODE").value.tolist() == [scalar(COLUMNS, r)[1][6] for r in reports]
+        assert archive.query("MODE", end=1e5).value.tolist() == [scalar(COLUMNS, r)[1][6] for r in reports]
