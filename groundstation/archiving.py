@@ -27,7 +27,7 @@ from groundstation.archive import ArchiveWriter
 from groundstation.commanding import CommandEncoder, CommandError, CommandHistory, CommandRecord
 from groundstation.image_progress import ImageProgressUpdates
 from groundstation.station import GroundStation
-from groundstation.telemetry import Alarm, EventRecord, HousekeepingReport
+from groundstation.telemetry import Alarm, EventRecord, HousekeepingData, HousekeepingReport
 from protocols.capture.zmq_framing import Layer
 from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
 from protocols.packets.space_packet import SequenceCounter
@@ -96,6 +96,9 @@ class StationServices:
             memory = station.telemetry.archive
             memory.max_samples = min(memory.max_samples, MEMORY_WINDOW)
         self._outbox: queue.SimpleQueue[CommandRecord] = queue.SimpleQueue()
+        self._housekeeping_data: list[HousekeepingData] = []  # the telemetry's, until the next tick
+        # each structure's parameter names, in the order of a report's values (its layout's)
+        self._names = {d.structure_id: d.layout.names for d in station.mdb.packets}
         self.image_progress = (
             ImageProgressUpdates(station, feed.publish, self._tai_now) if feed is not None else None
         )
@@ -105,22 +108,32 @@ class StationServices:
 
     def _attach(self) -> None:
         telemetry = self.station.telemetry
-        chained = {
-            "on_housekeeping": self._on_housekeeping,
+        chained: dict[str, Callable] = {
             "on_event": self._on_event,
             "on_alarm": self._on_alarm,
             "on_verification": self._on_verification,
         }
+        if self.archive is not None:  # the reports' octets: the archive decommutates them column-wise
+            chained["on_housekeeping_data"] = self._housekeeping_data.append  # read at each tick
+        if self.feed is not None:
+            chained["on_housekeeping"] = self._on_housekeeping
         for attribute, ours in chained.items():
             theirs = getattr(telemetry, attribute)
             setattr(telemetry, attribute, _both(theirs, ours))
 
+    def _archive_housekeeping(self) -> None:
+        """The reports decoded since the last tick, to the archive in one call (their reception
+        times, taken by the station per packet, as TAI)."""
+        pending = self._housekeeping_data
+        if pending and self.archive is not None:
+            items = pending.copy()
+            pending.clear()
+            now = self._tai_now()
+            self.archive.add_housekeeping_data(items, now - self._wall(), now)
+
     def _on_housekeeping(self, report: HousekeepingReport) -> None:
-        received = self._tai_now()
-        if self.archive is not None:
-            self.archive.add_housekeeping(report.values, report.raw, report.time, received)
-        if self.feed is not None:
-            self.feed.publish_packet(report.time, report.values, report.raw)
+        assert self.feed is not None
+        self.feed.publish_packet(report.time, report.values, report.raw, self._names[report.structure_id])
 
     def _on_event(self, record: EventRecord) -> None:
         received = self._tai_now()
@@ -241,6 +254,7 @@ class StationServices:
             self._last_sample = now
             self._sample_counters()
         if self.archive is not None:
+            self._archive_housekeeping()
             self.archive.maybe_flush()
         if self.feed is not None:
             self.feed.flush()

@@ -116,6 +116,37 @@ def decommutate_rows(definition: HousekeepingPacket, rows: np.ndarray) -> Housek
     return HousekeepingColumns(definition, raw_lists, value_lists, levels)
 
 
+@dataclass(frozen=True)
+class ValueColumn:
+    """One parameter of reports of one structure, for keeping (the archive's columns)."""
+
+    raw: np.ndarray  # as unpacked
+    values: list  # the engineering values, the very Python values of the one-at-a-time path
+    numbers: np.ndarray | None  # ``values`` as numpy makes them of the list (booleans as such), or None
+
+
+def value_columns(definition: HousekeepingPacket, octets: np.ndarray) -> list[ValueColumn] | None:
+    """Raw and engineering values of each parameter (layout order) of reports of ``definition``,
+    given as their parameter octets ((packets, layout length) uint8, after the structure id);
+    None where a column cannot be made exactly as the one-at-a-time path makes it.
+
+    ``numbers`` is set where ``np.array(values)`` needs no looking at each value: calibrated
+    numbers (float64), booleans, and the raw numbers of an identity calibration."""
+    layout = definition.layout
+    raw_arrays = layout.unpack_batch(octets)
+    columns = []
+    for f in layout.values:
+        raw = raw_arrays[f.name]
+        engineering = _engineering(f, raw)
+        if engineering is None:
+            return None
+        values, numbers = engineering
+        if isinstance(f.calibration, IdentityCalibration):
+            numbers = raw if raw.dtype.kind in "iuf" else None
+        columns.append(ValueColumn(raw, values, numbers))
+    return columns
+
+
 def _engineering(f: FieldDef, raw: np.ndarray) -> tuple[list, np.ndarray | None] | None:
     """The engineering values of a column as ``FieldDef.to_engineering`` gives them one by one, and
     the same as a float64 array when they compare with floats exactly as the Python values do."""

@@ -11,7 +11,8 @@ silently dropped: each packet that cannot be decoded is counted by reason.
 The archive is bounded and in memory (per parameter, time-sorted lists cut
 in half when full): decommutation stays free of I/O, memory is bounded, and
 range queries are a bisection. A persistent archive (sqlite3) can subscribe to
-``on_housekeeping`` without changing this module.
+``on_housekeeping`` without changing this module, or to ``on_housekeeping_data``: the reports'
+octets (of one at a time or of a batch), which it decommutates column-wise when it stores them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from groundstation.housekeeping_batch import (
+    PARAMETERS_OFFSET,
+    SID_OFFSET,
     HousekeepingColumns,
     decommutate_rows,
     housekeeping_length,
@@ -56,6 +59,13 @@ log = logging.getLogger(__name__)
 
 LAYER = "telemetry"
 LEVEL_NAMES = ("NOMINAL", "YELLOW", "RED")
+
+
+# Housekeeping reports of one structure as they were decoded, for ``on_housekeeping_data``: the
+# structure, the generation time of one report (a float) or of each of a run (a list), their
+# application data (structure id and parameters) back to back, and when they were received (as
+# given to ``process``, or None). One tuple, so that a list's ``append`` can take them.
+HousekeepingData = tuple[HousekeepingPacket, float | list[float], bytes, float | None]
 
 
 @dataclass(frozen=True)
@@ -192,7 +202,11 @@ class TelemetryProcessor:
         on_verification: Callable[[VerificationReport, float], None] | None = None,
         on_housekeeping: Callable[[HousekeepingReport], None] | None = None,
         event_log_size: int = 10_000,
+        on_housekeeping_data: Callable[[HousekeepingData], None] | None = None,
     ) -> None:
+        """``on_housekeeping_data(item)``: each report as it is decoded, or each structure's reports
+        of a batch together, as one :data:`HousekeepingData` tuple (before their ``on_housekeeping``
+        callbacks); a ``list.append`` may take them, for the consumer to read in bulk later."""
         self.mdb = mdb
         self.archive = archive if archive is not None else TelemetryArchive()
         self.limits = LimitMonitor(mdb)
@@ -200,6 +214,7 @@ class TelemetryProcessor:
         self.on_event = on_event
         self.on_verification = on_verification
         self.on_housekeeping = on_housekeeping
+        self.on_housekeeping_data = on_housekeeping_data
         self.latest: dict[str, Any] = {}
         self.latest_time: dict[str, float] = {}
         self.alarms: deque[Alarm] = deque(maxlen=event_log_size)
@@ -309,20 +324,24 @@ class TelemetryProcessor:
             present, first = structure_ids[:1], np.zeros(1, dtype=np.int64)
         else:
             present, first = np.unique(structure_ids, return_index=True)
-        groups: list[tuple[np.ndarray, HousekeepingColumns]] = []
+        groups: list[tuple[np.ndarray, HousekeepingColumns, np.ndarray]] = []
         for sid in present[np.argsort(first)].tolist():  # in order of first appearance, as one by one
             if sid < 0:
                 continue
-            columns = decommutate_rows(self.mdb.packet_by_sid[sid], rows_of(self.mdb.packet_by_sid[sid]))
+            rows = rows_of(self.mdb.packet_by_sid[sid])
+            columns = decommutate_rows(self.mdb.packet_by_sid[sid], rows)
             if columns is None:  # a column the batch cannot make exactly: every packet one by one
                 return [i for i in range(len(structure_ids)) if self.process(packet(i), received_at) is None]
-            groups.append((np.flatnonzero(structure_ids == sid), columns))
+            groups.append((np.flatnonzero(structure_ids == sid), columns, rows))
         alarms_at: dict[int, list[Alarm]] = {}
         reports: dict[int, HousekeepingReport] = {}
-        for indices, columns in groups:
+        for indices, columns, rows in groups:
             times = seconds[indices]
             in_order = bool(np.all(times[1:] >= times[:-1]))
             times = times.tolist()
+            if self.on_housekeeping_data is not None:
+                data = rows[:, SID_OFFSET : PARAMETERS_OFFSET + columns.definition.layout.length]
+                self.on_housekeeping_data((columns.definition, times, data.tobytes(), received_at))
             self._apply_columns(indices, times, in_order, columns, alarms_at)
             if self.on_housekeeping is not None:
                 reports.update(zip(indices.tolist(), _reports(columns, times), strict=True))
@@ -390,7 +409,7 @@ class TelemetryProcessor:
     def _dispatch(self, tm: TmPacket, received_at: float | None) -> object:
         key = (tm.service, tm.subtype)
         if key == (Service.HOUSEKEEPING, HousekeepingSubtype.HK_REPORT):
-            return self._housekeeping(tm)
+            return self._housekeeping(tm, received_at)
         if tm.service == Service.EVENT:
             return self._event(tm)
         if tm.service == Service.VERIFICATION:
@@ -444,8 +463,12 @@ class TelemetryProcessor:
         }
         return HousekeepingReport(definition.name, definition.structure_id, tm.time, raw, values)
 
-    def _housekeeping(self, tm: TmPacket) -> HousekeepingReport:
+    def _housekeeping(self, tm: TmPacket, received_at: float | None = None) -> HousekeepingReport:
         report = self.decommutate(tm)
+        if self.on_housekeeping_data is not None:
+            self.on_housekeeping_data(
+                (self.mdb.packet_by_sid[report.structure_id], tm.time, tm.app_data, received_at)
+            )
         self.counters["housekeeping"] += 1
         for name, value in report.values.items():
             self.latest[name] = value

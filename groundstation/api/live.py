@@ -32,10 +32,12 @@ from typing import Any
 import orjson
 
 MESSAGE_CHARS = 1 << 18  # a WebSocket message holds batches up to this size (clients' limits: 1 MiB)
+SIZE_SAMPLE = 64  # updates encoded first to guess a big batch's size
 ALWAYS_SENT = ("event", "alarm", "verification", "link", "image", "image_progress")
 
-# A housekeeping packet in a batch: (generation time, engineering values, raw values).
-Packet = tuple[float, Mapping[str, Any], Mapping[str, Any]]
+# A housekeeping packet in a batch: (generation time, engineering values, raw values, the names of
+# the values in order: the layout's, given by the station, so that nothing is made per packet).
+Packet = tuple[float, Mapping[str, Any], Mapping[str, Any], tuple[str, ...]]
 
 
 def _plain(value: Any) -> Any:
@@ -68,15 +70,27 @@ def _nan_as_none(value: Any) -> Any:
     return value
 
 
-def _messages(updates: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    """Updates encoded as JSON arrays of at most :data:`MESSAGE_CHARS` (unless one update is more)."""
+def _messages(updates: list[dict[str, Any]], chars_each: float = 0.0) -> list[tuple[str, int]]:
+    """Updates encoded as JSON arrays of at most :data:`MESSAGE_CHARS` (unless one update is more).
+
+    A batch too big for one message is cut into pieces of about three quarters of it by the size
+    of the updates encoded so far (``chars_each``, or of the first few), so most updates are
+    encoded once; a piece that is still too big is cut again."""
     if not updates:
         return []
-    text = encode(updates)
-    if len(text) <= MESSAGE_CHARS or len(updates) == 1:
-        return [(text, len(updates))]
-    half = len(updates) // 2
-    return _messages(updates[:half]) + _messages(updates[half:])
+    if chars_each == 0.0 and len(updates) > SIZE_SAMPLE:
+        chars_each = len(encode(updates[:SIZE_SAMPLE])) / SIZE_SAMPLE
+    if len(updates) == 1 or chars_each * len(updates) <= MESSAGE_CHARS:
+        text = encode(updates)
+        if len(text) <= MESSAGE_CHARS or len(updates) == 1:
+            return [(text, len(updates))]
+        chars_each = len(text) / len(updates)
+    size = max(1, min(len(updates) // 2, int(MESSAGE_CHARS * 3 / 4 / chars_each)))
+    return [
+        m
+        for start in range(0, len(updates), size)
+        for m in _messages(updates[start : start + size], chars_each)
+    ]
 
 
 def _in_order(mapping: Mapping[str, Any], names: tuple[str, ...]) -> tuple:
@@ -87,7 +101,7 @@ def _in_order(mapping: Mapping[str, Any], names: tuple[str, ...]) -> tuple:
 
 def _packet_update(packet: Packet, names: tuple[str, ...], wanted: list[int]) -> dict[str, Any]:
     """One housekeeping packet's subscribed parameters as one ``packet`` update (columns)."""
-    tai, values, raw = packet
+    tai, values, raw, _ = packet
     engineering, raws = tuple(values.values()), _in_order(raw, names)
     if len(wanted) < len(names):
         names = tuple(names[j] for j in wanted)
@@ -96,7 +110,7 @@ def _packet_update(packet: Packet, names: tuple[str, ...], wanted: list[int]) ->
 
 
 def _parameter_updates(packet: Packet, names: tuple[str, ...], wanted: list[int]) -> list[dict[str, Any]]:
-    tai, values, raw = packet
+    tai, values, raw, _ = packet
     if len(wanted) == len(names):  # every parameter of the packet: no positions to look up
         return [
             {"type": "parameter", "name": n, "tai": tai, "value": v, "raw": r}
@@ -170,7 +184,7 @@ class Client:
         wanted: list[dict[str, Any]] = []
         for item in batch:
             if type(item) is tuple:  # a housekeeping packet: one update per subscribed name
-                names = tuple(item[1])
+                names = item[3]
                 positions = self.wanted_of(names)
                 if positions and self.packets:
                     wanted.append(_packet_update(item, names, positions))
@@ -233,15 +247,24 @@ class LiveFeed:
 
     # ------------------------------------------------------------------ the station's side
 
-    def publish_packet(self, tai: float, values: Mapping[str, Any], raw: Mapping[str, Any]) -> None:
-        """One housekeeping packet's parameters (kept as given: do not change them after)."""
-        self._pending.append((tai, values, raw))
+    def publish_packet(
+        self,
+        tai: float,
+        values: Mapping[str, Any],
+        raw: Mapping[str, Any],
+        names: tuple[str, ...] | None = None,
+    ) -> None:
+        """One housekeeping packet's parameters (kept as given: do not change them after);
+        ``names``: the names of ``values`` in their order, if known (a packet layout's)."""
+        self._pending.append((tai, values, raw, tuple(values) if names is None else names))
 
     def publish_parameters(
         self, tai: float, names: tuple[str, ...], values: tuple[Any, ...], raw: tuple[Any, ...]
     ) -> None:
         """One packet's parameters as equal-length tuples (:meth:`publish_packet` takes mappings)."""
-        self.publish_packet(tai, dict(zip(names, values, strict=True)), dict(zip(names, raw, strict=True)))
+        self.publish_packet(
+            tai, dict(zip(names, values, strict=True)), dict(zip(names, raw, strict=True)), names
+        )
 
     def publish(self, update: dict[str, Any]) -> None:
         """Queue one update (``{"type": ..., ...}``); cheap, never blocks."""
@@ -293,14 +316,23 @@ class LiveFeed:
         self._loop.call_later(self.delivery_interval_s, self._deliver_handed)
 
     def _remember(self, batch: list[Any]) -> None:
+        """Each layout's newest packet of ``batch``: from its end, each layout once (the station's
+        packets of one layout share their names: they are told apart by identity first)."""
         latest = self._latest_packet
-        for item in batch:
-            if type(item) is tuple:
-                names = tuple(item[1])
-                if names not in latest:
-                    for name in names:
-                        self._layout_of[name] = names
-                latest[names] = item
+        seen: set[int] = set()  # identities of the names met, in this pass (they are alive)
+        done: set[tuple[str, ...]] = set()
+        for item in reversed(batch):
+            if type(item) is not tuple or id(item[3]) in seen:
+                continue
+            names = item[3]
+            seen.add(id(names))
+            if names in done:  # equal names, another tuple: an older packet of a layout seen
+                continue
+            done.add(names)
+            if names not in latest:
+                for name in names:
+                    self._layout_of[name] = names
+            latest[names] = item
 
     def latest(self, name: str) -> dict[str, Any] | None:
         """The newest update of parameter ``name`` (None: none yet)."""

@@ -6,8 +6,11 @@ the station loses at most that last interval and never corrupts the file; other 
 archive meanwhile. The newest segment of each parameter stays open in memory (numpy column
 chunks) until it holds :data:`~groundstation.archive.schema.SEGMENT_SAMPLES` samples; each flush
 writes only what came since the last as a small row, and one row replaces them when it is full.
-A housekeeping packet costs the station a few appends; the flush makes a layout's packets into
-columns with one transposition and one numpy call per column.
+A housekeeping report costs the station a few appends: :meth:`ArchiveWriter.add_housekeeping_data`
+keeps reports' octets as they came (a station hands them over in bulk, once per tick), and the
+flush decommutates the reports of one structure column by column (numpy, a few calls per
+parameter, no Python per value); :meth:`ArchiveWriter.add_housekeeping` keeps a packet's
+mappings, made into columns with one transposition and one numpy call per column.
 
 One writer at a time: a second station on the same archive (after the first stopped, or died)
 continues it, appending new segments beside the old ones.
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import methodcaller
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,9 @@ from groundstation.archive.schema import (
     connect,
     insert_statement,
 )
+from groundstation.housekeeping_batch import value_columns
+from groundstation.telemetry import HousekeepingData
+from protocols.mdb.mission_db import HousekeepingPacket
 
 _INSERT_SEGMENT = insert_statement("segments", SEGMENT_COLUMNS)
 _values = methodcaller("values")  # of any mapping, called from C
@@ -158,6 +164,8 @@ class ArchiveWriter:
         # housekeeping packets as they came, per packet layout (the names, in order): columns are
         # made from them at the next flush, so a packet costs a few appends, not one call per sample
         self._packets: dict[tuple[str, ...], tuple[list, list, list, list]] = {}
+        # reports as their octets, per structure (by the definition's identity: hashing it costs more)
+        self._reports: dict[int, tuple[HousekeepingPacket, list[float], list[float], list[bytes], int]] = {}
         self._last_flush = clock()
         self.samples_written = 0
         self.flushes = 0
@@ -241,6 +249,75 @@ class ArchiveWriter:
         rows[3].append(raw)
         self.samples_written += len(names)
 
+    def add_housekeeping_data(
+        self, items: Iterable[HousekeepingData], offset: float = 0.0, received: float | None = None
+    ) -> None:
+        """Housekeeping reports as ``TelemetryProcessor.on_housekeeping_data`` hands them: per item
+        a structure, one generation time or a list of them, the reports' application data (structure
+        id and parameters, ``2 + layout.length`` octets each) and when they were received (plus
+        ``offset``: from the station's clock to TAI; ``received`` where an item has none, else
+        each report's generation time). The samples :meth:`add_sample` of each value of the
+        one-at-a-time decommutation would write, for a few appends now: the flush decommutates
+        the reports column by column (:func:`~groundstation.housekeeping_batch.value_columns`)."""
+        reports, samples = self._reports, 0
+        for definition, times, data, rcv in items:
+            if type(times) is list and not times:
+                continue
+            held = reports.get(id(definition))
+            if held is None:
+                held = reports[id(definition)] = (definition, [], [], [], len(definition.layout.values))
+            if rcv is not None:
+                rcv += offset
+            elif received is not None:
+                rcv = received
+            if type(times) is list:
+                held[1].extend(times)
+                held[2].extend(times if rcv is None else [rcv] * len(times))
+                samples += len(times) * held[4]
+            else:
+                held[1].append(times)
+                held[2].append(times if rcv is None else rcv)
+                samples += held[4]
+            held[3].append(data)
+        self.samples_written += samples
+
+    def _columns_of_reports(self) -> None:
+        """The buffered reports' octets, as each parameter's columns (at flush). A structure whose
+        columns cannot be made exactly as one at a time (:func:`value_columns` says None) is
+        decommutated report by report into :meth:`add_housekeeping`'s buffer instead."""
+        reports, self._reports = self._reports, {}
+        for definition, gens, rcvs, data, _ in reports.values():
+            layout, width = definition.layout, 2 + definition.layout.length
+            joined = b"".join(data)
+            octets = np.frombuffer(joined, dtype=np.uint8).reshape(len(gens), width)[:, 2:]
+            columns = value_columns(definition, octets)
+            if columns is None:
+                self.samples_written -= len(gens) * len(layout.values)  # add_housekeeping counts them
+                for k, (gen, rcv) in enumerate(zip(gens, rcvs, strict=True)):
+                    raw = layout.unpack_raw(joined, k * width + 2)
+                    names, fields = layout.names, layout.values
+                    values = [f.calibration.to_engineering(r) for f, r in zip(fields, raw, strict=True)]
+                    self.add_housekeeping(
+                        dict(zip(names, values, strict=True)), dict(zip(names, raw, strict=True)), gen, rcv
+                    )
+                continue
+            gen, rcv = np.asarray(gens, dtype="<f8"), np.asarray(rcvs, dtype="<f8")
+            for name, column in zip(layout.names, columns, strict=True):
+                self._parameter(name, column.values[0])  # a new parameter's kind: its first value
+                raw = column.raw.astype("<f8")
+                if self._kinds[name] != NUMERIC:
+                    self._extend(name, gen, column.values, raw, rcv)
+                    continue
+                numbers = column.numbers
+                eng = _numbers_or_list(column.values) if numbers is None else numbers.astype("<f8")
+                if isinstance(eng, np.ndarray):
+                    self._extend(name, gen, eng, raw, rcv)
+                    continue
+                # text in a numeric parameter: sample by sample (kept as gaps)
+                for g, e, r, c in zip(gens, eng, raw.tolist(), rcvs, strict=True):
+                    self.samples_written -= 1  # add_sample counts it again
+                    self.add_sample(name, g, e, r, c)
+
     def _columns_of_packets(self) -> None:
         """The buffered housekeeping packets, as each parameter's columns (at flush): per layout,
         one transposition of the packets' rows and one numpy call per column."""
@@ -317,6 +394,7 @@ class ArchiveWriter:
         db = self._db
         db.execute("BEGIN")
         try:
+            self._columns_of_reports()
             self._columns_of_packets()
             for name, segment in self._open.items():
                 if segment.dirty:
@@ -379,7 +457,7 @@ class ArchiveWriter:
         )  # fmt: skip
 
 
-def _numbers_or_list(column: tuple) -> np.ndarray | list:
+def _numbers_or_list(column: Sequence) -> np.ndarray | list:
     """A column of numbers (and booleans) as float64; anything else (text, None) as a list."""
     first = column[0]
     if isinstance(first, str) or first is None:

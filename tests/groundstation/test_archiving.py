@@ -16,6 +16,7 @@ from groundstation.archiving import StationServices, station_counters
 from groundstation.station import GroundStation
 from protocols.capture.zmq_framing import Layer
 from protocols.mdb.mission_db import load_mission_db
+from protocols.pus.packets import TmPacket
 from protocols.pus.pus_services import RequestId, Subtype, pack_tm, pack_verification
 
 MDB = load_mission_db()
@@ -45,21 +46,59 @@ def _services(tmp_path: Path, sent: list | None = None) -> tuple[GroundStation, 
     return station, services, clock
 
 
-def test_every_housekeeping_sample_is_archived_with_the_decommutated_value(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runs", [False, True], ids=["one by one", "in runs"])
+def test_every_housekeeping_sample_is_archived_with_the_decommutated_value(
+    tmp_path: Path, runs: bool
+) -> None:
+    """Every parameter, packet by packet or decoded in runs of one structure (the batch path)."""
     station, services, clock = _services(tmp_path)
+    handed = station.telemetry.on_housekeeping_data
+    assert handed is not None
+    reports_a_call: list[int] = []
+
+    def counted(item: tuple) -> None:
+        reports_a_call.append(len(item[1]) if type(item[1]) is list else 1)
+        handed(item)
+
+    station.telemetry.on_housekeeping_data = counted
     fsw = FlightSoftware(MDB)
     for second in range(40):
-        station.handle_packet_stream(b"".join(fsw.tick(T0 + second * 1.5)))
+        if runs:  # 20 platform reports back to back: one run of equal-length packets, counts in turn
+            packets = [
+                pack_tm(
+                    MDB.apids["housekeeping"],
+                    (second * 20 + k) % 16384,
+                    3,
+                    25,
+                    T0 + second * 20 + k,
+                    TmPacket.unpack(report).app_data,
+                )
+                for k in range(20)
+                for report in fsw.tick(T0 + second * 20 + k)[:1]
+            ]
+        else:
+            packets = fsw.tick(T0 + second * 1.5)
+        station.handle_packet_stream(b"".join(packets))
         clock.now = second * 0.5
         services.tick()
     services.close()
+    assert max(reports_a_call) == (20 if runs else 1)  # runs are handed to the archive as one
+    assert services.feed is not None  # the feed is given each packet's names: its layout's, in order
+    for names, (_, values, raw, given) in services.feed._latest_packet.items():
+        assert given is names and tuple(values) == names == tuple(raw)
     decoded = station.telemetry.archive.query("DETECTOR_TEMP")
     assert len(decoded) >= 20
     with Archive(tmp_path / "pass.db") as archive:
         kept = archive.query("DETECTOR_TEMP")
         assert list(zip(kept.gen.tolist(), kept.value.tolist(), strict=True)) == decoded
+        assert ((kept.rcv > T0 - 1) & (kept.rcv < T0 + 21)).all()  # received: the services' TAI clock
         names = {p.name for p in archive.parameters()}
         assert set(station.telemetry.latest) <= names
+        for name in station.telemetry.latest:  # numbers, booleans (as 0/1) and text
+            kept = archive.query(name)
+            assert list(
+                zip(kept.gen.tolist(), kept.value.tolist(), strict=True)
+            ) == station.telemetry.archive.query(name), name
         assert "station.transport.messages_received" in names or "station.octets_received" in names
         assert archive.query("station.octets_received").value[-1] == station.octets_received
 

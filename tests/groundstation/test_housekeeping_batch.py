@@ -97,7 +97,18 @@ class Recorder:
             on_event=lambda e: self.calls.append(("event", e)),
             on_verification=lambda r, t: self.calls.append(("verification", r, t)),
             on_housekeeping=lambda r: self.calls.append(("housekeeping", r.packet, r.time, r.raw, r.values)),
+            on_housekeeping_data=self._data,
         )
+        self.data: dict[int, tuple[list[float], list[bytes]]] = {}  # per structure, as the archive keeps them
+
+    def _data(self, item: tuple) -> None:
+        definition, times, data, _ = item
+        times = times if type(times) is list else [times]
+        width = 2 + definition.layout.length
+        assert len(data) == width * len(times)
+        held = self.data.setdefault(definition.structure_id, ([], []))
+        held[0].extend(times)
+        held[1].extend(data[k : k + width] for k in range(0, len(data), width))
 
 
 def same(a: object, b: object) -> bool:
@@ -123,6 +134,10 @@ def assert_same_effects(one: Recorder, batch: Recorder) -> None:
     assert p.archive.parameters == q.archive.parameters
     for name in p.archive.parameters:
         assert same(p.archive.query(name), q.archive.query(name)), name
+    assert one.data == batch.data  # the reports' octets, in order per structure
+    for calls in (one.calls, batch.calls):  # and one report each for on_housekeeping
+        reports = [c for c in calls if c[0] == "housekeeping"]
+        assert len(reports) == sum(len(times) for times, _ in one.data.values())
     assert len(one.calls) == len(batch.calls)
     for a, b in zip(one.calls, batch.calls, strict=True):
         assert a[0] == b[0] and same(list(a[1:]), list(b[1:])), (a, b)

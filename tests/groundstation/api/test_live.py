@@ -67,6 +67,26 @@ def test_without_the_api_loop_the_newest_values_are_still_kept() -> None:
     assert feed.latest("B")["value"] == 2 and feed.published == 1
 
 
+def test_the_newest_packet_of_each_layout_is_kept_however_its_names_were_given() -> None:
+    """The station gives each packet its layout's names (one tuple for all); others give none
+    (equal tuples made per packet): either way each layout's newest packet is the one kept."""
+    feed = LiveFeed()
+    ab, c = ("A", "B"), ("C",)
+    feed.publish_packet(1.0, {"A": 1, "B": 1}, {"A": 1, "B": 1}, ab)
+    feed.publish_packet(2.0, {"C": 2}, {"C": 2})
+    feed.publish_packet(3.0, {"A": 3, "B": 3}, {"A": 3, "B": 3})  # names made from the values
+    feed.publish({"type": "event", "name": "E", "tai": 3.5})
+    feed.publish_packet(4.0, {"C": 4}, {"C": 4}, c)
+    feed.publish_packet(5.0, {"C": 5}, {"C": 5})
+    feed.flush()
+    assert [feed.latest(n)["tai"] for n in "ABC"] == [3.0, 3.0, 5.0]
+    feed.publish_packet(6.0, {"A": 6, "B": 6}, {"A": 6, "B": 6}, ab)
+    feed.publish_packet(7.0, {"C": 7}, {"C": 7}, c)
+    feed.publish_packet(8.0, {"A": 8, "B": 8}, {"A": 8, "B": 8}, ab)
+    feed.flush()
+    assert [(feed.latest(n)["tai"], feed.latest(n)["value"]) for n in "ABC"] == [(8.0, 8), (8.0, 8), (7.0, 7)]
+
+
 def test_with_no_client_a_tick_hands_nothing_to_the_api_loop() -> None:
     """No client: the station's batch never reaches the API's loop (nothing is scheduled on it),
     only the newest values are kept; with a client, one call per tick carries the whole batch."""
@@ -153,6 +173,26 @@ def test_big_batches_are_sent_as_several_bounded_messages() -> None:
     assert len(messages) > 1 and all(len(text) <= MESSAGE_CHARS for text, _ in messages)
     assert [u for text, _ in messages for u in json.loads(text)] == updates
     assert sum(count for _, count in messages) == 2_000
+
+
+def test_batches_of_small_and_big_updates_are_cut_where_they_grow(monkeypatch) -> None:
+    """The size guessed from the first updates may be wrong: every message still fits (but an
+    update bigger than a message alone), in order, each update once; most are encoded once."""
+    from groundstation.api import live
+
+    encoded: list[int] = []
+    encode = live.encode
+    monkeypatch.setattr(live, "encode", lambda updates: encoded.append(len(updates)) or encode(updates))
+    small = [{"type": "event", "name": "E", "tai": float(k)} for k in range(3_000)]
+    big = [{"type": "event", "name": "B", "tai": float(k), "pad": "x" * 5_000} for k in range(300)]
+    huge = [{"type": "event", "name": "H", "pad": "y" * (live.MESSAGE_CHARS + 10)}]
+    for updates in (small + big, big + small, small + huge + small, huge, small * 40):
+        encoded.clear()
+        messages = live._messages(updates)
+        assert [u for text, _ in messages for u in json.loads(text)] == updates
+        assert [count for _, count in messages] == [len(json.loads(text)) for text, _ in messages]
+        assert all(len(text) <= live.MESSAGE_CHARS or count == 1 for text, count in messages)
+    assert sum(encoded) <= 40 * len(small) + live.SIZE_SAMPLE  # even sizes: each encoded once
 
 
 def test_what_orjson_refuses_is_still_encoded() -> None:
