@@ -39,14 +39,18 @@ from emulator.textures import (
     area_mean,
     cloud_fraction_map,
     ocean_mask_map,
-    sample_maps,
+    sample_maps_xyz,
     surface_albedo_map,
 )
+from emulator.vector_sums import row_dot, unit_components, vector_norm
 
 POINT_SOURCE_RADIUS_PX = 1.5  # below this apparent radius a body is a point source
 DEFAULT_EARTH_ALBEDO = 0.30  # uniform albedo used when albedo maps are switched off
 DEFAULT_OTHER_ALBEDO = 0.30
 _EDGE_MARGIN_PX = 1.5  # how close to a limb or terminator a pixel must be to be supersampled
+# A body is intersected only by samples within its limb box widened by this: its limb lies inside
+# the box, and a sample farther than 1.5 px from the limb (the edge margin) changes nothing.
+REACH_MARGIN_PX = 4.0
 _VIRTUAL_DISC_PX = 96  # virtual-camera resolution across an unresolved body's disc
 # Samples shaded at a time: a chunk's float64 temporaries (a few dozen arrays) fit in a core's
 # L2 cache; on 1024x1024 DSCOVR this is 3x faster than shading every sample in one pass.
@@ -135,6 +139,8 @@ class _PreparedBody:
     gain: float = 1.0  # calibrated photometry: g(α) (Moon: divided by the map's mean albedo)
     cloud_map: EquirectMap | None = None
     ocean_map: EquirectMap | None = None
+    # (u0, u1, v0, v1): samples outside can neither hit the body nor lie near its limb; None: all
+    reach: tuple[float, float, float, float] | None = None
 
 
 def _prepare(view: BodyView, index: int, options: ShadingOptions) -> _PreparedBody:
@@ -240,7 +246,7 @@ def _map_mean(texture: EquirectMap) -> float:
 def _intersect(body: _PreparedBody, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance along each unit ray to the first hit (inf on a miss) and the scaled miss distance."""
     d = rays @ body.scale_body.T
-    aa = np.einsum("ij,ij->i", d, d)
+    aa = row_dot(d, d)
     bb = d @ body.centre_scaled
     miss_sq = body.centre_scaled_sq - bb * bb / aa
     disc = bb * bb - aa * (body.centre_scaled_sq - body.radius_sq)
@@ -250,35 +256,48 @@ def _intersect(body: _PreparedBody, rays: np.ndarray) -> tuple[np.ndarray, np.nd
     return t, np.sqrt(np.maximum(miss_sq, 0.0))
 
 
-def _shade_hits(
-    body: _PreparedBody, rays: np.ndarray, t: np.ndarray, options: ShadingOptions
+def _hit_geometry(
+    body: _PreparedBody, rays: np.ndarray, t: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Photon radiance, incidence cosine and emission cosine at the hit points of ``rays``."""
+    """Body-fixed hit points, incidence cosine and emission cosine of ``rays`` hitting at ``t``.
+
+    Lengths and dot products are written out on the vectors' components in the order numpy's
+    ``linalg.norm`` and ``einsum`` sum them, so the values are theirs bit for bit
+    (``emulator.vector_sums``) without their per-row reductions.
+    """
     view = body.view
     rotation = np.asarray(view.body_to_cam, dtype=float)
-    relative = rays * t[:, None] - np.asarray(view.centre_cam_km, dtype=float)
+    relative = rays * t[:, None]
+    relative -= np.asarray(view.centre_cam_km, dtype=float)
     body_fixed = relative @ rotation  # = (R^T r^T)^T
     gradient = body_fixed.copy()
     gradient[:, 2] *= body.flattening_sq
     normal = gradient @ rotation.T
-    normal /= np.linalg.norm(normal, axis=1)[:, None]
-    sun = np.asarray(view.sun_dir_cam, dtype=float)
-    mu0 = normal @ sun
-    mu = -np.einsum("ij,ij->i", normal, rays)
+    normal /= vector_norm(normal)[:, None]
+    mu0 = normal @ np.asarray(view.sun_dir_cam, dtype=float)
+    mu = row_dot(normal, rays)
+    np.negative(mu, out=mu)
+    return body_fixed, mu0, mu
+
+
+def _surface_radiance(
+    body: _PreparedBody, body_fixed: np.ndarray, mu0: np.ndarray, mu: np.ndarray
+) -> np.ndarray:
+    """Photon radiance of the surface at body-fixed hit points (see :func:`_hit_geometry`)."""
+    view = body.view
     if body.kind == "earth" and body.albedo_map is not None:
-        direction = body_fixed / np.linalg.norm(body_fixed, axis=1)[:, None]
         maps = [m for m in (body.albedo_map, body.ocean_map, body.cloud_map) if m is not None]
-        looked_up = iter(sample_maps(maps, direction))
+        looked_up = iter(sample_maps_xyz(maps, *unit_components(body_fixed)))
         surface = next(looked_up)
         ocean = next(looked_up) if body.ocean_map is not None else 0.0
         cloud = next(looked_up) if body.cloud_map is not None else 0.0
         factor = body.gain * photometry.earth_reflectance(
             surface, cloud, ocean, mu0, mu, view.phase_angle_deg, body.tau, CLOUD_ALBEDO
         )
-        return factor * body.radiance_scale, mu0, mu
+        return factor * body.radiance_scale
     if body.albedo_map is not None:
-        direction = body_fixed / np.linalg.norm(body_fixed, axis=1)[:, None]
-        albedo = body.albedo_map.sample(direction).astype(float) * body.gain
+        (sampled,) = sample_maps_xyz([body.albedo_map], *unit_components(body_fixed))
+        albedo = sampled.astype(float) * body.gain
     else:
         albedo = body.uniform_albedo
     if body.kind == "moon":
@@ -288,7 +307,15 @@ def _shade_hits(
         if body.tau > 0.0:
             factor = factor * photometry.surface_transmission(mu0, mu, body.tau)
             factor = factor + photometry.rayleigh_single_scatter(mu0, mu, body.cos_phase, body.tau)
-    return factor * body.radiance_scale, mu0, mu
+    return factor * body.radiance_scale
+
+
+def _shade_hits(
+    body: _PreparedBody, rays: np.ndarray, t: np.ndarray, options: ShadingOptions
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Photon radiance, incidence cosine and emission cosine at the hit points of ``rays``."""
+    body_fixed, mu0, mu = _hit_geometry(body, rays, t)
+    return _surface_radiance(body, body_fixed, mu0, mu), mu0, mu
 
 
 @dataclass
@@ -333,7 +360,13 @@ def _shade_chunk(
     out: _Samples,
     start: int,
 ) -> None:
-    """:func:`_shade_samples` of one chunk, written into ``out`` from ``start`` on."""
+    """:func:`_shade_samples` of one chunk, written into ``out`` from ``start`` on.
+
+    Each body is intersected by the samples within its reach only (the others miss it and are
+    far from its limb), and its surface (albedo maps, reflectance) is shaded only where it is
+    the nearest body in the end: a body hidden behind a nearer one gives its samples' incidence
+    and emission cosines (the terminator test) but is not shaded there.
+    """
     rays = np.asarray(camera.rays(u, v), dtype=float)
     n = rays.shape[0]
     depth = np.full(n, np.inf)
@@ -341,22 +374,58 @@ def _shade_chunk(
     owner = out.body[start : start + n]
     lit = out.lit[start : start + n]
     near_edge = out.near_edge[start : start + n]
+    hits = []
     for body in bodies:
-        t, miss = _intersect(body, rays)
+        within = _within(body.reach, u, v)
+        if within is None:
+            t, miss = _intersect(body, rays)
+            seen = depth
+        elif within.size:
+            t, miss = _intersect(body, rays[within])
+            seen = depth[within]
+        else:
+            continue
         margin = _EDGE_MARGIN_PX * km_per_px[body.index]
-        near_edge |= np.abs(miss - np.sqrt(body.radius_sq)) < margin
-        front = t < depth
+        limb = np.abs(miss - np.sqrt(body.radius_sq)) < margin
+        if within is None:
+            near_edge |= limb
+        else:
+            near_edge[within] |= limb
+        front = t < seen
         if not front.any():
             continue
-        sel = np.nonzero(front)[0]
-        value, mu0, mu = _shade_hits(body, rays[sel], t[sel], options)
-        depth[sel] = t[sel]
-        radiance[sel] = value
+        picked = np.nonzero(front)[0]
+        sel = picked if within is None else within[picked]
+        t_sel = t[picked]
+        geometry = _hit_geometry(body, rays[sel], t_sel)
+        mu0, mu = geometry[1], geometry[2]
+        depth[sel] = t_sel
         owner[sel] = body.index
         lit[sel] = mu0 > 0.0
         radius = np.sqrt(body.radius_sq)
         terminator_window = margin / radius / np.maximum(mu, 0.05)
         near_edge[sel] |= np.abs(mu0) < terminator_window
+        hits.append((body, sel, geometry))
+    for body, sel, geometry in hits:
+        mine = owner[sel] == body.index
+        if not mine.all():
+            sel = sel[mine]
+            geometry = (geometry[0][mine], geometry[1][mine], geometry[2][mine])
+        if sel.size:
+            radiance[sel] = _surface_radiance(body, *geometry)
+
+
+def _within(
+    reach: tuple[float, float, float, float] | None, u: np.ndarray, v: np.ndarray
+) -> np.ndarray | None:
+    """Indices of the samples inside ``reach``, or None when that is every sample."""
+    if reach is None:
+        return None
+    u0, u1, v0, v1 = reach
+    inside = (u >= u0) & (u < u1) & (v >= v0) & (v < v1)
+    if inside.all():
+        return None
+    return np.nonzero(inside)[0]
 
 
 def _limb_bbox(view: BodyView, camera: Camera) -> tuple[int, int, int, int] | None:
@@ -436,7 +505,15 @@ def render_radiance(geometry: SceneGeometry, camera: Camera, options: ShadingOpt
             continue
         if info.resolved:
             info.bbox = bbox
-            prepared.append(_prepare(view, len(scene.bodies) - 1, options))
+            body = _prepare(view, len(scene.bodies) - 1, options)
+            r0, r1, c0, c1 = bbox
+            body.reach = (
+                c0 - REACH_MARGIN_PX,
+                c1 + REACH_MARGIN_PX,
+                r0 - REACH_MARGIN_PX,
+                r1 + REACH_MARGIN_PX,
+            )
+            prepared.append(body)
             boxes.append(bbox)
         else:
             _add_point_source(scene, info, view, camera, options)
