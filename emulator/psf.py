@@ -155,8 +155,17 @@ def add_point_sources(
     offsets_u = np.array([u - cu for u, cu in zip(us, centres_u, strict=True)], dtype=float)
     offsets_v = np.array([v - cv for v, cv in zip(vs, centres_v, strict=True)], dtype=float)
     kernels = _gaussian_kernels(model.sigma_px, model.radius_px, offsets_u, offsets_v)
-    for kernel, cu, cv, flux in zip(kernels, centres_u, centres_v, fluxes, strict=True):
-        _deposit(image, kernel * flux, cu, cv)
+    values = kernels * np.asarray(fluxes, dtype=float)[:, None, None]  # each kernel * its flux
+    h, w = image.shape
+    radius = kernels.shape[1] // 2
+    span = np.arange(kernels.shape[1]) - radius
+    rows = np.asarray(centres_v)[:, None, None] + span[None, :, None]
+    cols = np.asarray(centres_u)[:, None, None] + span[None, None, :]
+    rows, cols = np.broadcast_arrays(rows, cols)
+    on = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # clipped to the image
+    # ufunc.at adds in index order, sources one after the other: a pixel that two kernels share
+    # gets the same two additions in the same order as the source-by-source loop.
+    np.add.at(image, (rows[on], cols[on]), values[on])
 
 
 def _deposit(image: np.ndarray, kernel: np.ndarray, cu: int, cv: int) -> None:

@@ -87,3 +87,19 @@ def test_batched_point_sources_match_one_by_one_bit_for_bit(model: PsfModel | No
     batched = np.zeros((48, 64))
     add_point_sources(batched, us, vs, fluxes, model)
     assert np.array_equal(batched, one_by_one)
+
+
+def test_many_overlapping_sources_on_a_lit_image_add_in_the_same_order() -> None:
+    """Thousands of kernels on a small image over a non-zero background: sums of many terms per
+    pixel, whose rounding depends on the order of the additions."""
+    rng = np.random.default_rng(9)
+    model = PsfModel("gaussian", sigma_px=1.7)
+    us, vs = list(rng.uniform(-6.0, 40.0, 3000)), list(rng.uniform(-6.0, 30.0, 3000))
+    fluxes = list(np.exp(rng.uniform(0.0, 25.0, 3000)))
+    background = rng.uniform(0.0, 1e4, (24, 34))
+    one_by_one = background.copy()
+    for u, v, flux in zip(us, vs, fluxes, strict=True):
+        add_point_source(one_by_one, u, v, flux, model)
+    batched = background.copy()
+    add_point_sources(batched, us, vs, fluxes, model)
+    assert batched.tobytes() == one_by_one.tobytes()
