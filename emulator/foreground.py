@@ -31,9 +31,11 @@ from typing import Any
 import numpy as np
 
 from emulator.radiometry import Band, band_photon_irradiance
+from emulator.vector_sums import vector_norm
 
 PAINT_ALBEDO = 0.8
 FILL_LIGHT = 0.03
+CHUNK = 32768  # pixels shaded at a time
 # (blue, green, red) albedo of the flag's red field and of its yellow stars.
 FLAG_RED = (0.05, 0.07, 0.55)
 FLAG_YELLOW = (0.1, 0.6, 0.75)
@@ -97,9 +99,10 @@ def _radiance_factor(
     width, height = model.flag_size_m
     on_flag = (normal @ f > 0.0) & (np.abs(x) <= width / 2) & (np.abs(y) <= height / 2)
     albedo[on_flag] = _band_albedo(FLAG_RED, band)
-    fx, fy = (x + width / 2) / height, (y + height / 2) / height
+    flag = np.nonzero(on_flag)[0]  # the stars are looked for on the flag only
+    fx, fy = (x[flag] + width / 2) / height, (y[flag] + height / 2) / height
     for sx, sy, sr in FLAG_STARS:
-        star = on_flag & (np.hypot(fx - sx, fy - sy) <= sr)
+        star = flag[np.hypot(fx - sx, fy - sy) <= sr]
         albedo[star] = _band_albedo(FLAG_YELLOW, band)
     return albedo * (mu0 + FILL_LIGHT)
 
@@ -121,11 +124,18 @@ def render_foreground(
     r0, r1 = max(rows.min() * step - step, 0), min(rows.max() * step + 2 * step, h)
     c0, c1 = max(cols.min() * step - step, 0), min(cols.max() * step + 2 * step, w)
     vv, uu = np.mgrid[r0:r1, c0:c1]
-    rays = _unit(camera.rays(uu.ravel().astype(float), vv.ravel().astype(float)))
-    t, points = _hits(model, rays)
-    inside = np.isfinite(t)
-    factor = np.zeros(t.shape)
-    factor[inside] = _radiance_factor(model, points[inside], np.asarray(sun_dir_cam, dtype=float), band)
+    u, v = uu.ravel().astype(float), vv.ravel().astype(float)
+    inside = np.zeros(u.size, dtype=bool)
+    factor = np.zeros(u.size)
+    sun = np.asarray(sun_dir_cam, dtype=float)
+    # CHUNK pixels at a time: every step is per pixel, so the chunks change no value and keep
+    # their temporaries in cache.
+    for start in range(0, u.size, CHUNK):
+        part = slice(start, start + CHUNK)
+        t, points = _hits(model, _unit(camera.rays(u[part], v[part])))
+        hit = np.isfinite(t)
+        inside[part] = hit
+        factor[part][hit] = _radiance_factor(model, points[hit], sun, band)
     scale = band_photon_irradiance(band, sun_distance_km) / math.pi
     mask[r0:r1, c0:c1] = inside.reshape(vv.shape)
     radiance[r0:r1, c0:c1] = (factor * scale).reshape(vv.shape)
@@ -134,4 +144,4 @@ def render_foreground(
 
 def _unit(rays: np.ndarray) -> np.ndarray:
     rays = np.asarray(rays, dtype=float)
-    return rays / np.linalg.norm(rays, axis=1)[:, None]
+    return rays / vector_norm(rays)[:, None]  # np.linalg.norm(rays, axis=1), the same bits
