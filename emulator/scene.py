@@ -525,26 +525,33 @@ def render_radiance(geometry: SceneGeometry, camera: Camera, options: ShadingOpt
         km_per_px[body.index] = _km_per_px(body.view, camera)
 
     # Everything below works in the window that encloses every box (row-major order inside
-    # the window is the frame's row-major order, so sums and sample order are unchanged).
+    # the window is the frame's row-major order, so sums and sample order are unchanged), on
+    # contiguous arrays of the window's own (flat indices instead of row and column pairs),
+    # copied into the frame at the end.
     w_r0, w_r1 = min(b[0] for b in boxes), max(b[1] for b in boxes)
     w_c0, w_c1 = min(b[2] for b in boxes), max(b[3] for b in boxes)
-    window = (slice(w_r0, w_r1), slice(w_c0, w_c1))
+    shape = (w_r1 - w_r0, w_c1 - w_c0)
     local = [(r0 - w_r0, r1 - w_r0, c0 - w_c0, c1 - w_c0) for r0, r1, c0, c1 in boxes]
-    radiance_w, coverage_w, label_w = radiance[window], coverage[window], label[window]
 
     # 1. Pixel centres inside the union of the bounding boxes.
-    inside = np.zeros((w_r1 - w_r0, w_c1 - w_c0), dtype=bool)
+    inside = np.zeros(shape, dtype=bool)
     for r0, r1, c0, c1 in local:
         inside[r0:r1, c0:c1] = True
-    rows, cols = np.nonzero(inside)
-    samples = _shade_samples(
-        prepared, (cols + w_c0).astype(float), (rows + w_r0).astype(float), camera, options, km_per_px
-    )
-    radiance_w[rows, cols] = samples.radiance
-    coverage_w[rows, cols] = samples.lit
-    label_w[rows, cols] = samples.body
-    near_edge = np.zeros(inside.shape, dtype=bool)
-    near_edge[rows, cols] = samples.near_edge
+    if inside.all():
+        flat = None
+        u = np.tile(np.arange(w_c0, w_c1).astype(float), shape[0])
+        v = np.repeat(np.arange(w_r0, w_r1).astype(float), shape[1])
+    else:
+        flat = np.flatnonzero(inside)
+        u = (flat % shape[1] + w_c0).astype(float)
+        v = (flat // shape[1] + w_r0).astype(float)
+    samples = _shade_samples(prepared, u, v, camera, options, km_per_px)
+    del u, v
+    radiance_w = _spread(samples.radiance, flat, shape, 0.0)
+    coverage_w = _spread(samples.lit, flat, shape, 0.0, np.float32)
+    label_w = _spread(samples.body, flat, shape, -1, np.int8)
+    near_edge = _spread(samples.near_edge, flat, shape, False)
+    del samples
 
     # 2. Pixels whose 3x3 neighbourhood changes body or lit state are edges too.
     state = np.where(label_w >= 0, label_w.astype(np.int16) * 2 + coverage_w.astype(np.int16), -1)
@@ -558,14 +565,16 @@ def render_radiance(geometry: SceneGeometry, camera: Camera, options: ShadingOpt
         near_edge[r0:r1, c0:c1] |= changed
 
     # 3. Supersample the edge pixels.
-    edge_rows, edge_cols = np.nonzero(near_edge & inside)
+    near_edge &= inside
+    edge = np.flatnonzero(near_edge)
     per_body_flux = np.zeros(len(scene.bodies) + 1)
     per_body_lit = np.zeros(len(scene.bodies) + 1)
     interior = inside & ~near_edge
     interior_owner = label_w[interior].astype(np.intp) + 1
     per_body_flux += np.bincount(interior_owner, weights=radiance_w[interior], minlength=per_body_flux.size)
     per_body_lit += np.bincount(interior_owner, weights=coverage_w[interior], minlength=per_body_lit.size)
-    if edge_rows.size:
+    if edge.size:
+        edge_rows, edge_cols = np.divmod(edge, shape[1])
         n = max(1, int(options.supersample))
         offsets = _subpixel_offsets(n)
         du = np.tile(offsets, n)
@@ -574,17 +583,38 @@ def render_radiance(geometry: SceneGeometry, camera: Camera, options: ShadingOpt
         v = ((edge_rows + w_r0)[:, None] + dv[None, :]).ravel()
         sub = _shade_samples(prepared, u, v, camera, options, km_per_px)
         weight = 1.0 / (n * n)
-        radiance_w[edge_rows, edge_cols] = sub.radiance.reshape(-1, n * n).mean(axis=1)
-        coverage_w[edge_rows, edge_cols] = sub.lit.reshape(-1, n * n).mean(axis=1)
+        radiance_w.reshape(-1)[edge] = sub.radiance.reshape(-1, n * n).mean(axis=1)
+        coverage_w.reshape(-1)[edge] = sub.lit.reshape(-1, n * n).mean(axis=1)
         per_body_flux += np.bincount(
             sub.body + 1, weights=sub.radiance * weight, minlength=per_body_flux.size
         )
         per_body_lit += np.bincount(sub.body + 1, weights=sub.lit * weight, minlength=per_body_lit.size)
+    window = (slice(w_r0, w_r1), slice(w_c0, w_c1))
+    radiance[window] = radiance_w
+    coverage[window] = coverage_w
+    label[window] = label_w
     for body in prepared:
         info = scene.bodies[body.index]
         info.flux_radiance_px = float(per_body_flux[body.index + 1])
         info.lit_area_px = float(per_body_lit[body.index + 1])
     return scene
+
+
+def _spread(
+    values: np.ndarray,
+    flat: np.ndarray | None,
+    shape: tuple[int, int],
+    fill: float,
+    dtype: type | None = None,
+) -> np.ndarray:
+    """A window-shaped array holding ``values`` at the flat indices ``flat`` (None: every pixel)
+    and ``fill`` elsewhere, in ``dtype`` (by default the values' own)."""
+    out = np.full(shape[0] * shape[1], fill, dtype=dtype or values.dtype)
+    if flat is None:
+        out[:] = values
+    else:
+        out[flat] = values
+    return out.reshape(shape)
 
 
 def _add_point_source(
