@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -105,12 +106,27 @@ def _fast_length(n: int) -> int:
     return best
 
 
+@lru_cache(maxsize=2)
+def _kernel_spectrum(
+    octets: bytes, dtype: str, kernel_shape: tuple[int, ...], shape: tuple[int, int]
+) -> np.ndarray:
+    """``rfft2`` of a kernel padded to ``shape``, kept for the next frame: the kernel and
+    the padded size are the same from frame to frame of a pass (a second of a 1024x1024 frame's
+    three transforms; the transform of the same numbers is the same numbers)."""
+    kernel = np.frombuffer(octets, dtype=dtype).reshape(kernel_shape).copy()
+    spectrum = np.fft.rfft2(kernel, shape)
+    spectrum.flags.writeable = False
+    return spectrum
+
+
 def convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Linear ('same'-size) convolution by FFT; what spills past the image edge is dropped."""
     kh, kw = kernel.shape
     h, w = image.shape
     shape = (_fast_length(h + kh - 1), _fast_length(w + kw - 1))
-    spectrum = np.fft.rfft2(image, shape) * np.fft.rfft2(kernel, shape)
+    spectrum = np.fft.rfft2(image, shape) * _kernel_spectrum(
+        kernel.tobytes(), kernel.dtype.str, kernel.shape, shape
+    )
     full = np.fft.irfft2(spectrum, shape)
     r, c = kh // 2, kw // 2
     return full[r : r + h, c : c + w]

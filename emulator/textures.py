@@ -108,13 +108,13 @@ def sample_maps_xyz(maps: list[EquirectMap], x: np.ndarray, y: np.ndarray, z: np
         if (rows, cols) not in grids:
             grids[rows, cols] = _bilinear_grid(polar, azimuth, rows, cols)
         i00, i01, i10, i11, wc, wc_, wr, wr_ = grids[rows, cols]
-        v = texture.values.reshape(-1)
-        top = v.take(i00)
+        v = texture.values.reshape(-1)  # every index is in range: "clip" skips numpy's check
+        top = v.take(i00, mode="clip")
         top *= wc_
-        top += v.take(i01) * wc
-        bottom = v.take(i10)
+        top += v.take(i01, mode="clip") * wc
+        bottom = v.take(i10, mode="clip")
         bottom *= wc_
-        bottom += v.take(i11) * wc
+        bottom += v.take(i11, mode="clip") * wc
         top *= wr_
         bottom *= wr
         top += bottom

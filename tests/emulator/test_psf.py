@@ -103,3 +103,19 @@ def test_many_overlapping_sources_on_a_lit_image_add_in_the_same_order() -> None
     batched = background.copy()
     add_point_sources(batched, us, vs, fluxes, model)
     assert batched.tobytes() == one_by_one.tobytes()
+
+
+def test_the_kept_kernel_spectrum_gives_the_plain_fft_convolution() -> None:
+    """Frame after frame with one kernel: the kept transform is the transform computed anew."""
+    from emulator.psf import _fast_length
+
+    rng = np.random.default_rng(21)
+    for model in (PsfModel("gaussian", sigma_px=1.3), PsfModel("airy", first_zero_px=2.4)):
+        kernel = psf_kernel(model)
+        for _ in range(3):
+            image = rng.uniform(0.0, 1e6, (97, 131))
+            kh, kw = kernel.shape
+            shape = (_fast_length(97 + kh - 1), _fast_length(131 + kw - 1))
+            full = np.fft.irfft2(np.fft.rfft2(image, shape) * np.fft.rfft2(kernel, shape), shape)
+            plain = full[kh // 2 : kh // 2 + 97, kw // 2 : kw // 2 + 131]
+            assert convolve(image, kernel).tobytes() == plain.tobytes()
