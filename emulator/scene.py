@@ -394,10 +394,13 @@ def _shade_chunk(
         front = t < seen
         if not front.any():
             continue
-        picked = np.nonzero(front)[0]
-        sel = picked if within is None else within[picked]
-        t_sel = t[picked]
-        geometry = _hit_geometry(body, rays[sel], t_sel)
+        if within is None and front.all():  # the whole chunk on this body: no gathers
+            sel, t_sel, hit_rays = slice(None), t, rays
+        else:
+            picked = np.nonzero(front)[0]
+            sel = picked if within is None else within[picked]
+            t_sel, hit_rays = t[picked], rays[sel]
+        geometry = _hit_geometry(body, hit_rays, t_sel)
         mu0, mu = geometry[1], geometry[2]
         depth[sel] = t_sel
         owner[sel] = body.index
@@ -409,9 +412,9 @@ def _shade_chunk(
     for body, sel, geometry in hits:
         mine = owner[sel] == body.index
         if not mine.all():
-            sel = sel[mine]
+            sel = np.nonzero(mine)[0] if isinstance(sel, slice) else sel[mine]
             geometry = (geometry[0][mine], geometry[1][mine], geometry[2][mine])
-        if sel.size:
+        if mine.any():
             radiance[sel] = _surface_radiance(body, *geometry)
 
 

@@ -195,9 +195,9 @@ def stars_in_frame(
         & (uv[:, 1] >= -margin_px)
         & (uv[:, 1] <= camera.height - 1 + margin_px)
     )
-    v_mag = catalogue.v_mag[index[keep]]
-    flux = photon_flux(v_mag, band)
     kept = index[keep]
+    v_mag = catalogue.hp_mag[kept] - 0.2 * catalogue.b_v[kept]  # Catalogue.v_mag of these stars only
+    flux = photon_flux(v_mag, band)
     geometric = directions[kept].tolist()  # Python floats: the same values, faster per star
     uv_kept = uv[keep].tolist()
     hips = catalogue.hip[kept].tolist()
