@@ -180,8 +180,12 @@ def add_point_sources(
     rows, cols = np.broadcast_arrays(rows, cols)
     on = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # clipped to the image
     # ufunc.at adds in index order, sources one after the other: a pixel that two kernels share
-    # gets the same two additions in the same order as the source-by-source loop.
-    np.add.at(image, (rows[on], cols[on]), values[on])
+    # gets the same two additions in the same order as the source-by-source loop.  Flat indices
+    # into a contiguous image take numpy's one-dimensional path (several times faster).
+    if image.flags.c_contiguous:
+        np.add.at(image.reshape(-1), rows[on] * w + cols[on], values[on])
+    else:
+        np.add.at(image, (rows[on], cols[on]), values[on])
 
 
 def _deposit(image: np.ndarray, kernel: np.ndarray, cu: int, cv: int) -> None:

@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -152,8 +153,9 @@ def photon_flux(v_mag: np.ndarray, band: Band) -> np.ndarray:
     return band_photon_irradiance(band, AU_KM) * 10.0 ** (-0.4 * (np.asarray(v_mag) - SUN_V_MAG))
 
 
-@dataclass(frozen=True)
-class StarImage:
+class StarImage(NamedTuple):
+    """One star's image (a named tuple: a frame of a wide camera holds thousands, built each frame)."""
+
     hip: int
     v_mag: float
     ra_deg: float  # catalogue position at the epoch (geometric)
