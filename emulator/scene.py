@@ -42,7 +42,7 @@ from emulator.textures import (
     sample_maps_xyz,
     surface_albedo_map,
 )
-from emulator.vector_sums import row_dot, unit_components, vector_norm
+from emulator.vector_sums import row_dot, rows_times, unit_components, vector_norm
 
 POINT_SOURCE_RADIUS_PX = 1.5  # below this apparent radius a body is a point source
 DEFAULT_EARTH_ALBEDO = 0.30  # uniform albedo used when albedo maps are switched off
@@ -243,11 +243,13 @@ def _map_mean(texture: EquirectMap) -> float:
     return _MAP_MEANS[key]
 
 
-def _intersect(body: _PreparedBody, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distance along each unit ray to the first hit (inf on a miss) and the scaled miss distance."""
-    d = rays @ body.scale_body.T
+def _intersect(body: _PreparedBody, rays: np.ndarray, many: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Distance along each unit ray to the first hit (inf on a miss) and the scaled miss distance.
+
+    ``many``: the rays are part of a product of more than one ray (``vector_sums.rows_times``)."""
+    d = rows_times(rays, body.scale_body.T, many)
     aa = row_dot(d, d)
-    bb = d @ body.centre_scaled
+    bb = rows_times(d, body.centre_scaled, many)
     miss_sq = body.centre_scaled_sq - bb * bb / aa
     disc = bb * bb - aa * (body.centre_scaled_sq - body.radius_sq)
     with np.errstate(invalid="ignore"):
@@ -257,24 +259,24 @@ def _intersect(body: _PreparedBody, rays: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _hit_geometry(
-    body: _PreparedBody, rays: np.ndarray, t: np.ndarray
+    body: _PreparedBody, rays: np.ndarray, t: np.ndarray, many: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Body-fixed hit points, incidence cosine and emission cosine of ``rays`` hitting at ``t``.
 
     Lengths and dot products are written out on the vectors' components in the order numpy's
     ``linalg.norm`` and ``einsum`` sum them, so the values are theirs bit for bit
-    (``emulator.vector_sums``) without their per-row reductions.
+    (``emulator.vector_sums``) without their per-row reductions; ``many`` as for :func:`_intersect`.
     """
     view = body.view
     rotation = np.asarray(view.body_to_cam, dtype=float)
     relative = rays * t[:, None]
     relative -= np.asarray(view.centre_cam_km, dtype=float)
-    body_fixed = relative @ rotation  # = (R^T r^T)^T
+    body_fixed = rows_times(relative, rotation, many)  # = (R^T r^T)^T
     gradient = body_fixed.copy()
     gradient[:, 2] *= body.flattening_sq
-    normal = gradient @ rotation.T
+    normal = rows_times(gradient, rotation.T, many)
     normal /= vector_norm(normal)[:, None]
-    mu0 = normal @ np.asarray(view.sun_dir_cam, dtype=float)
+    mu0 = rows_times(normal, np.asarray(view.sun_dir_cam, dtype=float), many)
     mu = row_dot(normal, rays)
     np.negative(mu, out=mu)
     return body_fixed, mu0, mu
@@ -344,9 +346,22 @@ def _shade_samples(
     out = _Samples(
         np.zeros(n), np.full(n, -1, dtype=np.int16), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     )
+    fronts: dict[int, int] = {}  # front samples of each body over all the chunks
+    where: dict[int, int] = {}  # the start of the last chunk a body was in front in
     for start in range(0, n, SHADING_CHUNK):
         stop = min(start + SHADING_CHUNK, n)
-        _shade_chunk(bodies, u[start:stop], v[start:stop], camera, options, km_per_px, out, start)
+        counts = _shade_chunk(bodies, u[start:stop], v[start:stop], camera, options, km_per_px, out, start, n)
+        for index, count in counts.items():
+            fronts[index] = fronts.get(index, 0) + count
+            where[index] = start
+    # A body in front of one sample only was shaded, in one pass, as a product of one row, which
+    # numpy rounds its own way (``vector_sums.rows_times``): that sample's chunk is shaded again so.
+    alone = frozenset(index for index, count in fronts.items() if count == 1)
+    for start in sorted({where[index] for index in alone}):
+        stop = min(start + SHADING_CHUNK, n)
+        out.radiance[start:stop], out.body[start:stop] = 0.0, -1
+        out.lit[start:stop], out.near_edge[start:stop] = False, False
+        _shade_chunk(bodies, u[start:stop], v[start:stop], camera, options, km_per_px, out, start, n, alone)
     return out
 
 
@@ -359,8 +374,12 @@ def _shade_chunk(
     km_per_px: list[float],
     out: _Samples,
     start: int,
-) -> None:
-    """:func:`_shade_samples` of one chunk, written into ``out`` from ``start`` on.
+    total: int,
+    alone: frozenset[int] = frozenset(),
+) -> dict[int, int]:
+    """:func:`_shade_samples` of one chunk, written into ``out`` from ``start`` on; returns how
+    many samples each body was in front of.  ``total``: the samples of the whole pass;
+    ``alone``: the bodies in front of one sample of the whole pass.
 
     Each body is intersected by the samples within its reach only (the others miss it and are
     far from its limb), and its surface (albedo maps, reflectance) is shaded only where it is
@@ -375,13 +394,15 @@ def _shade_chunk(
     lit = out.lit[start : start + n]
     near_edge = out.near_edge[start : start + n]
     hits = []
+    counts: dict[int, int] = {}
+    many = total > 1
     for body in bodies:
         within = _within(body.reach, u, v)
         if within is None:
-            t, miss = _intersect(body, rays)
+            t, miss = _intersect(body, rays, many)
             seen = depth
         elif within.size:
-            t, miss = _intersect(body, rays[within])
+            t, miss = _intersect(body, rays[within], many)
             seen = depth[within]
         else:
             continue
@@ -400,7 +421,8 @@ def _shade_chunk(
             picked = np.nonzero(front)[0]
             sel = picked if within is None else within[picked]
             t_sel, hit_rays = t[picked], rays[sel]
-        geometry = _hit_geometry(body, hit_rays, t_sel)
+        counts[body.index] = t_sel.shape[0]
+        geometry = _hit_geometry(body, hit_rays, t_sel, body.index not in alone)
         mu0, mu = geometry[1], geometry[2]
         depth[sel] = t_sel
         owner[sel] = body.index
@@ -416,6 +438,7 @@ def _shade_chunk(
             geometry = (geometry[0][mine], geometry[1][mine], geometry[2][mine])
         if mine.any():
             radiance[sel] = _surface_radiance(body, *geometry)
+    return counts
 
 
 def _within(

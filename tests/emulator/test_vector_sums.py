@@ -39,3 +39,25 @@ def test_a_million_rays_of_every_scale() -> None:
     assert vector_norm(a).tobytes() == np.linalg.norm(a, axis=1).tobytes()
     assert row_dot(a, b).tobytes() == np.einsum("ij,ij->i", a, b).tobytes()
     assert row_dot(b, b).tobytes() == np.einsum("ij,ij->i", b, b).tobytes()
+
+
+def test_a_row_cut_from_many_gets_the_many_row_product() -> None:
+    """numpy multiplies one row by its own route; ``many`` gives the row its many-row number."""
+    from emulator.blas import single_threaded
+    from emulator.vector_sums import rows_times
+
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((3000, 3)) * np.exp(rng.uniform(-12.0, 12.0, (3000, 1)))
+    matrix, vector = rng.standard_normal((3, 3)), rng.standard_normal(3)
+
+    @single_threaded
+    def check() -> None:
+        for b in (matrix, matrix.T, vector):
+            whole = a @ b
+            for i in range(a.shape[0]):
+                row = a[i : i + 1]
+                assert rows_times(row, b, many=True).tobytes() == whole[i : i + 1].tobytes()
+                assert rows_times(row, b).tobytes() == (row @ b).tobytes()
+            assert rows_times(a[:2], b, many=True).tobytes() == whole[:2].tobytes()
+
+    check()
