@@ -31,9 +31,11 @@ from typing import Any
 import numpy as np
 
 from emulator.radiometry import Band, band_photon_irradiance
+from emulator.vector_sums import rows_times, vector_norm
 
 PAINT_ALBEDO = 0.8
 FILL_LIGHT = 0.03
+CHUNK = 32768  # pixels shaded at a time
 # (blue, green, red) albedo of the flag's red field and of its yellow stars.
 FLAG_RED = (0.05, 0.07, 0.55)
 FLAG_YELLOW = (0.1, 0.6, 0.75)
@@ -70,9 +72,11 @@ def _band_albedo(colour: tuple[float, float, float], band: Band) -> float:
     return blue if c < 500.0 else green if c < 590.0 else red
 
 
-def _hits(model: Foreground, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distance to the dome along unit rays from the camera (inf on a miss) and the hit points."""
-    b = rays @ model.centre_m
+def _hits(model: Foreground, rays: np.ndarray, many: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Distance to the dome along unit rays from the camera (inf on a miss) and the hit points.
+
+    ``many``: the rays are part of a product of more than one ray (``vector_sums.rows_times``)."""
+    b = rows_times(rays, model.centre_m, many)
     disc = b * b - (model.centre_m @ model.centre_m - model.radius_m**2)
     with np.errstate(invalid="ignore"):
         t = b - np.sqrt(disc)
@@ -81,10 +85,10 @@ def _hits(model: Foreground, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _radiance_factor(
-    model: Foreground, points: np.ndarray, sun_dir_cam: np.ndarray, band: Band
+    model: Foreground, points: np.ndarray, sun_dir_cam: np.ndarray, band: Band, many: bool = False
 ) -> np.ndarray:
     normal = (points - model.centre_m) / model.radius_m
-    mu0 = np.maximum(normal @ sun_dir_cam, 0.0)
+    mu0 = np.maximum(rows_times(normal, sun_dir_cam, many), 0.0)
     albedo = np.full(points.shape[0], PAINT_ALBEDO)
     # Flag decal: tangent-plane coordinates about the flag's centre direction.
     f = model.flag_direction
@@ -92,14 +96,15 @@ def _radiance_factor(
     right = np.cross(f, helper)  # image-right as seen from the camera (the decal is not mirrored)
     right /= np.linalg.norm(right)
     down = np.cross(right, f)
-    x = (normal @ right) * model.radius_m
-    y = (normal @ down) * model.radius_m
+    x = rows_times(normal, right, many) * model.radius_m
+    y = rows_times(normal, down, many) * model.radius_m
     width, height = model.flag_size_m
-    on_flag = (normal @ f > 0.0) & (np.abs(x) <= width / 2) & (np.abs(y) <= height / 2)
+    on_flag = (rows_times(normal, f, many) > 0.0) & (np.abs(x) <= width / 2) & (np.abs(y) <= height / 2)
     albedo[on_flag] = _band_albedo(FLAG_RED, band)
-    fx, fy = (x + width / 2) / height, (y + height / 2) / height
+    flag = np.nonzero(on_flag)[0]  # the stars are looked for on the flag only
+    fx, fy = (x[flag] + width / 2) / height, (y[flag] + height / 2) / height
     for sx, sy, sr in FLAG_STARS:
-        star = on_flag & (np.hypot(fx - sx, fy - sy) <= sr)
+        star = flag[np.hypot(fx - sx, fy - sy) <= sr]
         albedo[star] = _band_albedo(FLAG_YELLOW, band)
     return albedo * (mu0 + FILL_LIGHT)
 
@@ -121,11 +126,27 @@ def render_foreground(
     r0, r1 = max(rows.min() * step - step, 0), min(rows.max() * step + 2 * step, h)
     c0, c1 = max(cols.min() * step - step, 0), min(cols.max() * step + 2 * step, w)
     vv, uu = np.mgrid[r0:r1, c0:c1]
-    rays = _unit(camera.rays(uu.ravel().astype(float), vv.ravel().astype(float)))
-    t, points = _hits(model, rays)
-    inside = np.isfinite(t)
-    factor = np.zeros(t.shape)
-    factor[inside] = _radiance_factor(model, points[inside], np.asarray(sun_dir_cam, dtype=float), band)
+    u, v = uu.ravel().astype(float), vv.ravel().astype(float)
+    inside = np.zeros(u.size, dtype=bool)
+    factor = np.zeros(u.size)
+    sun = np.asarray(sun_dir_cam, dtype=float)
+    # CHUNK pixels at a time: every step is per pixel, so the chunks change no value and keep
+    # their temporaries in cache; a chunk's rays or hits are products of many rows as the whole
+    # region's were (``vector_sums.rows_times``), but for a capsule seen by one pixel, whose
+    # chunk is shaded again as a product of one row.
+    hit_parts = []
+    for start in range(0, u.size, CHUNK):
+        part = slice(start, start + CHUNK)
+        t, points = _hits(model, _unit(camera.rays(u[part], v[part])), u.size > 1)
+        hit = np.isfinite(t)
+        inside[part] = hit
+        factor[part][hit] = _radiance_factor(model, points[hit], sun, band, True)
+        if hit.any():
+            hit_parts.append(part)
+    if len(hit_parts) == 1 and np.count_nonzero(inside) == 1:
+        part = hit_parts[0]
+        t, points = _hits(model, _unit(camera.rays(u[part], v[part])), u.size > 1)
+        factor[part][inside[part]] = _radiance_factor(model, points[inside[part]], sun, band, False)
     scale = band_photon_irradiance(band, sun_distance_km) / math.pi
     mask[r0:r1, c0:c1] = inside.reshape(vv.shape)
     radiance[r0:r1, c0:c1] = (factor * scale).reshape(vv.shape)
@@ -134,4 +155,4 @@ def render_foreground(
 
 def _unit(rays: np.ndarray) -> np.ndarray:
     rays = np.asarray(rays, dtype=float)
-    return rays / np.linalg.norm(rays, axis=1)[:, None]
+    return rays / vector_norm(rays)[:, None]  # np.linalg.norm(rays, axis=1), the same bits

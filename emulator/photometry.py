@@ -224,13 +224,7 @@ def sun_glint(mu0: np.ndarray, mu: np.ndarray, cos_half_phase: float) -> np.ndar
     β is the tilt of the facet that mirrors the Sun into the camera, cos β = (μ0+μ)/(2 cos(α/2)),
     p the isotropic Gaussian slope density, ρ Fresnel reflectance at the facet incidence α/2.
     """
-    lit = np.maximum(mu0, 0.0)
-    seen = np.maximum(mu, 1e-3)
-    cos_beta = np.clip((lit + seen) / (2.0 * max(cos_half_phase, 1e-6)), 1e-3, 1.0)
-    tan2 = (1.0 - cos_beta**2) / cos_beta**2
-    density = np.exp(-tan2 / GLINT_SLOPE_VARIANCE) / (np.pi * GLINT_SLOPE_VARIANCE)
-    fresnel = WATER_FRESNEL_R0 + (1.0 - WATER_FRESNEL_R0) * (1.0 - cos_half_phase) ** 5
-    return np.where(mu0 > 0.0, np.pi * fresnel * density / (4.0 * seen * cos_beta**4), 0.0)
+    return _glint(np.maximum(mu0, 0.0), np.maximum(mu, 1e-3), mu0 > 0.0, cos_half_phase)
 
 
 def earth_reflectance(
@@ -244,17 +238,36 @@ def earth_reflectance(
     cloud_albedo: float,
 ) -> np.ndarray:
     """The Earth's uncalibrated radiance factor (see the module docstring); g(α) multiplies it."""
+    # The terms of sun_glint, surface_transmission and rayleigh_single_scatter, written out so
+    # that what they share (the clipped cosines, the day-side mask, the two-way air mass) is
+    # computed once: the same operations on the same operands, so the same numbers
+    # (tests/emulator/test_photometry.py compares with the three functions).
     lit = np.maximum(mu0, 0.0)
     seen = np.maximum(mu, 1e-6)
+    day = mu0 > 0.0
     clear = 1.0 - cloud
     w = CLOUD_LOMMEL_SEELIGER_WEIGHT
     cloud_term = cloud_albedo * (w * 2.0 * lit / (lit + seen) + (1.0 - w) * lit)
-    glint = sun_glint(mu0, mu, float(np.cos(np.radians(phase_deg) / 2.0)))
+    glint = _glint(lit, np.maximum(mu, 1e-3), day, float(np.cos(np.radians(phase_deg) / 2.0)))
     reflected = clear * (surface * lit + ocean * glint) + cloud * cloud_term
     if tau > 0.0:
-        reflected = reflected * surface_transmission(mu0, mu, tau)
-        reflected = reflected + rayleigh_single_scatter(mu0, mu, float(np.cos(np.radians(phase_deg))), tau)
+        lit_6 = np.maximum(mu0, 1e-6)
+        air_mass = 1.0 / lit_6 + 1.0 / seen
+        reflected = reflected * np.exp(-0.5 * tau * air_mass)
+        phase_function = 0.75 * (1.0 + float(np.cos(np.radians(phase_deg))) ** 2)
+        slant = 1.0 - np.exp(-tau * air_mass)
+        reflected = reflected + np.where(day, 0.25 * phase_function * lit_6 / (lit_6 + seen) * slant, 0.0)
     return reflected
+
+
+def _glint(lit: np.ndarray, seen: np.ndarray, day: np.ndarray, cos_half_phase: float) -> np.ndarray:
+    """:func:`sun_glint` given its clipped cosines and the day-side mask."""
+    cos_beta = np.clip((lit + seen) / (2.0 * max(cos_half_phase, 1e-6)), 1e-3, 1.0)
+    square = cos_beta**2
+    tan2 = (1.0 - square) / square
+    density = np.exp(-tan2 / GLINT_SLOPE_VARIANCE) / (np.pi * GLINT_SLOPE_VARIANCE)
+    fresnel = WATER_FRESNEL_R0 + (1.0 - WATER_FRESNEL_R0) * (1.0 - cos_half_phase) ** 5
+    return np.where(day, np.pi * fresnel * density / (4.0 * seen * cos_beta**4), 0.0)
 
 
 def disc_average(reflectance, phase_deg: float, n: int = 200) -> float:

@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -152,8 +153,9 @@ def photon_flux(v_mag: np.ndarray, band: Band) -> np.ndarray:
     return band_photon_irradiance(band, AU_KM) * 10.0 ** (-0.4 * (np.asarray(v_mag) - SUN_V_MAG))
 
 
-@dataclass(frozen=True)
-class StarImage:
+class StarImage(NamedTuple):
+    """One star's image (a named tuple: a frame of a wide camera holds thousands, built each frame)."""
+
     hip: int
     v_mag: float
     ra_deg: float  # catalogue position at the epoch (geometric)
@@ -195,9 +197,9 @@ def stars_in_frame(
         & (uv[:, 1] >= -margin_px)
         & (uv[:, 1] <= camera.height - 1 + margin_px)
     )
-    v_mag = catalogue.v_mag[index[keep]]
-    flux = photon_flux(v_mag, band)
     kept = index[keep]
+    v_mag = catalogue.hp_mag[kept] - 0.2 * catalogue.b_v[kept]  # Catalogue.v_mag of these stars only
+    flux = photon_flux(v_mag, band)
     geometric = directions[kept].tolist()  # Python floats: the same values, faster per star
     uv_kept = uv[keep].tolist()
     hips = catalogue.hip[kept].tolist()

@@ -89,32 +89,68 @@ def sample_maps(maps: list[EquirectMap], body_fixed_unit: np.ndarray) -> list[np
     The latitude and longitude of each vector (``arccos`` and ``arctan2``, most of a lookup's
     cost) are computed once for every map, and the texel indices and weights once per grid shape.
     """
-    x, y, z = body_fixed_unit[:, 0], body_fixed_unit[:, 1], body_fixed_unit[:, 2]
+    return sample_maps_xyz(maps, body_fixed_unit[:, 0], body_fixed_unit[:, 1], body_fixed_unit[:, 2])
+
+
+def sample_maps_xyz(maps: list[EquirectMap], x: np.ndarray, y: np.ndarray, z: np.ndarray) -> list[np.ndarray]:
+    """:func:`sample_maps` of unit vectors given as their three components (N each).
+
+    Longitude wraps by a comparison instead of ``%`` (the column of a texel centre left of the
+    first is -1, and none lies right of the last), which gives the same texels.
+    """
     polar = np.arccos(np.clip(z, -1.0, 1.0))
-    azimuth = np.arctan2(y, x) + np.pi
+    azimuth = np.arctan2(y, x)
+    azimuth += np.pi
     grids: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
     out = []
     for texture in maps:
         rows, cols = texture.values.shape
         if (rows, cols) not in grids:
-            fr = polar * (rows / np.pi) - 0.5  # row coordinate of texel centres
-            fc = azimuth * (cols / (2.0 * np.pi)) - 0.5
-            fr = np.clip(fr, 0.0, rows - 1.0)
-            r0 = np.minimum(fr.astype(np.intp), rows - 2) if rows > 1 else np.zeros(fr.shape, np.intp)
-            wr = (fr - r0).astype(np.float32)
-            c0f = np.floor(fc)
-            wc = (fc - c0f).astype(np.float32)
-            c0 = c0f.astype(np.intp) % cols
-            c1 = (c0 + 1) % cols
-            r1 = np.minimum(r0 + 1, rows - 1)
-            top0, bottom0 = r0 * cols, r1 * cols
-            grids[rows, cols] = (top0 + c0, top0 + c1, bottom0 + c0, bottom0 + c1, wc, 1.0 - wc, wr, 1.0 - wr)
+            grids[rows, cols] = _bilinear_grid(polar, azimuth, rows, cols)
         i00, i01, i10, i11, wc, wc_, wr, wr_ = grids[rows, cols]
-        v = texture.values.reshape(-1)
-        top = v.take(i00) * wc_ + v.take(i01) * wc
-        bottom = v.take(i10) * wc_ + v.take(i11) * wc
-        out.append(top * wr_ + bottom * wr)
+        v = texture.values.reshape(-1)  # every index is in range: "clip" skips numpy's check
+        top = v.take(i00, mode="clip")
+        top *= wc_
+        top += v.take(i01, mode="clip") * wc
+        bottom = v.take(i10, mode="clip")
+        bottom *= wc_
+        bottom += v.take(i11, mode="clip") * wc
+        top *= wr_
+        bottom *= wr
+        top += bottom
+        out.append(top)
     return out
+
+
+def _bilinear_grid(polar: np.ndarray, azimuth: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, ...]:
+    """Flat indices of the four texels around each direction and the float32 weights."""
+    fr = polar * (rows / np.pi)
+    fr -= 0.5  # row coordinate of texel centres
+    fc = azimuth * (cols / (2.0 * np.pi))
+    fc -= 0.5
+    np.clip(fr, 0.0, rows - 1.0, out=fr)
+    r0 = fr.astype(np.intp)
+    if rows > 1:
+        np.minimum(r0, rows - 2, out=r0)
+    else:
+        r0[:] = 0
+    fr -= r0
+    wr = fr.astype(np.float32)
+    c0f = np.floor(fc)
+    fc -= c0f
+    wc = fc.astype(np.float32)
+    c0 = c0f.astype(np.intp)
+    c0[c0 < 0] += cols  # fc >= -0.5: only -1 wraps (``% cols`` for any other would be needed)
+    c0[c0 >= cols] -= cols
+    c1 = c0 + 1
+    c1[c1 == cols] = 0
+    r0 *= cols
+    r1 = r0 + cols if rows > 1 else r0
+    i00 = r0 + c0
+    i01 = r0 + c1
+    i10 = r1 + c0
+    i11 = r1 + c1
+    return i00, i01, i10, i11, wc, 1.0 - wc, wr, 1.0 - wr
 
 
 def texel_unit_vectors(shape: tuple[int, int]) -> np.ndarray:

@@ -127,3 +127,24 @@ def test_full_frame_rays_have_image_shape_and_unit_length() -> None:
     assert grid.shape == (DISTORTED.height, DISTORTED.width, 3)
     assert np.allclose(np.linalg.norm(grid, axis=2), 1.0)
     assert grid[0, 0, 0] < 0 < grid[0, -1, 0] and grid[0, 0, 1] < 0 < grid[-1, 0, 1]
+
+
+@pytest.mark.parametrize("camera", [DISTORTED, PINHOLE], ids=["distorted", "pinhole"])
+def test_rays_in_chunks_are_the_rays_of_one_batch(
+    camera: CameraModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Undistortion iterates each point on its own: a ray's bits do not depend on its batch."""
+    import emulator.camera as camera_module
+
+    rng = np.random.default_rng(3)
+    u = np.concatenate(
+        [np.tile(np.arange(camera.width, dtype=float), 40), rng.uniform(-0.5, camera.width, 5000)]
+    )
+    v = np.concatenate(
+        [np.repeat(np.arange(40, dtype=float) * 19, camera.width), rng.uniform(-0.5, camera.height, 5000)]
+    )
+    chunked = camera.rays(u, v)
+    monkeypatch.setattr(camera_module, "RAYS_CHUNK", 1 << 40)
+    whole = camera.rays(u, v)
+    monkeypatch.setattr(camera_module, "RAYS_CHUNK", 997)
+    assert chunked.tobytes() == whole.tobytes() == camera.rays(u, v).tobytes()

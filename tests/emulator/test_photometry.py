@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from emulator import photometry
 from emulator.lunar_albedo import HIGHLAND_ALBEDO, MARE_ALBEDO, lunar_albedo_map
@@ -81,3 +83,53 @@ def test_earth_map_ocean_desert_ice() -> None:
     assert pacific < 0.08 < 0.2 < sahara < 0.5 < antarctica
     cloudy = earth_albedo_map("pan", clouds=True).values.mean()
     assert 0.25 < cloudy < 0.5  # Earth's Bond albedo is about 0.3
+
+
+def _plain_earth_reflectance(
+    surface: np.ndarray,
+    cloud: np.ndarray,
+    ocean: np.ndarray,
+    mu0: np.ndarray,
+    mu: np.ndarray,
+    phase_deg: float,
+    tau: float,
+    cloud_albedo: float,
+) -> np.ndarray:
+    """The Earth's radiance factor as the sum of its terms, each written out on its own."""
+    cos_half = float(np.cos(np.radians(phase_deg) / 2.0))
+    lit, seen = np.maximum(mu0, 0.0), np.maximum(mu, 1e-6)
+    w = photometry.CLOUD_LOMMEL_SEELIGER_WEIGHT
+    cloud_term = cloud_albedo * (w * 2.0 * lit / (lit + seen) + (1.0 - w) * lit)
+    glint_seen = np.maximum(mu, 1e-3)
+    cos_beta = np.clip((lit + glint_seen) / (2.0 * max(cos_half, 1e-6)), 1e-3, 1.0)
+    tan2 = (1.0 - cos_beta**2) / cos_beta**2
+    density = np.exp(-tan2 / photometry.GLINT_SLOPE_VARIANCE) / (np.pi * photometry.GLINT_SLOPE_VARIANCE)
+    r0 = photometry.WATER_FRESNEL_R0
+    fresnel = r0 + (1.0 - r0) * (1.0 - cos_half) ** 5
+    glint = np.where(mu0 > 0.0, np.pi * fresnel * density / (4.0 * glint_seen * cos_beta**4), 0.0)
+    reflected = (1.0 - cloud) * (surface * lit + ocean * glint) + cloud * cloud_term
+    if tau > 0.0:
+        lit6, seen6 = np.maximum(mu0, 1e-6), np.maximum(mu, 1e-6)
+        reflected = reflected * np.exp(-0.5 * tau * (1.0 / lit6 + 1.0 / seen6))
+        phase_function = 0.75 * (1.0 + float(np.cos(np.radians(phase_deg))) ** 2)
+        slant = 1.0 - np.exp(-tau * (1.0 / lit6 + 1.0 / seen6))
+        reflected = reflected + np.where(
+            mu0 > 0.0, 0.25 * phase_function * lit6 / (lit6 + seen6) * slant, 0.0
+        )
+    return reflected
+
+
+@given(
+    st.integers(min_value=0, max_value=2**32 - 1), st.floats(0.0, 180.0), st.sampled_from([0.0, 0.05, 0.36])
+)
+def test_earth_reflectance_is_its_terms_written_out(seed: int, phase_deg: float, tau: float) -> None:
+    """Shared terms (clipped cosines, day mask, air mass) computed once: the same numbers."""
+    rng = np.random.default_rng(seed)
+    n = 2000
+    mu0 = np.concatenate([rng.uniform(-1.0, 1.0, n), [0.0, -0.0, 1e-7, 1e-3, 1.0]])
+    mu = np.concatenate([rng.uniform(-0.2, 1.0, n), [0.0, 1e-7, 0.0, 1e-4, 1.0]])
+    surface = rng.uniform(0.03, 0.8, mu.size).astype(np.float32)
+    cloud = rng.uniform(0.0, 1.0, mu.size).astype(np.float32)
+    ocean = (rng.uniform(size=mu.size) < 0.5).astype(np.float32)
+    args = (surface, cloud, ocean, mu0, mu, phase_deg, tau, 0.6)
+    assert photometry.earth_reflectance(*args).tobytes() == _plain_earth_reflectance(*args).tobytes()

@@ -87,3 +87,35 @@ def test_batched_point_sources_match_one_by_one_bit_for_bit(model: PsfModel | No
     batched = np.zeros((48, 64))
     add_point_sources(batched, us, vs, fluxes, model)
     assert np.array_equal(batched, one_by_one)
+
+
+def test_many_overlapping_sources_on_a_lit_image_add_in_the_same_order() -> None:
+    """Thousands of kernels on a small image over a non-zero background: sums of many terms per
+    pixel, whose rounding depends on the order of the additions."""
+    rng = np.random.default_rng(9)
+    model = PsfModel("gaussian", sigma_px=1.7)
+    us, vs = list(rng.uniform(-6.0, 40.0, 3000)), list(rng.uniform(-6.0, 30.0, 3000))
+    fluxes = list(np.exp(rng.uniform(0.0, 25.0, 3000)))
+    background = rng.uniform(0.0, 1e4, (24, 34))
+    one_by_one = background.copy()
+    for u, v, flux in zip(us, vs, fluxes, strict=True):
+        add_point_source(one_by_one, u, v, flux, model)
+    batched = background.copy()
+    add_point_sources(batched, us, vs, fluxes, model)
+    assert batched.tobytes() == one_by_one.tobytes()
+
+
+def test_the_kept_kernel_spectrum_gives_the_plain_fft_convolution() -> None:
+    """Frame after frame with one kernel: the kept transform is the transform computed anew."""
+    from emulator.psf import _fast_length
+
+    rng = np.random.default_rng(21)
+    for model in (PsfModel("gaussian", sigma_px=1.3), PsfModel("airy", first_zero_px=2.4)):
+        kernel = psf_kernel(model)
+        for _ in range(3):
+            image = rng.uniform(0.0, 1e6, (97, 131))
+            kh, kw = kernel.shape
+            shape = (_fast_length(97 + kh - 1), _fast_length(131 + kw - 1))
+            full = np.fft.irfft2(np.fft.rfft2(image, shape) * np.fft.rfft2(kernel, shape), shape)
+            plain = full[kh // 2 : kh // 2 + 97, kw // 2 : kw // 2 + 131]
+            assert convolve(image, kernel).tobytes() == plain.tobytes()

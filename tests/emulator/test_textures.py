@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from emulator.detector import Effects
 from emulator.lunar_albedo import lunar_albedo_map
@@ -22,6 +24,7 @@ from emulator.textures import (
     cloud_seed_for,
     ocean_mask_map,
     sample_maps,
+    sample_maps_xyz,
     surface_albedo_map,
 )
 
@@ -162,3 +165,26 @@ def test_maps_looked_up_together_are_each_maps_own_lookup_bit_for_bit() -> None:
         expected = _bilinear_reference(texture.values, unit)
         assert values.dtype == expected.dtype and values.tobytes() == expected.tobytes()
         assert texture.sample(unit).tobytes() == expected.tobytes()
+
+
+@given(
+    st.integers(min_value=2, max_value=40),
+    st.integers(min_value=1, max_value=80),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_lookup_by_components_is_the_plain_bilinear_formula(rows: int, cols: int, seed: int) -> None:
+    """Any grid (one column too): the wrap by comparison picks the texels ``% cols`` picks."""
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.0, 1.0, (rows, cols)).astype(np.float32)
+    unit = rng.standard_normal((500, 3))
+    unit /= np.linalg.norm(unit, axis=1)[:, None]
+    unit[:6] = [
+        [0.0, 0.0, 1.0],
+        [0.0, 0.0, -1.0],
+        [-1.0, 0.0, 0.0],
+        [-1.0, -0.0, 0.0],
+        [-1.0, 1e-17, 0.0],
+        [1.0, 0.0, 0.0],
+    ]
+    (got,) = sample_maps_xyz([EquirectMap(values)], unit[:, 0], unit[:, 1], unit[:, 2])
+    assert got.tobytes() == _bilinear_reference(values, unit).tobytes()
