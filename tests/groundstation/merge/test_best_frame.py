@@ -106,7 +106,8 @@ def test_late_copies_are_counted_never_released_twice(window: int, seed: int) ->
             continue  # lost by gds...
         sent.append(count)
         out += merger.add(report("gds", count))
-    late = rng.sample(range(600 - 120, 600 - 2 * window - 1), 20)  # within half the modulus
+    newest = sent[-1]  # gds may have lost the last frames too
+    late = rng.sample(range(newest - 120, newest - 2 * window - 1), 20)  # within half the modulus
     for count in late:  # ...and much later from cbr: too late, or a late duplicate
         out += merger.add(report("cbr", count))
     out += merger.flush()
