@@ -14,8 +14,7 @@ Each count is held in a slot until ``window`` newer counts have been seen: the b
 reordering window. A slot then leaves, in count order, as the best copy: a good one (Reed-Solomon
 and FECF passed) first, then the fewest symbols corrected, then the earliest reception (then the
 station id, so the choice is deterministic). Counts between released slots that no station
-delivered are a gap, counted once
-however many stations missed it.
+delivered are a gap, counted once however many stations missed it.
 
 Not yet defended: a station that publishes fabricated frame counts moves the window ahead (a
 plausibility check of each station's count against its reception times is still to do).
