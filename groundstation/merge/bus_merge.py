@@ -89,6 +89,10 @@ class BusMerge:
         if frames:
             self._feed(frames)
 
+    def news(self) -> int:
+        """Reports that were news: the stations' reports but their repeats (a flood is no news)."""
+        return sum(t.reports - t.repeats for t in self.merger.counters.stations.values())
+
     def release_held(self) -> None:
         """Every frame held in the window leaves now (the bus went quiet: nothing earlier is coming)."""
         self._feed(self.merger.flush())
@@ -171,7 +175,8 @@ def run_merger(
 
     ``fetch(max, timeout_s)`` returns bus messages (``subject``, ``data``): a
     :class:`transport.nats_bus.FrameConsumer`'s. Frames held in the reordering window leave once
-    the bus has been quiet for ``hold_s`` (the end of a pass, a pause). ``attach(station, None)``
+    the bus has brought no news for ``hold_s`` (the end of a pass, a pause; a station repeating
+    itself or refused messages are no news, so a flood cannot hold the window). ``attach(station, None)``
     (the archive and the API, as for one station) returns services whose ``tick()`` runs between
     batches and ``close()`` at the end: the merged pass is archived and served like any other.
     ``send_uplink`` (a :class:`transport.nats_uplink.UplinkRelay`'s) takes the merged pass's CFDP
@@ -187,6 +192,7 @@ def run_merger(
     services = attach(station, send_uplink) if attach is not None else None
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     last_message = None
+    last_news = 0.0  # when a report last brought news (not a station's repeat, not a refusal)
     held = False  # frames may be held in the window
     done_at = None  # when the expected images were done: the stations' reports still coming are drained
     try:
@@ -216,12 +222,15 @@ def run_merger(
             messages = fetch(1024, 0.05)
             if messages:
                 last_message = merge.now = time.monotonic()
-                held = True
-            elif held and now - last_message > hold_s:
+                news = merge.news()
+                for message in messages:  # every message fetched is handled (it is acknowledged)
+                    merge.handle(message.subject, message.data)
+                if merge.news() != news:
+                    last_news = last_message
+                    held = True
+            if held and now - last_news > hold_s:  # quiet, or only repeats and refusals: all leave
                 merge.release_held()
                 held = False
-            for message in messages:  # every message fetched is handled (it is acknowledged)
-                merge.handle(message.subject, message.data)
     finally:
         try:
             done = merge.finish()

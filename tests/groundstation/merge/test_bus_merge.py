@@ -108,13 +108,14 @@ def test_three_lossy_stations_merge_into_one_complete_image(tmp_path: Path, nats
 def test_a_station_behind_the_others_is_merged_and_counted_after_the_images_are_done(
     tmp_path: Path, nats_server
 ) -> None:
-    """gds and cbr together hold every frame: the expected image is done (the window is short)
-    while they report the pass's next image and before mad's reports come, over a wrap behind;
-    mad's are still merged at their own counts (as duplicates) and counted, none left on the bus."""
-    frames = pass_frames(360, 270, images=2)
+    """gds and cbr together hold every frame: the expected image is done (the window is short,
+    yet longer than the two publishers' jitter) while they report the pass's next images and
+    before mad's reports come, over a wrap behind; mad's are still merged at their own counts (as
+    duplicates) and counted, none left on the bus."""
+    frames = pass_frames(360, 270, images=3)
     lost = {"gds": set(range(0, len(frames), 2)), "cbr": set(range(1, len(frames), 2)), "mad": {7, 300}}
     stations_pass(frames, lost, tmp_path, nats_server.url, late=("mad",))
-    summary, figures = merge(nats_server.url, tmp_path / "merged", expect_images=1, window=64)
+    summary, figures = merge(nats_server.url, tmp_path / "merged", expect_images=1, window=128)
     assert summary["images"][0]["complete"] and summary["images"][0]["crc_ok"]
     assert figures["stations"]["mad"]["reports"] == len(frames) - 2  # every one it stored
     assert figures["missing_by_station"] == {name: len(x) for name, x in lost.items()}
