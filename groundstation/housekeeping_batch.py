@@ -24,7 +24,7 @@ from protocols.mdb.calibration import (
     PolynomialCalibration,
     TableCalibration,
 )
-from protocols.mdb.mission_db import FieldDef, HousekeepingPacket, Limits, MissionDatabase
+from protocols.mdb.mission_db import FieldDef, FieldLayout, HousekeepingPacket, Limits, MissionDatabase
 from protocols.packets.space_packet import PRIMARY_HEADER_LENGTH, PacketRun
 from protocols.pus.packets import PEC_LENGTH, TM_PAYLOAD_OFFSET, tm_run_columns
 from protocols.pus.pus_services import HousekeepingSubtype, Service
@@ -101,19 +101,15 @@ def decommutate_rows(definition: HousekeepingPacket, rows: np.ndarray) -> Housek
     :func:`housekeeping_rows` accepted them); None where a column cannot be made exactly as the
     one-at-a-time path makes it (then the caller takes that path)."""
     layout = definition.layout
-    raw_arrays = layout.unpack_batch(rows[:, PARAMETERS_OFFSET : PARAMETERS_OFFSET + layout.length])
-    raw_lists, value_lists, levels = [], [], {}
-    for f in layout.values:
-        raw = raw_arrays[f.name]
-        engineering = _engineering(f, raw)
-        if engineering is None:
-            return None
-        values, numbers = engineering
-        raw_lists.append(raw)
-        value_lists.append(values)
-        if f.limits is not None:
-            levels[f.name] = _levels(f.limits, numbers, values)
-    return HousekeepingColumns(definition, raw_lists, value_lists, levels)
+    columns = _engineering_columns(layout, rows[:, PARAMETERS_OFFSET : PARAMETERS_OFFSET + layout.length])
+    if columns is None:
+        return None
+    levels = {
+        f.name: _levels(f.limits, numbers, values)
+        for f, _, values, numbers in columns
+        if f.limits is not None
+    }
+    return HousekeepingColumns(definition, [c[1] for c in columns], [c[2] for c in columns], levels)
 
 
 @dataclass(frozen=True)
@@ -132,7 +128,23 @@ def value_columns(definition: HousekeepingPacket, octets: np.ndarray) -> list[Va
 
     ``numbers`` is set where ``np.array(values)`` needs no looking at each value: calibrated
     numbers (float64), booleans, and the raw numbers of an identity calibration."""
-    layout = definition.layout
+    columns = _engineering_columns(definition.layout, octets)
+    if columns is None:
+        return None
+    out = []
+    for f, raw, values, numbers in columns:
+        if isinstance(f.calibration, IdentityCalibration):
+            numbers = raw if raw.dtype.kind in "iuf" else None
+        out.append(ValueColumn(raw, values, numbers))
+    return out
+
+
+def _engineering_columns(
+    layout: FieldLayout, octets: np.ndarray
+) -> list[tuple[FieldDef, np.ndarray, list, np.ndarray | None]] | None:
+    """Each parameter of the packets' parameter octets, in layout order: (field, raw values,
+    engineering values, those as numbers or None), as :func:`_engineering` makes them; None when
+    a column cannot be made exactly."""
     raw_arrays = layout.unpack_batch(octets)
     columns = []
     for f in layout.values:
@@ -140,10 +152,7 @@ def value_columns(definition: HousekeepingPacket, octets: np.ndarray) -> list[Va
         engineering = _engineering(f, raw)
         if engineering is None:
             return None
-        values, numbers = engineering
-        if isinstance(f.calibration, IdentityCalibration):
-            numbers = raw if raw.dtype.kind in "iuf" else None
-        columns.append(ValueColumn(raw, values, numbers))
+        columns.append((f, raw, *engineering))
     return columns
 
 
