@@ -447,10 +447,9 @@ class TelemetryProcessor:
         layout = definition.layout
         raw_values = layout.unpack_raw(tm.app_data, 2, LAYER)
         raw = dict(zip(layout.names, raw_values, strict=True))
-        values = {
-            f.name: f.calibration.to_engineering(r) for f, r in zip(layout.values, raw_values, strict=True)
-        }
-        return HousekeepingReport(definition.name, definition.structure_id, tm.time, raw, values)
+        return HousekeepingReport(
+            definition.name, definition.structure_id, tm.time, raw, layout.engineering(raw_values)
+        )
 
     def decommutate_declarative(self, tm: TmPacket) -> HousekeepingReport:
         """Reference path through the construct declaration (tests compare it with :meth:`decommutate`)."""
@@ -458,10 +457,9 @@ class TelemetryProcessor:
         layout = definition.layout
         raw_values = layout.unpack_declarative(tm.app_data[2:])
         raw = dict(zip(layout.names, raw_values, strict=True))
-        values = {
-            f.name: f.calibration.to_engineering(r) for f, r in zip(layout.values, raw_values, strict=True)
-        }
-        return HousekeepingReport(definition.name, definition.structure_id, tm.time, raw, values)
+        return HousekeepingReport(
+            definition.name, definition.structure_id, tm.time, raw, layout.engineering(raw_values)
+        )
 
     def _housekeeping(self, tm: TmPacket, received_at: float | None = None) -> HousekeepingReport:
         report = self.decommutate(tm)
@@ -498,8 +496,7 @@ class TelemetryProcessor:
         if len(tm.app_data) != 2 + layout.length:
             raise DecodeError(LAYER, TM_OVERHEAD - 2, f"event {definition.name} needs {layout.length} octets")
         raw = layout.unpack_raw(tm.app_data, 2, LAYER)
-        values = {f.name: f.calibration.to_engineering(r) for f, r in zip(layout.values, raw, strict=True)}
-        record = EventRecord(definition.name, event_id, definition.severity, tm.time, values)
+        record = EventRecord(definition.name, event_id, definition.severity, tm.time, layout.engineering(raw))
         self.counters["event"] += 1
         self.event_log.append(record)
         if self.on_event is not None:

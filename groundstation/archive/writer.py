@@ -295,10 +295,8 @@ class ArchiveWriter:
                 self.samples_written -= len(gens) * len(layout.values)  # add_housekeeping counts them
                 for k, (gen, rcv) in enumerate(zip(gens, rcvs, strict=True)):
                     raw = layout.unpack_raw(joined, k * width + 2)
-                    names, fields = layout.names, layout.values
-                    values = [f.calibration.to_engineering(r) for f, r in zip(fields, raw, strict=True)]
                     self.add_housekeeping(
-                        dict(zip(names, values, strict=True)), dict(zip(names, raw, strict=True)), gen, rcv
+                        layout.engineering(raw), dict(zip(layout.names, raw, strict=True)), gen, rcv
                     )
                 continue
             gen, rcv = np.asarray(gens, dtype="<f8"), np.asarray(rcvs, dtype="<f8")

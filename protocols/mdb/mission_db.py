@@ -342,6 +342,10 @@ class FieldLayout:
             out.append(v - (1 << bits) if kind == "int" and v >> (bits - 1) else v)
         return tuple(out)
 
+    def engineering(self, raw: Sequence[int | float]) -> dict[str, Any]:
+        """Each non-spare field's engineering value of ``raw`` (as :meth:`unpack_raw` gives it), by name."""
+        return {f.name: f.calibration.to_engineering(r) for f, r in zip(self.values, raw, strict=True)}
+
     def numpy_dtype(self) -> np.dtype:
         """Structured dtype of the byte-aligned standard-width fields (others go by bit extraction)."""
         names, formats, offsets = [], [], []
