@@ -407,7 +407,8 @@ def _shade_chunk(
         else:
             continue
         margin = _EDGE_MARGIN_PX * km_per_px[body.index]
-        limb = np.abs(miss - np.sqrt(body.radius_sq)) < margin
+        radius = np.sqrt(body.radius_sq)
+        limb = np.abs(miss - radius) < margin
         if within is None:
             near_edge |= limb
         else:
@@ -427,7 +428,6 @@ def _shade_chunk(
         depth[sel] = t_sel
         owner[sel] = body.index
         lit[sel] = mu0 > 0.0
-        radius = np.sqrt(body.radius_sq)
         terminator_window = margin / radius / np.maximum(mu, 0.05)
         near_edge[sel] |= np.abs(mu0) < terminator_window
         hits.append((body, sel, geometry))
