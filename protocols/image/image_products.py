@@ -43,14 +43,18 @@ def quicklook(pixels: np.ndarray, bit_depth: int, missing: np.ndarray | None = N
         raise ValueError(f"quicklook: expected a 2-D frame, got shape {pixels.shape}")
     if missing is not None and missing.shape != pixels.shape:
         raise ValueError(f"quicklook: missing mask {missing.shape} is not the frame's {pixels.shape}")
-    values = pixels.astype(np.float64)
-    if missing is None or not missing.any():
+    if pixels.dtype.kind == "u" and pixels.dtype.itemsize <= 2:
+        image = _stretch_by_table(pixels, missing, bit_depth)
+    elif missing is None or not missing.any():
+        values = pixels.astype(np.float64)
         image = _stretch(values, values, values[::7, ::7], bit_depth)
     else:
+        values = pixels.astype(np.float64)
         received = values[~missing]
         if not received.size:
             received = np.zeros(1)
         image = _stretch(values, received, received[::49], bit_depth)
+    if missing is not None and missing.any():
         rows, cols = np.indices(missing.shape)
         dark, light = HATCH_LEVELS
         hatch = np.where((rows + cols) % HATCH_PERIOD < HATCH_PERIOD // 2, dark, light).astype(np.uint8)
@@ -76,15 +80,56 @@ def _stretch(values: np.ndarray, levels: np.ndarray, noise_sample: np.ndarray, b
     # When the targets cover fewer pixels than the percentile (point sources from Mercury or
     # Mars), the percentile lands in the noise; keep the white point well above the noise then.
     noise = 1.4826 * float(np.median(np.abs(noise_sample - black)))
-    white = max(float(np.percentile(levels, 99.97)), black + NOISE_FLOOR_SIGMAS * noise)
+    white = float(np.percentile(levels, 99.97))
     top = float(levels.max(initial=0.0))
+    return _asinh_curve(values, black, _white_point(black, noise, white, top, bit_depth))
+
+
+def _white_point(black: float, noise: float, percentile: float, top: float, bit_depth: int) -> float:
+    white = max(percentile, black + NOISE_FLOOR_SIGMAS * noise)
     if white <= black + 1.0:
         white = max(top, black + 1.0)
     full_scale = float((1 << bit_depth) - 1)
-    white = min(white, full_scale) if full_scale > black + 1.0 else white
+    return min(white, full_scale) if full_scale > black + 1.0 else white
+
+
+def _asinh_curve(values: np.ndarray, black: float, white: float) -> np.ndarray:
     scaled = np.clip((values - black) / (white - black), 0.0, 1.0)
     stretched = np.arcsinh(QUICKLOOK_SOFTENING * scaled) / np.arcsinh(QUICKLOOK_SOFTENING)
     return np.round(stretched * 255.0).astype(np.uint8)
+
+
+def _stretch_by_table(pixels: np.ndarray, missing: np.ndarray | None, bit_depth: int) -> np.ndarray:
+    """:func:`_stretch` of integer pixels, the same octets in a tenth of the time (issue 16): the
+    median and the percentile read off the histogram, and the curve computed once per level
+    and looked up. The order statistics are numpy's (``median``: the mean of the two middle
+    values; ``percentile``: its "linear" method, with its interpolation written the same way)."""
+    whole = missing is None or not missing.any()
+    levels = pixels.ravel() if whole else pixels[~missing]
+    noise_sample = pixels[::7, ::7] if whole else levels[::49]
+    if not levels.size:
+        levels = noise_sample = np.zeros(1, dtype=pixels.dtype)
+    count = levels.size
+    at_or_below = np.cumsum(np.bincount(levels))
+
+    def ranked(k: int) -> float:  # the k-th smallest level, from 0
+        return float(np.searchsorted(at_or_below, k, side="right"))
+
+    middle = count // 2
+    black = ranked(middle) if count % 2 else (ranked(middle - 1) + ranked(middle)) / 2.0
+    noise = 1.4826 * float(np.median(np.abs(noise_sample.astype(np.float64) - black)))
+    virtual = (count - 1) * float(np.true_divide(99.97, 100))
+    if virtual >= count - 1:
+        below = above = ranked(count - 1)
+        weight = 0.0
+    else:
+        rank = int(np.floor(virtual))
+        below, above, weight = ranked(rank), ranked(rank + 1), virtual - rank
+    step = above - below
+    percentile = above - step * (1 - weight) if weight >= 0.5 else below + step * weight
+    white = _white_point(black, noise, percentile, ranked(count - 1), bit_depth)
+    table = _asinh_curve(np.arange(int(pixels.max(initial=0)) + 1, dtype=np.float64), black, white)
+    return table[pixels]
 
 
 def _json_default(value: Any) -> Any:

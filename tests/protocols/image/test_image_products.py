@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocols.image.image_products import HATCH_LEVELS, missing_pixels, product_stem, quicklook
 
@@ -60,3 +63,30 @@ def test_a_band_of_a_colour_capture_is_named_by_its_band() -> None:
     assert product_stem("orex", 2, partial=True, band="green") == "orex-002-green-partial"
     assert product_stem("orex", 2) == "orex-002"  # a panchromatic image keeps its name
     assert product_stem("../x", 1, band="../../etc") == "_x-001-_.._etc"  # no directory through either
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dtype=st.sampled_from([np.uint8, np.uint16]),
+    shape=hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),
+    bit_depth=st.integers(8, 16),
+    data=st.data(),
+)
+def test_integer_frames_are_stretched_by_table_to_the_same_octets_as_by_floats(
+    dtype: type, shape: tuple[int, int], bit_depth: int, data: st.DataObject
+) -> None:
+    """The fast path (histogram levels, a curve looked up per level) against the float path it
+    replaced, which non-integer frames still take: the quick-looks must be the same octets."""
+    top = data.draw(st.sampled_from([3, 255, 4095, 65535]).filter(lambda t: t <= np.iinfo(dtype).max))
+    frame = data.draw(hnp.arrays(dtype, shape, elements=st.integers(0, top)))
+    missing = data.draw(st.none() | hnp.arrays(np.bool_, shape))
+    by_floats = quicklook(frame.astype(np.float64), bit_depth, missing)
+    assert np.array_equal(quicklook(frame, bit_depth, missing), by_floats)
+
+
+@pytest.mark.parametrize("bright", [3000, 4095])
+def test_a_full_frame_is_stretched_by_table_to_the_same_octets_as_by_floats(bright: int) -> None:
+    frame = _sky(9)
+    frame[frame > 2000] = bright
+    big = np.tile(frame, (17, 13))  # 1020 x 1040: numpy's SIMD loops and their tails both run
+    assert np.array_equal(quicklook(big, 12), quicklook(big.astype(np.float64), 12))
