@@ -1,22 +1,47 @@
-"""A worker thread for image products, off the receive path, with a bounded queue.
+"""Workers for image products, off the receive path, each with a bounded queue.
 
 The ground station hands each reassembled image's product work (optical navigation, the PNGs and
-the truth JSON) to one thread: jobs run in the order given and their results come back in that
-order. At most ``depth`` jobs wait; a further :meth:`ProductWorker.submit` blocks until one is
-taken (back-pressure on the receive loop, and so on the probe: nothing is dropped), and each such
-wait is counted (``waits``). The PNG encoder (zlib) and numpy release the GIL, so on two cores the
-products are written while the next image is received.
+the truth JSON) to a worker: jobs run in the order given and their results come back in that
+order. At most ``depth`` jobs wait; a further ``submit`` blocks until one is taken (back-pressure
+on the receive loop, and so on the probe: nothing is dropped), and each such wait is counted
+(``waits``). A job's exception is its result, for the station to count.
+
+- :class:`ProductWorker`: one thread. The PNG encoder and numpy release the GIL only in parts, so
+  the products still share the receive loop's core for most of their time.
+- :class:`ProductProcesses`: a pool of processes (spawned, so they share no lock or socket with the
+  station's threads), started with the first job: the products of several images are made at once
+  on the other cores. A job and its result cross by pickle (an image's pixels: ~2 MiB). The
+  processes ignore Ctrl-C: the station ends the pass and waits for the products it gave them.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_for
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
 
 DEFAULT_DEPTH = 4  # images waiting for their products: 4 x 2 MiB of 1024x1024 10-bit pixels
+
+
+class Worker(Protocol):
+    """What the product writer needs of a worker."""
+
+    waits: int
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None: ...
+
+    def results(self) -> list[object]: ...
+
+    def wait(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class ProductWorker:
@@ -66,3 +91,70 @@ class ProductWorker:
                 result = exc
             self._results.append(result)
             self._jobs.task_done()
+
+
+def _ignore_interrupts() -> None:
+    """In each product process: Ctrl-C reaches the whole process group, and the station, not its
+    product processes, decides how the pass ends (it waits for the jobs it gave them)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class ProductProcesses:
+    """Runs ``fn(*args)`` jobs on ``processes`` processes, results in submission order.
+
+    ``fn`` and its arguments must pickle (a module-level function, plain data). At most ``depth``
+    jobs are unfinished at once; ``submit`` then waits for one (counted in ``waits``). A process
+    that dies (killed, out of memory) makes the result of each job then unfinished a
+    ``BrokenProcessPool`` error, and the next job starts new processes."""
+
+    def __init__(self, processes: int = 2, depth: int = DEFAULT_DEPTH) -> None:
+        if processes < 1 or depth < 1:
+            raise ValueError(f"product processes: need processes and depth >= 1, got {processes}, {depth}")
+        self.processes, self.depth = processes, depth
+        self.waits = 0
+        self._pool: ProcessPoolExecutor | None = None  # started with the first job
+        self._futures: deque[Future[Any]] = deque()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Give a job to the processes; blocks while ``depth`` jobs are unfinished."""
+        unfinished = [f for f in self._futures if not f.done()]
+        if len(unfinished) >= self.depth:
+            self.waits += 1
+            while len(unfinished) >= self.depth:
+                wait_for(unfinished, return_when=FIRST_COMPLETED)
+                unfinished = [f for f in unfinished if not f.done()]
+        try:
+            future = self._started().submit(fn, *args)
+        except BrokenProcessPool:  # a process died (its jobs' results say so): start anew
+            self._stop(wait=False)
+            future = self._started().submit(fn, *args)
+        self._futures.append(future)
+
+    def results(self) -> list[object]:
+        """The results of the jobs finished since the last call, in submission order (a job that
+        finished after a later one waits for it)."""
+        out: list[object] = []
+        while self._futures and self._futures[0].done():
+            future = self._futures.popleft()
+            error = future.exception()
+            out.append(error if error is not None else future.result())
+        return out
+
+    def wait(self) -> None:
+        """Until every job submitted so far has run."""
+        wait_for(list(self._futures))
+
+    def close(self) -> None:
+        self.wait()
+        self._stop(wait=True)
+
+    def _stop(self, wait: bool) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait)
+            self._pool = None
+
+    def _started(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            spawn = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=spawn, initializer=_ignore_interrupts)
+        return self._pool

@@ -5,8 +5,8 @@ the raw 16-bit PNG and the truth JSON (:func:`protocols.image.image_products.wri
 measured against its truth (optical navigation) and listed in the pass summary. One band of a
 colour capture is named ``<scenario>-<id>-<band>.*`` and handed to the
 :class:`~groundstation.captures.CaptureAssembler`, which writes the capture's RGB composite once
-every band is in. With a :class:`~groundstation.product_worker.ProductWorker` the measurement and
-the files are made on its thread (off the receive path); the products are listed, in order, when
+every band is in. With a worker (:mod:`groundstation.product_worker`: a thread, or processes) the
+measurement and the files are made there, off the receive path; the products are listed, in order, when
 :meth:`ProductWriter.collect` takes their results (and a colour capture's bands reach the assembler then).
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from groundstation.captures import CaptureAssembler
 from groundstation.fault_log import FaultLog
 from groundstation.optical_navigation import measure_bodies
-from groundstation.product_worker import ProductWorker
+from groundstation.product_worker import Worker
 from protocols.errors import DecodeError
 from protocols.image.image_metadata import ImageMetadata
 from protocols.image.image_products import missing_pixels, product_stem, write_image_products
@@ -100,6 +100,43 @@ class _Made:
     sha256: str = ""
 
 
+def make_products(job: _Job, out_dir: Path, write_products: bool) -> _Made:
+    """The measurement and the files of one image (on a worker's thread or in a product process:
+    touches nothing shared, and everything it needs comes in its arguments)."""
+    image, h = job.image, job.image.header
+    pixels = _pixel_array(image)
+    faults: list[tuple[str, str]] = []
+    measurement = _measure(pixels, h, job.metadata, faults) if write_products else {}
+    truth = _truth(image, job.metadata, measurement)
+    missing = missing_pixels(image.missing, h.width, h.height, h.bit_depth) if image.missing else None
+    files = _files(pixels, h, truth, out_dir, job.stem, missing, faults) if write_products else {}
+    return _Made(measurement, files, faults, hashlib.sha256(image.pixels).hexdigest())
+
+
+def _measure(pixels: np.ndarray, header: ImageHeader, metadata: ImageMetadata, faults: list) -> dict:
+    try:
+        return measure_bodies(pixels, metadata)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as exc:
+        faults.append(("bad image metadata", f"image {header.image_id}: {exc!r}"))
+        return {}
+
+
+def _files(
+    pixels: np.ndarray,
+    h: ImageHeader,
+    truth: dict,
+    out_dir: Path,
+    stem: str,
+    missing: np.ndarray | None,
+    faults: list[tuple[str, str]],
+) -> dict:
+    try:
+        return write_image_products(pixels, h.bit_depth, truth, out_dir, stem, missing)
+    except (OSError, ValueError, TypeError) as exc:
+        faults.append(("image products not written", f"image {h.image_id}: {exc!r}"))
+        return {}
+
+
 class ProductWriter:
     """Writes each image of a pass (``write_products`` False: checksums and counts only), on the
     caller's thread or, given a ``worker``, on that worker's."""
@@ -109,7 +146,7 @@ class ProductWriter:
         out_dir: Path,
         faults: FaultLog,
         write_products: bool = True,
-        worker: ProductWorker | None = None,
+        worker: Worker | None = None,
     ) -> None:
         self.out_dir = out_dir
         self.faults = faults
@@ -129,9 +166,9 @@ class ProductWriter:
         stem = self._unique_stem(product_stem(metadata.scenario, h.image_id, not image.complete, band))
         job = _Job(image, metadata, stem, delivery)
         if self.worker is None:
-            return self._list(job, self._make(job))
+            return self._list(job, make_products(job, self.out_dir, self.write_products))
         self._waiting.append(job)
-        self.worker.submit(self._make, job)
+        self.worker.submit(make_products, job, self.out_dir, self.write_products)
         self.collect()
         return None
 
@@ -143,7 +180,7 @@ class ProductWriter:
             self.worker.wait()
         for result in self.worker.results():
             job = self._waiting.popleft()
-            if isinstance(result, BaseException):  # not one of the failures _make expects
+            if isinstance(result, BaseException):  # not one of the failures make_products expects
                 fault = ("image products not written", f"image {job.image.header.image_id}: {result!r}")
                 result = _Made({}, {}, [fault], hashlib.sha256(job.image.pixels).hexdigest())
             assert isinstance(result, _Made)
@@ -170,17 +207,6 @@ class ProductWriter:
         missing a band closed as such."""
         self.collect(wait=True)
         self.captures.finish()
-
-    def _make(self, job: _Job) -> _Made:
-        """The measurement and the files (on the worker's thread: touches nothing shared)."""
-        image, h = job.image, job.image.header
-        pixels = _pixel_array(image)
-        faults: list[tuple[str, str]] = []
-        measurement = self._measure(pixels, h, job.metadata, faults)
-        truth = _truth(image, job.metadata, measurement)
-        missing = missing_pixels(image.missing, h.width, h.height, h.bit_depth) if image.missing else None
-        files = self._files(pixels, h, truth, job.stem, missing, faults)
-        return _Made(measurement, files, faults, hashlib.sha256(image.pixels).hexdigest())
 
     def _list(self, job: _Job, made: _Made) -> ImageProduct:
         image, h, metadata, files = job.image, job.image.header, job.metadata, made.files
@@ -238,34 +264,6 @@ class ProductWriter:
         except DecodeError as exc:
             self.faults.record("bad image metadata", f"image {header.image_id}: {exc.reason}")
             return ImageMetadata()
-
-    def _measure(
-        self, pixels: np.ndarray, header: ImageHeader, metadata: ImageMetadata, faults: list[tuple[str, str]]
-    ) -> dict:
-        if not self.write_products:
-            return {}
-        try:
-            return measure_bodies(pixels, metadata)
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as exc:
-            faults.append(("bad image metadata", f"image {header.image_id}: {exc!r}"))
-            return {}
-
-    def _files(
-        self,
-        pixels: np.ndarray,
-        h: ImageHeader,
-        truth: dict,
-        stem: str,
-        missing: np.ndarray | None,
-        faults: list[tuple[str, str]],
-    ) -> dict:
-        if not self.write_products:
-            return {}
-        try:
-            return write_image_products(pixels, h.bit_depth, truth, self.out_dir, stem, missing)
-        except (OSError, ValueError, TypeError) as exc:
-            faults.append(("image products not written", f"image {h.image_id}: {exc!r}"))
-            return {}
 
     def _unique_stem(self, stem: str) -> str:
         """``stem``, or ``stem-2``, ``-3``… when an image of this pass was already written under it

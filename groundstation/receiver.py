@@ -13,7 +13,7 @@ from typing import Any
 from groundstation.fault_log import FaultLog
 from groundstation.link_security import UplinkSecurity
 from groundstation.message_batch import MessageBatch
-from groundstation.product_worker import ProductWorker
+from groundstation.product_worker import ProductProcesses, ProductWorker, Worker
 from groundstation.station import GroundStation
 from protocols.capture.zmq_framing import TOPIC_DOWNLINK, TOPIC_UPLINK, Envelope, Layer
 from protocols.link.channel_config import PhysicalChannelConfig
@@ -50,6 +50,7 @@ def run_ground_station(
     downlink_security: SecurityContext | None = None,
     on_station: Callable[[GroundStation], None] | None = None,
     uplink_security: UplinkSecurity | None = None,
+    product_processes: int = 0,
 ) -> dict:
     """Receive until stopped, until ``expect_images`` images are done, or until the timeout.
 
@@ -64,11 +65,13 @@ def run_ground_station(
     ``receive_queue``: octets ZeroMQ may hold for the station before the probe waits (None:
     ``RECEIVE_QUEUE_OCTETS``). A message over ``MAX_MESSAGE_OCTETS`` is refused by ZeroMQ; the
     refusal is counted (``transport.messages_refused``) and the connection made again.
+    ``product_processes``: image products made in that many processes (0: on one thread).
     Returns the pass summary, also written to ``out_dir`` on every way out (an exception too).
     """
     uplink_sender = _UplinkSender(uplink) if uplink is not None else None
     send_uplink = uplink_sender.send if uplink_sender is not None else None
-    worker = ProductWorker()  # image products off the receive path (bounded queue, back-pressure)
+    # image products off the receive path (bounded queue, back-pressure)
+    worker: Worker = ProductProcesses(product_processes) if product_processes else ProductWorker()
     station = GroundStation(
         out_dir,
         expect_images,

@@ -37,7 +37,7 @@ from groundstation.packet_book import PacketBook
 from groundstation.pass_report import parameter_units, render_report
 from groundstation.pass_summary import summarize
 from groundstation.platform_batch import PlatformBatch
-from groundstation.product_worker import ProductWorker
+from groundstation.product_worker import Worker
 from groundstation.products import ImageProduct, ProductWriter
 from groundstation.telemetry import TelemetryProcessor
 from protocols.atomic_file import write_atomically
@@ -84,7 +84,7 @@ class GroundStation:
         write_products: bool = True,
         downlink_security: SecurityContext | None = None,
         uplink_security: UplinkSecurity | None = None,  # SDLS on the CFDP replies (ground --keys)
-        product_worker: ProductWorker | None = None,  # image products on its thread, off the receive path
+        product_worker: Worker | None = None,  # image products on its thread, off the receive path
     ) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)

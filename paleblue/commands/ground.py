@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -31,7 +32,11 @@ from paleblue.commands.options import (
     octets,
     positive_float,
     positive_int,
+    whole_number,
 )
+
+# one process a core, up to 2: beside the receive loop they keep up with a max-speed replay
+DEFAULT_PRODUCT_PROCESSES = min(2, os.cpu_count() or 1)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -87,6 +92,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--record-idle", action="store_true", help="with --record: keep idle frames in the recording too"
+    )
+    p.add_argument(
+        "--product-processes",
+        type=whole_number,
+        default=DEFAULT_PRODUCT_PROCESSES,
+        metavar="N",
+        help="make the images' products (PNGs, JSON, optical navigation) in N processes beside the "
+        f"receive loop (default {DEFAULT_PRODUCT_PROCESSES}, one a core up to 2; 0: on a thread of the "
+        "ground's own process). At most 4 images wait for them; the receive loop then waits too",
     )
     p.add_argument(
         "--receive-queue",
@@ -316,6 +330,7 @@ def _run_ground(
         downlink_security=security,
         uplink_security=uplink_security,
         on_station=on_station,
+        product_processes=args.product_processes,
     )
     if security is not None:  # the ARSNs accepted, so a station started again refuses replays of this pass
         from protocols.sdls.keystore import save_arsn

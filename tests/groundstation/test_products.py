@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 import zlib
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+import pytest
+
 from groundstation.fault_log import FaultLog
+from groundstation.product_worker import DEFAULT_DEPTH, ProductProcesses, ProductWorker, Worker
 from groundstation.products import ImageProduct, ProductWriter
 from protocols.image.image_transport import ReassembledImage, make_image_header
 from protocols.packets.time_code import CucTime
@@ -51,12 +57,16 @@ def test_a_product_round_trips_through_its_summary_form() -> None:
     assert ImageProduct.from_dict(fields) == product
 
 
-def test_a_worker_lists_the_same_products_in_order(tmp_path: Path) -> None:
-    """Products made on the worker's thread are those made on the caller's, listed in order."""
-    from groundstation.product_worker import ProductWorker
+def _worker(kind: str, depth: int = DEFAULT_DEPTH) -> Worker:
+    return ProductWorker(depth) if kind == "thread" else ProductProcesses(2, depth)
 
+
+@pytest.mark.parametrize("kind", ["thread", "processes"])
+def test_a_worker_lists_the_same_products_in_order(tmp_path: Path, kind: str) -> None:
+    """Products made on a worker (a thread, or two processes) are those made on the caller's
+    thread, listed in the order given."""
     here = ProductWriter(tmp_path / "here", FaultLog(logging.getLogger("test")))
-    worker = ProductWorker(depth=1)
+    worker = _worker(kind, depth=1)
     there = ProductWriter(tmp_path / "there", FaultLog(logging.getLogger("test")), worker=worker)
     images = [_image(), _image([(0, 100)]), _image(), _image()]
     for image in images:
@@ -67,14 +77,12 @@ def test_a_worker_lists_the_same_products_in_order(tmp_path: Path) -> None:
     assert there.pending == 0 and len(there.products) == len(here.products) == 4
     for a, b in zip(here.products, there.products, strict=True):
         assert {**a.as_dict(), "files": None} == {**b.as_dict(), "files": None}
-        for kind, path in a.files.items():
-            assert Path(path).read_bytes() == Path(b.files[kind]).read_bytes(), kind
+        for kind_of_file, path in a.files.items():
+            assert Path(path).read_bytes() == Path(b.files[kind_of_file]).read_bytes(), kind_of_file
 
 
 def test_a_full_worker_makes_the_caller_wait_and_counts_it() -> None:
     import threading
-
-    from groundstation.product_worker import ProductWorker
 
     worker, release = ProductWorker(depth=1), threading.Event()
     worker.submit(release.wait, 10)  # taken by the thread, which blocks on it
@@ -87,15 +95,43 @@ def test_a_full_worker_makes_the_caller_wait_and_counts_it() -> None:
     assert worker.waits == 1 and worker.results() == [True, 1, 2]
 
 
-def test_a_failure_on_the_worker_is_counted_not_lost(tmp_path: Path) -> None:
-    from groundstation.product_worker import ProductWorker
-
+@pytest.mark.parametrize("kind", ["thread", "processes"])
+def test_a_failure_on_the_worker_is_counted_not_lost(tmp_path: Path, kind: str) -> None:
+    """An image whose pixels are not its header's size fails on the worker, not one of the
+    failures make_products expects: a fault, and the image still listed, then the next one made."""
     faults = FaultLog(logging.getLogger("test"))
-    worker = ProductWorker()
+    worker = _worker(kind)
     writer = ProductWriter(tmp_path, faults, worker=worker)
-    writer._make = lambda job: 1 / 0  # type: ignore[method-assign]
-    writer.write(_image())
+    good = _image()
+    writer.write(ReassembledImage(good.header, PIXELS[:-1], []))
+    writer.write(good)
     writer.collect(wait=True)
     worker.close()
     assert faults.counts["image products not written"] == 1
-    assert len(writer.products) == 1 and writer.products[0].files == {}
+    assert [bool(p.files) for p in writer.products] == [False, True]
+
+
+def test_processes_results_come_in_the_order_given_and_a_full_queue_waits() -> None:
+    """The second job ends first; its result still comes second. With two unfinished jobs at
+    depth 2, a third submit waits (counted)."""
+    worker = ProductProcesses(2, depth=2)
+    worker.submit(time.sleep, 0.5)
+    worker.submit(int, "7")
+    worker.submit(int, "8")  # two unfinished (the sleep, and int if not yet run): may wait
+    worker.wait()
+    assert worker.results() == [None, 7, 8]
+    worker.submit(time.sleep, 0.3)
+    worker.submit(time.sleep, 0.3)
+    worker.submit(int, "9")  # both processes busy: this one waits
+    worker.close()
+    assert worker.waits >= 1 and worker.results() == [None, None, 9]
+
+
+def test_a_product_process_that_dies_costs_its_job_and_the_next_job_gets_new_processes() -> None:
+    worker = ProductProcesses(1)
+    worker.submit(os._exit, 3)  # the process ends without a result
+    worker.wait()
+    worker.submit(int, "1")
+    worker.close()
+    first, second = worker.results()
+    assert isinstance(first, BrokenProcessPool) and second == 1
