@@ -70,8 +70,7 @@ def run_ground_station(
     """
     uplink_sender = _UplinkSender(uplink) if uplink is not None else None
     send_uplink = uplink_sender.send if uplink_sender is not None else None
-    # image products off the receive path (bounded queue, back-pressure)
-    worker: Worker = ProductProcesses(product_processes) if product_processes else ProductWorker()
+    worker = product_worker(product_processes)
     station = GroundStation(
         out_dir,
         expect_images,
@@ -111,10 +110,20 @@ def run_ground_station(
         subscriber.close()
         if uplink_sender is not None:
             uplink_sender.close()
-        worker.close()
+        _close(worker)
+    return summary
+
+
+def product_worker(processes: int) -> Worker:
+    """Image products off the receive path (bounded queue, back-pressure): in ``processes``
+    processes, or on one thread (0)."""
+    return ProductProcesses(processes) if processes else ProductWorker()
+
+
+def _close(worker: Worker) -> None:
+    worker.close()
     if worker.waits:
         log.info("image products: the receive loop waited %d time(s) for the product worker", worker.waits)
-    return summary
 
 
 class _UplinkSender:

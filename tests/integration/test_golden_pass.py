@@ -40,25 +40,33 @@ def _normalised(value: Any, out: Path) -> Any:
     return value
 
 
-# The quick-look's bytes before issue 16 wrote it at zlib level 1 (it was Pillow's default, 6): the
-# new file's pixels, encoded at the old level, are the old file octet for octet.
-QUICKLOOKS_AT_LEVEL_6 = {
-    "tianwen1-2020-07-27-001.png": "ccc2c6ea5d8549cf24b212db76dd025093e23fb6928b33353241be39a22b2473",
-    "longjiang2-2019-02-03-001.png": "5295b49608cdd52e3dc946107e47ff8764a761cbd2f35273336a8d963b056c4d",
+# The PNGs as Pillow wrote them before issue 16 moved to paleblue's own writer (protocols.image.png),
+# by zlib level: the new file's pixels, encoded by Pillow at that level, are the old file octet for
+# octet. Level 6 (Pillow's default) until the quick-look went to level 1; level 1 until the writer.
+PILLOW_PNGS = {
+    ("tianwen1-2020-07-27-001.png", 6): "ccc2c6ea5d8549cf24b212db76dd025093e23fb6928b33353241be39a22b2473",
+    ("longjiang2-2019-02-03-001.png", 6): "5295b49608cdd52e3dc946107e47ff8764a761cbd2f35273336a8d963b056c4d",
+    ("tianwen1-2020-07-27-001.png", 1): "3c099eee397ed58c0ede7694c0f60fc6a40985089ff6864a0e63827bdafa25c0",
+    ("tianwen1-2020-07-27-001.raw.png", 1): "0b305e9a780f9d4932d4f5d5b79ac76f0bf1cff786fac8fefb653cfa6c7bbfa1",
+    ("longjiang2-2019-02-03-001.png", 1): "559a8bb9719417fb941eddb801d32f3d8e707467c9b03cccdf0319bb0438af5c",
+    ("longjiang2-2019-02-03-001.raw.png", 1): "373aca47f722839bbfcbdaf4d351971dd396c63e116cf7830cc332ffd8d6eb21",
 }
 
 
-def _quicklook_at_level_6(out: Path) -> None:
+def _as_pillow_wrote_them(out: Path) -> None:
     import io
 
     from PIL import Image
 
-    for name, sha256 in QUICKLOOKS_AT_LEVEL_6.items():
+    checked = 0
+    for (name, level), sha256 in PILLOW_PNGS.items():
         if (out / name).exists():
             with Image.open(out / name) as image:
                 encoded = io.BytesIO()
-                image.save(encoded, format="PNG", compress_level=6)
-            assert hashlib.sha256(encoded.getvalue()).hexdigest() == sha256, name
+                image.save(encoded, format="PNG", compress_level=level)
+            assert hashlib.sha256(encoded.getvalue()).hexdigest() == sha256, (name, level)
+            checked += 1
+    assert checked == 3
 
 
 def png_pixels_sha256(path: Path) -> str:
@@ -111,7 +119,7 @@ def test_seeded_run_is_the_golden_pass(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     _check("run-tianwen1-seed7", digest(out))
-    _quicklook_at_level_6(out)
+    _as_pillow_wrote_them(out)
 
 
 @pytest.mark.parametrize("extra", [[], ["--format", "recording"]], ids=["auto", "named"])
@@ -126,4 +134,4 @@ def test_decode_of_the_fixed_recording_is_golden(tmp_path: Path, extra: list[str
     got["summary"].get("input", {}).pop("detection", None)  # says whether it was detected or named
     got["summary"].get("input", {}).pop("channel_source", None)
     _check("decode-longjiang2", got)
-    _quicklook_at_level_6(out)
+    _as_pillow_wrote_them(out)
