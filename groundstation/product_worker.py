@@ -11,15 +11,18 @@ on the receive loop, and so on the probe: nothing is dropped), and each such wai
 - :class:`ProductProcesses`: a pool of processes (spawned, so they share no lock or socket with the
   station's threads), started with the first job: the products of several images are made at once
   on the other cores. A job and its result cross by pickle (an image's pixels: ~2 MiB). The
-  processes ignore Ctrl-C: the station ends the pass and waits for the products it gave them.
+  processes ignore Ctrl-C (the station ends the pass and waits for the products it gave them) and
+  end by themselves if the station is killed.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
@@ -28,6 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 DEFAULT_DEPTH = 4  # images waiting for their products: 4 x 2 MiB of 1024x1024 10-bit pixels
+PARENT_CHECK_S = 0.5  # how often a product process looks whether the station is still there
 
 
 class Worker(Protocol):
@@ -93,10 +97,19 @@ class ProductWorker:
             self._jobs.task_done()
 
 
-def _ignore_interrupts() -> None:
+def _in_each_process(parent: int) -> None:
     """In each product process: Ctrl-C reaches the whole process group, and the station, not its
-    product processes, decides how the pass ends (it waits for the jobs it gave them)."""
+    product processes, decides how the pass ends (it waits for the jobs it gave them). A station
+    killed outright (SIGKILL) cannot stop them: they notice it gone and end (an orphan would keep
+    the station's output pipes open for ever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(parent,), name="paleblue-parent-watch", daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 class ProductProcesses:
@@ -156,5 +169,7 @@ class ProductProcesses:
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
             spawn = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=spawn, initializer=_ignore_interrupts)
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=spawn, initializer=_in_each_process, initargs=(os.getpid(),)
+            )
         return self._pool

@@ -135,3 +135,44 @@ def test_a_product_process_that_dies_costs_its_job_and_the_next_job_gets_new_pro
     worker.close()
     first, second = worker.results()
     assert isinstance(first, BrokenProcessPool) and second == 1
+
+
+ORPHAN_SCRIPT = """
+import sys, time
+from groundstation.product_worker import ProductProcesses
+worker = ProductProcesses(1)
+worker.submit(__import__("os").getpid)
+worker.wait()
+print(worker.results()[0], flush=True)
+worker.submit(time.sleep, 120)
+time.sleep(120)
+"""
+
+
+def test_product_processes_end_when_the_station_is_killed() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    station = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert station.stdout is not None
+        child = int(station.stdout.readline())
+        os.kill(station.pid, signal.SIGKILL)
+        station.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _running(child):
+            time.sleep(0.1)
+        assert not _running(child), "the product process outlived its station"
+    finally:
+        station.kill()
+        station.wait(10)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for whoever reaps it here)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
