@@ -17,6 +17,7 @@ on the receive loop, and so on the probe: nothing is dropped), and each such wai
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import queue
@@ -97,13 +98,15 @@ class ProductWorker:
             self._jobs.task_done()
 
 
-def _in_each_process(parent: int) -> None:
+def _in_each_process(parent: int, preload: tuple[str, ...]) -> None:
     """In each product process: Ctrl-C reaches the whole process group, and the station, not its
     product processes, decides how the pass ends (it waits for the jobs it gave them). A station
     killed outright (SIGKILL) cannot stop them: they notice it gone and end (an orphan would keep
     the station's output pipes open for ever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_end_with, args=(parent,), name="paleblue-parent-watch", daemon=True).start()
+    for module in preload:
+        importlib.import_module(module)
 
 
 def _end_with(parent: int) -> None:
@@ -120,13 +123,20 @@ class ProductProcesses:
     that dies (killed, out of memory) makes the result of each job then unfinished a
     ``BrokenProcessPool`` error, and the next job starts new processes."""
 
-    def __init__(self, processes: int = 2, depth: int = DEFAULT_DEPTH) -> None:
+    def __init__(self, processes: int = 2, depth: int = DEFAULT_DEPTH, preload: tuple[str, ...] = ()) -> None:
         if processes < 1 or depth < 1:
             raise ValueError(f"product processes: need processes and depth >= 1, got {processes}, {depth}")
-        self.processes, self.depth = processes, depth
+        self.processes, self.depth, self.preload = processes, depth, preload
         self.waits = 0
         self._pool: ProcessPoolExecutor | None = None  # started with the first job
         self._futures: deque[Future[Any]] = deque()
+
+    def start(self) -> None:
+        """Start the processes now, each importing ``preload`` (otherwise the first job starts them,
+        and the first images wait for the imports)."""
+        pool = self._started()
+        for _ in range(self.processes):
+            pool.submit(int)  # a process is started for each job while none is idle
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Give a job to the processes; blocks while ``depth`` jobs are unfinished."""
@@ -170,6 +180,9 @@ class ProductProcesses:
         if self._pool is None:
             spawn = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
-                self.processes, mp_context=spawn, initializer=_in_each_process, initargs=(os.getpid(),)
+                self.processes,
+                mp_context=spawn,
+                initializer=_in_each_process,
+                initargs=(os.getpid(), self.preload),
             )
         return self._pool

@@ -198,8 +198,8 @@ class ProductWriter:
 
     @property
     def done(self) -> int:
-        """Images written or given to the worker: a pass ends on the same message either way."""
-        self.collect()
+        """Images written or given to the worker: a pass ends on the same message either way (asked
+        after every message, so it lists nothing: the count is the same before and after)."""
         return len(self.products) + self.pending
 
     def finish(self) -> None:

@@ -117,7 +117,11 @@ def run_ground_station(
 def product_worker(processes: int) -> Worker:
     """Image products off the receive path (bounded queue, back-pressure): in ``processes``
     processes, or on one thread (0)."""
-    return ProductProcesses(processes) if processes else ProductWorker()
+    if not processes:
+        return ProductWorker()
+    worker = ProductProcesses(processes, preload=("groundstation.products",))
+    worker.start()  # while the station starts: the first images find them ready
+    return worker
 
 
 def _close(worker: Worker) -> None:

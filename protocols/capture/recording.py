@@ -265,6 +265,9 @@ def _decode_header(fields: list[Any], offset: int) -> RecordingHeader:
     )
 
 
+_DIRECTIONS = tuple(Direction)  # by value: 0, 1
+
+
 def _decode_unit(fields: list[Any], offset: int) -> UnitRecord:
     if len(fields) != 7:
         raise DecodeError(LAYER, offset, f"unit record has {len(fields)} fields, not 7")
@@ -277,8 +280,8 @@ def _decode_unit(fields: list[Any], offset: int) -> UnitRecord:
         raise DecodeError(LAYER, offset, f"payload is {type(payload).__name__}, not bytes")
     return UnitRecord(
         receive_ns=_uint(receive_ns, _UINT64_MAX, "receive_ns", offset),
-        direction=Direction(direction),
-        layer=Layer(layer),
+        direction=_DIRECTIONS[direction],  # the members themselves: Direction(n) costs a microsecond
+        layer=Layer._value2member_map_[layer],  # type: ignore[arg-type]
         session=_uint(session, _UINT32_MAX, "session", offset),
         sequence=_uint(sequence, _UINT64_MAX, "sequence", offset),
         payload=payload,
