@@ -4,8 +4,10 @@ The Tianwen-1 seed with ``--images N`` images of ``--size`` pixels square (defau
 1024x1024 10-bit, 2.1 GB of pixels), the probe at ``--rate`` bit/s (default 1 Gbit/s: as fast as
 it can), the ground with its products on. Each process's peak resident memory is its VmHWM,
 read from /proc every half second (it only grows, so the last reading before exit is the peak);
-the RSS of each after 10 %, 50 % and 90 % of the images shows whether memory is flat. The
-baseline of the same run: the peak of a 10-image scenario, the same way.
+the RSS of each after 10 %, 50 % and 90 % of the images shows whether memory is flat. The ground's
+product processes (``--product-processes``, its children) are each a process of their own: the
+largest of their peaks is given as "products". The baseline of the same run: the peak of a
+10-image scenario, the same way.
 
     .venv/bin/python benchmarks/bench_scale.py [--images 1000] [--size 1024] [--rate 1e9]
 """
@@ -58,6 +60,17 @@ def status_kib(pid: int, field: str) -> int | None:
     return None
 
 
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (any of its threads), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 def run(directory: Path, images: int, size: int, rate: float) -> dict:
     scenario = scenario_file(directory, images, size)
     out = directory / f"out-{images}"
@@ -72,8 +85,8 @@ def run(directory: Path, images: int, size: int, rate: float) -> dict:
          "--seed", "1", "--rate", str(rate)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    peak = {"probe": 0, "ground": 0}
-    samples: dict[str, list[tuple[int, int]]] = {"probe": [], "ground": []}
+    peak = {"probe": 0, "ground": 0, "products": 0}
+    samples: dict[str, list[tuple[int, int]]] = {"probe": [], "ground": [], "products": []}
     started = time.monotonic()
     try:
         while ground.poll() is None:
@@ -83,6 +96,13 @@ def run(directory: Path, images: int, size: int, rate: float) -> dict:
                 if hwm is not None and rss is not None:
                     peak[name] = max(peak[name], hwm)
                     samples[name].append((done, rss))
+            product_rss = [
+                (status_kib(child, "VmHWM") or 0, status_kib(child, "VmRSS") or 0)
+                for child in children(ground.pid)
+            ]
+            if product_rss:
+                peak["products"] = max(peak["products"], *(hwm for hwm, _ in product_rss))
+                samples["products"].append((done, max(rss for _, rss in product_rss)))
             time.sleep(0.5)
     finally:
         for process in (probe, ground):
@@ -124,6 +144,8 @@ def main() -> None:
                 + "/".join(f"{v:.0f}" for v in r["rss_mb"]["probe"])
                 + " MB, ground "
                 + "/".join(f"{v:.0f}" for v in r["rss_mb"]["ground"])
+                + f" MB; its product processes: peak {r['peak_mb']['products']:.0f} MB, RSS "
+                + "/".join(f"{v:.0f}" for v in r["rss_mb"]["products"])
                 + " MB",
                 flush=True,
             )
