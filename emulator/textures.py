@@ -214,9 +214,14 @@ def _blue_marble_linear_rgb() -> np.ndarray:
     from PIL import Image
 
     with Image.open(blue_marble_path()) as image:
-        halved = image.convert("RGB").reduce(2)
-        encoded = np.asarray(halved, dtype=np.float32) / 255.0
-    return srgb_to_linear(encoded).astype(np.float32)
+        halved = np.asarray(image.convert("RGB").reduce(2))
+    # row by row: the curve is per texel, and done on the whole map at once its temporaries (six
+    # 44 MB arrays) were the probe's peak memory (issue 16)
+    linear = np.empty(halved.shape, dtype=np.float32)
+    for start in range(0, halved.shape[0], 64):
+        encoded = halved[start : start + 64].astype(np.float32) / 255.0
+        linear[start : start + 64] = srgb_to_linear(encoded)
+    return linear
 
 
 def cloud_seed_for(day: date | datetime | None) -> int:
