@@ -24,6 +24,7 @@ from transport.limits import limit_message_size
 DEFAULT_SEND_HIGH_WATER_MARK = 1000
 DRAIN_EVERY = 256  # messages sent between two reads of the subscription messages
 _NOBLOCK, _NOBLOCK_MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
+_COPY_BELOW = 65536  # octets: pyzmq's own copy threshold
 
 
 class Publisher:
@@ -142,12 +143,13 @@ class Publisher:
         return True
 
     def _send_parts(self, frames: list[bytes]) -> None:
-        """``send_multipart(frames, NOBLOCK, copy=False)`` with the flags as plain ints: pyzmq's
+        """``send_multipart(frames, NOBLOCK)`` with the flags as plain ints: pyzmq's
         own loop combines enum flags for every part (IntFlag.__or__, a fifth of a replay's time).
         Only the first part can raise ``zmq.Again``: once it is queued, ZeroMQ takes the rest."""
         send, last = self._socket.send, len(frames) - 1
         for index, frame in enumerate(frames):
-            send(frame, _NOBLOCK_MORE if index < last else _NOBLOCK, copy=False)
+            # a small frame is copied (faster than wrapping it in a zmq.Frame), a large one is not
+            send(frame, _NOBLOCK_MORE if index < last else _NOBLOCK, copy=len(frame) < _COPY_BELOW)
 
     def close(self) -> None:
         self._socket.close()
