@@ -20,6 +20,7 @@ time (``handle_message``, the receive loop before it batched) beside the receive
 (``MessageBatch``, flushed every 256 messages).
 
     .venv/bin/python benchmarks/bench_ingest.py [--dir DIR] [--repeat 1] [--in-process-only]
+        [--ground-arg=--product-processes=0 ...]
 """
 
 from __future__ import annotations
@@ -109,13 +110,16 @@ def payloads(path: Path) -> list[bytes]:
     return [record.payload for record in RecordingReader(path)]
 
 
-def ingest(path: Path, channel: str, directory: Path) -> tuple[float, float, float]:
+def ingest(
+    path: Path, channel: str, directory: Path, ground_args: tuple[str, ...] = ()
+) -> tuple[float, float, float]:
     """(octets, wall s, CPU s) of the ground ingesting the recording replayed at max speed."""
     port = free_port()
     out = directory / f"ground-{channel}-{time.monotonic_ns()}"
     ground = subprocess.Popen(
         [*PALEBLUE, "ground", "--downlink", f"tcp://127.0.0.1:{port}", "-o", str(out), "--expect-images",
-         str(IMAGES), "--timeout", "600", *(["--channel", "none"] if channel == "none" else [])],
+         str(IMAGES), "--timeout", "600", *(["--channel", "none"] if channel == "none" else []),
+         *ground_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(1.5)  # the ground's start-up, not part of the figure's wall time (its CPU time is)
@@ -191,6 +195,10 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="keep the recordings here (reused)")
     parser.add_argument("--repeat", type=int, default=1, help="best of N for each figure")
     parser.add_argument("--in-process-only", action="store_true", help="only the receive path in process")
+    parser.add_argument(
+        "--ground-arg", action="append", default=[], metavar="ARG",
+        help="one more argument for `paleblue ground` (repeatable), e.g. --ground-arg=--product-processes=0",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         directory = args.dir or Path(tmp)
@@ -216,7 +224,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 raw = raw_zmq(messages)
                 best_raw = min(best_raw, raw, key=lambda r: r[1])
-                got = ingest(path, channel, Path(tmp))
+                got = ingest(path, channel, Path(tmp), tuple(args.ground_arg))
                 best_ground = min(best_ground, got, key=lambda r: r[1])
                 start_up = min(start_up, replay_start_up(path))
             octets = best_raw[0] + len(messages[0])
