@@ -165,6 +165,9 @@ def texel_unit_vectors(shape: tuple[int, int]) -> np.ndarray:
     )
 
 
+NOISE_CHUNK = 4096
+
+
 def sphere_noise(
     points: np.ndarray, seed: int, modes: int, k_min: float, k_max: float, slope: float = 1.0
 ) -> np.ndarray:
@@ -183,8 +186,10 @@ def sphere_noise(
     phase = rng.uniform(0.0, 2.0 * np.pi, modes)
     flat = points.reshape(-1, 3)
     out = np.empty(flat.shape[0])
-    for start in range(0, flat.shape[0], 32768):
-        chunk = flat[start : start + 32768]
+    # 4,096 points a chunk: its (points, modes) phases are 8 MB (32,768 made two 63 MB temporaries,
+    # the probe's peak memory on a day whose clouds were not yet drawn); the same bits either way
+    for start in range(0, flat.shape[0], NOISE_CHUNK):
+        chunk = flat[start : start + NOISE_CHUNK]
         out[start : start + chunk.shape[0]] = np.cos(chunk @ wave.T + phase) @ amplitude
     out = (out - out.mean()) / out.std()
     return out.reshape(points.shape[:-1])

@@ -188,3 +188,21 @@ def test_lookup_by_components_is_the_plain_bilinear_formula(rows: int, cols: int
     ]
     (got,) = sample_maps_xyz([EquirectMap(values)], unit[:, 0], unit[:, 1], unit[:, 2])
     assert got.tobytes() == _bilinear_reference(values, unit).tobytes()
+
+
+@pytest.mark.parametrize("shape", [(64, 128), (37, 91)])
+def test_sphere_noise_is_the_same_bits_whatever_its_chunk(
+    shape: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The noise is made NOISE_CHUNK points at a time to bound its temporaries; chunks that leave
+    a remainder (1,000) and one chunk for the whole grid give the same field."""
+    import emulator.textures as textures
+    from emulator.blas import single_threaded
+
+    points = textures.texel_unit_vectors(shape)
+    noise = single_threaded(textures.sphere_noise)  # as the renderer runs it
+    fields = []
+    for chunk in (textures.NOISE_CHUNK, 1000, points.size):
+        monkeypatch.setattr(textures, "NOISE_CHUNK", chunk)
+        fields.append(noise(points, 5, 240, 3.0, 300.0))
+    assert all(np.array_equal(fields[0], other) for other in fields[1:])
