@@ -43,13 +43,14 @@ def _normalised(value: Any, out: Path) -> Any:
 # The PNGs as Pillow wrote them before issue 16 moved to paleblue's own writer (protocols.image.png),
 # by zlib level: the new file's pixels, encoded by Pillow at that level, are the old file octet for
 # octet. Level 6 (Pillow's default) until the quick-look went to level 1; level 1 until the writer.
+_TW1, _LJ2 = "tianwen1-2020-07-27-001", "longjiang2-2019-02-03-001"
 PILLOW_PNGS = {
-    ("tianwen1-2020-07-27-001.png", 6): "ccc2c6ea5d8549cf24b212db76dd025093e23fb6928b33353241be39a22b2473",
-    ("longjiang2-2019-02-03-001.png", 6): "5295b49608cdd52e3dc946107e47ff8764a761cbd2f35273336a8d963b056c4d",
-    ("tianwen1-2020-07-27-001.png", 1): "3c099eee397ed58c0ede7694c0f60fc6a40985089ff6864a0e63827bdafa25c0",
-    ("tianwen1-2020-07-27-001.raw.png", 1): "0b305e9a780f9d4932d4f5d5b79ac76f0bf1cff786fac8fefb653cfa6c7bbfa1",
-    ("longjiang2-2019-02-03-001.png", 1): "559a8bb9719417fb941eddb801d32f3d8e707467c9b03cccdf0319bb0438af5c",
-    ("longjiang2-2019-02-03-001.raw.png", 1): "373aca47f722839bbfcbdaf4d351971dd396c63e116cf7830cc332ffd8d6eb21",
+    (f"{_TW1}.png", 6): "ccc2c6ea5d8549cf24b212db76dd025093e23fb6928b33353241be39a22b2473",
+    (f"{_LJ2}.png", 6): "5295b49608cdd52e3dc946107e47ff8764a761cbd2f35273336a8d963b056c4d",
+    (f"{_TW1}.png", 1): "3c099eee397ed58c0ede7694c0f60fc6a40985089ff6864a0e63827bdafa25c0",
+    (f"{_TW1}.raw.png", 1): "0b305e9a780f9d4932d4f5d5b79ac76f0bf1cff786fac8fefb653cfa6c7bbfa1",
+    (f"{_LJ2}.png", 1): "559a8bb9719417fb941eddb801d32f3d8e707467c9b03cccdf0319bb0438af5c",
+    (f"{_LJ2}.raw.png", 1): "373aca47f722839bbfcbdaf4d351971dd396c63e116cf7830cc332ffd8d6eb21",
 }
 
 
