@@ -103,32 +103,33 @@ def limb_points(
     drops = np.zeros_like(profiles)
     drops[:, 1:-1] = (profiles[:, :-2] - profiles[:, 2:]) / (2 * _STEP_PX)
     reach = round(_SKY_WITHIN_PX / _STEP_PX)
+    # every ray at once (issue 16: one ray at a time was 72 rounds of small numpy calls); each
+    # value is the one the per-ray formulas give (tests/groundstation/test_centre_finding.py)
+    peak, strongest = profiles.max(axis=1), drops.max(axis=1)
+    sky = np.maximum(5 * noise, 0.05 * peak)
+    inner = drops[:, 1:-1]  # sample k + 1 for candidate k
+    edge = (inner >= 0.5 * strongest[:, None]) & (inner >= drops[:, :-2]) & (inner >= drops[:, 2:])
+    edge &= (radii[1:-1] >= 0.6 * radius) & (radii[1:-1] <= 1.4 * radius + 2)
+    # from an edge at sample k the ray reaches the sky within `reach` samples: the least of
+    # samples k .. k + reach (fewer at the end of the ray) is below the sky level
+    padded = np.concatenate([profiles, np.full((len(profiles), reach), np.inf)], axis=1)
+    beyond = np.lib.stride_tricks.sliding_window_view(padded, reach + 1, axis=1).min(axis=2)
+    edge &= beyond[:, 1 : 1 + inner.shape[1]] < sky[:, None]
+    edge &= ((peak >= 10 * noise) & (strongest > 0))[:, None]
+    rays = np.flatnonzero(edge.any(axis=1))
+    k = inner.shape[1] - np.argmax(edge[rays, ::-1], axis=1)  # each ray's outermost edge
+    before, at, after = drops[rays, k - 1], drops[rays, k], drops[rays, k + 1]
+    curvature = before - 2 * at + after
+    bent = curvature < 0
+    shift = np.zeros(len(rays))
+    shift[bent] = 0.5 * (before[bent] - after[bent]) / curvature[bent]
+    r = radii[k] + shift * _STEP_PX
+    u, v = centre[0] + du[rays, 0] * r, centre[1] + dv[rays, 0] * r
     height, width = image.shape
-    points = []
-    for ray in range(len(angles)):
-        profile, drop = profiles[ray], drops[ray]
-        peak, strongest = float(profile.max()), float(drop.max())
-        if peak < 10 * noise or strongest <= 0:
-            continue
-        sky = max(5 * noise, 0.05 * peak)
-        candidates = np.flatnonzero(
-            (drop[1:-1] >= 0.5 * strongest) & (drop[1:-1] >= drop[:-2]) & (drop[1:-1] >= drop[2:])
-        )
-        in_reach = candidates[
-            (radii[candidates + 1] >= 0.6 * radius) & (radii[candidates + 1] <= 1.4 * radius + 2)
-        ]
-        edges = [k + 1 for k in in_reach if profile[k + 1 : k + 2 + reach].min() < sky]
-        if not edges:
-            continue
-        k = edges[-1]
-        before, at, after = drop[k - 1], drop[k], drop[k + 1]
-        curvature = before - 2 * at + after
-        shift = 0.5 * (before - after) / curvature if curvature < 0 else 0.0
-        r = radii[k] + shift * _STEP_PX
-        u, v = centre[0] + du[ray, 0] * r, centre[1] + dv[ray, 0] * r
-        if min(u, v, width - 1 - u, height - 1 - v) >= _BORDER_PX:
-            points.append((u, v))
-    return np.array(points, dtype=np.float64).reshape(-1, 2)
+    inside = (
+        (u >= _BORDER_PX) & (v >= _BORDER_PX) & (width - 1 - u >= _BORDER_PX) & (height - 1 - v >= _BORDER_PX)
+    )
+    return np.column_stack([u[inside], v[inside]]).astype(np.float64, copy=False).reshape(-1, 2)
 
 
 def fit_circle(points: np.ndarray, radius: float | None = None) -> tuple[float, float, float, float]:

@@ -12,11 +12,17 @@ from hypothesis import strategies as st
 from emulator.probe import json_ready
 from emulator.render import RenderedFrame, render_scenario
 from emulator.scenario import load_scenario
+from groundstation.centre_finding import _BORDER_PX as BORDER_PX
+from groundstation.centre_finding import _HALF_ARC_DEG as HALF_ARC_DEG
+from groundstation.centre_finding import _RAYS as RAYS
+from groundstation.centre_finding import _SKY_WITHIN_PX as SKY_WITHIN_PX
+from groundstation.centre_finding import _STEP_PX as STEP_PX
 from groundstation.centre_finding import (
     MIN_LIMB_RADIUS_PX,
     brightness_centroid,
     fit_circle,
     fit_lit_limb,
+    limb_points,
     sample_bilinear,
 )
 from groundstation.optical_navigation import measure_bodies
@@ -144,3 +150,88 @@ def test_hostile_truth_metadata_is_measured_without_a_fit_and_without_an_error()
     measured = measure_bodies(pixels, ImageMetadata.from_map({"bodies": {**bodies, **far}}))
     assert set(measured) == {"huge", "fine"}
     assert "limb" not in measured["huge"] and measured["fine"]["limb"]["error_px"] < 0.6
+
+
+def limb_points_ray_by_ray(image, centre, radius, sun_angle, noise, background=0.0) -> np.ndarray:
+    """limb_points as it was written before issue 16, one ray at a time: the reference."""
+    if sun_angle is None:
+        angles = np.linspace(0, 2 * np.pi, RAYS, endpoint=False)
+    else:
+        half = math.radians(HALF_ARC_DEG)
+        angles = sun_angle + np.linspace(-half, half, RAYS)
+    radii = np.arange(0.0, 1.6 * radius + 3.0, STEP_PX)
+    du, dv = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    profiles = sample_bilinear(image, centre[0] + du * radii, centre[1] + dv * radii, background)
+    drops = np.zeros_like(profiles)
+    drops[:, 1:-1] = (profiles[:, :-2] - profiles[:, 2:]) / (2 * STEP_PX)
+    reach = round(SKY_WITHIN_PX / STEP_PX)
+    height, width = image.shape
+    points = []
+    for ray in range(len(angles)):
+        profile, drop = profiles[ray], drops[ray]
+        peak, strongest = float(profile.max()), float(drop.max())
+        if peak < 10 * noise or strongest <= 0:
+            continue
+        sky = max(5 * noise, 0.05 * peak)
+        candidates = np.flatnonzero(
+            (drop[1:-1] >= 0.5 * strongest) & (drop[1:-1] >= drop[:-2]) & (drop[1:-1] >= drop[2:])
+        )
+        in_reach = candidates[
+            (radii[candidates + 1] >= 0.6 * radius) & (radii[candidates + 1] <= 1.4 * radius + 2)
+        ]
+        edges = [k + 1 for k in in_reach if profile[k + 1 : k + 2 + reach].min() < sky]
+        if not edges:
+            continue
+        k = edges[-1]
+        before, at, after = drop[k - 1], drop[k], drop[k + 1]
+        curvature = before - 2 * at + after
+        shift = 0.5 * (before - after) / curvature if curvature < 0 else 0.0
+        r = radii[k] + shift * STEP_PX
+        u, v = centre[0] + du[ray, 0] * r, centre[1] + dv[ray, 0] * r
+        if min(u, v, width - 1 - u, height - 1 - v) >= BORDER_PX:
+            points.append((u, v))
+    return np.array(points, dtype=np.float64).reshape(-1, 2)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    phase_deg=st.floats(0, 170),
+    sun_angle=st.floats(-math.pi, math.pi),
+    offset=st.tuples(st.floats(-60, 60), st.floats(-60, 60)),
+    radius=st.floats(3, 40),
+    full_disc=st.booleans(),
+    noise=st.sampled_from([0.5, 1.0, 5.0, 40.0]),
+    speckle_seed=st.integers(0, 2**32 - 1),
+)
+def test_limb_points_all_rays_at_once_are_the_ray_by_ray_points_bit_for_bit(
+    phase_deg, sun_angle, offset, radius, full_disc, noise, speckle_seed
+) -> None:
+    """Crescents anywhere, partly out of the frame, with noise and hot pixels, a priori off by
+    up to a radius: the same points, the same bits, in the same order."""
+    image = lambert_sphere(phase_deg, sun_angle)
+    rng = np.random.default_rng(speckle_seed)
+    image = image + rng.normal(0, 3, image.shape)
+    image[rng.integers(0, 90, 20), rng.integers(0, 90, 20)] += 500  # hot pixels and cosmic rays
+    centre = (CENTRE[0] + offset[0] * radius / 60, CENTRE[1] + offset[1] * radius / 60)
+    centre = (centre[0] + offset[0], centre[1]) if abs(offset[0]) > 50 else centre  # off the frame
+    angle = None if full_disc else sun_angle
+    got = limb_points(image, centre, radius, angle, noise, background=1.5)
+    want = limb_points_ray_by_ray(image, centre, radius, angle, noise, background=1.5)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("seed", ["tianwen1-2020-07-27", "dscovr-epic-2015-07-16"])
+def test_limb_points_of_seed_frames_are_the_ray_by_ray_points(seed: str) -> None:
+    """Rendered frames (crescents of 26 px, DSCOVR's Earth of hundreds with the Moon in front), the
+    integer pixels as measure_bodies passes them, the sun on either side or a full disc."""
+    frame = render_scenario(load_scenario(seed))
+    seen = 0
+    for body in frame_metadata(frame).body_truths().values():
+        u, v = body.centre_px
+        for sun_angle in (None, 0.3, 2.9):
+            args = (frame.pixels, (u, v), body.apparent_radius_px, sun_angle, 3.0)
+            got, want = limb_points(*args, background=100.0), limb_points_ray_by_ray(*args, background=100.0)
+            assert got.tobytes() == want.tobytes()
+            seen += len(got)
+    assert seen > 60
