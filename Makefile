@@ -71,8 +71,12 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Benchmarks run the code as an installed paleblue runs it, from compiled bytecode (pip compiles a
+# wheel's modules when it installs them): a PYTHONDONTWRITEBYTECODE in the environment would have
+# every process compile the project's modules from source again (0.13 s of `paleblue decode`'s
+# start-up) while the peer libraries of the baselines load theirs compiled.
 bench: $(BENCH_STAMP)
-	@set -e; for script in benchmarks/bench_*.py; do \
+	@set -e; export PYTHONDONTWRITEBYTECODE=; for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script; done
 
 # README's figure tables, computed by tools/readme_figures.py (a test fails when they are stale).

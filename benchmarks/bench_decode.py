@@ -11,6 +11,9 @@ reader's first import to its last octet, instead of wall-clock seconds: on a mac
 other work only CPU time means anything. ``--repeat N`` keeps each reader's best of N runs (the
 readers alternate, so every baseline is measured in the same minutes as ours). ``--dir DIR``
 keeps the generated files there and reuses them in later runs.
+
+Then start-up, whole processes from launch to exit (median of 9, wall clock): ``paleblue decode``
+of an empty file beside the interpreter alone, ``import numpy`` and ``import ccsdspy``.
 """
 
 from __future__ import annotations
@@ -173,7 +176,32 @@ def measure(raw: Path, rec: Path, cpu_time: bool, repeat: int, packets_only: boo
     ours = results["paleblue-packets", raw][clock]
     theirs = results["ccsdspy", raw][clock]
     print(f"paleblue decode vs ccsdspy on the packet file: x{theirs / ours:.2f}")
+    startup(raw.parent)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+def startup(directory: Path, runs: int = 9) -> None:
+    """Whole-process start-up: `paleblue decode` of an empty file and its baselines, alternated."""
+    empty = directory / "empty.bin"
+    empty.write_bytes(b"")
+    python, out = [sys.executable], str(directory / "empty-out")
+    commands = {
+        "python -c pass (the interpreter alone)": [*python, "-c", "pass"],
+        "python -c 'import numpy'": [*python, "-c", "import numpy"],
+        "python -c 'import ccsdspy'": [*python, "-c", "import ccsdspy"],
+        "paleblue decode EMPTY --no-products": [
+            *python, "-m", "paleblue", "decode", str(empty), "-o", out, "--no-products"
+        ],
+    }  # fmt: skip
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    for _ in range(runs):
+        for label, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, capture_output=True, env=child_environment())
+            times[label].append(time.perf_counter() - started)
+    print(f"start-up, launch to exit, median of {runs} (target for paleblue decode: 0.1 s)")
+    for label, seconds in times.items():
+        print(f"  {label:<40}{sorted(seconds)[runs // 2] * 1000:>7.0f} ms")
 
 
 if __name__ == "__main__":
