@@ -6,70 +6,47 @@ This module only builds the parser from the command modules and maps their error
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from types import ModuleType
 
 from paleblue import __version__
-from paleblue.commands import (
-    archive,
-    cmd,
-    decode,
-    fuzz,
-    ground,
-    keys,
-    mdb,
-    merge,
-    probe,
-    record,
-    render,
-    replay,
-    run,
-    scenarios,
-    serve,
-    watch,
-)
 from paleblue.commands.common import CliError, is_zmq_error
 
-# in the order `paleblue --help` lists them
+# in the order `paleblue --help` lists them; each a module of paleblue/commands, imported only when
+# its parser is built (a command's start-up pays for its own imports alone)
 COMMANDS = (
-    scenarios,
-    render,
-    probe,
-    ground,
-    cmd,
-    keys,
-    record,
-    replay,
-    fuzz,
-    decode,
-    run,
-    merge,
-    archive,
-    serve,
-    watch,
-    mdb,
-)
+    "scenarios", "render", "probe", "ground", "cmd", "keys", "record", "replay", "fuzz", "decode", "run",
+    "merge", "archive", "serve", "watch", "mdb",
+)  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"paleblue.commands.{name}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser, or (``only``) just that command's: ``paleblue decode ...`` needs no
+    other command's options."""
     parser = argparse.ArgumentParser(
         prog="paleblue",
         description="A deep-space probe photographs the Earth and Moon; a ground station receives them.",
     )
     parser.add_argument("--version", action="version", version=f"paleblue {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_parser(sub)
+    for name in COMMANDS if only is None else (only,):
+        command_module(name).add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["fuzz"]:  # the fuzzers own their command line, --help included
-        return fuzz.main(argparse.Namespace(fuzz_arguments=argv[1:]))
-    args = build_parser().parse_args(argv)
+        return command_module("fuzz").main(argparse.Namespace(fuzz_arguments=argv[1:]))
+    args = build_parser(argv[0] if argv[:1] and argv[0] in COMMANDS else None).parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, archive.ArchiveUsageError) as exc:
+    except CliError as exc:
         print(f"paleblue: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # an endpoint taken or malformed, a file not writable

@@ -13,10 +13,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from paleblue.commands.common import CliError
 from paleblue.commands.options import positive_int
 
 
-class ArchiveUsageError(Exception):
+class ArchiveUsageError(CliError):
     """A bad archive argument: one line, exit status 2."""
 
 

@@ -15,10 +15,13 @@ SHARED = {"common", "options", "processes", "progress", "run_stations"}  # helpe
 
 def test_every_command_module_is_registered_once() -> None:
     modules = {m.name for m in pkgutil.iter_modules(paleblue.commands.__path__)} - SHARED
-    registered = [c.__name__.rsplit(".", 1)[1] for c in cli.COMMANDS]
-    assert sorted(registered) == sorted(modules)
+    assert sorted(cli.COMMANDS) == sorted(modules)
     choices = cli.build_parser()._subparsers._group_actions[0].choices
     assert set(choices) == modules
+    for name in cli.COMMANDS:  # a command's own parser, alone, is the one the whole parser holds
+        alone = cli.build_parser(name)._subparsers._group_actions[0].choices
+        assert list(alone) == [name]
+        assert alone[name].format_help() == choices[name].format_help()
 
 
 def test_the_entry_point_stays_thin() -> None:
