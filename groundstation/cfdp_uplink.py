@@ -17,9 +17,16 @@ from protocols.coding.cltu import encode_cltu
 from protocols.link.tc_frame import TcFrameEncoder, wrap_for_uplink
 from protocols.packets.apids import Apid
 from protocols.packets.space_packet import PacketType, SequenceCounter, SpacePacket
-from protocols.sdls import ArsnExhausted, SaManagementError
 
 CFDP_TC_VIRTUAL_CHANNEL = 1  # file-delivery replies ride their own TC virtual channel
+
+
+def _not_secured() -> tuple[type[Exception], ...]:
+    """What securing a reply may raise (evaluated only when something was raised: the SDLS modules
+    load with a secured uplink, not with every station)."""
+    from protocols.sdls import ArsnExhausted, SaManagementError
+
+    return (SaManagementError, ArsnExhausted, ValueError)
 
 
 class CfdpUplink:
@@ -54,7 +61,7 @@ class CfdpUplink:
         else:
             try:
                 frame = self.security.frame(CFDP_TC_VIRTUAL_CHANNEL, self._frame_sequence, packet)
-            except (SaManagementError, ArsnExhausted, ValueError) as exc:
+            except _not_secured() as exc:
                 self._faults.record("CFDP reply not secured", f"{len(pdu)} octets not sent: {exc}")
                 return
             self._frame_sequence = (self._frame_sequence + 1) & 0xFF

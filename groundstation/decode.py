@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from groundstation.detect import SAMPLE_OCTETS, detect
 from groundstation.message_batch import MessageBatch
@@ -31,7 +31,9 @@ from protocols.errors import DecodeError
 from protocols.link.channel_config import PhysicalChannelConfig
 from protocols.link.channel_file import PRESETS, channel_from_dict, channel_to_dict, preset
 from protocols.mdb.mission_db import MissionDatabase
-from protocols.sdls.context import SecurityContext
+
+if TYPE_CHECKING:
+    from protocols.sdls.context import SecurityContext
 
 FORMATS = ("auto", "cadu", "frames", "packets", "recording")
 CHUNK_SIZE = 1 << 20

@@ -15,12 +15,11 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from protocols.atomic_file import write_atomically
-from protocols.cfdp import FileReceiver, ReceivingEntity
-from protocols.cfdp.config import GROUND_ENTITY_ID, image_delivery_config
 from protocols.errors import DecodeError
 from protocols.image.image_file import Compression, unpack_image_file, unpack_image_header
 from protocols.image.image_metadata import ImageMetadata
@@ -28,6 +27,9 @@ from protocols.image.image_products import missing_pixels, product_stem, quicklo
 from protocols.image.image_transport import ImageHeader
 from protocols.link.tc_frame import MAX_DATA_LENGTH as TC_FRAME_MAX_DATA
 from protocols.packets.space_packet import PRIMARY_HEADER_LENGTH
+
+if TYPE_CHECKING:
+    from protocols.cfdp import FileReceiver, ReceivingEntity
 
 log = logging.getLogger("paleblue.ground.cfdp")
 
@@ -49,13 +51,8 @@ class ImageFileReception:
     ) -> None:
         self.out_dir = out_dir
         self._on_image = on_image
-        self.entity = ReceivingEntity(
-            image_delivery_config(GROUND_ENTITY_ID, round_trip_s, MAX_PDU_LENGTH),
-            send=send_pdu,
-            now=time.monotonic,
-            on_segment=self._on_segment,
-            on_end=self._on_end,
-        )
+        self._send_pdu, self._round_trip_s = send_pdu, round_trip_s
+        self._entity: ReceivingEntity | None = None  # made by the first PDU (see ``entity``)
         self.transactions: dict[tuple[int, int], dict] = {}
         self._dirty: set[tuple[int, int]] = set()
         self._last_partial = 0.0
@@ -67,6 +64,23 @@ class ImageFileReception:
         self._partial_names: dict[tuple[int, int], str] = {}  # open transactions' partial images
         self._no_partial: dict[tuple[int, int], str] = {}  # why an open transaction has none
         self.segments: dict[tuple[int, int], int] = {}  # file-data PDUs taken, per transaction
+
+    @property
+    def entity(self) -> ReceivingEntity:
+        """The CFDP receiving entity, made when it is first needed: a pass without file delivery
+        never loads the CFDP modules (15 ms of every station's and ``paleblue decode``'s start-up)."""
+        if self._entity is None:
+            from protocols.cfdp import ReceivingEntity
+            from protocols.cfdp.config import GROUND_ENTITY_ID, image_delivery_config
+
+            self._entity = ReceivingEntity(
+                image_delivery_config(GROUND_ENTITY_ID, self._round_trip_s, MAX_PDU_LENGTH),
+                send=self._send_pdu,
+                now=time.monotonic,
+                on_segment=self._on_segment,
+                on_end=self._on_end,
+            )
+        return self._entity
 
     def handle(self, pdu: bytes) -> None:
         self.entity.handle(pdu)
@@ -86,7 +100,8 @@ class ImageFileReception:
             self.outages += 1
             self.entity.suspend()
             log.warning("downlink silent for %.1f s: outage, CFDP suspended", now - self._last_heard)
-        self.entity.poll()
+        if self._entity is not None:
+            self._entity.poll()
         if now - self._last_partial >= PARTIAL_EVERY_S and self._dirty:
             self._last_partial = now
             for tid in list(self._dirty):
@@ -102,7 +117,9 @@ class ImageFileReception:
         return self._open()
 
     def _open(self) -> list[FileReceiver]:
-        return [r for r in self.entity.transactions.values() if not r.ended]
+        if self._entity is None:
+            return []
+        return [r for r in self._entity.transactions.values() if not r.ended]
 
     def _on_segment(self, tid: tuple[int, int], offset: int, data: bytes) -> None:
         self._dirty.add(tid)
@@ -204,7 +221,7 @@ class ImageFileReception:
         return {
             "transactions": [self.transactions[t] for t in sorted(self.transactions)],
             "open": self.open_transfers(),
-            "rejections": dict(self.entity.all_rejections()),
+            "rejections": {} if self._entity is None else dict(self._entity.all_rejections()),
             "outages_detected": self.outages,
             "partial_images_written": self.partial_images_written,
         }

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,8 +21,10 @@ from protocols.coding.crc import crc16_wide
 from protocols.link import aos_frame, tm_frame, uslp_frame
 from protocols.link.channel_config import FrameType, PhysicalChannelConfig
 from protocols.link.frame_packets import FHP_IDLE_DATA, FHP_NO_PACKET_START, PacketCounters, PacketExtractor
-from protocols.sdls.downlink import DownlinkSecurity
 from protocols.sdls.reasons import SdlsRejected
+
+if TYPE_CHECKING:
+    from protocols.sdls.downlink import DownlinkSecurity
 
 
 class SyncState(StrEnum):

@@ -5,12 +5,14 @@ SA (:class:`UplinkSecurity`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from groundstation.fault_log import FaultLog
 from protocols.link.channel_config import PhysicalChannelConfig
-from protocols.sdls import SdlsRejected, SecurityContext
-from protocols.sdls.downlink import DownlinkSecurity
+
+if TYPE_CHECKING:  # SDLS is imported by a link that uses it
+    from protocols.sdls import SdlsRejected, SecurityContext
+    from protocols.sdls.downlink import DownlinkSecurity
 
 
 def attach_security(
@@ -26,6 +28,8 @@ def attach_security(
     cover the channel."""
     if context is None:
         return None
+    from protocols.sdls.downlink import DownlinkSecurity
+
     security = DownlinkSecurity(context, channel)
 
     def refused(vcid: int, exc: SdlsRejected) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from groundstation.captures import CaptureRecord
 from groundstation.cfdp_uplink import CfdpUplink
@@ -25,7 +25,9 @@ from groundstation.telemetry import TelemetryProcessor
 from protocols.capture.zmq_framing import MessageGapCounter
 from protocols.image.image_transport import ImageReassembler
 from protocols.link.channel_config import ASM, PhysicalChannelConfig
-from protocols.sdls.downlink import DownlinkSecurity
+
+if TYPE_CHECKING:
+    from protocols.sdls.downlink import DownlinkSecurity
 
 
 class StationCounters(Protocol):

@@ -18,7 +18,6 @@ on the receive loop, and so on the probe: nothing is dropped), and each such wai
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
 import queue
 import signal
@@ -26,10 +25,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as wait_for
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # multiprocessing is imported by a station that starts processes (8 ms)
+    from concurrent.futures import ProcessPoolExecutor
 
 DEFAULT_DEPTH = 4  # images waiting for their products: 4 x 2 MiB of 1024x1024 10-bit pixels
 PARENT_CHECK_S = 0.5  # how often a product process looks whether the station is still there
@@ -140,6 +141,8 @@ class ProductProcesses:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Give a job to the processes; blocks while ``depth`` jobs are unfinished."""
+        from concurrent.futures.process import BrokenProcessPool
+
         unfinished = [f for f in self._futures if not f.done()]
         if len(unfinished) >= self.depth:
             self.waits += 1
@@ -178,6 +181,9 @@ class ProductProcesses:
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             spawn = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
                 self.processes,

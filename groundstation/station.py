@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from groundstation.captures import CaptureRecord
 from groundstation.cfdp_uplink import CfdpUplink
@@ -62,7 +63,9 @@ from protocols.packets.space_packet import (
     SpacePacket,
 )
 from protocols.pus.packets import TmPacket
-from protocols.sdls import SecurityContext
+
+if TYPE_CHECKING:
+    from protocols.sdls import SecurityContext
 
 __all__ = ["GroundStation", "ImageProduct", "MessageBatch", "render_report"]  # the last three: moved
 
@@ -102,13 +105,9 @@ class GroundStation:
         self.images = ProductWriter(self.out_dir, self.faults, write_products, product_worker)
         self.files = ImageFileReception(self.cfdp_uplink.send, self.out_dir, self._on_file_image,
                                         round_trip_s)  # fmt: skip
-        self.events = EventLog(self.out_dir)
-        self.telemetry = TelemetryProcessor(
-            self.mdb,
-            on_alarm=self.events.on_alarm,
-            on_event=self.events.on_event,
-            on_verification=self.events.on_verification,
-        )
+        self.events = events = EventLog(self.out_dir)
+        self.telemetry = TelemetryProcessor(self.mdb, on_alarm=events.on_alarm, on_event=events.on_event,
+                                            on_verification=events.on_verification)  # fmt: skip
         self.expect_images = expect_images
         self.transport = MessageGapCounter()
         self.messages_refused = 0  # refused by ZeroMQ (too long): see transport/connection_guard
