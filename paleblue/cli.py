@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from types import ModuleType
 
@@ -39,8 +40,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def one_blas_thread(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """OpenBLAS single-threaded unless the user says otherwise, set before numpy loads (and so for
+    every process a command starts): paleblue's matrix products are tiny, and the thread pool
+    OpenBLAS starts at import spins on every core: 0.1 s of CPU a process (the ground and each of
+    its product processes), 10-15 ms of a `paleblue decode`'s wall time."""
+    environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    one_blas_thread()
     if argv[:1] == ["fuzz"]:  # the fuzzers own their command line, --help included
         return command_module("fuzz").main(argparse.Namespace(fuzz_arguments=argv[1:]))
     args = build_parser(argv[0] if argv[:1] and argv[0] in COMMANDS else None).parse_args(argv)
