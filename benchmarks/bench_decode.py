@@ -5,6 +5,7 @@ Baselines measured in the same run on the same files: ccsdspy reading the packet
 of the file. Each decoder runs in its own process so its peak memory (ru_maxrss) is its own.
 
     .venv/bin/python benchmarks/bench_decode.py [--size-mb 200] [--cpu-time] [--repeat 3] [--dir DIR]
+        [--startup-only] [--startup-against TREE]
 
 ``--cpu-time`` rates each reader by the CPU seconds (user + sys) of its own process, from the
 reader's first import to its last octet, instead of wall-clock seconds: on a machine shared with
@@ -12,8 +13,10 @@ other work only CPU time means anything. ``--repeat N`` keeps each reader's best
 readers alternate, so every baseline is measured in the same minutes as ours). ``--dir DIR``
 keeps the generated files there and reuses them in later runs.
 
-Then start-up, whole processes from launch to exit (median of 9, wall clock): ``paleblue decode``
-of an empty file beside the interpreter alone, ``import numpy`` and ``import ccsdspy``.
+Then start-up, whole processes from launch to exit (median of 9, wall clock and CPU): ``paleblue
+decode`` of an empty file beside the interpreter alone, ``import numpy`` and ``import ccsdspy``
+(``--startup-only``; ``--startup-against TREE`` adds the same command run from an export of
+another commit).
 """
 
 from __future__ import annotations
@@ -132,6 +135,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="best of N runs of each reader")
     parser.add_argument("--dir", type=Path, help="keep the generated files here (reused when present)")
     parser.add_argument("--packets-only", action="store_true", help="skip the recording's readers")
+    parser.add_argument("--startup-only", action="store_true", help="only the start-up figures")
+    parser.add_argument(
+        "--startup-against", type=Path, metavar="TREE",
+        help="also time the start-up of the code in TREE (an export of another commit)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.child:
         child(args.child[0], Path(args.child[1]))
@@ -139,10 +147,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = args.dir or Path(tmp)
         directory.mkdir(parents=True, exist_ok=True)
+        if args.startup_only:
+            startup(directory, against=args.startup_against)
+            return
         raw, rec = directory / "pass.bin", directory / "pass.pbrec"
         if not (raw.exists() and rec.exists()):
             raw, rec = make_files(directory, args.size_mb)
         measure(raw, rec, args.cpu_time, max(1, args.repeat), args.packets_only)
+        startup(directory, against=args.startup_against)
 
 
 def measure(raw: Path, rec: Path, cpu_time: bool, repeat: int, packets_only: bool = False) -> None:
@@ -176,32 +188,44 @@ def measure(raw: Path, rec: Path, cpu_time: bool, repeat: int, packets_only: boo
     ours = results["paleblue-packets", raw][clock]
     theirs = results["ccsdspy", raw][clock]
     print(f"paleblue decode vs ccsdspy on the packet file: x{theirs / ours:.2f}")
-    startup(raw.parent)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
-def startup(directory: Path, runs: int = 9) -> None:
-    """Whole-process start-up: `paleblue decode` of an empty file and its baselines, alternated."""
+def startup(directory: Path, runs: int = 9, against: Path | None = None) -> None:
+    """Whole-process start-up: `paleblue decode` of an empty file and its baselines, alternated;
+    ``against``: the same command run from another tree (an export of an earlier commit, through
+    PYTHONPATH) as one more row. Every process starts in ``directory``, so that ``-m`` finds no
+    package in the working directory and PYTHONPATH decides."""
     empty = directory / "empty.bin"
     empty.write_bytes(b"")
     python, out = [sys.executable], str(directory / "empty-out")
+    decode = [*python, "-m", "paleblue", "decode", str(empty), "-o", out, "--no-products"]
     commands = {
-        "python -c pass (the interpreter alone)": [*python, "-c", "pass"],
-        "python -c 'import numpy'": [*python, "-c", "import numpy"],
-        "python -c 'import ccsdspy'": [*python, "-c", "import ccsdspy"],
-        "paleblue decode EMPTY --no-products": [
-            *python, "-m", "paleblue", "decode", str(empty), "-o", out, "--no-products"
-        ],
-    }  # fmt: skip
-    times: dict[str, list[float]] = {label: [] for label in commands}
-    for _ in range(runs):
-        for label, command in commands.items():
+        "python -c pass (the interpreter alone)": ([*python, "-c", "pass"], None),
+        "python -c 'import numpy'": ([*python, "-c", "import numpy"], None),
+        "python -c 'import ccsdspy'": ([*python, "-c", "import ccsdspy"], None),
+        "paleblue decode EMPTY --no-products": (decode, None),
+    }
+    if against is not None:
+        commands[f"the same, from {against}"] = (decode, str(against))
+    wall: dict[str, list[float]] = {label: [] for label in commands}
+    cpu: dict[str, list[float]] = {label: [] for label in commands}
+    for run in range(runs + 1):  # the first round writes the bytecode of a tree run the first time
+        for label, (command, path) in commands.items():
+            env = child_environment() | ({"PYTHONPATH": path} if path else {})
             started = time.perf_counter()
-            subprocess.run(command, capture_output=True, env=child_environment())
-            times[label].append(time.perf_counter() - started)
+            process = subprocess.Popen(
+                command, cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            usage = os.wait4(process.pid, 0)[2]
+            if run:
+                wall[label].append(time.perf_counter() - started)
+                cpu[label].append(usage.ru_utime + usage.ru_stime)
     print(f"start-up, launch to exit, median of {runs} (target for paleblue decode: 0.1 s)")
-    for label, seconds in times.items():
-        print(f"  {label:<40}{sorted(seconds)[runs // 2] * 1000:>7.0f} ms")
+    for label in commands:
+        middle = runs // 2
+        print(f"  {label:<40}{sorted(wall[label])[middle] * 1000:>7.0f} ms wall"
+              f"{sorted(cpu[label])[middle] * 1000:>7.0f} ms CPU")  # fmt: skip
 
 
 if __name__ == "__main__":
