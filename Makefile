@@ -57,9 +57,12 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 
 # Each test is bounded (pyproject: faulthandler and pytest-timeout); the outer bound turns anything
 # they cannot interrupt into a prompt failure instead of a CI run that never ends.
+# The suite starts hundreds of paleblue processes: they load compiled bytecode (written once into
+# __pycache__, which git ignores) even where the environment sets PYTHONDONTWRITEBYTECODE, as an
+# installed paleblue would (each start would otherwise compile its modules again: 0.1-0.2 s of CPU).
 test: $(TEST_STAMP) $(if $(NPM),$(WEB_STAMP))
 	$(BIN)/ruff check .
-	timeout --kill-after=30 1200 $(BIN)/python -m pytest -q -n 2 --dist load || \
+	export PYTHONDONTWRITEBYTECODE=; timeout --kill-after=30 1200 $(BIN)/python -m pytest -q -n 2 --dist load || \
 		{ status=$$?; [ $$status -ne 124 ] || echo "make test: the suite ran past 20 minutes and was stopped"; exit $$status; }
 
 # Build the wheel, install it into a fresh venv outside the checkout, then run scenarios, a pass and a
