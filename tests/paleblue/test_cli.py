@@ -43,7 +43,7 @@ def test_one_blas_thread_unless_the_user_sets_it() -> None:
     assert environ == {"OPENBLAS_NUM_THREADS": "4"}
 
 
-def test_a_command_process_loads_numpy_with_one_blas_thread(tmp_path: Path) -> None:
+def test_a_command_process_loads_numpy_with_one_blas_thread() -> None:
     """The whole command line, as a user starts it: numpy's BLAS pool has one thread."""
     import os
     import subprocess
