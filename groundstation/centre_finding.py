@@ -92,16 +92,7 @@ def limb_points(
     rises up to the limb.) ``sun_angle``: direction of the sun in the image (radians, atan2 of
     dv, du); None for a full disc, whose whole limb is lit. Returns (points, 2) of (u, v).
     """
-    if sun_angle is None:
-        angles = np.linspace(0, 2 * np.pi, _RAYS, endpoint=False)
-    else:
-        half = math.radians(_HALF_ARC_DEG)
-        angles = sun_angle + np.linspace(-half, half, _RAYS)
-    radii = np.arange(0.0, 1.6 * radius + 3.0, _STEP_PX)
-    du, dv = np.cos(angles)[:, None], np.sin(angles)[:, None]
-    profiles = sample_bilinear(image, centre[0] + du * radii, centre[1] + dv * radii, background)
-    drops = np.zeros_like(profiles)
-    drops[:, 1:-1] = (profiles[:, :-2] - profiles[:, 2:]) / (2 * _STEP_PX)
+    radii, du, dv, profiles, drops = ray_profiles(image, centre, radius, sun_angle, background)
     reach = round(_SKY_WITHIN_PX / _STEP_PX)
     # every ray at once (issue 16: one ray at a time was 72 rounds of small numpy calls); each
     # value is the one the per-ray formulas give (tests/groundstation/test_centre_finding.py)
@@ -129,7 +120,25 @@ def limb_points(
     inside = (
         (u >= _BORDER_PX) & (v >= _BORDER_PX) & (width - 1 - u >= _BORDER_PX) & (height - 1 - v >= _BORDER_PX)
     )
-    return np.column_stack([u[inside], v[inside]]).astype(np.float64, copy=False).reshape(-1, 2)
+    return np.column_stack([u[inside], v[inside]])
+
+
+def ray_profiles(
+    image: np.ndarray, centre: tuple[float, float], radius: float, sun_angle: float | None, background: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`limb_points`' rays: the radii sampled along each, the rays' directions (du, dv as
+    columns), the brightness profiles (rays x radii) and their drops per pixel (0 at both ends)."""
+    if sun_angle is None:
+        angles = np.linspace(0, 2 * np.pi, _RAYS, endpoint=False)
+    else:
+        half = math.radians(_HALF_ARC_DEG)
+        angles = sun_angle + np.linspace(-half, half, _RAYS)
+    radii = np.arange(0.0, 1.6 * radius + 3.0, _STEP_PX)
+    du, dv = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    profiles = sample_bilinear(image, centre[0] + du * radii, centre[1] + dv * radii, background)
+    drops = np.zeros_like(profiles)
+    drops[:, 1:-1] = (profiles[:, :-2] - profiles[:, 2:]) / (2 * _STEP_PX)
+    return radii, du, dv, profiles, drops
 
 
 def fit_circle(points: np.ndarray, radius: float | None = None) -> tuple[float, float, float, float]:

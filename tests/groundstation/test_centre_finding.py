@@ -13,8 +13,6 @@ from emulator.probe import json_ready
 from emulator.render import RenderedFrame, render_scenario
 from emulator.scenario import load_scenario
 from groundstation.centre_finding import _BORDER_PX as BORDER_PX
-from groundstation.centre_finding import _HALF_ARC_DEG as HALF_ARC_DEG
-from groundstation.centre_finding import _RAYS as RAYS
 from groundstation.centre_finding import _SKY_WITHIN_PX as SKY_WITHIN_PX
 from groundstation.centre_finding import _STEP_PX as STEP_PX
 from groundstation.centre_finding import (
@@ -23,6 +21,7 @@ from groundstation.centre_finding import (
     fit_circle,
     fit_lit_limb,
     limb_points,
+    ray_profiles,
     sample_bilinear,
 )
 from groundstation.optical_navigation import measure_bodies
@@ -153,21 +152,13 @@ def test_hostile_truth_metadata_is_measured_without_a_fit_and_without_an_error()
 
 
 def limb_points_ray_by_ray(image, centre, radius, sun_angle, noise, background=0.0) -> np.ndarray:
-    """limb_points as it was written before issue 16, one ray at a time: the reference."""
-    if sun_angle is None:
-        angles = np.linspace(0, 2 * np.pi, RAYS, endpoint=False)
-    else:
-        half = math.radians(HALF_ARC_DEG)
-        angles = sun_angle + np.linspace(-half, half, RAYS)
-    radii = np.arange(0.0, 1.6 * radius + 3.0, STEP_PX)
-    du, dv = np.cos(angles)[:, None], np.sin(angles)[:, None]
-    profiles = sample_bilinear(image, centre[0] + du * radii, centre[1] + dv * radii, background)
-    drops = np.zeros_like(profiles)
-    drops[:, 1:-1] = (profiles[:, :-2] - profiles[:, 2:]) / (2 * STEP_PX)
+    """limb_points as it was written before issue 16, choosing each ray's edge one ray at a time:
+    the reference (the rays' profiles are the shared ``ray_profiles``, unchanged by that work)."""
+    radii, du, dv, profiles, drops = ray_profiles(image, centre, radius, sun_angle, background)
     reach = round(SKY_WITHIN_PX / STEP_PX)
     height, width = image.shape
     points = []
-    for ray in range(len(angles)):
+    for ray in range(len(profiles)):
         profile, drop = profiles[ray], drops[ray]
         peak, strongest = float(profile.max()), float(drop.max())
         if peak < 10 * noise or strongest <= 0:
